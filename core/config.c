@@ -1,0 +1,249 @@
+/* config.c — table-driven INI loading (inih), with file:line errors. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct load_ctx {
+    const struct cfg_opt *table;
+    size_t n;
+    void *cfg;
+    const char *path;
+    char *err;
+    size_t err_len;
+    bool failed;
+    FILE *file;
+    int lineno; /* Debian's inih has no line numbers in the handler: the reader counts */
+};
+
+static void *field_of(void *cfg, const struct cfg_opt *o)
+{
+    return (char *)cfg + o->offset;
+}
+
+int cfg_parse_duration(const char *val, double *out_seconds)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (end == val || errno || !isfinite(v) || v < 0)
+        return -1;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        ;
+    else if (strcmp(end, "ms") == 0)
+        v /= 1000.0;
+    else if (strcmp(end, "m") == 0)
+        v *= 60.0;
+    else if (strcmp(end, "h") == 0)
+        v *= 3600.0;
+    else
+        return -1;
+    *out_seconds = v;
+    return 0;
+}
+
+static int parse_bool(const char *val, bool *out)
+{
+    static const char *const yes[] = { "yes", "true", "on", "1" };
+    static const char *const no[] = { "no", "false", "off", "0" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(val, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(val, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* set_value stores `val` for option `o`. Returns 0, or -1 with a reason. */
+static int set_value(const struct cfg_opt *o, void *cfg, const char *val, char *why, size_t why_len)
+{
+    void *f = field_of(cfg, o);
+    switch (o->type) {
+    case CFG_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (end == val || *end || errno) {
+            snprintf(why, why_len, "'%s' is not an integer", val);
+            return -1;
+        }
+        if (v < o->min || v > o->max) {
+            snprintf(why, why_len, "%ld is outside [%.0f, %.0f]", v, o->min, o->max);
+            return -1;
+        }
+        *(long *)f = v;
+        return 0;
+    }
+    case CFG_MSEC: {
+        double v;
+        if (cfg_parse_duration(val, &v) == -1) {
+            snprintf(why, why_len, "'%s' is not a duration (e.g. 30s, 250ms, 5m)", val);
+            return -1;
+        }
+        if (v < o->min || v > o->max) {
+            snprintf(why, why_len, "%gs is outside [%gs, %gs]", v, o->min, o->max);
+            return -1;
+        }
+        *(double *)f = v;
+        return 0;
+    }
+    case CFG_BOOL:
+        if (parse_bool(val, (bool *)f) == -1) {
+            snprintf(why, why_len, "'%s' is not yes/no", val);
+            return -1;
+        }
+        return 0;
+    case CFG_STR: {
+        char *copy = strdup(val);
+        if (!copy) {
+            snprintf(why, why_len, "out of memory");
+            return -1;
+        }
+        free(*(char **)f);
+        *(char **)f = copy;
+        return 0;
+    }
+    case CFG_ENUM:
+        for (int i = 0; o->choices[i]; i++) {
+            if (strcasecmp(val, o->choices[i]) == 0) {
+                *(int *)f = i;
+                return 0;
+            }
+        }
+        snprintf(why, why_len, "'%s' is not one of the choices", val);
+        return -1;
+    case CFG_CUSTOM:
+        return o->parse(f, val, why, why_len);
+    }
+    snprintf(why, why_len, "bad option type");
+    return -1;
+}
+
+int cfg_defaults(const struct cfg_opt *table, size_t n, void *cfg, char *err, size_t err_len)
+{
+    char why[CFG_ERR_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (!table[i].def || !table[i].def[0])
+            continue;
+        if (set_value(&table[i], cfg, table[i].def, why, sizeof why) == -1) {
+            snprintf(err, err_len, "default of %s.%s: %s", table[i].section, table[i].name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *c = user;
+    int lineno = c->lineno;
+    char why[CFG_ERR_MAX];
+    bool known_section = false;
+
+    if (c->failed)
+        return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct cfg_opt *o = &c->table[i];
+        if (strcasecmp(o->section, section) != 0)
+            continue;
+        known_section = true;
+        if (strcasecmp(o->name, name) != 0)
+            continue;
+        if (set_value(o, c->cfg, value, why, sizeof why) == -1) {
+            snprintf(c->err, c->err_len, "%s:%d: %s.%s: %s", c->path, lineno, section, name, why);
+            c->failed = true;
+            return 0;
+        }
+        return 1;
+    }
+    snprintf(c->err, c->err_len, "%s:%d: unknown %s '%s%s%s'", c->path, lineno,
+             known_section ? "option" : "section", section, known_section ? "." : "",
+             known_section ? name : "");
+    c->failed = true;
+    return 0;
+}
+
+/* inih calls this once per line, so it is where the line number is known. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct load_ctx *c = stream;
+    char *line = fgets(str, num, c->file);
+    if (line)
+        c->lineno++;
+    return line;
+}
+
+int cfg_load(const struct cfg_opt *table, size_t n, void *cfg, const char *path,
+             char *err, size_t err_len)
+{
+    if (cfg_defaults(table, n, cfg, err, err_len) == -1)
+        return -1;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct load_ctx c = { table, n, cfg, path, err, err_len, false, f, 0 };
+    int rc = ini_parse_stream(read_line, &c, on_ini, &c);
+    fclose(f);
+    if (c.failed)
+        return -1;
+    if (rc > 0) {
+        snprintf(err, err_len, "%s:%d: syntax error", path, rc);
+        return -1;
+    }
+    if (rc < 0) {
+        snprintf(err, err_len, "%s: cannot read", path);
+        return -1;
+    }
+    return 0;
+}
+
+void cfg_free(const struct cfg_opt *table, size_t n, void *cfg)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *f = field_of(cfg, &table[i]);
+        if (table[i].type == CFG_STR) {
+            free(*(char **)f);
+            *(char **)f = NULL;
+        } else if (table[i].type == CFG_CUSTOM && table[i].release) {
+            table[i].release(f);
+        }
+    }
+}
+
+void cfg_print_help(const struct cfg_opt *table, size_t n, void *stream)
+{
+    FILE *out = stream;
+    const char *section = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_opt *o = &table[i];
+        if (!section || strcmp(section, o->section) != 0) {
+            fprintf(out, "%s[%s]\n", section ? "\n" : "", o->section);
+            section = o->section;
+        }
+        fprintf(out, "; %s\n", o->help);
+        if (o->type == CFG_ENUM) {
+            fprintf(out, ";   one of:");
+            for (int k = 0; o->choices[k]; k++)
+                fprintf(out, " %s", o->choices[k]);
+            fprintf(out, "\n");
+        }
+        if (o->type == CFG_INT || o->type == CFG_MSEC)
+            fprintf(out, ";   range: %g..%g%s\n", o->min, o->max, o->type == CFG_MSEC ? " s" : "");
+        if (o->def && o->def[0])
+            fprintf(out, ";%s = %s\n", o->name, o->def);
+        else
+            fprintf(out, ";%s =\n", o->name);
+    }
+}

@@ -1,0 +1,60 @@
+/* config.h — the option table behind every INI file, --help and --check-config.
+ *
+ * Each daemon declares one table of struct cfg_opt (section, name, type,
+ * where it lands in the daemon's config struct, bounds, default, help).
+ * cfg_load() applies the defaults, reads the file with inih and stores typed
+ * values; every error carries file:line. The same table prints --help and
+ * the documented example files, so the docs cannot drift from the code. */
+#ifndef SSTP_LB_CORE_CONFIG_H
+#define SSTP_LB_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cfg_type {
+    CFG_INT,    /* long within [min, max] */
+    CFG_MSEC,   /* duration: "250ms", "3s", "5m" or plain seconds -> double seconds */
+    CFG_BOOL,   /* yes/no/true/false/on/off/1/0 */
+    CFG_STR,    /* char * (owned by the config, freed by cfg_free) */
+    CFG_ENUM,   /* int index into `choices` */
+    CFG_CUSTOM, /* parsed by `parse`; called once per line, so it may accumulate lists */
+};
+
+#define CFG_ERR_MAX 256
+
+struct cfg_opt {
+    const char *section;
+    const char *name;
+    enum cfg_type type;
+    size_t offset;            /* offsetof(the daemon's config struct, field) */
+    double min, max;          /* CFG_INT, CFG_MSEC */
+    const char *def;          /* default as it would be written in the file; NULL = none */
+    const char *const *choices; /* CFG_ENUM: NULL-terminated */
+    /* CFG_CUSTOM: store `val` into `field`; return 0, or -1 with a reason in err */
+    int (*parse)(void *field, const char *val, char *err, size_t err_len);
+    void (*release)(void *field); /* CFG_CUSTOM: free what parse stored (may be NULL) */
+    const char *help;
+};
+
+/* cfg_defaults stores every option's default into `cfg` (zeroed first by
+ * the caller). Returns 0, or -1 with err set (a bad default is a bug). */
+int cfg_defaults(const struct cfg_opt *table, size_t n, void *cfg, char *err, size_t err_len);
+
+/* cfg_load applies defaults, then reads `path`. Returns 0, or -1 with err
+ * set to "path:line: section.name: reason" (or "path: reason"). Unknown
+ * sections and keys are errors: a typo must not silently fall back to a
+ * default. */
+int cfg_load(const struct cfg_opt *table, size_t n, void *cfg, const char *path,
+             char *err, size_t err_len);
+
+/* cfg_free releases strings and custom values held by `cfg`. */
+void cfg_free(const struct cfg_opt *table, size_t n, void *cfg);
+
+/* cfg_print_help writes the table as a commented INI file (defaults and
+ * help), which is also the format of the examples in conf/. */
+void cfg_print_help(const struct cfg_opt *table, size_t n, void *stream);
+
+/* Parsers shared by the daemons for CFG_CUSTOM options. */
+int cfg_parse_duration(const char *val, double *out_seconds);
+
+#endif

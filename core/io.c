@@ -1,0 +1,121 @@
+/* io.c — plain/TLS non-blocking byte stream (see io.h). */
+#include "core/io.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static ssize_t ssl_result(struct io *io, int n)
+{
+    int e = SSL_get_error(io->ssl, n);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        io->want = IO_WANT_READ;
+        return IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        io->want = IO_WANT_WRITE;
+        return IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return IO_EOF;
+    case SSL_ERROR_SYSCALL:
+        io->err = errno;
+        io->ssl_err = e;
+        /* a peer that drops TCP without close_notify: treat as EOF */
+        return errno == 0 || errno == ECONNRESET ? IO_EOF : IO_ERR;
+    default:
+        io->err = 0;
+        io->ssl_err = e;
+        return IO_ERR;
+    }
+}
+
+ssize_t io_read(struct io *io, void *buf, size_t len)
+{
+    if (io->ssl) {
+        ERR_clear_error();
+        int n = SSL_read(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        return n > 0 ? n : ssl_result(io, n);
+    }
+    for (;;) {
+        ssize_t n = read(io->fd, buf, len);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            io->want = IO_WANT_READ;
+            return IO_AGAIN;
+        }
+        io->err = errno;
+        return errno == ECONNRESET ? IO_EOF : IO_ERR;
+    }
+}
+
+ssize_t io_write(struct io *io, const void *buf, size_t len)
+{
+    if (io->ssl) {
+        ERR_clear_error();
+        int n = SSL_write(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        if (n > 0)
+            return n;
+        ssize_t r = ssl_result(io, n);
+        return r == IO_EOF ? IO_ERR : r;
+    }
+    for (;;) {
+        ssize_t n = send(io->fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            io->want = IO_WANT_WRITE;
+            return IO_AGAIN;
+        }
+        io->err = errno;
+        return IO_ERR;
+    }
+}
+
+static int handshake(struct io *io, int (*step)(SSL *))
+{
+    if (!io->ssl)
+        return 1;
+    ERR_clear_error();
+    int n = step(io->ssl);
+    if (n == 1)
+        return 1;
+    ssize_t r = ssl_result(io, n);
+    return r == IO_AGAIN ? IO_AGAIN : IO_ERR;
+}
+
+int io_accept(struct io *io)
+{
+    return handshake(io, SSL_accept);
+}
+
+int io_connect(struct io *io)
+{
+    return handshake(io, SSL_connect);
+}
+
+void io_close(struct io *io)
+{
+    if (io->ssl) {
+        ERR_clear_error();
+        if (SSL_is_init_finished(io->ssl))
+            SSL_shutdown(io->ssl);
+        SSL_free(io->ssl);
+        ERR_clear_error();
+        io->ssl = NULL;
+    }
+    if (io->fd != -1) {
+        close(io->fd);
+        io->fd = -1;
+    }
+}
+
+size_t io_pending(const struct io *io)
+{
+    return io->ssl ? (size_t)SSL_pending(io->ssl) : 0;
+}

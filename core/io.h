@@ -1,0 +1,45 @@
+/* io.h — one byte-stream interface over a plain TCP fd or a TLS session.
+ *
+ * The relay code of both daemons reads and writes through this, so TLS and
+ * plain connections share one code path. Non-blocking only: IO_AGAIN says
+ * which readiness (io->want) the caller must wait for before retrying —
+ * with TLS a read can need the socket writable and vice versa. */
+#ifndef SSTP_LB_CORE_IO_H
+#define SSTP_LB_CORE_IO_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define IO_WANT_READ  1 /* same values as libev's EV_READ / EV_WRITE */
+#define IO_WANT_WRITE 2
+
+#define IO_EOF   0
+#define IO_ERR   (-1)
+#define IO_AGAIN (-2)
+
+struct io {
+    int fd;
+    SSL *ssl;      /* NULL: plain TCP */
+    int want;      /* after IO_AGAIN: IO_WANT_READ or IO_WANT_WRITE */
+    int err;       /* after IO_ERR: errno, or 0 if TLS-level (see ssl_err) */
+    int ssl_err;   /* after IO_ERR on TLS: SSL_get_error() */
+};
+
+/* io_read returns bytes read (> 0), IO_EOF on an orderly close, IO_AGAIN,
+ * or IO_ERR. */
+ssize_t io_read(struct io *io, void *buf, size_t len);
+/* io_write returns bytes written (> 0), IO_AGAIN or IO_ERR. */
+ssize_t io_write(struct io *io, const void *buf, size_t len);
+/* io_accept / io_connect run the TLS handshake as server / client: 1 when
+ * done, IO_AGAIN, or IO_ERR. Plain io returns 1 at once. */
+int io_accept(struct io *io);
+int io_connect(struct io *io);
+/* io_close sends a TLS close_notify (best effort, non-blocking), frees the
+ * SSL and closes the fd. Safe on a zeroed io with fd = -1. */
+void io_close(struct io *io);
+/* io_pending: bytes already decrypted and buffered inside OpenSSL (must be
+ * consumed before waiting for the socket again). */
+size_t io_pending(const struct io *io);
+
+#endif

@@ -1,0 +1,100 @@
+#!/bin/bash
+# run.sh — the test driver behind `make test`.
+# Runs every suite, never stops at the first failure, and ends with one
+# summary line a reader can check: "sstp-lb tests: N passed, M failed".
+#   unit         tests/unit/test_*.c under ASan+UBSan (build/asan/tests/)
+#   rc-coverage  every SSTP_E_* return code is produced by some unit test
+#   fuzz-corpus  each libFuzzer target replays its seed corpus
+#   integration  tests/integration/*.sh (loopback, real redis-server, ...)
+#   e2e          tests/e2e/run.sh (User-Mode Linux, real pppd and sstpc)
+# SUITES="unit e2e" tests/run.sh runs a subset.
+set -u
+cd "$(dirname "$0")/.."
+SUITES=${SUITES:-"unit rc-coverage fuzz-corpus integration e2e"}
+passed=0 failed=0 failures=()
+
+ok()   { passed=$((passed + 1)); echo "PASS $1"; }
+fail() { failed=$((failed + 1)); failures+=("$1"); echo "FAIL $1"; }
+
+suite_unit() {
+    local t out p f
+    for t in build/asan/tests/test_*; do
+        [ -x "$t" ] || continue
+        out=$(ASAN_OPTIONS=detect_leaks=1 timeout -k 5 300 "$t" 2>&1); rc=$?
+        p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+        f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+        passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+        if [ "$rc" != 0 ]; then
+            echo "$out" | grep -E '^\[  (FAILED|ERROR) |ERROR|runtime error|Sanitizer' | head -20
+            [ -z "$f" ] && failed=$((failed + 1))
+            failures+=("unit:$(basename "$t")")
+        fi
+        echo "unit $(basename "$t"): ${p:-0} passed, ${f:-0} failed (exit $rc)"
+    done
+}
+
+suite_rc-coverage() {
+    local code missing=0
+    for code in $(grep -o 'X(E_[A-Z0-9_]*' sstp/rc.h | sed 's/X(//' | sort -u); do
+        if ! grep -q "SSTP_$code\b" tests/unit/*.c; then
+            echo "rc $code is produced by no unit test"; missing=1
+        fi
+    done
+    [ $missing = 0 ] && ok "rc-coverage" || fail "rc-coverage"
+}
+
+suite_fuzz-corpus() {
+    local t name
+    for t in build/fuzz/fuzz_*; do
+        [ -x "$t" ] || continue
+        name=${t##*/fuzz_}
+        if timeout -k 5 300 "$t" -runs=0 "tests/fuzz/corpus/$name" >/dev/null 2>&1; then
+            ok "fuzz-corpus:$name"
+        else
+            fail "fuzz-corpus:$name"
+        fi
+    done
+}
+
+run_script() { # name script
+    local log
+    log=$(mktemp)
+    if timeout -k 10 1200 "$2" >"$log" 2>&1; then
+        ok "$1"
+    else
+        tail -40 "$log"; fail "$1"
+    fi
+    rm -f "$log"
+}
+
+suite_integration() {
+    local t
+    for t in tests/integration/*.sh; do
+        [ -x "$t" ] || continue
+        run_script "integration:$(basename "$t" .sh)" "$t"
+    done
+}
+
+suite_e2e() {
+    [ -x tests/e2e/run.sh ] || return 0
+    # e2e prints its own per-scenario lines; count them here.
+    local log line
+    log=$(mktemp)
+    timeout -k 10 1800 tests/e2e/run.sh 2>&1 | tee "$log"
+    while read -r line; do
+        case "$line" in
+            "PASS "*) passed=$((passed + 1)) ;;
+            "FAIL "*) failed=$((failed + 1)); failures+=("e2e:${line#FAIL }") ;;
+        esac
+    done < <(grep -E '^(PASS|FAIL) ' "$log")
+    rm -f "$log"
+}
+
+for s in $SUITES; do
+    echo "== $s"
+    "suite_$s"
+done
+echo
+[ $failed -gt 0 ] && echo "failed: ${failures[*]}"
+echo "sstp-lb tests: $passed passed, $failed failed"
+[ $failed = 0 ]
