@@ -77,15 +77,18 @@
     X(E_PP_V2_COMMAND, "PROXY v2 command is not LOCAL or PROXY") \
     X(E_PP_V2_FAMILY, "PROXY v2 address family or protocol invalid") \
     X(E_PP_V2_LEN,    "PROXY v2 length too short for the address block or too long") \
-    X(E_PP_V2_TLV,    "PROXY v2 TLV overruns the header") \
+    X(E_PP_V2_TLV,    "PROXY v2 TLV overruns its container, has a wrong length or repeats") \
     X(E_PP_V2_CRC,    "PROXY v2 CRC32C mismatch") \
-    X(E_PP_V2_OUR_TLV, "PROXY v2 sstp-lb TLV has a wrong length")
+    X(E_PP_V2_OUR_TLV, "PROXY v2 sstp-lb TLV malformed (length, version, flags or field)")
 
 /* SSTP server state machine (MS-SSTP 3.3) */
 #define SSTP_RC_LIST_FSM(X) \
     X(E_FSM_STATE,     "message not acceptable in the current state") \
     X(E_FSM_TIMEOUT,   "negotiation timer expired") \
-    X(E_FSM_RETRIES,   "too many rejected connect requests")
+    X(E_FSM_RETRIES,   "too many rejected connect requests") \
+    X(E_FSM_HELLO_TIMEOUT, "no packet from the peer for two hello intervals") \
+    X(E_FSM_PEER_ABORT, "the peer sent CALL_ABORT") \
+    X(E_FSM_TRANSPORT_LOST, "TLS/TCP connection lost before the call ended")
 
 #define SSTP_RC_LIST(X) \
     SSTP_RC_LIST_COMMON(X) SSTP_RC_LIST_PKT(X) SSTP_RC_LIST_CTRL(X) \

@@ -1,0 +1,211 @@
+/* config.c — sstp-backend's option table and the checks across options. */
+#include "backend/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/tls.h"
+
+static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const formats[] = { "text", "json", NULL };
+static const char *const hashes[] = { "sha256", "sha1", "both", NULL };
+
+static int parse_cidrs(void *field, const char *val, char *err, size_t err_len)
+{
+    return net_cidr_list_add(field, val, err, err_len);
+}
+
+/* A listen address, checked as it is read so the error has its line. */
+static int parse_addr(void *field, const char *val, char *err, size_t err_len)
+{
+    struct net_addr a;
+    if (val[0] && net_addr_parse(&a, val) == -1) {
+        snprintf(err, err_len, "'%s' is not ip:port, [ipv6]:port or *:port", val);
+        return -1;
+    }
+    char *copy = strdup(val);
+    if (!copy) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    free(*(char **)field);
+    *(char **)field = copy;
+    return 0;
+}
+
+static void release_str(void *field)
+{
+    free(*(char **)field);
+    *(char **)field = NULL;
+}
+
+static void release_cidrs(void *field)
+{
+    net_cidr_list_free(field);
+}
+
+/* Appends each hex hash in a comma/space separated list; its length says
+ * whether it is SHA-256 (64 hex digits) or SHA-1 (40). */
+static int parse_hashes(void *field, const char *val, char *err, size_t err_len)
+{
+    struct be_hash_list *l = field;
+    char buf[256];
+    const char *p = val;
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n == 0)
+            break;
+        if (n >= sizeof buf) {
+            snprintf(err, err_len, "hash too long");
+            return -1;
+        }
+        memcpy(buf, start, n);
+        buf[n] = '\0';
+        uint8_t h[SSTP_SHA256_LEN];
+        if (tls_unhex(h, SSTP_SHA256_LEN, buf) == 0) {
+            void *g = realloc(l->sha256, (l->n_sha256 + 1) * sizeof *l->sha256);
+            if (!g)
+                goto oom;
+            l->sha256 = g;
+            memcpy(l->sha256[l->n_sha256++], h, SSTP_SHA256_LEN);
+        } else if (tls_unhex(h, SSTP_SHA1_LEN, buf) == 0) {
+            void *g = realloc(l->sha1, (l->n_sha1 + 1) * sizeof *l->sha1);
+            if (!g)
+                goto oom;
+            l->sha1 = g;
+            memcpy(l->sha1[l->n_sha1++], h, SSTP_SHA1_LEN);
+        } else {
+            snprintf(err, err_len, "'%s' is not a SHA-256 (64 hex digits) or SHA-1 (40) hash", buf);
+            return -1;
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, err_len, "out of memory");
+    return -1;
+}
+
+static void release_hashes(void *field)
+{
+    struct be_hash_list *l = field;
+    free(l->sha256);
+    free(l->sha1);
+    memset(l, 0, sizeof *l);
+}
+
+#define OPT(sec, nm, ty, fld, mn, mx, df, hlp) \
+    { sec, nm, ty, offsetof(struct be_config, fld), mn, mx, df, NULL, NULL, NULL, hlp }
+#define OPT_ENUM(sec, nm, fld, ch, df, hlp) \
+    { sec, nm, CFG_ENUM, offsetof(struct be_config, fld), 0, 0, df, ch, NULL, NULL, hlp }
+#define OPT_CUSTOM(sec, nm, fld, p, r, hlp) \
+    { sec, nm, CFG_CUSTOM, offsetof(struct be_config, fld), 0, 0, NULL, NULL, p, r, hlp }
+
+const struct cfg_opt be_config_table[] = {
+    OPT("backend", "id", CFG_STR, id, 0, 0, "backend-1",
+        "name of this backend in logs, metrics and the Redis registry"),
+    OPT_ENUM("backend", "log_level", log_level, levels, "info", "least severe level logged"),
+    OPT_ENUM("backend", "log_format", log_format, formats, "text",
+             "text: key=value lines; json: one JSON object per line"),
+
+    OPT_CUSTOM("listen", "tls", listen_tls, parse_addr, release_str,
+        "address for clients connecting directly over TLS (single-node mode), e.g. *:443; "
+        "empty = off. Crypto binding is checked against this server's own certificate"),
+    OPT_CUSTOM("listen", "proxy", listen_proxy, parse_addr, release_str,
+        "address for sstp-proxy over plain TCP on a private network, e.g. 10.0.0.2:4433; "
+        "a PROXY v1/v2 header is required; only sources in proxy_allow are accepted"),
+    OPT_CUSTOM("listen", "mtls", listen_mtls, parse_addr, release_str,
+        "address for sstp-proxy over TLS; the proxy must present a certificate signed by "
+        "tls.proxy_ca; a PROXY v2 header is required"),
+    OPT_CUSTOM("listen", "proxy_allow", proxy_allow, parse_cidrs, release_cidrs,
+               "source addresses/CIDRs whose PROXY headers and sstp-lb TLVs are trusted "
+               "(repeatable); connections from other sources to the proxy/mtls listeners "
+               "are refused and counted"),
+
+    OPT("tls", "cert", CFG_STR, cert, 0, 0, NULL,
+        "PEM certificate chain (leaf first) for the tls and mtls listeners"),
+    OPT("tls", "key", CFG_STR, key, 0, 0, NULL, "PEM private key (RSA or ECDSA)"),
+    OPT("tls", "ciphers", CFG_STR, ciphers, 0, 0, SSTPLB_TLS12_CIPHERS, "TLS 1.2 cipher list"),
+    OPT("tls", "ciphersuites", CFG_STR, ciphersuites, 0, 0, SSTPLB_TLS13_SUITES,
+        "TLS 1.3 cipher suites"),
+    OPT("tls", "proxy_ca", CFG_STR, proxy_ca, 0, 0, NULL,
+        "CA that signs sstp-proxy client certificates (required for the mtls listener)"),
+
+    OPT_ENUM("sstp", "hash", hash, hashes, "sha256",
+             "certificate hash algorithms offered in CALL_CONNECT_ACK (clients pick SHA-256 "
+             "when offered)"),
+    OPT_CUSTOM("sstp", "trusted_cert_hash", trusted, parse_hashes, release_hashes,
+               "hex SHA-256 or SHA-1 of a certificate presented to clients by a third-party "
+               "TLS offloader (repeatable, for rollover); used when a connection carries no "
+               "sstp-lb hash TLVs"),
+    OPT("sstp", "negotiation_timeout", CFG_MSEC, negotiation_timeout, 1, 600, "60s",
+        "time for CALL_CONNECT_REQUEST and for CALL_CONNECTED (MS-SSTP 3.3.2)"),
+    OPT("sstp", "hello_interval", CFG_MSEC, hello_interval, 1, 600, "60s",
+        "idle time before an ECHO_REQUEST; a second idle interval aborts"),
+    OPT("sstp", "abort_timeout", CFG_MSEC, abort_t1, 0.1, 60, "3s", "abort timer 1"),
+    OPT("sstp", "abort_linger", CFG_MSEC, abort_t2, 0.1, 60, "1s", "abort timer 2"),
+    OPT("sstp", "disconnect_timeout", CFG_MSEC, disconnect_t1, 0.1, 60, "5s",
+        "wait for CALL_DISCONNECT_ACK"),
+    OPT("sstp", "disconnect_linger", CFG_MSEC, disconnect_t2, 0.1, 60, "1s",
+        "disconnect timer 2"),
+    OPT("sstp", "handshake_timeout", CFG_MSEC, handshake_timeout, 0.5, 120, "10s",
+        "time for the PROXY header, TLS handshake and HTTP request head"),
+    OPT("sstp", "max_head", CFG_INT, max_head, 256, 8192, "4096",
+        "largest HTTP request head accepted, bytes"),
+
+    OPT("pppd", "path", CFG_STR, pppd_path, 0, 0, "/usr/sbin/pppd", "pppd binary"),
+    OPT("pppd", "options", CFG_STR, pppd_options, 0, 0, "/etc/sstp-lb/pppd.options",
+        "pppd options file (auth methods, addresses, DNS)"),
+    OPT("pppd", "plugin", CFG_STR, plugin, 0, 0, "/usr/local/lib/sstp-lb/sstp-lb-pppd.so",
+        "sstp-lb's pppd plugin (reports the authentication keys for crypto binding)"),
+    OPT("pppd", "kill_grace", CFG_MSEC, kill_grace, 0.1, 60, "3s",
+        "after SIGTERM, time before pppd gets SIGKILL"),
+
+    OPT("limits", "max_sessions", CFG_INT, max_sessions, 1, 1000000, "1000",
+        "sessions at once; further connections are refused"),
+    OPT("limits", "max_negotiating", CFG_INT, max_negotiating, 1, 1000000, "200",
+        "sessions still before CALL_CONNECTED at once"),
+    OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "20",
+        "new connections per second from one source address (0 = unlimited)"),
+    OPT("limits", "per_source_burst", CFG_INT, per_source_burst, 1, 1000000, "40",
+        "burst allowance of per_source_rate"),
+};
+const size_t be_config_table_len = sizeof be_config_table / sizeof be_config_table[0];
+
+static bool set(const char *s)
+{
+    return s && s[0];
+}
+
+int be_config_load(struct be_config *c, const char *path, char *err, size_t err_len)
+{
+    if (cfg_load(be_config_table, be_config_table_len, c, path, err, err_len) == -1)
+        return -1;
+    if (!set(c->listen_tls) && !set(c->listen_proxy) && !set(c->listen_mtls)) {
+        snprintf(err, err_len, "%s: no listener: set listen.tls, listen.proxy or listen.mtls", path);
+        return -1;
+    }
+    if ((set(c->listen_tls) || set(c->listen_mtls)) && (!set(c->cert) || !set(c->key))) {
+        snprintf(err, err_len, "%s: tls.cert and tls.key are required by the tls/mtls listeners", path);
+        return -1;
+    }
+    if (set(c->listen_mtls) && !set(c->proxy_ca)) {
+        snprintf(err, err_len, "%s: tls.proxy_ca is required by listen.mtls", path);
+        return -1;
+    }
+    if (set(c->listen_proxy) && c->proxy_allow.n == 0) {
+        snprintf(err, err_len, "%s: listen.proxy needs listen.proxy_allow (which sources may send PROXY headers)", path);
+        return -1;
+    }
+    return 0;
+}
+
+void be_config_free(struct be_config *c)
+{
+    cfg_free(be_config_table, be_config_table_len, c);
+}

@@ -1,0 +1,56 @@
+/* config.h — sstp-backend's configuration: the typed struct and its table.
+ *
+ * Loaded once at start (and by --check-config); the option table in
+ * config.c is the single source of the file format, --help and the example
+ * in conf/. */
+#ifndef SSTP_LB_BACKEND_CONFIG_H
+#define SSTP_LB_BACKEND_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/net.h"
+#include "sstp/limits.h"
+
+enum be_hash_choice { BE_HASH_SHA256 = 0, BE_HASH_SHA1 = 1, BE_HASH_BOTH = 2 };
+
+/* Certificate hashes the operator trusts for connections that carry none
+ * of ours (behind a third-party TLS offloader); several for rollover. */
+struct be_hash_list {
+    uint8_t (*sha256)[SSTP_SHA256_LEN];
+    size_t n_sha256;
+    uint8_t (*sha1)[SSTP_SHA1_LEN];
+    size_t n_sha1;
+};
+
+struct be_config {
+    char *id;
+    int log_level, log_format;
+
+    char *listen_tls, *listen_proxy, *listen_mtls;
+    struct net_cidr_list proxy_allow;
+
+    char *cert, *key, *ciphers, *ciphersuites, *proxy_ca;
+
+    int hash;
+    struct be_hash_list trusted;
+    double negotiation_timeout, hello_interval, abort_t1, abort_t2, disconnect_t1, disconnect_t2;
+    double handshake_timeout;
+    long max_head;
+
+    char *pppd_path, *pppd_options, *plugin;
+    double kill_grace;
+
+    long max_sessions, max_negotiating, per_source_rate, per_source_burst;
+};
+
+extern const struct cfg_opt be_config_table[];
+extern const size_t be_config_table_len;
+
+/* be_config_load reads and checks the file: 0, or -1 with "file:line: why". */
+int be_config_load(struct be_config *c, const char *path, char *err, size_t err_len);
+void be_config_free(struct be_config *c);
+
+#endif

@@ -1,0 +1,101 @@
+/* main.c — sstp-backend: command line, configuration, and the event loop.
+ * Everything else lives where tests reach it (server.c, session*.c). */
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/config.h"
+#include "backend/server.h"
+#include "core/log.h"
+
+#ifndef SSTP_LB_VERSION
+#define SSTP_LB_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sstp-backend [-c FILE] [--check-config] [--version] [--help]\n"
+            "\n"
+            "SSTP server that hosts one pppd per session, reached directly over TLS\n"
+            "or through sstp-proxy (PROXY protocol, plain TCP or mTLS).\n"
+            "\n"
+            "  -c, --config FILE   configuration file (default /etc/sstp-lb/sstp-backend.conf)\n"
+            "      --check-config  read and check the configuration, print the first\n"
+            "                      problem as file:line, exit 0 if it is valid\n"
+            "      --version       print the version\n"
+            "  -h, --help          this text, then every configuration option\n"
+            "\n"
+            "Runs in the foreground and logs to stderr. SIGTERM/SIGINT: every session gets\n"
+            "CALL_DISCONNECT, pppd is stopped, then exit. SIGHUP: log the counters.\n"
+            "\n"
+            "Configuration options (INI):\n\n");
+    cfg_print_help(be_config_table, be_config_table_len, out);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = "/etc/sstp-lb/sstp-backend.conf";
+    bool check_only = false;
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'C' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'C': check_only = true; break;
+        case 'V': printf("sstp-backend %s\n", SSTP_LB_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    struct be_config cfg;
+    char err[512];
+    memset(&cfg, 0, sizeof cfg);
+    if (be_config_load(&cfg, path, err, sizeof err) == -1) {
+        fprintf(stderr, "sstp-backend: %s\n", err);
+        be_config_free(&cfg);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: ok\n", path);
+        be_config_free(&cfg);
+        return 0;
+    }
+    log_setup("sstp-backend", (enum log_level)cfg.log_level, (enum log_format)cfg.log_format);
+    if (access(cfg.pppd_path, X_OK) == -1)
+        log_error("pppd_missing", "path=%s msg=sessions_will_fail", cfg.pppd_path);
+    if (access("/dev/ppp", R_OK | W_OK) == -1)
+        log_warn("no_kernel_ppp", "msg=\"/dev/ppp is missing or not accessible: this kernel has no "
+                 "PPP support (or the ppp_generic module is not loaded), so pppd will fail and "
+                 "every session will end right after CALL_CONNECT_ACK\"");
+
+    signal(SIGPIPE, SIG_IGN);
+    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    struct be_server srv;
+    int rc = 1;
+    if (be_server_start(&srv, loop, &cfg) == 0) {
+        log_info("ready", "id=%s version=%s", cfg.id, SSTP_LB_VERSION);
+        ev_run(loop, 0);
+        be_server_log_stats(&srv);
+        rc = 0;
+    }
+    be_server_cleanup(&srv);
+    be_config_free(&cfg);
+    ev_loop_destroy(loop);
+    log_info("exit", "status=%d", rc);
+    return rc;
+}

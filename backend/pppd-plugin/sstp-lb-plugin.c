@@ -1,0 +1,347 @@
+/* sstp-lb-plugin.c — pppd 2.4.9 plugin that reports a session's PPP facts to
+ * sstp-backend: after authentication the method, the MPPE master keys as
+ * pppd holds them and the peer's name; then the IPCP/IPV6CP addresses. Each
+ * report waits for the backend's ACK. Talks only to the inherited socket
+ * given by `sstp-lb-fd <n>` (plugin-proto.h); does not compute the HLAK
+ * (the backend does, from these keys). Fails closed: no socket, a send
+ * error, a missing or malformed ACK all end pppd, so the session never
+ * runs without the backend knowing its keys and addresses. */
+
+/* pppd's headers come first: pppd.h typedefs bool, stdbool.h (via
+ * plugin-proto.h) later redefines it as a macro, never the other way round. */
+#define INET6 1                 /* ipv6cp.h/eui64.h need it; Debian's pppd has IPV6CP */
+#include <pppd/pppd.h>
+#include <pppd/fsm.h>
+#include <pppd/lcp.h>
+#include <pppd/ipcp.h>
+#include <pppd/ipv6cp.h>
+#include <pppd/chap-new.h>
+#include <pppd/chap_ms.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/pppd-plugin/plugin-proto.h"
+
+char pppd_version[] = VERSION;
+
+/* The ACK for AUTH gates IPCP (the backend must hold the keys before the
+ * client's CALL_CONNECTED can arrive), so it may wait for a busy backend;
+ * address reports are smaller matters. */
+#define AUTH_ACK_TIMEOUT_MS   10000
+#define ADDR_ACK_TIMEOUT_MS   5000
+
+/* Plugin state: pppd runs one link per process and calls us from its single
+ * thread, so these few statics are the whole of it. */
+static int backend_fd = -1;      /* from sstp-lb-fd; -1 until given */
+static int auth_reported;        /* AUTH acknowledged for the current link */
+
+static const char *auth_name(enum sstp_plugin_auth a)
+{
+    switch (a) {
+    case SSTP_PLUGIN_AUTH_NONE:     return "none";
+    case SSTP_PLUGIN_AUTH_PAP:      return "pap";
+    case SSTP_PLUGIN_AUTH_CHAP_MD5: return "chap-md5";
+    case SSTP_PLUGIN_AUTH_MSCHAPV2: return "mschap-v2";
+    case SSTP_PLUGIN_AUTH_EAP:      return "eap";
+    }
+    return "?";
+}
+
+static const char *type_name(unsigned t)
+{
+    switch (t) {
+    case SSTP_PLUGIN_AUTH:    return "AUTH";
+    case SSTP_PLUGIN_IP_UP:   return "IP_UP";
+    case SSTP_PLUGIN_IPV6_UP: return "IPV6_UP";
+    case SSTP_PLUGIN_ACK:     return "ACK";
+    }
+    return "?";
+}
+
+/* `sstp-lb-fd <n>`: the backend's end of a SOCK_SEQPACKET socketpair,
+ * dup2'ed to n before exec. Checked here so a wrong fd fails at start, and
+ * made close-on-exec so pppd's scripts (ip-up, ...) never inherit it. */
+static int set_backend_fd(char **argv)
+{
+    char *end;
+    long v;
+    int type;
+    socklen_t tlen = sizeof(type);
+    int flags;
+
+    errno = 0;
+    v = strtol(argv[0], &end, 10);
+    if (errno || end == argv[0] || *end || v < 3 || v > INT_MAX) {
+        option_error("%s: '%s' is not a file descriptor number >= 3",
+                     SSTP_PLUGIN_FD_OPTION, argv[0]);
+        return 0;
+    }
+    if (backend_fd != -1 && backend_fd != (int)v) {
+        option_error("%s given twice", SSTP_PLUGIN_FD_OPTION);
+        return 0;
+    }
+    if (getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1) {
+        option_error("%s %ld: not an open socket: %m", SSTP_PLUGIN_FD_OPTION, v);
+        return 0;
+    }
+    if (type != SOCK_SEQPACKET) {
+        option_error("%s %ld: not a SOCK_SEQPACKET socket", SSTP_PLUGIN_FD_OPTION, v);
+        return 0;
+    }
+    flags = fcntl((int)v, F_GETFD);
+    if (flags == -1 || fcntl((int)v, F_SETFD, flags | FD_CLOEXEC) == -1) {
+        option_error("%s %ld: cannot set close-on-exec: %m", SSTP_PLUGIN_FD_OPTION, v);
+        return 0;
+    }
+    backend_fd = (int)v;
+    return 1;
+}
+
+static option_t plugin_options[] = {
+    { SSTP_PLUGIN_FD_OPTION, o_special, (void *)set_backend_fd,
+      "inherited SOCK_SEQPACKET socket to sstp-backend", OPT_PRIV },
+    { NULL }
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send m and block until the backend acknowledges m's type. Any failure
+ * ends pppd through fatal(): we are inside a pppd callback and the link
+ * must not go on without the backend. The encoded copy (it holds the keys
+ * for AUTH) is wiped before returning. */
+static void report(const struct sstp_plugin_msg *m, int timeout_ms)
+{
+    uint8_t buf[SSTP_PLUGIN_MSG_MAX + 1];    /* +1: an oversized reply shows */
+    struct sstp_plugin_msg ack;
+    const char *what = type_name(m->type);
+    long long deadline;
+    ssize_t n;
+    int len;
+
+    if (backend_fd == -1)
+        fatal("sstp-lb: cannot report %s: no %s option", what, SSTP_PLUGIN_FD_OPTION);
+    len = sstp_plugin_msg_encode(buf, sizeof(buf), m);
+    if (len < 0)
+        fatal("sstp-lb: cannot encode %s", what);
+
+    do
+        n = send(backend_fd, buf, (size_t)len, MSG_NOSIGNAL);
+    while (n == -1 && errno == EINTR);
+    explicit_bzero(buf, sizeof(buf));
+    if (n != len)
+        fatal("sstp-lb: sending %s to sstp-backend failed: %m", what);
+
+    /* pppd's signal handlers interrupt poll(): keep one deadline. */
+    deadline = now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - now_ms();
+        struct pollfd p = { .fd = backend_fd, .events = POLLIN };
+        int rc;
+
+        if (left <= 0)
+            fatal("sstp-lb: no ACK for %s from sstp-backend within %d ms", what, timeout_ms);
+        rc = poll(&p, 1, (int)left);
+        if (rc == -1 && errno != EINTR)
+            fatal("sstp-lb: waiting for the ACK for %s: poll: %m", what);
+        if (rc <= 0)
+            continue;
+        n = recv(backend_fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == -1) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            fatal("sstp-lb: waiting for the ACK for %s: recv: %m", what);
+        }
+        if (n == 0)
+            fatal("sstp-lb: sstp-backend closed the socket before the ACK for %s", what);
+        if (sstp_plugin_msg_decode(&ack, buf, (size_t)n) == -1 || ack.type != SSTP_PLUGIN_ACK)
+            fatal("sstp-lb: malformed reply (%d bytes) to %s from sstp-backend", (int)n, what);
+        if (ack.acked != m->type)
+            fatal("sstp-lb: sstp-backend acknowledged %s while %s was pending",
+                  type_name(ack.acked), what);
+        dbglog("sstp-lb: %s acknowledged", what);
+        return;
+    }
+}
+
+/* Which method the peer authenticated itself with, from what pppd recorded
+ * as having succeeded: auth_done[0] gets PAP_PEER, EAP_PEER or CHAP_PEER
+ * plus the CHAP flavour bit (CHAP_MD5_PEER, CHAP_MS_PEER, CHAP_MS2_PEER) in
+ * auth_peer_success(), and is reset when LCP comes up. That must agree with
+ * what LCP negotiated for the peer (lcp_gotoptions[0]: the protocol we
+ * asked for and the peer acked; for CHAP the digest is
+ * CHAP_DIGEST(chap_mdtype), the one link_established() started), in pppd's
+ * own precedence EAP > CHAP > PAP. Only the peer's direction counts: the
+ * *_WITHPEER bits (us authenticating to the peer) are ignored.
+ * Returns 0, or -1 if the two disagree or the method has no SSTP crypto
+ * binding rule (MS-CHAPv1: MS-SSTP 3.2.5.2.2 does not cover it). */
+static int peer_auth_method(enum sstp_plugin_auth *out, const char **why)
+{
+    const lcp_options *go = &lcp_gotoptions[0];
+    int done = auth_done[0];
+    enum sstp_plugin_auth negotiated;
+
+    if (go->neg_eap) {
+        negotiated = SSTP_PLUGIN_AUTH_EAP;
+    } else if (go->neg_chap) {
+        int digest = CHAP_DIGEST(go->chap_mdtype);
+
+        if (digest == CHAP_MICROSOFT_V2) {
+            negotiated = SSTP_PLUGIN_AUTH_MSCHAPV2;
+        } else if (digest == CHAP_MD5) {
+            negotiated = SSTP_PLUGIN_AUTH_CHAP_MD5;
+        } else {
+            *why = "MS-CHAP (v1) or an unknown CHAP digest was negotiated";
+            return -1;
+        }
+    } else if (go->neg_upap) {
+        negotiated = SSTP_PLUGIN_AUTH_PAP;
+    } else {
+        negotiated = SSTP_PLUGIN_AUTH_NONE;
+    }
+
+    if (done & EAP_PEER)
+        *out = SSTP_PLUGIN_AUTH_EAP;
+    else if ((done & (CHAP_PEER | CHAP_MS2_PEER)) == (CHAP_PEER | CHAP_MS2_PEER))
+        *out = SSTP_PLUGIN_AUTH_MSCHAPV2;
+    else if ((done & (CHAP_PEER | CHAP_MD5_PEER)) == (CHAP_PEER | CHAP_MD5_PEER))
+        *out = SSTP_PLUGIN_AUTH_CHAP_MD5;
+    else if (done & CHAP_PEER) {
+        *why = "the peer authenticated with MS-CHAP (v1) or an unknown CHAP digest";
+        return -1;
+    } else if (done & PAP_PEER)
+        *out = SSTP_PLUGIN_AUTH_PAP;
+    else
+        *out = SSTP_PLUGIN_AUTH_NONE;
+
+    if (*out != negotiated) {
+        *why = "the method that succeeded is not the one LCP negotiated";
+        return -1;
+    }
+    return 0;
+}
+
+/* Report AUTH once per link, before CCP and IPCP start: CCP would zero the
+ * MPPE keys if MPPE came up (ccp_up), and the backend needs them for the
+ * client's CALL_CONNECTED. */
+static void report_auth(void)
+{
+    struct sstp_plugin_msg m;
+    enum sstp_plugin_auth method = SSTP_PLUGIN_AUTH_NONE;
+    const char *why = NULL;
+
+    if (auth_reported)
+        return;
+    if (peer_auth_method(&method, &why) == -1)
+        fatal("sstp-lb: cannot tell the backend how the peer authenticated: %s "
+              "(auth_done=0x%x)", why, auth_done[0]);
+
+    memset(&m, 0, sizeof(m));
+    m.type = SSTP_PLUGIN_AUTH;
+    m.auth = (uint8_t)method;
+    /* As pppd holds them, server side: recv = K2, send = K3 for MS-CHAPv2. */
+    m.keys_set = mppe_keys_set ? 1 : 0;
+    memcpy(m.recv_key, mppe_recv_key, SSTP_PLUGIN_KEY_LEN);
+    memcpy(m.send_key, mppe_send_key, SSTP_PLUGIN_KEY_LEN);
+    /* peer_authname is MAXNAMELEN (256) bytes, always NUL-terminated by
+     * auth_peer_success(); copy bounded anyway. */
+    strncpy(m.user, peer_authname, sizeof(m.user) - 1);
+
+    report(&m, AUTH_ACK_TIMEOUT_MS);
+    explicit_bzero(&m, sizeof(m));
+    auth_reported = 1;
+    info("sstp-lb: reported auth=%s keys=%d user=%q", auth_name(method),
+         mppe_keys_set ? 1 : 0, peer_authname);
+}
+
+static void on_auth_up(void *arg, int val)
+{
+    (void)arg;
+    (void)val;
+    report_auth();
+}
+
+/* Some pppd versions fire auth_up only when the peer had to authenticate
+ * (2.4.8 network_phase()); the network phase starts right after it in all
+ * of them, still before CCP and IPCP open, so AUTH (method none) goes
+ * from here if auth_up did not fire. Without the option pppd stops at the
+ * first phase change, before any negotiation. */
+static void on_phase(void *arg, int p)
+{
+    (void)arg;
+    if (backend_fd == -1 && p != PHASE_DEAD && p != PHASE_INITIALIZE)
+        fatal("sstp-lb: plugin loaded without the %s option", SSTP_PLUGIN_FD_OPTION);
+    if (p == PHASE_NETWORK)
+        report_auth();
+}
+
+static void on_link_down(void *arg, int val)
+{
+    (void)arg;
+    (void)val;
+    auth_reported = 0;
+}
+
+static void on_ip_up(void *arg, int val)
+{
+    struct sstp_plugin_msg m;
+
+    (void)arg;
+    (void)val;
+    memset(&m, 0, sizeof(m));
+    m.type = SSTP_PLUGIN_IP_UP;
+    m.ip_local = ipcp_gotoptions[0].ouraddr;    /* both in network order */
+    m.ip_remote = ipcp_hisoptions[0].hisaddr;
+    report(&m, ADDR_ACK_TIMEOUT_MS);
+    info("sstp-lb: reported ip-up local=%I remote=%I", m.ip_local, m.ip_remote);
+}
+
+static void on_ipv6_up(void *arg, int val)
+{
+    struct sstp_plugin_msg m;
+
+    (void)arg;
+    (void)val;
+    memset(&m, 0, sizeof(m));
+    m.type = SSTP_PLUGIN_IPV6_UP;
+    /* The identifiers ipv6cp_up() put on the interface. */
+    memcpy(m.ipv6_local, ipv6cp_gotoptions[0].ourid.e8, 8);
+    memcpy(m.ipv6_remote, ipv6cp_hisoptions[0].hisid.e8, 8);
+    report(&m, ADDR_ACK_TIMEOUT_MS);
+    info("sstp-lb: reported ipv6-up");
+}
+
+/* pppd's forked children (charshunt, script runners before exec) must not
+ * hold the socket: the backend sees pppd's end close when pppd exits. */
+static void on_fork(void *arg, int val)
+{
+    (void)arg;
+    (void)val;
+    if (backend_fd != -1) {
+        close(backend_fd);
+        backend_fd = -1;
+    }
+}
+
+void plugin_init(void)
+{
+    add_options(plugin_options);
+    add_notifier(&auth_up_notifier, on_auth_up, NULL);
+    add_notifier(&phasechange, on_phase, NULL);
+    add_notifier(&link_down_notifier, on_link_down, NULL);
+    add_notifier(&ip_up_notifier, on_ip_up, NULL);
+    add_notifier(&ipv6_up_notifier, on_ipv6_up, NULL);
+    add_notifier(&fork_notifier, on_fork, NULL);
+}

@@ -1,0 +1,247 @@
+/* server.c — sstp-backend's listeners, admission limits and graceful stop. */
+#include "backend/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/session.h"
+#include "core/log.h"
+#include "core/net.h"
+
+#define LISTEN_BACKLOG 1024
+#define SPARE_BUFFERS 256
+#define RATE_SLOTS 65536
+#define STOP_SLACK_S 2.0 /* beyond disconnect_timeout + kill_grace */
+
+static const char *const refuse_names[] = {
+#define X(n, s) s,
+    BE_REFUSE_LIST(X)
+#undef X
+};
+
+static const char *const listener_names[] = { "tls", "proxy", "mtls" };
+
+static void refuse(struct be_server *s, int fd, enum be_refuse why, const struct sockaddr *peer)
+{
+    char addr[NET_ADDR_STR_MAX];
+    s->stats.refused[why]++;
+    /* one line per refusal is fine at these rates; floods hit per_source_rate first */
+    log_info("refuse", "peer=%s reason=%s", net_addr_str(peer, addr, sizeof addr), refuse_names[why]);
+    close(fd);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    struct be_listener *l = (struct be_listener *)w;
+    struct be_server *s = l->srv;
+    const struct be_config *cfg = s->cfg;
+
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                return;
+            /* EMFILE and friends: count, and let the loop breathe */
+            s->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
+            log_warn("accept_error", "listener=%s err=\"%s\"", listener_names[l->kind], strerror(errno));
+            return;
+        }
+        const struct sockaddr *sa = (const struct sockaddr *)&peer;
+        net_tune(fd);
+        if (l->kind != BE_LISTEN_TLS && cfg->proxy_allow.n > 0 &&
+            !net_cidr_list_match(&cfg->proxy_allow, sa)) {
+            refuse(s, fd, BE_REFUSE_UNTRUSTED_SOURCE, sa);
+            continue;
+        }
+        if (s->n_sessions >= (uint64_t)cfg->max_sessions) {
+            refuse(s, fd, BE_REFUSE_MAX_SESSIONS, sa);
+            continue;
+        }
+        if (s->n_negotiating >= (uint64_t)cfg->max_negotiating) {
+            refuse(s, fd, BE_REFUSE_MAX_NEGOTIATING, sa);
+            continue;
+        }
+        /* behind a proxy every connection has the proxy's address: the
+         * per-source limit only makes sense for direct clients */
+        if (l->kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(loop))) {
+            refuse(s, fd, BE_REFUSE_RATE, sa);
+            continue;
+        }
+        be_session_accept(s, l->kind, fd, sa, len);
+    }
+}
+
+static int open_listener(struct be_server *s, enum be_listener_kind kind, const char *addr)
+{
+    struct net_addr a;
+    struct be_listener *l = &s->listeners[kind];
+    l->fd = -1;
+    if (!addr || !addr[0])
+        return 0;
+    if (net_addr_parse(&a, addr) == -1) {
+        log_error("config", "listener=%s addr=%s err=bad_address", listener_names[kind], addr);
+        return -1;
+    }
+    l->fd = net_listen(&a, LISTEN_BACKLOG, false);
+    if (l->fd == -1) {
+        log_error("listen_fail", "listener=%s addr=%s err=\"%s\"", listener_names[kind], addr,
+                  strerror(errno));
+        return -1;
+    }
+    l->kind = kind;
+    l->srv = s;
+    ev_io_init(&l->w, accept_cb, l->fd, EV_READ);
+    ev_io_start(s->loop, &l->w);
+    log_info("listen", "listener=%s addr=%s", listener_names[kind], addr);
+    return 0;
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_server *s = w->data;
+    if (w->signum == SIGHUP) {
+        be_server_log_stats(s);
+        return;
+    }
+    log_info("signal", "signum=%d action=stop", w->signum);
+    be_server_stop(s);
+}
+
+static void stop_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct be_server *s = w->data;
+    log_warn("stop_deadline", "sessions_left=%llu", (unsigned long long)s->n_sessions);
+    for (struct be_session *x = s->sessions; x; x = x->next)
+        be_session_kill_pppd(x);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config *cfg)
+{
+    char err[512];
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->cfg = cfg;
+    for (int k = 0; k < BE_LISTEN_COUNT; k++)
+        s->listeners[k].fd = -1;
+    buf_pool_init(&s->pool, SPARE_BUFFERS);
+    if (ratelimit_init(&s->rate, RATE_SLOTS, (double)cfg->per_source_rate,
+                       (double)cfg->per_source_burst) == -1)
+        return -1;
+
+    struct tls_server_opts o = {
+        .cert_file = cfg->cert, .key_file = cfg->key,
+        .ciphers = cfg->ciphers, .ciphersuites = cfg->ciphersuites,
+    };
+    if (cfg->listen_tls && cfg->listen_tls[0]) {
+        s->tls_ctx = tls_server_ctx_new(&o, err, sizeof err);
+        if (!s->tls_ctx || tls_ctx_cert_hashes(s->tls_ctx, &s->own) == -1) {
+            log_error("tls_config", "err=\"%s\"", s->tls_ctx ? "cannot hash certificate" : err);
+            return -1;
+        }
+        char hex[2 * SSTP_SHA256_LEN + 1];
+        log_info("cert", "sha256=%s", tls_hex(hex, s->own.sha256, SSTP_SHA256_LEN));
+    }
+    if (cfg->listen_mtls && cfg->listen_mtls[0]) {
+        o.client_ca = cfg->proxy_ca;
+        s->mtls_ctx = tls_server_ctx_new(&o, err, sizeof err);
+        if (!s->mtls_ctx) {
+            log_error("tls_config", "listener=mtls err=\"%s\"", err);
+            return -1;
+        }
+    }
+    if (open_listener(s, BE_LISTEN_TLS, cfg->listen_tls) == -1 ||
+        open_listener(s, BE_LISTEN_PROXY, cfg->listen_proxy) == -1 ||
+        open_listener(s, BE_LISTEN_MTLS, cfg->listen_mtls) == -1)
+        return -1;
+
+    ev_signal_init(&s->sigterm, signal_cb, SIGTERM);
+    ev_signal_init(&s->sigint, signal_cb, SIGINT);
+    ev_signal_init(&s->sighup, signal_cb, SIGHUP);
+    s->sigterm.data = s->sigint.data = s->sighup.data = s;
+    ev_signal_start(loop, &s->sigterm);
+    ev_signal_start(loop, &s->sigint);
+    ev_signal_start(loop, &s->sighup);
+    ev_timer_init(&s->stop_deadline, stop_deadline_cb,
+                  cfg->disconnect_t1 + cfg->kill_grace + STOP_SLACK_S, 0);
+    s->stop_deadline.data = s;
+    return 0;
+}
+
+void be_server_stop(struct be_server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    for (int k = 0; k < BE_LISTEN_COUNT; k++) {
+        if (s->listeners[k].fd != -1) {
+            ev_io_stop(s->loop, &s->listeners[k].w);
+            close(s->listeners[k].fd);
+            s->listeners[k].fd = -1;
+        }
+    }
+    log_info("stopping", "sessions=%llu", (unsigned long long)s->n_sessions);
+    if (s->n_sessions == 0) {
+        ev_break(s->loop, EVBREAK_ALL);
+        return;
+    }
+    ev_timer_start(s->loop, &s->stop_deadline);
+    for (struct be_session *x = s->sessions, *next; x; x = next) {
+        next = x->next;
+        be_session_disconnect(x);
+    }
+}
+
+void be_server_cleanup(struct be_server *s)
+{
+    ev_timer_stop(s->loop, &s->stop_deadline);
+    ev_signal_stop(s->loop, &s->sigterm);
+    ev_signal_stop(s->loop, &s->sigint);
+    ev_signal_stop(s->loop, &s->sighup);
+    for (int k = 0; k < BE_LISTEN_COUNT; k++) {
+        if (s->listeners[k].fd != -1) {
+            ev_io_stop(s->loop, &s->listeners[k].w);
+            close(s->listeners[k].fd);
+        }
+    }
+    SSL_CTX_free(s->tls_ctx);
+    SSL_CTX_free(s->mtls_ctx);
+    ratelimit_cleanup(&s->rate);
+    buf_pool_cleanup(&s->pool);
+}
+
+void be_server_log_stats(const struct be_server *s)
+{
+    const struct be_stats *st = &s->stats;
+    log_info("stats", "sessions=%llu negotiating=%llu started=%llu connected=%llu ended=%llu "
+             "binding_ok=%llu binding_fail=%llu tls_fail=%llu handshake_timeout=%llu probes=%llu "
+             "pppd_spawned=%llu pppd_spawn_fail=%llu pppd_killed=%llu plugin_bad_msg=%llu "
+             "refused_max_sessions=%llu refused_max_negotiating=%llu refused_rate=%llu "
+             "refused_untrusted=%llu refused_proxy_header=%llu bytes_in=%llu bytes_out=%llu",
+             (unsigned long long)s->n_sessions, (unsigned long long)s->n_negotiating,
+             (unsigned long long)st->sessions_started, (unsigned long long)st->sessions_connected,
+             (unsigned long long)st->sessions_ended, (unsigned long long)st->binding_ok,
+             (unsigned long long)st->binding_fail, (unsigned long long)st->tls_fail,
+             (unsigned long long)st->handshake_timeout, (unsigned long long)st->probes,
+             (unsigned long long)st->pppd_spawned, (unsigned long long)st->pppd_spawn_fail,
+             (unsigned long long)st->pppd_killed, (unsigned long long)st->plugin_bad_msg,
+             (unsigned long long)st->refused[BE_REFUSE_MAX_SESSIONS],
+             (unsigned long long)st->refused[BE_REFUSE_MAX_NEGOTIATING],
+             (unsigned long long)st->refused[BE_REFUSE_RATE],
+             (unsigned long long)st->refused[BE_REFUSE_UNTRUSTED_SOURCE],
+             (unsigned long long)st->refused[BE_REFUSE_UNEXPECTED_PROXY_HEADER],
+             (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out);
+    for (int rc = SSTP_OK + 1; rc < SSTP_RC_COUNT; rc++)
+        if (st->proto_err[rc])
+            log_info("stats_err", "rc=%s count=%llu", sstp_rc_name((enum sstp_rc)rc),
+                     (unsigned long long)st->proto_err[rc]);
+}

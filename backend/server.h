@@ -1,0 +1,94 @@
+/* server.h — sstp-backend's process state: listeners, sessions, counters.
+ *
+ * One libev loop (the default loop, which also reaps pppd children) serves
+ * every session; pppd does the heavy lifting per session, so one loop is
+ * plenty. All process-wide state lives in struct be_server. */
+#ifndef SSTP_LB_BACKEND_SERVER_H
+#define SSTP_LB_BACKEND_SERVER_H
+
+#include <ev.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/config.h"
+#include "core/buf.h"
+#include "core/ratelimit.h"
+#include "core/tls.h"
+#include "sstp/rc.h"
+
+enum be_listener_kind {
+    BE_LISTEN_TLS = 0,   /* clients, direct TLS */
+    BE_LISTEN_PROXY,     /* sstp-proxy, plain TCP + PROXY header */
+    BE_LISTEN_MTLS,      /* sstp-proxy, TLS with client certificate + PROXY header */
+    BE_LISTEN_COUNT
+};
+
+struct be_listener {
+    ev_io w;
+    int fd;
+    enum be_listener_kind kind;
+    struct be_server *srv;
+};
+
+/* Why connections were refused or sessions ended badly; each is a counter
+ * and a log token. */
+#define BE_REFUSE_LIST(X) \
+    X(MAX_SESSIONS, "max_sessions") \
+    X(MAX_NEGOTIATING, "max_negotiating") \
+    X(RATE, "per_source_rate") \
+    X(UNTRUSTED_SOURCE, "untrusted_source") \
+    X(UNEXPECTED_PROXY_HEADER, "proxy_header_on_direct_listener") \
+    X(ACCEPT_ERROR, "accept_error")
+
+enum be_refuse {
+#define X(n, s) BE_REFUSE_##n,
+    BE_REFUSE_LIST(X)
+#undef X
+    BE_REFUSE_COUNT
+};
+
+struct be_stats {
+    uint64_t accepted[BE_LISTEN_COUNT];
+    uint64_t refused[BE_REFUSE_COUNT];
+    uint64_t proto_err[SSTP_RC_COUNT];  /* by sstp_rc: HTTP, PROXY, SSTP errors */
+    uint64_t tls_fail, handshake_timeout;
+    uint64_t probes;                    /* HEAD health probes answered */
+    uint64_t sessions_started, sessions_connected, sessions_ended;
+    uint64_t binding_ok, binding_fail;
+    uint64_t pppd_spawned, pppd_spawn_fail, pppd_killed;
+    uint64_t plugin_bad_msg;
+    uint64_t hdlc_err[SSTP_RC_COUNT];   /* frames from pppd dropped */
+    uint64_t bytes_in, bytes_out;
+};
+
+struct be_session;
+
+struct be_server {
+    struct ev_loop *loop;
+    struct be_config *cfg;
+    SSL_CTX *tls_ctx;                   /* tls listener */
+    SSL_CTX *mtls_ctx;                  /* mtls listener (requires proxy certificates) */
+    struct tls_cert_hashes own;         /* of tls.cert: trusted on the direct listener */
+    struct be_listener listeners[BE_LISTEN_COUNT];
+    struct buf_pool pool;
+    struct ratelimit rate;
+    struct be_session *sessions;        /* doubly linked */
+    uint64_t n_sessions, n_negotiating, next_id;
+    bool stopping;
+    ev_signal sigterm, sigint, sighup;
+    ev_timer stop_deadline;
+    struct be_stats stats;
+};
+
+/* be_server_start opens listeners and TLS contexts. 0, or -1 (logged). */
+int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config *cfg);
+/* be_server_stop begins a graceful stop: no new connections, every session
+ * gets CALL_DISCONNECT; the loop ends when the last one is gone (or at a
+ * deadline). */
+void be_server_stop(struct be_server *s);
+void be_server_cleanup(struct be_server *s);
+/* be_server_log_stats writes the counters as one log line. */
+void be_server_log_stats(const struct be_server *s);
+
+#endif

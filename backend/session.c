@@ -1,0 +1,700 @@
+/* session.c — the client side of an sstp-backend session: TLS, PROXY
+ * header, HTTP head, SSTP packets, and running the state machine's actions.
+ *
+ * The pppd side (spawn, pty relay, plugin messages, reaping) is in
+ * session_ppp.c. Codecs come from sstp/; this file only moves bytes and
+ * applies the decisions of sstp_srv_step(). */
+#include "backend/session.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/session_int.h"
+#include "core/log.h"
+#include "core/tls.h"
+#include "sstp/packet.h"
+#include "sstp/proxyproto.h"
+
+#define FLUSH_LINGER_S 2.0  /* last ABORT/DISCONNECT/HTTP error gets this long to leave */
+#define READS_PER_EVENT 8   /* fairness between sessions on one loop */
+
+static const char *const phase_names[] = { "TLS", "PROXY", "HTTP", "SSTP", "FLUSH", "CLOSED" };
+/* second letter of `term`: the phase a session ended in */
+static const char phase_letters[] = { 'T', 'X', 'R', 'A', 'D', 'D' };
+
+static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void fsm_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+void be_session_set_term(struct be_session *s, char who, enum sstp_rc rc)
+{
+    if (s->term[0] != '\0')
+        return; /* the first reason wins */
+    s->term[0] = who;
+    s->term[1] = who == '-' ? '-' : phase_letters[s->phase];
+    s->term[2] = '\0';
+    s->rc = rc;
+}
+
+static void log_close(struct be_session *s)
+{
+    ev_tstamp dur = ev_now(s->srv->loop) - s->t_start;
+    log_info("close", "sid=%s client=%s user=%s ip=%s state=%s term=%s rc=%s dur_ms=%.0f "
+             "bytes_in=%llu bytes_out=%llu",
+             s->sid, s->client_str, s->user[0] ? s->user : "-", s->ip_remote[0] ? s->ip_remote : "-",
+             sstp_srv_state_str(sstp_srv_state(&s->fsm)), s->term[0] ? s->term : "--",
+             sstp_rc_name(s->rc), dur * 1000.0, (unsigned long long)s->bytes_in,
+             (unsigned long long)s->bytes_out);
+}
+
+static void set_negotiating(struct be_session *s, bool on)
+{
+    if (s->negotiating == on)
+        return;
+    s->negotiating = on;
+    if (on)
+        s->srv->n_negotiating++;
+    else
+        s->srv->n_negotiating--;
+}
+
+/* Frees the session once both halves are done (transport closed, pppd
+ * reaped). Only ever called as the last statement of a libev callback (or
+ * of a list walk that saved `next`), so nothing touches s afterwards. */
+void be_session_maybe_free(struct be_session *s)
+{
+    if (s->phase != BE_PH_CLOSED || s->pid != 0)
+        return;
+    struct be_server *srv = s->srv;
+    log_close(s);
+    set_negotiating(s, false);
+    sstp_srv_cleanup(&s->fsm);
+    buf_drop(&srv->pool, &s->cin);
+    buf_drop(&srv->pool, &s->cout);
+    buf_drop(&srv->pool, &s->pout);
+    free(s->http);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->n_sessions--;
+    srv->stats.sessions_ended++;
+    free(s);
+    if (srv->stopping && srv->n_sessions == 0)
+        ev_break(srv->loop, EVBREAK_ALL);
+}
+
+/* Closes the client transport now. pppd, if running, is hung up. */
+void be_session_close_transport(struct be_session *s)
+{
+    if (s->phase == BE_PH_CLOSED)
+        return;
+    struct ev_loop *loop = s->srv->loop;
+    ev_io_stop(loop, &s->cw);
+    ev_timer_stop(loop, &s->deadline);
+    for (int t = 0; t < SSTP_SRV_T_COUNT; t++)
+        ev_timer_stop(loop, &s->fsm_timer[t]);
+    s->srv->stats.bytes_in += s->bytes_in;
+    s->srv->stats.bytes_out += s->bytes_out;
+    io_close(&s->io);
+    s->phase = BE_PH_CLOSED;
+    set_negotiating(s, false);
+    if (sstp_srv_state(&s->fsm) != SSTP_SRV_CLOSED) {
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_TRANSPORT_LOST };
+        struct sstp_srv_actions act;
+        sstp_srv_step(&s->fsm, &ev, &act); /* only hang-up actions remain */
+    }
+    be_session_ppp_hangup(s);
+}
+
+/* Sends what is queued, then closes (HTTP errors, final ABORT/DISCONNECT). */
+static void close_after_flush(struct be_session *s)
+{
+    if (s->phase >= BE_PH_FLUSH)
+        return;
+    s->phase = BE_PH_FLUSH;
+    ev_timer_stop(s->srv->loop, &s->deadline);
+    ev_timer_set(&s->deadline, FLUSH_LINGER_S, 0);
+    ev_timer_start(s->srv->loop, &s->deadline);
+    be_session_update_client(s);
+}
+
+/* ---- queueing bytes to the client ---------------------------------------- */
+
+/* Appends bytes to the client output. The callers keep the buffer from
+ * overflowing (back-pressure); if it would anyway, the session is closed
+ * rather than a control message silently lost. */
+int be_session_queue_client(struct be_session *s, const uint8_t *p, size_t n)
+{
+    if (buf_take(&s->srv->pool, &s->cout) == -1) {
+        be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+        be_session_close_transport(s);
+        return -1;
+    }
+    if (buf_room(&s->cout) < n)
+        buf_compact(&s->cout);
+    if (buf_room(&s->cout) < n) {
+        log_error("overflow", "sid=%s what=client_out need=%zu", s->sid, n);
+        be_session_set_term(s, 'I', SSTP_E_NOSPACE);
+        be_session_close_transport(s);
+        return -1;
+    }
+    memcpy(buf_wptr(&s->cout), p, n);
+    s->cout.tail += n;
+    return 0;
+}
+
+/* ---- the state machine's actions ----------------------------------------- */
+
+static void timer_set(struct be_session *s, enum sstp_srv_timer t, uint32_t ms)
+{
+    ev_timer *w = &s->fsm_timer[t];
+    ev_timer_stop(s->srv->loop, w);
+    ev_timer_set(w, ms / 1000.0, 0);
+    ev_timer_start(s->srv->loop, w);
+}
+
+static void log_binding(struct be_session *s, const struct sstp_srv_actions *act)
+{
+    struct be_stats *st = &s->srv->stats;
+    if (act->bind == SSTP_SRV_BIND_OK) {
+        st->binding_ok++;
+        st->sessions_connected++;
+        set_negotiating(s, false);
+        log_info("binding_ok", "sid=%s client=%s user=%s", s->sid, s->client_str,
+                 s->user[0] ? s->user : "-");
+    } else if (act->bind == SSTP_SRV_BIND_FAILED) {
+        st->binding_fail++;
+        st->proto_err[act->bind_rc]++;
+        /* security event: the client's MAC or certificate view does not match */
+        log_warn("binding_fail", "sid=%s client=%s user=%s rc=%s reason=\"%s\"", s->sid,
+                 s->client_str, s->user[0] ? s->user : "-", sstp_rc_name(act->bind_rc),
+                 sstp_rc_str(act->bind_rc));
+    }
+}
+
+/* Runs the actions of one step in the documented order. Returns -1 if the
+ * transport was closed by them (the caller stops touching the client side). */
+int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *act)
+{
+    for (int t = 0; t < SSTP_SRV_T_COUNT; t++)
+        if (act->timers_stop & SSTP_SRV_TIMER_BIT(t))
+            ev_timer_stop(s->srv->loop, &s->fsm_timer[t]);
+    if (act->send_len && s->phase < BE_PH_CLOSED && be_session_queue_client(s, act->send, act->send_len) == -1)
+        return -1;
+    for (int t = 0; t < SSTP_SRV_T_COUNT; t++)
+        if (act->timers_start & SSTP_SRV_TIMER_BIT(t))
+            timer_set(s, (enum sstp_srv_timer)t, act->timer_ms[t]);
+    log_binding(s, act);
+    if (act->rc != SSTP_OK && act->rc != SSTP_AGAIN) {
+        s->srv->stats.proto_err[act->rc]++;
+        be_session_set_term(s, act->rc == SSTP_E_FSM_TIMEOUT ? 'C' : 'P', act->rc);
+    }
+    if (act->peer_status_valid)
+        log_info("peer_status", "sid=%s attrib=%u status=%u", s->sid, act->peer_attrib_id,
+                 (unsigned)act->peer_status);
+    if (act->ppp_start && be_session_ppp_start(s) == -1) {
+        /* cannot host PPP: tell the client the call is over */
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPPD_EXITED };
+        struct sstp_srv_actions next;
+        sstp_srv_step(&s->fsm, &ev, &next);
+        if (be_session_run_actions(s, &next) == -1)
+            return -1;
+    }
+    if (act->ppp_stop)
+        be_session_ppp_hangup(s);
+    if (act->close) {
+        if (s->term[0] == '\0')
+            be_session_set_term(s, '-', SSTP_OK);
+        close_after_flush(s);
+        return -1;
+    }
+    be_session_update_client(s);
+    return 0;
+}
+
+int be_session_step(struct be_session *s, const struct sstp_srv_ev *ev, struct sstp_srv_actions *act)
+{
+    sstp_srv_step(&s->fsm, ev, act);
+    return be_session_run_actions(s, act);
+}
+
+static void fsm_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_TIMER,
+                              .timer = (enum sstp_srv_timer)(w - s->fsm_timer) };
+    struct sstp_srv_actions act;
+    be_session_step(s, &ev, &act);
+    be_session_maybe_free(s);
+}
+
+/* ---- parsing client input, by phase ------------------------------------- */
+
+static void http_reject(struct be_session *s, enum sstp_rc rc)
+{
+    uint8_t out[512];
+    struct sstp_wbuf w;
+    s->srv->stats.proto_err[rc]++;
+    be_session_set_term(s, 'C', rc);
+    log_info("http_reject", "sid=%s client=%s rc=%s status=%d", s->sid, s->client_str,
+             sstp_rc_name(rc), sstp_http_status_for(rc));
+    sstp_wbuf_init(&w, out, sizeof out);
+    if (sstp_http_resp_error_build(&w, sstp_http_status_for(rc), time(NULL)) == SSTP_OK)
+        be_session_queue_client(s, out, w.len);
+    close_after_flush(s);
+}
+
+static bool looks_like_proxy_header(const uint8_t *p, size_t n)
+{
+    static const uint8_t v2[] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D };
+    return (n >= 6 && memcmp(p, "PROXY ", 6) == 0) || (n >= 6 && memcmp(p, v2, 6) == 0);
+}
+
+/* The TLVs of an authenticated sstp-proxy say which certificate the client
+ * saw; without them the operator's configured hashes apply. */
+static void trust_from_proxy(struct be_session *s, const struct sstp_pp_hdr *h)
+{
+    const struct be_hash_list *cfg = &s->srv->cfg->trusted;
+    if (h->present & (SSTP_PP_HAS_CERT_SHA256 | SSTP_PP_HAS_CERT_SHA1)) {
+        memset(&s->trust, 0, sizeof s->trust);
+        if (h->present & SSTP_PP_HAS_CERT_SHA256) {
+            memcpy(s->tlv_sha256, h->cert_sha256, SSTP_SHA256_LEN);
+            s->trust.sha256 = (const uint8_t(*)[32])s->tlv_sha256;
+            s->trust.n_sha256 = 1;
+        }
+        if (h->present & SSTP_PP_HAS_CERT_SHA1) {
+            memcpy(s->tlv_sha1, h->cert_sha1, SSTP_SHA1_LEN);
+            s->trust.sha1 = (const uint8_t(*)[20])s->tlv_sha1;
+            s->trust.n_sha1 = 1;
+        }
+    } else {
+        s->trust.sha256 = (const uint8_t(*)[32])cfg->sha256;
+        s->trust.n_sha256 = cfg->n_sha256;
+        s->trust.sha1 = (const uint8_t(*)[20])cfg->sha1;
+        s->trust.n_sha1 = cfg->n_sha1;
+    }
+    sstp_srv_set_trust(&s->fsm, &s->trust);
+}
+
+static int parse_proxy(struct be_session *s)
+{
+    struct sstp_pp_hdr h;
+    size_t used = 0;
+    enum sstp_rc rc = sstp_pp_parse(&h, &used, buf_rptr(&s->cin), buf_len(&s->cin));
+    if (rc == SSTP_AGAIN)
+        return 0;
+    if (rc != SSTP_OK) {
+        s->srv->stats.proto_err[rc]++;
+        be_session_set_term(s, 'C', rc);
+        log_info("proxy_reject", "sid=%s peer=%s rc=%s", s->sid, s->client_str, sstp_rc_name(rc));
+        be_session_close_transport(s);
+        return -1;
+    }
+    if (h.command == SSTP_PP_CMD_PROXY && h.src.ss_family != AF_UNSPEC &&
+        h.src.ss_family != AF_UNIX) {
+        s->client = h.src;
+        net_addr_str((struct sockaddr *)&s->client, s->client_str, sizeof s->client_str);
+    }
+    if (h.present & SSTP_PP_HAS_UNIQUE_ID) /* the proxy's session id: one id in both logs */
+        log_sanitize(s->sid, sizeof s->sid, (const char *)h.unique_id.p, h.unique_id.len);
+    if (h.present & SSTP_PP_HAS_AUTHORITY)
+        log_sanitize(s->sni, sizeof s->sni, (const char *)h.authority.p, h.authority.len);
+    if (h.n_foreign)
+        log_info("proxy_foreign_tlv", "sid=%s count=%u", s->sid, h.n_foreign);
+    trust_from_proxy(s, &h);
+    buf_consume(&s->cin, used);
+    s->phase = BE_PH_HTTP;
+    return 0;
+}
+
+static int parse_http(struct be_session *s)
+{
+    size_t used = 0;
+    if (s->kind == BE_LISTEN_TLS && s->http->head_len == 0 &&
+        looks_like_proxy_header(buf_rptr(&s->cin), buf_len(&s->cin))) {
+        /* a PROXY header is only honoured on the proxy listeners */
+        s->srv->stats.refused[BE_REFUSE_UNEXPECTED_PROXY_HEADER]++;
+        log_warn("refuse", "sid=%s client=%s reason=%s", s->sid, s->client_str,
+                 "proxy_header_on_direct_listener");
+        be_session_set_term(s, 'C', SSTP_E_HTTP_MALFORMED);
+        be_session_close_transport(s);
+        return -1;
+    }
+    enum sstp_rc rc = sstp_http_req_feed(s->http, buf_rptr(&s->cin), buf_len(&s->cin), &used);
+    buf_consume(&s->cin, used);
+    if (rc == SSTP_AGAIN)
+        return 0;
+    if (rc != SSTP_OK) {
+        http_reject(s, rc);
+        return -1;
+    }
+    const struct sstp_http_fields *f = &s->http->f;
+    if (f->has_corr_id)
+        log_sanitize(s->corr_id, sizeof s->corr_id, f->corr_id, f->corr_id_len);
+    if (f->method == SSTP_HTTP_M_HEAD) {
+        uint8_t out[256];
+        struct sstp_wbuf w;
+        struct be_server *srv = s->srv;
+        bool accepting = !srv->stopping && srv->n_sessions <= (uint64_t)srv->cfg->max_sessions;
+        srv->stats.probes++;
+        sstp_wbuf_init(&w, out, sizeof out);
+        if (sstp_http_resp_probe_build(&w, accepting, time(NULL)) == SSTP_OK)
+            be_session_queue_client(s, out, w.len);
+        be_session_set_term(s, '-', SSTP_OK);
+        close_after_flush(s);
+        return -1;
+    }
+    free(s->http);
+    s->http = NULL;
+    ev_timer_stop(s->srv->loop, &s->deadline); /* the FSM's negotiation timer takes over */
+
+    uint8_t out[256];
+    struct sstp_wbuf w;
+    sstp_wbuf_init(&w, out, sizeof out);
+    if (sstp_http_resp_ok_build(&w, time(NULL)) != SSTP_OK || be_session_queue_client(s, out, w.len) == -1)
+        return -1;
+    s->srv->stats.sessions_started++;
+    log_info("start", "sid=%s client=%s listener=%d sni=%s corr=%s", s->sid, s->client_str,
+             (int)s->kind, s->sni[0] ? s->sni : "-", s->corr_id[0] ? s->corr_id : "-");
+    s->phase = BE_PH_SSTP;
+    struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_HTTP_DONE };
+    struct sstp_srv_actions act;
+    return be_session_step(s, &ev, &act);
+}
+
+/* Room the SSTP phase needs before it takes another client packet: a whole
+ * HDLC-encoded frame for pppd and a worst-case control reply. */
+static bool sstp_input_blocked(const struct be_session *s)
+{
+    size_t pty_room = s->pout.data ? BUF_SIZE - buf_len(&s->pout) : BUF_SIZE;
+    size_t cli_room = s->cout.data ? BUF_SIZE - buf_len(&s->cout) : BUF_SIZE;
+    return pty_room < HDLC_ENCODED_MAX(SSTP_PPP_MAX_FRAME) || cli_room < SSTP_SRV_SEND_MAX;
+}
+
+static int parse_sstp(struct be_session *s)
+{
+    while (buf_len(&s->cin) > 0 && s->phase == BE_PH_SSTP) {
+        if (sstp_input_blocked(s)) {
+            s->read_blocked = true;
+            return 0;
+        }
+        struct sstp_pkt pkt;
+        size_t used;
+        enum sstp_rc rc = sstp_pkt_decode(&pkt, &used, buf_rptr(&s->cin), buf_len(&s->cin));
+        if (rc == SSTP_AGAIN)
+            return 0;
+        if (rc != SSTP_OK) {
+            /* the stream cannot be delineated: close without a message (MS-SSTP 3.1.5.1) */
+            s->srv->stats.proto_err[rc]++;
+            be_session_set_term(s, 'C', rc);
+            log_info("sstp_reject", "sid=%s client=%s rc=%s", s->sid, s->client_str, sstp_rc_name(rc));
+            be_session_close_transport(s);
+            return -1;
+        }
+        struct sstp_srv_ev ev = {
+            .type = pkt.is_ctrl ? SSTP_SRV_EV_CTRL : SSTP_SRV_EV_PPP_FROM_CLIENT,
+            .data = pkt.is_ctrl ? pkt.raw : pkt.payload.p,
+            .len = pkt.is_ctrl ? pkt.len : pkt.payload.len,
+        };
+        struct sstp_srv_actions act;
+        sstp_srv_step(&s->fsm, &ev, &act);
+        if (act.frame == SSTP_SRV_FRAME_FORWARD)
+            be_session_send_frame_to_pppd(s, pkt.payload.p, pkt.payload.len);
+        buf_consume(&s->cin, used);
+        if (be_session_run_actions(s, &act) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+static int process_input(struct be_session *s)
+{
+    if (s->phase == BE_PH_PROXY && parse_proxy(s) == -1)
+        return -1;
+    if (s->phase == BE_PH_HTTP && buf_len(&s->cin) > 0 && parse_http(s) == -1)
+        return -1;
+    if (s->phase == BE_PH_SSTP && parse_sstp(s) == -1)
+        return -1;
+    return 0;
+}
+
+/* ---- client I/O ---------------------------------------------------------- */
+
+static void io_failed(struct be_session *s, ssize_t r)
+{
+    if (r == IO_EOF) {
+        be_session_set_term(s, 'C', SSTP_OK);
+    } else {
+        char ossl[256];
+        if (s->io.ssl && s->io.err == 0)
+            log_info("tls_error", "sid=%s client=%s err=%s", s->sid, s->client_str,
+                     log_openssl_errors(ossl, sizeof ossl));
+        be_session_set_term(s, 'C', SSTP_OK);
+    }
+    be_session_close_transport(s);
+}
+
+static int flush_client(struct be_session *s)
+{
+    while (buf_len(&s->cout) > 0) {
+        ssize_t n = io_write(&s->io, buf_rptr(&s->cout), buf_len(&s->cout));
+        if (n == IO_AGAIN)
+            return 0;
+        if (n < 0) {
+            io_failed(s, n);
+            return -1;
+        }
+        s->bytes_out += (uint64_t)n;
+        buf_consume(&s->cout, (size_t)n);
+    }
+    buf_release(&s->srv->pool, &s->cout);
+    return 0;
+}
+
+static int read_client(struct be_session *s)
+{
+    for (int i = 0; i < READS_PER_EVENT && s->phase < BE_PH_FLUSH; i++) {
+        if (s->phase == BE_PH_SSTP && sstp_input_blocked(s)) {
+            s->read_blocked = true;
+            return 0;
+        }
+        if (buf_take(&s->srv->pool, &s->cin) == -1) {
+            be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+            be_session_close_transport(s);
+            return -1;
+        }
+        buf_compact(&s->cin);
+        if (buf_room(&s->cin) == 0) {
+            /* a full buffer the parsers cannot use: a peer pushing garbage */
+            be_session_set_term(s, 'C', SSTP_E_NOSPACE);
+            be_session_close_transport(s);
+            return -1;
+        }
+        ssize_t n = io_read(&s->io, buf_wptr(&s->cin), buf_room(&s->cin));
+        if (n == IO_AGAIN)
+            break;
+        if (n <= 0) {
+            io_failed(s, n);
+            return -1;
+        }
+        s->bytes_in += (uint64_t)n;
+        s->cin.tail += (size_t)n;
+        if (process_input(s) == -1)
+            return -1;
+    }
+    buf_release(&s->srv->pool, &s->cin);
+    return 0;
+}
+
+/* Re-arms the client watcher from the session's state: write when output
+ * is queued, read unless back-pressured or closing. Bytes OpenSSL already
+ * decrypted never wake the socket, so they are fed as an event. */
+void be_session_update_client(struct be_session *s)
+{
+    if (s->phase >= BE_PH_CLOSED)
+        return;
+    int events = 0;
+    if (s->phase == BE_PH_TLS) {
+        events = s->io.want ? s->io.want : IO_WANT_READ;
+    } else {
+        if (s->read_blocked && !(s->phase == BE_PH_SSTP && sstp_input_blocked(s))) {
+            s->read_blocked = false;
+            ev_feed_event(s->srv->loop, &s->cw, EV_CUSTOM); /* resume parsing queued input */
+        }
+        if (s->phase < BE_PH_FLUSH && !s->read_blocked)
+            events |= EV_READ;
+        if (buf_len(&s->cout) > 0)
+            events |= EV_WRITE;
+        /* TLS may need the opposite readiness to make progress */
+        if (s->io.ssl && s->io.want && events)
+            events |= s->io.want;
+    }
+    if (s->phase == BE_PH_FLUSH && buf_len(&s->cout) == 0) {
+        be_session_close_transport(s);
+        return;
+    }
+    if (events != (s->cw.events & (EV_READ | EV_WRITE))) {
+        ev_io_stop(s->srv->loop, &s->cw);
+        ev_io_set(&s->cw, s->io.fd, events);
+        if (events)
+            ev_io_start(s->srv->loop, &s->cw);
+    }
+}
+
+static void tls_handshake(struct be_session *s)
+{
+    int r = io_accept(&s->io);
+    if (r == IO_AGAIN)
+        return;
+    if (r != 1) {
+        char ossl[512];
+        s->srv->stats.tls_fail++;
+        log_info("tls_fail", "sid=%s peer=%s err=%s", s->sid, s->client_str,
+                 log_openssl_errors(ossl, sizeof ossl));
+        be_session_set_term(s, 'C', SSTP_OK);
+        be_session_close_transport(s);
+        return;
+    }
+    s->io.want = 0;
+    const char *sni = SSL_get_servername(s->io.ssl, TLSEXT_NAMETYPE_host_name);
+    if (sni)
+        log_sanitize(s->sni, sizeof s->sni, sni, strlen(sni));
+    s->phase = s->kind == BE_LISTEN_MTLS ? BE_PH_PROXY : BE_PH_HTTP;
+}
+
+static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    struct be_session *s = w->data;
+    if (s->phase == BE_PH_TLS)
+        tls_handshake(s);
+    if (s->phase > BE_PH_TLS && s->phase < BE_PH_CLOSED) {
+        if (revents & EV_CUSTOM)
+            process_input(s);
+        if (s->phase < BE_PH_CLOSED && flush_client(s) == 0 && s->phase < BE_PH_FLUSH)
+            if (read_client(s) == 0 && s->phase < BE_PH_CLOSED)
+                flush_client(s);
+    }
+    be_session_update_client(s);
+    be_session_ppp_update(s);
+    be_session_maybe_free(s);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    if (s->phase < BE_PH_SSTP) {
+        s->srv->stats.handshake_timeout++;
+        log_info("handshake_timeout", "sid=%s client=%s phase=%s", s->sid, s->client_str,
+                 phase_names[s->phase]);
+        be_session_set_term(s, 'C', SSTP_AGAIN);
+    }
+    be_session_close_transport(s);
+    be_session_maybe_free(s);
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+static void hash_bitmask(const struct be_config *cfg, struct sstp_srv_cfg *fc)
+{
+    fc->hash_bitmask = cfg->hash == BE_HASH_SHA1 ? SSTP_HASH_BIT_SHA1
+                       : cfg->hash == BE_HASH_BOTH ? (SSTP_HASH_BIT_SHA1 | SSTP_HASH_BIT_SHA256)
+                                                   : SSTP_HASH_BIT_SHA256;
+}
+
+int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
+                      const struct sockaddr *peer, socklen_t peer_len)
+{
+    const struct be_config *cfg = srv->cfg;
+    uint8_t nonce[SSTP_NONCE_LEN], rnd[8];
+    struct be_session *s = calloc(1, sizeof *s);
+    if (!s || RAND_bytes(nonce, sizeof nonce) != 1 || RAND_bytes(rnd, sizeof rnd) != 1) {
+        free(s);
+        close(fd);
+        srv->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
+        return -1;
+    }
+    s->srv = srv;
+    s->kind = kind;
+    s->io.fd = fd;
+    s->pty_fd = s->plugin_fd = -1;
+    memcpy(&s->peer, peer, peer_len);
+    s->client = s->peer;
+    net_addr_str(peer, s->client_str, sizeof s->client_str);
+    tls_hex(s->sid, rnd, sizeof rnd);
+    s->t_start = ev_now(srv->loop);
+
+    struct sstp_srv_cfg fc;
+    sstp_srv_cfg_default(&fc);
+    fc.negotiation_ms = (uint32_t)(cfg->negotiation_timeout * 1000);
+    fc.hello_ms = (uint32_t)(cfg->hello_interval * 1000);
+    fc.abort_t1_ms = (uint32_t)(cfg->abort_t1 * 1000);
+    fc.abort_t2_ms = (uint32_t)(cfg->abort_t2 * 1000);
+    fc.disconnect_t1_ms = (uint32_t)(cfg->disconnect_t1 * 1000);
+    fc.disconnect_t2_ms = (uint32_t)(cfg->disconnect_t2 * 1000);
+    hash_bitmask(cfg, &fc);
+    sstp_srv_init(&s->fsm, &fc, nonce);
+    OPENSSL_cleanse(nonce, sizeof nonce);
+    if (kind == BE_LISTEN_TLS) {
+        /* single-node mode: the client saw our own certificate */
+        s->trust.sha256 = (const uint8_t(*)[32])srv->own.sha256;
+        s->trust.n_sha256 = 1;
+        s->trust.sha1 = (const uint8_t(*)[20])srv->own.sha1;
+        s->trust.n_sha1 = 1;
+        sstp_srv_set_trust(&s->fsm, &s->trust);
+    }
+
+    s->http = malloc(sizeof *s->http);
+    if (!s->http) {
+        free(s);
+        close(fd);
+        srv->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
+        return -1;
+    }
+    sstp_http_req_init(s->http, (size_t)cfg->max_head);
+
+    if (kind != BE_LISTEN_PROXY) {
+        s->io.ssl = SSL_new(kind == BE_LISTEN_TLS ? srv->tls_ctx : srv->mtls_ctx);
+        if (!s->io.ssl || SSL_set_fd(s->io.ssl, fd) != 1) {
+            SSL_free(s->io.ssl);
+            free(s->http);
+            free(s);
+            close(fd);
+            srv->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
+            return -1;
+        }
+        s->phase = BE_PH_TLS;
+    } else {
+        s->phase = BE_PH_PROXY;
+    }
+
+    ev_io_init(&s->cw, client_cb, fd, 0);
+    s->cw.data = s;
+    ev_timer_init(&s->deadline, deadline_cb, cfg->handshake_timeout, 0);
+    s->deadline.data = s;
+    for (int t = 0; t < SSTP_SRV_T_COUNT; t++) {
+        ev_timer_init(&s->fsm_timer[t], fsm_timer_cb, 1, 0);
+        s->fsm_timer[t].data = s;
+    }
+    be_session_ppp_init(s);
+
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->n_sessions++;
+    set_negotiating(s, true);
+    srv->stats.accepted[kind]++;
+    ev_timer_start(srv->loop, &s->deadline);
+    log_debug("accept", "sid=%s peer=%s listener=%d", s->sid, s->client_str, (int)kind);
+    be_session_update_client(s);
+    return 0;
+}
+
+void be_session_disconnect(struct be_session *s)
+{
+    if (s->phase == BE_PH_SSTP) {
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_LOCAL_DISCONNECT };
+        struct sstp_srv_actions act;
+        be_session_set_term(s, 'K', SSTP_OK);
+        be_session_step(s, &ev, &act);
+    } else if (s->phase < BE_PH_SSTP) {
+        be_session_set_term(s, 'K', SSTP_OK);
+        be_session_close_transport(s);
+    }
+    be_session_maybe_free(s);
+}

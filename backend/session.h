@@ -1,0 +1,99 @@
+/* session.h — one SSTP call on sstp-backend: the client transport, the SSTP
+ * server state machine, and the pppd child with its pty and plugin socket.
+ *
+ * The session owns every fd, watcher, buffer and the pppd child. It ends in
+ * two halves that may finish in either order — the client transport closes,
+ * and pppd is reaped — and is freed (from an idle watcher, never inside its
+ * own callback) once both are done. */
+#ifndef SSTP_LB_BACKEND_SESSION_H
+#define SSTP_LB_BACKEND_SESSION_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "backend/server.h"
+#include "core/buf.h"
+#include "core/io.h"
+#include "core/net.h"
+#include "sstp/hdlc.h"
+#include "sstp/http.h"
+#include "sstp/server_fsm.h"
+
+enum be_phase {
+    BE_PH_TLS = 0,   /* TLS handshake (tls and mtls listeners) */
+    BE_PH_PROXY,     /* PROXY header (proxy and mtls listeners) */
+    BE_PH_HTTP,      /* HTTP request head */
+    BE_PH_SSTP,      /* SSTP packets */
+    BE_PH_FLUSH,     /* writing the last bytes, then close */
+    BE_PH_CLOSED,    /* transport closed; waiting for pppd to be reaped */
+};
+
+#define BE_SID_MAX 40
+#define BE_USER_MAX 64 /* logged part of the PPP user name */
+
+struct be_session {
+    struct be_server *srv;
+    struct be_session *prev, *next;
+    char sid[BE_SID_MAX];
+    enum be_listener_kind kind;
+    enum be_phase phase;
+
+    /* client transport */
+    struct io io;
+    ev_io cw;
+    ev_timer deadline;                 /* handshake, then flush linger */
+    bool read_blocked;                 /* back-pressure: far side full */
+    struct sockaddr_storage peer;      /* TCP peer (the proxy behind a proxy) */
+    struct sockaddr_storage client;    /* the VPN client (from PROXY, else peer) */
+    char client_str[NET_ADDR_STR_MAX];
+    char corr_id[SSTP_CORRELATION_ID_MAX + 1];
+    char sni[64];
+    struct sstp_http_req *http;        /* only during BE_PH_HTTP */
+
+    /* SSTP */
+    struct sstp_srv fsm;
+    ev_timer fsm_timer[SSTP_SRV_T_COUNT];
+    bool negotiating;                  /* counted in srv->n_negotiating */
+    uint8_t tlv_sha256[SSTP_SHA256_LEN], tlv_sha1[SSTP_SHA1_LEN];
+    struct sstp_bind_trust trust;
+
+    struct buf cin, cout, pout;        /* client in, client out, pty out */
+    struct sstp_hdlc_dec dec;          /* pty bytes -> PPP frames */
+    /* the decoder assembles each frame from pppd right where it goes in the
+     * SSTP data packet, after room for the 4-byte header */
+    uint8_t pty_frame[SSTP_HDR_LEN + SSTP_HDLC_FRAME_BUF];
+
+    /* pppd */
+    pid_t pid;                         /* 0: not started, or reaped */
+    int pty_fd, plugin_fd;
+    ev_io pty_r, pty_w, plugin_r;
+    ev_child child;
+    ev_timer kill_timer;
+    bool sigterm_sent;
+
+    /* accounting */
+    char user[BE_USER_MAX];
+    char ip_remote[48];
+    ev_tstamp t_start;
+    uint64_t bytes_in, bytes_out;      /* client transport, after TLS */
+    char term[3];                      /* who/phase that ended it, "--" if normal */
+    enum sstp_rc rc;
+};
+
+/* be_session_accept takes a connected fd from a listener. Returns 0, or -1
+ * (fd closed, counted). */
+int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
+                      const struct sockaddr *peer, socklen_t peer_len);
+
+/* be_session_disconnect asks a session to end (shutdown, admin): an SSTP
+ * session gets CALL_DISCONNECT, one still in its handshake is closed. */
+void be_session_disconnect(struct be_session *s);
+
+/* be_session_kill_pppd sends SIGKILL to the session's pppd if any (final
+ * shutdown deadline). */
+void be_session_kill_pppd(struct be_session *s);
+
+#endif

@@ -1,0 +1,24 @@
+/* session_int.h — functions shared by session.c (client side) and
+ * session_ppp.c (pppd side). Not for use outside the session. */
+#ifndef SSTP_LB_BACKEND_SESSION_INT_H
+#define SSTP_LB_BACKEND_SESSION_INT_H
+
+#include "backend/session.h"
+
+/* session.c */
+void be_session_set_term(struct be_session *s, char who, enum sstp_rc rc);
+void be_session_maybe_free(struct be_session *s);
+void be_session_close_transport(struct be_session *s);
+void be_session_update_client(struct be_session *s);
+int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *act);
+int be_session_step(struct be_session *s, const struct sstp_srv_ev *ev, struct sstp_srv_actions *act);
+int be_session_queue_client(struct be_session *s, const uint8_t *p, size_t n);
+
+/* session_ppp.c */
+void be_session_ppp_init(struct be_session *s);
+int be_session_ppp_start(struct be_session *s);
+void be_session_ppp_hangup(struct be_session *s);
+void be_session_ppp_update(struct be_session *s);
+void be_session_send_frame_to_pppd(struct be_session *s, const uint8_t *frame, size_t len);
+
+#endif

@@ -1,0 +1,351 @@
+/* session_ppp.c — the pppd side of an sstp-backend session: spawning pppd,
+ * relaying PPP frames as RFC 1662 HDLC on its pty, the plugin's reports
+ * (authentication keys, addresses), and hang-up and reaping.
+ *
+ * pppd is hung up with SIGTERM, then SIGKILL after kill_grace; the session
+ * is freed only after ev_child has reaped it, so no zombie survives. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "backend/pppd-plugin/plugin-proto.h"
+#include "backend/pppd.h"
+#include "backend/session_int.h"
+#include "core/log.h"
+#include "sstp/binding.h"
+#include "sstp/packet.h"
+
+#define PTY_READ_MAX 4096
+
+static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void plugin_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
+static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+void be_session_ppp_init(struct be_session *s)
+{
+    ev_io_init(&s->pty_r, pty_read_cb, -1, EV_READ);
+    ev_io_init(&s->pty_w, pty_write_cb, -1, EV_WRITE);
+    ev_io_init(&s->plugin_r, plugin_cb, -1, EV_READ);
+    ev_timer_init(&s->kill_timer, kill_cb, s->srv->cfg->kill_grace, 0);
+    s->pty_r.data = s->pty_w.data = s->plugin_r.data = s->kill_timer.data = s;
+}
+
+int be_session_ppp_start(struct be_session *s)
+{
+    struct be_server *srv = s->srv;
+    struct pppd_child child;
+    char err[256], ip[64];
+    struct pppd_spawn_args a = {
+        .path = srv->cfg->pppd_path,
+        .options_file = srv->cfg->pppd_options,
+        .plugin = srv->cfg->plugin,
+        .session_id = s->sid,
+        .client_ip = net_addr_ip((struct sockaddr *)&s->client, ip, sizeof ip),
+        .correlation_id = s->corr_id,
+    };
+    if (s->pid != 0)
+        return 0;
+    if (pppd_spawn(&a, &child, err, sizeof err) == -1) {
+        srv->stats.pppd_spawn_fail++;
+        log_error("pppd_spawn_fail", "sid=%s err=\"%s\"", s->sid, err);
+        be_session_set_term(s, 'R', SSTP_OK);
+        return -1;
+    }
+    srv->stats.pppd_spawned++;
+    s->pid = child.pid;
+    s->pty_fd = child.pty_fd;
+    s->plugin_fd = child.plugin_fd;
+    memset(&s->dec, 0, sizeof s->dec);
+    ev_io_set(&s->pty_r, s->pty_fd, EV_READ);
+    ev_io_set(&s->pty_w, s->pty_fd, EV_WRITE);
+    ev_io_set(&s->plugin_r, s->plugin_fd, EV_READ);
+    ev_io_start(srv->loop, &s->plugin_r);
+    ev_child_init(&s->child, child_cb, s->pid, 0);
+    s->child.data = s;
+    ev_child_start(srv->loop, &s->child);
+    log_info("pppd_start", "sid=%s pid=%d", s->sid, (int)s->pid);
+    be_session_ppp_update(s);
+    return 0;
+}
+
+static void close_pty(struct be_session *s)
+{
+    struct ev_loop *loop = s->srv->loop;
+    ev_io_stop(loop, &s->pty_r);
+    ev_io_stop(loop, &s->pty_w);
+    ev_io_stop(loop, &s->plugin_r);
+    if (s->pty_fd != -1)
+        close(s->pty_fd);
+    if (s->plugin_fd != -1)
+        close(s->plugin_fd);
+    s->pty_fd = s->plugin_fd = -1;
+    buf_drop(&s->srv->pool, &s->pout);
+}
+
+/* Lower link down: closing the master hangs up pppd's tty; SIGTERM makes
+ * it leave at once; SIGKILL follows if it lingers. */
+void be_session_ppp_hangup(struct be_session *s)
+{
+    close_pty(s);
+    if (s->pid == 0 || s->sigterm_sent)
+        return;
+    s->sigterm_sent = true;
+    kill(s->pid, SIGTERM);
+    ev_timer_start(s->srv->loop, &s->kill_timer);
+}
+
+void be_session_kill_pppd(struct be_session *s)
+{
+    if (s->pid != 0)
+        kill(s->pid, SIGKILL);
+}
+
+static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    if (s->pid == 0)
+        return;
+    s->srv->stats.pppd_killed++;
+    log_warn("pppd_kill", "sid=%s pid=%d reason=ignored_sigterm", s->sid, (int)s->pid);
+    kill(s->pid, SIGKILL);
+}
+
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+    (void)revents;
+    struct be_session *s = w->data;
+    int st = w->rstatus;
+    ev_child_stop(loop, w);
+    ev_timer_stop(loop, &s->kill_timer);
+    log_info("pppd_exit", "sid=%s pid=%d status=%d signal=%d", s->sid, (int)s->pid,
+             WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    s->pid = 0;
+    close_pty(s);
+    if (s->phase < BE_PH_CLOSED) {
+        /* PPP is over: the call ends with CALL_DISCONNECT (MS-SSTP 6.7) */
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPPD_EXITED };
+        struct sstp_srv_actions act;
+        be_session_set_term(s, 'S', SSTP_OK);
+        be_session_step(s, &ev, &act);
+    }
+    be_session_maybe_free(s);
+}
+
+/* ---- frames: client -> pppd ---------------------------------------------- */
+
+void be_session_send_frame_to_pppd(struct be_session *s, const uint8_t *frame, size_t len)
+{
+    size_t n;
+    if (s->pty_fd == -1 || buf_take(&s->srv->pool, &s->pout) == -1)
+        return; /* pppd is gone or memory is short: PPP retransmits */
+    if (buf_room(&s->pout) < HDLC_ENCODED_MAX(len))
+        buf_compact(&s->pout);
+    enum sstp_rc rc = sstp_hdlc_encode(buf_wptr(&s->pout), buf_room(&s->pout), &n, frame, len);
+    if (rc != SSTP_OK) {
+        s->srv->stats.proto_err[rc]++;
+        buf_release(&s->srv->pool, &s->pout);
+        return;
+    }
+    s->pout.tail += n;
+}
+
+static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    while (buf_len(&s->pout) > 0) {
+        ssize_t n = write(s->pty_fd, buf_rptr(&s->pout), buf_len(&s->pout));
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                close_pty(s); /* EIO: pppd closed the tty; ev_child will follow */
+            break;
+        }
+        buf_consume(&s->pout, (size_t)n);
+    }
+    buf_release(&s->srv->pool, &s->pout);
+    be_session_update_client(s); /* room for more client input */
+    be_session_ppp_update(s);
+    be_session_maybe_free(s);
+}
+
+/* ---- frames: pppd -> client ---------------------------------------------- */
+
+/* The client output must hold what one pty read can complete: a whole
+ * frame (the decoder may carry up to a frame from earlier reads) plus a
+ * control reply the state machine may add. */
+static bool pty_read_blocked(const struct be_session *s)
+{
+    size_t room = s->cout.data ? BUF_SIZE - buf_len(&s->cout) : BUF_SIZE;
+    return room < SSTP_PKT_MAX_LEN + PTY_READ_MAX + SSTP_SRV_SEND_MAX;
+}
+
+static void relay_pty_bytes(struct be_session *s, const uint8_t *p, size_t len)
+{
+    uint8_t *frame = s->pty_frame + SSTP_HDR_LEN;
+    while (len > 0 && s->phase < BE_PH_FLUSH) {
+        size_t frame_len = 0, used = 0;
+        enum sstp_rc rc = sstp_hdlc_decode(&s->dec, frame, SSTP_HDLC_FRAME_BUF, &frame_len, &used, p, len);
+        p += used;
+        len -= used;
+        if (rc == SSTP_AGAIN)
+            break;
+        if (rc != SSTP_OK) {
+            s->srv->stats.hdlc_err[rc]++;
+            log_debug("hdlc_drop", "sid=%s rc=%s", s->sid, sstp_rc_name(rc));
+            continue;
+        }
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPP_FROM_PPPD, .data = frame, .len = frame_len };
+        struct sstp_srv_actions act;
+        sstp_srv_step(&s->fsm, &ev, &act);
+        if (act.frame == SSTP_SRV_FRAME_FORWARD) {
+            struct sstp_wbuf hdr;
+            sstp_wbuf_init(&hdr, s->pty_frame, SSTP_HDR_LEN);
+            if (sstp_pkt_hdr_encode(&hdr, false, SSTP_HDR_LEN + frame_len) == SSTP_OK &&
+                be_session_queue_client(s, s->pty_frame, SSTP_HDR_LEN + frame_len) == -1)
+                return;
+        }
+        if (be_session_run_actions(s, &act) == -1)
+            return;
+    }
+}
+
+static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    uint8_t in[PTY_READ_MAX];
+    if (!pty_read_blocked(s)) {
+        ssize_t n = read(s->pty_fd, in, sizeof in);
+        if (n > 0) {
+            relay_pty_bytes(s, in, (size_t)n);
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            /* EIO once pppd has closed the slave; the child watcher ends the call */
+            close_pty(s);
+        }
+    }
+    be_session_update_client(s);
+    be_session_ppp_update(s);
+    be_session_maybe_free(s);
+}
+
+/* Re-arms the pty watchers: read while the client side has room, write
+ * while HDLC bytes are queued. */
+void be_session_ppp_update(struct be_session *s)
+{
+    if (s->pty_fd == -1)
+        return;
+    struct ev_loop *loop = s->srv->loop;
+    bool want_read = !pty_read_blocked(s) && s->phase < BE_PH_FLUSH;
+    bool want_write = buf_len(&s->pout) > 0;
+    if (want_read != ev_is_active(&s->pty_r))
+        (want_read ? ev_io_start : ev_io_stop)(loop, &s->pty_r);
+    if (want_write != ev_is_active(&s->pty_w))
+        (want_write ? ev_io_start : ev_io_stop)(loop, &s->pty_w);
+}
+
+/* ---- the plugin's reports ------------------------------------------------ */
+
+static const char *auth_name(uint8_t auth)
+{
+    static const char *const names[] = { "none", "pap", "chap-md5", "mschapv2", "eap" };
+    return auth < sizeof names / sizeof names[0] ? names[auth] : "?";
+}
+
+/* MS-SSTP 3.2.5.2.2: the HLAK follows the method the peer used, not whether
+ * pppd happens to hold keys (a RADIUS server may send keys with PAP). */
+static void hlak_from_auth(uint8_t hlak[SSTP_HLAK_LEN], const struct sstp_plugin_msg *m)
+{
+    if (m->auth == SSTP_PLUGIN_AUTH_MSCHAPV2 && m->keys_set) {
+        sstp_bind_hlak_mschapv2(hlak, m->recv_key, m->send_key);
+    } else if (m->auth == SSTP_PLUGIN_AUTH_EAP && m->keys_set) {
+        /* pppd 2.4.9 keeps only 16 bytes of each EAP key: the best we have */
+        uint8_t msk[2 * SSTP_PLUGIN_KEY_LEN];
+        memcpy(msk, m->recv_key, SSTP_PLUGIN_KEY_LEN);
+        memcpy(msk + SSTP_PLUGIN_KEY_LEN, m->send_key, SSTP_PLUGIN_KEY_LEN);
+        sstp_bind_hlak_eap(hlak, msk, sizeof msk);
+        OPENSSL_cleanse(msk, sizeof msk);
+    } else {
+        sstp_bind_hlak_none(hlak);
+    }
+}
+
+static int send_ack(struct be_session *s, uint8_t type)
+{
+    struct sstp_plugin_msg ack = { .type = SSTP_PLUGIN_ACK, .acked = type };
+    uint8_t out[SSTP_PLUGIN_MSG_MAX];
+    int n = sstp_plugin_msg_encode(out, sizeof out, &ack);
+    return n > 0 && send(s->plugin_fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n ? 0 : -1;
+}
+
+static void on_auth(struct be_session *s, const struct sstp_plugin_msg *m)
+{
+    uint8_t hlak[SSTP_HLAK_LEN];
+    log_sanitize(s->user, sizeof s->user, m->user, strnlen(m->user, sizeof m->user));
+    log_info("auth_ok", "sid=%s client=%s user=%s method=%s keys=%d", s->sid, s->client_str,
+             s->user, auth_name(m->auth), m->keys_set);
+    hlak_from_auth(hlak, m);
+    struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_KEYS, .hlak = hlak };
+    struct sstp_srv_actions act;
+    sstp_srv_step(&s->fsm, &ev, &act);
+    OPENSSL_cleanse(hlak, sizeof hlak);
+    /* acknowledge first: a failed binding hangs pppd up right after */
+    if (s->plugin_fd != -1 && !act.ppp_stop)
+        send_ack(s, SSTP_PLUGIN_AUTH);
+    be_session_run_actions(s, &act);
+}
+
+static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
+{
+    char local[INET_ADDRSTRLEN], remote[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &m->ip_local, local, sizeof local);
+    inet_ntop(AF_INET, &m->ip_remote, remote, sizeof remote);
+    snprintf(s->ip_remote, sizeof s->ip_remote, "%s", remote);
+    log_info("ppp_up", "sid=%s user=%s local=%s remote=%s", s->sid, s->user[0] ? s->user : "-",
+             local, remote);
+    send_ack(s, SSTP_PLUGIN_IP_UP);
+}
+
+static void plugin_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    uint8_t in[SSTP_PLUGIN_MSG_MAX];
+    struct sstp_plugin_msg m;
+    ssize_t n = recv(s->plugin_fd, in, sizeof in, MSG_DONTWAIT);
+    if (n == -1 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        ev_io_stop(s->srv->loop, &s->plugin_r); /* pppd is exiting */
+        return;
+    }
+    if (sstp_plugin_msg_decode(&m, in, (size_t)n) == -1) {
+        s->srv->stats.plugin_bad_msg++;
+        log_warn("plugin_bad_msg", "sid=%s len=%zd", s->sid, n);
+    } else if (m.type == SSTP_PLUGIN_AUTH) {
+        on_auth(s, &m);
+    } else if (m.type == SSTP_PLUGIN_IP_UP) {
+        on_ip_up(s, &m);
+    } else if (m.type == SSTP_PLUGIN_IPV6_UP) {
+        log_info("ppp6_up", "sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
+        send_ack(s, SSTP_PLUGIN_IPV6_UP);
+    }
+    OPENSSL_cleanse(&m, sizeof m);
+    be_session_update_client(s);
+    be_session_ppp_update(s);
+    be_session_maybe_free(s);
+}

@@ -1,0 +1,83 @@
+#!/bin/bash
+# smoke_ppp.sh — kernel PPP works in the UML guest: two pppd in two network
+# namespaces, joined by a pty (the client pppd runs the server pppd with
+# `pty "ip netns exec srv pppd notty ..."`), bring IPCP up and ping each
+# other across the tunnel. Also checks the guest helpers (veth pair,
+# netem set-up) and that the host's /etc/ppp/options is untouched.
+#
+#   tests/e2e/smoke_ppp.sh [WORKDIR]     on the host: boots a guest
+# (Inside the guest uml.sh runs this same file.)
+
+if [ -z "${SSTPLB_GUEST:-}" ]; then
+    here=$(dirname "$(readlink -f "$0")")
+    work=${1:-$(mktemp -d /tmp/sstplb-smoke.XXXXXX)}
+    before=$(md5sum < /etc/ppp/options)
+    "$here/uml.sh" --timeout 60 "$work" "$here/smoke_ppp.sh"
+    rc=$?
+    if [ "$(md5sum < /etc/ppp/options)" != "$before" ]; then
+        echo "smoke_ppp: FAIL: the guest changed the host's /etc/ppp/options" >&2
+        rc=1
+    fi
+    [ $rc -eq 0 ] && echo "smoke_ppp: PASS (logs in $work)" || echo "smoke_ppp: FAIL (logs in $work)"
+    exit $rc
+fi
+
+. "$E2E_DIR/lib/guest.sh"
+W=$SSTPLB_WORK
+SRV_IP=10.77.0.1
+CLI_IP=10.77.0.2
+fails=0
+check() {       # check DESCRIPTION CMD...: one result line per check
+    if "${@:2}"; then
+        echo "ok   $1"
+    else
+        echo "FAIL $1"
+        fails=$((fails + 1))
+    fi
+}
+
+gs_log "guest script started"
+[ "$(wc -c < /etc/ppp/options)" -eq 0 ] || { echo "FAIL /etc/ppp/options not emptied in the guest"; exit 1; }
+
+# Helpers: a veth pair between the two namespaces, and the netem filter.
+check "veth pair with addresses" ns_pair cli 192.0.2.2/24 srv 192.0.2.1/24
+check "ping over the veth pair" ip netns exec cli ping -c 1 -W 2 -q 192.0.2.1
+check "race_delay_on installs prio+netem+u32" race_delay_on veth0 4433 srv
+qd=$(tc -n srv qdisc show dev veth0; tc -n srv filter show dev veth0)
+check "netem 10ms on band 3" eval '[[ $qd == *"netem 30: parent 1:3"*"delay 10ms"* ]]'
+check "u32 filter on sport 4433 (0x1151)" eval '[[ $qd == *"match 00001151/0000ffff at 20"* ]]'
+check "race_delay_off" race_delay_off veth0 srv
+gs_log "helpers done"
+
+# Common options: no auth, no compression, no Debian scripts, no LCP echo.
+common="nodetach noauth local nodefaultroute noccp novj noipv6 lcp-echo-interval 0
+        ip-up-script /bin/true ip-down-script /bin/true debug"
+t0=$(gs_now_ms)
+bg_start pppd-cli ip netns exec cli pppd $common logfile "$W/pppd-cli.log" \
+    pty "ip netns exec srv pppd notty $(echo $common) logfile $W/pppd-srv.log $SRV_IP:$CLI_IP" \
+    $CLI_IP:$SRV_IP
+if ! wait_for 15 ns_ppp_addr cli $CLI_IP $SRV_IP || ! wait_for 5 ns_ppp_addr srv $SRV_IP $CLI_IP; then
+    echo "FAIL IPCP did not come up"
+    tail -n 30 "$W/pppd-cli.log" "$W/pppd-srv.log"
+    exit 1
+fi
+t1=$(gs_now_ms)
+echo "ok   IPCP up in both namespaces ($((t1 - t0)) ms after pppd start)"
+gs_log "ppp0 up"
+
+check "cli ppp0 is the only route to $SRV_IP" eval '[[ $(ip -n cli route get $SRV_IP) == *" dev ppp0 "* ]]'
+check "ping cli -> srv through ppp0" ip netns exec cli ping -c 3 -i 0.2 -W 2 -q $SRV_IP
+check "ping srv -> cli through ppp0" ip netns exec srv ping -c 2 -i 0.2 -W 2 -q $CLI_IP
+stats=$(ip -n srv -j -s link show dev ppp0)
+rx_packets=0
+[[ $stats =~ \"rx\":\{\"bytes\":[0-9]+,\"packets\":([0-9]+) ]] && rx_packets=${BASH_REMATCH[1]}
+check "srv ppp0 received the pings (rx_packets=$rx_packets)" test "$rx_packets" -ge 5
+t2=$(gs_now_ms)
+gs_log "pings done ($((t2 - t1)) ms)"
+
+bg_stop pppd-cli 5
+rc=$?
+check "client pppd exited on TERM (status $rc is 5 = EXIT_USER_REQUEST)" test $rc -eq 5
+echo "timing: ppp_up_ms=$((t1 - t0)) ping_ms=$((t2 - t1))"
+[ $fails -eq 0 ] && echo "smoke_ppp: all checks passed" || echo "smoke_ppp: $fails check(s) failed"
+exit $((fails > 0))
