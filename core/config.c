@@ -18,7 +18,8 @@ struct load_ctx {
     size_t err_len;
     bool failed;
     FILE *file;
-    int lineno; /* Debian's inih has no line numbers in the handler: the reader counts */
+    int lineno;
+    int fail_line; /* Debian's inih has no line numbers in the handler: the reader counts */
 };
 
 static void *field_of(void *cfg, const struct cfg_opt *o)
@@ -162,14 +163,19 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         if (set_value(o, c->cfg, value, why, sizeof why) == -1) {
             snprintf(c->err, c->err_len, "%s:%d: %s.%s: %s", c->path, lineno, section, name, why);
             c->failed = true;
+            c->fail_line = lineno;
             return 0;
         }
         return 1;
     }
-    snprintf(c->err, c->err_len, "%s:%d: unknown %s '%s%s%s'", c->path, lineno,
-             known_section ? "option" : "section", section, known_section ? "." : "",
-             known_section ? name : "");
+    if (!section[0])
+        snprintf(c->err, c->err_len, "%s:%d: '%s' outside any [section]", c->path, lineno, name);
+    else
+        snprintf(c->err, c->err_len, "%s:%d: unknown %s '%s%s%s'", c->path, lineno,
+                 known_section ? "option" : "section", section, known_section ? "." : "",
+                 known_section ? name : "");
     c->failed = true;
+    c->fail_line = lineno;
     return 0;
 }
 
@@ -193,15 +199,17 @@ int cfg_load(const struct cfg_opt *table, size_t n, void *cfg, const char *path,
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
         return -1;
     }
-    struct load_ctx c = { table, n, cfg, path, err, err_len, false, f, 0 };
+    struct load_ctx c = { table, n, cfg, path, err, err_len, false, f, 0, 0 };
     int rc = ini_parse_stream(read_line, &c, on_ini, &c);
     fclose(f);
-    if (c.failed)
-        return -1;
-    if (rc > 0) {
+    /* inih keeps going after a syntax error, and counts a handler refusal as
+     * an error on that line: report whichever came first */
+    if (rc > 0 && (!c.failed || rc < c.fail_line)) {
         snprintf(err, err_len, "%s:%d: syntax error", path, rc);
         return -1;
     }
+    if (c.failed)
+        return -1;
     if (rc < 0) {
         snprintf(err, err_len, "%s: cannot read", path);
         return -1;

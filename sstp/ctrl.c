@@ -170,7 +170,9 @@ enum sstp_rc sstp_ctrl_check(const struct sstp_ctrl *c)
         } else if (a->id == SSTP_ATTRIB_STATUS_INFO) {
             struct sstp_status_info si;
             (void)sstp_attr_status_info(&si, a);
-            if (si.attrib_id > SSTP_ATTRIB_ID_MAX)
+            /* A NAK names the peer's attribute, known or not (MS-SSTP
+             * 3.3.5.2.2: unrecognized attribute → its id). */
+            if (si.attrib_id > SSTP_ATTRIB_ID_MAX && !f->multi_status)
                 return SSTP_E_CTRL_ATTR_VALUE;
         }
     }

@@ -160,7 +160,8 @@ enum sstp_rc sstp_ctrl_decode(struct sstp_ctrl *out, const uint8_t *msg, size_t 
  * (REQUEST, CONNECTED) carries status 0 (else SSTP_E_CTRL_STATUS). Then the
  * message: required attribute present (else SSTP_E_CTRL_ATTR_MISSING);
  * values supported (Encapsulated Protocol ID == PPP, a bitmask with SHA-1 or
- * SHA-256 set, a Status Info AttribID <= 4; else SSTP_E_CTRL_ATTR_VALUE);
+ * SHA-256 set, a Status Info AttribID <= 4 except in a NAK, which may name
+ * an unknown attribute of the peer; else SSTP_E_CTRL_ATTR_VALUE);
  * total length (REQUEST 14, ACK 48, CONNECTED 112, ABORT/DISCONNECT 20 or 8,
  * the rest 8; else SSTP_E_CTRL_MSG_LEN).
  * Allowed attributes: REQUEST {ENCAP required, STATUS_INFO}; ACK

@@ -66,7 +66,7 @@
     X(E_HDLC_FCS,      "frame check sequence mismatch") \
     X(E_HDLC_ABORT,    "frame aborted by escape-flag sequence") \
     X(E_HDLC_TOO_LONG, "frame exceeds the maximum size") \
-    X(E_HDLC_RUNT,     "frame shorter than the FCS")
+    X(E_HDLC_RUNT,     "frame shorter than 2 bytes plus the FCS")
 
 /* PROXY protocol v1/v2 */
 #define SSTP_RC_LIST_PP(X) \
