@@ -92,10 +92,14 @@ $(B)/sstp-lb-pppd.so: $(PLUGIN_SRC)
 $(B)/vectors/%.h: tests/vectors/%.py
 	@mkdir -p $(dir $@)
 	python3 $< > $@.tmp && mv $@.tmp $@
-$(B)/obj/tests/unit/%.o: CPPFLAGS_ALL += -I$(B)/vectors
-$(B)/obj/tests/unit/%.o: tests/unit/%.c | $(VECTOR_HDRS)
+# A static pattern rule, so make cannot fall back to the generic object rule
+# before the vector headers exist.
+UNIT_OBJS := $(call objs_of,$(UNIT_SRC) $(UNIT_HELPER_SRC))
+$(UNIT_OBJS): CPPFLAGS_ALL += -I$(B)/vectors
+$(UNIT_OBJS): $(B)/obj/%.o: %.c | $(VECTOR_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+.SECONDARY:
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call objs_of,$(UNIT_HELPER_SRC)) $(LIBS)
 	@mkdir -p $(dir $@)
@@ -106,7 +110,7 @@ unit: $(UNITS)
 # libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over sstp/ only.
 build/fuzz/%: tests/fuzz/%.c $(SSTP_SRC) $(wildcard sstp/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $< $(SSTP_SRC) -lcrypto
 fuzz-build: $(FUZZERS)
 fuzz: $(FUZZERS)

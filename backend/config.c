@@ -10,6 +10,7 @@
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
 static const char *const hashes[] = { "sha256", "sha1", "both", NULL };
+static const char *const user_actions[] = { "deny", "replace", NULL };
 
 static int parse_cidrs(void *field, const char *val, char *err, size_t err_len)
 {
@@ -112,6 +113,13 @@ const struct cfg_opt be_config_table[] = {
     OPT_ENUM("backend", "log_level", log_level, levels, "info", "least severe level logged"),
     OPT_ENUM("backend", "log_format", log_format, formats, "text",
              "text: key=value lines; json: one JSON object per line"),
+    OPT_CUSTOM("backend", "advertise", advertise, parse_addr, release_str,
+               "ip:port that sstp-proxy instances connect to, published in the Redis registry "
+               "(default: the proxy listener's, or the mtls listener's, address)"),
+    OPT("backend", "group", CFG_STR, group, 0, 0, NULL,
+        "backend group for tenant routing (the tenantid of the SSTP URI); empty = default group"),
+    OPT("backend", "weight", CFG_INT, weight, 1, 1000, "1",
+        "relative share of new sessions under weighted policies"),
 
     OPT_CUSTOM("listen", "tls", listen_tls, parse_addr, release_str,
         "address for clients connecting directly over TLS (single-node mode), e.g. *:443; "
@@ -174,6 +182,29 @@ const struct cfg_opt be_config_table[] = {
         "new connections per second from one source address (0 = unlimited)"),
     OPT("limits", "per_source_burst", CFG_INT, per_source_burst, 1, 1000000, "40",
         "burst allowance of per_source_rate"),
+
+    OPT("redis", "url", CFG_STR, redis_url, 0, 0, NULL,
+        "redis://[user:password@]host[:port][/db] of the fleet's Redis; empty = standalone "
+        "(no registry, stats or policy)"),
+    OPT("redis", "prefix", CFG_STR, redis_prefix, 0, 0, "sstp:", "prefix of every key"),
+    OPT("redis", "sentinels", CFG_STR, redis_sentinels, 0, 0, NULL,
+        "comma separated ip:port of Redis Sentinels; when set, the master named "
+        "sentinel_master is asked of them (url still gives password and db)"),
+    OPT("redis", "sentinel_master", CFG_STR, sentinel_master, 0, 0, "mymaster",
+        "master name known to the sentinels"),
+    OPT("redis", "heartbeat", CFG_MSEC, heartbeat, 0.2, 60, "2s",
+        "how often the registry entry is refreshed"),
+    OPT("redis", "registry_ttl", CFG_MSEC, registry_ttl, 1, 600, "6s",
+        "a backend that misses heartbeats for this long disappears from the registry"),
+    OPT("redis", "stats_interval", CFG_MSEC, stats_interval, 1, 3600, "10s",
+        "interim byte counters of live sessions are written this often"),
+    OPT("redis", "events_max", CFG_INT, events_max, 100, 10000000, "10000",
+        "approximate length cap of the event stream"),
+
+    OPT("policy", "max_sessions_per_user", CFG_INT, max_per_user, 0, 100000, "0",
+        "sessions one user may hold across the whole fleet (0 = unlimited; needs redis)"),
+    OPT_ENUM("policy", "per_user_action", per_user_action, user_actions, "deny",
+             "over the limit: deny the new session, or replace (disconnect) the oldest"),
 };
 const size_t be_config_table_len = sizeof be_config_table / sizeof be_config_table[0];
 

@@ -15,6 +15,7 @@
 #include "sstp/limits.h"
 
 enum be_hash_choice { BE_HASH_SHA256 = 0, BE_HASH_SHA1 = 1, BE_HASH_BOTH = 2 };
+enum be_user_action { BE_USER_DENY = 0, BE_USER_REPLACE = 1 };
 
 /* Certificate hashes the operator trusts for connections that carry none
  * of ours (behind a third-party TLS offloader); several for rollover. */
@@ -28,6 +29,8 @@ struct be_hash_list {
 struct be_config {
     char *id;
     int log_level, log_format;
+    char *advertise, *group;
+    long weight;
 
     char *listen_tls, *listen_proxy, *listen_mtls;
     struct net_cidr_list proxy_allow;
@@ -44,6 +47,14 @@ struct be_config {
     double kill_grace;
 
     long max_sessions, max_negotiating, per_source_rate, per_source_burst;
+
+    /* fleet: Redis (empty url = standalone) */
+    char *redis_url, *redis_prefix, *sentinel_master;
+    char *redis_sentinels;
+    double heartbeat, registry_ttl, stats_interval;
+    long events_max;
+    long max_per_user;
+    int per_user_action;
 };
 
 extern const struct cfg_opt be_config_table[];

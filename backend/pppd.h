@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #define PPPD_PLUGIN_FD 3 /* the fd number the plugin's end gets in pppd */
+#define PPPD_EXIT_PEER_AUTH_FAILED 11 /* pppd(8) EXIT STATUS: the peer failed to authenticate */
 
 struct pppd_spawn_args {
     const char *path;          /* pppd binary */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/fleet.h"
 #include "backend/session.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -57,6 +58,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (l->kind != BE_LISTEN_TLS && cfg->proxy_allow.n > 0 &&
             !net_cidr_list_match(&cfg->proxy_allow, sa)) {
             refuse(s, fd, BE_REFUSE_UNTRUSTED_SOURCE, sa);
+            continue;
+        }
+        if (!be_fleet_accepting(s)) {
+            refuse(s, fd, BE_REFUSE_DRAINING, sa);
             continue;
         }
         if (s->n_sessions >= (uint64_t)cfg->max_sessions) {
@@ -171,6 +176,8 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     ev_signal_start(loop, &s->sigterm);
     ev_signal_start(loop, &s->sigint);
     ev_signal_start(loop, &s->sighup);
+    if (be_fleet_start(s) == -1)
+        return -1;
     ev_timer_init(&s->stop_deadline, stop_deadline_cb,
                   cfg->disconnect_t1 + cfg->kill_grace + STOP_SLACK_S, 0);
     s->stop_deadline.data = s;
@@ -203,6 +210,7 @@ void be_server_stop(struct be_server *s)
 
 void be_server_cleanup(struct be_server *s)
 {
+    be_fleet_stop(s);
     ev_timer_stop(s->loop, &s->stop_deadline);
     ev_signal_stop(s->loop, &s->sigterm);
     ev_signal_stop(s->loop, &s->sigint);

@@ -39,6 +39,7 @@ struct be_listener {
     X(RATE, "per_source_rate") \
     X(UNTRUSTED_SOURCE, "untrusted_source") \
     X(UNEXPECTED_PROXY_HEADER, "proxy_header_on_direct_listener") \
+    X(DRAINING, "draining") \
     X(ACCEPT_ERROR, "accept_error")
 
 enum be_refuse {
@@ -63,6 +64,7 @@ struct be_stats {
 };
 
 struct be_session;
+struct be_fleet;
 
 struct be_server {
     struct ev_loop *loop;
@@ -79,6 +81,7 @@ struct be_server {
     ev_signal sigterm, sigint, sighup;
     ev_timer stop_deadline;
     struct be_stats stats;
+    struct be_fleet *fleet;             /* Redis registry/stats/policy; NULL = standalone */
 };
 
 /* be_server_start opens listeners and TLS contexts. 0, or -1 (logged). */

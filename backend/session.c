@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/fleet.h"
 #include "backend/session_int.h"
 #include "core/log.h"
 #include "core/tls.h"
@@ -70,10 +71,11 @@ static void set_negotiating(struct be_session *s, bool on)
  * of a list walk that saved `next`), so nothing touches s afterwards. */
 void be_session_maybe_free(struct be_session *s)
 {
-    if (s->phase != BE_PH_CLOSED || s->pid != 0)
+    if (s->phase != BE_PH_CLOSED || s->pid != 0 || s->refs > 0)
         return;
     struct be_server *srv = s->srv;
     log_close(s);
+    be_fleet_session_end(s);
     set_negotiating(s, false);
     sstp_srv_cleanup(&s->fsm);
     buf_drop(&srv->pool, &s->cin);
@@ -172,6 +174,7 @@ static void log_binding(struct be_session *s, const struct sstp_srv_actions *act
         set_negotiating(s, false);
         log_info("binding_ok", "sid=%s client=%s user=%s", s->sid, s->client_str,
                  s->user[0] ? s->user : "-");
+        be_fleet_session_connected(s);
     } else if (act->bind == SSTP_SRV_BIND_FAILED) {
         st->binding_fail++;
         st->proto_err[act->bind_rc]++;
@@ -179,6 +182,7 @@ static void log_binding(struct be_session *s, const struct sstp_srv_actions *act
         log_warn("binding_fail", "sid=%s client=%s user=%s rc=%s reason=\"%s\"", s->sid,
                  s->client_str, s->user[0] ? s->user : "-", sstp_rc_name(act->bind_rc),
                  sstp_rc_str(act->bind_rc));
+        be_fleet_session_event(s, "binding_fail", sstp_rc_name(act->bind_rc));
     }
 }
 
@@ -309,6 +313,9 @@ static int parse_proxy(struct be_session *s)
     }
     if (h.present & SSTP_PP_HAS_UNIQUE_ID) /* the proxy's session id: one id in both logs */
         log_sanitize(s->sid, sizeof s->sid, (const char *)h.unique_id.p, h.unique_id.len);
+    if (h.present & SSTP_PP_HAS_META)
+        log_sanitize(s->proxy_id, sizeof s->proxy_id, (const char *)h.meta.proxy_id.p,
+                     h.meta.proxy_id.len);
     if (h.present & SSTP_PP_HAS_AUTHORITY)
         log_sanitize(s->sni, sizeof s->sni, (const char *)h.authority.p, h.authority.len);
     if (h.n_foreign)
@@ -369,6 +376,7 @@ static int parse_http(struct be_session *s)
     log_info("start", "sid=%s client=%s listener=%d sni=%s corr=%s", s->sid, s->client_str,
              (int)s->kind, s->sni[0] ? s->sni : "-", s->corr_id[0] ? s->corr_id : "-");
     s->phase = BE_PH_SSTP;
+    be_fleet_session_start(s);
     struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_HTTP_DONE };
     struct sstp_srv_actions act;
     return be_session_step(s, &ev, &act);

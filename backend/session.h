@@ -20,6 +20,7 @@
 #include "core/net.h"
 #include "sstp/hdlc.h"
 #include "sstp/http.h"
+#include "sstp/proxyproto.h"
 #include "sstp/server_fsm.h"
 
 enum be_phase {
@@ -73,8 +74,17 @@ struct be_session {
     ev_child child;
     ev_timer kill_timer;
     bool sigterm_sent;
+    /* pppd discards what reaches its tty before it has set it up (the
+     * TCSAFLUSH and line discipline change): client frames wait for its
+     * first output, or for pty_hold if pppd is told to stay `silent` */
+    bool pty_ready;
+    ev_timer pty_hold;
 
     /* accounting */
+    int refs;                          /* pending Redis answers that point here */
+    bool in_fleet;                     /* has a session hash in Redis */
+    uint64_t rep_in, rep_out;          /* bytes already added to the fleet counters */
+    char proxy_id[SSTP_PP_META_PROXY_ID_MAX + 1];
     char user[BE_USER_MAX];
     char ip_remote[48];
     ev_tstamp t_start;

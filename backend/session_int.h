@@ -20,5 +20,7 @@ int be_session_ppp_start(struct be_session *s);
 void be_session_ppp_hangup(struct be_session *s);
 void be_session_ppp_update(struct be_session *s);
 void be_session_send_frame_to_pppd(struct be_session *s, const uint8_t *frame, size_t len);
+/* the fleet's per-user policy decided (fleet.c calls it) */
+void be_session_auth_decided(struct be_session *s, bool allow);
 
 #endif

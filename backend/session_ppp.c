@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include "backend/pppd-plugin/plugin-proto.h"
+#include "backend/fleet.h"
 #include "backend/pppd.h"
 #include "backend/session_int.h"
 #include "core/log.h"
@@ -22,12 +23,14 @@
 #include "sstp/packet.h"
 
 #define PTY_READ_MAX 4096
+#define PTY_HOLD_S 1.0 /* longest wait for pppd's first output before relaying to it */
 
 static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void plugin_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
 static void kill_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void pty_hold_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 void be_session_ppp_init(struct be_session *s)
 {
@@ -35,7 +38,8 @@ void be_session_ppp_init(struct be_session *s)
     ev_io_init(&s->pty_w, pty_write_cb, -1, EV_WRITE);
     ev_io_init(&s->plugin_r, plugin_cb, -1, EV_READ);
     ev_timer_init(&s->kill_timer, kill_cb, s->srv->cfg->kill_grace, 0);
-    s->pty_r.data = s->pty_w.data = s->plugin_r.data = s->kill_timer.data = s;
+    ev_timer_init(&s->pty_hold, pty_hold_cb, PTY_HOLD_S, 0);
+    s->pty_r.data = s->pty_w.data = s->plugin_r.data = s->kill_timer.data = s->pty_hold.data = s;
 }
 
 int be_session_ppp_start(struct be_session *s)
@@ -67,6 +71,8 @@ int be_session_ppp_start(struct be_session *s)
     ev_io_set(&s->pty_r, s->pty_fd, EV_READ);
     ev_io_set(&s->pty_w, s->pty_fd, EV_WRITE);
     ev_io_set(&s->plugin_r, s->plugin_fd, EV_READ);
+    s->pty_ready = false;
+    ev_timer_start(srv->loop, &s->pty_hold);
     ev_io_start(srv->loop, &s->plugin_r);
     ev_child_init(&s->child, child_cb, s->pid, 0);
     s->child.data = s;
@@ -82,6 +88,7 @@ static void close_pty(struct be_session *s)
     ev_io_stop(loop, &s->pty_r);
     ev_io_stop(loop, &s->pty_w);
     ev_io_stop(loop, &s->plugin_r);
+    ev_timer_stop(loop, &s->pty_hold);
     if (s->pty_fd != -1)
         close(s->pty_fd);
     if (s->plugin_fd != -1)
@@ -131,6 +138,8 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
              WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     s->pid = 0;
     close_pty(s);
+    if (!s->user[0] && WIFEXITED(st) && WEXITSTATUS(st) == PPPD_EXIT_PEER_AUTH_FAILED)
+        be_fleet_session_event(s, "auth_fail", "ppp_auth_failed");
     if (s->phase < BE_PH_CLOSED) {
         /* PPP is over: the call ends with CALL_DISCONNECT (MS-SSTP 6.7) */
         struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPPD_EXITED };
@@ -231,6 +240,10 @@ static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     if (!pty_read_blocked(s)) {
         ssize_t n = read(s->pty_fd, in, sizeof in);
         if (n > 0) {
+            if (!s->pty_ready) { /* pppd has set its tty up: release held frames */
+                s->pty_ready = true;
+                ev_timer_stop(loop, &s->pty_hold);
+            }
             relay_pty_bytes(s, in, (size_t)n);
         } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
             /* EIO once pppd has closed the slave; the child watcher ends the call */
@@ -242,6 +255,15 @@ static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     be_session_maybe_free(s);
 }
 
+static void pty_hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    s->pty_ready = true;
+    be_session_ppp_update(s);
+}
+
 /* Re-arms the pty watchers: read while the client side has room, write
  * while HDLC bytes are queued. */
 void be_session_ppp_update(struct be_session *s)
@@ -250,7 +272,7 @@ void be_session_ppp_update(struct be_session *s)
         return;
     struct ev_loop *loop = s->srv->loop;
     bool want_read = !pty_read_blocked(s) && s->phase < BE_PH_FLUSH;
-    bool want_write = buf_len(&s->pout) > 0;
+    bool want_write = buf_len(&s->pout) > 0 && s->pty_ready;
     if (want_read != ev_is_active(&s->pty_r))
         (want_read ? ev_io_start : ev_io_stop)(loop, &s->pty_r);
     if (want_write != ev_is_active(&s->pty_w))
@@ -302,10 +324,31 @@ static void on_auth(struct be_session *s, const struct sstp_plugin_msg *m)
     struct sstp_srv_actions act;
     sstp_srv_step(&s->fsm, &ev, &act);
     OPENSSL_cleanse(hlak, sizeof hlak);
-    /* acknowledge first: a failed binding hangs pppd up right after */
-    if (s->plugin_fd != -1 && !act.ppp_stop)
-        send_ack(s, SSTP_PLUGIN_AUTH);
-    be_session_run_actions(s, &act);
+    bool binding_failed = act.ppp_stop;
+    if (be_session_run_actions(s, &act) == -1 || binding_failed)
+        return;
+    /* pppd waits for the ACK: the fleet's per-user policy decides first */
+    be_fleet_session_auth(s);
+}
+
+void be_session_auth_decided(struct be_session *s, bool allow)
+{
+    if (s->phase >= BE_PH_FLUSH)
+        return;
+    if (allow) {
+        if (s->plugin_fd != -1)
+            send_ack(s, SSTP_PLUGIN_AUTH);
+        return;
+    }
+    log_info("auth_fail", "sid=%s client=%s user=%s reason=max_sessions_per_user", s->sid,
+             s->client_str, s->user);
+    be_fleet_session_event(s, "auth_fail", "max_sessions_per_user");
+    struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_LOCAL_DISCONNECT };
+    struct sstp_srv_actions act;
+    be_session_set_term(s, 'P', SSTP_OK);
+    be_session_step(s, &ev, &act);
+    be_session_update_client(s);
+    be_session_ppp_update(s);
 }
 
 static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
@@ -316,6 +359,7 @@ static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
     snprintf(s->ip_remote, sizeof s->ip_remote, "%s", remote);
     log_info("ppp_up", "sid=%s user=%s local=%s remote=%s", s->sid, s->user[0] ? s->user : "-",
              local, remote);
+    be_fleet_session_ip(s);
     send_ack(s, SSTP_PLUGIN_IP_UP);
 }
 

@@ -88,7 +88,10 @@ static int set_backend_fd(char **argv)
         return 0;
     }
     if (getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1) {
-        option_error("%s %ld: not an open socket: %m", SSTP_PLUGIN_FD_OPTION, v);
+        if (errno == EBADF)
+            option_error("%s %ld: the file descriptor is not open", SSTP_PLUGIN_FD_OPTION, v);
+        else
+            option_error("%s %ld: not a SOCK_SEQPACKET socket: %m", SSTP_PLUGIN_FD_OPTION, v);
         return 0;
     }
     if (type != SOCK_SEQPACKET) {
@@ -236,7 +239,7 @@ static int peer_auth_method(enum sstp_plugin_auth *out, const char **why)
 /* Report AUTH once per link, before CCP and IPCP start: CCP would zero the
  * MPPE keys if MPPE came up (ccp_up), and the backend needs them for the
  * client's CALL_CONNECTED. */
-static void report_auth(void)
+static void report_auth(const char *trigger)
 {
     struct sstp_plugin_msg m;
     enum sstp_plugin_auth method = SSTP_PLUGIN_AUTH_NONE;
@@ -262,36 +265,35 @@ static void report_auth(void)
     report(&m, AUTH_ACK_TIMEOUT_MS);
     explicit_bzero(&m, sizeof(m));
     auth_reported = 1;
-    info("sstp-lb: reported auth=%s keys=%d user=%q", auth_name(method),
-         mppe_keys_set ? 1 : 0, peer_authname);
+    info("sstp-lb: reported auth=%s keys=%d user=%q (at %s)", auth_name(method),
+         mppe_keys_set ? 1 : 0, peer_authname, trigger);
 }
 
 static void on_auth_up(void *arg, int val)
 {
     (void)arg;
     (void)val;
-    report_auth();
+    report_auth("auth-up");
 }
 
-/* Some pppd versions fire auth_up only when the peer had to authenticate
- * (2.4.8 network_phase()); the network phase starts right after it in all
- * of them, still before CCP and IPCP open, so AUTH (method none) goes
- * from here if auth_up did not fire. Without the option pppd stops at the
- * first phase change, before any negotiation. */
+/* Phases, in the order pppd walks them for each link: link_established()
+ * enters AUTHENTICATE (even with no authentication to do), which starts a
+ * new report; network_phase() fires auth_up and then enters NETWORK, before
+ * CCP and IPCP open. Some pppd versions fire auth_up only when the peer had
+ * to authenticate (2.4.8), so AUTH (method none) goes at NETWORK if auth_up
+ * did not fire. NETWORK is entered again when the last network protocol
+ * goes down (np_down(), also at teardown, after link_down): by then the
+ * report was made, so nothing is sent twice. Without the option pppd stops
+ * at the first phase change, before any negotiation. */
 static void on_phase(void *arg, int p)
 {
     (void)arg;
     if (backend_fd == -1 && p != PHASE_DEAD && p != PHASE_INITIALIZE)
         fatal("sstp-lb: plugin loaded without the %s option", SSTP_PLUGIN_FD_OPTION);
-    if (p == PHASE_NETWORK)
-        report_auth();
-}
-
-static void on_link_down(void *arg, int val)
-{
-    (void)arg;
-    (void)val;
-    auth_reported = 0;
+    if (p == PHASE_AUTHENTICATE)
+        auth_reported = 0;
+    else if (p == PHASE_NETWORK)
+        report_auth("network phase");
 }
 
 static void on_ip_up(void *arg, int val)
@@ -340,7 +342,6 @@ void plugin_init(void)
     add_options(plugin_options);
     add_notifier(&auth_up_notifier, on_auth_up, NULL);
     add_notifier(&phasechange, on_phase, NULL);
-    add_notifier(&link_down_notifier, on_link_down, NULL);
     add_notifier(&ip_up_notifier, on_ip_up, NULL);
     add_notifier(&ipv6_up_notifier, on_ipv6_up, NULL);
     add_notifier(&fork_notifier, on_fork, NULL);

@@ -1,0 +1,162 @@
+/* lb.h — backend choice: the backend objects, their up/down state, and the
+ * selection policies behind one small vtable (one file per policy:
+ * leastconn.c, wrr.c), as HAProxy's lb_*.c and h2o's balancer/ do.
+ *
+ * A `struct lb` is one generation of the backend set (built from the config,
+ * or later from the Redis registry) and belongs to one event loop: nothing
+ * here locks. Backend objects are reference counted and outlive the
+ * generation that created them while sessions still use them, so a reload
+ * keeps the active-session counts of backends that stay. No I/O, no clock
+ * reads (callers pass `now`), no logging. */
+#ifndef SSTP_LB_LB_LB_H
+#define SSTP_LB_LB_LB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/net.h"
+
+#define LB_NAME_MAX   32  /* backend names: [A-Za-z0-9_.-], at most 31 chars */
+#define LB_SNI_MAX    256 /* host name sent as SNI to a TLS backend */
+#define LB_WEIGHT_MAX 256
+#define LB_TRIES_MAX  8   /* backends one session may try (1 + retries) */
+
+/* What the config (or a registry) says about one backend. */
+struct lb_spec {
+    char name[LB_NAME_MAX];
+    struct net_addr addr;
+    unsigned weight;      /* 1..LB_WEIGHT_MAX; 0 = drained (never picked) */
+    unsigned maxconn;     /* sessions at once on this backend, per worker; 0 = no limit */
+    bool tls;             /* TLS (mTLS) to the backend instead of plain TCP */
+    char sni[LB_SNI_MAX]; /* "" = no SNI and no host name check */
+};
+
+struct lb_spec_list {
+    struct lb_spec *items;
+    size_t n;
+};
+
+/* One backend. Fields below `state` change at run time. */
+struct lb_backend {
+    struct lb_spec spec;
+    /* state */
+    unsigned n_active;    /* sessions holding this backend (lb_acquire..lb_release) */
+    unsigned n_fails;     /* consecutive failures to connect */
+    double down_until;    /* not picked before this time; 0 = up */
+    uint64_t n_picked;
+    long cur_weight;      /* smooth weighted round robin state (wrr.c) */
+    unsigned refs;        /* generations + sessions holding the object */
+    size_t user_slot;     /* free for the owner (sstp-proxy: its metrics slot) */
+};
+
+struct lb;
+
+/* Why a session wants a backend, and the ones it already tried. */
+struct lb_req {
+    const struct sockaddr *client; /* for hashing or affinity policies; may be NULL */
+    const char *tenant;            /* ?tenantid= of the request, or NULL */
+    const char *affinity;          /* affinity key, or NULL */
+    struct lb_backend *tried[LB_TRIES_MAX];
+    unsigned n_tried;
+    struct lb_backend *picked;     /* out: LB_PICKED */
+    /* LB_PENDING only (asynchronous policies, e.g. a Redis affinity
+     * look-up): called once from the event loop with the result, unless
+     * lb_cancel() was called first. */
+    void (*done)(struct lb_req *req, int status);
+    void *data;
+};
+
+enum lb_status {
+    LB_PICKED  = 0, /* req->picked holds a backend (acquired: see lb_pick) */
+    LB_NONE    = 1, /* no backend can take the session now */
+    LB_PENDING = 2, /* the answer comes later through req->done */
+};
+
+enum lb_event {
+    LB_EV_CONNECT_OK   = 0, /* the backend answered: it is up */
+    LB_EV_CONNECT_FAIL = 1, /* refused, reset or timed out before any byte */
+};
+
+/* A selection policy. `pick` returns an eligible backend (lb_eligible) not
+ * in req->tried, or NULL; it may keep state in lb->policy_data. Static
+ * policies never return LB_PENDING. */
+struct lb_policy_ops {
+    const char *name;
+    int (*init)(struct lb *lb);                 /* 0 or -1; may be NULL */
+    struct lb_backend *(*pick)(struct lb *lb, const struct lb_req *req, double now);
+    void (*report)(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now); /* may be NULL */
+    void (*destroy)(struct lb *lb);             /* frees policy_data; may be NULL */
+};
+
+struct lb_params {
+    double down_time;     /* seconds a failed backend is skipped */
+};
+
+struct lb {
+    const struct lb_policy_ops *ops;
+    struct lb_params params;
+    struct lb_backend **be;  /* the generation's backends, config order */
+    size_t n_be;
+    size_t rr_next;          /* start offset for tie-breaking (leastconn) */
+    void *policy_data;
+};
+
+/* The built-in policies, in the order of lb_policy_names. */
+extern const struct lb_policy_ops lb_policy_leastconn;
+extern const struct lb_policy_ops lb_policy_wrr;
+/* NULL-terminated, for config enums: "leastconn", "wrr". */
+extern const char *const lb_policy_names[];
+/* lb_policy_by_index returns the policy at index i of lb_policy_names, or
+ * NULL. */
+const struct lb_policy_ops *lb_policy_by_index(int i);
+
+/* lb_new builds a generation over specs. A backend of `prev` (may be NULL)
+ * with the same name, address, tls and sni is reused with its state
+ * (sessions, down mark), taking the new weight and maxconn; others start up.
+ * Returns the generation, or NULL (out of memory, duplicate name, policy
+ * init failure). `prev` is not modified; free it with lb_free after. */
+struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *params,
+                  const struct lb_spec_list *specs, const struct lb *prev);
+/* lb_free drops the generation's references; backends still used by
+ * sessions live on until their lb_release. lb_free(NULL) is a no-op. */
+void lb_free(struct lb *lb);
+
+/* lb_eligible: be may take a new session now — weight > 0, not marked
+ * down, under its maxconn. */
+bool lb_eligible(const struct lb_backend *be, double now);
+/* lb_available: at least one backend of lb is eligible (health probes,
+ * readiness). */
+bool lb_available(const struct lb *lb, double now);
+/* lb_is_up: be is not marked down at `now`. */
+bool lb_is_up(const struct lb_backend *be, double now);
+
+/* lb_pick chooses a backend for req. LB_PICKED: req->picked is set, is
+ * appended to req->tried, counts one more active session and holds a
+ * reference: the caller must lb_release() it exactly once. LB_NONE:
+ * nothing eligible (every backend down, full, drained or tried already, or
+ * req->tried is full). LB_PENDING: see struct lb_req. */
+enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now);
+/* lb_cancel abandons a pending pick: `done` will not be called. */
+void lb_cancel(struct lb *lb, struct lb_req *req);
+
+/* lb_report records the outcome of a connection attempt to be. CONNECT_FAIL
+ * marks it down for params.down_time. Returns true when the up/down state
+ * changed (the caller logs the transition). `lb` may be a generation that
+ * no longer holds be (after a reload): only be's state changes then. */
+bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now);
+
+/* lb_release ends a session on be: one active session less, one reference
+ * less (the object is freed with its last reference). NULL is a no-op. */
+void lb_release(struct lb_backend *be);
+
+/* lb_spec_parse reads a `server` line: "NAME ADDRESS [weight=N]
+ * [maxconn=N] [tls] [sni=HOST]" (ADDRESS numeric: ip:port or [ipv6]:port)
+ * and appends it to l. Returns 0, or -1 with the reason in err (bad or
+ * duplicate name, bad address, unknown or repeated flag, value out of
+ * range, out of memory). */
+int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t err_len);
+void lb_spec_list_free(struct lb_spec_list *l);
+
+#endif
