@@ -85,9 +85,9 @@ $(B)/%: $(B)/obj/tools/%.o $(LIBS)
 
 # The plugin is built against Debian's ppp-dev (pppd 2.4.9); MPPE exposes the
 # mppe_*_key globals in chap_ms.h. pppd's headers are not -Wextra clean.
-$(B)/sstp-lb-pppd.so: $(PLUGIN_SRC)
+$(B)/sstp-lb-pppd.so: $(PLUGIN_SRC) $(wildcard backend/pppd-plugin/*.h) sstp/slice.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -Wall -Werror -fPIC -shared -DMPPE=1 -I. -o $@ $^
+	$(CC) -std=gnu11 -O2 -g -Wall -Werror -fPIC -shared -DMPPE=1 -I. -o $@ $(filter %.c,$^)
 
 $(B)/vectors/%.h: tests/vectors/%.py
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -545,4 +546,96 @@ int rds_subscribe(struct rds *r, const char *channel, rds_reply_fn cb, void *ud)
     else if (r->sub.phase == PH_IDLE && !ev_is_active(&r->sub.timer))
         conn_start(&r->sub);
     return 0;
+}
+
+/* ---- synchronous use (tools) -------------------------------------------- */
+
+struct rds_sync {
+    redisContext *c;
+};
+
+static redisContext *sync_connect_to(const char *host, int port, double timeout_s)
+{
+    struct timeval tv = { (time_t)timeout_s, (suseconds_t)((timeout_s - (time_t)timeout_s) * 1e6) };
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    if (c && !c->err)
+        redisSetTimeout(c, tv);
+    return c;
+}
+
+struct rds_sync *rds_sync_connect(const struct rds_opts *o, double timeout_s, char *err, size_t err_len)
+{
+    char host[256];
+    int port = o->port;
+    snprintf(host, sizeof host, "%s", o->host);
+    for (size_t i = 0; i < o->n_sentinels; i++) {
+        char ip[INET6_ADDRSTRLEN];
+        const struct sockaddr *sa = (const struct sockaddr *)&o->sentinels[i].ss;
+        redisContext *s = sync_connect_to(net_addr_ip(sa, ip, sizeof ip), (int)net_port(sa), timeout_s);
+        redisReply *r = s && !s->err
+                            ? redisCommand(s, "SENTINEL get-master-addr-by-name %s", o->sentinel_master)
+                            : NULL;
+        bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
+        if (ok) {
+            snprintf(host, sizeof host, "%s", r->element[0]->str);
+            port = atoi(r->element[1]->str);
+        }
+        if (r)
+            freeReplyObject(r);
+        if (s)
+            redisFree(s);
+        if (ok)
+            break;
+    }
+    redisContext *c = sync_connect_to(host, port, timeout_s);
+    if (!c || c->err) {
+        snprintf(err, err_len, "redis %s:%d: %s", host, port, c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisReply *r = NULL;
+    if (o->password[0])
+        r = o->user[0] ? redisCommand(c, "AUTH %s %s", o->user, o->password)
+                       : redisCommand(c, "AUTH %s", o->password);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, err_len, "redis AUTH: %s", r->str);
+        freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+    if (r)
+        freeReplyObject(r);
+    if (o->db) {
+        r = redisCommand(c, "SELECT %d", o->db);
+        if (r)
+            freeReplyObject(r);
+    }
+    struct rds_sync *out = calloc(1, sizeof *out);
+    if (!out) {
+        redisFree(c);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    out->c = c;
+    return out;
+}
+
+struct redisReply *rds_sync_cmd(struct rds_sync *c, int argc, const char **argv)
+{
+    return redisCommandArgv(c->c, argc, argv, NULL);
+}
+
+void rds_sync_reply_free(struct redisReply *r)
+{
+    if (r)
+        freeReplyObject(r);
+}
+
+void rds_sync_close(struct rds_sync *c)
+{
+    if (!c)
+        return;
+    redisFree(c->c);
+    free(c);
 }

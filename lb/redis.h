@@ -82,4 +82,18 @@ int rds_cmdv(struct rds *r, rds_reply_fn cb, void *ud, int argc, const char **ar
  * each reconnect. Uses a second connection. Returns 0 or -1. */
 int rds_subscribe(struct rds *r, const char *channel, rds_reply_fn cb, void *ud);
 
+
+
+/* ---- synchronous use, for command-line tools (never in a daemon) ------- */
+
+struct rds_sync;
+
+/* rds_sync_connect connects, authenticates and selects the db (asking the
+ * sentinels for the master if any). NULL with a reason in err on failure. */
+struct rds_sync *rds_sync_connect(const struct rds_opts *o, double timeout_s, char *err, size_t err_len);
+/* rds_sync_cmd runs one command; the reply (NULL if the connection failed)
+ * is the caller's, freed with rds_sync_reply_free. */
+struct redisReply *rds_sync_cmd(struct rds_sync *c, int argc, const char **argv);
+void rds_sync_reply_free(struct redisReply *r);
+void rds_sync_close(struct rds_sync *c);
 #endif
