@@ -215,7 +215,8 @@ static bool set(const char *s)
 
 int be_config_load(struct be_config *c, const char *path, char *err, size_t err_len)
 {
-    if (cfg_load(be_config_table, be_config_table_len, c, path, err, err_len) == -1)
+    if (cfg_load(be_config_table, be_config_table_len, c, path, err, err_len) == -1 ||
+        cfg_apply_env(be_config_table, be_config_table_len, c, BE_ENV_PREFIX, err, err_len) == -1)
         return -1;
     if (!set(c->listen_tls) && !set(c->listen_proxy) && !set(c->listen_mtls)) {
         snprintf(err, err_len, "%s: no listener: set listen.tls, listen.proxy or listen.mtls", path);

@@ -57,6 +57,9 @@ struct be_config {
     int per_user_action;
 };
 
+/* every option can be set from the environment: SSTP_BACKEND_<SECTION>_<NAME> */
+#define BE_ENV_PREFIX "SSTP_BACKEND_"
+
 extern const struct cfg_opt be_config_table[];
 extern const size_t be_config_table_len;
 

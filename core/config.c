@@ -1,6 +1,7 @@
 /* config.c — table-driven INI loading (inih), with file:line errors. */
 #include "core/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -213,6 +214,30 @@ int cfg_load(const struct cfg_opt *table, size_t n, void *cfg, const char *path,
     if (rc < 0) {
         snprintf(err, err_len, "%s: cannot read", path);
         return -1;
+    }
+    return 0;
+}
+
+const char *cfg_env_name(char *out, size_t out_len, const char *env_prefix, const struct cfg_opt *o)
+{
+    int n = snprintf(out, out_len, "%s%s_%s", env_prefix, o->section, o->name);
+    for (int i = (int)strlen(env_prefix); i < n && (size_t)i < out_len; i++)
+        out[i] = (out[i] == '.' || out[i] == '-') ? '_' : (char)toupper((unsigned char)out[i]);
+    return out;
+}
+
+int cfg_apply_env(const struct cfg_opt *table, size_t n, void *cfg, const char *env_prefix,
+                  char *err, size_t err_len)
+{
+    char name[128], why[CFG_ERR_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const char *val = getenv(cfg_env_name(name, sizeof name, env_prefix, &table[i]));
+        if (!val)
+            continue;
+        if (set_value(&table[i], cfg, val, why, sizeof why) == -1) {
+            snprintf(err, err_len, "env %s: %s", name, why);
+            return -1;
+        }
     }
     return 0;
 }

@@ -53,6 +53,12 @@ enum sstp_rc sstp_ctrl_decode(struct sstp_ctrl *out, const uint8_t *msg, size_t 
             return SSTP_E_CTRL_ATTR_OVERRUN;
         if (reserved != 0 || (len_field & ~ATTR_LEN_MASK) != 0)
             out->anomaly = true;
+        /* Status Info, Crypto Binding and its Request start their value
+         * with 3 reserved bytes (MS-SSTP 2.2.6-2.2.8). */
+        if ((id == SSTP_ATTRIB_STATUS_INFO || id == SSTP_ATTRIB_CRYPTO_BINDING ||
+             id == SSTP_ATTRIB_CRYPTO_BINDING_REQ) &&
+            alen >= SSTP_ATTR_HDR_LEN + 3 && (s.p[4] | s.p[5] | s.p[6]) != 0)
+            out->anomaly = true;
         if (i < SSTP_CTRL_MAX_ATTRS) {
             struct sstp_attr *a = &out->attrs[i];
             a->id = id;

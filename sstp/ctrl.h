@@ -98,7 +98,9 @@ struct sstp_ctrl {
     uint16_t n_attrs;          /* Num Attributes == entries of attrs[] used */
     bool anomaly;              /* a reserved field was non-zero (header
                                 * bits, attribute reserved byte or length
-                                * nibble); masked, not an error */
+                                * nibble, the 3 reserved bytes opening a
+                                * Status Info or Crypto Binding (Request)
+                                * value); ignored, not an error */
     struct sstp_slice raw;     /* the whole packet, header included */
     struct sstp_attr attrs[SSTP_CTRL_MAX_ATTRS];
 };
@@ -167,7 +169,8 @@ enum sstp_rc sstp_ctrl_decode(struct sstp_ctrl *out, const uint8_t *msg, size_t 
  * Allowed attributes: REQUEST {ENCAP required, STATUS_INFO}; ACK
  * {BINDING_REQ required}; NAK {STATUS_INFO, one or more}; CONNECTED
  * {BINDING required, STATUS_INFO}; ABORT, DISCONNECT {STATUS_INFO}; others
- * none. Unknown type: SSTP_E_CTRL_MSG_TYPE. SSTP_E_ARG if c is NULL.
+ * none. Unknown type: SSTP_E_CTRL_MSG_TYPE. SSTP_E_ARG if c is NULL or
+ * c->n_attrs exceeds SSTP_CTRL_MAX_ATTRS.
  * Returns SSTP_OK when the message is exactly well formed. */
 enum sstp_rc sstp_ctrl_check(const struct sstp_ctrl *c);
 
@@ -224,7 +227,8 @@ enum sstp_rc sstp_ctrl_encode_echo_request(struct sstp_wbuf *w);
 enum sstp_rc sstp_ctrl_encode_echo_response(struct sstp_wbuf *w);
 
 /* sstp_ctrl_encode writes any decoded message back: c->type and c->n_attrs
- * attributes (id and value), reserved fields zero. For a message decoded
+ * attributes (id and value). Header and attribute-header reserved fields
+ * are written as zero; values are copied verbatim. For a message decoded
  * without anomaly the output equals the input bytes. Returns SSTP_OK,
  * SSTP_E_NOSPACE, SSTP_E_PKT_TOO_LONG (over 4095 bytes or an attribute
  * value over 4091), SSTP_E_ARG (n_attrs above SSTP_CTRL_MAX_ATTRS). */

@@ -519,7 +519,7 @@ enum sstp_rc sstp_pp_parse(struct sstp_pp_hdr *out, size_t *used,
     if (in_len == 0)
         return SSTP_AGAIN;
 
-    /* PROXY v2 §2.1-2.2: the two signatures differ in their first byte, so
+    /* PROXY protocol §2.1-2.2: the two signatures differ in their first byte, so
      * the first byte picks the candidate and every later byte must keep
      * matching it. */
     if (in[0] == pp2_sig[0]) {

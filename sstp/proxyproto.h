@@ -129,7 +129,7 @@ enum sstp_pp2_type {
 #define SSTP_PP2_UNIQUE_ID_MAX   128 /* PROXY v2 §2.2.5 */
 #define SSTP_PP2_SSL_FIXED_LEN   5   /* client u8 + verify u32 */
 
-/* PP2_TYPE_SSL client flags (PROXY v2 §2.2.5) */
+/* PP2_TYPE_SSL client flags (PROXY v2 §2.2.6) */
 #define SSTP_PP2_CLIENT_SSL       0x01
 #define SSTP_PP2_CLIENT_CERT_CONN 0x02
 #define SSTP_PP2_CLIENT_CERT_SESS 0x04

@@ -340,7 +340,9 @@ static size_t request_problems(const struct sstp_ctrl *c, struct sstp_status_inf
 
 static void on_request(struct sstp_srv *sm, const struct sstp_ctrl *c, struct sstp_srv_actions *out)
 {
-    struct sstp_status_info nak[SSTP_CTRL_MAX_ATTRS + 1];
+    /* One Status Info per problem, but no more than a decoder like ours
+     * keeps: a request that bad gets the first SSTP_CTRL_MAX_ATTRS. */
+    struct sstp_status_info nak[SSTP_CTRL_MAX_ATTRS];
     size_t n = request_problems(c, nak, sizeof(nak) / sizeof(nak[0]));
     if (n == 0) {
         timer_start(sm, out, SSTP_SRV_T_NEGOTIATION);
@@ -448,7 +450,7 @@ static void on_ctrl(struct sstp_srv *sm, const uint8_t *msg, size_t len, struct 
     note_rx(sm, out);
 
     if (drc != SSTP_OK) {
-        /* MS-SSTP 3.1.5.1, 5.6 rule 1: a malformed message is an invalid frame. */
+        /* MS-SSTP 3.1.5.1: a malformed message is an invalid frame. */
         if (!in_T)
             abort_start(sm, out, drc, SSTP_ATTRIB_STATUS_INFO, SSTP_STATUS_INVALID_FRAME_RECEIVED);
         return;

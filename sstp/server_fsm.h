@@ -21,7 +21,9 @@
  * passed through inside one step (their entry action runs, then the machine
  * moves on) and are never the state after a step. */
 enum sstp_srv_state {
-    SSTP_SRV_CALL_DISCONNECTED = 0,         /* waiting for the HTTP handshake */
+    SSTP_SRV_CALL_DISCONNECTED = 0,         /* waiting for the HTTP handshake; an SSTP
+                                             * error here closes silently (nothing may
+                                             * be sent before the 200) */
     SSTP_SRV_CONNECT_REQUEST_PENDING,       /* 200 sent, waiting for CONNECT_REQUEST */
     SSTP_SRV_CALL_CONNECTED_PENDING,        /* ACK sent, PPP up, waiting for CONNECTED */
     SSTP_SRV_CALL_CONNECTED,                /* binding verified, data flows */
@@ -66,9 +68,13 @@ enum sstp_srv_ev_type {
     SSTP_SRV_EV_HTTP_DONE = 1,       /* the request was answered with 200 */
     SSTP_SRV_EV_CTRL,                /* data/len: one whole control packet, header
                                       * included, as delineated by sstp_pkt_decode */
-    SSTP_SRV_EV_PPP_FROM_CLIENT,     /* data/len: the PPP frame of a data packet */
+    SSTP_SRV_EV_PPP_FROM_CLIENT,     /* data/len: the PPP frame of a data packet;
+                                      * while connected it restarts hello, so
+                                      * timers_start has the HELLO bit (use a
+                                      * cheap restart such as ev_timer_again) */
     SSTP_SRV_EV_PPP_FROM_PPPD,       /* data/len: a PPP frame pppd wrote */
-    SSTP_SRV_EV_KEYS,                /* hlak: the pppd plugin reported the HLAK */
+    SSTP_SRV_EV_KEYS,                /* hlak: the pppd plugin reported the HLAK;
+                                      * used in Call_Connected_Pending only */
     SSTP_SRV_EV_TIMER,               /* timer: that timer expired */
     SSTP_SRV_EV_PPPD_EXITED,         /* pppd is gone (PPP terminated) */
     SSTP_SRV_EV_LOCAL_DISCONNECT,    /* admin kill or shutdown */
@@ -96,10 +102,10 @@ enum sstp_srv_bind_result {
     SSTP_SRV_BIND_FAILED,            /* bind_rc says why; an ABORT follows */
 };
 
-/* Worst-case control bytes one step sends: a NAK with one Status Info per
- * kept attribute plus one for a missing attribute, each echoing 64 bytes. */
+/* Worst-case control bytes one step sends: a NAK with at most
+ * SSTP_CTRL_MAX_ATTRS Status Infos, each echoing 64 bytes. */
 #define SSTP_SRV_SEND_MAX \
-    (SSTP_CTRL_HDR_LEN + (SSTP_CTRL_MAX_ATTRS + 1) * (SSTP_ATTR_STATUS_MIN_LEN + SSTP_STATUS_VALUE_MAX))
+    (SSTP_CTRL_HDR_LEN + SSTP_CTRL_MAX_ATTRS * (SSTP_ATTR_STATUS_MIN_LEN + SSTP_STATUS_VALUE_MAX))
 
 /* What one step asks the caller to do, in this order: stop timers, send,
  * start timers, ppp_start, frame verdict, then ppp_stop and close. */
@@ -157,8 +163,8 @@ void sstp_srv_init(struct sstp_srv *sm, const struct sstp_srv_cfg *cfg,
  * every binding fails with SSTP_E_BIND_CERT_HASH. */
 void sstp_srv_set_trust(struct sstp_srv *sm, const struct sstp_bind_trust *trust);
 
-/* sstp_srv_step runs one event. *out is overwritten entirely (no need to
- * clear it first). Both sm and out must be non-NULL; a NULL ev or an event
+/* sstp_srv_step runs one event. Every field of *out is set (send[] up to
+ * send_len), so it need not be cleared first. Both sm and out must be non-NULL; a NULL ev or an event
  * with NULL data/hlak where bytes are required is ignored (out stays
  * empty). Never fails: protocol errors become actions (ABORT, close) with
  * out->rc saying why. */

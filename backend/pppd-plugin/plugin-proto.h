@@ -19,6 +19,15 @@
  *   IP_UP    4 ip_local, 4 ip_remote: the address bytes in network order
  *   IPV6_UP  8 ipv6_local, 8 ipv6_remote: interface identifiers
  *   ACK      u8 acked: the type being acknowledged (AUTH, IP_UP, IPV6_UP)
+ *
+ * For the backend: a receive buffer of SSTP_PLUGIN_MSG_MAX bytes is
+ * enough. SEQPACKET truncates a longer datagram silently, but no valid
+ * message is longer than 296 bytes, so a truncated one never decodes. AUTH
+ * comes once per session after authentication and before CCP/IPCP; pppd
+ * waits up to 10 s for its ACK (5 s for the others) and exits without it,
+ * so ACK only once the keys are stored. For MS-CHAPv2 the HLAK is
+ * recv_key | send_key (K2 | K3, MS-SSTP 3.2.5.2.2); PAP, CHAP-MD5 and none
+ * give 32 zero bytes whatever keys_set says.
  */
 #ifndef SSTP_LB_PPPD_PLUGIN_PLUGIN_PROTO_H
 #define SSTP_LB_PPPD_PLUGIN_PLUGIN_PROTO_H
@@ -61,6 +70,9 @@ enum sstp_plugin_auth {
 #define SSTP_PLUGIN_IP_UP_LEN     8
 #define SSTP_PLUGIN_IPV6_UP_LEN   16
 #define SSTP_PLUGIN_ACK_LEN       1
+
+_Static_assert(SSTP_PLUGIN_HDR_LEN + SSTP_PLUGIN_AUTH_FIXED + SSTP_PLUGIN_USER_MAX < SSTP_PLUGIN_MSG_MAX,
+               "the longest AUTH must fit, with room to spot truncation");
 
 struct sstp_plugin_msg {
     uint8_t type;                        /* enum sstp_plugin_type */

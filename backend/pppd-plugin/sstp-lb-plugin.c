@@ -1,11 +1,8 @@
-/* sstp-lb-plugin.c — pppd 2.4.9 plugin that reports a session's PPP facts to
- * sstp-backend: after authentication the method, the MPPE master keys as
- * pppd holds them and the peer's name; then the IPCP/IPV6CP addresses. Each
- * report waits for the backend's ACK. Talks only to the inherited socket
- * given by `sstp-lb-fd <n>` (plugin-proto.h); does not compute the HLAK
- * (the backend does, from these keys). Fails closed: no socket, a send
- * error, a missing or malformed ACK all end pppd, so the session never
- * runs without the backend knowing its keys and addresses. */
+/* sstp-lb-plugin.c — pppd 2.4.9 plugin: tells sstp-backend how the peer
+ * authenticated (method, MPPE master keys as pppd holds them, name) and the
+ * IPCP/IPV6CP addresses, over the inherited socket of `sstp-lb-fd <n>`
+ * (plugin-proto.h), blocking for an ACK each time. Does not compute the
+ * HLAK. Fails closed: any socket or ACK problem ends pppd. */
 
 /* pppd's headers come first: pppd.h typedefs bool, stdbool.h (via
  * plugin-proto.h) later redefines it as a macro, never the other way round. */

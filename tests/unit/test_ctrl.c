@@ -16,7 +16,7 @@
 
 #include "ctrl.h" /* build/vectors/ctrl.h: VEC_A_*, VEC_B_* */
 
-/* MS-SSTP 2.2.9-2.2.15 images (sstp-protocol §5.5). */
+/* MS-SSTP 2.2.9-2.2.15 byte images. */
 static const uint8_t IMG_REQUEST[] = { 0x10, 0x01, 0x00, 0x0E, 0x00, 0x01, 0x00, 0x01,
                                        0x00, 0x01, 0x00, 0x06, 0x00, 0x01 };
 /* NAK for an unsupported protocol id PP PP = 00 02 */
@@ -233,9 +233,36 @@ static void test_decode_anomaly_normalised_by_encode(void **state)
     assert_int_equal(d->rc, SSTP_OK);
     assert_true(d->c.anomaly);
     dec_free(d);
+
+    /* the 3 reserved bytes opening a Status Info / Crypto Binding
+     * (Request) value */
+    uint8_t v[sizeof(IMG_ABORT)];
+    memcpy(v, IMG_ABORT, sizeof(v));
+    v[13] = 0x01;
+    d = dec_new(v, sizeof(v));
+    assert_int_equal(d->rc, SSTP_OK);
+    assert_true(d->c.anomaly);
+    assert_int_equal(sstp_ctrl_check(&d->c), SSTP_OK);
+    dec_free(d);
+    uint8_t ack[48];
+    memcpy(ack, VEC_A_ACK, sizeof(ack));
+    ack[12] = 0x80;
+    d = dec_new(ack, sizeof(ack));
+    assert_true(d->c.anomaly);
+    dec_free(d);
+    uint8_t conn[112];
+    memcpy(conn, VEC_A_CONNECTED, sizeof(conn));
+    conn[14] = 0x02;
+    d = dec_new(conn, sizeof(conn));
+    assert_true(d->c.anomaly);
+    dec_free(d);
+    /* the published images have none */
+    d = dec_new(VEC_A_CONNECTED, sizeof(VEC_A_CONNECTED));
+    assert_false(d->c.anomaly);
+    dec_free(d);
 }
 
-/* ---- decode rejections (MS-SSTP 2.2.2, 2.2.4; sstp-protocol §5.6 rule 1) ---- */
+/* ---- decode rejections (MS-SSTP 2.2.2, 2.2.4, 3.1.5.1) ---- */
 
 static void test_decode_rejects(void **state)
 {

@@ -26,6 +26,7 @@
 #   bg_pid NAME / bg_alive NAME    its pid / whether it still runs
 #   bg_stop NAME [SECONDS]         TERM, then KILL after SECONDS (default 3);
 #                                  returns the process's exit status
+#   pid_stop PID [SECONDS]         the same for any pid; 1 if it took KILL
 #   bg_wait NAME SECONDS           wait for it to exit by itself; its status,
 #                                  or 124 if it is still running
 
@@ -165,14 +166,22 @@ _gs_exited() {
     [ "${rest%% *}" = Z ]
 }
 
+# pid_stop PID [SECONDS]: TERM, then KILL after SECONDS (default 3), for
+# any process (also one this shell did not start); 1 if it had to KILL.
+pid_stop() {
+    local pid=$1 secs=${2:-3}
+    kill -TERM "$pid" 2> /dev/null || return 0
+    wait_for "$secs" _gs_exited "$pid" 2> /dev/null && return 0
+    echo "pid_stop: pid $pid ignored TERM for ${secs}s: KILL" >&2
+    kill -KILL "$pid" 2> /dev/null
+    wait_for 2 _gs_exited "$pid" 2> /dev/null
+    return 1
+}
+
 bg_stop() {
     local name=$1 secs=${2:-3} pid=${GS_BG_PID[$1]:-} rc
     [ -n "$pid" ] || { echo "bg_stop: no process $name" >&2; return 127; }
-    kill -TERM "$pid" 2> /dev/null
-    if ! wait_for "$secs" _gs_exited "$pid" 2> /dev/null; then
-        echo "bg_stop: $name (pid $pid) ignored TERM for ${secs}s: KILL" >&2
-        kill -KILL "$pid" 2> /dev/null
-    fi
+    pid_stop "$pid" "$secs"
     wait "$pid"
     rc=$?
     unset "GS_BG_PID[$name]"
