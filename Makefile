@@ -110,7 +110,7 @@ unit: $(UNITS)
 # libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over sstp/ only.
 build/fuzz/%: tests/fuzz/%.c $(SSTP_SRC) $(wildcard sstp/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I. -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $< $(SSTP_SRC) -lcrypto
 fuzz-build: $(FUZZERS)
 fuzz: $(FUZZERS)
