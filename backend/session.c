@@ -22,7 +22,6 @@
 #include "sstp/proxyproto.h"
 
 #define FLUSH_LINGER_S 2.0  /* last ABORT/DISCONNECT/HTTP error gets this long to leave */
-#define READS_PER_EVENT 8   /* fairness between sessions on one loop */
 
 static const char *const phase_names[] = { "TLS", "PROXY", "HTTP", "SSTP", "FLUSH", "CLOSED" };
 /* second letter of `term`: the phase a session ended in */
@@ -101,6 +100,7 @@ void be_session_close_transport(struct be_session *s)
     if (s->phase == BE_PH_CLOSED)
         return;
     struct ev_loop *loop = s->srv->loop;
+    bool in_call = s->phase == BE_PH_SSTP;
     ev_io_stop(loop, &s->cw);
     ev_timer_stop(loop, &s->deadline);
     for (int t = 0; t < SSTP_SRV_T_COUNT; t++)
@@ -114,6 +114,10 @@ void be_session_close_transport(struct be_session *s)
         struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_TRANSPORT_LOST };
         struct sstp_srv_actions act;
         sstp_srv_step(&s->fsm, &ev, &act); /* only hang-up actions remain */
+        /* a call lost outside teardown says so in ev=close (the read that
+         * saw the EOF or reset recorded SSTP_OK) */
+        if (in_call && s->rc == SSTP_OK && act.rc != SSTP_OK)
+            s->rc = act.rc;
     }
     be_session_ppp_hangup(s);
 }
@@ -417,7 +421,17 @@ static int parse_sstp(struct be_session *s)
             .len = pkt.is_ctrl ? pkt.len : pkt.payload.len,
         };
         struct sstp_srv_actions act;
+        uint16_t ctype = 0;
+        if (pkt.is_ctrl && pkt.payload.len >= 2) {
+            ctype = (uint16_t)(pkt.payload.p[0] << 8 | pkt.payload.p[1]);
+            log_debug("ctrl_in", "sid=%s type=%s state=%s", s->sid, sstp_ctrl_type_name(ctype),
+                      sstp_srv_state_str(sstp_srv_state(&s->fsm)));
+        }
         sstp_srv_step(&s->fsm, &ev, &act);
+        /* neither verified nor failed: kept until pppd's plugin reports the keys */
+        if (ctype == SSTP_MSG_CALL_CONNECTED && act.bind == SSTP_SRV_BIND_NONE &&
+            sstp_srv_state(&s->fsm) == SSTP_SRV_CALL_CONNECTED_PENDING)
+            log_debug("binding_deferred", "sid=%s client=%s reason=no_keys_yet", s->sid, s->client_str);
         if (act.frame == SSTP_SRV_FRAME_FORWARD)
             be_session_send_frame_to_pppd(s, pkt.payload.p, pkt.payload.len);
         buf_consume(&s->cin, used);
@@ -454,10 +468,30 @@ static void io_failed(struct be_session *s, ssize_t r)
     be_session_close_transport(s);
 }
 
+/* Bytes of cout for the next write. Over TLS each SSTP packet goes in a
+ * record of its own: sstpc (1.0.18) reads one SSTP packet per socket
+ * wake-up, so a second packet in the same record stays decrypted inside
+ * its OpenSSL until more bytes arrive (a lost CHAP Challenge costs a 3 s
+ * retransmit). Bytes that are not an SSTP header (the HTTP response) go
+ * as they are. */
+static size_t client_write_len(struct be_session *s)
+{
+    size_t n = buf_len(&s->cout);
+    const uint8_t *p = buf_rptr(&s->cout);
+    if (!s->io.ssl)
+        return n;
+    if (s->cout_pkt_left == 0 && n >= SSTP_HDR_LEN && p[0] == SSTP_VERSION) {
+        size_t len = ((size_t)(p[2] & 0x0F) << 8) | p[3]; /* MS-SSTP 2.2.1: 12-bit length */
+        if (len >= SSTP_HDR_LEN)
+            s->cout_pkt_left = len;
+    }
+    return s->cout_pkt_left && s->cout_pkt_left < n ? s->cout_pkt_left : n;
+}
+
 static int flush_client(struct be_session *s)
 {
     while (buf_len(&s->cout) > 0) {
-        ssize_t n = io_write(&s->io, buf_rptr(&s->cout), buf_len(&s->cout));
+        ssize_t n = io_write(&s->io, buf_rptr(&s->cout), client_write_len(s));
         if (n == IO_AGAIN)
             return 0;
         if (n < 0) {
@@ -466,6 +500,7 @@ static int flush_client(struct be_session *s)
         }
         s->bytes_out += (uint64_t)n;
         buf_consume(&s->cout, (size_t)n);
+        s->cout_pkt_left -= s->cout_pkt_left < (size_t)n ? s->cout_pkt_left : (size_t)n;
     }
     buf_release(&s->srv->pool, &s->cout);
     return 0;
@@ -473,7 +508,10 @@ static int flush_client(struct be_session *s)
 
 static int read_client(struct be_session *s)
 {
-    for (int i = 0; i < READS_PER_EVENT && s->phase < BE_PH_FLUSH; i++) {
+    /* Read until the socket (and OpenSSL's buffer) is dry or the far side is
+     * full: a budget per event would strand bytes OpenSSL already decrypted,
+     * which no socket event announces. Back-pressure bounds the loop. */
+    while (s->phase < BE_PH_FLUSH) {
         if (s->phase == BE_PH_SSTP && sstp_input_blocked(s)) {
             s->read_blocked = true;
             return 0;
@@ -514,12 +552,13 @@ void be_session_update_client(struct be_session *s)
     if (s->phase >= BE_PH_CLOSED)
         return;
     int events = 0;
+    bool feed = false;
     if (s->phase == BE_PH_TLS) {
         events = s->io.want ? s->io.want : IO_WANT_READ;
     } else {
         if (s->read_blocked && !(s->phase == BE_PH_SSTP && sstp_input_blocked(s))) {
             s->read_blocked = false;
-            ev_feed_event(s->srv->loop, &s->cw, EV_CUSTOM); /* resume parsing queued input */
+            feed = true; /* resume parsing queued input */
         }
         if (s->phase < BE_PH_FLUSH && !s->read_blocked)
             events |= EV_READ;
@@ -539,6 +578,9 @@ void be_session_update_client(struct be_session *s)
         if (events)
             ev_io_start(s->srv->loop, &s->cw);
     }
+    /* after the restart above: ev_io_stop() discards a pending fed event */
+    if (feed)
+        ev_feed_event(s->srv->loop, &s->cw, EV_CUSTOM);
 }
 
 static void tls_handshake(struct be_session *s)
