@@ -28,7 +28,13 @@ struct lb_registry {
     void *ud;
     struct lb_reg_list list;
     bool in_flight;
-    bool *alive; /* set to false by lb_registry_free while a reply is pending */
+    struct box *pending; /* the reply's box, emptied by lb_registry_free */
+};
+
+/* The pending reply must not reach a freed registry: it carries a pointer
+ * to a small box that lb_registry_free empties. */
+struct box {
+    struct lb_registry *r;
 };
 
 static unsigned parse_uint(const char *s, unsigned max)
@@ -134,19 +140,13 @@ static void on_reply(const struct redisReply *rep, void *ud)
     r->fn(&r->list, changed, r->ud);
 }
 
-/* The pending reply must not reach a freed registry: it carries a pointer
- * to a small box that lb_registry_free empties. */
-struct box {
-    struct lb_registry *r;
-};
-
 static void on_boxed_reply(const struct redisReply *rep, void *ud)
 {
     struct box *b = ud;
     struct lb_registry *r = b->r;
     free(b);
     if (r)
-        r->alive = NULL;
+        r->pending = NULL;
     on_reply(rep, r);
 }
 
@@ -167,7 +167,7 @@ void lb_registry_refresh(struct lb_registry *r)
         return;
     }
     r->in_flight = true;
-    r->alive = (bool *)b; /* remembered only to empty the box on free */
+    r->pending = b;
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -198,8 +198,8 @@ void lb_registry_free(struct lb_registry *r)
     if (!r)
         return;
     ev_timer_stop(r->loop, &r->timer);
-    if (r->in_flight && r->alive)
-        ((struct box *)r->alive)->r = NULL;
+    if (r->pending)
+        r->pending->r = NULL;
     free(r->list.items);
     free(r);
 }
