@@ -1,0 +1,109 @@
+/* test_lb_fleet.c — lb/affinity.c keys and lb/registry.c entry parsing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "lb/affinity.h"
+#include "lb/registry.h"
+
+static struct sockaddr_storage addr(const char *ip)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+        s->sin6_family = AF_INET6;
+        inet_pton(AF_INET6, ip, &s->sin6_addr);
+    } else {
+        struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+        s->sin_family = AF_INET;
+        inet_pton(AF_INET, ip, &s->sin_addr);
+    }
+    return ss;
+}
+
+static void expect_key(enum lb_aff_mode mode, const char *ip, const uint8_t *cert, const char *tenant,
+                       const char *want)
+{
+    struct lb_aff_cfg cfg = { mode, 24, 64, 60 };
+    struct sockaddr_storage ss = addr(ip);
+    char out[LB_AFF_KEY_MAX];
+    int rc = lb_aff_key(out, sizeof out, &cfg, (struct sockaddr *)&ss, cert, tenant);
+    if (!want) {
+        assert_int_equal(rc, -1);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, want);
+}
+
+static void test_affinity_keys(void **state)
+{
+    (void)state;
+    uint8_t cert[32];
+    for (int i = 0; i < 32; i++)
+        cert[i] = (uint8_t)i;
+    expect_key(LB_AFF_CLIENT_IP, "203.0.113.77", NULL, NULL, "ip:203.0.113.77");
+    expect_key(LB_AFF_CLIENT_IP, "::ffff:203.0.113.77", NULL, NULL, "ip:203.0.113.77");
+    expect_key(LB_AFF_CLIENT_PREFIX, "203.0.113.77", NULL, NULL, "net:203.0.113.0/24");
+    expect_key(LB_AFF_CLIENT_PREFIX, "2001:db8:1:2:3:4:5:6", NULL, NULL, "net:2001:db8:1:2::/64");
+    expect_key(LB_AFF_CLIENT_CERT, "203.0.113.77", cert, NULL,
+               "cert:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+    expect_key(LB_AFF_CLIENT_CERT, "203.0.113.77", NULL, NULL, NULL);
+    expect_key(LB_AFF_TENANT, "203.0.113.77", NULL, "acme", "tenant:acme");
+    expect_key(LB_AFF_TENANT, "203.0.113.77", NULL, "", NULL);
+    expect_key(LB_AFF_NONE, "203.0.113.77", NULL, NULL, NULL);
+
+    struct lb_aff_cfg odd = { LB_AFF_CLIENT_PREFIX, 20, 48, 60 };
+    struct sockaddr_storage ss = addr("198.51.100.200");
+    char out[LB_AFF_KEY_MAX];
+    assert_int_equal(lb_aff_key(out, sizeof out, &odd, (struct sockaddr *)&ss, NULL, NULL), 0);
+    assert_string_equal(out, "net:198.51.96.0/20");
+}
+
+static void test_registry_parse(void **state)
+{
+    (void)state;
+    struct lb_reg_entry e;
+    const char *f[] = { "id", "addr", "kind", "group", "weight", "capacity", "sessions", "state", "heartbeat" };
+    const char *v[] = { "be1", "10.0.0.11:4433", "mtls", "acme", "3", "500", "42", "up", "1795393788007" };
+    assert_int_equal(lb_reg_parse(&e, f, v, 9), 0);
+    assert_string_equal(e.spec.name, "be1");
+    assert_true(e.spec.tls);
+    assert_string_equal(e.group, "acme");
+    assert_int_equal(e.spec.weight, 3);
+    assert_int_equal(e.capacity, 500);
+    assert_int_equal(e.sessions, 42);
+    assert_false(e.draining);
+    assert_true(e.heartbeat > 1795393788.0 && e.heartbeat < 1795393788.1);
+
+    const char *v2[] = { "be2", "10.0.0.12:4433", "proxy", "", "3", "500", "1", "draining", "1" };
+    assert_int_equal(lb_reg_parse(&e, f, v2, 9), 0);
+    assert_true(e.draining);
+    assert_int_equal(e.spec.weight, 0); /* never picked */
+    assert_false(e.spec.tls);
+
+    const char *v3[] = { "be3", "not-an-address", "proxy", "", "1", "1", "0", "up", "1" };
+    assert_int_equal(lb_reg_parse(&e, f, v3, 9), -1);
+    assert_int_equal(lb_reg_parse(&e, f + 1, v + 1, 8), -1); /* no id */
+    const char *v4[] = { "a-name-that-is-far-too-long-for-a-backend-name", "10.0.0.1:1" };
+    assert_int_equal(lb_reg_parse(&e, f, v4, 2), -1);
+    const char *v5[] = { "be5", "10.0.0.1:1" }; /* weight missing: 1 */
+    assert_int_equal(lb_reg_parse(&e, f, v5, 2), 0);
+    assert_int_equal(e.spec.weight, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_affinity_keys),
+        cmocka_unit_test(test_registry_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
