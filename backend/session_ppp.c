@@ -23,7 +23,10 @@
 #include "sstp/packet.h"
 
 #define PTY_READ_MAX 4096
-#define PTY_HOLD_S 1.0 /* longest wait for pppd's first output before relaying to it */
+/* Longest wait for pppd's first output before client frames go to its pty
+ * anyway (a `silent` pppd waits for the peer); a busy host can take
+ * seconds to start pppd, and frames written before it is ready are lost. */
+#define PTY_HOLD_S 5.0
 
 static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents);
