@@ -75,19 +75,32 @@ suite_integration() {
     done
 }
 
-suite_e2e() {
-    [ -x tests/e2e/run.sh ] || return 0
-    # e2e prints its own per-scenario lines; count them here.
-    local log line
+# A suite script that prints one "PASS name" / "FAIL name: why" line per case.
+count_cases() { # label script [args]
+    local label=$1 log line
+    shift
     log=$(mktemp)
-    timeout -k 10 1800 tests/e2e/run.sh 2>&1 | tee "$log"
+    timeout -k 10 1800 "$@" 2>&1 | tee "$log"
+    if ! grep -qE '^(PASS|FAIL) ' "$log"; then
+        failed=$((failed + 1)); failures+=("$label:no-result")
+    fi
     while read -r line; do
         case "$line" in
             "PASS "*) passed=$((passed + 1)) ;;
-            "FAIL "*) failed=$((failed + 1)); failures+=("e2e:${line#FAIL }") ;;
+            "FAIL "*) failed=$((failed + 1)); line=${line#FAIL }; failures+=("$label:${line%%:*}") ;;
         esac
     done < <(grep -E '^(PASS|FAIL) ' "$log")
     rm -f "$log"
+}
+
+suite_e2e() {
+    run_script "e2e:smoke_ppp" tests/e2e/smoke_ppp.sh
+    count_cases e2e-plugin tests/e2e/plugin_test.sh
+    count_cases e2e tests/e2e/run.sh
+    local t
+    for t in tests/e2e/topology_*.sh; do
+        [ -x "$t" ] && count_cases "e2e-$(basename "$t" .sh)" "$t"
+    done
 }
 
 for s in $SUITES; do
