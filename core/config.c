@@ -180,13 +180,26 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     return 0;
 }
 
-/* inih calls this once per line, so it is where the line number is known. */
+/* inih calls this once per line, so it is where the line number is known.
+ * inih reads a line in chunks of its fixed buffer and would take the rest
+ * of a longer line for a new one (wrong line numbers, or a value cut in
+ * two): a line that does not fit is an error of its own. */
 static char *read_line(char *str, int num, void *stream)
 {
     struct load_ctx *c = stream;
+    if (c->failed)
+        return NULL;
     char *line = fgets(str, num, c->file);
-    if (line)
-        c->lineno++;
+    if (!line)
+        return NULL;
+    c->lineno++;
+    size_t len = strlen(line);
+    if (len > 0 && line[len - 1] != '\n' && !feof(c->file)) {
+        snprintf(c->err, c->err_len, "%s:%d: line longer than %d bytes", c->path, c->lineno, num - 2);
+        c->failed = true;
+        c->fail_line = c->lineno;
+        return NULL;
+    }
     return line;
 }
 
@@ -234,6 +247,9 @@ int cfg_apply_env(const struct cfg_opt *table, size_t n, void *cfg, const char *
         const char *val = getenv(cfg_env_name(name, sizeof name, env_prefix, &table[i]));
         if (!val)
             continue;
+        /* the environment replaces what the file said, lists included */
+        if (table[i].type == CFG_CUSTOM && table[i].release)
+            table[i].release(field_of(cfg, &table[i]));
         if (set_value(&table[i], cfg, val, why, sizeof why) == -1) {
             snprintf(err, err_len, "env %s: %s", name, why);
             return -1;
@@ -255,6 +271,29 @@ void cfg_free(const struct cfg_opt *table, size_t n, void *cfg)
     }
 }
 
+/* Writes text as "; " comment lines of at most HELP_WIDTH columns, broken at
+ * spaces: inih reads a file in lines of INI_MAX_LINE (200) bytes, so a
+ * longer comment line would come back as a syntax error. */
+#define HELP_WIDTH 78
+static void print_comment(FILE *out, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        size_t room = HELP_WIDTH - 2, n = strlen(p);
+        if (n > room) {
+            n = room;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0) /* one word longer than a line: cut it */
+                n = room;
+        }
+        fprintf(out, "; %.*s\n", (int)n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
 void cfg_print_help(const struct cfg_opt *table, size_t n, void *stream)
 {
     FILE *out = stream;
@@ -265,7 +304,7 @@ void cfg_print_help(const struct cfg_opt *table, size_t n, void *stream)
             fprintf(out, "%s[%s]\n", section ? "\n" : "", o->section);
             section = o->section;
         }
-        fprintf(out, "; %s\n", o->help);
+        print_comment(out, o->help);
         if (o->type == CFG_ENUM) {
             fprintf(out, ";   one of:");
             for (int k = 0; o->choices[k]; k++)

@@ -1,0 +1,1235 @@
+#!/usr/bin/env python3
+"""backend_test.py — sstp-backend on loopback, with a fake pppd (no kernel PPP).
+
+Each scenario starts its own sstp-backend (build/asan/sstp-backend when it
+exists, else build/sstp-backend; SSTPLB_TEST_BACKEND=path overrides) on free ports,
+with lib/fake_pppd.py as pppd, and drives it with lib/sstpclient.py. A
+scenario fails on a wrong answer, a missed deadline, a pppd left running or
+a zombie, a non-zero exit of the backend, or any sanitizer report in its log.
+
+  tests/integration/backend_test.py [-k SUBSTRING] [-v]
+Prints PASS/FAIL per scenario; exits 1 if any failed.
+"""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+
+import harness as H                      # noqa: E402
+import sstpclient as C                   # noqa: E402
+from fake_pppd import burst_frame, hdlc_encode as hdlc   # noqa: E402
+from harness import check                # noqa: E402
+
+LCP_CONF_REQ = bytes.fromhex("ff03c021010100080506deadbeef")     # magic number option
+LCP_ECHO_REQ = bytes.fromhex("ff03c021090200080000abcd")
+# an IPv4/UDP packet in a PPP frame, with bytes that need HDLC escaping
+# (0x7e, 0x7d, control characters) in its payload
+IPV4_FRAME = bytes.fromhex("ff030021" "45000024000040004011" "0000" "0a000002" "0a000001"
+                           "1f9000350010" "0000") + bytes([0x7E, 0x7D, 0x00, 0x11, 0x13, 0x20, 0xFF, 0x03])
+BIG_IPV4_FRAME = bytes.fromhex("ff030021") + bytes((i * 7) & 0xFF for i in range(1496))
+
+VERBOSE = False
+
+
+def note(msg):
+    if VERBOSE:
+        print("    " + msg, flush=True)
+
+
+def corr():
+    return "{%s}" % uuid.uuid4()
+
+
+class Ctx:
+    """One scenario: a work dir, fake pppd options, the backends it started."""
+
+    def __init__(self, root, certs, name):
+        self.name = name
+        self.work = os.path.join(root, name)
+        os.makedirs(self.work)
+        self.certs = certs
+        self.pd = H.FakePppdDir(self.work)
+        self.backends = []
+
+    def cert(self, name):
+        return os.path.join(self.certs, name)
+
+    def backend(self, listeners=("tls",), **sections):
+        """Starts a backend; `listeners` names the listeners to open; sections
+        override the defaults below (short timers, unlimited rate)."""
+        ports = {k: H.free_port() for k in listeners}
+        cfg = {
+            "backend": {"id": "it-" + self.name, "log_level": "debug"},
+            "listen": {k: "127.0.0.1:%d" % p for k, p in ports.items()},
+            "tls": {"cert": self.cert("server.crt"), "key": self.cert("server.key")},
+            "sstp": {"negotiation_timeout": "10s", "abort_timeout": "0.5s", "abort_linger": "0.2s",
+                     "disconnect_timeout": "1s", "disconnect_linger": "0.2s",
+                     "handshake_timeout": "5s"},
+            "pppd": {"path": self.pd.wrapper, "options": self.pd.options,
+                     "plugin": "/usr/lib/sstp-lb-test/not-loaded.so", "kill_grace": "1s"},
+            "limits": {"per_source_rate": "0"},
+        }
+        if "proxy" in listeners or "mtls" in listeners:
+            cfg["listen"]["proxy_allow"] = "127.0.0.1/32"
+        if "mtls" in listeners:
+            cfg["tls"]["proxy_ca"] = self.cert("ca.crt")
+        for sec, kv in sections.items():
+            cfg.setdefault(sec, {}).update(kv)
+        for attempt in range(3):
+            wdir = os.path.join(self.work, "b%d" % len(self.backends))
+            os.makedirs(wdir)
+            b = H.Backend(wdir, self.certs, cfg)
+            b.ports = ports
+            self.backends.append(b)
+            try:
+                b.start()
+                return b
+            except H.TestFailure:
+                # a free port taken by someone else between the probe and bind
+                if "listen_fail" not in b.text() or attempt == 2:
+                    raise
+                b.stop()
+                ports = {k: H.free_port() for k in listeners}
+                cfg["listen"].update({k: "127.0.0.1:%d" % p for k, p in ports.items()})
+
+    def client(self, b, listener="tls", **kw):
+        tls = listener != "proxy"
+        if tls:
+            kw.setdefault("cafile", self.cert("ca.crt"))
+        return C.SstpClient("127.0.0.1", b.ports[listener], tls=tls, **kw)
+
+    # -- keys --
+    def mschap(self, **extra):
+        """Fake pppd options for an MS-CHAPv2 login; returns the HLAK a real
+        client computes from the same MasterKey."""
+        mk = os.urandom(16)
+        s_send, s_recv = C.mschapv2_keys(mk, is_server=True)
+        c_send, c_recv = C.mschapv2_keys(mk, is_server=False)
+        # like pppd, speak first on the tty: the backend holds frames for
+        # pppd until then (or for up to a second)
+        opts = {"auth": {"method": "mschapv2", "keys_set": 1, "recv_key": s_recv.hex(),
+                         "send_key": s_send.hex(), "user": "alice"},
+                "write_on_start": [LCP_CONF_REQ.hex()]}
+        opts.update(extra)
+        self.pd.set(**opts)
+        return C.hlak_client_mschapv2(c_send, c_recv)
+
+    def teardown(self, failed):
+        errors = []
+        for b in self.backends:
+            if b.proc is None:
+                continue
+            pid = b.pid
+            if b.proc.poll() is None:
+                rc = b.stop()
+                if rc != 0:
+                    errors.append("backend exit status %r at SIGTERM" % (rc,))
+            elif b.rc is None:
+                errors.append("backend exited during the scenario (status %r)" % (b.stop(),))
+            rep = b.sanitizer_report()
+            if rep:
+                errors.append("sanitizer report in the backend log:\n" + rep)
+            left = H.children_of(pid)
+            if left:
+                errors.append("processes left behind by backend %d: %s" % (pid, left))
+        for r in self.pd.runs():
+            if not H.wait_gone(r.pid, 3.0):
+                errors.append("fake pppd %d still exists (state %s)" % (r.pid, H.proc_state(r.pid)))
+                try:
+                    os.kill(r.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if (failed or errors) and VERBOSE:
+            for b in self.backends:
+                print("---- backend log %s ----\n%s" % (b.logpath, b.text()[-6000:]))
+        return errors
+
+
+# ---------------------------------------------------------------- helpers
+
+def start_call(ctx, b, listener="tls", corr_id=None, **kw):
+    """TLS/TCP, HTTP 200, CONNECT_REQUEST -> ACK, the fake pppd started.
+    Returns (client, fake pppd run)."""
+    cid = corr_id or corr()
+    c = ctx.client(b, listener, **kw)
+    status, hdrs = c.http_handshake(corr_id=cid)
+    check(status == 200, "HTTP status %r, want 200" % status)
+    check(hdrs.get("content-length") == C.SSTP_CONTENT_LENGTH, "200 without the SSTP Content-Length")
+    p = c.sstp_connect()
+    check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
+    r = ctx.pd.find(cid)
+    check(r is not None, "no fake pppd started for the call")
+    return c, r
+
+
+def sid_of(r):
+    return r.start["env"]["SSTP_SESSION_ID"]
+
+
+def connect_call(ctx, b, hlak, listener="tls", wait_auth=True, **kw):
+    c, r = start_call(ctx, b, listener, **kw)
+    if wait_auth:
+        check(r.wait_event("plugin_ack", 5), "the backend never acknowledged AUTH")
+    c.call_connected(hlak)
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
+    return c, r
+
+
+def expect_status(p, msg_type, attrib_id, status, what):
+    check(getattr(p, "msg_type", None) == msg_type,
+          "%s: want %s, got %r" % (what, C.MSG_NAMES[msg_type], p))
+    st = p.status()
+    check(st is not None and st[0] == attrib_id and st[1] == status,
+          "%s: want AttribID %d status %d, got %r" % (what, attrib_id, status, st))
+
+
+def expect_closed_silently(c, timeout, what):
+    """The server closes within timeout without sending anything."""
+    before = len(c.rbuf)
+    check(c.read_closed(timeout), "%s: connection not closed within %.1fs" % (what, timeout))
+    check(len(c.rbuf) == before, "%s: server sent %r before closing" % (what, c.rbuf[before:]))
+
+
+def pppd_terminated(r, timeout=4.0, signal_name="SIGTERM"):
+    check(r.wait_event("signal", timeout, lambda e: e["name"] == signal_name),
+          "fake pppd %d got no %s" % (r.pid, signal_name))
+    check(H.wait_gone(r.pid, timeout), "fake pppd %d still there (state %s)" % (r.pid, H.proc_state(r.pid)))
+
+
+def raw_tcp(b, listener, timeout=3.0):
+    s = socket.create_connection(("127.0.0.1", b.ports[listener]), timeout=timeout)
+    s.settimeout(timeout)
+    return s
+
+
+def closed_without_data(s, timeout):
+    """True if the peer closes (or resets) within timeout having sent nothing."""
+    s.settimeout(timeout)
+    try:
+        d = s.recv(4096)
+    except socket.timeout:
+        return False
+    except ConnectionError:
+        return True
+    return d == b""
+
+
+# ---------------------------------------------------------------- scenarios
+
+TESTS = []
+
+
+def scenario(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@scenario
+def s01_direct_mschapv2_relay(ctx):
+    hlak = ctx.mschap(ip_up={"local": "10.9.0.1", "remote": "10.9.0.7"}, write_on_start=[LCP_CONF_REQ.hex()])
+    b = ctx.backend()
+    cid = corr()
+    c, r = start_call(ctx, b, corr_id=cid)
+    check(c.bitmask == 0x02, "default hash=sha256 must advertise bitmask 0x02, got %r" % c.bitmask)
+
+    # pppd's command line, environment and fds (pppd.h)
+    st = r.start
+    argv, env, sid = st["argv"], st["env"], sid_of(r)
+    want = {"logfd": "2", "file": ctx.pd.options, "plugin": "/usr/lib/sstp-lb-test/not-loaded.so",
+            "sstp-lb-fd": "3", "remotenumber": "127.0.0.1", "ipparam": sid}
+    got = {k: argv[argv.index(k) + 1] for k in want if k in argv[2:-1]}
+    check("nodetach" in argv and got == want, "pppd argv %r" % argv[1:])
+    check(argv[1].startswith("/dev/pts/") and st["tty0"] == argv[1], "fd 0 is not the pty slave argv[1]")
+    check(env.get("SSTP_CLIENT_ADDR") == "127.0.0.1" and env.get("SSTP_CORRELATION_ID") == cid,
+          "pppd env %r" % env)
+    check(st["fds"] == [0, 1, 2, 3], "pppd inherited fds %r (want 0-3 only)" % st["fds"])
+    check(st["fd3"] == {"family": socket.AF_UNIX, "type": socket.SOCK_SEQPACKET}, "fd 3 is %r" % st["fd3"])
+    check(b.find("start", sid=sid, corr=cid), "ev=start without the correlation id")
+
+    # PPP control frames flow before CALL_CONNECTED, data frames do not (gate)
+    p = c.recv(3)
+    check(not p.is_ctrl and p.payload == LCP_CONF_REQ, "want pppd's LCP Configure-Request, got %r" % (p,))
+    c.send(C.data(IPV4_FRAME))
+    c.send(C.data(LCP_ECHO_REQ))
+    check(r.wait_event("frame", 3, lambda e: e["hex"] == LCP_ECHO_REQ.hex()), "LCP from the client not relayed")
+    check(all(f != IPV4_FRAME for f, _ in r.frames()), "IPv4 frame crossed before CALL_CONNECTED")
+    r.ctl(cmd="write", frame=IPV4_FRAME.hex())
+    r.ctl(cmd="write", frame=LCP_ECHO_REQ.hex())
+    got = []
+    while True:
+        p = c.recv(3)
+        check(p is not C.TIMEOUT and p is not C.CLOSED, "pppd's LCP echo never arrived")
+        got.append(p)
+        if not p.is_ctrl and p.payload == LCP_ECHO_REQ:
+            break
+    check(all(x.is_ctrl or x.payload != IPV4_FRAME for x in got), "IPv4 frame from pppd crossed before CALL_CONNECTED")
+
+    # crypto binding
+    check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 1), "AUTH not acknowledged")
+    c.call_connected(hlak)
+    check(b.wait_log("binding_ok", 5, sid=sid, user="alice"), "no ev=binding_ok")
+    check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 2), "IP_UP not acknowledged")
+    check(b.wait_log("ppp_up", 3, sid=sid, remote="10.9.0.7"), "no ev=ppp_up with the address")
+
+    # data both ways, intact, with good FCS on the pty
+    c.send(C.data(IPV4_FRAME))
+    c.send(C.data(BIG_IPV4_FRAME))
+    check(r.wait_event("frame", 3, lambda e: e["hex"] == BIG_IPV4_FRAME.hex()), "big frame not relayed to pppd")
+    frames = r.frames()
+    check((IPV4_FRAME, True) in frames and (BIG_IPV4_FRAME, True) in frames,
+          "frames at pppd not intact or bad FCS: %r" % [(f.hex()[:16], ok) for f, ok in frames])
+    r.ctl(cmd="write", frame=IPV4_FRAME.hex())
+    r.ctl(cmd="write", frame=BIG_IPV4_FRAME.hex())
+    got = []
+    deadline = time.monotonic() + 3
+    while len(got) < 2 and time.monotonic() < deadline:
+        p = c.recv(max(0.0, deadline - time.monotonic()))
+        if p is C.TIMEOUT or p is C.CLOSED:
+            break
+        if not p.is_ctrl and p.payload in (IPV4_FRAME, BIG_IPV4_FRAME):
+            got.append(p.payload)
+    check(got == [IPV4_FRAME, BIG_IPV4_FRAME], "client got %d of 2 data frames from pppd" % len(got))
+
+    # client disconnect
+    c.send(C.call_disconnect())
+    p = c.recv_ctrl(3)
+    check(getattr(p, "msg_type", None) == C.CALL_DISCONNECT_ACK, "want DISCONNECT_ACK, got %r" % (p,))
+    check(c.read_closed(3), "connection not closed after the disconnect linger")
+    pppd_terminated(r)
+    check(b.wait_log("close", 3, sid=sid, term="--", rc="OK"), "no clean ev=close")
+    c.close()
+
+
+@scenario
+def s02_early_call_connected(ctx):
+    hlak = ctx.mschap(auth_delay=1.0)
+    b = ctx.backend()
+    c, r = start_call(ctx, b)
+    sid = sid_of(r)
+    c.call_connected(hlak)           # before pppd reported anything
+    p = c.recv_ctrl(0.5)
+    check(p is C.TIMEOUT, "early CALL_CONNECTED answered with %r (must be deferred)" % (p,))
+    check(not r.events("plugin_sent"), "fake pppd reported too early for the test to mean anything")
+    check(b.wait_log("binding_ok", 4, sid=sid), "deferred binding never validated")
+    e_auth = r.wait_event("plugin_sent", 1)
+    check(e_auth and e_auth["t"] >= 0.9, "AUTH sent at %r" % (e_auth,))
+    c.send(C.data(IPV4_FRAME))
+    check(r.wait_event("frame", 3, lambda e: e["hex"] == IPV4_FRAME.hex() and e["fcs_ok"]),
+          "data not relayed after the deferred binding")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
+
+@scenario
+def s03_pap_zero_hlak(ctx):
+    b = ctx.backend()
+    zero = b"\0" * 32
+    ctx.pd.set(auth={"method": "pap", "keys_set": 0, "user": "bob"})
+    c, r = connect_call(ctx, b, zero)
+    check(b.find("auth_ok", sid=sid_of(r), method="pap", keys="0"), "no ev=auth_ok method=pap")
+    # PAP via RADIUS may still carry MPPE keys: the HLAK follows the method (zeros)
+    ctx.pd.set(auth={"method": "pap", "keys_set": 1, "recv_key": os.urandom(16).hex(),
+                     "send_key": os.urandom(16).hex(), "user": "carol"})
+    c2, r2 = connect_call(ctx, b, zero)
+    for cl, rr in ((c, r), (c2, r2)):
+        cl.send(C.call_disconnect())
+        check(getattr(cl.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+        pppd_terminated(rr)
+
+
+def binding_failure(ctx, b, hlak, cert_der, want_rc, answer_abort):
+    c, r = start_call(ctx, b)
+    sid = sid_of(r)
+    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    c.call_connected(hlak, cert_der=cert_der)
+    p = c.recv_ctrl(3)
+    expect_status(p, C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "bad binding")
+    check(b.wait_log("binding_fail", 3, sid=sid, rc=want_rc), "no ev=binding_fail rc=%s" % want_rc)
+    if answer_abort:
+        c.send(C.call_abort())
+    t0 = time.monotonic()
+    check(c.read_closed(3), "not closed after the abort")
+    note("closed %.2fs after the abort (answered=%s)" % (time.monotonic() - t0, answer_abort))
+    pppd_terminated(r)
+    c.close()
+
+
+@scenario
+def s04_wrong_cert_hash(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    other = H.der_of(ctx.cert("offload.crt"))
+    binding_failure(ctx, b, hlak, other, "E_BIND_CERT_HASH", answer_abort=True)
+    check(b.stats()["binding_fail"] == 1, "binding_fail counter")
+
+
+@scenario
+def s05_wrong_mac(ctx):
+    ctx.mschap()
+    b = ctx.backend()
+    wrong = C.hlak_client_mschapv2(*C.mschapv2_keys(os.urandom(16), is_server=False))
+    binding_failure(ctx, b, wrong, None, "E_BIND_MAC", answer_abort=False)
+    # a PAP client (zero HLAK) against MS-CHAPv2 keys fails the same way
+    binding_failure(ctx, b, b"\0" * 32, None, "E_BIND_MAC", answer_abort=True)
+    # a deferred CALL_CONNECTED (sent before the keys) is checked when they come
+    ctx.mschap(auth_delay=0.5)
+    c, r = start_call(ctx, b)
+    c.call_connected(wrong)
+    t0 = time.monotonic()
+    p = c.recv_ctrl(3)
+    expect_status(p, C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "deferred bad MAC")
+    check(time.monotonic() - t0 >= 0.3, "deferred binding judged before the keys came")
+    check(b.wait_log("binding_fail", 3, sid=sid_of(r), rc="E_BIND_MAC"), "no binding_fail E_BIND_MAC")
+    pppd_terminated(r)
+
+
+@scenario
+def s06_hash_sha1(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend(sstp={"hash": "sha1"})
+    c, r = start_call(ctx, b)
+    check(c.bitmask == 0x01, "hash=sha1 must advertise bitmask 0x01, got %r" % c.bitmask)
+    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    msg = c.call_connected(hlak)
+    check(msg[15] == C.HASH_SHA1 and msg[68:80] == b"\0" * 12, "client did not build a SHA-1 binding")
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "SHA-1 binding failed")
+    # SHA-256 where only SHA-1 was offered is refused
+    c2, r2 = start_call(ctx, b)
+    check(r2.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    c2.call_connected(hlak, hash_proto=C.HASH_SHA256)
+    expect_status(c2.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "unoffered hash")
+    check(b.wait_log("binding_fail", 3, sid=sid_of(r2), rc="E_BIND_HASH_PROTO"), "no binding_fail E_BIND_HASH_PROTO")
+    b2 = ctx.backend(sstp={"hash": "both"})
+    c3, r3 = start_call(ctx, b2)
+    check(c3.bitmask == 0x03, "hash=both must advertise 0x03, got %r" % c3.bitmask)
+    check(r3.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    c3.call_connected(hlak, hash_proto=C.HASH_SHA1)
+    check(b2.wait_log("binding_ok", 5, sid=sid_of(r3)), "SHA-1 binding with hash=both failed")
+    for cl in (c, c3):
+        cl.send(C.call_disconnect())
+        check(getattr(cl.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+
+@scenario
+def s07_proxy_tlvs(ctx):
+    hlak = ctx.mschap()
+    # the backend's own certificate is backend.crt; clients saw server.crt at the proxy
+    b = ctx.backend(listeners=("tls", "proxy", "mtls"), sstp={"hash": "both"},
+                    tls={"cert": ctx.cert("backend.crt"), "key": ctx.cert("backend.key")})
+    front = H.der_of(ctx.cert("server.crt"))
+    own = H.der_of(ctx.cert("backend.crt"))
+    tlvs = [C.tlv(C.PP2_CERT_SHA256, C.cert_hash(front, 2)), C.tlv(C.PP2_CERT_SHA1, C.cert_hash(front, 1))]
+
+    def hdr(uid):
+        return C.proxy_v2("203.0.113.7", "198.51.100.10", 51234, 443,
+                          [C.tlv(C.PP2_UNIQUE_ID, uid.encode())] + tlvs)
+
+    for hp in (C.HASH_SHA256, C.HASH_SHA1):
+        uid = "px%d-%s" % (hp, uuid.uuid4().hex[:12])
+        c, r = start_call(ctx, b, "proxy", pre=hdr(uid))
+        st = r.start
+        check(sid_of(r) == uid and st["argv"][st["argv"].index("ipparam") + 1] == uid,
+              "sid %r is not the UNIQUE_ID %r" % (sid_of(r), uid))
+        check(st["env"]["SSTP_CLIENT_ADDR"] == "203.0.113.7" and
+              st["argv"][st["argv"].index("remotenumber") + 1] == "203.0.113.7",
+              "pppd does not see the PROXY source address: %r" % st["env"])
+        check(b.find("start", sid=uid, client="203.0.113.7:51234"), "ev=start lacks the proxy sid/client")
+        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        c.call_connected(hlak, hash_proto=hp, cert_der=front)
+        check(b.wait_log("binding_ok", 5, sid=uid), "binding against the TLV hash (proto %d) failed" % hp)
+        c.send(C.call_disconnect())
+        check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+    # a UNIQUE_ID is logged and passed to pppd as one sanitised token
+    c, r = start_call(ctx, b, "proxy", pre=hdr("a b=c\nd\"e"))
+    check(sid_of(r) == "a.b.c.d.e" and r.start["argv"][r.start["argv"].index("ipparam") + 1] == "a.b.c.d.e",
+          "sid %r not sanitised" % sid_of(r))
+    check(b.find("start", sid="a.b.c.d.e"), "ev=start with the sanitised sid")
+    c.kill()
+    pppd_terminated(r)
+
+    # a client that MACs the backend's own certificate hash fails behind the proxy
+    uid = "own-" + uuid.uuid4().hex[:8]
+    c, r = start_call(ctx, b, "proxy", pre=hdr(uid))
+    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    c.call_connected(hlak, cert_der=own)
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "own cert via proxy")
+    check(b.wait_log("binding_fail", 3, sid=uid, rc="E_BIND_CERT_HASH"), "no binding_fail")
+    pppd_terminated(r)
+
+    # and the proxy's hash is not accepted on the direct listener (own cert only)
+    c, r = start_call(ctx, b, "tls")
+    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    check(C.cert_hash(c.cert_der, 2) == C.cert_hash(own, 2), "direct listener does not present tls.cert")
+    c.call_connected(hlak, cert_der=front)
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "front cert direct")
+    pppd_terminated(r)
+
+    # mTLS listener: proxy client certificate, PROXY v2 inside TLS
+    uid = "mtls-" + uuid.uuid4().hex[:8]
+    c, r = start_call(ctx, b, "mtls", inner=hdr(uid), sni="backend",
+                      certfile=ctx.cert("proxy-client.crt"), keyfile=ctx.cert("proxy-client.key"))
+    check(sid_of(r) == uid and r.start["env"]["SSTP_CLIENT_ADDR"] == "203.0.113.7", "mtls: sid/addr from PROXY")
+    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    c.call_connected(hlak, cert_der=front)
+    check(b.wait_log("binding_ok", 5, sid=uid), "mtls binding against the TLV hash failed")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    # mTLS without a client certificate is refused in the handshake
+    fails = b.stats()["tls_fail"]
+    try:
+        c = ctx.client(b, "mtls", sni="backend")
+        c.send(hdr("nocert"))
+        check(c.read_closed(3), "mTLS without a client certificate was not refused")
+    except (ssl.SSLError, ConnectionError):
+        pass
+    check(H.wait_until(lambda: b.stats()["tls_fail"] == fails + 1, 3), "tls_fail not counted")
+
+
+@scenario
+def s08_proxy_trusted_hash_fallback(ctx):
+    hlak = ctx.mschap()
+    offload = H.der_of(ctx.cert("offload.crt"))
+    other = H.der_of(ctx.cert("server-rsa.crt"))
+    h256 = C.cert_hash(offload, 2).hex()
+    b = ctx.backend(listeners=("proxy",), sstp={"trusted_cert_hash": [C.cert_hash(other, 2).hex(), h256]})
+    for pre in (C.proxy_v2("192.0.2.44", "192.0.2.1", 4000, 443),
+                C.proxy_v1("192.0.2.45", "192.0.2.1", 4001, 443)):
+        c, r = start_call(ctx, b, "proxy", pre=pre)
+        check(r.start["env"]["SSTP_CLIENT_ADDR"] in ("192.0.2.44", "192.0.2.45"), "PROXY address not used")
+        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        c.call_connected(hlak, cert_der=offload)
+        check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "trusted_cert_hash not used without TLVs")
+        c.send(C.call_disconnect())
+        check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    # no TLVs and no trusted hashes: every binding fails, it is never skipped
+    b2 = ctx.backend(listeners=("proxy",))
+    for der in (offload, b"\0" * 0):
+        c, r = start_call(ctx, b2, "proxy", pre=C.proxy_v2("192.0.2.46", "192.0.2.1", 4002, 443))
+        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        if der:
+            c.call_connected(hlak, cert_der=der)
+        else:
+            c.call_connected(hlak, chash=b"\0" * 32)
+        expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED,
+                      "no trusted hash")
+        check(b2.wait_log("binding_fail", 3, sid=sid_of(r), rc="E_BIND_CERT_HASH"), "no binding_fail")
+        c.send(C.call_abort())
+        pppd_terminated(r)
+
+
+@scenario
+def s09_untrusted_source_and_misplaced_proxy(ctx):
+    b = ctx.backend(listeners=("tls", "proxy"), listen={"proxy_allow": "10.0.0.0/8"})
+    s = raw_tcp(b, "proxy")
+    s.sendall(C.proxy_v2("203.0.113.9", "198.51.100.10", 1000, 443))
+    check(closed_without_data(s, 3), "untrusted source not refused")
+    s.close()
+    check(b.wait_log("refuse", 3, reason="untrusted_source"), "no ev=refuse reason=untrusted_source")
+    # PROXY headers on the direct TLS listener (v2 and v1, inside TLS)
+    for hdr in (C.proxy_v2("203.0.113.9", "198.51.100.10", 1000, 443), C.proxy_v1("203.0.113.9", "1.2.3.4", 5, 443)):
+        c = ctx.client(b)
+        c.send(hdr + b"SSTP_DUPLEX_POST " + C.SSTP_URI.encode() + b" HTTP/1.1\r\n")
+        expect_closed_silently(c, 3, "PROXY header on the direct listener")
+        c.close()
+    check(b.wait_log("refuse", 3, reason="proxy_header_on_direct_listener"), "no proxy_header_on_direct_listener")
+    st = b.stats()
+    check(st["refused_untrusted"] == 1 and st["refused_proxy_header"] == 2,
+          "counters untrusted=%d proxy_header=%d, want 1 and 2" % (st["refused_untrusted"], st["refused_proxy_header"]))
+    check(st["pppd_spawned"] == 0 and st["started"] == 0, "sessions started from refused connections")
+    # a trusted proxy source that sends no PROXY header is dropped too
+    b2 = ctx.backend(listeners=("proxy",))
+    s = raw_tcp(b2, "proxy")
+    s.sendall(b"SSTP_DUPLEX_POST " + C.SSTP_URI.encode() + b" HTTP/1.1\r\n\r\n")
+    check(closed_without_data(s, 3), "proxy listener accepted a connection without a PROXY header")
+    s.close()
+    check(b2.wait_log("proxy_reject", 3, rc="E_PP_SIGNATURE"), "no ev=proxy_reject rc=E_PP_SIGNATURE")
+    # our certificate TLV with a wrong length: the header is refused
+    s = raw_tcp(b2, "proxy")
+    s.sendall(C.proxy_v2("203.0.113.9", "198.51.100.10", 1000, 443, [C.tlv(C.PP2_CERT_SHA256, bytes(31))]))
+    check(closed_without_data(s, 3), "PROXY header with a 31-byte 0xE8 TLV accepted")
+    s.close()
+    check(b2.wait_log("proxy_reject", 3, rc="E_PP_V2_OUR_TLV"), "no ev=proxy_reject rc=E_PP_V2_OUR_TLV")
+
+
+@scenario
+def s10_http_rejects(ctx):
+    b = ctx.backend(sstp={"max_head": "1024"})
+    uri = C.SSTP_URI
+    cases = [
+        ("wrong method", dict(method="POST"), 405),
+        ("wrong URI", dict(uri="/index.html"), 404),
+        ("HTTP/1.0", dict(version="HTTP/1.0"), 505),
+        ("no Content-Length", dict(content_length=None), 411),
+        ("Content-Length 0", dict(content_length="0"), 400),
+        ("no Host", dict(host=None), 400),
+        ("head too long", dict(extra=["X-Pad: " + "a" * 1100]), 400),
+    ]
+    for what, kw, want in cases:
+        c = ctx.client(b)
+        c.http_request(**kw)
+        status, hdrs = c.read_http_response(3)
+        check(status == want, "%s: status %r, want %d" % (what, status, want))
+        check(hdrs.get("content-length") == "0" and hdrs.get("connection", "").lower() == "close",
+              "%s: error answer headers %r" % (what, hdrs))
+        if want == 405:
+            check("SSTP_DUPLEX_POST" in hdrs.get("allow", ""), "405 without Allow")
+        check(c.read_closed(3), "%s: connection not closed after the error" % what)
+        c.close()
+    # HEAD probe: 200, closed, no session
+    c = ctx.client(b)
+    c.send(("HEAD %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % uri).encode())
+    status, hdrs = c.read_http_response(3)
+    check(status == 200 and hdrs.get("content-length") == "0", "HEAD probe answered %r %r" % (status, hdrs))
+    check(c.read_closed(3), "probe connection not closed")
+    # no SNI, TLS 1.2 only: still served
+    c = ctx.client(b, sni=None, max_version=ssl.TLSVersion.TLSv1_2)
+    check(c.sock.version() == "TLSv1.2", "negotiated %s" % c.sock.version())
+    c.http_request(method="POST")
+    check(c.read_http_response(3)[0] == 405, "no-SNI TLS 1.2 client not served")
+    check(b.wait_log("http_reject", 3, status="405", rc="E_HTTP_METHOD"), "no ev=http_reject")
+    # TLS 1.1 is refused in the handshake
+    before = b.stats()["tls_fail"]
+    refused = False
+    try:
+        c = ctx.client(b, max_version=ssl.TLSVersion.TLSv1_1)
+        refused = c.read_closed(2)
+    except (ssl.SSLError, ConnectionError) as e:
+        refused = True
+        note("TLS 1.1: %s" % e)
+    check(refused, "TLS 1.1 client was served")
+    check(H.wait_until(lambda: b.stats()["tls_fail"] == before + 1, 3), "TLS 1.1 refusal not counted as tls_fail")
+    st = b.stats()
+    check(st["pppd_spawned"] == 0 and st["started"] == 0 and st["probes"] == 1,
+          "spawned=%d started=%d probes=%d" % (st["pppd_spawned"], st["started"], st["probes"]))
+    check(not ctx.pd.runs(), "a pppd was started by a rejected request")
+
+
+@scenario
+def s11_timers(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend(sstp={"negotiation_timeout": "1s", "hello_interval": "1s", "handshake_timeout": "1s"})
+    # (a) no CONNECT_REQUEST
+    c = ctx.client(b)
+    check(c.http_handshake(corr_id=corr())[0] == 200, "no 200")
+    t0 = time.monotonic()
+    p = c.recv_ctrl(3)
+    expect_status(p, C.CALL_ABORT, C.A_STATUS_INFO, C.ST_NEGOTIATION_TIMEOUT, "no CONNECT_REQUEST")
+    dt = time.monotonic() - t0
+    check(0.7 <= dt <= 2.0, "negotiation abort after %.2fs, want ~1s" % dt)
+    check(c.read_closed(3), "not closed after the negotiation abort")
+    # (b) no CALL_CONNECTED
+    ctx.pd.set(auth=None)
+    c, r = start_call(ctx, b)
+    t0 = time.monotonic()
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_STATUS_INFO, C.ST_NEGOTIATION_TIMEOUT, "no CALL_CONNECTED")
+    check(time.monotonic() - t0 <= 2.0, "negotiation abort too late")
+    check(c.read_closed(3), "not closed")
+    pppd_terminated(r)
+    # (b2) CALL_CONNECTED waiting for keys that never come
+    c, r = start_call(ctx, b)
+    c.call_connected(hlak)
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_STATUS_INFO, C.ST_NEGOTIATION_TIMEOUT, "keys never came")
+    check(b.wait_log("binding_fail", 3, sid=sid_of(r), rc="E_FSM_TIMEOUT"), "no binding_fail E_FSM_TIMEOUT")
+    pppd_terminated(r)
+    # (c) hello: the backend probes an idle call and keeps it while answered
+    hlak = ctx.mschap()
+    c, r = connect_call(ctx, b, hlak)
+    sid = sid_of(r)
+    echoes = 0
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:
+        p = c.recv(max(0.05, deadline - time.monotonic()))
+        if p is C.TIMEOUT:
+            break
+        check(p is not C.CLOSED and p.msg_type in (C.ECHO_REQUEST, None), "idle call got %r" % (p,))
+        if p.msg_type == C.ECHO_REQUEST:
+            echoes += 1
+            c.send(C.echo_response())
+    check(echoes >= 2, "%d ECHO_REQUESTs in 3.5s with hello_interval=1s" % echoes)
+    check(not b.find("close", sid=sid), "answered call was closed")
+    # (e) the client's ECHO_REQUEST is answered
+    c.send(C.echo_request())
+    p = c.recv_ctrl(2, answer_echo=True)
+    check(getattr(p, "msg_type", None) == C.ECHO_RESPONSE, "client echo answered with %r" % (p,))
+    # (d) stop answering: aborted within two intervals
+    t0 = time.monotonic()
+    p = c.recv_ctrl(4, answer_echo=False)
+    check(getattr(p, "msg_type", None) == C.ECHO_REQUEST, "want ECHO_REQUEST, got %r" % (p,))
+    p = c.recv_ctrl(3, answer_echo=False)
+    expect_status(p, C.CALL_ABORT, C.A_STATUS_INFO, C.ST_NEGOTIATION_TIMEOUT, "hello timeout")
+    check(c.read_closed(2), "not closed after the hello timeout")
+    check(time.monotonic() - t0 <= 3.5, "hello abort took %.2fs" % (time.monotonic() - t0))
+    check(b.wait_log("close", 3, sid=sid, rc="E_FSM_HELLO_TIMEOUT"), "no close rc=E_FSM_HELLO_TIMEOUT")
+    pppd_terminated(r)
+    # echo in Call_Connected_Pending is answered too (lenient by design)
+    ctx.pd.set(auth=None)
+    c, r = start_call(ctx, b)
+    c.send(C.echo_request())
+    check(getattr(c.recv_ctrl(2, answer_echo=False), "msg_type", None) == C.ECHO_RESPONSE,
+          "echo in Call_Connected_Pending not answered")
+    c.kill()
+    pppd_terminated(r)
+    # (f) handshake timeout: TCP only, and TLS with half a request head
+    hs = b.stats()["handshake_timeout"]
+    s = raw_tcp(b, "tls")
+    t0 = time.monotonic()
+    check(closed_without_data(s, 3), "silent TCP connection not closed")
+    check(time.monotonic() - t0 <= 2.0, "handshake timeout took %.2fs" % (time.monotonic() - t0))
+    s.close()
+    c = ctx.client(b)
+    c.send(b"SSTP_DUPLEX_POST " + C.SSTP_URI.encode() + b" HTTP/1.1\r\nHost: x\r\n")
+    expect_closed_silently(c, 3, "half a request head")
+    check(H.wait_until(lambda: b.stats()["handshake_timeout"] == hs + 2, 3), "handshake_timeout counter")
+
+
+@scenario
+def s12_pppd_exits(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    for answer in (True, False):
+        c, r = connect_call(ctx, b, hlak)
+        sid = sid_of(r)
+        r.ctl(cmd="exit", code=0)
+        p = c.recv_ctrl(3)
+        expect_status(p, C.CALL_DISCONNECT, C.A_NO_ERROR, C.ST_NO_ERROR, "pppd exited")
+        check(b.wait_log("pppd_exit", 3, sid=sid, status="0"), "no ev=pppd_exit status=0")
+        t0 = time.monotonic()
+        if answer:
+            c.send(C.disconnect_ack())
+        check(c.read_closed(3), "not closed after CALL_DISCONNECT")
+        dt = time.monotonic() - t0
+        if answer:
+            check(dt < 0.5, "DISCONNECT_ACK did not close at once (%.2fs)" % dt)
+        else:
+            check(0.7 <= dt <= 2.0, "unanswered disconnect closed after %.2fs, want disconnect_timeout=1s" % dt)
+        check(b.wait_log("close", 3, sid=sid), "no ev=close")
+        check(H.wait_gone(r.pid, 2), "fake pppd not reaped")
+
+
+@scenario
+def s13_client_killed(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    c, r = connect_call(ctx, b, hlak)
+    c.kill()
+    pppd_terminated(r, 3)
+    check(b.wait_log("close", 3, sid=sid_of(r), rc="E_FSM_TRANSPORT_LOST"), "no close rc=E_FSM_TRANSPORT_LOST")
+    # before CALL_CONNECTED too
+    c, r = start_call(ctx, b)
+    c.kill()
+    pppd_terminated(r, 3)
+    # a pppd that ignores SIGTERM is killed after kill_grace (1s) and reaped
+    hlak = ctx.mschap(ignore_sigterm=True)
+    c, r = connect_call(ctx, b, hlak)
+    t0 = time.monotonic()
+    c.kill()
+    check(r.wait_event("signal", 3, lambda e: e["name"] == "SIGTERM" and e["ignored"]), "no SIGTERM")
+    check(H.wait_gone(r.pid, 4), "pppd ignoring SIGTERM still there (state %s)" % H.proc_state(r.pid))
+    dt = time.monotonic() - t0
+    check(0.8 <= dt <= 3.0, "SIGKILL after %.2fs, want kill_grace=1s" % dt)
+    check(not r.events("exit"), "the fake pppd exited by itself")
+    check(b.wait_log("pppd_kill", 2, sid=sid_of(r)), "no ev=pppd_kill")
+    check(b.wait_log("pppd_exit", 2, sid=sid_of(r), signal="9"), "no ev=pppd_exit signal=9")
+    check(not H.children_of(b.pid), "backend children left: %s" % H.children_of(b.pid))
+    check(b.stats()["pppd_killed"] == 1, "pppd_killed counter")
+
+
+@scenario
+def s14_sigterm_with_sessions(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    calls = [connect_call(ctx, b, hlak) for _ in range(3)]
+    calls.append(start_call(ctx, b))          # still before CALL_CONNECTED
+    idle = raw_tcp(b, "tls")                  # still in its TLS handshake
+    t0 = time.monotonic()
+    b.proc.send_signal(signal.SIGTERM)
+    for i, (c, r) in enumerate(calls):
+        p = c.recv_ctrl(3)
+        expect_status(p, C.CALL_DISCONNECT, C.A_NO_ERROR, C.ST_NO_ERROR, "shutdown, call %d" % i)
+        if i != 2:                            # the third never answers
+            c.send(C.disconnect_ack())
+    check(closed_without_data(idle, 2), "handshaking connection not closed at shutdown")
+    try:
+        socket.create_connection(("127.0.0.1", b.ports["tls"]), timeout=1).close()
+        check(False, "listener still accepts after SIGTERM")
+    except ConnectionRefusedError:
+        pass
+    try:
+        rc = b.proc.wait(8)
+    except Exception:
+        rc = None
+    dt = time.monotonic() - t0
+    check(rc == 0, "backend exit status %r" % (rc,))
+    check(dt <= 5.0, "shutdown took %.2fs (deadline disconnect_timeout+kill_grace+2 = 4s)" % dt)
+    for c, r in calls:
+        pppd_terminated(r, 1)
+        check(c.read_closed(1), "client connection not closed")
+    b.stop()
+    check(b.find("exit", status="0"), "no ev=exit status=0")
+
+
+@scenario
+def s15_limits(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend(limits={"max_sessions": "2", "per_source_rate": "0"})
+    c1, r1 = connect_call(ctx, b, hlak)
+    c2, r2 = start_call(ctx, b)
+    s = raw_tcp(b, "tls")
+    check(closed_without_data(s, 2), "third connection not refused at max_sessions=2")
+    s.close()
+    check(b.wait_log("refuse", 2, reason="max_sessions"), "no ev=refuse reason=max_sessions")
+    # a freed slot is usable again
+    c2.kill()
+    pppd_terminated(r2)
+    check(b.wait_log("close", 3, sid=sid_of(r2)), "second call not freed")
+    c3, r3 = connect_call(ctx, b, hlak)
+    st = b.stats()
+    check(st["refused_max_sessions"] == 1 and st["sessions"] == 2,
+          "refused_max_sessions=%d sessions=%d" % (st["refused_max_sessions"], st["sessions"]))
+    for c in (c1, c3):
+        c.send(C.call_disconnect())
+        check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+    # max_negotiating: a second connection still before CALL_CONNECTED is refused
+    b2 = ctx.backend(limits={"max_negotiating": "1", "per_source_rate": "0"})
+    s1 = raw_tcp(b2, "tls")
+    time.sleep(0.1)
+    s2 = raw_tcp(b2, "tls")
+    check(closed_without_data(s2, 2), "second negotiating connection not refused")
+    check(b2.wait_log("refuse", 2, reason="max_negotiating"), "no reason=max_negotiating")
+    s1.close()
+    s2.close()
+
+    # per_source_rate: a burst of 2, 1/s; six connections at once
+    b3 = ctx.backend(limits={"per_source_rate": "1", "per_source_burst": "2"})
+    socks = [raw_tcp(b3, "tls") for _ in range(6)]
+    refused = sum(1 for s in socks if closed_without_data(s, 0.3))
+    for s in socks:
+        s.close()
+    st = b3.stats()
+    note("rate: refused %d of 6; stats %r" % (refused, {k: st[k] for k in ("refused_rate",)}))
+    check(refused >= 3, "only %d of 6 connections refused with burst 2" % refused)
+    check(st["refused_rate"] == refused, "refused_rate=%d but the client saw %d refusals" % (st["refused_rate"], refused))
+    check(b3.find("refuse", reason="per_source_rate"), "no reason=per_source_rate")
+
+
+@scenario
+def s16_fd_and_child_leaks(ctx):
+    # pppd here is a shell that sleeps: 200 sessions must not wait for Python
+    sh = os.path.join(ctx.work, "sleep-pppd")
+    with open(sh, "w") as f:
+        f.write("#!/bin/sh\nexec sleep 30\n")
+    os.chmod(sh, 0o755)
+    b = ctx.backend(pppd={"path": sh}, sstp={"disconnect_linger": "0.1s"})
+    n = 200
+
+    def one():
+        c = ctx.client(b)
+        status, _ = c.http_handshake()
+        check(status == 200, "status %r" % status)
+        p = c.sstp_connect()
+        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "no ACK: %r" % (p,))
+        c.send(C.call_disconnect())
+        check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+        c.close()
+
+    def settled(k):
+        return len(b.entries("close")) >= k and not H.children_of(b.pid)
+
+    one()
+    check(H.wait_until(lambda: settled(1), 5), "first session not closed/reaped")
+    base = H.fd_count(b.pid)
+    t0 = time.monotonic()
+    for _ in range(n - 1):
+        one()
+    check(H.wait_until(lambda: settled(n), 10), "sessions not all closed/reaped: %d closes, children %s"
+          % (len(b.entries("close")), H.children_of(b.pid)))
+    after = H.fd_count(b.pid)
+    note("%d sessions in %.1fs; fds %d -> %d" % (n, time.monotonic() - t0, base, after))
+    check(after <= base, "fd count grew from %d to %d over %d sessions" % (base, after, n))
+    closes = b.entries("close")
+    check(all(d.get("rc") == "OK" for d in closes),
+          "a normal disconnect logged rc=%r" % sorted({d.get("rc") for d in closes}))
+    st = b.stats()
+    check(st["pppd_spawned"] == n and st["ended"] == n and st["sessions"] == 0,
+          "spawned=%d ended=%d sessions=%d" % (st["pppd_spawned"], st["ended"], st["sessions"]))
+
+
+@scenario
+def s17_malformed_sstp(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend()
+
+    def fresh():
+        c = ctx.client(b)
+        check(c.http_handshake(corr_id=corr())[0] == 200, "no 200")
+        return c
+
+    # bad version byte: closed without a message
+    c = fresh()
+    c.send(bytes([0x11]) + C.connect_request()[1:])
+    expect_closed_silently(c, 3, "version 0x11")
+    check(b.wait_log("sstp_reject", 2, rc="E_PKT_VERSION"), "no sstp_reject E_PKT_VERSION")
+    # length field below the header: closed without a message
+    c = fresh()
+    c.send(bytes([0x10, 0x01, 0x00, 0x02]))
+    expect_closed_silently(c, 3, "length 2")
+    # attribute length overrunning the message: ABORT(7)
+    c = fresh()
+    bad = bytearray(C.connect_request())
+    bad[10:12] = struct.pack(">H", 0x0A)
+    c.send(bytes(bad))
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_STATUS_INFO, C.ST_INVALID_FRAME, "bad attribute length")
+    c.send(C.call_abort())
+    check(c.read_closed(3), "not closed")
+    # unknown message type: ABORT(7)
+    c = fresh()
+    c.send(C.ctrl(0x00AA))
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_STATUS_INFO, C.ST_INVALID_FRAME, "unknown type")
+    # CALL_CONNECTED before CONNECT_REQUEST: ABORT(5)
+    c = fresh()
+    c.send(C.call_connected(2, b"\0" * 32, b"\0" * 32, hlak))
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_STATUS_INFO, C.ST_UNACCEPTED_FRAME, "CONNECTED too early")
+    # protocol id 2: NAK echoing the value, then a good request is still accepted
+    c = fresh()
+    p = c.sstp_connect(proto=2)
+    expect_status(p, C.CONNECT_NAK, C.A_ENCAP_PROTO, C.ST_VALUE_NOT_SUPPORTED, "protocol id 2")
+    check(p.status()[2] == b"\x00\x02", "NAK does not echo the proposed value: %r" % p)
+    check(not ctx.pd.runs(), "pppd started for a NAKed request")
+    p = c.sstp_connect(proto=1)
+    check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "good request after a NAK: %r" % (p,))
+    c.kill()
+    # four bad requests: three NAKs, then ABORT(6)
+    c = fresh()
+    for i in range(3):
+        check(getattr(c.sstp_connect(proto=3), "msg_type", None) == C.CONNECT_NAK, "NAK %d" % i)
+    c.send(C.connect_request(3))
+    expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_STATUS_INFO, 6, "retry count")
+    # the client aborts a connected call: CALL_ABORT back, closed after abort_linger
+    c, r = connect_call(ctx, b, hlak)
+    c.send(C.call_abort(C.A_STATUS_INFO, C.ST_INVALID_FRAME))
+    p = c.recv_ctrl(3)
+    check(getattr(p, "msg_type", None) == C.CALL_ABORT, "client abort answered with %r" % (p,))
+    t0 = time.monotonic()
+    check(c.read_closed(2), "not closed after the abort exchange")
+    check(time.monotonic() - t0 < 1.0, "abort_linger is 0.2s")
+    check(b.wait_log("close", 3, sid=sid_of(r), rc="E_FSM_PEER_ABORT"), "no close rc=E_FSM_PEER_ABORT")
+    check(b.find("peer_status", sid=sid_of(r), attrib="2", status="7"), "peer's status not logged")
+    pppd_terminated(r)
+    # CALL_DISCONNECT before CALL_CONNECTED
+    c, r = start_call(ctx, b)
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+    # a malformed plugin message is counted and the call carries on
+    c, r = start_call(ctx, b)
+    r.ctl(cmd="plugin_raw", hex="01010003aabbcc")
+    check(b.wait_log("plugin_bad_msg", 3, sid=sid_of(r)), "no ev=plugin_bad_msg")
+    check(r.wait_event("plugin_ack", 3, lambda e: e["acked"] == 1), "AUTH not acknowledged")
+    c.call_connected(hlak)
+    check(b.wait_log("binding_ok", 3, sid=sid_of(r)), "call broken by a bad plugin message")
+    check(b.stats()["plugin_bad_msg"] == 1, "plugin_bad_msg counter")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
+
+@scenario
+def s18_bulk_relay(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    c, r = connect_call(ctx, b, hlak)
+    r.ctl(cmd="quiet")
+    n, size = 600, 1400
+    frames = [burst_frame(i, size) for i in range(n)]
+    want = hashlib.sha256(b"".join(struct.pack(">I", len(f)) + f for f in frames)).hexdigest()
+    # client -> pppd: one burst of many TLS records, nothing sent after it
+    c.send(b"".join(C.data(f) for f in frames))
+
+    def report():
+        r.ctl(cmd="report")
+        time.sleep(0.1)
+        reps = r.events("rx_report")
+        return reps[-1] if reps and reps[-1]["frames"] >= n else None
+    rep = H.wait_until(report, 15, step=0.2)
+    last = r.events("rx_report")
+    check(rep, "pppd received %r of %d frames" % (last[-1]["frames"] if last else None, n))
+    check(rep["frames"] == n and rep["bad_fcs"] == 0 and rep["sha256"] == want,
+          "frames at pppd: %r (want %d frames, hash %s)" % (rep, n, want[:16]))
+    # pppd -> client, with the client reading late so back-pressure builds
+    r.ctl(cmd="burst", count=n, size=size)
+    time.sleep(0.5)
+    i = 0
+    deadline = time.monotonic() + 20
+    while i < n and time.monotonic() < deadline:
+        p = c.recv(max(0.0, deadline - time.monotonic()))
+        check(p is not C.CLOSED and p is not C.TIMEOUT, "stream ended after %d of %d frames: %r" % (i, n, p))
+        if p.is_ctrl:
+            check(p.msg_type == C.ECHO_REQUEST, "unexpected %r" % p)
+            continue
+        if p.payload == LCP_CONF_REQ:
+            continue
+        check(p.payload == frames[i], "frame %d from pppd differs" % i)
+        i += 1
+    check(i == n, "client got %d of %d frames" % (i, n))
+    check(r.wait_event("burst_done", 5), "pppd burst never finished")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
+
+@scenario
+def s19_pipelined_request(ctx):
+    # HTTP request, CONNECT_REQUEST and an LCP frame in one write: none lost
+    hlak = ctx.mschap()
+    b = ctx.backend(listeners=("tls", "proxy"))
+    for listener in ("tls", "proxy"):
+        cid = corr()
+        pre = b""
+        if listener == "proxy":
+            pre = C.proxy_v2("198.51.100.20", "198.51.100.1", 7000, 443)
+        c = ctx.client(b, listener)
+        req = ("SSTP_DUPLEX_POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %s\r\n"
+               "SSTPCORRELATIONID: %s\r\n\r\n" % (C.SSTP_URI, C.SSTP_CONTENT_LENGTH, cid)).encode()
+        c.send(pre + req + C.connect_request() + C.data(LCP_CONF_REQ))
+        status, _ = c.read_http_response(3)
+        check(status == 200, "%s: pipelined request got %r" % (listener, status))
+        p = c.recv_ctrl(3)
+        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "%s: pipelined CONNECT_REQUEST got %r" % (listener, p))
+        v = p.attr(C.A_CRYPTO_BINDING_REQ)
+        c.bitmask, c.nonce = v[3], v[4:36]
+        r = ctx.pd.find(cid)
+        check(r, "no pppd")
+        check(r.wait_event("frame", 3, lambda e: e["hex"] == LCP_CONF_REQ.hex()), "%s: pipelined LCP frame lost" % listener)
+        c.kill()
+        pppd_terminated(r)
+
+
+@scenario
+def s20_pppd_cannot_run(ctx):
+    ctx.mschap()
+    b = ctx.backend(pppd={"path": os.path.join(ctx.work, "no-such-pppd")})
+    check(b.find("pppd_missing"), "no ev=pppd_missing at start")
+    c = ctx.client(b)
+    check(c.http_handshake()[0] == 200, "no 200")
+    p = c.sstp_connect()
+    check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
+    expect_status(c.recv_ctrl(3), C.CALL_DISCONNECT, C.A_NO_ERROR, C.ST_NO_ERROR, "pppd spawn failed")
+    c.send(C.disconnect_ack())
+    check(c.read_closed(3), "not closed")
+    check(b.wait_log("pppd_spawn_fail", 3), "no ev=pppd_spawn_fail")
+    check(b.stats()["pppd_spawn_fail"] == 1, "pppd_spawn_fail counter")
+    # a pppd that dies at once (bad options, no kernel PPP) ends the call the same way
+    b2 = ctx.backend()
+    ctx.mschap(exit_after=0, exit_code=1)
+    c, r = start_call(ctx, b2)
+    expect_status(c.recv_ctrl(3), C.CALL_DISCONNECT, C.A_NO_ERROR, C.ST_NO_ERROR, "pppd exited at once")
+    check(b2.wait_log("pppd_exit", 3, sid=sid_of(r), status="1"), "no pppd_exit status=1")
+    c.send(C.disconnect_ack())
+    check(c.read_closed(3), "not closed")
+
+
+@scenario
+def s21_frame_edges(ctx):
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    c, r = connect_call(ctx, b, hlak)
+    sid = sid_of(r)
+    # the largest frame an SSTP packet holds (4091 bytes) crosses both ways
+    biggest = bytes.fromhex("ff030021") + bytes((i * 31 + 7) & 0xFF for i in range(4087))
+    check(len(C.data(biggest)) == 4095, "test frame size")
+    c.send(C.data(biggest))
+    check(r.wait_event("frame", 3, lambda e: e["hex"] == biggest.hex() and e["fcs_ok"]),
+          "4091-byte frame not relayed to pppd")
+    # from pppd: an oversized frame and one with a bad FCS are dropped, the
+    # frames around them pass, and the call goes on
+    too_big = bytes.fromhex("ff030021") + bytes(5000)
+    bad_fcs = hdlc(IPV4_FRAME, fcs_xor=0x0101)
+    r.ctl(cmd="write", frame=too_big.hex())
+    r.ctl(cmd="write_raw", hex=bad_fcs.hex())
+    r.ctl(cmd="write", frame=biggest.hex())
+    got = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        p = c.recv(max(0.0, deadline - time.monotonic()))
+        if p is C.TIMEOUT or p is C.CLOSED:
+            break
+        if p.is_ctrl or p.payload == LCP_CONF_REQ:
+            continue
+        got.append(p.payload)
+        if p.payload == biggest:
+            break
+    check(got == [biggest], "from pppd the client got %r" % [g[:8].hex() + "/%d" % len(g) for g in got])
+    # empty and 1-byte data packets from the client do not end the call
+    c.send(C.data(b""))
+    c.send(C.data(b"\x21"))
+    c.send(C.echo_request())
+    check(getattr(c.recv_ctrl(3, answer_echo=False), "msg_type", None) == C.ECHO_RESPONSE,
+          "call broken by short data packets")
+    check(not b.find("close", sid=sid), "call closed")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
+
+@scenario
+def s22_dribbled_headers(ctx):
+    # PROXY header, HTTP head and SSTP packets one byte per TCP segment
+    hlak = ctx.mschap()
+    b = ctx.backend(listeners=("proxy", "mtls"))
+    for listener in ("proxy", "mtls"):
+        cid = corr()
+        uid = "drib-" + uuid.uuid4().hex[:8]
+        hdr = C.proxy_v2("198.51.100.77", "198.51.100.1", 7001, 443, [C.tlv(C.PP2_UNIQUE_ID, uid.encode()),
+                         C.tlv(C.PP2_CERT_SHA256, C.cert_hash(H.der_of(ctx.cert("server.crt")), 2))])
+        req = ("SSTP_DUPLEX_POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %s\r\n"
+               "SSTPCORRELATIONID: %s\r\n\r\n" % (C.SSTP_URI, C.SSTP_CONTENT_LENGTH, cid)).encode()
+        kw = {}
+        if listener == "mtls":
+            kw = dict(certfile=ctx.cert("proxy-client.crt"), keyfile=ctx.cert("proxy-client.key"))
+        c = ctx.client(b, listener, **kw)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for byte in hdr + req + C.connect_request():
+            c.send(bytes([byte]))
+            time.sleep(0.0005)
+        status, _ = c.read_http_response(3)
+        check(status == 200, "%s: dribbled request got %r" % (listener, status))
+        p = c.recv_ctrl(3)
+        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "%s: dribbled CONNECT_REQUEST got %r" % (listener, p))
+        v = p.attr(C.A_CRYPTO_BINDING_REQ)
+        c.bitmask, c.nonce = v[3], v[4:36]
+        r = ctx.pd.find(cid)
+        check(r and sid_of(r) == uid, "%s: no pppd with the UNIQUE_ID sid" % listener)
+        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        msg = C.call_connected(2, c.nonce, C.cert_hash(H.der_of(ctx.cert("server.crt")), 2), hlak)
+        for byte in msg:
+            c.send(bytes([byte]))
+        check(b.wait_log("binding_ok", 5, sid=uid), "%s: dribbled CALL_CONNECTED not verified" % listener)
+        c.send(C.call_disconnect())
+        check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+        pppd_terminated(r)
+
+
+@scenario
+def s23_ipv6_and_wildcard(ctx):
+    hlak = ctx.mschap()
+    p6, pt, pp = H.free_port(), H.free_port(), H.free_port()
+    b = ctx.backend(listeners=(), listen={"tls": "[::1]:%d" % p6})
+    c = C.SstpClient("::1", p6, cafile=ctx.cert("ca.crt"))
+    cid = corr()
+    check(c.http_handshake(corr_id=cid)[0] == 200, "no 200 over IPv6")
+    check(getattr(c.sstp_connect(), "msg_type", None) == C.CONNECT_ACK, "no ACK over IPv6")
+    r = ctx.pd.find(cid)
+    check(r and r.start["env"]["SSTP_CLIENT_ADDR"] == "::1", "IPv6 client address %r" % (r and r.start["env"],))
+    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    c.call_connected(hlak)
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r), client="[::1]:%d" % c.sock.getsockname()[1]),
+          "no binding_ok with the [::1]:port client")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+    # wildcard listeners take IPv4 clients as IPv4 (not ::ffff:...), and the
+    # proxy allowlist matches them; a TCP6 PROXY source reaches pppd as is
+    b2 = ctx.backend(listeners=(), listen={"tls": "*:%d" % pt, "proxy": "*:%d" % pp,
+                                           "proxy_allow": "127.0.0.1/32"})
+    b2.ports = {"tls": pt, "proxy": pp}
+    c, r = start_call(ctx, b2, "tls")
+    check(r.start["env"]["SSTP_CLIENT_ADDR"] == "127.0.0.1", "wildcard: client %r" % r.start["env"])
+    c.kill()
+    pppd_terminated(r)
+    c, r = start_call(ctx, b2, "proxy", pre=C.proxy_v2("2001:db8::7", "2001:db8::1", 5555, 443))
+    argv = r.start["argv"]
+    check(r.start["env"]["SSTP_CLIENT_ADDR"] == "2001:db8::7" and
+          argv[argv.index("remotenumber") + 1] == "2001:db8::7", "TCP6 PROXY source %r" % r.start["env"])
+    check(b2.find("start", sid=sid_of(r), client="[2001:db8::7]:5555"), "ev=start client")
+    c.kill()
+    pppd_terminated(r)
+
+
+# ---------------------------------------------------------------- runner
+
+def main():
+    global VERBOSE
+    args = sys.argv[1:]
+    sel = None
+    if "-v" in args:
+        VERBOSE = True
+        args.remove("-v")
+    if "-k" in args:
+        i = args.index("-k")
+        sel = args[i + 1]
+        del args[i:i + 2]
+    root = tempfile.mkdtemp(prefix="sstplb-backend-it.")
+    certs = H.make_certs(os.path.join(root, "certs"))
+    binary = os.path.abspath(H.backend_binary())
+    print("sstp-backend: %s" % binary, flush=True)
+    # run a copy: a rebuild during the run must not swap the binary under us
+    copy = os.path.join(root, "sstp-backend")
+    shutil.copy2(binary, copy)
+    os.environ["SSTPLB_TEST_BACKEND"] = copy
+    failed = []
+    t_all = time.monotonic()
+
+    def on_term(signum, frame):
+        raise SystemExit("interrupted by signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        run_all(root, certs, sel, failed)
+    finally:
+        H.kill_all_started()
+    total = time.monotonic() - t_all
+    print("backend integration: %d failed; %.1fs" % (len(failed), total))
+    if failed:
+        print("failed: " + " ".join(failed))
+        print("logs kept in " + root)
+        sys.exit(1)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run_all(root, certs, sel, failed):
+    for fn in TESTS:
+        if sel and sel not in fn.__name__:
+            continue
+        ctx = Ctx(root, certs, fn.__name__)
+        t0 = time.monotonic()
+        err = None
+
+        def alarm(signum, frame):
+            raise H.TestFailure("scenario watchdog (60s) expired")
+        signal.signal(signal.SIGALRM, alarm)
+        signal.alarm(60)
+        try:
+            fn(ctx)
+        except Exception as e:  # noqa: BLE001 — report every failure the same way
+            err = "%s: %s" % (type(e).__name__, e)
+            if VERBOSE or not isinstance(e, H.TestFailure):
+                err += "\n" + traceback.format_exc()
+        finally:
+            signal.alarm(0)
+        errors = ctx.teardown(err is not None)
+        if err:
+            errors.insert(0, err)
+        dt = time.monotonic() - t0
+        if errors:
+            failed.append(fn.__name__)
+            print("FAIL %s (%.1fs)" % (fn.__name__, dt), flush=True)
+            for e in errors:
+                print("    " + e.replace("\n", "\n    "), flush=True)
+        else:
+            print("PASS %s (%.1fs)" % (fn.__name__, dt), flush=True)
+
+
+if __name__ == "__main__":
+    main()

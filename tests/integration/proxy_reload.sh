@@ -1,0 +1,12 @@
+#!/bin/bash
+# proxy_reload.sh — sstp-proxy integration on loopback: SIGHUP with a new
+#   certificate under load, a broken reload, a killed worker restarted,
+#   SIGTERM drain.
+# The cases are in lib/proxy_reload.py (one line per case; a case name as an
+# argument runs only that case). Uses build/asan/sstp-proxy when present.
+set -u
+cd "$(dirname "$0")/../.."
+if [ ! -x build/asan/sstp-proxy ] && [ ! -x build/sstp-proxy ]; then
+    echo "sstp-proxy is not built (make)"; exit 1
+fi
+exec timeout -k 5 300 python3 tests/integration/lib/proxy_reload.py "$@"
