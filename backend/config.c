@@ -230,6 +230,14 @@ int be_config_load(struct be_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: tls.proxy_ca is required by listen.mtls", path);
         return -1;
     }
+    if (c->max_per_user > 0 && !set(c->redis_url)) {
+        snprintf(err, err_len, "%s: policy.max_sessions_per_user needs redis.url (the count is fleet-wide)", path);
+        return -1;
+    }
+    if (c->registry_ttl <= c->heartbeat) {
+        snprintf(err, err_len, "%s: redis.registry_ttl must be longer than redis.heartbeat", path);
+        return -1;
+    }
     if (set(c->listen_proxy) && c->proxy_allow.n == 0) {
         snprintf(err, err_len, "%s: listen.proxy needs listen.proxy_allow (which sources may send PROXY headers)", path);
         return -1;

@@ -351,6 +351,15 @@ static void test_env(void **state)
 
 /* ---- refused across options (no single line to name) ---- */
 
+static void test_fleet_cross_checks(void **state)
+{
+    struct fixture *f = *state;
+    expect_fail(f, BASE "[policy]\nmax_sessions_per_user = 2\n", 0, "needs redis.url");
+    expect_fail(f, BASE "[redis]\nurl = redis://127.0.0.1\nheartbeat = 5s\nregistry_ttl = 4s\n", 0,
+                "registry_ttl must be longer");
+    expect_ok(f, BASE "[redis]\nurl = redis://127.0.0.1\n[policy]\nmax_sessions_per_user = 2\n");
+}
+
 static void test_cross_checks(void **state)
 {
     struct fixture *f = *state;
@@ -385,6 +394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_cross_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cross_checks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
