@@ -291,15 +291,7 @@ enum sstp_rc sstp_attr_binding(struct sstp_binding *out, const struct sstp_attr 
  * and never leave a partial message in w. */
 static enum sstp_rc ctrl_begin(struct sstp_wbuf *w, uint16_t type, uint16_t n_attrs, size_t total)
 {
-    if (!w)
-        return SSTP_E_ARG;
-    if (total > SSTP_PKT_MAX_LEN)
-        return SSTP_E_PKT_TOO_LONG;
-    if (w->err || w->cap - w->len < total) {
-        w->err = true;
-        return SSTP_E_NOSPACE;
-    }
-    enum sstp_rc rc = sstp_pkt_hdr_encode(w, true, total);
+    enum sstp_rc rc = sstp_pkt_begin(w, true, total);
     if (rc != SSTP_OK)
         return rc;
     sstp_put_u16be(w, type);

@@ -55,19 +55,21 @@ enum sstp_rc sstp_pkt_hdr_encode(struct sstp_wbuf *w, bool is_ctrl, size_t total
     return SSTP_OK;
 }
 
+enum sstp_rc sstp_pkt_begin(struct sstp_wbuf *w, bool is_ctrl, size_t total_len)
+{
+    /* fail whole: check the room for the whole packet before the header */
+    if (w && total_len <= SSTP_PKT_MAX_LEN && !sstp_wbuf_fits(w, total_len))
+        return SSTP_E_NOSPACE;
+    return sstp_pkt_hdr_encode(w, is_ctrl, total_len);
+}
+
 enum sstp_rc sstp_pkt_data_encode(struct sstp_wbuf *w, const uint8_t *frame, size_t frame_len)
 {
     if (!w || (!frame && frame_len))
         return SSTP_E_ARG;
     if (frame_len > SSTP_PPP_MAX_FRAME)
         return SSTP_E_PKT_TOO_LONG;
-    size_t total = SSTP_HDR_LEN + frame_len;
-    /* Fail whole: check the room before writing the header. */
-    if (w->err || w->cap - w->len < total) {
-        w->err = true;
-        return SSTP_E_NOSPACE;
-    }
-    enum sstp_rc rc = sstp_pkt_hdr_encode(w, false, total);
+    enum sstp_rc rc = sstp_pkt_begin(w, false, SSTP_HDR_LEN + frame_len);
     if (rc != SSTP_OK)
         return rc;
     sstp_put_bytes(w, frame, frame_len);

@@ -55,6 +55,13 @@ enum sstp_rc sstp_pkt_decode(struct sstp_pkt *out, size_t *used,
  * written); SSTP_E_ARG if w is NULL. */
 enum sstp_rc sstp_pkt_hdr_encode(struct sstp_wbuf *w, bool is_ctrl, size_t total_len);
 
+/* sstp_pkt_begin starts a packet of total_len bytes (header included): it
+ * checks that the whole packet fits in w, then appends its header, so an
+ * encoder that follows with the body never writes half a packet. Returns
+ * SSTP_OK, SSTP_E_PKT_TOO_LONG (> 4095), SSTP_E_NOSPACE (w->err set,
+ * nothing written), SSTP_E_PKT_SHORT or SSTP_E_ARG as sstp_pkt_hdr_encode. */
+enum sstp_rc sstp_pkt_begin(struct sstp_wbuf *w, bool is_ctrl, size_t total_len);
+
 /* sstp_pkt_data_encode appends a whole data packet carrying one PPP frame
  * (frame_len <= 4091). Returns SSTP_OK, SSTP_E_PKT_TOO_LONG,
  * SSTP_E_NOSPACE (nothing written, w->err set) or SSTP_E_ARG (w NULL, or

@@ -540,17 +540,6 @@ enum sstp_rc sstp_pp_parse(struct sstp_pp_hdr *out, size_t *used,
 
 /* ----------------------------------------------------------------- builders */
 
-/* Reserves n bytes of w or fails the whole build: nothing is written unless
- * everything fits, so builders size their output first. */
-static bool reserve(struct sstp_wbuf *w, size_t n)
-{
-    if (w->err || w->cap - w->len < n) {
-        w->err = true;
-        return false;
-    }
-    return true;
-}
-
 static bool addr_is(const struct sockaddr_storage *ss, int af)
 {
     return ss->ss_family == af;
@@ -605,7 +594,7 @@ enum sstp_rc sstp_pp1_build(struct sstp_wbuf *w, const struct sstp_pp_hdr *h)
     }
     if (n <= 0 || (size_t)n > PP_V1_MAX_LEN)
         return SSTP_E_ARG;
-    if (!reserve(w, (size_t)n))
+    if (!sstp_wbuf_fits(w, (size_t)n))
         return SSTP_E_NOSPACE;
     sstp_put_bytes(w, line, (size_t)n);
     return SSTP_OK;
@@ -766,7 +755,7 @@ enum sstp_rc sstp_pp2_build(struct sstp_wbuf *w, const struct sstp_pp_hdr *h)
     size_t total = PP_V2_HDR_LEN + addr_len + tlv_len;
     if (total > SSTP_PP_MAX_HDR_LEN)
         return SSTP_E_ARG;
-    if (!reserve(w, total))
+    if (!sstp_wbuf_fits(w, total))
         return SSTP_E_NOSPACE;
 
     /* Everything below fits: it was sized above. */

@@ -205,22 +205,34 @@ static void do_cleanup(struct sstp_srv *sm, struct sstp_srv_actions *out)
     sm->state = SSTP_SRV_CLOSED;
 }
 
-/* We detected an error: Call_Abort_In_Progress_1 → Call_Abort_Pending.
- * Before the 200 response no SSTP message can be sent, so just close. */
+/* Enters one of the four teardown procedures (MS-SSTP 3.3.5.2.4-5): stops
+ * every timer, passes through the [transient] entry state (whose message
+ * the caller sends), arms that procedure's timer and settles in the state
+ * that waits for it. Before the 200 response no SSTP message may be sent,
+ * so the call is just cleaned up: returns false then. */
+static bool teardown_enter(struct sstp_srv *sm, struct sstp_srv_actions *out,
+                           enum sstp_srv_state transient, enum sstp_srv_timer timer,
+                           enum sstp_srv_state settled)
+{
+    if (sm->state == SSTP_SRV_CALL_DISCONNECTED) {
+        do_cleanup(sm, out);
+        return false;
+    }
+    timers_stop_all(sm, out);
+    sm->state = transient;
+    timer_start(sm, out, timer);
+    sm->state = settled;
+    return true;
+}
+
+/* We detected an error: Call_Abort_In_Progress_1 → Call_Abort_Pending. */
 static void abort_start(struct sstp_srv *sm, struct sstp_srv_actions *out, enum sstp_rc why,
                         uint8_t attrib_id, uint32_t status)
 {
     set_reason(sm, why);
-    if (sm->state == SSTP_SRV_CALL_DISCONNECTED) {
-        do_cleanup(sm, out);
-        out->rc = why;
-        return;
-    }
-    timers_stop_all(sm, out);
-    sm->state = SSTP_CALL_ABORT_IN_PROGRESS_1;
-    send_status_msg(out, SSTP_MSG_CALL_ABORT, attrib_id, status);
-    timer_start(sm, out, SSTP_SRV_T_ABORT_1);
-    sm->state = SSTP_CALL_ABORT_PENDING;
+    if (teardown_enter(sm, out, SSTP_CALL_ABORT_IN_PROGRESS_1, SSTP_SRV_T_ABORT_1,
+                       SSTP_CALL_ABORT_PENDING))
+        send_status_msg(out, SSTP_MSG_CALL_ABORT, attrib_id, status);
     out->rc = why;
 }
 
@@ -231,46 +243,28 @@ static void abort_answer(struct sstp_srv *sm, struct sstp_srv_actions *out)
 {
     set_reason(sm, SSTP_E_FSM_PEER_ABORT);
     out->rc = SSTP_E_FSM_PEER_ABORT;
-    if (sm->state == SSTP_SRV_CALL_DISCONNECTED) {
-        do_cleanup(sm, out);
-        return;
-    }
-    timers_stop_all(sm, out);
-    sm->state = SSTP_CALL_ABORT_IN_PROGRESS_2;
-    send_empty_msg(out, SSTP_MSG_CALL_ABORT);
-    timer_start(sm, out, SSTP_SRV_T_ABORT_2);
-    sm->state = SSTP_CALL_ABORT_TIMEOUT_PENDING;
+    if (teardown_enter(sm, out, SSTP_CALL_ABORT_IN_PROGRESS_2, SSTP_SRV_T_ABORT_2,
+                       SSTP_CALL_ABORT_TIMEOUT_PENDING))
+        send_empty_msg(out, SSTP_MSG_CALL_ABORT);
 }
 
 /* Local disconnect (admin, shutdown, PPP ended):
  * Call_Disconnect_In_Progress_1 → Call_Disconnect_Ack_Pending. */
 static void disconnect_start(struct sstp_srv *sm, struct sstp_srv_actions *out)
 {
-    if (sm->state == SSTP_SRV_CALL_DISCONNECTED) {
-        do_cleanup(sm, out);
-        return;
-    }
-    timers_stop_all(sm, out);
-    sm->state = SSTP_CALL_DISCONNECT_IN_PROGRESS_1;
     /* MS-SSTP 2.2.14: AttribID NO_ERROR, status NO_ERROR. */
-    send_status_msg(out, SSTP_MSG_CALL_DISCONNECT, SSTP_ATTRIB_NO_ERROR, SSTP_STATUS_NO_ERROR);
-    timer_start(sm, out, SSTP_SRV_T_DISCONNECT_1);
-    sm->state = SSTP_CALL_DISCONNECT_ACK_PENDING;
+    if (teardown_enter(sm, out, SSTP_CALL_DISCONNECT_IN_PROGRESS_1, SSTP_SRV_T_DISCONNECT_1,
+                       SSTP_CALL_DISCONNECT_ACK_PENDING))
+        send_status_msg(out, SSTP_MSG_CALL_DISCONNECT, SSTP_ATTRIB_NO_ERROR, SSTP_STATUS_NO_ERROR);
 }
 
 /* The peer disconnected: Call_Disconnect_In_Progress_2 →
  * Call_Disconnect_Timeout_Pending. */
 static void disconnect_answer(struct sstp_srv *sm, struct sstp_srv_actions *out)
 {
-    if (sm->state == SSTP_SRV_CALL_DISCONNECTED) {
-        do_cleanup(sm, out);
-        return;
-    }
-    timers_stop_all(sm, out);
-    sm->state = SSTP_CALL_DISCONNECT_IN_PROGRESS_2;
-    send_empty_msg(out, SSTP_MSG_CALL_DISCONNECT_ACK);
-    timer_start(sm, out, SSTP_SRV_T_DISCONNECT_2);
-    sm->state = SSTP_CALL_DISCONNECT_TIMEOUT_PENDING;
+    if (teardown_enter(sm, out, SSTP_CALL_DISCONNECT_IN_PROGRESS_2, SSTP_SRV_T_DISCONNECT_2,
+                       SSTP_CALL_DISCONNECT_TIMEOUT_PENDING))
+        send_empty_msg(out, SSTP_MSG_CALL_DISCONNECT_ACK);
 }
 
 /* "Message not acceptable in the current state" (MS-SSTP 3.3.5.2). For
@@ -588,21 +582,20 @@ static void on_timer(struct sstp_srv *sm, enum sstp_srv_timer t, struct sstp_srv
         out->rc = SSTP_E_FSM_HELLO_TIMEOUT;
         return;
     case SSTP_SRV_T_ABORT_1:
-        if (s == SSTP_CALL_ABORT_PENDING)
-            do_cleanup(sm, out);
-        return;
     case SSTP_SRV_T_ABORT_2:
-        if (s == SSTP_CALL_ABORT_TIMEOUT_PENDING)
-            do_cleanup(sm, out);
-        return;
     case SSTP_SRV_T_DISCONNECT_1:
-        if (s == SSTP_CALL_DISCONNECT_ACK_PENDING)
+    case SSTP_SRV_T_DISCONNECT_2: {
+        /* each teardown timer ends the procedure that armed it, if still there */
+        static const enum sstp_srv_state waits_for[SSTP_SRV_T_COUNT] = {
+            [SSTP_SRV_T_ABORT_1] = SSTP_CALL_ABORT_PENDING,
+            [SSTP_SRV_T_ABORT_2] = SSTP_CALL_ABORT_TIMEOUT_PENDING,
+            [SSTP_SRV_T_DISCONNECT_1] = SSTP_CALL_DISCONNECT_ACK_PENDING,
+            [SSTP_SRV_T_DISCONNECT_2] = SSTP_CALL_DISCONNECT_TIMEOUT_PENDING,
+        };
+        if (s == waits_for[t])
             do_cleanup(sm, out);
         return;
-    case SSTP_SRV_T_DISCONNECT_2:
-        if (s == SSTP_CALL_DISCONNECT_TIMEOUT_PENDING)
-            do_cleanup(sm, out);
-        return;
+    }
     default:
         return;
     }

@@ -114,14 +114,23 @@ static inline void sstp_wbuf_init(struct sstp_wbuf *w, void *p, size_t cap)
     w->err = false;
 }
 
+/* sstp_wbuf_fits is true if n more bytes fit; otherwise it sets err. Encoders
+ * that must fail whole ask it before writing anything. */
+static inline bool sstp_wbuf_fits(struct sstp_wbuf *w, size_t n)
+{
+    if (w->err || w->cap - w->len < n) {
+        w->err = true;
+        return false;
+    }
+    return true;
+}
+
 /* sstp_put_space reserves n bytes and returns where to write them, or NULL
  * (and sets err) when they do not fit. */
 static inline uint8_t *sstp_put_space(struct sstp_wbuf *w, size_t n)
 {
-    if (w->err || w->cap - w->len < n) {
-        w->err = true;
+    if (!sstp_wbuf_fits(w, n))
         return NULL;
-    }
     uint8_t *at = w->p + w->len;
     w->len += n;
     return at;
