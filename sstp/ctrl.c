@@ -220,8 +220,12 @@ const struct sstp_attr *sstp_ctrl_find(const struct sstp_ctrl *c, uint8_t id)
 
 /* Accessors. attr->value has attr->len - 4 bytes (sstp_ctrl_decode). */
 
-static enum sstp_rc attr_expect(const struct sstp_attr *a, uint8_t id)
+/* attr_expect: an output to fill, and an attribute of this id with the
+ * exact length that id must have. */
+static enum sstp_rc attr_expect(const struct sstp_attr *a, uint8_t id, const void *out)
 {
+    if (!out || !a)
+        return SSTP_E_ARG;
     if (a->id != id)
         return SSTP_E_CTRL_ATTR_ID;
     if (!attr_len_ok(id, a->len) || a->value.len + SSTP_ATTR_HDR_LEN != a->len)
@@ -231,9 +235,7 @@ static enum sstp_rc attr_expect(const struct sstp_attr *a, uint8_t id)
 
 enum sstp_rc sstp_attr_status_info(struct sstp_status_info *out, const struct sstp_attr *a)
 {
-    if (!out || !a)
-        return SSTP_E_ARG;
-    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_STATUS_INFO);
+    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_STATUS_INFO, out);
     if (rc != SSTP_OK)
         return rc;
     /* +0 reserved (3 bytes), +3 AttribID, +4 Status, +8 AttribValue */
@@ -245,9 +247,7 @@ enum sstp_rc sstp_attr_status_info(struct sstp_status_info *out, const struct ss
 
 enum sstp_rc sstp_attr_encap_proto(uint16_t *out, const struct sstp_attr *a)
 {
-    if (!out || !a)
-        return SSTP_E_ARG;
-    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_ENCAPSULATED_PROTOCOL_ID);
+    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_ENCAPSULATED_PROTOCOL_ID, out);
     if (rc != SSTP_OK)
         return rc;
     *out = sstp_load_u16be(a->value.p);
@@ -256,9 +256,7 @@ enum sstp_rc sstp_attr_encap_proto(uint16_t *out, const struct sstp_attr *a)
 
 enum sstp_rc sstp_attr_binding_req(struct sstp_binding_req *out, const struct sstp_attr *a)
 {
-    if (!out || !a)
-        return SSTP_E_ARG;
-    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_CRYPTO_BINDING_REQ);
+    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_CRYPTO_BINDING_REQ, out);
     if (rc != SSTP_OK)
         return rc;
     /* +0 reserved (3 bytes), +3 bitmask, +4 nonce */
@@ -269,9 +267,7 @@ enum sstp_rc sstp_attr_binding_req(struct sstp_binding_req *out, const struct ss
 
 enum sstp_rc sstp_attr_binding(struct sstp_binding *out, const struct sstp_attr *a)
 {
-    if (!out || !a)
-        return SSTP_E_ARG;
-    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_CRYPTO_BINDING);
+    enum sstp_rc rc = attr_expect(a, SSTP_ATTRIB_CRYPTO_BINDING, out);
     if (rc != SSTP_OK)
         return rc;
     /* +0 reserved (3), +3 hash protocol, +4 nonce (32), +36 cert hash

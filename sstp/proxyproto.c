@@ -402,19 +402,15 @@ static enum sstp_rc v2_tlvs(struct sstp_pp_hdr *out, struct sstp_slice tlvs,
                 return rc;
             break;
         case SSTP_PP2_TYPE_CERT_SHA256:
-            if (len != SSTP_SHA256_LEN)
+        case SSTP_PP2_TYPE_CERT_SHA1: {
+            bool sha256 = type == SSTP_PP2_TYPE_CERT_SHA256;
+            if (len != (sha256 ? SSTP_SHA256_LEN : SSTP_SHA1_LEN))
                 return SSTP_E_PP_V2_OUR_TLV;
-            if (!mark_once(&out->present, SSTP_PP_HAS_CERT_SHA256))
+            if (!mark_once(&out->present, sha256 ? SSTP_PP_HAS_CERT_SHA256 : SSTP_PP_HAS_CERT_SHA1))
                 return SSTP_E_PP_V2_TLV;
-            out->cert_sha256 = v.p;
+            *(sha256 ? &out->cert_sha256 : &out->cert_sha1) = v.p;
             break;
-        case SSTP_PP2_TYPE_CERT_SHA1:
-            if (len != SSTP_SHA1_LEN)
-                return SSTP_E_PP_V2_OUR_TLV;
-            if (!mark_once(&out->present, SSTP_PP_HAS_CERT_SHA1))
-                return SSTP_E_PP_V2_TLV;
-            out->cert_sha1 = v.p;
-            break;
+        }
         case SSTP_PP2_TYPE_META:
             if (!mark_once(&out->present, SSTP_PP_HAS_META))
                 return SSTP_E_PP_V2_TLV;
