@@ -35,7 +35,10 @@ ssize_t io_read(struct io *io, void *buf, size_t len)
     if (io->ssl) {
         ERR_clear_error();
         int n = SSL_read(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-        return n > 0 ? n : ssl_result(io, n);
+        if (n <= 0)
+            return ssl_result(io, n);
+        io->want = 0; /* progress: an earlier WANT_* no longer applies */
+        return n;
     }
     for (;;) {
         ssize_t n = read(io->fd, buf, len);
@@ -57,8 +60,10 @@ ssize_t io_write(struct io *io, const void *buf, size_t len)
     if (io->ssl) {
         ERR_clear_error();
         int n = SSL_write(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-        if (n > 0)
+        if (n > 0) {
+            io->want = 0;
             return n;
+        }
         ssize_t r = ssl_result(io, n);
         return r == IO_EOF ? IO_ERR : r;
     }

@@ -21,7 +21,7 @@
 struct io {
     int fd;
     SSL *ssl;      /* NULL: plain TCP */
-    int want;      /* after IO_AGAIN: IO_WANT_READ or IO_WANT_WRITE */
+    int want;      /* after IO_AGAIN: IO_WANT_READ or IO_WANT_WRITE; 0 after progress */
     int err;       /* after IO_ERR: errno, or 0 if TLS-level (see ssl_err) */
     int ssl_err;   /* after IO_ERR on TLS: SSL_get_error() */
 };
