@@ -116,6 +116,9 @@ const struct cfg_opt be_config_table[] = {
     OPT_CUSTOM("backend", "advertise", advertise, parse_addr, release_str,
                "ip:port that sstp-proxy instances connect to, published in the Redis registry "
                "(default: the proxy listener's, or the mtls listener's, address)"),
+    OPT_CUSTOM("backend", "admin", admin, parse_addr, release_str,
+               "admin HTTP listener (/healthz, /readyz, /metrics), e.g. 127.0.0.1:9181; no "
+               "authentication: loopback or a management network only; empty = off"),
     OPT("backend", "group", CFG_STR, group, 0, 0, NULL,
         "backend group for tenant routing (the tenantid of the SSTP URI); empty = default group"),
     OPT("backend", "weight", CFG_INT, weight, 1, 1000, "1",

@@ -29,7 +29,7 @@ struct be_hash_list {
 struct be_config {
     char *id;
     int log_level, log_format;
-    char *advertise, *group;
+    char *advertise, *group, *admin;
     long weight;
 
     char *listen_tls, *listen_proxy, *listen_mtls;

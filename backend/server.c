@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backend/fleet.h"
+#include "backend/metrics.h"
 #include "backend/session.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -134,6 +135,7 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
 {
     char err[512];
     memset(s, 0, sizeof *s);
+    s->admin.fd = -1;
     s->loop = loop;
     s->cfg = cfg;
     for (int k = 0; k < BE_LISTEN_COUNT; k++)
@@ -176,7 +178,7 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     ev_signal_start(loop, &s->sigterm);
     ev_signal_start(loop, &s->sigint);
     ev_signal_start(loop, &s->sighup);
-    if (be_fleet_start(s) == -1)
+    if (be_fleet_start(s) == -1 || be_metrics_start(s) == -1)
         return -1;
     ev_timer_init(&s->stop_deadline, stop_deadline_cb,
                   cfg->disconnect_t1 + cfg->kill_grace + STOP_SLACK_S, 0);
@@ -211,6 +213,7 @@ void be_server_stop(struct be_server *s)
 void be_server_cleanup(struct be_server *s)
 {
     be_fleet_stop(s);
+    be_metrics_stop(s);
     ev_timer_stop(s->loop, &s->stop_deadline);
     ev_signal_stop(s->loop, &s->sigterm);
     ev_signal_stop(s->loop, &s->sigint);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "backend/config.h"
+#include "core/admin.h"
 #include "core/buf.h"
 #include "core/ratelimit.h"
 #include "core/tls.h"
@@ -82,6 +83,7 @@ struct be_server {
     ev_timer stop_deadline;
     struct be_stats stats;
     struct be_fleet *fleet;             /* Redis registry/stats/policy; NULL = standalone */
+    struct admin admin;                 /* /healthz, /readyz, /metrics */
 };
 
 /* be_server_start opens listeners and TLS contexts. 0, or -1 (logged). */
