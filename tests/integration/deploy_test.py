@@ -121,14 +121,23 @@ def check_image_layout(cfg, tmp):
                 ok = (p in have or any(p == m or p.startswith(m.rstrip("/") + "/") for m in mounts)
                       or debian_package_has(p))
                 check(f"service-{name}:{p}", ok, "not in the image, a package or a volume")
-    # the images' configs refer to paths the images have
+    # the images' configs refer to paths the images have, unless compose
+    # sets that option from the environment for every service of the image
     for target, conf in (("backend", "conf/sstp-backend.conf"), ("proxy", "conf/sstp-proxy.conf")):
         have = image_paths(stages, target)
+        envs = [set((svc.get("environment") or {}).keys()) for svc in cfg["services"].values()
+                if (svc.get("build") or {}).get("target") == target]
+        overridden = set.intersection(*envs) if envs else set()
+        section = None
         for line in open(os.path.join(REPO, conf)):
+            ms = re.match(r"\[(\S+)\]", line)
+            if ms:
+                section = ms.group(1)
             m = re.match(r"\s*(\w+)\s*=\s*(/\S+)", line)
             if m and not line.lstrip().startswith(";"):
                 p = m.group(2)
-                ok = p in have or debian_package_has(p)
+                var = f"SSTP_{target.upper()}_{section.upper()}_{m.group(1).upper()}"
+                ok = p in have or debian_package_has(p) or var in overridden
                 check(f"config-{target}:{m.group(1)}={p}", ok, "path not in the image")
 
 
@@ -137,8 +146,10 @@ def check_image_layout(cfg, tmp):
 def check_configs(cfg, tmp):
     certs = os.path.join(tmp, "certs")
     run([os.path.join(REPO, "scripts", "mkcerts.sh"), certs])
+    # the example's certificate path is the operator's to fill: a test one stands in
+    test_cert = {"SSTP_PROXY_TLS_CERT": f"{certs}/server.crt {certs}/server.key default"}
     for daemon, conf in (("sstp-backend", "conf/sstp-backend.conf"), ("sstp-proxy", "conf/sstp-proxy.conf")):
-        r = run([os.path.join(BUILD, daemon), "-c", conf, "--check-config"])
+        r = run([os.path.join(BUILD, daemon), "-c", conf, "--check-config"], env=dict(os.environ, **test_cert))
         check(f"check-config:{conf}", r.returncode == 0, (r.stdout + r.stderr).strip()[-300:])
     if not cfg:
         return
@@ -159,6 +170,32 @@ def check_configs(cfg, tmp):
         r = run([os.path.join(BUILD, daemon), "-c", f"conf/{daemon}.conf", "--check-config"], env=bad)
         check(f"check-config:{name}-bad-environment-refused", r.returncode != 0 and "env " in r.stderr,
               (r.stdout + r.stderr).strip()[-300:])
+
+
+def check_conf_documents_every_option():
+    """conf/ documents every option the daemons know, in the right section"""
+    for daemon in ("sstp-backend", "sstp-proxy"):
+        r = run([os.path.join(BUILD, daemon), "--help"])
+        conf = open(os.path.join(REPO, "conf", daemon + ".conf")).read()
+        section, missing = None, []
+        conf_sections = {}
+        cur = None
+        for line in conf.splitlines():
+            m = re.match(r"\[(\S+)\]", line)
+            if m:
+                cur = m.group(1)
+            m = re.match(r";?(\w+)\s*=", line)
+            if m and cur:
+                conf_sections.setdefault(cur, set()).add(m.group(1))
+        for line in r.stdout.splitlines():
+            m = re.match(r"\[(\S+)\]", line)
+            if m:
+                section = m.group(1)
+            m = re.match(r";(\w+) =", line)
+            if m and section and m.group(1) not in conf_sections.get(section, set()):
+                missing.append(f"{section}.{m.group(1)}")
+        check(f"conf-documents-every-option:{daemon}", not missing and r.returncode == 0,
+              "missing: " + ", ".join(missing))
 
 
 # ---- systemd units ------------------------------------------------------------
@@ -263,6 +300,7 @@ def main():
         else:
             install_tree(tmp)
         check_configs(cfg, tmp)
+        check_conf_documents_every_option()
         check_systemd(tmp)
         check_make_run(tmp)
     finally:
