@@ -21,8 +21,11 @@ static SSL_CTX *fail_ctx(SSL_CTX *ctx, char *err, size_t err_len, const char *wh
 static void harden(SSL_CTX *ctx)
 {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* IGNORE_UNEXPECTED_EOF: OpenSSL 3 reports a TCP FIN without
+     * close_notify as SSL_ERROR_SSL; io.c treats it as EOF, which SSTP can
+     * afford (its own framing and CALL_DISCONNECT delimit the stream). */
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }

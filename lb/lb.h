@@ -138,6 +138,8 @@ bool lb_is_up(const struct lb_backend *be, double now);
  * nothing eligible (every backend down, full, drained or tried already, or
  * req->tried is full). LB_PENDING: see struct lb_req. */
 enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now);
+/* lb_req_tried: be is in req->tried (for policies). */
+bool lb_req_tried(const struct lb_req *req, const struct lb_backend *be);
 /* lb_cancel abandons a pending pick: `done` will not be called. */
 void lb_cancel(struct lb *lb, struct lb_req *req);
 

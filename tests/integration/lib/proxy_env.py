@@ -37,9 +37,9 @@ class Env:
     def cert(self, name):
         return os.path.join(self.certs, name)
 
-    def backend(self, mode="sstp", tls=False):
+    def backend(self, mode="sstp", tls=False, **kw):
         b = pu.TestBackend(mode, tls=(self.cert("backend.crt"), self.cert("backend.key"),
-                                      self.cert("ca.crt")) if tls else None)
+                                      self.cert("ca.crt")) if tls else None, **kw)
         self.backends.append(b)
         return b
 

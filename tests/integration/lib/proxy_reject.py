@@ -58,9 +58,9 @@ def t_http_rejects(env):
         if status == 405:
             check("SSTP_DUPLEX_POST" in hdrs.get("allow", ""), "405 without Allow")
         check(c.read_closed(3), "%s: the connection stays open" % name)
+        c.close()
         p.wait_log(r"ev=http_reject .*rc=%s status=%d" % (rc, status))
         p.wait_log(r"ev=close .*term=CR rc=%s" % rc)
-        c.close()
     check(len(be.records) == 0, "a rejected request reached a backend")
     _, text = p.admin_get(env.admin, "/metrics")
     counts = {}

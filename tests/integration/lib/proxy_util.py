@@ -156,8 +156,9 @@ class TestBackend:
     head), "silent" (read, never answer). tls: (cert, key, ca) to require
     TLS with a client certificate signed by ca."""
 
-    def __init__(self, mode="sstp", tls=None, host="127.0.0.1"):
+    def __init__(self, mode="sstp", tls=None, host="127.0.0.1", after_ack=b""):
         self.mode = mode
+        self.after_ack = after_ack  # sent in the same write as CALL_CONNECT_ACK
         self.records = []
         self.lock = threading.Lock()
         self.ctx = None
@@ -238,7 +239,7 @@ class TestBackend:
                     if len(rec["packets"]) < 8:
                         rec["packets"].append(pkt)
                     if pkt[1] & 1 and struct.unpack(">H", pkt[4:6])[0] == 1:
-                        s.sendall(connect_ack())
+                        s.sendall(connect_ack() + self.after_ack)
                     else:
                         s.sendall(pkt)  # echo
                 chunk = s.recv(65536)

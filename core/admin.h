@@ -1,0 +1,65 @@
+/* admin.h — a tiny HTTP/1.x listener for operators and orchestrators:
+ *   GET /healthz  200 "ok" while the process runs its loop (liveness)
+ *   GET /readyz   200 "ready", or 503 with the reason from the ready hook
+ *   GET /metrics  200, the metrics hook's Prometheus text
+ * Anything else gets 404 (unknown path), 405 (method other than GET/HEAD)
+ * or 400, then the connection closes: one request per connection.
+ *
+ * Meant for a loopback or management address, never the Internet: it has
+ * no authentication. Still bounded like the data path: a few connections at
+ * once, a small request head and a read deadline. The daemon supplies the
+ * hooks, so sstp-proxy and sstp-backend share it. */
+#ifndef SSTP_LB_CORE_ADMIN_H
+#define SSTP_LB_CORE_ADMIN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/net.h"
+
+#define ADMIN_REQ_MAX   2048 /* request line + headers; curl and Prometheus send < 300 */
+#define ADMIN_CONNS_MAX 16   /* further connections are closed at once */
+#define ADMIN_TIMEOUT_S 5.0  /* to send the request head, and to take the answer */
+
+struct admin_hooks {
+    void *ctx;
+    /* Writes the /metrics body to out (a FILE *). 0, or -1 for a 500. */
+    int (*metrics)(void *ctx, void *out);
+    /* /readyz: true when ready; otherwise a short reason in why. */
+    bool (*ready)(void *ctx, char *why, size_t why_len);
+};
+
+struct admin_conn;
+
+struct admin {
+    struct ev_loop *loop;
+    int fd;
+    ev_io w;
+    struct admin_hooks hooks;
+    struct admin_conn *conns;
+    unsigned n_conns;
+    unsigned long long n_requests, n_refused;
+};
+
+/* admin_start listens on addr and serves from loop. Returns 0, or -1 with
+ * errno set (nothing left open). */
+int admin_start(struct admin *a, struct ev_loop *loop, const struct net_addr *addr,
+                const struct admin_hooks *hooks);
+/* admin_stop closes the listener and every open admin connection. Safe on
+ * a stopped admin whose fd is -1. A forked child that inherited the admin
+ * calls it before ev_loop_fork(): stopping watchers makes no system call,
+ * so the parent's epoll set is untouched. */
+void admin_stop(struct admin *a);
+
+enum admin_method { ADMIN_GET = 0, ADMIN_HEAD = 1, ADMIN_OTHER = 2 };
+
+/* admin_request_parse looks at the request head received so far,
+ * buf[0..len). Returns 1 when the head is complete (a blank line, CRLF or
+ * LF) and the request line is well formed: *method and path (NUL-terminated,
+ * query cut off) are set; 0 when more bytes are needed; -1 for a malformed
+ * request line or a head longer than ADMIN_REQ_MAX. Pure. */
+int admin_request_parse(const char *buf, size_t len, enum admin_method *method,
+                        char *path, size_t path_len);
+
+#endif

@@ -1,0 +1,169 @@
+/* lb.c — backend generations, up/down marks and the policy dispatch (see
+ * lb.h). The policies themselves are in leastconn.c and wrr.c; parsing of
+ * the static list is in static.c. */
+#include "lb/lb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const lb_policy_names[] = { "leastconn", "wrr", NULL };
+
+const struct lb_policy_ops *lb_policy_by_index(int i)
+{
+    static const struct lb_policy_ops *const table[] = { &lb_policy_leastconn, &lb_policy_wrr };
+    if (i < 0 || (size_t)i >= sizeof table / sizeof table[0])
+        return NULL;
+    return table[i];
+}
+
+static void backend_unref(struct lb_backend *be)
+{
+    if (be && --be->refs == 0)
+        free(be);
+}
+
+/* Same backend across a reload: same name and same place to connect to. */
+static bool same_backend(const struct lb_spec *a, const struct lb_spec *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->addr.len == b->addr.len &&
+           memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) == 0 && a->tls == b->tls &&
+           strcmp(a->sni, b->sni) == 0;
+}
+
+static struct lb_backend *find_prev(const struct lb *prev, const struct lb_spec *spec)
+{
+    if (!prev)
+        return NULL;
+    for (size_t i = 0; i < prev->n_be; i++)
+        if (same_backend(&prev->be[i]->spec, spec))
+            return prev->be[i];
+    return NULL;
+}
+
+struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *params,
+                  const struct lb_spec_list *specs, const struct lb *prev)
+{
+    struct lb *lb = calloc(1, sizeof *lb);
+    if (!lb)
+        return NULL;
+    lb->ops = ops;
+    lb->params = *params;
+    lb->be = calloc(specs->n ? specs->n : 1, sizeof *lb->be);
+    if (!lb->be)
+        goto fail;
+    for (size_t i = 0; i < specs->n; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(specs->items[i].name, specs->items[j].name) == 0)
+                goto fail;
+        struct lb_backend *be = find_prev(prev, &specs->items[i]);
+        if (be) {
+            be->spec.weight = specs->items[i].weight;
+            be->spec.maxconn = specs->items[i].maxconn;
+        } else {
+            be = calloc(1, sizeof *be);
+            if (!be)
+                goto fail;
+            be->spec = specs->items[i];
+        }
+        be->refs++;
+        lb->be[lb->n_be++] = be;
+    }
+    if (ops->init && ops->init(lb) == -1)
+        goto fail;
+    return lb;
+fail:
+    if (lb->be)
+        for (size_t i = 0; i < lb->n_be; i++)
+            backend_unref(lb->be[i]);
+    free(lb->be);
+    free(lb);
+    return NULL;
+}
+
+void lb_free(struct lb *lb)
+{
+    if (!lb)
+        return;
+    if (lb->ops->destroy)
+        lb->ops->destroy(lb);
+    for (size_t i = 0; i < lb->n_be; i++)
+        backend_unref(lb->be[i]);
+    free(lb->be);
+    free(lb);
+}
+
+bool lb_is_up(const struct lb_backend *be, double now)
+{
+    return be->down_until == 0 || now >= be->down_until;
+}
+
+bool lb_eligible(const struct lb_backend *be, double now)
+{
+    return be->spec.weight > 0 && lb_is_up(be, now) &&
+           (be->spec.maxconn == 0 || be->n_active < be->spec.maxconn);
+}
+
+bool lb_available(const struct lb *lb, double now)
+{
+    for (size_t i = 0; i < lb->n_be; i++)
+        if (lb_eligible(lb->be[i], now))
+            return true;
+    return false;
+}
+
+enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now)
+{
+    req->picked = NULL;
+    if (req->n_tried >= LB_TRIES_MAX)
+        return LB_NONE;
+    struct lb_backend *be = lb->ops->pick(lb, req, now);
+    if (!be)
+        return LB_NONE;
+    be->n_active++;
+    be->n_picked++;
+    be->refs++;
+    req->tried[req->n_tried++] = be;
+    req->picked = be;
+    return LB_PICKED;
+}
+
+void lb_cancel(struct lb *lb, struct lb_req *req)
+{
+    /* the static policies answer at once: nothing is ever pending */
+    (void)lb;
+    req->done = NULL;
+}
+
+bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now)
+{
+    bool changed;
+    if (ev == LB_EV_CONNECT_OK) {
+        changed = be->n_fails > 0; /* it had failed and now answers */
+        be->n_fails = 0;
+        be->down_until = 0;
+    } else {
+        changed = lb_is_up(be, now); /* it was being picked until now */
+        be->n_fails++;
+        be->down_until = now + lb->params.down_time;
+    }
+    if (lb->ops->report)
+        lb->ops->report(lb, be, ev, now);
+    return changed;
+}
+
+void lb_release(struct lb_backend *be)
+{
+    if (!be)
+        return;
+    if (be->n_active > 0)
+        be->n_active--;
+    backend_unref(be);
+}
+
+bool lb_req_tried(const struct lb_req *req, const struct lb_backend *be)
+{
+    for (unsigned i = 0; i < req->n_tried; i++)
+        if (req->tried[i] == be)
+            return true;
+    return false;
+}

@@ -1,0 +1,159 @@
+/* static.c — the static backend list: parsing of `server` lines from the
+ * config into struct lb_spec. The list is checked whole at load time (names
+ * unique, addresses numeric), never on the data path. */
+#include "lb/lb.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_MAX 300 /* longest token of a server line: sni= plus a DNS name */
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= LB_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* A host name for SNI: letters, digits, '-', '.', 1..253 chars. */
+static bool valid_host(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static bool addr_unspecified(const struct net_addr *a)
+{
+    if (a->ss.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == 0;
+    const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+    return IN6_IS_ADDR_UNSPECIFIED(v6);
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < (long)min || v > (long)max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Copies the next whitespace-separated token of *p into tok. Returns its
+ * length, 0 at the end, or -1 if it is too long. */
+static int next_token(const char **p, char *tok, size_t tok_len)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = 0;
+    while (s[n] && s[n] != ' ' && s[n] != '\t')
+        n++;
+    if (n >= tok_len)
+        return -1;
+    memcpy(tok, s, n);
+    tok[n] = '\0';
+    *p = s + n;
+    return (int)n;
+}
+
+int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t err_len)
+{
+    struct lb_spec spec;
+    char tok[TOKEN_MAX];
+    const char *p = line;
+    bool seen_weight = false, seen_maxconn = false, seen_sni = false;
+    int n;
+
+    memset(&spec, 0, sizeof spec);
+    spec.weight = 1;
+    if ((n = next_token(&p, tok, sizeof tok)) <= 0 || !valid_name(tok)) {
+        snprintf(err, err_len, "server name must be 1-%d of [A-Za-z0-9_.-]", LB_NAME_MAX - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->items[i].name, tok) == 0) {
+            snprintf(err, err_len, "server '%s' is defined twice", tok);
+            return -1;
+        }
+    }
+    memcpy(spec.name, tok, (size_t)n + 1);
+
+    if ((n = next_token(&p, tok, sizeof tok)) <= 0 || net_addr_parse(&spec.addr, tok) == -1 ||
+        addr_unspecified(&spec.addr) || net_port((const struct sockaddr *)&spec.addr.ss) == 0) {
+        snprintf(err, err_len, "server '%s': address must be ip:port or [ipv6]:port", spec.name);
+        return -1;
+    }
+
+    while ((n = next_token(&p, tok, sizeof tok)) != 0) {
+        if (n < 0) {
+            snprintf(err, err_len, "server '%s': option too long", spec.name);
+            return -1;
+        }
+        if (strncmp(tok, "weight=", 7) == 0 && !seen_weight) {
+            seen_weight = true;
+            if (parse_uint(tok + 7, 0, LB_WEIGHT_MAX, &spec.weight) == -1) {
+                snprintf(err, err_len, "server '%s': weight must be 0..%d", spec.name, LB_WEIGHT_MAX);
+                return -1;
+            }
+        } else if (strncmp(tok, "maxconn=", 8) == 0 && !seen_maxconn) {
+            seen_maxconn = true;
+            if (parse_uint(tok + 8, 1, 1000000, &spec.maxconn) == -1) {
+                snprintf(err, err_len, "server '%s': maxconn must be 1..1000000", spec.name);
+                return -1;
+            }
+        } else if (strcmp(tok, "tls") == 0 && !spec.tls) {
+            spec.tls = true;
+        } else if (strncmp(tok, "sni=", 4) == 0 && !seen_sni) {
+            seen_sni = true;
+            if (!valid_host(tok + 4)) {
+                snprintf(err, err_len, "server '%s': sni must be a host name", spec.name);
+                return -1;
+            }
+            snprintf(spec.sni, sizeof spec.sni, "%s", tok + 4);
+        } else {
+            snprintf(err, err_len, "server '%s': unknown or repeated option '%s' "
+                     "(weight=N maxconn=N tls sni=HOST)", spec.name, tok);
+            return -1;
+        }
+    }
+    if (spec.sni[0] && !spec.tls) {
+        snprintf(err, err_len, "server '%s': sni= needs tls", spec.name);
+        return -1;
+    }
+    struct lb_spec *grown = realloc(l->items, (l->n + 1) * sizeof *grown);
+    if (!grown) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    l->items = grown;
+    l->items[l->n++] = spec;
+    return 0;
+}
+
+void lb_spec_list_free(struct lb_spec_list *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}

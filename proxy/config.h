@@ -1,0 +1,102 @@
+/* config.h — sstp-proxy's configuration: the typed struct and its table.
+ *
+ * Read by the master at start and on SIGHUP (and by --check-config), and by
+ * each worker on SIGHUP; the option table in config.c is the single source
+ * of the file format, --help and conf/sstp-proxy.conf. */
+#ifndef SSTP_LB_PROXY_CONFIG_H
+#define SSTP_LB_PROXY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/net.h"
+#include "lb/lb.h"
+
+/* One `bind` line: where clients (or a cloud load balancer) connect. */
+struct px_bind {
+    struct net_addr addr;
+    char text[NET_ADDR_STR_MAX];
+    bool proxy;               /* a PROXY v1/v2 header comes first (from proxy_allow) */
+};
+
+struct px_bind_list {
+    struct px_bind *items;
+    size_t n;
+};
+
+/* One `cert` line: a certificate the TLS listener may present. */
+struct px_cert_spec {
+    char *cert;               /* PEM: leaf first, then the chain */
+    char *key;                /* PEM key; defaults to `cert` (one combined file) */
+    char *ocsp;               /* DER OCSP response to staple, or NULL */
+    char **names;             /* sni=: names it serves; NULL: its SAN/CN names */
+    size_t n_names;
+    bool is_default;          /* serves clients without SNI or with an unknown one */
+};
+
+struct px_cert_list {
+    struct px_cert_spec *items;
+    size_t n;
+};
+
+enum px_untrusted { PX_UNTRUSTED_REJECT = 0, PX_UNTRUSTED_DIRECT = 1 };
+enum px_verify { PX_VERIFY_NONE = 0, PX_VERIFY_OPTIONAL = 1, PX_VERIFY_REQUIRED = 2 };
+enum px_http_errors { PX_HTTP_ERRORS_STATUS = 0, PX_HTTP_ERRORS_SILENT = 1 };
+
+struct px_config {
+    char *id;
+    int log_level, log_format;
+    long workers;             /* 0 = one per CPU core */
+    long max_conns;           /* per worker; 0 = from the open-files limit */
+
+    struct px_bind_list binds;
+    struct net_cidr_list proxy_allow;
+    int proxy_untrusted;      /* enum px_untrusted */
+    long backlog;
+    double handshake_timeout; /* accept -> TLS done (PROXY header included) */
+    double request_timeout;   /* TLS done -> HTTP head complete */
+    long max_head;
+    int http_errors;          /* enum px_http_errors */
+
+    struct px_cert_list certs;
+    char *ciphers, *ciphersuites;
+    char *client_ca;
+    int client_verify;        /* enum px_verify */
+    bool tickets;
+    double ticket_rotate;
+    char *ticket_secret_file;
+    char *keylog_file;
+    bool alpn;
+
+    struct lb_spec_list servers;
+    int policy;               /* index into lb_policy_names */
+    double connect_timeout;   /* connect + TLS + first byte of the backend */
+    long retries;
+    double down_time;
+    char *backend_ca, *backend_cert, *backend_key;
+
+    double idle_timeout, fin_timeout, drain_timeout;
+
+    char *admin;              /* admin listener address; "" = off */
+};
+
+/* Every option can also come from the environment (containers):
+ * SSTP_PROXY_<SECTION>_<NAME>, e.g. SSTP_PROXY_LISTEN_BIND. */
+#define PX_ENV_PREFIX "SSTP_PROXY_"
+
+extern const struct cfg_opt px_config_table[];
+extern const size_t px_config_table_len;
+
+/* px_config_load reads and checks the file, then the PX_ENV_PREFIX
+ * environment overrides (syntax, values, and the rules across options;
+ * certificates are loaded later, by the TLS set). Returns 0,
+ * or -1 with "file:line: why" or "file: why" in err. The caller zeroes c
+ * first and frees it with px_config_free either way. */
+int px_config_load(struct px_config *c, const char *path, char *err, size_t err_len);
+void px_config_free(struct px_config *c);
+
+/* px_config_workers resolves `workers = auto` to the number of online CPUs. */
+long px_config_workers(const struct px_config *c);
+
+#endif

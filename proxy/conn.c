@@ -1,0 +1,840 @@
+/* conn.c — the connection state machine of sstp-proxy (see conn.h): PROXY
+ * header, TLS, request head, backend connect with retries, then the relay
+ * (relay.c). Codecs come from sstp/; this file moves bytes, applies their
+ * verdicts and logs. */
+#include "proxy/conn.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "proxy/pphdr.h"
+#include "proxy/relay.h"
+#include "proxy/stats.h"
+#include "proxy/worker.h"
+#include "sstp/proxyproto.h"
+
+#define CLOSE_LINGER_S 2.0 /* a last answer gets this long to leave */
+#define ANSWER_MAX 512     /* an HTTP error or probe answer */
+#define LINGER_MAX (64 * 1024) /* client bytes dropped after an answer before we just close */
+#define VERIFY_NO_CERT 1   /* PP2 SSL `verify` when no client certificate: non-zero (PROXY v2 §2.2.5) */
+
+static const char *const state_names[] = {
+    "PROXY_HDR", "TLS", "HTTP_HEAD", "BACKEND_CONNECT", "RELAY", "CLOSING", "CLOSED",
+};
+/* second letter of `term`: the phase the decision was taken in */
+static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'D', 'D', 'D' };
+
+static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void backend_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void start_backend(struct px_conn *c);
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static const struct metrics_family *fam(const struct px_conn *c, enum px_metric f)
+{
+    return &c->w->m->fam[f];
+}
+
+static void count(struct px_conn *c, enum px_metric f, size_t i)
+{
+    metrics_add(c->w->mv, fam(c, f), i, 1);
+}
+
+const char *px_conn_state_str(enum px_conn_state s)
+{
+    return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
+}
+
+void px_conn_set_state(struct px_conn *c, enum px_conn_state s)
+{
+    log_debug("state", "sid=%s from=%s to=%s", c->sid, px_conn_state_str(c->state), px_conn_state_str(s));
+    c->state = s;
+}
+
+static void set_term(struct px_conn *c, char who, enum sstp_rc rc)
+{
+    if (c->term[0])
+        return; /* the first reason wins */
+    c->term[0] = who;
+    c->term[1] = who == '-' ? '-' : phase_letters[c->state];
+    c->term[2] = '\0';
+    c->rc = rc;
+}
+
+void px_conn_watch(struct px_conn *c, ev_io *w, int fd, int events)
+{
+    if (fd == -1)
+        events = 0;
+    if (ev_is_active(w) && w->fd == fd && (w->events & (EV_READ | EV_WRITE)) == events)
+        return;
+    ev_io_stop(c->w->loop, w);
+    if (!events)
+        return;
+    ev_io_set(w, fd, events);
+    ev_io_start(c->w->loop, w);
+}
+
+void px_conn_arm_timer(struct px_conn *c, double after)
+{
+    ev_timer_stop(c->w->loop, &c->timer);
+    ev_timer_set(&c->timer, after, 0);
+    ev_timer_start(c->w->loop, &c->timer);
+}
+
+static const char *backend_name(const struct px_conn *c)
+{
+    return c->backend ? c->backend->spec.name : "-";
+}
+
+/* ---- closing --------------------------------------------------------------- */
+
+static void hs_free(struct px_conn *c)
+{
+    struct px_hs *hs = c->hs;
+    if (!hs)
+        return;
+    px_tls_hs_detach(c->cli.ssl);
+    buf_drop(&c->w->pool, &hs->pre);
+    OPENSSL_cleanse(&hs->http, sizeof hs->http); /* the head may name the user's host */
+    free(hs);
+    c->hs = NULL;
+}
+
+static void log_close(struct px_conn *c)
+{
+    double dur_ms = (ev_now(c->w->loop) - c->t_start) * 1000.0;
+    /* load balancers probe every few seconds: their lines are debug */
+    enum log_level lvl = c->term[0] == '-' && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
+    log_at(lvl, "close", "sid=%s client=%s sni=%s backend=%s state=%s term=%s rc=%s dur_ms=%.0f "
+           "bytes_in=%llu bytes_out=%llu",
+           c->sid, c->client, c->sni[0] ? c->sni : "-", backend_name(c), px_conn_state_str(c->state),
+           c->term, sstp_rc_name(c->rc), dur_ms, (unsigned long long)c->bytes_in,
+           (unsigned long long)c->bytes_out);
+}
+
+void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
+{
+    if (c->state == PXC_CLOSED)
+        return;
+    struct px_worker *w = c->w;
+    set_term(c, who, rc);
+    ev_io_stop(w->loop, &c->cw);
+    ev_io_stop(w->loop, &c->bw);
+    ev_timer_stop(w->loop, &c->timer);
+    log_close(c);
+    count(c, PXM_TERM, metrics_slot(w->m, w->index, PXM_TERM, c->term));
+    if (c->state == PXC_RELAY) {
+        metrics_sub(w->mv, fam(c, PXM_SESSIONS_ACTIVE), 0, 1);
+        w->n_sessions--;
+    }
+    io_close(&c->cli);
+    io_close(&c->be);
+    px_wstage_cleanup(&c->ws); /* after io_close: its close_notify may land there */
+    hs_free(c);
+    buf_drop(&w->pool, &c->c2b);
+    buf_drop(&w->pool, &c->b2c);
+    lb_release(c->backend);
+    c->backend = NULL;
+    px_tls_unref(c->tls);
+    c->tls = NULL;
+    px_conn_set_state(c, PXC_CLOSED);
+    px_worker_conn_closed(w, c);
+}
+
+void px_conn_kill(struct px_conn *c)
+{
+    px_conn_close(c, 'K', SSTP_OK);
+}
+
+void px_conn_free(struct px_conn *c)
+{
+    free(c);
+}
+
+/* ---- watchers by state ------------------------------------------------------ */
+
+static int want_or(uint8_t want, int dflt)
+{
+    return want ? want : dflt;
+}
+
+static void update(struct px_conn *c)
+{
+    struct px_hs *hs = c->hs;
+    switch (c->state) {
+    case PXC_PROXY_HDR:
+        px_conn_watch(c, &c->cw, c->cli.fd, EV_READ);
+        break;
+    case PXC_TLS:
+    case PXC_HTTP_HEAD:
+        px_conn_watch(c, &c->cw, c->cli.fd, want_or((uint8_t)c->cli.want, EV_READ));
+        break;
+    case PXC_BACKEND_CONNECT: {
+        int ev = hs->step == PXB_CONNECTING ? EV_WRITE
+                 : hs->step == PXB_WAIT     ? want_or((uint8_t)c->be.want, EV_READ)
+                                            : want_or((uint8_t)c->be.want, EV_WRITE);
+        px_conn_watch(c, &c->cw, c->cli.fd, 0);
+        px_conn_watch(c, &c->bw, c->be.fd, ev);
+        break;
+    }
+    case PXC_RELAY:
+        px_relay_watch(c);
+        break;
+    case PXC_CLOSING:
+        px_conn_watch(c, &c->bw, c->be.fd, 0);
+        px_conn_watch(c, &c->cw, c->cli.fd,
+                      want_or((uint8_t)c->cli.want, buf_len(&c->b2c) > 0 ? EV_WRITE : EV_READ));
+        break;
+    case PXC_CLOSED:
+        break;
+    }
+}
+
+/* ---- a last answer to the client ------------------------------------------ */
+
+void px_conn_shut_write(struct io *io)
+{
+    if (io->ssl) {
+        ERR_clear_error();
+        SSL_shutdown(io->ssl); /* close_notify: best effort, one small record */
+        ERR_clear_error();
+    }
+    shutdown(io->fd, SHUT_WR);
+}
+
+/* Sends the answer, then closes gracefully: our side ends (close_notify,
+ * FIN) and what the client still sends is read and dropped until it closes,
+ * so the unread rest of its request cannot turn our close into a reset
+ * that destroys the answer before the client reads it (nginx's lingering
+ * close). Bounded by LINGER_MAX bytes and the CLOSE_LINGER_S timer. */
+static void do_flush(struct px_conn *c)
+{
+    uint8_t junk[4096];
+    while (buf_len(&c->b2c) > 0) {
+        ssize_t n = io_write(&c->cli, buf_rptr(&c->b2c), buf_len(&c->b2c));
+        if (n == IO_AGAIN)
+            return;
+        if (n < 0) {
+            px_conn_close(c, 'C', SSTP_OK);
+            return;
+        }
+        c->bytes_out += (uint64_t)n;
+        buf_consume(&c->b2c, (size_t)n);
+    }
+    buf_release(&c->w->pool, &c->b2c);
+    if (!c->cli_shut) {
+        px_conn_shut_write(&c->cli);
+        c->cli_shut = true;
+        c->cli.want = 0;
+    }
+    for (;;) {
+        ssize_t n = io_read(&c->cli, junk, sizeof junk);
+        if (n == IO_AGAIN)
+            return;
+        if (n <= 0 || (c->bytes_in += (uint64_t)n) > LINGER_MAX) {
+            px_conn_close(c, '-', SSTP_OK); /* the term set before the answer stays */
+            return;
+        }
+    }
+}
+
+/* Queues an HTTP answer (an error status, or a probe's 200/503) and closes
+ * after it is sent or after CLOSE_LINGER_S. */
+static void answer_and_close(struct px_conn *c, int status, bool probe, bool accepting)
+{
+    struct px_worker *w = c->w;
+    struct sstp_wbuf wb;
+    if (buf_take(&w->pool, &c->b2c) == -1) {
+        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        return;
+    }
+    buf_compact(&c->b2c);
+    sstp_wbuf_init(&wb, buf_wptr(&c->b2c), buf_room(&c->b2c) < ANSWER_MAX ? buf_room(&c->b2c) : ANSWER_MAX);
+    enum sstp_rc rc = probe ? sstp_http_resp_probe_build(&wb, accepting, time(NULL))
+                            : sstp_http_resp_error_build(&wb, status, time(NULL));
+    if (rc != SSTP_OK) {
+        px_conn_close(c, 'I', rc);
+        return;
+    }
+    c->b2c.tail += wb.len;
+    px_conn_set_state(c, PXC_CLOSING);
+    px_conn_arm_timer(c, CLOSE_LINGER_S);
+    c->cli.want = 0;
+    do_flush(c);
+}
+
+/* ---- PXC_PROXY_HDR ----------------------------------------------------------- */
+
+static int start_tls(struct px_conn *c)
+{
+    SSL *ssl = px_tls_server_ssl(c->tls, c->cli.fd, &c->hs->tls);
+    if (!ssl) {
+        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        return -1;
+    }
+    c->cli.ssl = ssl;
+    c->cli.want = 0;
+    px_conn_set_state(c, PXC_TLS);
+    return 0;
+}
+
+/* Reads exactly the PROXY header, never a byte of the TLS stream after it:
+ * peek at what is there, let the parser say how much is header, and take
+ * only that. Bytes seen while the parser wants more all belong to it (v1
+ * ends at the first LF, v2's length is in its first 16 bytes). */
+static void do_proxy_hdr(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    if (buf_take(&w->pool, &c->c2b) == -1) {
+        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        return;
+    }
+    size_t have = buf_len(&c->c2b);
+    ssize_t n = recv(c->cli.fd, buf_wptr(&c->c2b), SSTP_PP_MAX_HDR_LEN - have, MSG_PEEK);
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        px_conn_close(c, 'C', SSTP_OK);
+        return;
+    }
+    struct sstp_pp_hdr h;
+    size_t used = 0;
+    enum sstp_rc rc = sstp_pp_parse(&h, &used, buf_rptr(&c->c2b), have + (size_t)n);
+    if (rc != SSTP_OK && rc != SSTP_AGAIN) {
+        count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
+        log_info("proxy_reject", "sid=%s peer=%s rc=%s", c->sid, c->client, sstp_rc_name(rc));
+        px_conn_close(c, 'C', rc);
+        return;
+    }
+    size_t take = rc == SSTP_AGAIN ? (size_t)n : used - have;
+    if (recv(c->cli.fd, buf_wptr(&c->c2b), take, 0) != (ssize_t)take) {
+        px_conn_close(c, 'C', SSTP_OK); /* the peeked bytes are ours: cannot happen */
+        return;
+    }
+    c->c2b.tail += take;
+    if (rc == SSTP_AGAIN)
+        return;
+    if (h.command == SSTP_PP_CMD_PROXY &&
+        (h.src.ss_family == AF_INET || h.src.ss_family == AF_INET6)) {
+        hs->client = h.src;
+        hs->local = h.dst;
+        net_addr_str((const struct sockaddr *)&hs->client, c->client, sizeof c->client);
+    }
+    /* the load balancer's own TLVs (cloud vendor ids) are never passed on */
+    log_debug("proxy_hdr", "sid=%s client=%s version=%d command=%d foreign_tlvs=%u", c->sid,
+              c->client, (int)h.version, (int)h.command, h.n_foreign);
+    buf_drop(&w->pool, &c->c2b);
+    start_tls(c); /* the handshake timer, armed at accept, covers both */
+}
+
+/* ---- PXC_TLS ------------------------------------------------------------------ */
+
+static void note_client_cert(struct px_conn *c)
+{
+    struct px_hs *hs = c->hs;
+    X509 *peer = SSL_get0_peer_certificate(c->cli.ssl);
+    hs->client_verify = VERIFY_NO_CERT;
+    if (!peer)
+        return;
+    hs->client_cert = true;
+    hs->client_cert_conn = !SSL_session_reused(c->cli.ssl);
+    hs->client_verify = (uint32_t)SSL_get_verify_result(c->cli.ssl);
+    if (tls_x509_sha256(peer, hs->client_sha256) == -1)
+        hs->client_cert = false;
+    char cn[PX_CN_MAX];
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn) > 0)
+        log_sanitize(hs->client_cn, sizeof hs->client_cn, cn, strlen(cn));
+    else
+        hs->client_cn[0] = '\0';
+}
+
+static void do_http(struct px_conn *c);
+
+static void do_tls(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    int r = io_accept(&c->cli);
+    if (r == IO_AGAIN)
+        return;
+    if (r != 1) {
+        char ossl[512];
+        count(c, PXM_TLS_FAILURES, 0);
+        log_info("tls_fail", "sid=%s client=%s err=%s", c->sid, c->client,
+                 c->cli.err ? strerror(c->cli.err) : log_openssl_errors(ossl, sizeof ossl));
+        px_conn_close(c, 'C', SSTP_OK);
+        return;
+    }
+    c->cli.want = 0;
+    if (px_tls_presented(c->cli.ssl, &hs->tls, &hs->presented) == -1) {
+        /* the backend's crypto binding check would compare against a guess */
+        log_error("cert_unknown", "sid=%s client=%s resumed=%d", c->sid, c->client,
+                  (int)SSL_session_reused(c->cli.ssl));
+        px_conn_close(c, 'I', SSTP_OK);
+        return;
+    }
+    if (hs->tls.sni[0])
+        log_sanitize(c->sni, sizeof c->sni, hs->tls.sni, strlen(hs->tls.sni));
+    const char *version = SSL_get_version(c->cli.ssl);
+    const char *cipher = SSL_get_cipher_name(c->cli.ssl);
+    count(c, PXM_TLS_HANDSHAKES, metrics_slot(w->m, w->index, PXM_TLS_HANDSHAKES, version));
+    count(c, PXM_TLS_CIPHERS, metrics_slot(w->m, w->index, PXM_TLS_CIPHERS, cipher));
+    if (SSL_session_reused(c->cli.ssl))
+        count(c, PXM_TLS_RESUMED, 0);
+    note_client_cert(c);
+    log_debug("tls_ok", "sid=%s client=%s sni=%s version=%s cipher=%s resumed=%d cert=%s",
+              c->sid, c->client, c->sni[0] ? c->sni : "-", version, cipher,
+              (int)SSL_session_reused(c->cli.ssl), hs->tls.cert ? hs->tls.cert->file : "-");
+    px_conn_set_state(c, PXC_HTTP_HEAD);
+    px_conn_arm_timer(c, w->cfg->request_timeout);
+    do_http(c); /* the request may already be in OpenSSL's buffer */
+}
+
+/* ---- PXC_HTTP_HEAD ------------------------------------------------------------- */
+
+static void http_reject(struct px_conn *c, enum sstp_rc rc)
+{
+    struct px_worker *w = c->w;
+    int status = sstp_http_status_for(rc);
+    count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
+    log_info("http_reject", "sid=%s client=%s sni=%s rc=%s status=%d", c->sid, c->client,
+             c->sni[0] ? c->sni : "-", sstp_rc_name(rc), status);
+    set_term(c, 'C', rc);
+    if (w->cfg->http_errors == PX_HTTP_ERRORS_SILENT) {
+        px_conn_close(c, 'C', rc);
+        return;
+    }
+    answer_and_close(c, status, false, false);
+}
+
+static void do_http(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    for (;;) {
+        if (buf_take(&w->pool, &c->c2b) == -1) {
+            px_conn_close(c, 'R', SSTP_E_NOSPACE);
+            return;
+        }
+        buf_compact(&c->c2b);
+        ssize_t n = io_read(&c->cli, buf_wptr(&c->c2b), buf_room(&c->c2b));
+        if (n == IO_AGAIN)
+            break;
+        if (n <= 0) {
+            px_conn_close(c, 'C', SSTP_OK);
+            return;
+        }
+        c->bytes_in += (uint64_t)n;
+        c->c2b.tail += (size_t)n;
+        size_t used = 0;
+        enum sstp_rc rc = sstp_http_req_feed(&hs->http, buf_rptr(&c->c2b), buf_len(&c->c2b), &used);
+        buf_consume(&c->c2b, used);
+        if (rc == SSTP_AGAIN)
+            continue;
+        if (rc != SSTP_OK) {
+            http_reject(c, rc);
+            return;
+        }
+        if (sstp_http_req_is_probe(&hs->http)) {
+            bool ok = px_worker_accepting(w);
+            count(c, PXM_PROBES, ok ? PXP_200 : PXP_503);
+            set_term(c, '-', SSTP_OK);
+            answer_and_close(c, ok ? 200 : 503, true, ok);
+            return;
+        }
+        start_backend(c); /* what is left in c2b was pipelined after the head */
+        return;
+    }
+    buf_release(&w->pool, &c->c2b);
+}
+
+/* ---- PXC_BACKEND_CONNECT ---------------------------------------------------------- */
+
+/* Our PROXY v2 header, then the request head exactly as received. */
+static int build_preamble(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    const struct sstp_http_fields *f = &hs->http.f;
+    bool full = !SSL_session_reused(c->cli.ssl) && hs->tls.cert;
+    struct px_pp_info in = {
+        .src = (const struct sockaddr *)&hs->client,
+        .dst = (const struct sockaddr *)&hs->local,
+        .sni = hs->tls.sni,
+        .sid = c->sid,
+        .presented = &hs->presented,
+        .tls_version = SSL_get_version(c->cli.ssl),
+        .tls_cipher = SSL_get_cipher_name(c->cli.ssl),
+        /* on a resumption the certificate is not sent again: name only what was */
+        .sig_alg = full ? hs->tls.cert->sig_alg : NULL,
+        .key_alg = full ? hs->tls.cert->key_alg : NULL,
+        .client_cert = hs->client_cert,
+        .client_cert_this_conn = hs->client_cert_conn,
+        .client_verify = hs->client_verify,
+        .client_sha256 = hs->client_sha256,
+        .client_cn = hs->client_cn,
+        .proxy_id = w->cfg->id,
+        .tenant = f->has_tenantid ? f->tenantid : NULL,
+    };
+    struct sstp_wbuf wb;
+    if (buf_take(&w->pool, &hs->pre) == -1)
+        return -1;
+    sstp_wbuf_init(&wb, buf_wptr(&hs->pre), buf_room(&hs->pre));
+    if (px_pp_build(&wb, &in) != SSTP_OK)
+        return -1;
+    sstp_put_bytes(&wb, hs->http.head, hs->http.head_len);
+    if (wb.err)
+        return -1;
+    hs->pre.tail += wb.len;
+    return 0;
+}
+
+static void no_backend(struct px_conn *c, char who)
+{
+    count(c, PXM_NO_BACKEND, 0);
+    log_warn("no_backend", "sid=%s client=%s tried=%u", c->sid, c->client, c->hs->req.n_tried);
+    set_term(c, who, SSTP_OK);
+    answer_and_close(c, 503, false, false);
+}
+
+static void attempt_failed(struct px_conn *c, const char *reason)
+{
+    struct px_worker *w = c->w;
+    char why[256];
+    /* one key=value token: strerror() and OpenSSL texts have spaces */
+    snprintf(why, sizeof why, "%s", reason);
+    for (char *p = why; *p; p++)
+        if (*p == ' ' || *p == '=' || *p == '"')
+            *p = '_';
+    struct px_hs *hs = c->hs;
+    struct lb_backend *be = c->backend;
+    ev_tstamp now = ev_now(w->loop);
+    metrics_add(w->mv, fam(c, PXM_BACKEND_FAILURES), px_worker_backend_slot(w, be), 1);
+    bool changed = lb_report(w->lb, be, LB_EV_CONNECT_FAIL, now);
+    log_info("backend_fail", "sid=%s backend=%s attempt=%u reason=%s", c->sid, be->spec.name,
+             hs->req.n_tried, why);
+    if (changed)
+        log_warn("backend_down", "backend=%s reason=%s for_s=%g", be->spec.name, why, w->lb->params.down_time);
+    px_conn_watch(c, &c->bw, -1, 0);
+    io_close(&c->be);
+    c->be.fd = -1;
+    c->be.want = 0;
+    lb_release(be);
+    c->backend = NULL;
+    if (hs->req.n_tried > (unsigned)w->cfg->retries) {
+        no_backend(c, 'S');
+        return;
+    }
+    count(c, PXM_RETRIES, 0);
+    start_backend(c);
+}
+
+static void start_backend(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    if (c->state != PXC_BACKEND_CONNECT) {
+        px_conn_set_state(c, PXC_BACKEND_CONNECT);
+        hs->req.client = (const struct sockaddr *)&hs->client;
+        hs->req.tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
+        if (build_preamble(c) == -1) {
+            px_conn_close(c, 'I', SSTP_E_NOSPACE);
+            return;
+        }
+    }
+    /* static policies answer at once; an asynchronous one (LB_PENDING)
+     * would need a waiting step here, see lb.h */
+    if (lb_pick(w->lb, &hs->req, ev_now(w->loop)) != LB_PICKED) {
+        no_backend(c, hs->req.n_tried == 0 ? 'D' : 'S');
+        return;
+    }
+    c->backend = hs->req.picked;
+    const struct lb_spec *sp = &c->backend->spec;
+    int fd = net_connect(&sp->addr);
+    if (fd == -1) {
+        attempt_failed(c, strerror(errno)); /* it retries, or answers 503 */
+        return;
+    }
+    c->be.fd = fd;
+    c->be.want = 0;
+    if (sp->tls && !(c->be.ssl = px_tls_backend_ssl(c->tls, fd, sp))) {
+        attempt_failed(c, "tls_setup");
+        return;
+    }
+    hs->step = PXB_CONNECTING;
+    hs->pre_off = hs->pipe_off = 0;
+    px_conn_arm_timer(c, w->cfg->connect_timeout);
+    log_debug("backend_pick", "sid=%s backend=%s attempt=%u", c->sid, sp->name, hs->req.n_tried);
+    update(c);
+}
+
+static void established(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    struct lb_backend *be = c->backend;
+    char hex[2 * SSTP_SHA256_LEN + 1], corr[SSTP_CORRELATION_ID_MAX + 1], tenant[SSTP_HTTP_TENANTID_MAX + 1];
+    if (px_wstage_attach(c->cli.ssl, w->wstage_meth, &c->ws, &w->pool) == -1) {
+        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        return;
+    }
+    if (lb_report(w->lb, be, LB_EV_CONNECT_OK, ev_now(w->loop)))
+        log_info("backend_up", "backend=%s", be->spec.name);
+    buf_consume(&c->c2b, hs->pipe_off);
+    buf_release(&w->pool, &c->c2b);
+    count(c, PXM_SESSIONS, 0);
+    metrics_add(w->mv, fam(c, PXM_BACKEND_SESSIONS), px_worker_backend_slot(w, be), 1);
+    metrics_add(w->mv, fam(c, PXM_SESSIONS_ACTIVE), 0, 1);
+    w->n_sessions++;
+    const struct sstp_http_fields *f = &hs->http.f;
+    log_info("start", "sid=%s client=%s sni=%s backend=%s tls=%s cipher=%s resumed=%d cert_sha256=%s "
+             "client_cert=%d corr=%s tenant=%s",
+             c->sid, c->client, c->sni[0] ? c->sni : "-", be->spec.name, SSL_get_version(c->cli.ssl),
+             SSL_get_cipher_name(c->cli.ssl), (int)SSL_session_reused(c->cli.ssl),
+             tls_hex(hex, hs->presented.sha256, SSTP_SHA256_LEN), (int)hs->client_cert,
+             f->has_corr_id ? log_sanitize(corr, sizeof corr, f->corr_id, f->corr_id_len) : "-",
+             f->has_tenantid ? log_sanitize(tenant, sizeof tenant, f->tenantid, f->tenantid_len) : "-");
+    hs_free(c);
+    px_conn_set_state(c, PXC_RELAY);
+    c->t_last = ev_now(w->loop);
+    px_conn_arm_timer(c, w->cfg->idle_timeout);
+    px_relay_run(c, 0, 0); /* the backend's first bytes go to the client now */
+}
+
+/* Returns 0 when everything is sent, 1 to wait, -1 when the attempt failed. */
+static int send_preamble(struct px_conn *c)
+{
+    struct px_hs *hs = c->hs;
+    while (hs->pre_off < buf_len(&hs->pre) || hs->pipe_off < buf_len(&c->c2b)) {
+        bool pre = hs->pre_off < buf_len(&hs->pre);
+        const uint8_t *p = pre ? buf_rptr(&hs->pre) + hs->pre_off : buf_rptr(&c->c2b) + hs->pipe_off;
+        size_t n = pre ? buf_len(&hs->pre) - hs->pre_off : buf_len(&c->c2b) - hs->pipe_off;
+        ssize_t r = io_write(&c->be, p, n);
+        if (r == IO_AGAIN)
+            return 1;
+        if (r < 0)
+            return -1;
+        if (pre)
+            hs->pre_off += (size_t)r;
+        else
+            hs->pipe_off += (size_t)r;
+    }
+    return 0;
+}
+
+static void do_backend_connect(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    char why[256];
+    switch (hs->step) {
+    case PXB_CONNECTING: {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(c->be.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+            err = errno;
+        if (err) {
+            attempt_failed(c, strerror(err));
+            return;
+        }
+        hs->step = c->be.ssl ? PXB_TLS : PXB_SEND;
+        c->be.want = 0;
+        if (hs->step == PXB_SEND)
+            break;
+    } /* fall through */
+    case PXB_TLS: {
+        int r = io_connect(&c->be);
+        if (r == IO_AGAIN)
+            return;
+        if (r != 1) {
+            char ossl[256];
+            long v = SSL_get_verify_result(c->be.ssl);
+            snprintf(why, sizeof why, "tls:%s%s%s", log_openssl_errors(ossl, sizeof ossl),
+                     v != X509_V_OK ? ":" : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+            attempt_failed(c, why);
+            return;
+        }
+        hs->step = PXB_SEND;
+        c->be.want = 0;
+        break;
+    }
+    case PXB_SEND:
+    case PXB_WAIT:
+        break;
+    }
+    if (hs->step == PXB_SEND) {
+        int r = send_preamble(c);
+        if (r == 1)
+            return;
+        if (r == -1) {
+            attempt_failed(c, c->be.err ? strerror(c->be.err) : "write_failed");
+            return;
+        }
+        hs->step = PXB_WAIT;
+        c->be.want = 0;
+    }
+    /* PXB_WAIT: the first byte proves the backend took the session */
+    if (buf_take(&w->pool, &c->b2c) == -1) {
+        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        return;
+    }
+    ssize_t n = io_read(&c->be, buf_wptr(&c->b2c), buf_room(&c->b2c));
+    if (n == IO_AGAIN) {
+        buf_release(&w->pool, &c->b2c);
+        return;
+    }
+    if (n <= 0) {
+        buf_release(&w->pool, &c->b2c);
+        attempt_failed(c, n == IO_EOF ? "closed_before_answer" : "read_failed");
+        return;
+    }
+    c->b2c.tail += (size_t)n;
+    established(c);
+}
+
+/* ---- callbacks -------------------------------------------------------------------- */
+
+static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    struct px_conn *c = w->data;
+    switch (c->state) {
+    case PXC_PROXY_HDR:
+        do_proxy_hdr(c);
+        break;
+    case PXC_TLS:
+        do_tls(c);
+        break;
+    case PXC_HTTP_HEAD:
+        do_http(c);
+        break;
+    case PXC_RELAY:
+        px_relay_run(c, revents, 0);
+        return; /* it sets the watchers */
+    case PXC_CLOSING:
+        do_flush(c);
+        break;
+    case PXC_BACKEND_CONNECT:
+    case PXC_CLOSED:
+        break;
+    }
+    update(c);
+}
+
+static void backend_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    struct px_conn *c = w->data;
+    if (c->state == PXC_BACKEND_CONNECT)
+        do_backend_connect(c);
+    else if (c->state == PXC_RELAY) {
+        px_relay_run(c, 0, revents);
+        return;
+    }
+    update(c);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct px_conn *c = w->data;
+    struct px_worker *wk = c->w;
+    switch (c->state) {
+    case PXC_PROXY_HDR:
+    case PXC_TLS:
+    case PXC_HTTP_HEAD: {
+        bool req = c->state == PXC_HTTP_HEAD;
+        count(c, PXM_TIMEOUTS, req ? PXT_REQUEST : PXT_HANDSHAKE);
+        log_info("timeout", "sid=%s client=%s state=%s", c->sid, c->client, px_conn_state_str(c->state));
+        px_conn_close(c, 'C', SSTP_AGAIN);
+        return;
+    }
+    case PXC_BACKEND_CONNECT:
+        count(c, PXM_TIMEOUTS, PXT_BACKEND);
+        attempt_failed(c, "timeout");
+        update(c);
+        return;
+    case PXC_RELAY: {
+        bool half = c->cli_eof || c->be_eof;
+        double limit = half ? wk->cfg->fin_timeout : wk->cfg->idle_timeout;
+        double idle = ev_now(loop) - c->t_last;
+        if (idle < limit) {
+            px_conn_arm_timer(c, limit - idle);
+            return;
+        }
+        count(c, PXM_TIMEOUTS, half ? PXT_FIN : PXT_IDLE);
+        px_conn_close(c, 'P', SSTP_OK);
+        return;
+    }
+    case PXC_CLOSING:
+        px_conn_close(c, 'C', SSTP_OK);
+        return;
+    case PXC_CLOSED:
+        return;
+    }
+}
+
+/* ---- accept -------------------------------------------------------------------- */
+
+int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len,
+                   bool proxy_hdr)
+{
+    struct px_conn *c = calloc(1, sizeof *c);
+    struct px_hs *hs = calloc(1, sizeof *hs);
+    uint8_t rnd[PX_SID_LEN / 2];
+    if (!c || !hs || RAND_bytes(rnd, sizeof rnd) != 1 || peer_len > sizeof hs->client) {
+        free(c);
+        free(hs);
+        close(fd);
+        metrics_add(w->mv, &w->m->fam[PXM_REFUSED], PXR_NO_MEMORY, 1);
+        return -1;
+    }
+    c->w = w;
+    c->hs = hs;
+    c->cli.fd = fd;
+    c->be.fd = -1;
+    c->proxy_hdr = proxy_hdr;
+    memcpy(&hs->client, peer, peer_len);
+    socklen_t local_len = sizeof hs->local;
+    if (getsockname(fd, (struct sockaddr *)&hs->local, &local_len) == -1)
+        hs->local.ss_family = AF_UNSPEC;
+    net_addr_str(peer, c->client, sizeof c->client);
+    tls_hex(c->sid, rnd, sizeof rnd);
+    sstp_http_req_init(&hs->http, (size_t)w->cfg->max_head);
+    c->tls = w->tls;
+    px_tls_ref(c->tls);
+    c->t_start = c->t_last = ev_now(w->loop);
+    ev_io_init(&c->cw, client_cb, fd, EV_READ);
+    c->cw.data = c;
+    ev_io_init(&c->bw, backend_cb, fd, EV_READ); /* fd set when a backend is picked */
+    c->bw.data = c;
+    ev_timer_init(&c->timer, timer_cb, w->cfg->handshake_timeout, 0);
+    c->timer.data = c;
+
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->n_conns++;
+    count(c, PXM_CONNECTIONS, 0);
+    metrics_add(w->mv, fam(c, PXM_CONNECTIONS_ACTIVE), 0, 1);
+    log_debug("accept", "sid=%s peer=%s proxy_hdr=%d", c->sid, c->client, (int)proxy_hdr);
+
+    c->state = PXC_PROXY_HDR;
+    if (!proxy_hdr && start_tls(c) == -1)
+        return 0; /* closed and counted */
+    ev_timer_start(w->loop, &c->timer);
+    update(c);
+    return 0;
+}

@@ -1,0 +1,102 @@
+/* main.c — sstp-proxy: command line and configuration; the master process
+ * (master.c) does the rest. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "proxy/config.h"
+#include "proxy/master.h"
+#include "proxy/tls_ctx.h"
+
+#ifndef SSTP_LB_VERSION
+#define SSTP_LB_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sstp-proxy [-c FILE] [--check-config] [--version] [--help]\n"
+            "\n"
+            "TLS front of sstp-lb: terminates the clients' TLS, checks the SSTP request,\n"
+            "picks a backend and relays the session to it behind a PROXY v2 header that\n"
+            "carries the hashes of the certificate the client was shown.\n"
+            "\n"
+            "  -c, --config FILE   configuration file (default /etc/sstp-lb/sstp-proxy.conf)\n"
+            "      --check-config  read the configuration and load its certificates, print\n"
+            "                      the first problem (file:line), exit 0 if it is valid\n"
+            "      --version       print the version\n"
+            "  -h, --help          this text, then every configuration option\n"
+            "\n"
+            "Runs in the foreground as a master process and `workers` worker processes,\n"
+            "and logs to stderr. SIGHUP: reload the configuration and certificates\n"
+            "(established sessions are kept). SIGTERM/SIGINT: stop accepting, let\n"
+            "sessions run for session.drain_timeout, then exit.\n"
+            "\n"
+            "Configuration options (INI). Each can also be set in the environment as\n"
+            "SSTP_PROXY_<SECTION>_<NAME> (e.g. SSTP_PROXY_LISTEN_BIND), which replaces\n"
+            "what the file says (a whole list, for a repeatable option):\n\n");
+    cfg_print_help(px_config_table, px_config_table_len, out);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = "/etc/sstp-lb/sstp-proxy.conf";
+    bool check_only = false;
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, 'C' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'C': check_only = true; break;
+        case 'V': printf("sstp-proxy %s\n", SSTP_LB_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    char err[512];
+    struct px_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        fprintf(stderr, "sstp-proxy: out of memory\n");
+        return 1;
+    }
+    if (px_config_load(cfg, path, err, sizeof err) == -1) {
+        fprintf(stderr, "sstp-proxy: %s\n", err);
+        px_config_free(cfg);
+        free(cfg);
+        return 1;
+    }
+    if (check_only) {
+        /* certificates, keys, chains and OCSP files too: a reload would fail on them */
+        uint8_t secret[PX_TICKET_SECRET_LEN] = { 0 };
+        struct px_tls *t = NULL;
+        int rc = 0;
+        if ((cfg->ticket_secret_file && cfg->ticket_secret_file[0] &&
+             px_tls_read_secret(cfg->ticket_secret_file, secret, err, sizeof err) == -1) ||
+            !(t = px_tls_new(cfg, secret, err, sizeof err))) {
+            fprintf(stderr, "sstp-proxy: %s: %s\n", path, err);
+            rc = 1;
+        } else {
+            printf("%s: ok\n", path);
+        }
+        px_tls_unref(t);
+        px_config_free(cfg);
+        free(cfg);
+        return rc;
+    }
+    log_setup("sstp-proxy", (enum log_level)cfg->log_level, (enum log_format)cfg->log_format);
+    log_info("boot", "version=%s config=%s", SSTP_LB_VERSION, path);
+    return px_master_main(path, cfg);
+}

@@ -1,0 +1,248 @@
+/* relay.c — the byte relay of an established session: client to backend
+ * and back, plain or TLS on either side, with back-pressure and half-close.
+ *
+ * Each direction has one fixed buffer from the worker's pool, taken when
+ * bytes arrive and given back as soon as it drains, so an idle session
+ * holds none. A side is not read while the buffer towards the other side
+ * is full (back-pressure instead of growth). Whatever is read is written on
+ * in the same callback: nothing waits for a later event, and no write is
+ * parked until the peer sends something. Towards the client each SSTP
+ * packet is its own TLS record (framer.h), and the records of one round
+ * leave together in one send() (wstage.h). EOF on one side (TCP FIN or TLS
+ * close_notify) is passed on once its buffer has drained — close_notify
+ * then FIN — and the other direction goes on until it ends too. */
+#include "proxy/relay.h"
+
+#include <openssl/err.h>
+
+#include "core/log.h"
+#include "proxy/stats.h"
+#include "proxy/worker.h"
+
+#define RELAY_ROUNDS 16 /* read/write rounds per event before yielding to other sessions */
+
+struct dir {
+    struct io *src, *dst;
+    struct buf *b;
+    bool *src_eof, *dst_shut;
+    uint8_t *rd_want, *wr_want;
+    uint64_t *bytes_read, *bytes_written;
+    enum px_dir metric;           /* counted when written */
+    bool to_client;               /* framed records through the staging buffer */
+    char src_who, dst_who;        /* term letter if that side fails */
+};
+
+static bool has_room(const struct buf *b)
+{
+    return !b->data || buf_len(b) < BUF_SIZE;
+}
+
+static void count_written(struct px_conn *c, const struct dir *d, size_t n)
+{
+    *d->bytes_written += (uint64_t)n;
+    metrics_add(c->w->mv, &c->w->m->fam[PXM_BYTES], d->metric, (uint64_t)n);
+}
+
+static int write_failed(struct px_conn *c, const struct dir *d)
+{
+    log_debug("relay_error", "sid=%s side=%c op=write err=%d ssl_err=%d", c->sid, d->dst_who,
+              d->dst->err, d->dst->ssl_err);
+    px_conn_close(c, c->ws.failed ? 'R' : d->dst_who, c->ws.failed ? SSTP_E_NOSPACE : SSTP_OK);
+    return -1;
+}
+
+/* Towards the backend: write until sent or the socket blocks. Returns -1
+ * if the connection was closed. */
+static int flush_backend(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    while (buf_len(d->b) > 0 && !*d->wr_want) {
+        ssize_t n = io_write(d->dst, buf_rptr(d->b), buf_len(d->b));
+        if (n == IO_AGAIN) {
+            *d->wr_want = (uint8_t)d->dst->want;
+            break;
+        }
+        if (n < 0)
+            return write_failed(c, d);
+        buf_consume(d->b, (size_t)n);
+        count_written(c, d, (size_t)n);
+        *progress = true;
+    }
+    return 0;
+}
+
+/* Towards the client: send what is staged; encrypt one SSTP packet per
+ * SSL_write into the staging buffer until it is full or the data is gone;
+ * send again. Stops when the socket is full (cli_wr_want = WRITE). Returns
+ * -1 if the connection was closed. */
+static int flush_client(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    while (!c->cli_wr_want) {
+        int r = px_wstage_flush(&c->ws, c->cli.fd);
+        if (r == -1) {
+            c->cli.err = errno;
+            return write_failed(c, d);
+        }
+        if (r == 1) {
+            c->cli_wr_want = EV_WRITE;
+            return 0;
+        }
+        if (buf_len(d->b) == 0)
+            return 0;
+        while (buf_len(d->b) > 0) {
+            size_t len = px_framer_unit(&c->fr, buf_rptr(d->b), buf_len(d->b));
+            ssize_t n = io_write(&c->cli, buf_rptr(d->b), len);
+            if (n == IO_AGAIN) {
+                if (c->cli.want == IO_WANT_WRITE && px_wstage_pending(&c->ws) > 0)
+                    break; /* staging full: send it, then go on */
+                c->cli_wr_want = (uint8_t)(c->cli.want ? c->cli.want : EV_WRITE);
+                return 0;
+            }
+            if (n < 0)
+                return write_failed(c, d);
+            px_framer_consume(&c->fr, buf_rptr(d->b), (size_t)n);
+            buf_consume(d->b, (size_t)n);
+            count_written(c, d, (size_t)n);
+            *progress = true;
+        }
+    }
+    return 0;
+}
+
+static int flush_dir(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    return d->to_client ? flush_client(c, d, progress) : flush_backend(c, d, progress);
+}
+
+/* Ends our sending side towards d->dst once its data is out. */
+static int shut_dst(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    *d->dst_shut = true;
+    *progress = true;
+    if (!d->to_client) {
+        px_conn_shut_write(d->dst);
+        return 0;
+    }
+    ERR_clear_error();
+    SSL_shutdown(c->cli.ssl); /* close_notify goes into the staging buffer */
+    ERR_clear_error();
+    c->ws.fin = true;         /* then FIN, once it has left */
+    return flush_client(c, d, progress);
+}
+
+/* One round of a direction: send what is buffered, read until the source
+ * blocks or the buffer is full (fewer, larger writes), send that, and pass
+ * EOF on once drained. An operation that blocked is not retried until its
+ * readiness came back (its want was cleared by the event), so no system
+ * call is wasted on a socket known to be empty or full. Returns -1 if the
+ * connection was closed. */
+static int pump(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    struct px_worker *w = c->w;
+    if (flush_dir(c, d, progress) == -1)
+        return -1;
+    while (!*d->src_eof && !*d->rd_want && has_room(d->b)) {
+        if (buf_take(&w->pool, d->b) == -1) {
+            px_conn_close(c, 'R', SSTP_E_NOSPACE);
+            return -1;
+        }
+        if (buf_room(d->b) == 0)
+            buf_compact(d->b); /* TLS allows the retried write's buffer to move */
+        ssize_t n = io_read(d->src, buf_wptr(d->b), buf_room(d->b));
+        if (n > 0) {
+            d->b->tail += (size_t)n;
+            *d->bytes_read += (uint64_t)n;
+            *progress = true;
+        } else if (n == IO_AGAIN) {
+            *d->rd_want = (uint8_t)d->src->want;
+        } else if (n == IO_EOF) {
+            *d->src_eof = true;
+            *progress = true;
+        } else {
+            log_debug("relay_error", "sid=%s side=%c op=read err=%d ssl_err=%d", c->sid, d->src_who,
+                      d->src->err, d->src->ssl_err);
+            px_conn_close(c, d->src_who, SSTP_OK);
+            return -1;
+        }
+    }
+    if (flush_dir(c, d, progress) == -1)
+        return -1;
+    buf_release(&w->pool, d->b);
+    if (*d->src_eof && buf_len(d->b) == 0 && !*d->dst_shut && shut_dst(c, d, progress) == -1)
+        return -1;
+    return 0;
+}
+
+static bool client_out_pending(const struct px_conn *c)
+{
+    return buf_len(&c->b2c) > 0 || px_wstage_pending(&c->ws) > 0 || (c->ws.fin && !c->ws.fin_sent);
+}
+
+void px_relay_watch(struct px_conn *c)
+{
+    int cev = 0, bev = 0;
+    if (!c->cli_eof && has_room(&c->c2b))
+        cev |= c->cli_rd_want ? c->cli_rd_want : EV_READ;
+    if (client_out_pending(c))
+        cev |= c->cli_wr_want ? c->cli_wr_want : EV_WRITE;
+    if (!c->be_eof && has_room(&c->b2c))
+        bev |= c->be_rd_want ? c->be_rd_want : EV_READ;
+    if (buf_len(&c->c2b) > 0)
+        bev |= c->be_wr_want ? c->be_wr_want : EV_WRITE;
+    px_conn_watch(c, &c->cw, c->cli.fd, cev);
+    px_conn_watch(c, &c->bw, c->be.fd, bev);
+}
+
+/* A readiness event satisfies the wants waiting for it. */
+static void ready(uint8_t *rd_want, uint8_t *wr_want, int revents)
+{
+    if (*rd_want & revents)
+        *rd_want = 0;
+    if (*wr_want & revents)
+        *wr_want = 0;
+}
+
+void px_relay_run(struct px_conn *c, int cli_revents, int be_revents)
+{
+    struct px_worker *w = c->w;
+    ready(&c->cli_rd_want, &c->cli_wr_want, cli_revents & (EV_READ | EV_WRITE));
+    ready(&c->be_rd_want, &c->be_wr_want, be_revents & (EV_READ | EV_WRITE));
+    struct dir up = {
+        &c->cli, &c->be, &c->c2b, &c->cli_eof, &c->be_shut, &c->cli_rd_want, &c->be_wr_want,
+        &c->bytes_in, NULL, PXD_IN, false, 'C', 'S',
+    };
+    struct dir down = {
+        &c->be, &c->cli, &c->b2c, &c->be_eof, &c->cli_shut, &c->be_rd_want, &c->cli_wr_want,
+        NULL, &c->bytes_out, PXD_OUT, true, 'S', 'C',
+    };
+    /* bytes_in counts what was read from the client, bytes_out what was
+     * written to it */
+    uint64_t discard = 0;
+    down.bytes_read = &discard;
+    up.bytes_written = &discard;
+
+    bool moved = false;
+    for (int round = 0; round < RELAY_ROUNDS; round++) {
+        bool progress = false;
+        if (pump(c, &up, &progress) == -1 || pump(c, &down, &progress) == -1)
+            return;
+        /* reading from the client may have queued TLS bytes of its own */
+        if (px_wstage_pending(&c->ws) > 0 && flush_client(c, &down, &progress) == -1)
+            return;
+        if (c->cli_eof && c->be_eof && c->cli_shut && c->be_shut && !client_out_pending(c)) {
+            px_conn_close(c, '-', SSTP_OK);
+            return;
+        }
+        if (!progress)
+            break;
+        moved = true;
+        if (round == RELAY_ROUNDS - 1)
+            ev_feed_event(w->loop, &c->cw, EV_CUSTOM); /* more to do: after the others */
+    }
+    if (moved)
+        c->t_last = ev_now(w->loop);
+    if ((c->cli_eof || c->be_eof) && !c->fin_armed) {
+        c->fin_armed = true; /* one side is done: the other gets fin_timeout */
+        px_conn_arm_timer(c, w->cfg->fin_timeout);
+    }
+    px_relay_watch(c);
+}

@@ -1,0 +1,92 @@
+/* stats.c — the table of sstp-proxy's metric families (see stats.h). */
+#include "proxy/stats.h"
+
+static const char *const refuse_labels[PXR_COUNT] = {
+    "max_conns", "untrusted_proxy_source", "accept_error", "draining", "out_of_memory",
+};
+static const char *const timeout_labels[PXT_COUNT] = {
+    "handshake", "request", "backend", "idle", "fin",
+};
+static const char *const dir_labels[] = { "client_to_backend", "backend_to_client" };
+static const char *const probe_labels[] = { "200", "503" };
+static const char *const reload_labels[] = { "ok", "failed" };
+
+/* The codes a client or a load balancer can cause at the proxy. */
+static const char *const rc_labels[] = {
+#define PX_RC_LABEL(n, s) #n,
+    SSTP_RC_LIST_HTTP(PX_RC_LABEL) SSTP_RC_LIST_PP(PX_RC_LABEL)
+#undef PX_RC_LABEL
+    "E_NOSPACE",
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define FAM(nm, hlp, ty, ag, lbl, vals, n) \
+    (struct metrics_family){ nm, hlp, ty, ag, lbl, vals, n, 0, 0 }
+
+void px_stats_table(struct metrics_family out[PXM_COUNT])
+{
+    out[PXM_CONNECTIONS] = FAM("sstp_proxy_connections_total", "Connections accepted.",
+                               METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_CONNECTIONS_ACTIVE] = FAM("sstp_proxy_connections", "Connections open now.",
+                                      METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_SESSIONS] = FAM("sstp_proxy_sessions_total", "Sessions relayed to a backend.",
+                            METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_SESSIONS_ACTIVE] = FAM("sstp_proxy_sessions", "Sessions being relayed now.",
+                                   METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_REFUSED] = FAM("sstp_proxy_refused_total", "Connections closed at accept, by reason.",
+                           METRICS_COUNTER, METRICS_SUM, "reason", refuse_labels, N(refuse_labels));
+    out[PXM_PROTO_ERRORS] = FAM("sstp_proxy_rejects_total",
+                                "PROXY headers and HTTP requests rejected, by return code.",
+                                METRICS_COUNTER, METRICS_SUM, "rc", rc_labels, N(rc_labels));
+    out[PXM_TLS_HANDSHAKES] = FAM("sstp_proxy_tls_handshakes_total", "TLS handshakes done, by version.",
+                                  METRICS_COUNTER, METRICS_SUM, "version", NULL, 8);
+    out[PXM_TLS_CIPHERS] = FAM("sstp_proxy_tls_ciphers_total", "TLS handshakes done, by cipher.",
+                               METRICS_COUNTER, METRICS_SUM, "cipher", NULL, 16);
+    out[PXM_TLS_FAILURES] = FAM("sstp_proxy_tls_failures_total", "TLS handshakes that failed.",
+                                METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_TLS_RESUMED] = FAM("sstp_proxy_tls_resumed_total", "TLS handshakes resumed from a ticket.",
+                               METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_TIMEOUTS] = FAM("sstp_proxy_timeouts_total", "Connections closed by a timer, by phase.",
+                            METRICS_COUNTER, METRICS_SUM, "phase", timeout_labels, N(timeout_labels));
+    out[PXM_PROBES] = FAM("sstp_proxy_probes_total", "HEAD health probes answered, by status.",
+                          METRICS_COUNTER, METRICS_SUM, "status", probe_labels, N(probe_labels));
+    out[PXM_BYTES] = FAM("sstp_proxy_bytes_total", "Bytes relayed after TLS, by direction.",
+                         METRICS_COUNTER, METRICS_SUM, "direction", dir_labels, N(dir_labels));
+    out[PXM_TERM] = FAM("sstp_proxy_terminations_total",
+                        "Connections ended, by termination code (who, phase; -- normal).",
+                        METRICS_COUNTER, METRICS_SUM, "term", NULL, 32);
+    out[PXM_BACKEND_UP] = FAM("sstp_proxy_backend_up",
+                              "1 if the backend is up, 0 if marked down (by any worker).",
+                              METRICS_GAUGE, METRICS_MIN, "backend", NULL, PX_BACKEND_SLOTS);
+    out[PXM_BACKEND_ACTIVE] = FAM("sstp_proxy_backend_sessions", "Sessions on the backend now.",
+                                  METRICS_GAUGE, METRICS_SUM, "backend", NULL, PX_BACKEND_SLOTS);
+    out[PXM_BACKEND_SESSIONS] = FAM("sstp_proxy_backend_sessions_total",
+                                    "Sessions relayed to the backend.",
+                                    METRICS_COUNTER, METRICS_SUM, "backend", NULL, PX_BACKEND_SLOTS);
+    out[PXM_BACKEND_FAILURES] = FAM("sstp_proxy_backend_failures_total",
+                                    "Connection attempts that failed before any byte was relayed.",
+                                    METRICS_COUNTER, METRICS_SUM, "backend", NULL, PX_BACKEND_SLOTS);
+    out[PXM_RETRIES] = FAM("sstp_proxy_retries_total", "Sessions retried on another backend.",
+                           METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_NO_BACKEND] = FAM("sstp_proxy_no_backend_total",
+                              "Sessions answered 503 because no backend could take them.",
+                              METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_BUFFERS] = FAM("sstp_proxy_buffers", "Relay buffers in use.",
+                           METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_WORKER_READY] = FAM("sstp_proxy_workers_ready",
+                                "Workers listening with at least one backend available.",
+                                METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_WORKERS] = FAM("sstp_proxy_workers", "Worker processes running.",
+                           METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_WORKER_RESTARTS] = FAM("sstp_proxy_worker_restarts_total",
+                                   "Worker processes restarted after they died.",
+                                   METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_RELOADS] = FAM("sstp_proxy_reloads_total", "SIGHUP reloads of the master, by result.",
+                           METRICS_COUNTER, METRICS_SUM, "result", reload_labels, N(reload_labels));
+}
+
+size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)
+{
+    /* the last label is E_NOSPACE, which also takes unexpected codes */
+    return metrics_slot(m, 0, PXM_PROTO_ERRORS, sstp_rc_name(rc));
+}

@@ -1,0 +1,61 @@
+/* stats.h — sstp-proxy's metric families (core/metrics) and the helpers
+ * the worker and the master count with.
+ *
+ * Block layout: one block per worker (index = worker number) plus the
+ * master's own (index = number of workers), so /metrics on the master's
+ * admin listener sums every process without locks. */
+#ifndef SSTP_LB_PROXY_STATS_H
+#define SSTP_LB_PROXY_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/metrics.h"
+#include "sstp/rc.h"
+
+enum px_metric {
+    PXM_CONNECTIONS = 0,    /* accepted connections */
+    PXM_CONNECTIONS_ACTIVE,
+    PXM_SESSIONS,           /* sessions relayed to a backend */
+    PXM_SESSIONS_ACTIVE,
+    PXM_REFUSED,            /* {reason} connections closed before any protocol */
+    PXM_PROTO_ERRORS,       /* {rc} rejected PROXY headers and HTTP requests */
+    PXM_TLS_HANDSHAKES,     /* {version} */
+    PXM_TLS_CIPHERS,        /* {cipher} */
+    PXM_TLS_FAILURES,
+    PXM_TLS_RESUMED,
+    PXM_TIMEOUTS,           /* {phase} */
+    PXM_PROBES,             /* {status} HEAD health probes answered */
+    PXM_BYTES,              /* {direction} */
+    PXM_TERM,               /* {term} connections ended, by termination code */
+    PXM_BACKEND_UP,         /* {backend} 1 up, 0 marked down (min over workers) */
+    PXM_BACKEND_ACTIVE,     /* {backend} sessions on it */
+    PXM_BACKEND_SESSIONS,   /* {backend} sessions relayed to it */
+    PXM_BACKEND_FAILURES,   /* {backend} refused/reset/timed out before any byte */
+    PXM_RETRIES,            /* sessions moved to another backend */
+    PXM_NO_BACKEND,         /* sessions answered 503: no backend could take them */
+    PXM_BUFFERS,            /* pool buffers in use */
+    PXM_WORKER_READY,       /* workers listening with a backend available */
+    PXM_WORKERS,            /* master: worker processes running */
+    PXM_WORKER_RESTARTS,    /* master */
+    PXM_RELOADS,            /* {result} master: SIGHUP reloads */
+    PXM_COUNT
+};
+
+/* Fixed label values. */
+enum px_refuse { PXR_MAX_CONNS = 0, PXR_UNTRUSTED_PROXY, PXR_ACCEPT_ERROR, PXR_DRAINING, PXR_NO_MEMORY, PXR_COUNT };
+enum px_timeout { PXT_HANDSHAKE = 0, PXT_REQUEST, PXT_BACKEND, PXT_IDLE, PXT_FIN, PXT_COUNT };
+enum px_dir { PXD_IN = 0, PXD_OUT = 1 };   /* in = client to backend */
+enum px_probe { PXP_200 = 0, PXP_503 = 1 };
+enum px_reload { PXL_OK = 0, PXL_FAILED = 1 };
+
+#define PX_BACKEND_SLOTS 64 /* backend names a worker can publish over its lifetime */
+
+/* px_stats_table fills out[PXM_COUNT] with the families (the caller owns
+ * the storage: metrics_init writes the layout into it). */
+void px_stats_table(struct metrics_family out[PXM_COUNT]);
+
+/* px_stats_rc_index maps an sstp_rc to its PXM_PROTO_ERRORS label index. */
+size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc);
+
+#endif

@@ -1,0 +1,99 @@
+/* tls_ctx.h — the TLS side of sstp-proxy as one reloadable generation:
+ * every configured certificate in its own SSL_CTX (so the certificate a
+ * connection presents is known exactly), the SNI/key-type choice in the
+ * ClientHello callback, session tickets with rotating keys (tickets.h) that
+ * remember which certificate the client saw, OCSP stapling, ALPN, the key
+ * log, and the client context towards TLS backends.
+ *
+ * A generation is built off the data path (start, SIGHUP) and reference
+ * counted: each connection holds the generation it started on, so a reload
+ * never changes what an established connection uses, and the old
+ * certificates are freed with the last connection that needs them. */
+#ifndef SSTP_LB_PROXY_TLS_CTX_H
+#define SSTP_LB_PROXY_TLS_CTX_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/tls.h"
+#include "lb/lb.h"
+#include "proxy/config.h"
+#include "proxy/sni.h"
+#include "proxy/tickets.h"
+
+#define PX_ALG_NAME_MAX 32
+
+struct px_tls;
+
+/* One loaded certificate. Computed once at load: hashes, names, algorithms. */
+struct px_cert {
+    struct px_tls *tls;             /* the generation it belongs to */
+    SSL_CTX *ctx;
+    char *file;
+    char **names;                   /* lower-case SNI names it serves */
+    size_t n_names;
+    bool is_default, ecdsa;
+    struct tls_cert_hashes hashes;  /* of the DER leaf: what a client hashes (MS-SSTP 3.2.5.2) */
+    char sig_alg[PX_ALG_NAME_MAX];  /* e.g. "ecdsa-with-SHA256" (PP2_SUBTYPE_SSL_SIG_ALG) */
+    char key_alg[PX_ALG_NAME_MAX];  /* e.g. "EC256", "RSA2048" (PP2_SUBTYPE_SSL_KEY_ALG) */
+    uint8_t *ocsp;                  /* DER OCSP response to staple, or NULL */
+    size_t ocsp_len;
+};
+
+struct px_tls {
+    unsigned refs;
+    struct px_cert *certs;
+    struct px_sni_entry *sel;       /* the chooser's view of certs[] */
+    size_t n_certs;
+    SSL_CTX *backend_ctx;           /* towards tls servers; NULL when none is configured */
+    int keylog_fd;                  /* -1: off */
+    bool alpn;
+    bool tickets_on;
+    struct px_tickets tickets;
+};
+
+/* Per connection, written by the handshake callbacks: which certificate the
+ * client was shown. Storage belongs to the connection and must stay valid
+ * until px_tls_hs_detach() or SSL_free(). */
+struct px_tls_hs {
+    const struct px_cert *cert;     /* chosen by SNI and key type */
+    bool from_ticket;               /* `ticket` holds the hashes of a resumed session */
+    struct tls_cert_hashes ticket;  /* what the client saw when the session began */
+    char sni[PX_SNI_MAX + 1];       /* "" = the client sent none */
+};
+
+/* px_tls_new loads every certificate, key, chain and OCSP file of cfg and
+ * builds the contexts. The ticket secret (PX_TICKET_SECRET_LEN bytes) is
+ * copied. Returns a generation with one reference, or NULL with the file
+ * and OpenSSL's reason in err. */
+struct px_tls *px_tls_new(const struct px_config *cfg, const uint8_t *ticket_secret,
+                          char *err, size_t err_len);
+void px_tls_ref(struct px_tls *t);
+/* px_tls_unref drops a reference; the last one frees. NULL is a no-op. */
+void px_tls_unref(struct px_tls *t);
+
+/* px_tls_server_ssl makes the server SSL of an accepted client fd; hs is
+ * borrowed for the callbacks. Returns NULL on failure (nothing to free). */
+SSL *px_tls_server_ssl(struct px_tls *t, int fd, struct px_tls_hs *hs);
+/* px_tls_hs_detach tells the callbacks that hs is gone (handshake over). */
+void px_tls_hs_detach(SSL *ssl);
+
+/* px_tls_presented returns, after a finished handshake, the hashes of the
+ * certificate the client holds for this server: the chosen certificate's
+ * on a full handshake (checked against the one OpenSSL actually sent), the
+ * ticket's on a resumption. 0, or -1 if that cannot be established (the
+ * connection must not go on: the backend's crypto binding check would be
+ * wrong). */
+int px_tls_presented(SSL *ssl, const struct px_tls_hs *hs, struct tls_cert_hashes *out);
+
+/* px_tls_backend_ssl makes the client SSL towards a tls backend: SNI and
+ * host name check when spec->sni is set, verification against
+ * backends.ca, our certificate if configured. NULL on failure. */
+SSL *px_tls_backend_ssl(struct px_tls *t, int fd, const struct lb_spec *spec);
+
+/* px_tls_read_secret reads a ticket secret file (>= 32 bytes, hashed to 32
+ * with SHA-256). Returns 0, or -1 with err set. */
+int px_tls_read_secret(const char *path, uint8_t out[PX_TICKET_SECRET_LEN], char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,435 @@
+/* worker.c — a worker process: listeners, accept, admission limits,
+ * reload, drain, and the deferred freeing of closed connections (see
+ * worker.h). The connections themselves are in conn.c and relay.c. */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/net.h"
+
+#define ACCEPT_BATCH 64          /* accepts per readiness event: fairness with sessions */
+#define ACCEPT_PAUSE_S 0.1       /* after EMFILE/ENFILE: let closes free descriptors */
+#define ACCEPT_LOG_EVERY_S 1.0   /* one accept-error line per second at most */
+#define SPARE_BUFFERS 256        /* pool blocks kept for reuse (4 MiB) */
+#define FD_RESERVE 64            /* descriptors kept for listeners, logs, admin */
+#define TICK_S 1.0
+
+/* ---- listeners -------------------------------------------------------------- */
+
+static void listeners_set(struct px_worker *w, bool on)
+{
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        if (w->listeners[i].fd == -1)
+            continue;
+        if (on)
+            ev_io_start(w->loop, &w->listeners[i].w);
+        else
+            ev_io_stop(w->loop, &w->listeners[i].w);
+    }
+}
+
+static void pause_accept(struct px_worker *w)
+{
+    if (w->accept_paused)
+        return;
+    w->accept_paused = true;
+    listeners_set(w, false);
+}
+
+static void maybe_resume_accept(struct px_worker *w)
+{
+    if (!w->accept_paused || w->draining || ev_is_active(&w->accept_retry) || w->n_conns >= w->max_conns)
+        return;
+    w->accept_paused = false;
+    listeners_set(w, true);
+}
+
+static void accept_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    maybe_resume_accept(t->data);
+}
+
+static void refuse(struct px_worker *w, enum px_refuse why)
+{
+    metrics_add(w->mv, &w->m->fam[PXM_REFUSED], why, 1);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)revents;
+    struct px_listener *l = (struct px_listener *)io;
+    struct px_worker *w = l->wk;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        if (w->n_conns >= w->max_conns) {
+            pause_accept(w); /* the kernel's backlog holds the rest */
+            return;
+        }
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED)
+                return;
+            refuse(w, PXR_ACCEPT_ERROR);
+            if (ev_now(loop) - w->last_accept_log >= ACCEPT_LOG_EVERY_S) {
+                w->last_accept_log = ev_now(loop);
+                log_warn("accept_error", "listener=%s err=\"%s\" conns=%llu", l->text, strerror(e),
+                         (unsigned long long)w->n_conns);
+            }
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                pause_accept(w);
+                ev_timer_set(&w->accept_retry, ACCEPT_PAUSE_S, 0);
+                ev_timer_start(loop, &w->accept_retry);
+            }
+            return;
+        }
+        net_tune(fd); /* TCP_NODELAY: SSTP carries interactive PPP traffic */
+        const struct sockaddr *sa = (const struct sockaddr *)&peer;
+        bool proxy = l->proxy;
+        if (proxy && !net_cidr_list_match(&w->cfg->proxy_allow, sa)) {
+            if (w->cfg->proxy_untrusted == PX_UNTRUSTED_REJECT) {
+                char addr[NET_ADDR_STR_MAX];
+                refuse(w, PXR_UNTRUSTED_PROXY);
+                log_info("refuse", "peer=%s listener=%s reason=untrusted_proxy_source",
+                         net_addr_str(sa, addr, sizeof addr), l->text);
+                close(fd);
+                continue;
+            }
+            proxy = false; /* a direct client: its bytes start with TLS */
+        }
+        px_conn_accept(w, fd, sa, len, proxy);
+    }
+}
+
+static int open_listeners(struct px_worker *w)
+{
+    const struct px_bind_list *b = &w->cfg->binds;
+    w->listeners = calloc(b->n, sizeof *w->listeners);
+    if (!w->listeners)
+        return -1;
+    for (size_t i = 0; i < b->n; i++) {
+        struct px_listener *l = &w->listeners[i];
+        l->fd = net_listen(&b->items[i].addr, (int)w->cfg->backlog, true);
+        w->n_listeners++;
+        if (l->fd == -1) {
+            log_error("listen_fail", "worker=%u addr=%s err=\"%s\"", w->index, b->items[i].text,
+                      strerror(errno));
+            return -1;
+        }
+        l->proxy = b->items[i].proxy;
+        l->wk = w;
+        snprintf(l->text, sizeof l->text, "%s", b->items[i].text);
+        ev_io_init(&l->w, accept_cb, l->fd, EV_READ);
+        ev_io_start(w->loop, &l->w);
+    }
+    return 0;
+}
+
+static void close_listeners(struct px_worker *w)
+{
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        if (w->listeners[i].fd == -1)
+            continue;
+        ev_io_stop(w->loop, &w->listeners[i].w);
+        close(w->listeners[i].fd);
+        w->listeners[i].fd = -1;
+    }
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void reaper_cb(struct ev_loop *loop, ev_check *chk, int revents)
+{
+    (void)revents;
+    struct px_worker *w = chk->data;
+    while (w->dead) {
+        struct px_conn *c = w->dead;
+        w->dead = c->next;
+        px_conn_free(c);
+    }
+    ev_check_stop(loop, chk);
+}
+
+void px_worker_conn_closed(struct px_worker *w, struct px_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = NULL;
+    c->next = w->dead; /* freed after the running callback */
+    w->dead = c;
+    ev_check_start(w->loop, &w->reaper);
+    w->n_conns--;
+    metrics_sub(w->mv, &w->m->fam[PXM_CONNECTIONS_ACTIVE], 0, 1);
+    maybe_resume_accept(w);
+    if (w->draining && w->n_conns == 0)
+        ev_break(w->loop, EVBREAK_ALL);
+}
+
+bool px_worker_accepting(const struct px_worker *w)
+{
+    return !w->draining && w->n_conns < w->max_conns && lb_available(w->lb, ev_now(w->loop));
+}
+
+size_t px_worker_backend_slot(struct px_worker *w, struct lb_backend *be)
+{
+    if (be->user_slot == 0) {
+        /* claimed in the same order in each family: one index for all four */
+        size_t i = metrics_slot(w->m, w->index, PXM_BACKEND_UP, be->spec.name);
+        metrics_slot(w->m, w->index, PXM_BACKEND_ACTIVE, be->spec.name);
+        metrics_slot(w->m, w->index, PXM_BACKEND_SESSIONS, be->spec.name);
+        metrics_slot(w->m, w->index, PXM_BACKEND_FAILURES, be->spec.name);
+        be->user_slot = i + 1;
+    }
+    return be->user_slot - 1;
+}
+
+/* Gauges that depend on time (a down mark expires) or on many events. */
+static void publish(struct px_worker *w)
+{
+    ev_tstamp now = ev_now(w->loop);
+    const struct metrics_family *f = w->m->fam;
+    for (size_t i = 0; i < w->lb->n_be; i++) {
+        struct lb_backend *be = w->lb->be[i];
+        size_t s = px_worker_backend_slot(w, be);
+        metrics_set(w->mv, &f[PXM_BACKEND_UP], s, lb_is_up(be, now) ? 1 : 0);
+        metrics_set(w->mv, &f[PXM_BACKEND_ACTIVE], s, be->n_active);
+    }
+    metrics_set(w->mv, &f[PXM_BUFFERS], 0, w->pool.n_alloc);
+    metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    publish(t->data);
+}
+
+/* ---- reload and drain ---------------------------------------------------------- */
+
+static bool binds_equal(const struct px_bind_list *a, const struct px_bind_list *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->items[i].text, b->items[i].text) != 0 || a->items[i].proxy != b->items[i].proxy)
+            return false;
+    return true;
+}
+
+static int worker_secret(const struct px_config *cfg, const uint8_t *random_secret,
+                         uint8_t out[PX_TICKET_SECRET_LEN], char *err, size_t err_len)
+{
+    if (cfg->ticket_secret_file && cfg->ticket_secret_file[0])
+        return px_tls_read_secret(cfg->ticket_secret_file, out, err, err_len);
+    memcpy(out, random_secret, PX_TICKET_SECRET_LEN);
+    return 0;
+}
+
+static void reload(struct px_worker *w)
+{
+    char err[512];
+    uint8_t secret[PX_TICKET_SECRET_LEN];
+    struct px_config *nc = calloc(1, sizeof *nc);
+    struct px_tls *nt = NULL;
+    struct lb *nlb = NULL;
+    if (!nc) {
+        log_error("reload_fail", "worker=%u err=out_of_memory", w->index);
+        return;
+    }
+    if (px_config_load(nc, w->cfg_path, err, sizeof err) == -1 ||
+        worker_secret(nc, w->ticket_secret, secret, err, sizeof err) == -1 ||
+        !(nt = px_tls_new(nc, secret, err, sizeof err))) {
+        log_error("reload_fail", "worker=%u err=\"%s\"", w->index, err);
+        goto fail;
+    }
+    struct lb_params params = { .down_time = nc->down_time };
+    nlb = lb_new(lb_policy_by_index(nc->policy), &params, &nc->servers, w->lb);
+    if (!nlb) {
+        log_error("reload_fail", "worker=%u err=backends", w->index);
+        goto fail;
+    }
+    if (!binds_equal(&w->cfg->binds, &nc->binds))
+        log_warn("reload_partial", "worker=%u msg=listen.bind_changes_need_a_restart", w->index);
+    /* established connections keep their own references */
+    px_tls_unref(w->tls);
+    w->tls = nt;
+    lb_free(w->lb);
+    w->lb = nlb;
+    /* listeners keep the binds they were opened with */
+    px_config_free(w->cfg);
+    free(w->cfg);
+    w->cfg = nc;
+    metrics_family_absent(w->m, w->index, PXM_BACKEND_UP);
+    metrics_family_absent(w->m, w->index, PXM_BACKEND_ACTIVE);
+    publish(w);
+    char hex[2 * SSTP_SHA256_LEN + 1];
+    log_info("reloaded", "worker=%u certs=%zu default_cert_sha256=%s backends=%zu", w->index,
+             nt->n_certs, tls_hex(hex, nt->certs[0].hashes.sha256, SSTP_SHA256_LEN), nlb->n_be);
+    return;
+fail:
+    px_tls_unref(nt);
+    px_config_free(nc);
+    free(nc);
+}
+
+static void drain_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct px_worker *w = t->data;
+    log_info("drain_deadline", "worker=%u conns=%llu", w->index, (unsigned long long)w->n_conns);
+    while (w->conns)
+        px_conn_kill(w->conns);
+}
+
+static void drain(struct px_worker *w)
+{
+    if (w->draining) { /* a second signal: do not wait any longer */
+        drain_deadline_cb(w->loop, &w->drain_timer, 0);
+        return;
+    }
+    w->draining = true;
+    close_listeners(w);
+    metrics_set(w->mv, &w->m->fam[PXM_WORKER_READY], 0, 0);
+    log_info("drain", "worker=%u conns=%llu sessions=%llu timeout_s=%g", w->index,
+             (unsigned long long)w->n_conns, (unsigned long long)w->n_sessions, w->cfg->drain_timeout);
+    if (w->n_conns == 0) {
+        ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    ev_timer_set(&w->drain_timer, w->cfg->drain_timeout, 0);
+    ev_timer_start(w->loop, &w->drain_timer);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct px_worker *w = s->data;
+    if (s->signum == SIGHUP)
+        reload(w);
+    else
+        drain(w);
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+static uint64_t conn_limit(const struct px_config *cfg)
+{
+    struct rlimit rl;
+    if (cfg->max_conns > 0)
+        return (uint64_t)cfg->max_conns;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+        return 10000;
+    /* a relayed session holds two descriptors */
+    return rl.rlim_cur > 2 * FD_RESERVE ? (uint64_t)(rl.rlim_cur - FD_RESERVE) / 2 : 1;
+}
+
+static void worker_cleanup(struct px_worker *w)
+{
+    while (w->conns)
+        px_conn_kill(w->conns);
+    reaper_cb(w->loop, &w->reaper, 0);
+    close_listeners(w);
+    free(w->listeners);
+    ev_timer_stop(w->loop, &w->accept_retry);
+    ev_timer_stop(w->loop, &w->drain_timer);
+    ev_timer_stop(w->loop, &w->tick);
+    ev_signal_stop(w->loop, &w->sighup);
+    ev_signal_stop(w->loop, &w->sigterm);
+    ev_signal_stop(w->loop, &w->sigint);
+    px_tls_unref(w->tls);
+    lb_free(w->lb);
+    BIO_meth_free(w->wstage_meth); /* every SSL that used it is gone */
+    buf_pool_cleanup(&w->pool);
+    OPENSSL_cleanse(w->ticket_secret, sizeof w->ticket_secret);
+    if (w->cfg) {
+        px_config_free(w->cfg);
+        free(w->cfg);
+    }
+    metrics_block_reset_gauges(w->m, w->index);
+}
+
+int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
+                   struct px_config *cfg, struct metrics *m, const uint8_t *ticket_secret)
+{
+    struct px_worker w;
+    char err[512];
+    uint8_t secret[PX_TICKET_SECRET_LEN];
+    int rc = PX_EXIT_CONFIG;
+
+    memset(&w, 0, sizeof w);
+    w.loop = loop;
+    w.index = index;
+    w.cfg_path = cfg_path;
+    w.cfg = cfg;
+    w.m = m;
+    w.mv = metrics_values(m, index);
+    memcpy(w.ticket_secret, ticket_secret, PX_TICKET_SECRET_LEN);
+    metrics_block_reset_gauges(m, index);
+    metrics_gauges_zero(m, index);
+    buf_pool_init(&w.pool, SPARE_BUFFERS);
+    ev_timer_init(&w.accept_retry, accept_retry_cb, ACCEPT_PAUSE_S, 0);
+    w.accept_retry.data = &w;
+    ev_timer_init(&w.drain_timer, drain_deadline_cb, 1, 0);
+    w.drain_timer.data = &w;
+    ev_timer_init(&w.tick, tick_cb, TICK_S, TICK_S);
+    w.tick.data = &w;
+    ev_check_init(&w.reaper, reaper_cb);
+    w.reaper.data = &w;
+    ev_signal_init(&w.sighup, signal_cb, SIGHUP);
+    ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
+    ev_signal_init(&w.sigint, signal_cb, SIGINT);
+    w.sighup.data = w.sigterm.data = w.sigint.data = &w;
+
+    if (!(w.wstage_meth = px_wstage_method_new())) {
+        log_error("start_fail", "worker=%u err=bio_method", index);
+        goto out;
+    }
+    if (worker_secret(cfg, ticket_secret, secret, err, sizeof err) == -1 ||
+        !(w.tls = px_tls_new(cfg, secret, err, sizeof err))) {
+        log_error("tls_config", "worker=%u err=\"%s\"", index, err);
+        goto out;
+    }
+    OPENSSL_cleanse(secret, sizeof secret);
+    struct lb_params params = { .down_time = cfg->down_time };
+    w.lb = lb_new(lb_policy_by_index(cfg->policy), &params, &cfg->servers, NULL);
+    if (!w.lb) {
+        log_error("backends", "worker=%u err=cannot_build_backend_list", index);
+        goto out;
+    }
+    w.max_conns = conn_limit(cfg);
+    if (open_listeners(&w) == -1)
+        goto out;
+    ev_signal_start(loop, &w.sighup);
+    ev_signal_start(loop, &w.sigterm);
+    ev_signal_start(loop, &w.sigint);
+    sigset_t none; /* the master forked us with its signals blocked */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    ev_timer_start(loop, &w.tick);
+    publish(&w);
+    log_info("worker_ready", "worker=%u listeners=%zu max_conns=%llu", index, w.n_listeners,
+             (unsigned long long)w.max_conns);
+    ev_run(loop, 0);
+    log_info("worker_exit", "worker=%u", index);
+    rc = PX_EXIT_OK;
+out:
+    worker_cleanup(&w);
+    return rc;
+}
