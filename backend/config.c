@@ -12,40 +12,6 @@ static const char *const formats[] = { "text", "json", NULL };
 static const char *const hashes[] = { "sha256", "sha1", "both", NULL };
 static const char *const user_actions[] = { "deny", "replace", NULL };
 
-static int parse_cidrs(void *field, const char *val, char *err, size_t err_len)
-{
-    return net_cidr_list_add(field, val, err, err_len);
-}
-
-/* A listen address, checked as it is read so the error has its line. */
-static int parse_addr(void *field, const char *val, char *err, size_t err_len)
-{
-    struct net_addr a;
-    if (val[0] && net_addr_parse(&a, val) == -1) {
-        snprintf(err, err_len, "'%s' is not ip:port, [ipv6]:port or *:port", val);
-        return -1;
-    }
-    char *copy = strdup(val);
-    if (!copy) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    free(*(char **)field);
-    *(char **)field = copy;
-    return 0;
-}
-
-static void release_str(void *field)
-{
-    free(*(char **)field);
-    *(char **)field = NULL;
-}
-
-static void release_cidrs(void *field)
-{
-    net_cidr_list_free(field);
-}
-
 /* Appends each hex hash in a comma/space separated list; its length says
  * whether it is SHA-256 (64 hex digits) or SHA-1 (40). */
 static int parse_hashes(void *field, const char *val, char *err, size_t err_len)
@@ -113,10 +79,10 @@ const struct cfg_opt be_config_table[] = {
     OPT_ENUM("backend", "log_level", log_level, levels, "info", "least severe level logged"),
     OPT_ENUM("backend", "log_format", log_format, formats, "text",
              "text: key=value lines; json: one JSON object per line"),
-    OPT_CUSTOM("backend", "advertise", advertise, parse_addr, release_str,
+    OPT_CUSTOM("backend", "advertise", advertise, cfg_parse_addr, cfg_release_str,
                "ip:port that sstp-proxy instances connect to, published in the Redis registry "
                "(default: the proxy listener's, or the mtls listener's, address)"),
-    OPT_CUSTOM("backend", "admin", admin, parse_addr, release_str,
+    OPT_CUSTOM("backend", "admin", admin, cfg_parse_addr, cfg_release_str,
                "admin HTTP listener (/healthz, /readyz, /metrics), e.g. 127.0.0.1:9181; no "
                "authentication: loopback or a management network only; empty = off"),
     OPT("backend", "group", CFG_STR, group, 0, 0, NULL,
@@ -124,16 +90,16 @@ const struct cfg_opt be_config_table[] = {
     OPT("backend", "weight", CFG_INT, weight, 1, 1000, "1",
         "relative share of new sessions under weighted policies"),
 
-    OPT_CUSTOM("listen", "tls", listen_tls, parse_addr, release_str,
+    OPT_CUSTOM("listen", "tls", listen_tls, cfg_parse_addr, cfg_release_str,
         "address for clients connecting directly over TLS (single-node mode), e.g. *:443; "
         "empty = off. Crypto binding is checked against this server's own certificate"),
-    OPT_CUSTOM("listen", "proxy", listen_proxy, parse_addr, release_str,
+    OPT_CUSTOM("listen", "proxy", listen_proxy, cfg_parse_addr, cfg_release_str,
         "address for sstp-proxy over plain TCP on a private network, e.g. 10.0.0.2:4433; "
         "a PROXY v1/v2 header is required; only sources in proxy_allow are accepted"),
-    OPT_CUSTOM("listen", "mtls", listen_mtls, parse_addr, release_str,
+    OPT_CUSTOM("listen", "mtls", listen_mtls, cfg_parse_addr, cfg_release_str,
         "address for sstp-proxy over TLS; the proxy must present a certificate signed by "
         "tls.proxy_ca; a PROXY v2 header is required"),
-    OPT_CUSTOM("listen", "proxy_allow", proxy_allow, parse_cidrs, release_cidrs,
+    OPT_CUSTOM("listen", "proxy_allow", proxy_allow, cfg_parse_cidrs, cfg_release_cidrs,
                "source addresses/CIDRs whose PROXY headers and sstp-lb TLVs are trusted "
                "(repeatable); connections from other sources to the proxy/mtls listeners "
                "are refused and counted"),

@@ -14,6 +14,7 @@
 #include "backend/session.h"
 #include "backend/session_int.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "lb/redis.h"
 #include "lb/schema.h"
 
@@ -21,9 +22,6 @@
 #define SESSION_TTL_MIN_S 30
 #define NUM_MAX 24
 
-#ifndef SSTP_LB_VERSION
-#define SSTP_LB_VERSION "0.1.0"
-#endif
 
 /* live sessions of a user that still exist (stale ids from crashed nodes
  * are removed on the way), each followed by its backend: one round trip */

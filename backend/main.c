@@ -1,7 +1,6 @@
 /* main.c — sstp-backend: command line, configuration, and the event loop.
  * Everything else lives where tests reach it (server.c, session*.c). */
 #include <ev.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,11 +8,10 @@
 
 #include "backend/config.h"
 #include "backend/server.h"
+#include "core/daemon.h"
 #include "core/log.h"
+#include "core/version.h"
 
-#ifndef SSTP_LB_VERSION
-#define SSTP_LB_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *out)
 {
@@ -38,29 +36,12 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *path = "/etc/sstp-lb/sstp-backend.conf";
-    bool check_only = false;
-    static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "check-config", no_argument, NULL, 'C' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': path = optarg; break;
-        case 'C': check_only = true; break;
-        case 'V': printf("sstp-backend %s\n", SSTP_LB_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
+    struct daemon_cmdline cl = { "/etc/sstp-lb/sstp-backend.conf", false };
+    int done = daemon_cmdline_parse(&cl, argc, argv, "sstp-backend", usage);
+    if (done != -1)
+        return done;
+    const char *path = cl.config;
+    bool check_only = cl.check_only;
 
     struct be_config cfg;
     char err[512];

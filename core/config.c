@@ -1,6 +1,8 @@
 /* config.c — table-driven INI loading (inih), with file:line errors. */
 #include "core/config.h"
 
+#include "core/net.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -47,6 +49,39 @@ int cfg_parse_duration(const char *val, double *out_seconds)
         return -1;
     *out_seconds = v;
     return 0;
+}
+
+int cfg_parse_addr(void *field, const char *val, char *err, size_t err_len)
+{
+    struct net_addr a;
+    if (val[0] && net_addr_parse(&a, val) == -1) {
+        snprintf(err, err_len, "'%s' is not ip:port, [ipv6]:port or *:port", val);
+        return -1;
+    }
+    char *copy = strdup(val);
+    if (!copy) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    free(*(char **)field);
+    *(char **)field = copy;
+    return 0;
+}
+
+void cfg_release_str(void *field)
+{
+    free(*(char **)field);
+    *(char **)field = NULL;
+}
+
+int cfg_parse_cidrs(void *field, const char *val, char *err, size_t err_len)
+{
+    return net_cidr_list_add(field, val, err, err_len);
+}
+
+void cfg_release_cidrs(void *field)
+{
+    net_cidr_list_free(field);
 }
 
 static int parse_bool(const char *val, bool *out)
@@ -312,7 +347,8 @@ void cfg_print_help(const struct cfg_opt *table, size_t n, void *stream)
             fprintf(out, "\n");
         }
         if (o->type == CFG_INT || o->type == CFG_MSEC)
-            fprintf(out, ";   range: %g..%g%s\n", o->min, o->max, o->type == CFG_MSEC ? " s" : "");
+            fprintf(out, o->type == CFG_INT ? ";   range: %.0f..%.0f%s\n" : ";   range: %g..%g%s\n",
+                    o->min, o->max, o->type == CFG_MSEC ? " s" : "");
         if (o->def && o->def[0])
             fprintf(out, ";%s = %s\n", o->name, o->def);
         else

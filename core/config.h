@@ -67,5 +67,12 @@ void cfg_print_help(const struct cfg_opt *table, size_t n, void *stream);
 
 /* Parsers shared by the daemons for CFG_CUSTOM options. */
 int cfg_parse_duration(const char *val, double *out_seconds);
+/* char * field: a numeric listen address ("ip:port", "[ipv6]:port",
+ * "*:port") or empty, checked when read so the error has its line. */
+int cfg_parse_addr(void *field, const char *val, char *err, size_t err_len);
+void cfg_release_str(void *field);
+/* struct net_cidr_list field: appends a comma/space separated list. */
+int cfg_parse_cidrs(void *field, const char *val, char *err, size_t err_len);
+void cfg_release_cidrs(void *field);
 
 #endif
