@@ -55,9 +55,10 @@ if [[ $work =~ [[:space:]] ]]; then
     echo "uml.sh: WORKDIR must not contain white space: $work" >&2
     exit 2
 fi
+repo=$(readlink -f "$here/../..")
 for p in "$script" "$init"; do
     case "$p" in
-        "$work"/*) ;;
+        "$work"/* | "$repo"/*) ;; # the guest mounts both through
         /tmp/* | /run/* | /var/log/* | /dev/*)
             echo "uml.sh: $p is hidden in the guest (tmpfs there); put it in WORKDIR or the repo" >&2
             exit 2 ;;

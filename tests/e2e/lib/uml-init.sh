@@ -21,6 +21,7 @@ export LC_ALL=C HOME=/root TERM=dumb
 W=${sstplb_work:-}
 NEW=/run/sstplb/root                  # the overlay root, seen from stage boot
 SELF=${BASH_SOURCE[0]}
+REPO=${SELF%/tests/e2e/lib/*}
 
 die_halt() {
     echo "uml-init: FATAL: $*"
@@ -62,6 +63,11 @@ stage_boot() {
         echo "tmpfs $NEW/var/log tmpfs mode=0755 0 0"
         echo "tmpfs $NEW/tmp tmpfs mode=1777 0 0"
         echo "/usr/lib/uml/modules $NEW/usr/lib/modules none bind,X-mount.mkdir 0 0"
+        # a checkout under /tmp (CI's clean clones) would be hidden by the
+        # tmpfs above: bring it back, read-only, at the same path
+        case "$REPO" in
+            /tmp/* | /run/* | /var/log/*) echo "$REPO $NEW$REPO none bind,ro,X-mount.mkdir 0 0" ;;
+        esac
         echo "none $NEW$W hostfs $W,X-mount.mkdir 0 0"
     } > /run/sstplb/fstab
     mount -a -T /run/sstplb/fstab || die_halt "mounting the guest root (see console)"
