@@ -61,10 +61,6 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             refuse(s, fd, BE_REFUSE_UNTRUSTED_SOURCE, sa);
             continue;
         }
-        if (!be_fleet_accepting(s)) {
-            refuse(s, fd, BE_REFUSE_DRAINING, sa);
-            continue;
-        }
         if (s->n_sessions >= (uint64_t)cfg->max_sessions) {
             refuse(s, fd, BE_REFUSE_MAX_SESSIONS, sa);
             continue;

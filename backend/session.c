@@ -46,7 +46,8 @@ void be_session_set_term(struct be_session *s, char who, enum sstp_rc rc)
 static void log_close(struct be_session *s)
 {
     ev_tstamp dur = ev_now(s->srv->loop) - s->t_start;
-    log_info("close", "sid=%s client=%s user=%s ip=%s state=%s term=%s rc=%s dur_ms=%.0f "
+    /* health probes come every few hundred ms from each proxy: not news */
+    log_at(s->probe ? LOG_DEBUG : LOG_INFO, "close", "sid=%s client=%s user=%s ip=%s state=%s term=%s rc=%s dur_ms=%.0f "
              "bytes_in=%llu bytes_out=%llu",
              s->sid, s->client_str, s->user[0] ? s->user : "-", s->ip_remote[0] ? s->ip_remote : "-",
              sstp_srv_state_str(sstp_srv_state(&s->fsm)), s->term[0] ? s->term : "--",
@@ -358,12 +359,27 @@ static int parse_http(struct be_session *s)
         uint8_t out[256];
         struct sstp_wbuf w;
         struct be_server *srv = s->srv;
-        bool accepting = !srv->stopping && srv->n_sessions <= (uint64_t)srv->cfg->max_sessions;
+        bool accepting = !srv->stopping && be_fleet_accepting(srv) &&
+                         srv->n_sessions <= (uint64_t)srv->cfg->max_sessions;
         srv->stats.probes++;
+        s->probe = true;
         sstp_wbuf_init(&w, out, sizeof out);
         if (sstp_http_resp_probe_build(&w, accepting, time(NULL)) == SSTP_OK)
             be_session_queue_client(s, out, w.len);
         be_session_set_term(s, '-', SSTP_OK);
+        close_after_flush(s);
+        return -1;
+    }
+    if (!be_fleet_accepting(s->srv)) {
+        /* drained: probes still get their answer (503), new calls do not start */
+        uint8_t out[256];
+        struct sstp_wbuf w;
+        s->srv->stats.refused[BE_REFUSE_DRAINING]++;
+        log_info("refuse", "sid=%s client=%s reason=draining", s->sid, s->client_str);
+        sstp_wbuf_init(&w, out, sizeof out);
+        if (sstp_http_resp_error_build(&w, 503, time(NULL)) == SSTP_OK)
+            be_session_queue_client(s, out, w.len);
+        be_session_set_term(s, 'K', SSTP_OK);
         close_after_flush(s);
         return -1;
     }

@@ -83,6 +83,7 @@ struct be_session {
 
     /* accounting */
     int refs;                          /* pending Redis answers that point here */
+    bool probe;                        /* a HEAD health probe, not a session */
     bool in_fleet;                     /* has a session hash in Redis */
     uint64_t rep_in, rep_out;          /* bytes already added to the fleet counters */
     char proxy_id[SSTP_PP_META_PROXY_ID_MAX + 1];

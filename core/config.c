@@ -274,17 +274,39 @@ const char *cfg_env_name(char *out, size_t out_len, const char *env_prefix, cons
     return out;
 }
 
+extern char **environ;
+
 int cfg_apply_env(const struct cfg_opt *table, size_t n, void *cfg, const char *env_prefix,
                   char *err, size_t err_len)
 {
     char name[128], why[CFG_ERR_MAX];
+    size_t plen = strlen(env_prefix);
+    /* a misspelt variable must not be ignored any more than a misspelt key */
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, env_prefix, plen) != 0)
+            continue;
+        size_t len = strcspn(*e, "=");
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++) {
+            cfg_env_name(name, sizeof name, env_prefix, &table[i]);
+            known = strlen(name) == len && strncmp(name, *e, len) == 0;
+        }
+        if (!known) {
+            snprintf(err, err_len, "env %.*s: no such option", (int)len, *e);
+            return -1;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const char *val = getenv(cfg_env_name(name, sizeof name, env_prefix, &table[i]));
         if (!val)
             continue;
-        /* the environment replaces what the file said, lists included */
-        if (table[i].type == CFG_CUSTOM && table[i].release)
+        /* the environment replaces what the file said, lists included; an
+         * empty value empties a list */
+        if (table[i].type == CFG_CUSTOM && table[i].release) {
             table[i].release(field_of(cfg, &table[i]));
+            if (!val[0])
+                continue;
+        }
         if (set_value(&table[i], cfg, val, why, sizeof why) == -1) {
             snprintf(err, err_len, "env %s: %s", name, why);
             return -1;

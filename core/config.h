@@ -51,8 +51,10 @@ int cfg_load(const struct cfg_opt *table, size_t n, void *cfg, const char *path,
  * option `name` of [section] is read from <env_prefix><SECTION>_<NAME>,
  * upper-cased with '.' and '-' as '_' (e.g. SSTP_BACKEND_REDIS_URL for
  * redis.url with prefix "SSTP_BACKEND_"). The variable replaces the file's
- * value, the whole list for a repeatable (CFG_CUSTOM) option. Returns 0, or
- * -1 with err "env NAME: reason". */
+ * value, the whole list for a repeatable (CFG_CUSTOM) option, which an empty
+ * value empties. A variable with the prefix that names no option is an
+ * error, like an unknown key in the file. Returns 0, or -1 with err
+ * "env NAME: reason". */
 int cfg_apply_env(const struct cfg_opt *table, size_t n, void *cfg, const char *env_prefix,
                   char *err, size_t err_len);
 /* cfg_env_name writes the variable name of an option into out. */

@@ -9,7 +9,8 @@
 # path only): the demo user's line is added while the stack runs and removed
 # when it stops.
 #
-#   SSTP_PORT (default 8443)   where clients connect
+#   SSTP_RUN_PORT (default 8443)   where clients connect (also SSTP_RUN_BACKEND_PORT,
+#                              SSTP_RUN_REDIS_PORT, SSTP_RUN_ADMIN_PORT)
 #   SSTP_RUN_DIR (./run)       certificates, configs, logs
 #   SSTP_RUN_FOREGROUND=0      start, print, and return (used by the tests)
 #   SSTP_RUN_SECRETS=0         leave /etc/ppp/chap-secrets alone (tests)
@@ -17,10 +18,10 @@ set -u
 cd "$(dirname "$0")/.."
 repo=$PWD
 run=${SSTP_RUN_DIR:-$repo/run}
-port=${SSTP_PORT:-8443}
-be_port=${SSTP_BACKEND_PORT:-4433}
-redis_port=${SSTP_REDIS_PORT:-6390}
-admin_port=${SSTP_ADMIN_PORT:-9180}
+port=${SSTP_RUN_PORT:-8443}
+be_port=${SSTP_RUN_BACKEND_PORT:-4433}
+redis_port=${SSTP_RUN_REDIS_PORT:-6390}
+admin_port=${SSTP_RUN_ADMIN_PORT:-9180}
 foreground=${SSTP_RUN_FOREGROUND:-1}
 user=sstp-demo
 secrets=/etc/ppp/chap-secrets

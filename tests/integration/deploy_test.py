@@ -239,7 +239,7 @@ def recv_until(sock, want, deadline):
 
 def check_make_run(tmp):
     rundir = os.path.join(tmp, "run")
-    ports = {k: free_port() for k in ("SSTP_PORT", "SSTP_BACKEND_PORT", "SSTP_REDIS_PORT", "SSTP_ADMIN_PORT")}
+    ports = {k: free_port() for k in ("SSTP_RUN_PORT", "SSTP_RUN_BACKEND_PORT", "SSTP_RUN_REDIS_PORT", "SSTP_RUN_ADMIN_PORT")}
     env = dict(os.environ, SSTP_RUN_DIR=rundir, SSTP_RUN_FOREGROUND="0", SSTP_RUN_SECRETS="0",
                **{k: str(v) for k, v in ports.items()})
     r = run(["scripts/run.sh"], env=env, timeout=60)
@@ -247,20 +247,20 @@ def check_make_run(tmp):
     pids = [int(p) for p in re.findall(r"started \S+ \(pid (\d+)\)", out)]
     try:
         check("make-run-starts", r.returncode == 0, out[-600:])
-        check("make-run-prints-sstpc-line", re.search(r"sstpc .*--user sstp-demo --password \S+ 127\.0\.0\.1:%d file " % ports["SSTP_PORT"], out) is not None,
+        check("make-run-prints-sstpc-line", re.search(r"sstpc .*--user sstp-demo --password \S+ 127\.0\.0\.1:%d file " % ports["SSTP_RUN_PORT"], out) is not None,
               "no sstpc command line in the output")
         if r.returncode != 0:
             return
         ctx = ssl.create_default_context(cafile=os.path.join(rundir, "certs", "ca.crt"))
         uri = b"/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/"
         # the load balancer's health probe
-        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", ports["SSTP_PORT"]), timeout=5),
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", ports["SSTP_RUN_PORT"]), timeout=5),
                              server_hostname="localhost") as s:
             s.sendall(b"HEAD " + uri + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
             head = recv_until(s, 12, time.time() + 5)
         check("make-run-head-probe-200", head.startswith(b"HTTP/1.1 200"), repr(head[:60]))
         # a full SSTP handshake up to CALL_CONNECT_ACK
-        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", ports["SSTP_PORT"]), timeout=5),
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", ports["SSTP_RUN_PORT"]), timeout=5),
                              server_hostname="localhost") as s:
             s.sendall(b"SSTP_DUPLEX_POST " + uri + b" HTTP/1.1\r\nHost: localhost\r\n"
                       b"Content-Length: 18446744073709551615\r\nSSTPCORRELATIONID: {deploy-test}\r\n\r\n")
