@@ -1,16 +1,19 @@
-/* lb.c — backend generations, up/down marks and the policy dispatch (see
- * lb.h). The policies themselves are in leastconn.c and wrr.c; parsing of
- * the static list is in static.c. */
+/* lb.c — backend generations, up/down marks, the candidate rule (eligible,
+ * right tenant group, not tried) and the policy dispatch (see lb.h). The
+ * policies themselves are in leastconn.c, wrr.c, leastsessions.c and
+ * chash.c; parsing of the static list is in static.c. */
 #include "lb/lb.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-const char *const lb_policy_names[] = { "leastconn", "wrr", NULL };
+const char *const lb_policy_names[] = { "leastconn", "wrr", "leastsessions", "chash", NULL };
 
 const struct lb_policy_ops *lb_policy_by_index(int i)
 {
-    static const struct lb_policy_ops *const table[] = { &lb_policy_leastconn, &lb_policy_wrr };
+    static const struct lb_policy_ops *const table[] = {
+        &lb_policy_leastconn, &lb_policy_wrr, &lb_policy_leastsessions, &lb_policy_chash,
+    };
     if (i < 0 || (size_t)i >= sizeof table / sizeof table[0])
         return NULL;
     return table[i];
@@ -20,6 +23,16 @@ static void backend_unref(struct lb_backend *be)
 {
     if (be && --be->refs == 0)
         free(be);
+}
+
+void lb_backend_ref(struct lb_backend *be)
+{
+    be->refs++;
+}
+
+void lb_backend_unref(struct lb_backend *be)
+{
+    backend_unref(be);
 }
 
 /* Same backend across a reload: same name and same place to connect to. */
@@ -59,6 +72,7 @@ struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *param
         if (be) {
             be->spec.weight = specs->items[i].weight;
             be->spec.maxconn = specs->items[i].maxconn;
+            memcpy(be->spec.group, specs->items[i].group, sizeof be->spec.group);
         } else {
             be = calloc(1, sizeof *be);
             if (!be)
@@ -99,8 +113,34 @@ bool lb_is_up(const struct lb_backend *be, double now)
 
 bool lb_eligible(const struct lb_backend *be, double now)
 {
-    return be->spec.weight > 0 && lb_is_up(be, now) &&
+    return be->spec.weight > 0 && !be->fleet_draining && !be->health_down && lb_is_up(be, now) &&
            (be->spec.maxconn == 0 || be->n_active < be->spec.maxconn);
+}
+
+bool lb_group_match(const struct lb_backend *be, const char *tenant)
+{
+    return strcmp(be->spec.group, tenant ? tenant : "") == 0;
+}
+
+bool lb_candidate(const struct lb_backend *be, const struct lb_req *req, double now)
+{
+    return lb_eligible(be, now) && lb_group_match(be, req->tenant) && !lb_req_tried(req, be);
+}
+
+bool lb_group_served(const struct lb *lb, const char *tenant)
+{
+    for (size_t i = 0; i < lb->n_be; i++)
+        if (lb_group_match(lb->be[i], tenant))
+            return true;
+    return false;
+}
+
+struct lb_backend *lb_find(const struct lb *lb, const char *name)
+{
+    for (size_t i = 0; i < lb->n_be; i++)
+        if (strcmp(lb->be[i]->spec.name, name) == 0)
+            return lb->be[i];
+    return NULL;
 }
 
 bool lb_available(const struct lb *lb, double now)
@@ -111,6 +151,17 @@ bool lb_available(const struct lb *lb, double now)
     return false;
 }
 
+static enum lb_status acquire(struct lb_req *req, struct lb_backend *be)
+{
+    be->n_active++;
+    be->n_picked++;
+    be->fleet_pending++; /* not in its registry count until its next heartbeat */
+    be->refs++;
+    req->tried[req->n_tried++] = be;
+    req->picked = be;
+    return LB_PICKED;
+}
+
 enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now)
 {
     req->picked = NULL;
@@ -119,12 +170,16 @@ enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now)
     struct lb_backend *be = lb->ops->pick(lb, req, now);
     if (!be)
         return LB_NONE;
-    be->n_active++;
-    be->n_picked++;
-    be->refs++;
-    req->tried[req->n_tried++] = be;
-    req->picked = be;
-    return LB_PICKED;
+    return acquire(req, be);
+}
+
+enum lb_status lb_pick_backend(struct lb *lb, struct lb_req *req, struct lb_backend *be, double now)
+{
+    (void)lb;
+    req->picked = NULL;
+    if (req->n_tried >= LB_TRIES_MAX || !be || !lb_candidate(be, req, now))
+        return LB_NONE;
+    return acquire(req, be);
 }
 
 void lb_cancel(struct lb *lb, struct lb_req *req)

@@ -1,6 +1,7 @@
 /* lb.h — backend choice: the backend objects, their up/down state, and the
  * selection policies behind one small vtable (one file per policy:
- * leastconn.c, wrr.c), as HAProxy's lb_*.c and h2o's balancer/ do.
+ * leastconn.c, wrr.c, leastsessions.c, chash.c), as HAProxy's lb_*.c and
+ * h2o's balancer/ do.
  *
  * A `struct lb` is one generation of the backend set (built from the config,
  * or later from the Redis registry) and belongs to one event loop: nothing
@@ -22,6 +23,7 @@
 #define LB_SNI_MAX    256 /* host name sent as SNI to a TLS backend */
 #define LB_WEIGHT_MAX 256
 #define LB_TRIES_MAX  8   /* backends one session may try (1 + retries) */
+#define LB_GROUP_MAX  64  /* tenant group names, with NUL */
 
 /* What the config (or a registry) says about one backend. */
 struct lb_spec {
@@ -31,6 +33,7 @@ struct lb_spec {
     unsigned maxconn;     /* sessions at once on this backend, per worker; 0 = no limit */
     bool tls;             /* TLS (mTLS) to the backend instead of plain TCP */
     char sni[LB_SNI_MAX]; /* "" = no SNI and no host name check */
+    char group[LB_GROUP_MAX]; /* tenant group: requests with ?tenantid=<group>; "" = default */
 };
 
 struct lb_spec_list {
@@ -44,7 +47,14 @@ struct lb_backend {
     /* state */
     unsigned n_active;    /* sessions holding this backend (lb_acquire..lb_release) */
     unsigned n_fails;     /* consecutive failures to connect */
-    double down_until;    /* not picked before this time; 0 = up */
+    double down_until;    /* not picked before this time; 0 = up (passive marking) */
+    bool health_down;     /* failing its active health checks (health.c) */
+    /* what the Redis registry says (lb_reg_apply); all zero when it does not list it */
+    bool fleet_known;     /* the registry lists a backend of this name */
+    bool fleet_draining;  /* its registry state is not "up": no new sessions */
+    unsigned fleet_sessions; /* its live sessions fleet-wide, as of its last heartbeat */
+    unsigned fleet_pending;  /* this owner's picks since that heartbeat was read */
+    double fleet_heartbeat;  /* unix seconds of that heartbeat */
     uint64_t n_picked;
     long cur_weight;      /* smooth weighted round robin state (wrr.c) */
     unsigned refs;        /* generations + sessions holding the object */
@@ -56,8 +66,9 @@ struct lb;
 /* Why a session wants a backend, and the ones it already tried. */
 struct lb_req {
     const struct sockaddr *client; /* for hashing or affinity policies; may be NULL */
-    const char *tenant;            /* ?tenantid= of the request, or NULL */
-    const char *affinity;          /* affinity key, or NULL */
+    const char *tenant;            /* ?tenantid= of the request, or NULL: only backends of
+                                    * that group (NULL or "": the default group "") */
+    const char *affinity;          /* affinity key (consistent hashing), or NULL */
     struct lb_backend *tried[LB_TRIES_MAX];
     unsigned n_tried;
     struct lb_backend *picked;     /* out: LB_PICKED */
@@ -79,9 +90,9 @@ enum lb_event {
     LB_EV_CONNECT_FAIL = 1, /* refused, reset or timed out before any byte */
 };
 
-/* A selection policy. `pick` returns an eligible backend (lb_eligible) not
- * in req->tried, or NULL; it may keep state in lb->policy_data. Static
- * policies never return LB_PENDING. */
+/* A selection policy. `pick` returns a candidate for req (lb_candidate:
+ * eligible, of the request's group, not tried yet), or NULL; it may keep
+ * state in lb->policy_data. Static policies never return LB_PENDING. */
 struct lb_policy_ops {
     const char *name;
     int (*init)(struct lb *lb);                 /* 0 or -1; may be NULL */
@@ -106,7 +117,10 @@ struct lb {
 /* The built-in policies, in the order of lb_policy_names. */
 extern const struct lb_policy_ops lb_policy_leastconn;
 extern const struct lb_policy_ops lb_policy_wrr;
-/* NULL-terminated, for config enums: "leastconn", "wrr". */
+extern const struct lb_policy_ops lb_policy_leastsessions;
+extern const struct lb_policy_ops lb_policy_chash;
+/* NULL-terminated, for config enums: "leastconn", "wrr", "leastsessions",
+ * "chash". */
 extern const char *const lb_policy_names[];
 /* lb_policy_by_index returns the policy at index i of lb_policy_names, or
  * NULL. */
@@ -114,7 +128,8 @@ const struct lb_policy_ops *lb_policy_by_index(int i);
 
 /* lb_new builds a generation over specs. A backend of `prev` (may be NULL)
  * with the same name, address, tls and sni is reused with its state
- * (sessions, down mark), taking the new weight and maxconn; others start up.
+ * (sessions, down and health marks, fleet facts), taking the new weight,
+ * maxconn and group; others start up.
  * Returns the generation, or NULL (out of memory, duplicate name, policy
  * init failure). `prev` is not modified; free it with lb_free after. */
 struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *params,
@@ -123,9 +138,21 @@ struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *param
  * sessions live on until their lb_release. lb_free(NULL) is a no-op. */
 void lb_free(struct lb *lb);
 
-/* lb_eligible: be may take a new session now — weight > 0, not marked
- * down, under its maxconn. */
+/* lb_eligible: be may take a new session now — weight > 0, not draining in
+ * the registry, passing its health checks, not marked down, under its
+ * maxconn. */
 bool lb_eligible(const struct lb_backend *be, double now);
+/* lb_group_match: be serves the tenant group of a request (tenant NULL or
+ * "": the default group ""). */
+bool lb_group_match(const struct lb_backend *be, const char *tenant);
+/* lb_candidate: be may take req now — eligible, of its group, not in
+ * req->tried. What every policy's pick must return. */
+bool lb_candidate(const struct lb_backend *be, const struct lb_req *req, double now);
+/* lb_group_served: lb has at least one backend of the tenant's group, in
+ * whatever state (tells "no backend for this tenant" from "none up"). */
+bool lb_group_served(const struct lb *lb, const char *tenant);
+/* lb_find returns the backend of lb named `name`, or NULL. */
+struct lb_backend *lb_find(const struct lb *lb, const char *name);
 /* lb_available: at least one backend of lb is eligible (health probes,
  * readiness). */
 bool lb_available(const struct lb *lb, double now);
@@ -138,6 +165,10 @@ bool lb_is_up(const struct lb_backend *be, double now);
  * nothing eligible (every backend down, full, drained or tried already, or
  * req->tried is full). LB_PENDING: see struct lb_req. */
 enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now);
+/* lb_pick_backend takes be for req if it is a candidate (lb_candidate),
+ * bypassing the policy (a recorded affinity). LB_PICKED: as lb_pick;
+ * LB_NONE: be cannot take req now, nothing changed. */
+enum lb_status lb_pick_backend(struct lb *lb, struct lb_req *req, struct lb_backend *be, double now);
 /* lb_req_tried: be is in req->tried (for policies). */
 bool lb_req_tried(const struct lb_req *req, const struct lb_backend *be);
 /* lb_cancel abandons a pending pick: `done` will not be called. */
@@ -152,12 +183,16 @@ bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double no
 /* lb_release ends a session on be: one active session less, one reference
  * less (the object is freed with its last reference). NULL is a no-op. */
 void lb_release(struct lb_backend *be);
+/* lb_backend_ref / lb_backend_unref hold a backend object without a
+ * session (e.g. its health check); the last unref frees it. */
+void lb_backend_ref(struct lb_backend *be);
+void lb_backend_unref(struct lb_backend *be);
 
 /* lb_spec_parse reads a `server` line: "NAME ADDRESS [weight=N]
- * [maxconn=N] [tls] [sni=HOST]" (ADDRESS numeric: ip:port or [ipv6]:port)
- * and appends it to l. Returns 0, or -1 with the reason in err (bad or
- * duplicate name, bad address, unknown or repeated flag, value out of
- * range, out of memory). */
+ * [maxconn=N] [tls] [sni=HOST] [group=NAME]" (ADDRESS numeric: ip:port or
+ * [ipv6]:port; NAME of a group like a server name) and appends it to l.
+ * Returns 0, or -1 with the reason in err (bad or duplicate name, bad
+ * address, unknown or repeated flag, value out of range, out of memory). */
 int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t err_len);
 void lb_spec_list_free(struct lb_spec_list *l);
 

@@ -19,7 +19,7 @@ static struct lb_backend *leastconn_pick(struct lb *lb, const struct lb_req *req
     size_t start = lb->n_be ? lb->rr_next % lb->n_be : 0;
     for (size_t k = 0; k < lb->n_be; k++) {
         struct lb_backend *be = lb->be[(start + k) % lb->n_be];
-        if (!lb_eligible(be, now) || lb_req_tried(req, be))
+        if (!lb_candidate(be, req, now))
             continue;
         if (!best || less_loaded(be, best))
             best = be;

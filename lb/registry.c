@@ -44,6 +44,16 @@ static unsigned parse_uint(const char *s, unsigned max)
     return (*s && !*end && v <= max) ? (unsigned)v : 0;
 }
 
+/* sstp-backend takes weights up to 1000; lb's scale ends at LB_WEIGHT_MAX */
+static unsigned parse_weight(const char *s)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end)
+        return 0;
+    return v > LB_WEIGHT_MAX ? LB_WEIGHT_MAX : (unsigned)v;
+}
+
 int lb_reg_parse(struct lb_reg_entry *out, const char *const *fields, const char *const *values,
                  size_t n)
 {
@@ -62,11 +72,14 @@ int lb_reg_parse(struct lb_reg_entry *out, const char *const *fields, const char
                 return -1;
             have_addr = true;
         } else if (strcmp(f, SCHEMA_F_BE_KIND) == 0) {
+            if (strcmp(v, "proxy") != 0 && strcmp(v, "mtls") != 0)
+                return -1; /* a direct-TLS listener expects clients, not a PROXY header */
             out->spec.tls = strcmp(v, "mtls") == 0;
         } else if (strcmp(f, SCHEMA_F_BE_GROUP) == 0) {
             snprintf(out->group, sizeof out->group, "%s", v);
+            snprintf(out->spec.group, sizeof out->spec.group, "%s", v);
         } else if (strcmp(f, SCHEMA_F_BE_WEIGHT) == 0) {
-            out->spec.weight = parse_uint(v, LB_WEIGHT_MAX);
+            out->spec.weight = parse_weight(v);
             have_weight = true;
         } else if (strcmp(f, SCHEMA_F_BE_CAPACITY) == 0) {
             out->capacity = parse_uint(v, 10000000);
@@ -85,10 +98,14 @@ int lb_reg_parse(struct lb_reg_entry *out, const char *const *fields, const char
     return have_id && have_addr ? 0 : -1;
 }
 
+static bool same_addr(const struct net_addr *a, const struct net_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
 static bool same_shape(const struct lb_reg_entry *a, const struct lb_reg_entry *b)
 {
-    return strcmp(a->spec.name, b->spec.name) == 0 && a->spec.addr.len == b->spec.addr.len &&
-           memcmp(&a->spec.addr.ss, &b->spec.addr.ss, a->spec.addr.len) == 0 &&
+    return strcmp(a->spec.name, b->spec.name) == 0 && same_addr(&a->spec.addr, &b->spec.addr) &&
            a->spec.weight == b->spec.weight && a->spec.tls == b->spec.tls &&
            strcmp(a->group, b->group) == 0 && a->draining == b->draining &&
            a->capacity == b->capacity;
@@ -107,6 +124,65 @@ static bool lists_differ(const struct lb_reg_list *a, const struct lb_reg_list *
 static int cmp_name(const void *x, const void *y)
 {
     return strcmp(((const struct lb_reg_entry *)x)->spec.name, ((const struct lb_reg_entry *)y)->spec.name);
+}
+
+int lb_reg_merge(struct lb_spec_list *out, const struct lb_spec_list *statics,
+                 const struct lb_reg_list *reg, char *shadowed, size_t shadowed_len)
+{
+    size_t n_out = 0, used = 0;
+    if (shadowed_len)
+        shadowed[0] = '\0';
+    out->items = calloc(statics->n + reg->n + 1, sizeof *out->items);
+    out->n = 0;
+    if (!out->items)
+        return -1;
+    for (size_t i = 0; i < statics->n; i++)
+        out->items[n_out++] = statics->items[i];
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct lb_spec *r = &reg->items[i].spec;
+        bool taken = false;
+        for (size_t k = 0; k < statics->n && !taken; k++)
+            taken = strcmp(statics->items[k].name, r->name) == 0;
+        if (!taken) {
+            out->items[n_out++] = *r;
+            continue;
+        }
+        if (used + 1 < shadowed_len) { /* the rest is cut: a log line, not a list */
+            size_t room = shadowed_len - used;
+            int n = snprintf(shadowed + used, room, "%s%s", used ? "," : "", r->name);
+            if (n > 0)
+                used += (size_t)n < room ? (size_t)n : room - 1;
+        }
+    }
+    out->n = n_out;
+    return 0;
+}
+
+static int cmp_key_entry(const void *key, const void *e)
+{
+    return strcmp(key, ((const struct lb_reg_entry *)e)->spec.name);
+}
+
+void lb_reg_apply(struct lb *lb, const struct lb_reg_list *reg)
+{
+    for (size_t i = 0; i < lb->n_be; i++) {
+        struct lb_backend *be = lb->be[i];
+        /* the list is sorted by name (on_reply) */
+        const struct lb_reg_entry *e =
+            reg->n ? bsearch(be->spec.name, reg->items, reg->n, sizeof *reg->items, cmp_key_entry) : NULL;
+        if (!e || !same_addr(&e->spec.addr, &be->spec.addr) || e->spec.tls != be->spec.tls) {
+            be->fleet_known = be->fleet_draining = false;
+            be->fleet_sessions = be->fleet_pending = 0;
+            be->fleet_heartbeat = 0;
+            continue;
+        }
+        if (!be->fleet_known || e->heartbeat != be->fleet_heartbeat)
+            be->fleet_pending = 0;
+        be->fleet_known = true;
+        be->fleet_draining = e->draining;
+        be->fleet_sessions = e->sessions;
+        be->fleet_heartbeat = e->heartbeat;
+    }
 }
 
 static void on_reply(const struct redisReply *rep, void *ud)

@@ -40,6 +40,19 @@ static bool valid_host(const char *s)
     return true;
 }
 
+/* A tenant group: what a tenantid may hold (0x21-0x7E but '&', MS-SSTP
+ * 3.2.4.1 as sstp/http.c reads it), 1..LB_GROUP_MAX-1 chars. */
+static bool valid_group(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= LB_GROUP_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x21 || s[i] > 0x7E || s[i] == '&')
+            return false;
+    return true;
+}
+
 static bool addr_unspecified(const struct net_addr *a)
 {
     if (a->ss.ss_family == AF_INET)
@@ -82,7 +95,7 @@ int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t er
     struct lb_spec spec;
     char tok[TOKEN_MAX];
     const char *p = line;
-    bool seen_weight = false, seen_maxconn = false, seen_sni = false;
+    bool seen_weight = false, seen_maxconn = false, seen_sni = false, seen_group = false;
     int n;
 
     memset(&spec, 0, sizeof spec);
@@ -131,9 +144,17 @@ int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t er
                 return -1;
             }
             snprintf(spec.sni, sizeof spec.sni, "%s", tok + 4);
+        } else if (strncmp(tok, "group=", 6) == 0 && !seen_group) {
+            seen_group = true;
+            if (!valid_group(tok + 6)) {
+                snprintf(err, err_len, "server '%s': group must be 1-%d printable characters "
+                         "without '&'", spec.name, LB_GROUP_MAX - 1);
+                return -1;
+            }
+            snprintf(spec.group, sizeof spec.group, "%s", tok + 6);
         } else {
             snprintf(err, err_len, "server '%s': unknown or repeated option '%s' "
-                     "(weight=N maxconn=N tls sni=HOST)", spec.name, tok);
+                     "(weight=N maxconn=N tls sni=HOST group=NAME)", spec.name, tok);
             return -1;
         }
     }

@@ -11,7 +11,7 @@ static struct lb_backend *wrr_pick(struct lb *lb, const struct lb_req *req, doub
     long total = 0;
     for (size_t i = 0; i < lb->n_be; i++) {
         struct lb_backend *be = lb->be[i];
-        if (!lb_eligible(be, now) || lb_req_tried(req, be))
+        if (!lb_candidate(be, req, now))
             continue;
         be->cur_weight += (long)be->spec.weight;
         total += (long)be->spec.weight;

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "core/tls.h"
+#include "lb/affinity.h"
+#include "lb/health.h"
+#include "lb/redis.h"
 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
@@ -19,11 +22,6 @@ static const char *const http_errors[] = { "status", "silent", NULL };
 #define WORKERS_MAX 256
 #define TOKEN_MAX 1024
 
-static void release_str(void *field)
-{
-    free(*(char **)field);
-    *(char **)field = NULL;
-}
 
 static int parse_workers(void *field, const char *val, char *err, size_t err_len)
 {
@@ -59,15 +57,7 @@ static int parse_max_conns(void *field, const char *val, char *err, size_t err_l
     return 0;
 }
 
-static int parse_cidrs(void *field, const char *val, char *err, size_t err_len)
-{
-    return net_cidr_list_add(field, val, err, err_len);
-}
 
-static void release_cidrs(void *field)
-{
-    net_cidr_list_free(field);
-}
 
 /* Copies the next whitespace-separated token of *p into tok. Returns its
  * length, 0 at the end, or -1 if it is too long. */
@@ -244,22 +234,6 @@ static void release_servers(void *field)
 }
 
 /* A listen address, checked as it is read so the error has its line. */
-static int parse_addr(void *field, const char *val, char *err, size_t err_len)
-{
-    struct net_addr a;
-    if (val[0] && net_addr_parse(&a, val) == -1) {
-        snprintf(err, err_len, "'%s' is not ip:port, [ipv6]:port or *:port", val);
-        return -1;
-    }
-    char *copy = strdup(val);
-    if (!copy) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    free(*(char **)field);
-    *(char **)field = copy;
-    return 0;
-}
 
 #define OPT(sec, nm, ty, fld, mn, mx, df, hlp) \
     { sec, nm, ty, offsetof(struct px_config, fld), mn, mx, df, NULL, NULL, NULL, hlp }
@@ -285,7 +259,7 @@ const struct cfg_opt px_config_table[] = {
                "ADDRESS [proxy]: where clients connect, e.g. *:443 (IPv6 and IPv4) or "
                "0.0.0.0:443 (repeatable). With `proxy`, a PROXY v1/v2 header from a load "
                "balancer in proxy_allow comes first"),
-    OPT_CUSTOM("listen", "proxy_allow", proxy_allow, NULL, parse_cidrs, release_cidrs,
+    OPT_CUSTOM("listen", "proxy_allow", proxy_allow, NULL, cfg_parse_cidrs, cfg_release_cidrs,
                "source addresses/CIDRs whose PROXY headers are honoured on `proxy` binds "
                "(repeatable)"),
     OPT_ENUM("listen", "proxy_untrusted", proxy_untrusted, untrusted, "reject",
@@ -335,12 +309,20 @@ const struct cfg_opt px_config_table[] = {
         "middleboxes dislike a missing answer)"),
 
     OPT_CUSTOM("backends", "server", servers, NULL, parse_server, release_servers,
-               "NAME ADDRESS [weight=N] [maxconn=N] [tls] [sni=HOST] (repeatable): an "
-               "sstp-backend proxy listener; weight 0..256 (0 = drained); tls = connect with "
+               "NAME ADDRESS [weight=N] [maxconn=N] [tls] [sni=HOST] [group=NAME] (repeatable): "
+               "an sstp-backend proxy listener; weight 0..256 (0 = drained); tls = connect with "
                "TLS, verify the backend against backend_ca and present backend_cert (mTLS); "
-               "sni= also checks the backend certificate's name"),
+               "sni= also checks the backend certificate's name. group= puts it in a tenant "
+               "group: a request whose URI has ?tenantid=NAME goes only to backends of group "
+               "NAME, a request without a tenantid only to backends without a group (503 when "
+               "none serves it). Backends registered in Redis (redis.url) are added to these; "
+               "a registered backend with the name of a server line is ignored"),
     OPT_ENUM("backends", "policy", policy, lb_policy_names, "leastconn",
-             "leastconn = fewest sessions per weight; wrr = smooth weighted round robin"),
+             "leastconn = fewest sessions of this worker per weight; wrr = smooth weighted "
+             "round robin; leastsessions = fewest sessions fleet-wide per weight (the counts "
+             "backends publish in Redis, plus this worker's picks since); chash = consistent "
+             "hashing on the affinity key (needs affinity.mode; leastconn for connections "
+             "without a key)"),
     OPT("backends", "connect_timeout", CFG_MSEC, connect_timeout, 0.1, 120, "5s",
         "time for a backend to accept, finish TLS and answer the request head; after it the "
         "backend is marked down and the next one is tried"),
@@ -363,9 +345,55 @@ const struct cfg_opt px_config_table[] = {
     OPT("session", "drain_timeout", CFG_MSEC, drain_timeout, 0, 86400, "30s",
         "SIGTERM: sessions may go on this long before they are closed"),
 
-    OPT_CUSTOM("admin", "address", admin, "127.0.0.1:9180", parse_addr, release_str,
+    OPT_CUSTOM("admin", "address", admin, "127.0.0.1:9180", cfg_parse_addr, cfg_release_str,
                "admin HTTP listener (/healthz, /readyz, /metrics) of the master process; "
                "no authentication, keep it on loopback or a management network; empty = off"),
+
+    OPT("redis", "url", CFG_STR, redis_url, 0, 0, NULL,
+        "redis://[user:password@]host[:port][/db] of the fleet's Redis: the backend registry, "
+        "session affinity and fleet counters; empty = none (static servers only). Each worker "
+        "keeps its own connection; while Redis is away the last registry and the static "
+        "servers stay in use"),
+    OPT("redis", "prefix", CFG_STR, redis_prefix, 0, 0, "sstp:",
+        "prefix of every key (the same on proxies, backends and sstpctl)"),
+    OPT("redis", "sentinels", CFG_STR, redis_sentinels, 0, 0, NULL,
+        "comma separated ip:port of Redis Sentinels; when set, the master named "
+        "sentinel_master is asked of them (url still gives user, password and db)"),
+    OPT("redis", "sentinel_master", CFG_STR, sentinel_master, 0, 0, "mymaster",
+        "master name known to the sentinels"),
+    OPT("redis", "registry_interval", CFG_MSEC, registry_interval, 0.1, 60, "1s",
+        "how often the backend registry is read (one round trip); additions, removals, weights "
+        "and drains take effect without a restart"),
+    OPT("redis", "events_max", CFG_INT, events_max, 100, 10000000, "10000",
+        "approximate length cap of the event stream (reject events of the proxy)"),
+
+    OPT_ENUM("affinity", "mode", aff_mode, lb_aff_mode_names, "none",
+             "what makes reconnects the same client: client_ip, client_prefix (its /prefix4 or "
+             "/prefix6 network), client_cert (SHA-256 of its TLS certificate), tenant (the "
+             "tenantid of the URI); none = no affinity. With Redis the backend chosen is "
+             "remembered for ttl, and a reconnect goes back to it while it can take sessions"),
+    OPT("affinity", "ttl", CFG_MSEC, aff_ttl, 1, 604800, "30m",
+        "how long a choice is remembered (renewed by each session of the key)"),
+    OPT("affinity", "prefix4", CFG_INT, aff_prefix4, 0, 32, "24",
+        "IPv4 prefix length of client_prefix"),
+    OPT("affinity", "prefix6", CFG_INT, aff_prefix6, 0, 128, "64",
+        "IPv6 prefix length of client_prefix"),
+    OPT("affinity", "lookup_timeout", CFG_MSEC, aff_lookup_timeout, 0.001, 5, "100ms",
+        "the longest a new session waits for Redis' answer before choosing without it"),
+
+    OPT("health", "interval", CFG_MSEC, health_interval, 0.1, 60, "500ms",
+        "time between two active checks of a backend (by each worker)"),
+    OPT("health", "timeout", CFG_MSEC, health_timeout, 0.05, 60, "1s",
+        "time one check may take (connect, TLS, answer)"),
+    OPT("health", "rise", CFG_INT, health_rise, 1, 100, "2",
+        "good checks in a row that bring a backend that failed them back"),
+    OPT("health", "fall", CFG_INT, health_fall, 1, 100, "2",
+        "failed checks in a row that take a backend out (failed connections of sessions take "
+        "it out at once for backends.down_time as well)"),
+    OPT_ENUM("health", "probe", health_probe, lb_probe_names, "sstp",
+             "sstp = a PROXY v2 LOCAL header and HEAD /sra_{...}/ (sstp-backend answers 200 "
+             "while it takes sessions, without starting pppd); tcp = connect (and TLS for tls "
+             "servers) only; none = no active checks"),
 };
 const size_t px_config_table_len = sizeof px_config_table / sizeof px_config_table[0];
 
@@ -406,8 +434,23 @@ int px_config_load(struct px_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: no certificate: set tls.cert", path);
         return -1;
     }
-    if (c->servers.n == 0) {
-        snprintf(err, err_len, "%s: no backend: set backends.server", path);
+    if (c->servers.n == 0 && !set(c->redis_url)) {
+        snprintf(err, err_len, "%s: no backend: set backends.server (or redis.url for the "
+                 "backend registry)", path);
+        return -1;
+    }
+    if (set(c->redis_url)) {
+        struct rds_opts o;
+        if (px_config_redis(c, &o) == -1) {
+            snprintf(err, err_len, "%s: redis.url, redis.prefix or redis.sentinels is invalid "
+                     "(redis://[user:password@]host[:port][/db]; prefix up to %d bytes; up to %d "
+                     "sentinels ip:port)", path, RDS_PREFIX_MAX - 1, RDS_MAX_SENTINELS);
+            return -1;
+        }
+    }
+    if (lb_policy_by_index(c->policy) == &lb_policy_chash && c->aff_mode == LB_AFF_NONE) {
+        snprintf(err, err_len, "%s: backends.policy = chash hashes the affinity key: set "
+                 "affinity.mode", path);
         return -1;
     }
     if (c->client_verify != PX_VERIFY_NONE && !set(c->client_ca)) {
@@ -428,6 +471,36 @@ int px_config_load(struct px_config *c, const char *path, char *err, size_t err_
 void px_config_free(struct px_config *c)
 {
     cfg_free(px_config_table, px_config_table_len, c);
+}
+
+static int parse_sentinels(struct rds_opts *o, const char *list)
+{
+    char buf[TOKEN_MAX];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (o->n_sentinels == RDS_MAX_SENTINELS || net_addr_parse(&o->sentinels[o->n_sentinels], tok) == -1)
+            return -1;
+        o->n_sentinels++;
+    }
+    return 0;
+}
+
+int px_config_redis(const struct px_config *c, struct rds_opts *o)
+{
+    rds_opts_default(o);
+    if (!set(c->redis_url))
+        return -1;
+    if (rds_parse_url(o, c->redis_url) == -1 || !c->redis_prefix ||
+        strlen(c->redis_prefix) >= sizeof o->prefix ||
+        (set(c->redis_sentinels) && parse_sentinels(o, c->redis_sentinels) == -1) ||
+        (c->sentinel_master && strlen(c->sentinel_master) >= sizeof o->sentinel_master))
+        return -1;
+    snprintf(o->prefix, sizeof o->prefix, "%s", c->redis_prefix);
+    snprintf(o->sentinel_master, sizeof o->sentinel_master, "%s",
+             c->sentinel_master ? c->sentinel_master : "mymaster");
+    return 0;
 }
 
 long px_config_workers(const struct px_config *c)

@@ -79,6 +79,22 @@ struct px_config {
     double idle_timeout, fin_timeout, drain_timeout;
 
     char *admin;              /* admin listener address; "" = off */
+
+    /* [redis]: the fleet (registry, affinity, counters); redis_url "" = none */
+    char *redis_url, *redis_prefix, *redis_sentinels, *sentinel_master;
+    double registry_interval;
+    long events_max;
+
+    /* [affinity] */
+    int aff_mode;             /* enum lb_aff_mode */
+    double aff_ttl;
+    long aff_prefix4, aff_prefix6;
+    double aff_lookup_timeout;
+
+    /* [health] */
+    double health_interval, health_timeout;
+    long health_rise, health_fall;
+    int health_probe;         /* enum lb_probe */
 };
 
 /* Every option can also come from the environment (containers):
@@ -98,5 +114,10 @@ void px_config_free(struct px_config *c);
 
 /* px_config_workers resolves `workers = auto` to the number of online CPUs. */
 long px_config_workers(const struct px_config *c);
+
+struct rds_opts;
+/* px_config_redis fills o from the [redis] options (checked at load).
+ * Returns 0, or -1 when redis.url is empty (no Redis). */
+int px_config_redis(const struct px_config *c, struct rds_opts *o);
 
 #endif

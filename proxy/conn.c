@@ -1,6 +1,7 @@
 /* conn.c — the connection state machine of sstp-proxy (see conn.h): PROXY
- * header, TLS, request head, backend connect with retries, then the relay
- * (relay.c). Codecs come from sstp/; this file moves bytes, applies their
+ * header, TLS, request head, the affinity look-up, backend connect with
+ * retries, then the relay (relay.c). Codecs come from sstp/, backend choice
+ * from lb/, Redis through fleet.h; this file moves bytes, applies their
  * verdicts and logs. */
 #include "proxy/conn.h"
 
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proxy/fleet.h"
 #include "proxy/pphdr.h"
 #include "proxy/relay.h"
 #include "proxy/stats.h"
@@ -28,15 +30,18 @@
 #define VERIFY_NO_CERT 1   /* PP2 SSL `verify` when no client certificate: non-zero (PROXY v2 §2.2.5) */
 
 static const char *const state_names[] = {
-    "PROXY_HDR", "TLS", "HTTP_HEAD", "BACKEND_CONNECT", "RELAY", "CLOSING", "CLOSED",
+    "PROXY_HDR", "TLS", "HTTP_HEAD", "AFFINITY", "BACKEND_CONNECT", "RELAY", "CLOSING", "CLOSED",
 };
-/* second letter of `term`: the phase the decision was taken in */
-static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'D', 'D', 'D' };
+/* second letter of `term`: the phase the decision was taken in (choosing
+ * the backend, affinity included, is the backend connect phase) */
+static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'C', 'D', 'D', 'D' };
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void start_backend(struct px_conn *c);
+static void begin_backend(struct px_conn *c);
+static void pick_and_connect(struct px_conn *c, struct lb_backend *want);
+static void update(struct px_conn *c);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -98,11 +103,20 @@ static const char *backend_name(const struct px_conn *c)
 
 /* ---- closing --------------------------------------------------------------- */
 
+/* A reject event for the fleet's stream (batched by fleet.c). */
+static void fleet_reject(struct px_conn *c, const char *reason)
+{
+    if (c->w->fleet)
+        px_fleet_reject(c->w->fleet, c->sid, c->client, reason);
+}
+
 static void hs_free(struct px_conn *c)
 {
     struct px_hs *hs = c->hs;
     if (!hs)
         return;
+    lb_aff_cancel(hs->aff); /* its answer must not reach a closed connection */
+    hs->aff = NULL;
     px_tls_hs_detach(c->cli.ssl);
     buf_drop(&c->w->pool, &hs->pre);
     OPENSSL_cleanse(&hs->http, sizeof hs->http); /* the head may name the user's host */
@@ -178,6 +192,11 @@ static void update(struct px_conn *c)
     case PXC_TLS:
     case PXC_HTTP_HEAD:
         px_conn_watch(c, &c->cw, c->cli.fd, want_or((uint8_t)c->cli.want, EV_READ));
+        break;
+    case PXC_AFFINITY:
+        /* only to notice a client that leaves while Redis is asked */
+        px_conn_watch(c, &c->bw, c->be.fd, 0);
+        px_conn_watch(c, &c->cw, c->cli.fd, hs->aff_watch_off ? 0 : EV_READ);
         break;
     case PXC_BACKEND_CONNECT: {
         int ev = hs->step == PXB_CONNECTING ? EV_WRITE
@@ -314,6 +333,7 @@ static void do_proxy_hdr(struct px_conn *c)
     if (rc != SSTP_OK && rc != SSTP_AGAIN) {
         count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
         log_info("proxy_reject", "sid=%s peer=%s rc=%s", c->sid, c->client, sstp_rc_name(rc));
+        fleet_reject(c, sstp_rc_name(rc));
         px_conn_close(c, 'C', rc);
         return;
     }
@@ -410,6 +430,7 @@ static void http_reject(struct px_conn *c, enum sstp_rc rc)
     count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
     log_info("http_reject", "sid=%s client=%s sni=%s rc=%s status=%d", c->sid, c->client,
              c->sni[0] ? c->sni : "-", sstp_rc_name(rc), status);
+    fleet_reject(c, sstp_rc_name(rc));
     set_term(c, 'C', rc);
     if (w->cfg->http_errors == PX_HTTP_ERRORS_SILENT) {
         px_conn_close(c, 'C', rc);
@@ -453,7 +474,7 @@ static void do_http(struct px_conn *c)
             answer_and_close(c, ok ? 200 : 503, true, ok);
             return;
         }
-        start_backend(c); /* what is left in c2b was pipelined after the head */
+        begin_backend(c); /* what is left in c2b was pipelined after the head */
         return;
     }
     buf_release(&w->pool, &c->c2b);
@@ -500,10 +521,26 @@ static int build_preamble(struct px_conn *c)
     return 0;
 }
 
+static const char *const nb_reasons[PXN_COUNT] = { "no_backend_up", "no_backend_for_tenant",
+                                                    "attempts_failed" };
+
+/* 503: nothing can take the session. Why: every attempt failed; or,
+ * before any, no backend serves the request's tenant group at all; or none
+ * that does can take it now (down, full, drained). */
 static void no_backend(struct px_conn *c, char who)
 {
+    const struct lb_req *req = &c->hs->req;
+    char tenant[SSTP_HTTP_TENANTID_MAX + 1];
+    enum px_nb_reason why = req->n_tried > 0 ? PXN_ATTEMPTS_FAILED
+                            : req->tenant && req->tenant[0] && !lb_group_served(c->w->lb, req->tenant)
+                                ? PXN_NO_BACKEND_FOR_TENANT
+                                : PXN_NO_BACKEND_UP;
     count(c, PXM_NO_BACKEND, 0);
-    log_warn("no_backend", "sid=%s client=%s tried=%u", c->sid, c->client, c->hs->req.n_tried);
+    count(c, PXM_NO_BACKEND_REASON, why);
+    log_warn("no_backend", "sid=%s client=%s tried=%u reason=%s tenant=%s", c->sid, c->client,
+             req->n_tried, nb_reasons[why],
+             req->tenant ? log_sanitize(tenant, sizeof tenant, req->tenant, strlen(req->tenant)) : "-");
+    fleet_reject(c, nb_reasons[why]);
     set_term(c, who, SSTP_OK);
     answer_and_close(c, 503, false, false);
 }
@@ -537,25 +574,121 @@ static void attempt_failed(struct px_conn *c, const char *reason)
         return;
     }
     count(c, PXM_RETRIES, 0);
-    start_backend(c);
+    pick_and_connect(c, NULL);
 }
 
-static void start_backend(struct px_conn *c)
+/* ---- PXC_AFFINITY ------------------------------------------------------------------- */
+
+static void affinity_log(const struct px_conn *c, const char *result, const char *backend)
+{
+    log_debug("affinity", "sid=%s key=%s result=%s backend=%s", c->sid, c->hs->aff_key, result,
+              backend ? backend : "-");
+}
+
+/* Redis answered: the backend recorded for the key (NULL: none, or the
+ * reply was lost). It is used if it can take the session now; otherwise
+ * the policy chooses, and that choice is recorded once it succeeds. */
+static void on_affinity(const char *backend, void *ud)
+{
+    struct px_conn *c = ud;
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    struct lb_backend *want = NULL;
+    char name[LB_NAME_MAX];
+    hs->aff = NULL; /* the handle frees itself after this call */
+    if (!backend) {
+        count(c, PXM_AFFINITY, PXA_MISS);
+    } else if (!(want = lb_find(w->lb, backend)) || !lb_candidate(want, &hs->req, ev_now(w->loop))) {
+        count(c, PXM_AFFINITY, PXA_STALE);
+        want = NULL;
+    } else {
+        count(c, PXM_AFFINITY, PXA_HIT);
+    }
+    affinity_log(c, !backend ? "miss" : want ? "hit" : "stale",
+                 backend ? log_sanitize(name, sizeof name, backend, strlen(backend)) : NULL);
+    px_conn_set_state(c, PXC_BACKEND_CONNECT);
+    pick_and_connect(c, want);
+    update(c);
+}
+
+/* PXC_AFFINITY waits with the client's watcher on only to see it leave:
+ * peek, never read (its bytes are the relay's). More data means it is
+ * still there; stop looking until the answer. */
+static void affinity_client(struct px_conn *c)
+{
+    uint8_t b;
+    ssize_t n = recv(c->cli.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        c->hs->aff_watch_off = true;
+        return;
+    }
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    affinity_log(c, "client_gone", NULL);
+    px_conn_close(c, 'C', SSTP_OK); /* hs_free cancels the look-up */
+}
+
+static void affinity_timeout(struct px_conn *c)
+{
+    lb_aff_cancel(c->hs->aff);
+    c->hs->aff = NULL;
+    count(c, PXM_AFFINITY, PXA_TIMEOUT);
+    affinity_log(c, "timeout", NULL);
+    px_conn_set_state(c, PXC_BACKEND_CONNECT);
+    pick_and_connect(c, NULL);
+}
+
+/* The request head is valid: from here the connection needs a backend.
+ * The affinity key is computed once (consistent hashing uses it too); with
+ * Redis the backend recorded for it is asked first (PXC_AFFINITY). */
+static void begin_backend(struct px_conn *c)
 {
     struct px_worker *w = c->w;
     struct px_hs *hs = c->hs;
-    if (c->state != PXC_BACKEND_CONNECT) {
-        px_conn_set_state(c, PXC_BACKEND_CONNECT);
-        hs->req.client = (const struct sockaddr *)&hs->client;
-        hs->req.tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
-        if (build_preamble(c) == -1) {
-            px_conn_close(c, 'I', SSTP_E_NOSPACE);
-            return;
+    const struct px_config *cfg = w->cfg;
+    px_conn_set_state(c, PXC_BACKEND_CONNECT);
+    hs->req.client = (const struct sockaddr *)&hs->client;
+    hs->req.tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
+    if (build_preamble(c) == -1) {
+        px_conn_close(c, 'I', SSTP_E_NOSPACE);
+        return;
+    }
+    if (cfg->aff_mode != LB_AFF_NONE) {
+        struct lb_aff_cfg ac = { (enum lb_aff_mode)cfg->aff_mode, (unsigned)cfg->aff_prefix4,
+                                 (unsigned)cfg->aff_prefix6, cfg->aff_ttl };
+        if (lb_aff_key(hs->aff_key, sizeof hs->aff_key, &ac, (const struct sockaddr *)&hs->client,
+                       hs->client_cert ? hs->client_sha256 : NULL, hs->req.tenant) == 0) {
+            hs->req.affinity = hs->aff_key;
+        } else {
+            hs->aff_key[0] = '\0';
+            count(c, PXM_AFFINITY, PXA_NO_KEY);
         }
     }
-    /* static policies answer at once; an asynchronous one (LB_PENDING)
-     * would need a waiting step here, see lb.h */
-    if (lb_pick(w->lb, &hs->req, ev_now(w->loop)) != LB_PICKED) {
+    if (hs->aff_key[0] && w->fleet) {
+        hs->aff = lb_aff_lookup(px_fleet_rds(w->fleet), hs->aff_key, on_affinity, c);
+        if (hs->aff) {
+            px_conn_set_state(c, PXC_AFFINITY);
+            px_conn_arm_timer(c, cfg->aff_lookup_timeout);
+            update(c);
+            return;
+        }
+        count(c, PXM_AFFINITY, PXA_UNAVAILABLE); /* Redis down or its queue full: carry on */
+        affinity_log(c, "unavailable", NULL);
+    }
+    pick_and_connect(c, NULL);
+}
+
+/* ---- PXC_BACKEND_CONNECT: the pick ---------------------------------------------------- */
+
+/* Picks a backend — `want` (the recorded affinity, a candidate) if given,
+ * else the policy's choice — and starts connecting to it. */
+static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    ev_tstamp now = ev_now(w->loop);
+    if ((!want || lb_pick_backend(w->lb, &hs->req, want, now) != LB_PICKED) &&
+        lb_pick(w->lb, &hs->req, now) != LB_PICKED) {
         no_backend(c, hs->req.n_tried == 0 ? 'D' : 'S');
         return;
     }
@@ -591,6 +724,8 @@ static void established(struct px_conn *c)
     }
     if (lb_report(w->lb, be, LB_EV_CONNECT_OK, ev_now(w->loop)))
         log_info("backend_up", "backend=%s", be->spec.name);
+    if (hs->aff_key[0] && w->fleet) /* (re)start the key's TTL on the backend that took it */
+        lb_aff_record(px_fleet_rds(w->fleet), hs->aff_key, be->spec.name, w->cfg->aff_ttl);
     buf_consume(&c->c2b, hs->pipe_off);
     buf_release(&w->pool, &c->c2b);
     count(c, PXM_SESSIONS, 0);
@@ -719,6 +854,9 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
     case PXC_HTTP_HEAD:
         do_http(c);
         break;
+    case PXC_AFFINITY:
+        affinity_client(c);
+        break;
     case PXC_RELAY:
         px_relay_run(c, revents, 0);
         return; /* it sets the watchers */
@@ -760,6 +898,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         px_conn_close(c, 'C', SSTP_AGAIN);
         return;
     }
+    case PXC_AFFINITY:
+        affinity_timeout(c);
+        update(c);
+        return;
     case PXC_BACKEND_CONNECT:
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
         attempt_failed(c, "timeout");

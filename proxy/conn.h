@@ -4,6 +4,10 @@
  *   PXC_TLS              TLS handshake; SNI picks the certificate
  *   PXC_HTTP_HEAD        the SSTP request head (sstp/http.h); HEAD probes
  *                        and rejects are answered here
+ *   PXC_AFFINITY         ask Redis which backend the connection's affinity
+ *                        key was sent to before (affinity.mode with
+ *                        redis.url), for at most affinity.lookup_timeout;
+ *                        without an answer in time the policy chooses
  *   PXC_BACKEND_CONNECT  pick a backend (lb/), connect (+TLS), send our
  *                        PROXY v2 header, the head as received and any
  *                        pipelined bytes, wait for the backend's first
@@ -36,6 +40,7 @@
 #include "core/buf.h"
 #include "core/io.h"
 #include "core/net.h"
+#include "lb/affinity.h"
 #include "lb/lb.h"
 #include "sstp/http.h"
 #include "proxy/framer.h"
@@ -46,10 +51,11 @@ enum px_conn_state {
     PXC_PROXY_HDR       = 0,
     PXC_TLS             = 1,
     PXC_HTTP_HEAD       = 2,
-    PXC_BACKEND_CONNECT = 3,
-    PXC_RELAY           = 4,
-    PXC_CLOSING         = 5,
-    PXC_CLOSED          = 6,
+    PXC_AFFINITY        = 3,
+    PXC_BACKEND_CONNECT = 4,
+    PXC_RELAY           = 5,
+    PXC_CLOSING         = 6,
+    PXC_CLOSED          = 7,
 };
 
 /* Steps of PXC_BACKEND_CONNECT. */
@@ -78,6 +84,9 @@ struct px_hs {
     uint8_t client_sha256[SSTP_SHA256_LEN];
     char client_cn[PX_CN_MAX];
     struct lb_req req;
+    char aff_key[LB_AFF_KEY_MAX];     /* affinity key; "" = none for this connection */
+    struct lb_aff_get *aff;           /* the look-up in flight (PXC_AFFINITY) */
+    bool aff_watch_off;               /* PXC_AFFINITY: the client sent more, stop peeking */
     enum px_be_step step;
     struct buf pre;                   /* PROXY v2 header + head, kept for a retry */
     size_t pre_off, pipe_off;         /* sent to the current backend so far */

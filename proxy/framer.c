@@ -1,4 +1,4 @@
-/* framer.c — unit boundaries of the backend-to-client stream (see framer.h). */
+/* framer.c — record boundaries of the backend-to-client stream (see framer.h). */
 #include "proxy/framer.h"
 
 #include "sstp/limits.h"
@@ -53,6 +53,50 @@ static size_t advance(struct px_framer *f, const uint8_t *p, size_t n, int stop_
             break;
     }
     return i;
+}
+
+/* The length of the packet whose header starts at p (4 bytes there): a
+ * length below the header's own counts as the header alone, as in step(). */
+static size_t pkt_len(const uint8_t *p)
+{
+    size_t total = ((size_t)(p[2] & 0x0F) << 8) | p[3];
+    return total > SSTP_HDR_LEN ? total : SSTP_HDR_LEN;
+}
+
+size_t px_framer_record(const struct px_framer *f, const uint8_t *p, size_t len, bool end)
+{
+    if (len == 0)
+        return 0;
+    if (f->phase == PX_FR_HEAD)
+        return px_framer_unit(f, p, len);
+    if (f->hdr_have > 0) {
+        /* the rest of a packet an end-of-stream flush cut: whole or nothing */
+        struct px_framer probe = *f;
+        size_t n = advance(&probe, p, len, 1);
+        return probe.hdr_have == 0 || end ? n : 0;
+    }
+    size_t at = 0, last = 0;
+    unsigned n = 0;
+    while (len - at >= SSTP_HDR_LEN) {
+        size_t plen = pkt_len(p + at);
+        if (plen > len - at)
+            break; /* not complete yet */
+        if (p[at + 1] & 0x01) { /* C bit: a control packet (MS-SSTP 2.2.1) */
+            if (n == 0)
+                return plen;
+            break;
+        }
+        if (n > 0 && at + plen > PX_FR_RECORD_MAX)
+            break;
+        at += plen;
+        last = plen;
+        n++;
+    }
+    if (n == 0)
+        return end ? px_framer_unit(f, p, len) : 0;
+    if (n > 1 && at == len)
+        at -= last; /* nothing buffered behind them: the last packet goes alone */
+    return at;
 }
 
 size_t px_framer_unit(const struct px_framer *f, const uint8_t *p, size_t len)

@@ -1,18 +1,16 @@
 /* main.c — sstp-proxy: command line and configuration; the master process
  * (master.c) does the rest. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/daemon.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "proxy/config.h"
 #include "proxy/master.h"
 #include "proxy/tls_ctx.h"
 
-#ifndef SSTP_LB_VERSION
-#define SSTP_LB_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *out)
 {
@@ -42,29 +40,12 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *path = "/etc/sstp-lb/sstp-proxy.conf";
-    bool check_only = false;
-    static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "check-config", no_argument, NULL, 'C' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': path = optarg; break;
-        case 'C': check_only = true; break;
-        case 'V': printf("sstp-proxy %s\n", SSTP_LB_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
+    struct daemon_cmdline cl = { "/etc/sstp-lb/sstp-proxy.conf", false };
+    int done = daemon_cmdline_parse(&cl, argc, argv, "sstp-proxy", usage);
+    if (done != -1)
+        return done;
+    const char *path = cl.config;
+    bool check_only = cl.check_only;
 
     char err[512];
     struct px_config *cfg = calloc(1, sizeof *cfg);

@@ -1,14 +1,16 @@
 /* relay.c — the byte relay of an established session: client to backend
  * and back, plain or TLS on either side, with back-pressure and half-close.
  *
- * Each direction has one fixed buffer from the worker's pool, taken when
- * bytes arrive and given back as soon as it drains, so an idle session
- * holds none. A side is not read while the buffer towards the other side
+ * Each direction has one fixed buffer from the worker's pool (a big block:
+ * a busy direction moves 64 KiB per system call), taken when bytes arrive
+ * and given back as soon as it drains, so an idle session holds none. A side is not read while the buffer towards the other side
  * is full (back-pressure instead of growth). Whatever is read is written on
  * in the same callback: nothing waits for a later event, and no write is
- * parked until the peer sends something. Towards the client each SSTP
- * packet is its own TLS record (framer.h), and the records of one round
- * leave together in one send() (wstage.h). EOF on one side (TCP FIN or TLS
+ * parked until the peer sends something (only the start of a packet whose
+ * rest the backend has yet to deliver). Towards the client the framer
+ * (framer.h) cuts the TLS records on packet boundaries — a control packet
+ * or the last packet buffered alone, runs of data packets together — and
+ * the records of one round leave together in one send() (wstage.h). EOF on one side (TCP FIN or TLS
  * close_notify) is passed on once its buffer has drained — close_notify
  * then FIN — and the other direction goes on until it ends too. */
 #include "proxy/relay.h"
@@ -34,7 +36,7 @@ struct dir {
 
 static bool has_room(const struct buf *b)
 {
-    return !b->data || buf_len(b) < BUF_SIZE;
+    return !buf_full(b);
 }
 
 static void count_written(struct px_conn *c, const struct dir *d, size_t n)
@@ -70,10 +72,19 @@ static int flush_backend(struct px_conn *c, const struct dir *d, bool *progress)
     return 0;
 }
 
-/* Towards the client: send what is staged; encrypt one SSTP packet per
- * SSL_write into the staging buffer until it is full or the data is gone;
- * send again. Stops when the socket is full (cli_wr_want = WRITE). Returns
- * -1 if the connection was closed. */
+/* The bytes of b2c that make the next TLS record towards the client
+ * (framer.h); 0 when what is there must wait for the rest of a packet. */
+static size_t next_record(const struct px_conn *c)
+{
+    if (buf_len(&c->b2c) == 0)
+        return 0;
+    return px_framer_record(&c->fr, buf_rptr(&c->b2c), buf_len(&c->b2c), c->be_eof);
+}
+
+/* Towards the client: send what is staged; encrypt one record at a time
+ * (framer.h) into the staging buffer until it is full or nothing more can
+ * go; send again. Stops when the socket is full (cli_wr_want = WRITE).
+ * Returns -1 if the connection was closed. */
 static int flush_client(struct px_conn *c, const struct dir *d, bool *progress)
 {
     while (!c->cli_wr_want) {
@@ -86,10 +97,10 @@ static int flush_client(struct px_conn *c, const struct dir *d, bool *progress)
             c->cli_wr_want = EV_WRITE;
             return 0;
         }
-        if (buf_len(d->b) == 0)
+        size_t len;
+        if ((len = next_record(c)) == 0)
             return 0;
-        while (buf_len(d->b) > 0) {
-            size_t len = px_framer_unit(&c->fr, buf_rptr(d->b), buf_len(d->b));
+        do {
             ssize_t n = io_write(&c->cli, buf_rptr(d->b), len);
             if (n == IO_AGAIN) {
                 if (c->cli.want == IO_WANT_WRITE && px_wstage_pending(&c->ws) > 0)
@@ -103,7 +114,7 @@ static int flush_client(struct px_conn *c, const struct dir *d, bool *progress)
             buf_consume(d->b, (size_t)n);
             count_written(c, d, (size_t)n);
             *progress = true;
-        }
+        } while ((len = next_record(c)) > 0);
     }
     return 0;
 }
@@ -129,19 +140,17 @@ static int shut_dst(struct px_conn *c, const struct dir *d, bool *progress)
     return flush_client(c, d, progress);
 }
 
-/* One round of a direction: send what is buffered, read until the source
- * blocks or the buffer is full (fewer, larger writes), send that, and pass
- * EOF on once drained. An operation that blocked is not retried until its
- * readiness came back (its want was cleared by the event), so no system
- * call is wasted on a socket known to be empty or full. Returns -1 if the
- * connection was closed. */
-static int pump(struct px_conn *c, const struct dir *d, bool *progress)
+/* Reads from d->src into its buffer until the source blocks, ends or the
+ * buffer is full; with `buffered_only`, only while OpenSSL holds input it
+ * already took off the socket. Returns -1 if the connection was closed. */
+static int fill(struct px_conn *c, const struct dir *d, bool *progress, bool buffered_only)
 {
     struct px_worker *w = c->w;
-    if (flush_dir(c, d, progress) == -1)
-        return -1;
     while (!*d->src_eof && !*d->rd_want && has_room(d->b)) {
-        if (buf_take(&w->pool, d->b) == -1) {
+        if (buffered_only && !(d->src->ssl && SSL_has_pending(d->src->ssl)))
+            break;
+        /* big blocks: a busy direction reads and sends 64 KiB per call */
+        if (buf_take_big(&w->pool, d->b) == -1) {
             px_conn_close(c, 'R', SSTP_E_NOSPACE);
             return -1;
         }
@@ -164,17 +173,45 @@ static int pump(struct px_conn *c, const struct dir *d, bool *progress)
             return -1;
         }
     }
-    if (flush_dir(c, d, progress) == -1)
-        return -1;
-    buf_release(&w->pool, d->b);
+    return 0;
+}
+
+/* Gives back an emptied buffer and passes EOF on once the data is out.
+ * Returns -1 if the connection was closed. */
+static int settle(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    buf_release(&c->w->pool, d->b);
     if (*d->src_eof && buf_len(d->b) == 0 && !*d->dst_shut && shut_dst(c, d, progress) == -1)
         return -1;
     return 0;
 }
 
+/* Moves input OpenSSL holds into the buffer (see px_relay_run). */
+static int drain(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    return fill(c, d, progress, true) == -1 ? -1 : settle(c, d, progress);
+}
+
+/* One round of a direction: send what is buffered, read until the source
+ * blocks or the buffer is full (fewer, larger writes), send that, and pass
+ * EOF on once drained. An operation that blocked is not retried until its
+ * readiness came back (its want was cleared by the event), so no system
+ * call is wasted on a socket known to be empty or full. Returns -1 if the
+ * connection was closed. */
+static int pump(struct px_conn *c, const struct dir *d, bool *progress)
+{
+    if (flush_dir(c, d, progress) == -1)
+        return -1;
+    if (fill(c, d, progress, false) == -1 || flush_dir(c, d, progress) == -1)
+        return -1;
+    return settle(c, d, progress);
+}
+
+/* Something can be sent to the client now (a packet whose rest is still
+ * to come from the backend does not count: it waits for the backend). */
 static bool client_out_pending(const struct px_conn *c)
 {
-    return buf_len(&c->b2c) > 0 || px_wstage_pending(&c->ws) > 0 || (c->ws.fin && !c->ws.fin_sent);
+    return next_record(c) > 0 || px_wstage_pending(&c->ws) > 0 || (c->ws.fin && !c->ws.fin_sent);
 }
 
 void px_relay_watch(struct px_conn *c)
@@ -225,6 +262,15 @@ void px_relay_run(struct px_conn *c, int cli_revents, int be_revents)
         bool progress = false;
         if (pump(c, &up, &progress) == -1 || pump(c, &down, &progress) == -1)
             return;
+        /* Budget spent after this round: the others' turn. The sockets are
+         * watched level-triggered, so what they still hold brings us back
+         * after the next poll; only input OpenSSL already took off a socket
+         * would not, so that is moved into the buffers now (up to their
+         * room), where the watchers see it. No event is fed back: it would
+         * run before the others and starve them. */
+        if (round == RELAY_ROUNDS - 1 &&
+            (drain(c, &up, &progress) == -1 || drain(c, &down, &progress) == -1))
+            return;
         /* reading from the client may have queued TLS bytes of its own */
         if (px_wstage_pending(&c->ws) > 0 && flush_client(c, &down, &progress) == -1)
             return;
@@ -235,8 +281,6 @@ void px_relay_run(struct px_conn *c, int cli_revents, int be_revents)
         if (!progress)
             break;
         moved = true;
-        if (round == RELAY_ROUNDS - 1)
-            ev_feed_event(w->loop, &c->cw, EV_CUSTOM); /* more to do: after the others */
     }
     if (moved)
         c->t_last = ev_now(w->loop);

@@ -10,6 +10,13 @@ static const char *const timeout_labels[PXT_COUNT] = {
 static const char *const dir_labels[] = { "client_to_backend", "backend_to_client" };
 static const char *const probe_labels[] = { "200", "503" };
 static const char *const reload_labels[] = { "ok", "failed" };
+static const char *const nb_labels[PXN_COUNT] = { "no_backend_up", "no_backend_for_tenant",
+                                                  "attempts_failed" };
+static const char *const check_labels[] = { "ok", "fail" };
+static const char *const cmd_labels[PXQ_COUNT] = { "sent", "error", "dropped_down", "dropped_full" };
+static const char *const registry_labels[] = { "same", "changed" };
+static const char *const aff_labels[PXA_COUNT] = { "hit", "miss", "stale", "timeout", "unavailable",
+                                                   "no_key" };
 
 /* The codes a client or a load balancer can cause at the proxy. */
 static const char *const rc_labels[] = {
@@ -83,6 +90,30 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                                    METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
     out[PXM_RELOADS] = FAM("sstp_proxy_reloads_total", "SIGHUP reloads of the master, by result.",
                            METRICS_COUNTER, METRICS_SUM, "result", reload_labels, N(reload_labels));
+    out[PXM_NO_BACKEND_REASON] = FAM("sstp_proxy_no_backend_reasons_total",
+                                     "Sessions answered 503, by reason.",
+                                     METRICS_COUNTER, METRICS_SUM, "reason", nb_labels, N(nb_labels));
+    out[PXM_BACKEND_HEALTHY] = FAM("sstp_proxy_backend_healthy",
+                                   "1 if the backend passes its active health checks, 0 if not "
+                                   "(by any worker).",
+                                   METRICS_GAUGE, METRICS_MIN, "backend", NULL, PX_BACKEND_SLOTS);
+    out[PXM_HEALTH_CHECKS] = FAM("sstp_proxy_health_checks_total", "Active health checks, by result.",
+                                 METRICS_COUNTER, METRICS_SUM, "result", check_labels, N(check_labels));
+    out[PXM_REDIS_CONNECTED] = FAM("sstp_proxy_redis_connected", "Workers connected to Redis now.",
+                                   METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_REDIS_COMMANDS] = FAM("sstp_proxy_redis_commands_total",
+                                  "Redis commands: sent, failed (error or lost reply), refused "
+                                  "(Redis down, or too many in flight).",
+                                  METRICS_COUNTER, METRICS_SUM, "result", cmd_labels, N(cmd_labels));
+    out[PXM_REGISTRY_REFRESHES] = FAM("sstp_proxy_registry_refreshes_total",
+                                      "Backend registry reads answered, by whether the list changed.",
+                                      METRICS_COUNTER, METRICS_SUM, "result", registry_labels,
+                                      N(registry_labels));
+    out[PXM_REGISTRY_BACKENDS] = FAM("sstp_proxy_registry_backends",
+                                     "Backends registered in Redis, as last read.",
+                                     METRICS_GAUGE, METRICS_MAX, NULL, NULL, 0);
+    out[PXM_AFFINITY] = FAM("sstp_proxy_affinity_total", "Affinity look-ups of new sessions, by result.",
+                            METRICS_COUNTER, METRICS_SUM, "result", aff_labels, N(aff_labels));
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

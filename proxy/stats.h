@@ -39,6 +39,14 @@ enum px_metric {
     PXM_WORKERS,            /* master: worker processes running */
     PXM_WORKER_RESTARTS,    /* master */
     PXM_RELOADS,            /* {result} master: SIGHUP reloads */
+    PXM_NO_BACKEND_REASON,  /* {reason} the 503s of PXM_NO_BACKEND by reason */
+    PXM_BACKEND_HEALTHY,    /* {backend} 1 passing its active checks, 0 failing (min over workers) */
+    PXM_HEALTH_CHECKS,      /* {result} active health checks done */
+    PXM_REDIS_CONNECTED,    /* workers connected to Redis now */
+    PXM_REDIS_COMMANDS,     /* {result} Redis commands sent, failed, refused */
+    PXM_REGISTRY_REFRESHES, /* {result} registry reads answered */
+    PXM_REGISTRY_BACKENDS,  /* backends registered in Redis (max over workers) */
+    PXM_AFFINITY,           /* {result} affinity look-ups of new sessions */
     PXM_COUNT
 };
 
@@ -48,6 +56,15 @@ enum px_timeout { PXT_HANDSHAKE = 0, PXT_REQUEST, PXT_BACKEND, PXT_IDLE, PXT_FIN
 enum px_dir { PXD_IN = 0, PXD_OUT = 1 };   /* in = client to backend */
 enum px_probe { PXP_200 = 0, PXP_503 = 1 };
 enum px_reload { PXL_OK = 0, PXL_FAILED = 1 };
+enum px_nb_reason { PXN_NO_BACKEND_UP = 0, PXN_NO_BACKEND_FOR_TENANT, PXN_ATTEMPTS_FAILED, PXN_COUNT };
+enum px_check { PXK_OK = 0, PXK_FAIL = 1 };
+enum px_rds_cmd { PXQ_SENT = 0, PXQ_ERROR, PXQ_DROPPED_DOWN, PXQ_DROPPED_FULL, PXQ_COUNT };
+enum px_registry { PXG_SAME = 0, PXG_CHANGED = 1 };
+/* hit: the recorded backend took the session; miss: nothing recorded;
+ * stale: the recorded backend cannot take it; timeout: no answer within
+ * affinity.lookup_timeout; unavailable: Redis down or its queue full, not
+ * asked; no_key: the connection lacks what the mode needs */
+enum px_aff { PXA_HIT = 0, PXA_MISS, PXA_STALE, PXA_TIMEOUT, PXA_UNAVAILABLE, PXA_NO_KEY, PXA_COUNT };
 
 #define PX_BACKEND_SLOTS 64 /* backend names a worker can publish over its lifetime */
 

@@ -1,6 +1,8 @@
 /* worker.c — a worker process: listeners, accept, admission limits,
- * reload, drain, and the deferred freeing of closed connections (see
- * worker.h). The connections themselves are in conn.c and relay.c. */
+ * backend generations (config, reload, Redis registry) and their health
+ * checks, drain, and the deferred freeing of closed connections (see
+ * worker.h). The connections themselves are in conn.c and relay.c, the
+ * Redis side in fleet.c. */
 #include "proxy/worker.h"
 
 #include <errno.h>
@@ -13,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/net.h"
+#include "proxy/fleet.h"
 
 #define ACCEPT_BATCH 64          /* accepts per readiness event: fairness with sessions */
 #define ACCEPT_PAUSE_S 0.1       /* after EMFILE/ENFILE: let closes free descriptors */
@@ -187,11 +190,12 @@ bool px_worker_accepting(const struct px_worker *w)
 size_t px_worker_backend_slot(struct px_worker *w, struct lb_backend *be)
 {
     if (be->user_slot == 0) {
-        /* claimed in the same order in each family: one index for all four */
+        /* claimed in the same order in each family: one index for all five */
         size_t i = metrics_slot(w->m, w->index, PXM_BACKEND_UP, be->spec.name);
         metrics_slot(w->m, w->index, PXM_BACKEND_ACTIVE, be->spec.name);
         metrics_slot(w->m, w->index, PXM_BACKEND_SESSIONS, be->spec.name);
         metrics_slot(w->m, w->index, PXM_BACKEND_FAILURES, be->spec.name);
+        metrics_slot(w->m, w->index, PXM_BACKEND_HEALTHY, be->spec.name);
         be->user_slot = i + 1;
     }
     return be->user_slot - 1;
@@ -205,11 +209,21 @@ static void publish(struct px_worker *w)
     for (size_t i = 0; i < w->lb->n_be; i++) {
         struct lb_backend *be = w->lb->be[i];
         size_t s = px_worker_backend_slot(w, be);
-        metrics_set(w->mv, &f[PXM_BACKEND_UP], s, lb_is_up(be, now) ? 1 : 0);
+        metrics_set(w->mv, &f[PXM_BACKEND_UP], s, lb_is_up(be, now) && !be->health_down ? 1 : 0);
         metrics_set(w->mv, &f[PXM_BACKEND_ACTIVE], s, be->n_active);
+        if (w->health)
+            metrics_set(w->mv, &f[PXM_BACKEND_HEALTHY], s, be->health_down ? 0 : 1);
     }
     metrics_set(w->mv, &f[PXM_BUFFERS], 0, w->pool.n_alloc);
     metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
+    if (w->health) {
+        const struct lb_health_stats *hs = lb_health_stats(w->health);
+        metrics_add(w->mv, &f[PXM_HEALTH_CHECKS], PXK_OK, hs->ok - w->health_pub.ok);
+        metrics_add(w->mv, &f[PXM_HEALTH_CHECKS], PXK_FAIL, hs->fail - w->health_pub.fail);
+        w->health_pub = *hs;
+    }
+    if (w->fleet)
+        px_fleet_publish(w->fleet);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -217,6 +231,99 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     publish(t->data);
+}
+
+/* ---- backend generations ------------------------------------------------------ */
+
+/* The backends of cfg's static servers and of the registry list last read,
+ * over the current generation's objects (their state carries over). */
+static struct lb *build_lb(struct px_worker *w, const struct px_config *cfg)
+{
+    static const struct lb_reg_list none = { NULL, 0 };
+    const struct lb_reg_list *reg = w->fleet ? px_fleet_registry(w->fleet) : &none;
+    struct lb_spec_list specs = { NULL, 0 };
+    char shadowed[sizeof w->shadowed];
+    struct lb_params params = { .down_time = cfg->down_time };
+    if (lb_reg_merge(&specs, &cfg->servers, reg, shadowed, sizeof shadowed) == -1)
+        return NULL;
+    struct lb *nlb = lb_new(lb_policy_by_index(cfg->policy), &params, &specs, w->lb);
+    lb_spec_list_free(&specs);
+    if (nlb && strcmp(shadowed, w->shadowed) != 0) {
+        /* once per change of the set, not per refresh */
+        if (shadowed[0])
+            log_warn("registry_shadowed", "worker=%u names=%s msg=static_servers_win", w->index, shadowed);
+        memcpy(w->shadowed, shadowed, sizeof shadowed);
+    }
+    if (nlb && w->fleet)
+        lb_reg_apply(nlb, reg);
+    return nlb;
+}
+
+/* Makes nlb current: health checks follow it, metrics show its backends.
+ * Sessions keep the backend objects they hold. */
+static void install_lb(struct px_worker *w, struct lb *nlb)
+{
+    if (w->health && lb_health_sync(w->health, nlb) == -1)
+        log_error("health", "worker=%u err=out_of_memory msg=some_backends_unchecked", w->index);
+    lb_free(w->lb);
+    w->lb = nlb;
+    metrics_family_absent(w->m, w->index, PXM_BACKEND_UP);
+    metrics_family_absent(w->m, w->index, PXM_BACKEND_ACTIVE);
+    metrics_family_absent(w->m, w->index, PXM_BACKEND_HEALTHY);
+    publish(w);
+}
+
+void px_worker_registry(struct px_worker *w, const struct lb_reg_list *list, bool changed)
+{
+    if (changed) {
+        struct lb *nlb = build_lb(w, w->cfg);
+        if (!nlb) {
+            log_error("registry_fail", "worker=%u err=cannot_build_backend_list msg=keeping_the_last",
+                      w->index);
+        } else {
+            size_t was = w->lb->n_be;
+            install_lb(w, nlb);
+            log_info("registry", "worker=%u registered=%zu backends=%zu was=%zu", w->index, list->n,
+                     nlb->n_be, was);
+        }
+    }
+    lb_reg_apply(w->lb, list);
+}
+
+static SSL *health_ssl(void *ud, int fd, const struct lb_spec *spec)
+{
+    struct px_worker *w = ud;
+    return px_tls_backend_ssl(w->tls, fd, spec); /* the proxy's own client context */
+}
+
+static void health_opts(const struct px_worker *w, const struct px_config *cfg, struct lb_health_opts *o)
+{
+    o->interval = cfg->health_interval;
+    o->timeout = cfg->health_timeout;
+    o->rise = (unsigned)cfg->health_rise;
+    o->fall = (unsigned)cfg->health_fall;
+    o->probe = (enum lb_probe)cfg->health_probe;
+    o->id = w->index;
+}
+
+/* Starts, re-tunes or stops the active checks as cfg says. */
+static void setup_health(struct px_worker *w, const struct px_config *cfg)
+{
+    struct lb_health_opts o;
+    health_opts(w, cfg, &o);
+    if (o.probe == LB_PROBE_NONE) {
+        lb_health_free(w->health); /* clears the marks it set */
+        w->health = NULL;
+        metrics_family_absent(w->m, w->index, PXM_BACKEND_HEALTHY);
+        return;
+    }
+    if (w->health) {
+        lb_health_configure(w->health, &o);
+        return;
+    }
+    memset(&w->health_pub, 0, sizeof w->health_pub);
+    if (!(w->health = lb_health_new(w->loop, &o, health_ssl, w)))
+        log_error("health", "worker=%u err=out_of_memory msg=no_active_checks", w->index);
 }
 
 /* ---- reload and drain ---------------------------------------------------------- */
@@ -257,8 +364,7 @@ static void reload(struct px_worker *w)
         log_error("reload_fail", "worker=%u err=\"%s\"", w->index, err);
         goto fail;
     }
-    struct lb_params params = { .down_time = nc->down_time };
-    nlb = lb_new(lb_policy_by_index(nc->policy), &params, &nc->servers, w->lb);
+    nlb = build_lb(w, nc);
     if (!nlb) {
         log_error("reload_fail", "worker=%u err=backends", w->index);
         goto fail;
@@ -268,15 +374,13 @@ static void reload(struct px_worker *w)
     /* established connections keep their own references */
     px_tls_unref(w->tls);
     w->tls = nt;
-    lb_free(w->lb);
-    w->lb = nlb;
-    /* listeners keep the binds they were opened with */
+    /* listeners keep the binds they were opened with; the Redis client
+     * its [redis] options (the master warns about a change) */
     px_config_free(w->cfg);
     free(w->cfg);
     w->cfg = nc;
-    metrics_family_absent(w->m, w->index, PXM_BACKEND_UP);
-    metrics_family_absent(w->m, w->index, PXM_BACKEND_ACTIVE);
-    publish(w);
+    setup_health(w, nc);
+    install_lb(w, nlb);
     char hex[2 * SSTP_SHA256_LEN + 1];
     log_info("reloaded", "worker=%u certs=%zu default_cert_sha256=%s backends=%zu", w->index,
              nt->n_certs, tls_hex(hex, nt->certs[0].hashes.sha256, SSTP_SHA256_LEN), nlb->n_be);
@@ -353,6 +457,8 @@ static void worker_cleanup(struct px_worker *w)
     ev_signal_stop(w->loop, &w->sighup);
     ev_signal_stop(w->loop, &w->sigterm);
     ev_signal_stop(w->loop, &w->sigint);
+    lb_health_free(w->health);
+    px_fleet_free(w->fleet); /* the connections, and their look-ups, are gone */
     px_tls_unref(w->tls);
     lb_free(w->lb);
     BIO_meth_free(w->wstage_meth); /* every SSL that used it is gone */
@@ -407,12 +513,17 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
         goto out;
     }
     OPENSSL_cleanse(secret, sizeof secret);
-    struct lb_params params = { .down_time = cfg->down_time };
-    w.lb = lb_new(lb_policy_by_index(cfg->policy), &params, &cfg->servers, NULL);
+    /* the static servers first; the registry adds its backends when Redis answers */
+    w.lb = build_lb(&w, cfg);
     if (!w.lb) {
         log_error("backends", "worker=%u err=cannot_build_backend_list", index);
         goto out;
     }
+    setup_health(&w, cfg);
+    if (w.health)
+        lb_health_sync(w.health, w.lb);
+    if (cfg->redis_url && cfg->redis_url[0] && !(w.fleet = px_fleet_new(&w)))
+        goto out;
     w.max_conns = conn_limit(cfg);
     if (open_listeners(&w) == -1)
         goto out;

@@ -16,7 +16,9 @@
 
 #include "core/buf.h"
 #include "core/metrics.h"
+#include "lb/health.h"
 #include "lb/lb.h"
+#include "lb/registry.h"
 #include "proxy/config.h"
 #include "proxy/conn.h"
 #include "proxy/stats.h"
@@ -40,7 +42,11 @@ struct px_worker {
     const char *cfg_path;
     struct px_config *cfg;      /* current configuration */
     struct px_tls *tls;         /* current TLS generation (ref) */
-    struct lb *lb;              /* current backend generation */
+    struct lb *lb;              /* current backend generation: static servers + registry */
+    struct px_fleet *fleet;     /* Redis: registry, affinity, counters (NULL without redis.url) */
+    struct lb_health *health;   /* active checks of lb's backends (NULL: health.probe = none) */
+    struct lb_health_stats health_pub; /* health counters already in the metrics */
+    char shadowed[256];         /* registered names hidden by static servers, as last logged */
     uint8_t ticket_secret[PX_TICKET_SECRET_LEN]; /* random from the master */
 
     struct px_listener *listeners;
@@ -79,5 +85,10 @@ bool px_worker_accepting(const struct px_worker *w);
 /* px_worker_backend_slot publishes backend be under its name in the
  * backend metric families and returns its value index. */
 size_t px_worker_backend_slot(struct px_worker *w, struct lb_backend *be);
+/* px_worker_registry takes a registry answer (fleet.c): when the list
+ * changed, a new backend generation of the static servers and the
+ * registered backends replaces the current one, as a reload does; the
+ * fleet facts (sessions, drains) are applied every time. */
+void px_worker_registry(struct px_worker *w, const struct lb_reg_list *list, bool changed);
 
 #endif

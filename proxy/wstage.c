@@ -11,7 +11,7 @@ static int stage_write(BIO *b, const char *data, int len)
     BIO_clear_retry_flags(b);
     if (len <= 0)
         return 0;
-    if (buf_take(st->pool, &st->out) == -1) {
+    if (buf_take_big(st->pool, &st->out) == -1) { /* four full records per send() */
         st->failed = true;
         return -1;
     }

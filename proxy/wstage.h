@@ -3,7 +3,8 @@
  * instead of one system call and one TCP push each.
  *
  * A write BIO for the client's SSL during the relay: OpenSSL appends each
- * finished record to a fixed buffer from the worker's pool; the relay sends
+ * finished record to a fixed buffer from the worker's pool (a big block:
+ * four full-size records leave in one send()); the relay sends
  * the buffer when it has written what it can, and waits for writability if
  * the socket is full. The buffer is given back whenever it drains, so an
  * idle session holds none. When the buffer is full, SSL_write reports

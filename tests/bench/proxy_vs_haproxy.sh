@@ -8,6 +8,7 @@
 #               -> sstp-bench --serve --plain --proxy-in
 #   sstp-proxy  build/sstp-proxy -> sstp-bench --serve --plain --proxy-in
 #               (skipped, with the reason, when not built or its config is refused)
+#   sp-b        optional: a second sstp-proxy build (PROXY_B), set up the same way
 # Rows: handshakes/s (TCP + full TLS + HTTP + CALL_CONNECT_REQUEST/ACK, no
 # resumption), bulk Gbit/s (echoed data packets, both directions), echo RTT
 # p50 (ECHO_REQUEST/RESPONSE, one session), RSS per idle session (IDLE_N
@@ -19,8 +20,12 @@
 #   RSS per idle session <= 0.5x.
 #
 # The load client shares the CPUs with the targets, so absolute figures are
-# this host's; compare columns of one run. Each cell is the median of ROUNDS
-# runs, the columns interleaved round by round.
+# this host's; compare columns of one run. Each round runs every column once,
+# back to back, in an order that rotates from round to round (so no column
+# always runs first, after a pause, or last); a cell is the median over the
+# rounds. The sp/hap column is the median of the per-round ratios (each
+# ratio from runs seconds apart, which cancels most of the drift of a shared
+# machine); "range" gives the lowest and highest per-round ratio.
 #
 # Open files: the hard limit here is 20,000 per process and cannot be raised
 # without CAP_SYS_RESOURCE. A relayed session holds two, so one HAProxy 2.6
@@ -28,25 +33,35 @@
 # for the idle row the script runs two HAProxy processes sharing the port
 # (SO_REUSEPORT), and the targets and the load client run PROCS processes.
 #
-# Environment: DUR (seconds per run, 5), ROUNDS (3), IDLE_N (10000),
-# IDLE_HOLD (5), HS_CONC (64), BULK_N (8), PROCS (2), BASE_PORT (24600), PROXY,
-# KEEP=1 keeps the work directory. Not part of `make test`.
+# Environment: DUR (seconds per run, 5), ROUNDS (5), WARMUP (1), MODES (which
+# rows: "handshake bulk echo idle"), IDLE_N (10000), IDLE_HOLD (5), HS_CONC
+# (64), BULK_N (8), ECHO_N (1), PROCS (2), BASE_PORT (24600), PROXY,
+# PROXY_B (a second sstp-proxy binary: adds a column "sp-b", for A/B runs of
+# two builds), PRIO (a nice value, e.g. -5: weight of this run's scheduling
+# group against other work on the host — Linux autogroup, needs root; the
+# host's other load otherwise takes its share of the CPUs in the middle of
+# a run), KEEP=1 keeps the work directory. Not part of `make test`.
 #
 #   tests/bench/proxy_vs_haproxy.sh
+#   MODES=bulk ROUNDS=9 PROXY_B=/tmp/old/sstp-proxy tests/bench/proxy_vs_haproxy.sh
 set -u
 cd "$(dirname "$0")/../.."
 
 DUR=${DUR:-5}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+WARMUP=${WARMUP:-1}
+MODES=${MODES:-handshake bulk echo idle}
 IDLE_N=${IDLE_N:-10000}
 IDLE_HOLD=${IDLE_HOLD:-5}
 HS_CONC=${HS_CONC:-64}
 BULK_N=${BULK_N:-8}
+ECHO_N=${ECHO_N:-1}
 PROCS=${PROCS:-2}
 BASE_PORT=${BASE_PORT:-24600}
-WARMUP=1
 BENCH=build/sstp-bench
 PROXY=${PROXY:-build/sstp-proxy}   # overridable to test the column with a stand-in
+PROXY_B=${PROXY_B:-}
+PRIO=${PRIO:-}
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
 die() { echo "proxy_vs_haproxy: $*" >&2; exit 1; }
@@ -56,11 +71,13 @@ make -j2 "$BENCH" >/dev/null || die "cannot build $BENCH"
 
 work=$(mktemp -d /tmp/sstp-bench.XXXXXX)
 PIDS=()
+PRIO_OLD=
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     sleep 0.3
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "$PRIO_OLD" ] && echo "$PRIO_OLD" >/proc/self/autogroup 2>/dev/null
     [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -127,15 +144,17 @@ kv() { # LINE KEY: the value of KEY= in a "bench ..." line
 
 # ---- targets -------------------------------------------------------------
 
-HAP_PORT=; HAP_BE_PORT=; DIRECT_PORT=; SP_PORT=; SP_BE_PORT=
+HAP_PORT=; HAP_BE_PORT=; DIRECT_PORT=; SP_PORT=; SP_BE_PORT=; SPB_PORT=; SPB_BE_PORT=
 alloc_port; DIRECT_PORT=$REPLY
 alloc_port; HAP_PORT=$REPLY
 alloc_port; HAP_BE_PORT=$REPLY
 alloc_port; SP_PORT=$REPLY
 alloc_port; SP_BE_PORT=$REPLY
+alloc_port; SPB_PORT=$REPLY
+alloc_port; SPB_BE_PORT=$REPLY
 
 hap_cfg() { # FILE NBTHREAD MAXCONN
-    cat >"$1" <<EOF
+    cat >"$1" <<EOC
 global
     nbthread $2
     maxconn $3
@@ -152,41 +171,60 @@ frontend sstp
     default_backend sstp_backends
 backend sstp_backends
     server be1 127.0.0.1:$HAP_BE_PORT send-proxy-v2
-EOF
+EOC
 }
 
 # sstp-proxy's INI format (proxy/config.c, `sstp-proxy --help`)
-sp_cfg() { # FILE
-    cat >"$1" <<EOF
+sp_cfg() { # FILE PORT BACKEND_PORT
+    cat >"$1" <<EOC
 [proxy]
 id = bench
 log_level = warn
 workers = $PROCS
 [listen]
-bind = 127.0.0.1:$SP_PORT
+bind = 127.0.0.1:$2
 backlog = 4096
 [tls]
 cert = $CRT $KEY
 [backends]
-server = be1 127.0.0.1:$SP_BE_PORT
+server = be1 127.0.0.1:$3
 [session]
 idle_timeout = 10m
 [admin]
 address =
-EOF
+EOC
 }
 
-SP_SKIP=
-if [ ! -x "$PROXY" ]; then
-    SP_SKIP="$PROXY is not built yet"
-else
-    sp_cfg "$work/sstp-proxy.conf"
-    if ! out=$("$PROXY" --check-config -c "$work/sstp-proxy.conf" 2>&1); then
-        SP_SKIP="$PROXY refused the generated config: $(head -1 <<<"$out")"
+# check_proxy BINARY CONF: prints why the column must be skipped, or nothing
+check_proxy() {
+    if [ ! -x "$1" ]; then
+        echo "$1 is not built yet"
+    elif ! out=$("$1" --check-config -c "$2" 2>&1); then
+        echo "$1 refused the generated config: $(head -1 <<<"$out")"
     fi
+}
+sp_cfg "$work/sstp-proxy.conf" "$SP_PORT" "$SP_BE_PORT"
+SP_SKIP=$(check_proxy "$PROXY" "$work/sstp-proxy.conf")
+SPB_SKIP="no PROXY_B given"
+if [ -n "$PROXY_B" ]; then
+    sp_cfg "$work/sstp-proxy-b.conf" "$SPB_PORT" "$SPB_BE_PORT"
+    SPB_SKIP=$(check_proxy "$PROXY_B" "$work/sstp-proxy-b.conf")
 fi
 COLS=(direct haproxy)
 [ -z "$SP_SKIP" ] && COLS+=(sstp-proxy)
+[ -z "$SPB_SKIP" ] && COLS+=(sp-b)
+
+if [ -n "$PRIO" ]; then
+    PRIO_OLD=$(sed -n 's/.*nice \(-*[0-9]*\).*/\1/p' /proc/self/autogroup 2>/dev/null)
+    echo "$PRIO" >/proc/self/autogroup 2>/dev/null || { PRIO_OLD=; echo "PRIO: cannot set the autogroup nice (not root?)" >&2; }
+fi
+
+# start_proxy NAME BINARY CONF BACKEND_PORT: a plain target and a proxy before it
+start_proxy() {
+    start "$1_be" "$work/$1_be.log" "$BENCH" --serve "127.0.0.1:$4" --plain --proxy-in \
+        --cert "$CRT" -j "$PROCS"
+    start "$1" "$work/$1.log" "$2" -c "$3"
+}
 
 # start_targets HAP_PROCS HAP_THREADS HAP_MAXCONN
 start_targets() {
@@ -205,11 +243,14 @@ start_targets() {
     wait_port "$HAP_BE_PORT" || die "plain target not listening on $HAP_BE_PORT: $(tail -2 "$work/hap_be.log")"
     wait_port "$HAP_PORT" || die "haproxy not listening on $HAP_PORT: $(tail -2 "$work/haproxy0.log")"
     if [ -z "$SP_SKIP" ]; then
-        start sp_be "$work/sp_be.log" "$BENCH" --serve "127.0.0.1:$SP_BE_PORT" --plain --proxy-in \
-            --cert "$CRT" -j "$PROCS"
-        start sp "$work/sstp-proxy.log" "$PROXY" -c "$work/sstp-proxy.conf"
+        start_proxy sp "$PROXY" "$work/sstp-proxy.conf" "$SP_BE_PORT"
         wait_port "$SP_BE_PORT" || die "plain target not listening on $SP_BE_PORT: $(tail -2 "$work/sp_be.log")"
-        wait_port "$SP_PORT" || die "sstp-proxy not listening on $SP_PORT: $(tail -3 "$work/sstp-proxy.log")"
+        wait_port "$SP_PORT" || die "sstp-proxy not listening on $SP_PORT: $(tail -3 "$work/sp.log")"
+    fi
+    if [ -z "$SPB_SKIP" ]; then
+        start_proxy spb "$PROXY_B" "$work/sstp-proxy-b.conf" "$SPB_BE_PORT"
+        wait_port "$SPB_BE_PORT" || die "plain target not listening on $SPB_BE_PORT: $(tail -2 "$work/spb_be.log")"
+        wait_port "$SPB_PORT" || die "$PROXY_B not listening on $SPB_PORT: $(tail -3 "$work/spb.log")"
     fi
     sleep 0.3
 }
@@ -219,11 +260,15 @@ stop_targets() {
     for p in "${HAP_PIDS[@]}"; do stop_pid "$p"; done
     stop_pid "$PID_direct"; stop_pid "$PID_hap_be"
     if [ -z "$SP_SKIP" ]; then stop_pid "$PID_sp"; stop_pid "$PID_sp_be"; fi
-    PID_direct= PID_hap_be= PID_sp= PID_sp_be= HAP_PIDS=()
+    if [ -z "$SPB_SKIP" ]; then stop_pid "$PID_spb"; stop_pid "$PID_spb_be"; fi
+    PID_direct= PID_hap_be= PID_sp= PID_sp_be= PID_spb= PID_spb_be= HAP_PIDS=()
 }
 
 front_port() {
-    case $1 in direct) echo "$DIRECT_PORT" ;; haproxy) echo "$HAP_PORT" ;; sstp-proxy) echo "$SP_PORT" ;; esac
+    case $1 in
+        direct) echo "$DIRECT_PORT" ;; haproxy) echo "$HAP_PORT" ;;
+        sstp-proxy) echo "$SP_PORT" ;; sp-b) echo "$SPB_PORT" ;;
+    esac
 }
 
 # bench COL ARGS... : one client run against a column; prints its bench line
@@ -238,83 +283,113 @@ bench() {
 declare -A VAL   # VAL[row/col] = space-separated values of the rounds
 add() { VAL[$1/$2]="${VAL[$1/$2]:-} $3"; }
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print ""}'; }
+has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 
-echo "sstp-bench comparison: DUR=${DUR}s ROUNDS=$ROUNDS PROCS=$PROCS HS_CONC=$HS_CONC BULK_N=$BULK_N IDLE_N=$IDLE_N"
+# rotated N: the columns in the order of round N (round 1: as listed)
+rotated() {
+    local n=${#COLS[@]} i
+    for ((i = 0; i < n; i++)); do echo "${COLS[$(((i + $1 - 1) % n))]}"; done
+}
+
+# ratio_rounds ROW A B: per round, A's value over B's (rounds where both ran)
+ratio_rounds() {
+    local a b
+    read -ra a <<<"${VAL[$1/$2]:-}"; read -ra b <<<"${VAL[$1/$3]:-}"
+    local i
+    for ((i = 0; i < ${#a[@]} && i < ${#b[@]}; i++)); do
+        awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { if (x != "" && y + 0 > 0) printf "%.3f\n", x / y }'
+    done
+}
+
+echo "sstp-bench comparison: DUR=${DUR}s ROUNDS=$ROUNDS PROCS=$PROCS HS_CONC=$HS_CONC BULK_N=$BULK_N ECHO_N=$ECHO_N IDLE_N=$IDLE_N MODES=\"$MODES\"${PRIO:+ PRIO=$PRIO}"
 echo "haproxy: $("$HAPROXY" -v | head -1)"
 [ -n "$SP_SKIP" ] && echo "sstp-proxy column skipped: $SP_SKIP"
+[ -n "$PROXY_B" ] && echo "sp-b: $PROXY_B${SPB_SKIP:+ (skipped: $SPB_SKIP)}"
 
 # ---- handshake, bulk, echo: one set of targets, columns interleaved -------------
 
-start_targets 1 "$PROCS" 9000
-TLS_SEEN=()
-for ((r = 1; r <= ROUNDS; r++)); do
-    for col in "${COLS[@]}"; do
-        line=$(bench "$col" -m handshake -c "$HS_CONC" -j "$PROCS" -d "$DUR" -w "$WARMUP")
-        echo "round $r $col: $line"
-        add hs "$col" "$(kv "$line" hs_per_s)"
-        add hs_p50 "$col" "$(kv "$line" lat_p50_us)"
-        add hs_err "$col" "$(kv "$line" errors)"
-        TLS_SEEN+=("$col=$(kv "$line" tls)/$(kv "$line" cipher)")
+if has_mode handshake || has_mode bulk || has_mode echo; then
+    start_targets 1 "$PROCS" 9000
+    TLS_SEEN=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+        mapfile -t order < <(rotated "$r")
+        if has_mode handshake; then
+            for col in "${order[@]}"; do
+                line=$(bench "$col" -m handshake -c "$HS_CONC" -j "$PROCS" -d "$DUR" -w "$WARMUP")
+                echo "round $r $col: $line"
+                add hs "$col" "$(kv "$line" hs_per_s)"
+                add hs_p50 "$col" "$(kv "$line" lat_p50_us)"
+                add hs_err "$col" "$(kv "$line" errors)"
+                TLS_SEEN+=("$col=$(kv "$line" tls)/$(kv "$line" cipher)")
+            done
+        fi
+        if has_mode bulk; then
+            for col in "${order[@]}"; do
+                line=$(bench "$col" -m bulk -n "$BULK_N" -j "$PROCS" -d "$DUR" -w "$WARMUP")
+                echo "round $r $col: $line"
+                add tx "$col" "$(kv "$line" tx_gbps)"
+                add rx "$col" "$(kv "$line" rx_gbps)"
+                add bulk_err "$col" "$(kv "$line" errors)"
+            done
+        fi
+        if has_mode echo; then
+            for col in "${order[@]}"; do
+                line=$(bench "$col" -m echo -n "$ECHO_N" -d "$DUR" -w "$WARMUP")
+                echo "round $r $col: $line"
+                add echo "$col" "$(kv "$line" echo_p50_us)"
+                add echo99 "$col" "$(kv "$line" echo_p99_us)"
+            done
+        fi
     done
-    for col in "${COLS[@]}"; do
-        line=$(bench "$col" -m bulk -n "$BULK_N" -j "$PROCS" -d "$DUR" -w "$WARMUP")
-        echo "round $r $col: $line"
-        add tx "$col" "$(kv "$line" tx_gbps)"
-        add rx "$col" "$(kv "$line" rx_gbps)"
-        add bulk_err "$col" "$(kv "$line" errors)"
-    done
-    for col in "${COLS[@]}"; do
-        line=$(bench "$col" -m echo -n 1 -d "$DUR" -w "$WARMUP")
-        echo "round $r $col: $line"
-        add echo "$col" "$(kv "$line" echo_p50_us)"
-        add echo99 "$col" "$(kv "$line" echo_p99_us)"
-    done
-done
-stop_targets
+    stop_targets
+fi
 
 # ---- idle: fresh targets, one column at a time ------------------------------------
 
-# Two HAProxy processes on one port (SO_REUSEPORT), each able to hold 9,000:
-# one alone cannot hold 10,000 relayed sessions under a 20,000-file limit.
-start_targets "$PROCS" 1 9000
-for col in "${COLS[@]}"; do
-    case $col in
-        direct) measured=("$PID_direct"); backend=() ;;
-        haproxy) measured=("${HAP_PIDS[@]}"); backend=("$PID_hap_be") ;;
-        sstp-proxy) measured=("$PID_sp"); backend=("$PID_sp_be") ;;
-    esac
-    # warm up lazily initialised state (OpenSSL, pools) before the baseline
-    bench "$col" -m handshake -c 4 -d 1 -w 0 >/dev/null
-    sleep 1
-    base=$(tree_rss_kib "${measured[@]}")
-    base_be=$( [ ${#backend[@]} -gt 0 ] && tree_rss_kib "${backend[@]}" || echo 0)
-    port=$(front_port "$col")
-    log=$work/idle_$col.out
-    timeout -k 5 900 "$BENCH" -m idle -t "127.0.0.1:$port" --ca "$CA" --sni "$SNI" -n "$IDLE_N" \
-        -j "$PROCS" -c 200 -d "$IDLE_HOLD" --timeout 60 >"$log" 2>>"$work/client.err" &
-    cpid=$!
-    PIDS+=("$cpid")
-    for ((i = 0; i < 6000; i++)); do
-        grep -q '^ready' "$log" 2>/dev/null && break
-        kill -0 "$cpid" 2>/dev/null || break
-        sleep 0.1
+if has_mode idle; then
+    # Two HAProxy processes on one port (SO_REUSEPORT), each able to hold 9,000:
+    # one alone cannot hold 10,000 relayed sessions under a 20,000-file limit.
+    start_targets "$PROCS" 1 9000
+    for col in "${COLS[@]}"; do
+        case $col in
+            direct) measured=("$PID_direct"); backend=() ;;
+            haproxy) measured=("${HAP_PIDS[@]}"); backend=("$PID_hap_be") ;;
+            sstp-proxy) measured=("$PID_sp"); backend=("$PID_sp_be") ;;
+            sp-b) measured=("$PID_spb"); backend=("$PID_spb_be") ;;
+        esac
+        # warm up lazily initialised state (OpenSSL, pools) before the baseline
+        bench "$col" -m handshake -c 4 -d 1 -w 0 >/dev/null
+        sleep 1
+        base=$(tree_rss_kib "${measured[@]}")
+        base_be=$( [ ${#backend[@]} -gt 0 ] && tree_rss_kib "${backend[@]}" || echo 0)
+        port=$(front_port "$col")
+        log=$work/idle_$col.out
+        timeout -k 5 900 "$BENCH" -m idle -t "127.0.0.1:$port" --ca "$CA" --sni "$SNI" -n "$IDLE_N" \
+            -j "$PROCS" -c 200 -d "$IDLE_HOLD" --timeout 60 >"$log" 2>>"$work/client.err" &
+        cpid=$!
+        PIDS+=("$cpid")
+        for ((i = 0; i < 6000; i++)); do
+            grep -q '^ready' "$log" 2>/dev/null && break
+            kill -0 "$cpid" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 1
+        after=$(tree_rss_kib "${measured[@]}")
+        after_be=$( [ ${#backend[@]} -gt 0 ] && tree_rss_kib "${backend[@]}" || echo 0)
+        wait "$cpid"
+        line=$(grep '^bench ' "$log" | tail -1)
+        echo "idle $col: $line rss_before_kib=$base rss_after_kib=$after"
+        up=$(kv "$line" up)
+        up=${up:-0}
+        if [ "$up" -gt 0 ]; then
+            add rss "$col" "$(awk -v a="$after" -v b="$base" -v n="$up" 'BEGIN {printf "%.2f", (a - b) / n}')"
+            [ ${#backend[@]} -gt 0 ] &&
+                add rss_be "$col" "$(awk -v a="$after_be" -v b="$base_be" -v n="$up" 'BEGIN {printf "%.2f", (a - b) / n}')"
+        fi
+        add idle_up "$col" "$up"
     done
-    sleep 1
-    after=$(tree_rss_kib "${measured[@]}")
-    after_be=$( [ ${#backend[@]} -gt 0 ] && tree_rss_kib "${backend[@]}" || echo 0)
-    wait "$cpid"
-    line=$(grep '^bench ' "$log" | tail -1)
-    echo "idle $col: $line rss_before_kib=$base rss_after_kib=$after"
-    up=$(kv "$line" up)
-    up=${up:-0}
-    if [ "$up" -gt 0 ]; then
-        add rss "$col" "$(awk -v a="$after" -v b="$base" -v n="$up" 'BEGIN {printf "%.2f", (a - b) / n}')"
-        [ ${#backend[@]} -gt 0 ] &&
-            add rss_be "$col" "$(awk -v a="$after_be" -v b="$base_be" -v n="$up" 'BEGIN {printf "%.2f", (a - b) / n}')"
-    fi
-    add idle_up "$col" "$up"
-done
-stop_targets
+    stop_targets
+fi
 
 # ---- table -----------------------------------------------------------------
 
@@ -329,19 +404,31 @@ verdict() { # value-ratio op limit
         ok = (op == ">=") ? (r + 0 >= l) : (r + 0 <= l)
         print ok ? "met" : "MISSED" }'
 }
+# paired KEY COL: median and range of COL's per-round ratios to haproxy
+paired() {
+    local rs; rs=$(ratio_rounds "$1" "$2" haproxy | tr '\n' ' ')
+    local m; m=$(median "$rs")
+    if [ -z "$m" ]; then echo "- -"; return; fi
+    printf '%.2fx %s\n' "$m" "$(tr ' ' '\n' <<<"$rs" | grep -v '^$' | sort -g | sed -n '1p;$p' | tr '\n' '-' | sed 's/-$//')"
+}
 
 echo
-echo "negotiated TLS: $(printf '%s\n' "${TLS_SEEN[@]}" | sort -u | tr '\n' ' ')"
-printf '%-28s %10s %10s %10s %9s %9s %9s  %-8s %s\n' metric direct haproxy sstp-proxy \
-    hap/dir sp/dir sp/hap target result
+[ ${#TLS_SEEN[@]} -gt 0 ] && echo "negotiated TLS: $(printf '%s\n' "${TLS_SEEN[@]}" | sort -u | tr '\n' ' ')"
+SPB_HDR=; [ -z "$SPB_SKIP" ] && SPB_HDR=sp-b
+printf '%-28s %9s %9s %10s %9s %8s %8s %9s %-11s %-8s %s\n' metric direct haproxy sstp-proxy "$SPB_HDR" \
+    hap/dir sp/dir sp/hap range target result
 row() { # key label [op limit]
     set -- "$1" "$2" "${3:-}" "${4:-}"
-    local d h s
-    d=$(cell "$1" direct); h=$(cell "$1" haproxy); s=$(cell "$1" sstp-proxy)
-    local rs; rs=$(ratio "$s" "$h")
-    printf '%-28s %10s %10s %10s %9s %9s %9s  %-8s %s\n' "$2" "${d:--}" "${h:--}" "${s:--}" \
-        "$(ratio "$h" "$d")" "$(ratio "$s" "$d")" "$rs" "${3:+$3 $4x}" \
-        "$( [ -n "$3" ] && verdict "$rs" "$3" "$4")"
+    local d h s b
+    d=$(cell "$1" direct); h=$(cell "$1" haproxy); s=$(cell "$1" sstp-proxy); b=$(cell "$1" sp-b)
+    [ -z "$d$h$s$b" ] && return
+    local pr rs range
+    read -r pr range <<<"$(paired "$1" sstp-proxy)"
+    # one round (or idle): the plain ratio of the cells
+    [ "$pr" = "-" ] && pr=$(ratio "$s" "$h")
+    printf '%-28s %9s %9s %10s %9s %8s %8s %9s %-11s %-8s %s\n' "$2" "${d:--}" "${h:--}" "${s:--}" \
+        "$( [ -z "$SPB_SKIP" ] && echo "${b:--}")" "$(ratio "$h" "$d")" "$(ratio "$s" "$d")" "$pr" "${range:--}" \
+        "${3:+$3 $4x}" "$( [ -n "$3" ] && verdict "$pr" "$3" "$4")"
 }
 row hs "handshakes/s" ">=" 1.1
 row hs_p50 "handshake p50 us"
@@ -354,8 +441,19 @@ row rss_be "  plain target behind, KiB"
 row idle_up "idle sessions up (of $IDLE_N)"
 row hs_err "handshake run errors"
 row bulk_err "bulk run errors"
+if [ -z "$SPB_SKIP" ]; then
+    echo
+    echo "sp-b against sstp-proxy (median of per-round ratios, range):"
+    for k in hs rx echo rss; do
+        rs=$(ratio_rounds "$k" sp-b sstp-proxy | tr '\n' ' ')
+        [ -n "${rs// /}" ] && printf '  %-6s %s  [%s]\n' "$k" "$(median "$rs")x" "$rs"
+    done
+fi
 echo
-echo "RSS per idle session: the front process(es) only (direct: the TLS target; haproxy: both"
-echo "haproxy processes; sstp-proxy: master and workers), (RSS with the sessions - RSS before) / up."
+echo "Cells: medians over the rounds. sp/hap: median of the per-round ratios (range: lowest-highest)."
+if has_mode idle; then
+    echo "RSS per idle session: the front process(es) only (direct: the TLS target; haproxy: both"
+    echo "haproxy processes; sstp-proxy: master and workers), (RSS with the sessions - RSS before) / up."
+fi
 [ -n "$SP_SKIP" ] && echo "sstp-proxy column skipped: $SP_SKIP"
 exit 0

@@ -239,6 +239,51 @@ static void test_buf_pool(void **state)
     buf_pool_cleanup(&p);
 }
 
+static void test_buf_pool_big(void **state)
+{
+    (void)state;
+    struct buf_pool p;
+    struct buf a = { 0 }, b = { 0 }, c = { 0 };
+    buf_pool_init(&p, 8); /* 8 standard spares = 2 big ones by bytes */
+    assert_int_equal(p.max_spare_big, 8 * BUF_SIZE / BUF_BIG_SIZE);
+    assert_int_equal(buf_take_big(&p, &a), 0);
+    assert_int_equal(buf_room(&a), BUF_BIG_SIZE);
+    assert_false(buf_full(&a));
+    memset(buf_wptr(&a), 0xAB, BUF_BIG_SIZE); /* every byte is ours (ASan) */
+    a.tail = BUF_BIG_SIZE;
+    assert_true(buf_full(&a));
+    buf_consume(&a, 1);
+    assert_false(buf_full(&a)); /* room after compacting */
+    assert_int_equal(buf_room(&a), 0);
+    buf_compact(&a);
+    assert_int_equal(buf_room(&a), 1);
+    /* a block held stays whatever size is asked for */
+    assert_int_equal(buf_take(&p, &a), 0);
+    assert_int_equal(a.cap, BUF_BIG_SIZE);
+    assert_int_equal(buf_take(&p, &b), 0);
+    assert_int_equal(buf_take_big(&p, &b), 0);
+    assert_int_equal(b.cap, BUF_SIZE);
+    assert_int_equal(p.n_alloc, 2);
+    /* each block goes back to its own spare list */
+    buf_drop(&p, &a);
+    buf_drop(&p, &b);
+    assert_int_equal(p.n_spare_big, 1);
+    assert_int_equal(p.n_spare, 1);
+    assert_int_equal(a.cap, 0);
+    assert_false(buf_full(&a));
+    /* and comes out of it again */
+    assert_int_equal(buf_take_big(&p, &a), 0);
+    assert_int_equal(p.n_spare_big, 0);
+    assert_int_equal(buf_take_big(&p, &b), 0);
+    assert_int_equal(buf_take_big(&p, &c), 0);
+    buf_drop(&p, &a);
+    buf_drop(&p, &b);
+    buf_drop(&p, &c); /* big spare list full: freed */
+    assert_int_equal(p.n_spare_big, 2);
+    assert_int_equal(p.n_alloc, 0);
+    buf_pool_cleanup(&p);
+}
+
 static void test_sanitize_and_hex(void **state)
 {
     (void)state;
@@ -265,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_buf_pool),
+        cmocka_unit_test(test_buf_pool_big),
         cmocka_unit_test(test_sanitize_and_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

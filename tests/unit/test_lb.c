@@ -275,11 +275,15 @@ static void test_policy_table(void **state)
     (void)state;
     assert_ptr_equal(lb_policy_by_index(0), &lb_policy_leastconn);
     assert_ptr_equal(lb_policy_by_index(1), &lb_policy_wrr);
-    assert_null(lb_policy_by_index(2));
+    assert_ptr_equal(lb_policy_by_index(2), &lb_policy_leastsessions);
+    assert_ptr_equal(lb_policy_by_index(3), &lb_policy_chash);
+    assert_null(lb_policy_by_index(4));
     assert_null(lb_policy_by_index(-1));
     assert_string_equal(lb_policy_names[0], lb_policy_leastconn.name);
     assert_string_equal(lb_policy_names[1], lb_policy_wrr.name);
-    assert_null(lb_policy_names[2]);
+    assert_string_equal(lb_policy_names[2], lb_policy_leastsessions.name);
+    assert_string_equal(lb_policy_names[3], lb_policy_chash.name);
+    assert_null(lb_policy_names[4]);
     lb_release(NULL);
     lb_free(NULL);
 }

@@ -73,7 +73,8 @@ def sha256(b):
 
 def t_relay_and_tlvs(env):
     be = env.backend()
-    p = env.proxy(env.sections(["be1 %s" % be.addr], workers=2), workers=2)
+    # ?tenantid=contoso may only go to group contoso
+    p = env.proxy(env.sections(["be1 %s group=contoso" % be.addr], workers=2), workers=2)
     c = env.client()
     head = ("SSTP_DUPLEX_POST %s?tenantid=contoso HTTP/1.1\r\nHost: vpn.example.test\r\n"
             "Content-Length: 18446744073709551615\r\n"

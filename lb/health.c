@@ -1,0 +1,389 @@
+/* health.c — active health checks (see health.h). One small state machine
+ * per checked backend: IDLE -> CONNECTING -> [TLS] -> [SEND -> READ] ->
+ * IDLE, every step non-blocking on the owner's loop, the whole check under
+ * one deadline timer. Only the status line of the answer is read. */
+#include "lb/health.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/io.h"
+#include "core/log.h"
+#include "core/net.h"
+#include "sstp/http.h"
+#include "sstp/proxyproto.h"
+#include "sstp/slice.h"
+
+#define PROBE_OUT_MAX 512   /* PROXY v2 LOCAL (16) + the HEAD request (~110) */
+#define PROBE_IN_MAX 32     /* "HTTP/1.1 200 OK\r\n": the status line is all we read */
+#define STATUS_LINE_MIN 12  /* "HTTP/1.1 200" */
+#define WHY_MAX 64
+
+const char *const lb_probe_names[] = { "none", "tcp", "sstp", NULL };
+
+enum phase { P_IDLE = 0, P_CONNECTING, P_TLS, P_SEND, P_READ };
+
+struct probe {
+    struct lb_health *h;
+    struct probe *next;
+    struct lb_backend *be;      /* referenced while checked */
+    struct io io;
+    ev_io w;
+    ev_timer tick;              /* start of each check */
+    ev_timer deadline;          /* the running check's timeout */
+    enum phase phase;
+    uint8_t out[PROBE_OUT_MAX];
+    size_t out_len, out_off;
+    char in[PROBE_IN_MAX];
+    size_t in_len;
+    unsigned n_ok, n_fail;      /* in a row */
+    bool keep;                  /* lb_health_sync's mark */
+};
+
+struct lb_health {
+    struct ev_loop *loop;
+    struct lb_health_opts o;
+    lb_health_ssl_fn mk_ssl;
+    void *ud;
+    struct probe *probes;
+    size_t n_probes;
+    struct lb_health_stats st;
+};
+
+/* ---- one check ------------------------------------------------------------ */
+
+static void why_token(char *out, size_t out_len, const char *why)
+{
+    log_sanitize(out, out_len, why, strlen(why));
+}
+
+static void check_end(struct probe *p, bool ok, const char *why)
+{
+    struct lb_health *h = p->h;
+    struct lb_backend *be = p->be;
+    ev_io_stop(h->loop, &p->w);
+    ev_timer_stop(h->loop, &p->deadline);
+    io_close(&p->io);
+    p->io.fd = -1;
+    p->phase = P_IDLE;
+    if (ok) {
+        h->st.ok++;
+        p->n_fail = 0;
+        p->n_ok++;
+        if (be->health_down && p->n_ok >= h->o.rise) {
+            be->health_down = false;
+            /* the checks vouch for it again: forget a passive mark too */
+            be->down_until = 0;
+            be->n_fails = 0;
+            h->st.ups++;
+            log_info("health_up", "worker=%u backend=%s checks=%u", h->o.id, be->spec.name, p->n_ok);
+        }
+        return;
+    }
+    char tok[WHY_MAX];
+    h->st.fail++;
+    p->n_ok = 0;
+    p->n_fail++;
+    why_token(tok, sizeof tok, why);
+    log_debug("health_fail", "worker=%u backend=%s reason=%s fails=%u", h->o.id, be->spec.name, tok,
+              p->n_fail);
+    if (!be->health_down && p->n_fail >= h->o.fall) {
+        be->health_down = true;
+        h->st.downs++;
+        log_warn("health_down", "worker=%u backend=%s reason=%s checks=%u", h->o.id, be->spec.name,
+                 tok, p->n_fail);
+    }
+}
+
+static void watch(struct probe *p, int events)
+{
+    ev_io_stop(p->h->loop, &p->w);
+    ev_io_set(&p->w, p->io.fd, events);
+    ev_io_start(p->h->loop, &p->w);
+}
+
+/* The PROXY v2 LOCAL header (the proxy's own connection, PROXY v2 §2.2)
+ * and the HEAD probe of MS-SSTP's URI, Host the backend's name or IP. */
+static int build_request(struct probe *p)
+{
+    struct sstp_wbuf w;
+    struct sstp_pp_hdr local;
+    char host[NET_ADDR_STR_MAX];
+    const struct lb_spec *sp = &p->be->spec;
+    memset(&local, 0, sizeof local);
+    local.version = SSTP_PP_V2;
+    local.command = SSTP_PP_CMD_LOCAL;
+    sstp_wbuf_init(&w, p->out, sizeof p->out);
+    if (sstp_pp2_build(&w, &local) != SSTP_OK)
+        return -1;
+    const char *name = sp->sni[0] ? sp->sni : net_addr_ip((const struct sockaddr *)&sp->addr.ss, host, sizeof host);
+    if (sstp_http_req_build(&w, SSTP_HTTP_M_HEAD, name, NULL, NULL) != SSTP_OK || w.err)
+        return -1;
+    p->out_len = w.len;
+    p->out_off = 0;
+    return 0;
+}
+
+/* 1: a whole status line is in, 0: more wanted; sets *ok */
+static int status_seen(const struct probe *p, bool *ok, char *why, size_t why_len)
+{
+    if (p->in_len < STATUS_LINE_MIN && !memchr(p->in, '\n', p->in_len))
+        return 0;
+    /* 200, or 503 from a drained backend: its SSTP stack answers, so it is
+     * alive; whether it takes sessions is the registry's business */
+    *ok = p->in_len >= STATUS_LINE_MIN && (memcmp(p->in, "HTTP/1.1 200", STATUS_LINE_MIN) == 0 ||
+                                           memcmp(p->in, "HTTP/1.1 503", STATUS_LINE_MIN) == 0);
+    if (!*ok) {
+        size_t n = p->in_len < STATUS_LINE_MIN ? p->in_len : STATUS_LINE_MIN;
+        char line[STATUS_LINE_MIN + 1];
+        log_sanitize(line, sizeof line, p->in, n);
+        snprintf(why, why_len, "answer:%s", line);
+    }
+    return 1;
+}
+
+static void step(struct probe *p)
+{
+    struct lb_health *h = p->h;
+    char why[WHY_MAX];
+    switch (p->phase) {
+    case P_CONNECTING: {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(p->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+            err = errno;
+        if (err) {
+            check_end(p, false, strerror(err));
+            return;
+        }
+        if (!p->io.ssl && h->o.probe == LB_PROBE_TCP) {
+            check_end(p, true, NULL);
+            return;
+        }
+        p->phase = p->io.ssl ? P_TLS : P_SEND;
+        p->io.want = 0;
+        break;
+    }
+    default:
+        break;
+    }
+    if (p->phase == P_TLS) {
+        int r = io_connect(&p->io);
+        if (r == IO_AGAIN) {
+            watch(p, p->io.want);
+            return;
+        }
+        if (r != 1) {
+            char ossl[WHY_MAX];
+            snprintf(why, sizeof why, "tls:%s", log_openssl_errors(ossl, sizeof ossl));
+            check_end(p, false, why);
+            return;
+        }
+        p->io.want = 0;
+        if (h->o.probe == LB_PROBE_TCP) {
+            check_end(p, true, NULL);
+            return;
+        }
+        p->phase = P_SEND;
+    }
+    if (p->phase == P_SEND) {
+        while (p->out_off < p->out_len) {
+            ssize_t n = io_write(&p->io, p->out + p->out_off, p->out_len - p->out_off);
+            if (n == IO_AGAIN) {
+                watch(p, p->io.want);
+                return;
+            }
+            if (n < 0) {
+                check_end(p, false, p->io.err ? strerror(p->io.err) : "write_failed");
+                return;
+            }
+            p->out_off += (size_t)n;
+        }
+        p->phase = P_READ;
+        p->io.want = 0;
+        p->in_len = 0;
+    }
+    /* P_READ */
+    for (;;) {
+        bool ok = false;
+        ssize_t n = io_read(&p->io, p->in + p->in_len, sizeof p->in - p->in_len);
+        if (n == IO_AGAIN) {
+            watch(p, p->io.want ? p->io.want : EV_READ);
+            return;
+        }
+        if (n <= 0) {
+            if (status_seen(p, &ok, why, sizeof why) == 1)
+                check_end(p, ok, why);
+            else
+                check_end(p, false, n == IO_EOF ? "closed_before_answer" : "read_failed");
+            return;
+        }
+        p->in_len += (size_t)n;
+        if (status_seen(p, &ok, why, sizeof why) == 1 || p->in_len == sizeof p->in) {
+            check_end(p, ok, why);
+            return;
+        }
+    }
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    step(w->data);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    check_end(t->data, false, "timeout");
+}
+
+static void check_start(struct probe *p)
+{
+    struct lb_health *h = p->h;
+    const struct lb_spec *sp = &p->be->spec;
+    if (p->phase != P_IDLE)
+        return; /* the last one is still within its timeout */
+    if (h->o.probe == LB_PROBE_SSTP && build_request(p) == -1) {
+        check_end(p, false, "request_too_long");
+        return;
+    }
+    int fd = net_connect(&sp->addr);
+    if (fd == -1) {
+        check_end(p, false, strerror(errno));
+        return;
+    }
+    p->io.fd = fd;
+    p->io.ssl = NULL;
+    p->io.want = 0;
+    p->phase = P_CONNECTING;
+    ev_timer_set(&p->deadline, h->o.timeout, 0);
+    ev_timer_start(h->loop, &p->deadline);
+    if (sp->tls && !(p->io.ssl = h->mk_ssl ? h->mk_ssl(h->ud, fd, sp) : NULL)) {
+        check_end(p, false, "tls_setup");
+        return;
+    }
+    watch(p, EV_WRITE);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    check_start(t->data);
+}
+
+/* ---- the set ----------------------------------------------------------------- */
+
+static struct probe *probe_new(struct lb_health *h, struct lb_backend *be)
+{
+    struct probe *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->h = h;
+    p->be = be;
+    lb_backend_ref(be);
+    p->io.fd = -1;
+    ev_io_init(&p->w, io_cb, 0, EV_WRITE);
+    p->w.data = p;
+    ev_init(&p->deadline, deadline_cb);
+    p->deadline.data = p;
+    /* spread the first checks over one interval (golden-ratio steps), so
+     * the backends, and the workers of one proxy, are not checked at once */
+    double frac = (double)h->n_probes * 0.6180339887 + (double)h->o.id * 0.3819660113;
+    frac -= (double)(long)frac;
+    ev_timer_init(&p->tick, tick_cb, h->o.interval * frac + 0.001, h->o.interval);
+    p->tick.data = p;
+    ev_timer_start(h->loop, &p->tick);
+    p->next = h->probes;
+    h->probes = p;
+    h->n_probes++;
+    return p;
+}
+
+static void probe_free(struct probe *p)
+{
+    struct lb_health *h = p->h;
+    ev_timer_stop(h->loop, &p->tick);
+    ev_timer_stop(h->loop, &p->deadline);
+    ev_io_stop(h->loop, &p->w);
+    io_close(&p->io);
+    p->be->health_down = false; /* no longer checked: no verdict */
+    lb_backend_unref(p->be);
+    h->n_probes--;
+    free(p);
+}
+
+struct lb_health *lb_health_new(struct ev_loop *loop, const struct lb_health_opts *o,
+                                lb_health_ssl_fn mk_ssl, void *ud)
+{
+    struct lb_health *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->loop = loop;
+    h->o = *o;
+    h->mk_ssl = mk_ssl;
+    h->ud = ud;
+    return h;
+}
+
+void lb_health_configure(struct lb_health *h, const struct lb_health_opts *o)
+{
+    bool cadence = o->interval != h->o.interval;
+    h->o = *o;
+    if (!cadence)
+        return;
+    for (struct probe *p = h->probes; p; p = p->next) {
+        p->tick.repeat = o->interval;
+        ev_timer_again(h->loop, &p->tick);
+    }
+}
+
+int lb_health_sync(struct lb_health *h, const struct lb *lb)
+{
+    int rc = 0;
+    for (struct probe *p = h->probes; p; p = p->next)
+        p->keep = false;
+    for (size_t i = 0; i < lb->n_be; i++) {
+        struct probe *p = h->probes;
+        while (p && p->be != lb->be[i])
+            p = p->next;
+        if (!p && !(p = probe_new(h, lb->be[i]))) {
+            rc = -1;
+            continue;
+        }
+        p->keep = true;
+    }
+    for (struct probe **pp = &h->probes; *pp;) {
+        struct probe *p = *pp;
+        if (p->keep) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        probe_free(p);
+    }
+    return rc;
+}
+
+void lb_health_free(struct lb_health *h)
+{
+    if (!h)
+        return;
+    while (h->probes) {
+        struct probe *p = h->probes;
+        h->probes = p->next;
+        probe_free(p);
+    }
+    free(h);
+}
+
+const struct lb_health_stats *lb_health_stats(const struct lb_health *h)
+{
+    return &h->st;
+}
