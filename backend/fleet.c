@@ -109,6 +109,8 @@ static long session_ttl(const struct be_fleet *f)
 
 /* ---- registry ------------------------------------------------------------ */
 
+static void heartbeat(struct be_fleet *f);
+
 static void on_drain(const struct redisReply *r, void *ud)
 {
     struct be_fleet *f = ud;
@@ -116,9 +118,12 @@ static void on_drain(const struct redisReply *r, void *ud)
         return; /* no answer: keep what we knew */
     bool drain = r->type == REDIS_REPLY_STRING;
     bool disconnect = drain && strcmp(r->str, "disconnect") == 0;
-    if (drain != f->draining)
+    bool changed = drain != f->draining;
+    if (changed)
         log_info(drain ? "drain" : "undrain", "id=%s disconnect=%d", f->srv->cfg->id, disconnect);
     f->draining = drain;
+    if (changed)
+        heartbeat(f); /* publish the new state now, not at the next beat */
     if (disconnect) {
         for (struct be_session *x = f->srv->sessions, *next; x; x = next) {
             next = x->next;

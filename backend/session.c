@@ -371,16 +371,13 @@ static int parse_http(struct be_session *s)
         return -1;
     }
     if (!be_fleet_accepting(s->srv)) {
-        /* drained: probes still get their answer (503), new calls do not start */
-        uint8_t out[256];
-        struct sstp_wbuf w;
+        /* drained: probes still get their answer (503); a new call is closed
+         * before any byte, which a proxy that has not yet seen the drain in
+         * the registry takes as "try another backend" */
         s->srv->stats.refused[BE_REFUSE_DRAINING]++;
         log_info("refuse", "sid=%s client=%s reason=draining", s->sid, s->client_str);
-        sstp_wbuf_init(&w, out, sizeof out);
-        if (sstp_http_resp_error_build(&w, 503, time(NULL)) == SSTP_OK)
-            be_session_queue_client(s, out, w.len);
         be_session_set_term(s, 'K', SSTP_OK);
-        close_after_flush(s);
+        be_session_close_transport(s);
         return -1;
     }
     free(s->http);
