@@ -426,17 +426,6 @@ static void on_state(bool up, void *ud)
 
 /* ---- start and stop ------------------------------------------------------ */
 
-static int parse_sentinels(struct rds_opts *o, const char *list)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        if (o->n_sentinels == RDS_MAX_SENTINELS || net_addr_parse(&o->sentinels[o->n_sentinels], tok) == -1)
-            return -1;
-        o->n_sentinels++;
-    }
-    return 0;
-}
 
 int be_fleet_start(struct be_server *srv)
 {
@@ -449,7 +438,7 @@ int be_fleet_start(struct be_server *srv)
         return -1;
     rds_opts_default(&o);
     if (rds_parse_url(&o, cfg->redis_url) == -1 ||
-        (cfg->redis_sentinels && cfg->redis_sentinels[0] && parse_sentinels(&o, cfg->redis_sentinels) == -1)) {
+        (cfg->redis_sentinels && cfg->redis_sentinels[0] && rds_parse_sentinels(&o, cfg->redis_sentinels) == -1)) {
         log_error("config", "redis.url or redis.sentinels is invalid");
         free(f);
         return -1;

@@ -51,6 +51,22 @@ int cfg_parse_duration(const char *val, double *out_seconds)
     return 0;
 }
 
+int cfg_next_token(const char **p, char *tok, size_t tok_len)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = 0;
+    while (s[n] && s[n] != ' ' && s[n] != '\t')
+        n++;
+    if (n >= tok_len)
+        return -1;
+    memcpy(tok, s, n);
+    tok[n] = '\0';
+    *p = s + n;
+    return (int)n;
+}
+
 int cfg_parse_addr(void *field, const char *val, char *err, size_t err_len)
 {
     struct net_addr a;

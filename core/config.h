@@ -67,6 +67,11 @@ void cfg_free(const struct cfg_opt *table, size_t n, void *cfg);
  * help), which is also the format of the examples in conf/. */
 void cfg_print_help(const struct cfg_opt *table, size_t n, void *stream);
 
+/* cfg_next_token copies the next whitespace-separated token of *p into tok
+ * and moves *p past it (for options with several words on one line).
+ * Returns its length, 0 at the end, or -1 if it does not fit in tok. */
+int cfg_next_token(const char **p, char *tok, size_t tok_len);
+
 /* Parsers shared by the daemons for CFG_CUSTOM options. */
 int cfg_parse_duration(const char *val, double *out_seconds);
 /* char * field: a numeric listen address ("ip:port", "[ipv6]:port",

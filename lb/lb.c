@@ -222,3 +222,26 @@ bool lb_req_tried(const struct lb_req *req, const struct lb_backend *be)
             return true;
     return false;
 }
+
+/* (load(a) + 1) / a->weight < (load(b) + 1) / b->weight, without division */
+static bool less_loaded(const struct lb_backend *a, const struct lb_backend *b,
+                        uint64_t (*load)(const struct lb_backend *be))
+{
+    return (load(a) + 1) * b->spec.weight < (load(b) + 1) * a->spec.weight;
+}
+
+struct lb_backend *lb_pick_least(struct lb *lb, const struct lb_req *req, double now,
+                                 uint64_t (*load)(const struct lb_backend *be))
+{
+    struct lb_backend *best = NULL;
+    size_t start = lb->n_be ? lb->rr_next % lb->n_be : 0;
+    for (size_t k = 0; k < lb->n_be; k++) {
+        struct lb_backend *be = lb->be[(start + k) % lb->n_be];
+        if (!lb_candidate(be, req, now))
+            continue;
+        if (!best || less_loaded(be, best, load))
+            best = be;
+    }
+    lb->rr_next = start + 1;
+    return best;
+}

@@ -145,6 +145,13 @@ bool lb_eligible(const struct lb_backend *be, double now);
 /* lb_group_match: be serves the tenant group of a request (tenant NULL or
  * "": the default group ""). */
 bool lb_group_match(const struct lb_backend *be, const char *tenant);
+/* lb_pick_least scans lb from its round-robin offset for the candidate
+ * with the smallest (load + 1) / weight, ties going round robin: the
+ * scan of leastconn (load = this owner's sessions) and leastsessions
+ * (load = the fleet's). */
+struct lb_backend *lb_pick_least(struct lb *lb, const struct lb_req *req, double now,
+                                 uint64_t (*load)(const struct lb_backend *be));
+
 /* lb_candidate: be may take req now — eligible, of its group, not in
  * req->tried. What every policy's pick must return. */
 bool lb_candidate(const struct lb_backend *be, const struct lb_req *req, double now);

@@ -14,25 +14,9 @@ static uint64_t load(const struct lb_backend *be)
     return be->fleet_known ? (uint64_t)be->fleet_sessions + be->fleet_pending : be->n_active;
 }
 
-/* (load(a) + 1) / a->weight < (load(b) + 1) / b->weight, without division */
-static bool less_loaded(const struct lb_backend *a, const struct lb_backend *b)
-{
-    return (load(a) + 1) * b->spec.weight < (load(b) + 1) * a->spec.weight;
-}
-
 static struct lb_backend *leastsessions_pick(struct lb *lb, const struct lb_req *req, double now)
 {
-    struct lb_backend *best = NULL;
-    size_t start = lb->n_be ? lb->rr_next % lb->n_be : 0;
-    for (size_t k = 0; k < lb->n_be; k++) {
-        struct lb_backend *be = lb->be[(start + k) % lb->n_be];
-        if (!lb_candidate(be, req, now))
-            continue;
-        if (!best || less_loaded(be, best))
-            best = be;
-    }
-    lb->rr_next = start + 1;
-    return best;
+    return lb_pick_least(lb, req, now, load);
 }
 
 const struct lb_policy_ops lb_policy_leastsessions = {

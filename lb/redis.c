@@ -78,6 +78,20 @@ void rds_opts_default(struct rds_opts *o)
     o->connect_timeout = 2.0;
 }
 
+int rds_parse_sentinels(struct rds_opts *o, const char *list)
+{
+    char buf[512];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (o->n_sentinels == RDS_MAX_SENTINELS || net_addr_parse(&o->sentinels[o->n_sentinels], tok) == -1)
+            return -1;
+        o->n_sentinels++;
+    }
+    return 0;
+}
+
 int rds_parse_url(struct rds_opts *o, const char *url)
 {
     const char *p = url;

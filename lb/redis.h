@@ -56,6 +56,10 @@ struct rds;
 /* rds_parse_url fills o from "redis://[user:password@]host[:port][/db]"
  * (defaults kept for missing parts). Returns 0 or -1. */
 int rds_parse_url(struct rds_opts *o, const char *url);
+/* rds_parse_sentinels appends a comma/space separated list of numeric
+ * ip:port Sentinel addresses to o. Returns 0, or -1 (bad address, more
+ * than RDS_MAX_SENTINELS, or a list too long). */
+int rds_parse_sentinels(struct rds_opts *o, const char *list);
 /* rds_opts_default sets port 6379, db 0, prefix "sstp:", limits. */
 void rds_opts_default(struct rds_opts *o);
 

@@ -3,6 +3,8 @@
  * unique, addresses numeric), never on the data path. */
 #include "lb/lb.h"
 
+#include "core/config.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -72,23 +74,6 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
     return 0;
 }
 
-/* Copies the next whitespace-separated token of *p into tok. Returns its
- * length, 0 at the end, or -1 if it is too long. */
-static int next_token(const char **p, char *tok, size_t tok_len)
-{
-    const char *s = *p;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = 0;
-    while (s[n] && s[n] != ' ' && s[n] != '\t')
-        n++;
-    if (n >= tok_len)
-        return -1;
-    memcpy(tok, s, n);
-    tok[n] = '\0';
-    *p = s + n;
-    return (int)n;
-}
 
 int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t err_len)
 {
@@ -100,7 +85,7 @@ int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t er
 
     memset(&spec, 0, sizeof spec);
     spec.weight = 1;
-    if ((n = next_token(&p, tok, sizeof tok)) <= 0 || !valid_name(tok)) {
+    if ((n = cfg_next_token(&p, tok, sizeof tok)) <= 0 || !valid_name(tok)) {
         snprintf(err, err_len, "server name must be 1-%d of [A-Za-z0-9_.-]", LB_NAME_MAX - 1);
         return -1;
     }
@@ -112,13 +97,13 @@ int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t er
     }
     memcpy(spec.name, tok, (size_t)n + 1);
 
-    if ((n = next_token(&p, tok, sizeof tok)) <= 0 || net_addr_parse(&spec.addr, tok) == -1 ||
+    if ((n = cfg_next_token(&p, tok, sizeof tok)) <= 0 || net_addr_parse(&spec.addr, tok) == -1 ||
         addr_unspecified(&spec.addr) || net_port((const struct sockaddr *)&spec.addr.ss) == 0) {
         snprintf(err, err_len, "server '%s': address must be ip:port or [ipv6]:port", spec.name);
         return -1;
     }
 
-    while ((n = next_token(&p, tok, sizeof tok)) != 0) {
+    while ((n = cfg_next_token(&p, tok, sizeof tok)) != 0) {
         if (n < 0) {
             snprintf(err, err_len, "server '%s': option too long", spec.name);
             return -1;

@@ -59,23 +59,6 @@ static int parse_max_conns(void *field, const char *val, char *err, size_t err_l
 
 
 
-/* Copies the next whitespace-separated token of *p into tok. Returns its
- * length, 0 at the end, or -1 if it is too long. */
-static int next_token(const char **p, char *tok, size_t tok_len)
-{
-    const char *s = *p;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = 0;
-    while (s[n] && s[n] != ' ' && s[n] != '\t')
-        n++;
-    if (n >= tok_len)
-        return -1;
-    memcpy(tok, s, n);
-    tok[n] = '\0';
-    *p = s + n;
-    return (int)n;
-}
 
 /* bind = ADDRESS [proxy] */
 static int parse_bind(void *field, const char *val, char *err, size_t err_len)
@@ -85,14 +68,14 @@ static int parse_bind(void *field, const char *val, char *err, size_t err_len)
     char tok[TOKEN_MAX];
     const char *p = val;
     memset(&b, 0, sizeof b);
-    if (next_token(&p, tok, sizeof tok) <= 0 || net_addr_parse(&b.addr, tok) == -1 ||
+    if (cfg_next_token(&p, tok, sizeof tok) <= 0 || net_addr_parse(&b.addr, tok) == -1 ||
         strlen(tok) >= sizeof b.text) {
         snprintf(err, err_len, "'%s' is not ip:port, [ipv6]:port or *:port", val);
         return -1;
     }
     memcpy(b.text, tok, strlen(tok) + 1);
     int n;
-    while ((n = next_token(&p, tok, sizeof tok)) != 0) {
+    while ((n = cfg_next_token(&p, tok, sizeof tok)) != 0) {
         if (n > 0 && strcmp(tok, "proxy") == 0 && !b.proxy) {
             b.proxy = true;
         } else {
@@ -170,13 +153,13 @@ static int parse_cert(void *field, const char *val, char *err, size_t err_len)
     const char *p = val;
     int n;
     memset(&s, 0, sizeof s);
-    if (next_token(&p, tok, sizeof tok) <= 0 || strchr(tok, '=')) {
+    if (cfg_next_token(&p, tok, sizeof tok) <= 0 || strchr(tok, '=')) {
         snprintf(err, err_len, "cert wants a certificate file first");
         return -1;
     }
     if (!(s.cert = strdup(tok)))
         goto oom;
-    while ((n = next_token(&p, tok, sizeof tok)) != 0) {
+    while ((n = cfg_next_token(&p, tok, sizeof tok)) != 0) {
         if (n < 0) {
             snprintf(err, err_len, "cert option too long");
             goto fail;
@@ -473,19 +456,6 @@ void px_config_free(struct px_config *c)
     cfg_free(px_config_table, px_config_table_len, c);
 }
 
-static int parse_sentinels(struct rds_opts *o, const char *list)
-{
-    char buf[TOKEN_MAX];
-    if (strlen(list) >= sizeof buf)
-        return -1;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        if (o->n_sentinels == RDS_MAX_SENTINELS || net_addr_parse(&o->sentinels[o->n_sentinels], tok) == -1)
-            return -1;
-        o->n_sentinels++;
-    }
-    return 0;
-}
 
 int px_config_redis(const struct px_config *c, struct rds_opts *o)
 {
@@ -494,7 +464,7 @@ int px_config_redis(const struct px_config *c, struct rds_opts *o)
         return -1;
     if (rds_parse_url(o, c->redis_url) == -1 || !c->redis_prefix ||
         strlen(c->redis_prefix) >= sizeof o->prefix ||
-        (set(c->redis_sentinels) && parse_sentinels(o, c->redis_sentinels) == -1) ||
+        (set(c->redis_sentinels) && rds_parse_sentinels(o, c->redis_sentinels) == -1) ||
         (c->sentinel_master && strlen(c->sentinel_master) >= sizeof o->sentinel_master))
         return -1;
     snprintf(o->prefix, sizeof o->prefix, "%s", c->redis_prefix);
