@@ -30,20 +30,49 @@ static ssize_t ssl_result(struct io *io, int n)
     }
 }
 
+/* Watches the socket reads OpenSSL makes inside one SSL_read (the BIO's
+ * callback argument is the io only for that long): a read that got less
+ * than it asked for, or nothing, left the socket empty; a full one may
+ * have left more. */
+static long rbio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                    size_t *processed)
+{
+    (void)argp;
+    (void)argi;
+    (void)argl;
+    struct io *io = (struct io *)BIO_get_callback_arg(b);
+    if (io && oper == (BIO_CB_READ | BIO_CB_RETURN))
+        io->sock_empty = ret <= 0 || !processed || *processed < len;
+    return ret;
+}
+
 ssize_t io_read(struct io *io, void *buf, size_t len)
 {
+    io->dry = false;
     if (io->ssl) {
+        BIO *rb = SSL_get_rbio(io->ssl);
+        if (rb) {
+            BIO_set_callback_ex(rb, rbio_cb);
+            BIO_set_callback_arg(rb, (char *)io);
+        }
         ERR_clear_error();
         int n = SSL_read(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        if (rb)
+            BIO_set_callback_arg(rb, NULL);
         if (n <= 0)
             return ssl_result(io, n);
         io->want = 0; /* progress: an earlier WANT_* no longer applies */
+        /* dry: the socket was empty at OpenSSL's last read of it (in this
+         * call or an earlier one) and OpenSSL has nothing left */
+        io->dry = io->sock_empty && !SSL_has_pending(io->ssl);
         return n;
     }
     for (;;) {
         ssize_t n = read(io->fd, buf, len);
-        if (n >= 0)
+        if (n >= 0) {
+            io->dry = n > 0 && (size_t)n < len;
             return n;
+        }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -8,6 +8,7 @@
 #define SSTP_LB_CORE_IO_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,10 +25,14 @@ struct io {
     int want;      /* after IO_AGAIN: IO_WANT_READ or IO_WANT_WRITE; 0 after progress */
     int err;       /* after IO_ERR: errno, or 0 if TLS-level (see ssl_err) */
     int ssl_err;   /* after IO_ERR on TLS: SSL_get_error() */
+    bool dry;      /* after a successful io_read: the socket gave less than was asked
+                    * (it was empty) and nothing is left inside OpenSSL, so the next
+                    * read would almost surely block: wait for readiness instead */
+    bool sock_empty; /* internal: OpenSSL's last socket read came back short */
 };
 
-/* io_read returns bytes read (> 0), IO_EOF on an orderly close, IO_AGAIN,
- * or IO_ERR. */
+/* io_read returns bytes read (> 0, and io->dry says whether the socket was
+ * left empty), IO_EOF on an orderly close, IO_AGAIN, or IO_ERR. */
 ssize_t io_read(struct io *io, void *buf, size_t len);
 /* io_write returns bytes written (> 0), IO_AGAIN or IO_ERR. */
 ssize_t io_write(struct io *io, const void *buf, size_t len);

@@ -107,7 +107,7 @@ struct px_conn {
      * it is not retried before that readiness is reported) */
     bool cli_eof, be_eof, cli_shut, be_shut;
     bool fin_armed;                   /* the timer counts fin_timeout now */
-    struct px_framer fr;              /* backend-to-client units: one TLS record each */
+    struct px_framer fr;              /* backend-to-client units: records cut on SSTP packet boundaries (framer.h) */
     struct px_wstage ws;              /* records to the client, sent in batches (RELAY) */
     uint8_t cli_rd_want, cli_wr_want, be_rd_want, be_wr_want;
 

@@ -1,6 +1,7 @@
-/* wstage.h — staging of a TLS connection's outgoing records, so that many
- * small records (one per SSTP packet, see framer.h) leave in one send()
- * instead of one system call and one TCP push each.
+/* wstage.h — staging of a TLS connection's outgoing records, so that
+ * several records (framer.h cuts them on SSTP packet boundaries; small ones
+ * for control packets and the tail of a burst) leave in one send() instead
+ * of one system call and one TCP push each.
  *
  * A write BIO for the client's SSL during the relay: OpenSSL appends each
  * finished record to a fixed buffer from the worker's pool (a big block:
