@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ static pid_t start_redis(int port, const char *password)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* a failed assertion must not leave the server behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
