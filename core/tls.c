@@ -41,6 +41,8 @@ SSL_CTX *tls_server_ctx_new(const struct tls_server_opts *o, char *err, size_t e
         return fail_ctx(ctx, err, err_len, "ciphers");
     if (!SSL_CTX_set_ciphersuites(ctx, o->ciphersuites ? o->ciphersuites : SSTPLB_TLS13_SUITES))
         return fail_ctx(ctx, err, err_len, "ciphersuites");
+    if (!SSL_CTX_set1_groups_list(ctx, o->groups ? o->groups : SSTPLB_TLS_GROUPS))
+        return fail_ctx(ctx, err, err_len, "groups");
     snprintf(what, sizeof what, "certificate %s", o->cert_file);
     if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1)
         return fail_ctx(ctx, err, err_len, what);

@@ -21,12 +21,17 @@
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define SSTPLB_TLS13_SUITES \
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+/* Key exchange groups: elliptic curves only. A finite-field group
+ * (ffdhe2048..8192) costs the server far more than the client that picks
+ * it (RFC 7919 groups are negotiated in TLS 1.2 and 1.3 alike). */
+#define SSTPLB_TLS_GROUPS "X25519:P-256:P-384"
 
 struct tls_server_opts {
     const char *cert_file;    /* PEM: leaf first, then the chain */
     const char *key_file;     /* PEM private key (RSA or ECDSA) */
     const char *ciphers;      /* TLS 1.2 list; NULL = SSTPLB_TLS12_CIPHERS */
     const char *ciphersuites; /* TLS 1.3 list; NULL = SSTPLB_TLS13_SUITES */
+    const char *groups;       /* key exchange groups; NULL = SSTPLB_TLS_GROUPS */
     const char *client_ca;    /* require a client certificate signed by this CA; NULL = none */
     bool client_ca_optional;  /* ask for a client certificate but do not require it */
 };

@@ -18,6 +18,7 @@ static const char *const formats[] = { "text", "json", NULL };
 static const char *const untrusted[] = { "reject", "direct", NULL };
 static const char *const verify[] = { "none", "optional", "required", NULL };
 static const char *const http_errors[] = { "status", "silent", NULL };
+static const char *const crl_checks[] = { "leaf", "chain", NULL };
 
 #define WORKERS_MAX 256
 #define TOKEN_MAX 1024
@@ -271,19 +272,37 @@ const struct cfg_opt px_config_table[] = {
         "TLS 1.2 cipher list (TLS 1.0/1.1 are never offered)"),
     OPT("tls", "ciphersuites", CFG_STR, ciphersuites, 0, 0, SSTPLB_TLS13_SUITES,
         "TLS 1.3 cipher suites"),
+    OPT("tls", "groups", CFG_STR, groups, 0, 0, SSTPLB_TLS_GROUPS,
+        "key exchange groups, most preferred first (OpenSSL names, ':' separated); the "
+        "default leaves out the finite-field ffdhe groups, which cost the server more than "
+        "the client that asks for them"),
     OPT("tls", "client_ca", CFG_STR, client_ca, 0, 0, NULL,
         "CA file to verify client certificates against (needs client_verify)"),
     OPT_ENUM("tls", "client_verify", client_verify, verify, "none",
              "client certificates: none; optional = verified when sent; required. The SHA-256 "
              "of a client certificate goes to the backend in the metadata TLV"),
+    OPT("tls", "client_crl", CFG_STR, client_crl, 0, 0, NULL,
+        "PEM CRL files (space separated; a file may hold several CRLs) that client "
+        "certificates are checked against (needs client_verify); reloaded with SIGHUP, and a "
+        "changed CRL, CA or client_verify makes every earlier session unresumable; empty = no "
+        "revocation check"),
+    OPT_ENUM("tls", "client_crl_check", client_crl_check, crl_checks, "leaf",
+             "with client_crl: leaf = the client certificate's issuer must have a CRL there; "
+             "chain = every CA of the chain must"),
     OPT("tls", "tickets", CFG_BOOL, tickets, 0, 0, "yes",
-        "TLS session tickets (resumption); keys rotate every ticket_rotate and are shared by "
-        "the workers"),
+        "TLS session tickets (resumption). Without ticket_key_file the keys are random at "
+        "start, shared by the workers and replaced every ticket_rotate by a one-way step that "
+        "erases the old key (forward secrecy)"),
     OPT("tls", "ticket_rotate", CFG_MSEC, ticket_rotate, 60, 86400, "1h",
-        "lifetime of one ticket key; tickets of the previous key are still accepted (and renewed)"),
-    OPT("tls", "ticket_secret_file", CFG_STR, ticket_secret_file, 0, 0, NULL,
-        "file of at least 32 random bytes from which ticket keys are derived, so several "
-        "proxies resume each other's sessions; empty = a random secret per start"),
+        "lifetime of a ticket and, without ticket_key_file, of one key; tickets of the "
+        "previous key are still accepted (and renewed). A change needs a restart for the "
+        "random keys"),
+    OPT("tls", "ticket_key_file", CFG_STR, ticket_key_file, 0, 0, NULL,
+        "ticket keys shared by several proxies, so they resume each other's sessions: one "
+        "base64 key of 32..96 random bytes per line (openssl rand -base64 48), up to 8; the "
+        "first encrypts new tickets, all decrypt. Rotate them yourself (add a new first line, "
+        "drop the last, SIGHUP: the dropped key is erased); keep the file 0600 and off disk "
+        "backups (tmpfs). Empty = random keys, see tickets"),
     OPT("tls", "keylog_file", CFG_STR, keylog_file, 0, 0, NULL,
         "append TLS secrets in NSS key log format (debugging only: it decrypts traffic); "
         "empty = off"),
@@ -438,6 +457,10 @@ int px_config_load(struct px_config *c, const char *path, char *err, size_t err_
     }
     if (c->client_verify != PX_VERIFY_NONE && !set(c->client_ca)) {
         snprintf(err, err_len, "%s: tls.client_verify needs tls.client_ca", path);
+        return -1;
+    }
+    if (c->client_verify == PX_VERIFY_NONE && set(c->client_crl)) {
+        snprintf(err, err_len, "%s: tls.client_crl needs tls.client_verify", path);
         return -1;
     }
     if (has_tls_server(c) && !set(c->backend_ca)) {

@@ -43,6 +43,7 @@ struct px_cert_list {
 enum px_untrusted { PX_UNTRUSTED_REJECT = 0, PX_UNTRUSTED_DIRECT = 1 };
 enum px_verify { PX_VERIFY_NONE = 0, PX_VERIFY_OPTIONAL = 1, PX_VERIFY_REQUIRED = 2 };
 enum px_http_errors { PX_HTTP_ERRORS_STATUS = 0, PX_HTTP_ERRORS_SILENT = 1 };
+enum px_crl_check { PX_CRL_LEAF = 0, PX_CRL_CHAIN = 1 };
 
 struct px_config {
     char *id;
@@ -60,12 +61,14 @@ struct px_config {
     int http_errors;          /* enum px_http_errors */
 
     struct px_cert_list certs;
-    char *ciphers, *ciphersuites;
+    char *ciphers, *ciphersuites, *groups;
     char *client_ca;
     int client_verify;        /* enum px_verify */
+    char *client_crl;         /* CRL files, space separated; "" = none */
+    int client_crl_check;     /* enum px_crl_check */
     bool tickets;
     double ticket_rotate;
-    char *ticket_secret_file;
+    char *ticket_key_file;
     char *keylog_file;
     bool alpn;
 

@@ -397,11 +397,18 @@ static void do_tls(struct px_conn *c)
         return;
     }
     c->cli.want = 0;
+    if (hs->tls.ticket_not_served)
+        count(c, PXM_TLS_POLICY, PXTP_TICKET_CERT_NOT_SERVED);
     if (px_tls_presented(c->cli.ssl, &hs->tls, &hs->presented) == -1) {
-        /* the backend's crypto binding check would compare against a guess */
-        log_error("cert_unknown", "sid=%s client=%s resumed=%d", c->sid, c->client,
-                  (int)SSL_session_reused(c->cli.ssl));
-        px_conn_close(c, 'I', SSTP_OK);
+        /* no verified client certificate under `required` (a resumed
+         * session too), or the backend's crypto binding check would
+         * compare against a guess */
+        bool client = hs->tls.refused == PXTP_NO_VERIFIED_CLIENT_CERT;
+        count(c, PXM_TLS_POLICY, hs->tls.refused);
+        log_at(client ? LOG_INFO : LOG_ERROR, "tls_refuse", "sid=%s client=%s reason=%s resumed=%d",
+               c->sid, c->client, client ? "no_verified_client_cert" : "cert_unknown",
+               (int)SSL_session_reused(c->cli.ssl));
+        px_conn_close(c, client ? 'C' : 'I', SSTP_OK);
         return;
     }
     if (hs->tls.sni[0])

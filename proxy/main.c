@@ -60,13 +60,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) {
-        /* certificates, keys, chains and OCSP files too: a reload would fail on them */
-        uint8_t secret[PX_TICKET_SECRET_LEN] = { 0 };
+        /* certificates, keys, chains, OCSP, CA, CRL and ticket key files too:
+         * a reload would fail on them */
         struct px_tls *t = NULL;
         int rc = 0;
-        if ((cfg->ticket_secret_file && cfg->ticket_secret_file[0] &&
-             px_tls_read_secret(cfg->ticket_secret_file, secret, err, sizeof err) == -1) ||
-            !(t = px_tls_new(cfg, secret, err, sizeof err))) {
+        if (!(t = px_tls_new(cfg, NULL, 0, err, sizeof err))) {
             fprintf(stderr, "sstp-proxy: %s: %s\n", path, err);
             rc = 1;
         } else {

@@ -1,11 +1,12 @@
 /* master.c — the supervising process (see master.h). It never touches a
- * client connection: it forks, watches, signals and reports. */
+ * client connection: it forks, watches, signals and reports. It holds the
+ * last TLS generation that loaded without error, and a worker it forks
+ * inherits it in memory: a restart never depends on the files on disk
+ * (a renewal may be halfway). */
 #include "proxy/master.h"
 
 #include <errno.h>
 #include <ev.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #define RESTART_MAX_S 30.0  /* cap of the doubling delay of a crash loop */
 #define STABLE_S 10.0       /* a worker that ran this long resets the backoff */
 #define KILL_SLACK_S 10.0   /* after drain_timeout: SIGKILL the stragglers */
+#define KEY_TICK_S 5.0      /* moves the master's ticket key ratchet (erasing old keys) */
 
 struct px_master;
 
@@ -44,6 +46,7 @@ struct px_master {
     pid_t self;
     const char *cfg_path;
     struct px_config *cfg;
+    struct px_tls *tls;      /* last good generation: what a forked worker starts with */
     struct metrics_family fam[PXM_COUNT];
     struct metrics m;
     uint64_t *mv;            /* the master's own block */
@@ -54,9 +57,9 @@ struct px_master {
     bool admin_on;
     ev_signal sighup, sigterm, sigint;
     ev_timer kill_timer;
+    ev_timer key_tick;
     bool stopping;
     int exit_code;
-    uint8_t secret[PX_TICKET_SECRET_LEN];
 };
 
 static void spawn(struct px_slot *s);
@@ -125,12 +128,13 @@ static void child_cb(struct ev_loop *loop, ev_child *c, int revents)
             ev_break(loop, EVBREAK_ALL);
         return;
     }
-    if (WIFEXITED(st) && WEXITSTATUS(st) == PX_EXIT_CONFIG) {
-        /* a listener or certificate that fails in the worker fails in all */
+    if (WIFEXITED(st) && WEXITSTATUS(st) == PX_EXIT_CONFIG && m->n_running == 0) {
+        /* nothing serves, and what failed there fails in every worker */
         log_error("worker_cannot_start", "worker=%u msg=stopping", s->index);
         stop(m, 1);
         return;
     }
+    /* while others serve, a worker that cannot start is retried with backoff */
     s->quick_deaths = ev_now(loop) - s->started < STABLE_S ? s->quick_deaths + 1 : 0;
     double delay = RESTART_MIN_S;
     for (unsigned i = 1; i < s->quick_deaths && delay < RESTART_MAX_S; i++)
@@ -161,6 +165,7 @@ static void child_detach(struct px_master *m)
     ev_signal_stop(m->loop, &m->sigterm);
     ev_signal_stop(m->loop, &m->sigint);
     ev_timer_stop(m->loop, &m->kill_timer);
+    ev_timer_stop(m->loop, &m->key_tick);
     for (size_t i = 0; i < m->n_slots; i++) {
         ev_child_stop(m->loop, &m->slots[i].child);
         ev_timer_stop(m->loop, &m->slots[i].restart);
@@ -185,8 +190,10 @@ static void spawn(struct px_slot *s)
             exit(PX_EXIT_OK);
         child_detach(m);
         struct px_config *cfg = m->cfg;
-        m->cfg = NULL; /* the worker owns this copy now */
-        exit(px_worker_main(m->loop, s->index, m->cfg_path, cfg, &m->m, m->secret));
+        struct px_tls *tls = m->tls;
+        m->cfg = NULL; /* the worker owns these copies now */
+        m->tls = NULL;
+        exit(px_worker_main(m->loop, s->index, m->cfg_path, cfg, &m->m, tls));
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid == -1) {
@@ -229,15 +236,17 @@ static void warn_static_changes(const struct px_config *old, const struct px_con
             log_warn("reload_partial", "option=%s msg=needs_a_restart", redis[i].name);
     if (old->registry_interval != nc->registry_interval)
         log_warn("reload_partial", "option=redis.registry_interval msg=needs_a_restart");
+    if (old->ticket_rotate != nc->ticket_rotate)
+        log_warn("reload_partial", "option=tls.ticket_rotate msg=random_keys_keep_their_period_until_a_restart");
 }
 
 static void reload(struct px_master *m)
 {
     char err[512];
     struct px_config *nc = calloc(1, sizeof *nc);
-    struct px_tls *check = NULL;
+    struct px_tls *nt = NULL;
     if (!nc || px_config_load(nc, m->cfg_path, err, sizeof err) == -1 ||
-        !(check = px_tls_new(nc, m->secret, err, sizeof err))) {
+        !(nt = px_tls_new(nc, m->tls, PX_TLS_LOG_WARNINGS, err, sizeof err))) {
         if (!nc)
             snprintf(err, sizeof err, "out of memory");
         metrics_add(m->mv, &m->fam[PXM_RELOADS], PXL_FAILED, 1);
@@ -247,7 +256,9 @@ static void reload(struct px_master *m)
         free(nc);
         return;
     }
-    px_tls_unref(check);
+    metrics_add(m->mv, &m->fam[PXM_TLS_POLICY], PXTP_OCSP_NOT_STAPLED, nt->n_ocsp_dropped);
+    px_tls_unref(m->tls);
+    m->tls = nt;
     warn_static_changes(m->cfg, nc);
     nc->workers = m->cfg->workers;
     px_config_free(m->cfg);
@@ -320,15 +331,7 @@ static int preflight(struct px_master *m)
         }
         close(fd); /* a listener here would take a share of the connections */
     }
-    if (m->cfg->ticket_secret_file && m->cfg->ticket_secret_file[0]) {
-        uint8_t s[PX_TICKET_SECRET_LEN];
-        if (px_tls_read_secret(m->cfg->ticket_secret_file, s, err, sizeof err) == -1) {
-            log_error("tls_config", "err=\"%s\"", err);
-            return -1;
-        }
-        OPENSSL_cleanse(s, sizeof s);
-    }
-    struct px_tls *t = px_tls_new(m->cfg, m->secret, err, sizeof err);
+    struct px_tls *t = px_tls_new(m->cfg, NULL, PX_TLS_LOG_WARNINGS, err, sizeof err);
     if (!t) {
         log_error("tls_config", "err=\"%s\"", err);
         return -1;
@@ -339,8 +342,17 @@ static int preflight(struct px_master *m)
                  tls_hex(hex, t->certs[i].hashes.sha256, SSTP_SHA256_LEN), t->certs[i].key_alg,
                  (int)t->certs[i].is_default, t->certs[i].n_names);
     }
-    px_tls_unref(t);
+    metrics_add(m->mv, &m->fam[PXM_TLS_POLICY], PXTP_OCSP_NOT_STAPLED, t->n_ocsp_dropped);
+    m->tls = t; /* the generation every worker starts from */
     return 0;
+}
+
+static void key_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct px_master *m = t->data;
+    if (m->tls)
+        px_tls_tick(m->tls, ev_now(loop));
 }
 
 int px_master_main(const char *cfg_path, struct px_config *cfg)
@@ -354,8 +366,8 @@ int px_master_main(const char *cfg_path, struct px_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     m.loop = ev_default_loop(EVFLAG_AUTO);
-    if (!m.loop || RAND_bytes(m.secret, sizeof m.secret) != 1) {
-        log_error("start_fail", "err=no_event_loop_or_no_randomness");
+    if (!m.loop) {
+        log_error("start_fail", "err=no_event_loop");
         goto out;
     }
     m.n_slots = (size_t)px_config_workers(cfg);
@@ -388,6 +400,9 @@ int px_master_main(const char *cfg_path, struct px_config *cfg)
     ev_signal_start(m.loop, &m.sigint);
     ev_timer_init(&m.kill_timer, kill_timer_cb, 1, 0);
     m.kill_timer.data = &m;
+    ev_timer_init(&m.key_tick, key_tick_cb, KEY_TICK_S, KEY_TICK_S);
+    m.key_tick.data = &m;
+    ev_timer_start(m.loop, &m.key_tick);
     for (size_t i = 0; i < m.n_slots; i++) {
         struct px_slot *s = &m.slots[i];
         s->m = &m;
@@ -413,12 +428,13 @@ done:
         ev_signal_stop(m.loop, &m.sigterm);
         ev_signal_stop(m.loop, &m.sigint);
         ev_timer_stop(m.loop, &m.kill_timer);
+        ev_timer_stop(m.loop, &m.key_tick);
         for (size_t i = 0; m.slots && i < m.n_slots; i++)
             ev_timer_stop(m.loop, &m.slots[i].restart);
     }
     free(m.slots);
     metrics_cleanup(&m.m);
-    OPENSSL_cleanse(m.secret, sizeof m.secret);
+    px_tls_unref(m.tls);
     if (m.cfg) {
         px_config_free(m.cfg);
         free(m.cfg);

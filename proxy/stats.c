@@ -18,6 +18,10 @@ static const char *const registry_labels[] = { "same", "changed" };
 static const char *const aff_labels[PXA_COUNT] = { "hit", "miss", "stale", "timeout", "unavailable",
                                                    "no_key" };
 
+static const char *const tls_policy_labels[PXTP_COUNT] = {
+    "ticket_cert_not_served", "no_verified_client_cert", "cert_unknown", "ocsp_not_stapled",
+};
+
 /* The codes a client or a load balancer can cause at the proxy. */
 static const char *const rc_labels[] = {
 #define PX_RC_LABEL(n, s) #n,
@@ -114,6 +118,11 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                                      METRICS_GAUGE, METRICS_MAX, NULL, NULL, 0);
     out[PXM_AFFINITY] = FAM("sstp_proxy_affinity_total", "Affinity look-ups of new sessions, by result.",
                             METRICS_COUNTER, METRICS_SUM, "result", aff_labels, N(aff_labels));
+    out[PXM_TLS_POLICY] = FAM("sstp_proxy_tls_policy_total",
+                              "TLS trust decisions: tickets refused (full handshake), connections "
+                              "refused after the handshake, OCSP staples dropped at load, by reason.",
+                              METRICS_COUNTER, METRICS_SUM, "reason", tls_policy_labels,
+                              N(tls_policy_labels));
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

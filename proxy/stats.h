@@ -47,6 +47,7 @@ enum px_metric {
     PXM_REGISTRY_REFRESHES, /* {result} registry reads answered */
     PXM_REGISTRY_BACKENDS,  /* backends registered in Redis (max over workers) */
     PXM_AFFINITY,           /* {result} affinity look-ups of new sessions */
+    PXM_TLS_POLICY,         /* {reason} resumptions and connections refused, staples dropped */
     PXM_COUNT
 };
 
@@ -65,6 +66,15 @@ enum px_registry { PXG_SAME = 0, PXG_CHANGED = 1 };
  * affinity.lookup_timeout; unavailable: Redis down or its queue full, not
  * asked; no_key: the connection lacks what the mode needs */
 enum px_aff { PXA_HIT = 0, PXA_MISS, PXA_STALE, PXA_TIMEOUT, PXA_UNAVAILABLE, PXA_NO_KEY, PXA_COUNT };
+
+/* ticket_cert_not_served: a ticket claimed a certificate this process has
+ * not presented within a ticket lifetime (full handshake instead);
+ * no_verified_client_cert: client_verify = required and the session (a
+ * resumed one too) shows none (refused); cert_unknown: which certificate
+ * the client saw cannot be told (refused); ocsp_not_stapled: a response
+ * refused at load (stale, another certificate, not good) */
+enum px_tls_policy { PXTP_TICKET_CERT_NOT_SERVED = 0, PXTP_NO_VERIFIED_CLIENT_CERT, PXTP_CERT_UNKNOWN,
+                     PXTP_OCSP_NOT_STAPLED, PXTP_COUNT };
 
 #define PX_BACKEND_SLOTS 64 /* backend names a worker can publish over its lifetime */
 

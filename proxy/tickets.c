@@ -1,98 +1,231 @@
-/* tickets.c — epoch-derived session ticket keys (see tickets.h). */
+/* tickets.c — ticket key rings: the ratchet, the operator's key file and
+ * the policy-bound derivation (see tickets.h). */
 #include "proxy/tickets.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define LABEL_PREFIX "sstp-proxy ticket v1"
+#define RATCHET_LABEL "sstp-proxy ticket ratchet v2"
+#define KEY_LABEL     "sstp-proxy ticket v2"
+#define FILE_KEY_MIN  32
+#define FILE_KEY_MAX  96
+#define LINE_MAX_LEN  200            /* base64 of FILE_KEY_MAX is 128 */
+/* A clock that jumped further than this (years at rotate >= 60 s) gets a
+ * fresh random seed rather than a million HMAC steps on the loop. */
+#define RATCHET_STEPS_MAX (1u << 20)
 
-static int derive_one(uint8_t out[32], const uint8_t secret[PX_TICKET_SECRET_LEN], uint64_t epoch,
-                      const char *label)
+static int hmac32(uint8_t out[32], const uint8_t key[32], const uint8_t *msg, size_t msg_len)
 {
-    uint8_t msg[sizeof LABEL_PREFIX - 1 + 8 + 8];
-    size_t n = sizeof LABEL_PREFIX - 1, label_len = strlen(label);
     unsigned int out_len = 0;
-    memcpy(msg, LABEL_PREFIX, n);
-    for (int i = 7; i >= 0; i--)
-        msg[n++] = (uint8_t)(epoch >> (8 * i));
-    memcpy(msg + n, label, label_len);
-    n += label_len;
-    if (!HMAC(EVP_sha256(), secret, PX_TICKET_SECRET_LEN, msg, n, out, &out_len) || out_len != 32)
-        return -1;
-    return 0;
+    return HMAC(EVP_sha256(), key, 32, msg, msg_len, out, &out_len) && out_len == 32 ? 0 : -1;
 }
 
-int px_ticket_derive(struct px_ticket_key *out, const uint8_t secret[PX_TICKET_SECRET_LEN],
-                     uint64_t epoch)
+static int derive_one(uint8_t out[32], const uint8_t base[PX_TICKET_BASE_LEN], const char *label,
+                      const uint8_t policy[PX_TICKET_POLICY_LEN])
+{
+    uint8_t msg[sizeof KEY_LABEL - 1 + 8 + PX_TICKET_POLICY_LEN];
+    size_t n = sizeof KEY_LABEL - 1, label_len = strlen(label);
+    memcpy(msg, KEY_LABEL, n);
+    memcpy(msg + n, label, label_len);
+    n += label_len;
+    memcpy(msg + n, policy, PX_TICKET_POLICY_LEN);
+    n += PX_TICKET_POLICY_LEN;
+    return hmac32(out, base, msg, n);
+}
+
+int px_ticket_key_derive(struct px_ticket_key *out, const uint8_t base[PX_TICKET_BASE_LEN],
+                         const uint8_t policy[PX_TICKET_POLICY_LEN])
 {
     uint8_t name[32];
-    memset(out, 0, sizeof *out);
-    if (derive_one(name, secret, epoch, "name") == -1 || derive_one(out->aes, secret, epoch, "aes") == -1 ||
-        derive_one(out->hmac, secret, epoch, "hmac") == -1) {
+    if (derive_one(name, base, "name", policy) == -1 || derive_one(out->aes, base, "aes", policy) == -1 ||
+        derive_one(out->hmac, base, "hmac", policy) == -1) {
         OPENSSL_cleanse(out, sizeof *out);
+        OPENSSL_cleanse(name, sizeof name);
         return -1;
     }
     memcpy(out->name, name, PX_TICKET_NAME_LEN);
-    out->epoch = epoch;
-    out->valid = true;
+    OPENSSL_cleanse(name, sizeof name);
     return 0;
 }
 
-void px_tickets_init(struct px_tickets *t, const uint8_t secret[PX_TICKET_SECRET_LEN], double rotate)
+static uint64_t epoch_of(double now, double rotate)
 {
-    memset(t, 0, sizeof *t);
-    memcpy(t->secret, secret, PX_TICKET_SECRET_LEN);
-    t->rotate = rotate > 0 ? rotate : 1;
+    return now > 0 ? (uint64_t)(now / rotate) : 0; /* truncation = floor for now > 0 */
 }
 
-void px_tickets_cleanup(struct px_tickets *t)
+struct px_ticket_ring *px_ticket_ring_random(const uint8_t seed[PX_TICKET_BASE_LEN], double rotate,
+                                             double now)
 {
-    OPENSSL_cleanse(t, sizeof *t);
+    struct px_ticket_ring *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->refs = 1;
+    r->rotate = rotate > 0 ? rotate : 1;
+    r->epoch = epoch_of(now, r->rotate);
+    memcpy(r->base[0], seed, PX_TICKET_BASE_LEN);
+    r->n = 1; /* no previous epoch yet: nothing was issued before us */
+    return r;
 }
 
-/* Brings the cache to the epoch of `now`: cur = epoch, prev = epoch - 1. */
-static int refresh(struct px_tickets *t, double now)
+static bool blank_or_comment(const char *s, size_t n)
 {
-    uint64_t epoch = now > 0 ? (uint64_t)(now / t->rotate) : 0; /* truncation = floor for now > 0 */
-    if (t->cur.valid && t->cur.epoch == epoch && (epoch == 0 || t->prev.valid))
-        return 0;
-    struct px_ticket_key cur, prev;
-    memset(&prev, 0, sizeof prev);
-    if (t->cur.valid && t->cur.epoch == epoch)
-        cur = t->cur;
-    else if (px_ticket_derive(&cur, t->secret, epoch) == -1)
-        return -1;
-    if (epoch > 0) {
-        if (t->cur.valid && t->cur.epoch == epoch - 1)
-            prev = t->cur;
-        else if (px_ticket_derive(&prev, t->secret, epoch - 1) == -1)
-            return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '#')
+            return true;
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return false;
     }
-    t->cur = cur;
-    t->prev = prev;
-    OPENSSL_cleanse(&cur, sizeof cur);
-    OPENSSL_cleanse(&prev, sizeof prev);
-    return 0;
+    return true;
 }
 
-const struct px_ticket_key *px_tickets_current(struct px_tickets *t, double now)
+/* One base64 line (surrounding blanks allowed) into out; returns bytes or -1. */
+static int decode_line(const char *s, size_t n, uint8_t out[LINE_MAX_LEN])
 {
-    return refresh(t, now) == 0 ? &t->cur : NULL;
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        n--;
+    if (n == 0 || n % 4 || n >= LINE_MAX_LEN)
+        return -1;
+    char in[LINE_MAX_LEN];
+    memcpy(in, s, n);
+    in[n] = '\0';
+    int got = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    OPENSSL_cleanse(in, sizeof in);
+    if (got < 0)
+        return -1;
+    /* EVP_DecodeBlock counts the padding as zero bytes */
+    got -= (s[n - 1] == '=') + (n > 1 && s[n - 2] == '=');
+    return got;
 }
 
-const struct px_ticket_key *px_tickets_find(struct px_tickets *t, const uint8_t name[PX_TICKET_NAME_LEN],
-                                            double now, bool *renew)
+struct px_ticket_ring *px_ticket_ring_parse(const char *text, size_t len, char *err, size_t err_len)
+{
+    struct px_ticket_ring *r = calloc(1, sizeof *r);
+    uint8_t raw[LINE_MAX_LEN];
+    unsigned lineno = 0;
+    if (!r) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    r->refs = 1;
+    r->from_file = true;
+    for (size_t at = 0; at < len;) {
+        const char *line = text + at;
+        const char *nl = memchr(line, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - line) : len - at;
+        at += n + (nl ? 1 : 0);
+        lineno++;
+        if (blank_or_comment(line, n))
+            continue;
+        int got = decode_line(line, n, raw);
+        if (got < FILE_KEY_MIN || got > FILE_KEY_MAX) {
+            snprintf(err, err_len, "line %u: not a base64 key of %d..%d bytes (e.g. openssl rand "
+                     "-base64 48)", lineno, FILE_KEY_MIN, FILE_KEY_MAX);
+            goto fail;
+        }
+        if (r->n == PX_TICKET_FILE_KEYS_MAX) {
+            snprintf(err, err_len, "line %u: more than %d keys", lineno, PX_TICKET_FILE_KEYS_MAX);
+            goto fail;
+        }
+        unsigned int md_len = 0;
+        if (EVP_Digest(raw, (size_t)got, r->base[r->n], &md_len, EVP_sha256(), NULL) != 1) {
+            snprintf(err, err_len, "line %u: cannot hash", lineno);
+            goto fail;
+        }
+        r->n++;
+        OPENSSL_cleanse(raw, sizeof raw);
+    }
+    if (r->n == 0) {
+        snprintf(err, err_len, "no key");
+        goto fail;
+    }
+    return r;
+fail:
+    OPENSSL_cleanse(raw, sizeof raw);
+    px_ticket_ring_unref(r);
+    return NULL;
+}
+
+void px_ticket_ring_ref(struct px_ticket_ring *r)
+{
+    r->refs++;
+}
+
+void px_ticket_ring_unref(struct px_ticket_ring *r)
+{
+    if (!r || --r->refs > 0)
+        return;
+    OPENSSL_cleanse(r, sizeof *r);
+    free(r);
+}
+
+void px_ticket_ring_wipe(struct px_ticket_ring *r)
+{
+    OPENSSL_cleanse(r->base, sizeof r->base);
+    r->n = 0;
+}
+
+void px_ticket_ring_advance(struct px_ticket_ring *r, double now)
+{
+    if (r->from_file || r->n == 0)
+        return;
+    uint64_t target = epoch_of(now, r->rotate);
+    if (target <= r->epoch)
+        return;
+    if (target - r->epoch > RATCHET_STEPS_MAX) {
+        uint8_t seed[PX_TICKET_BASE_LEN];
+        px_ticket_ring_wipe(r);
+        if (RAND_bytes(seed, sizeof seed) != 1)
+            return; /* stays wiped: no tickets rather than guessable ones */
+        memcpy(r->base[0], seed, sizeof seed);
+        OPENSSL_cleanse(seed, sizeof seed);
+        r->n = 1;
+        r->epoch = target;
+        return;
+    }
+    while (r->epoch < target) {
+        uint8_t next[PX_TICKET_BASE_LEN];
+        if (hmac32(next, r->base[0], (const uint8_t *)RATCHET_LABEL, sizeof RATCHET_LABEL - 1) == -1) {
+            px_ticket_ring_wipe(r);
+            return;
+        }
+        memcpy(r->base[1], r->base[0], PX_TICKET_BASE_LEN); /* overwrites B(e-1) */
+        memcpy(r->base[0], next, PX_TICKET_BASE_LEN);
+        OPENSSL_cleanse(next, sizeof next);
+        r->epoch++;
+        r->n = 2;
+    }
+}
+
+int px_ticket_key_current(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_POLICY_LEN],
+                          double now, struct px_ticket_key *out)
+{
+    px_ticket_ring_advance(r, now);
+    if (r->n == 0)
+        return -1;
+    return px_ticket_key_derive(out, r->base[0], policy);
+}
+
+int px_ticket_key_find(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_POLICY_LEN],
+                       const uint8_t name[PX_TICKET_NAME_LEN], double now,
+                       struct px_ticket_key *out, bool *renew)
 {
     *renew = false;
-    if (refresh(t, now) == -1)
-        return NULL;
-    if (CRYPTO_memcmp(name, t->cur.name, PX_TICKET_NAME_LEN) == 0)
-        return &t->cur;
-    if (t->prev.valid && CRYPTO_memcmp(name, t->prev.name, PX_TICKET_NAME_LEN) == 0) {
-        *renew = true;
-        return &t->prev;
+    px_ticket_ring_advance(r, now);
+    for (size_t i = 0; i < r->n; i++) {
+        if (px_ticket_key_derive(out, r->base[i], policy) == -1)
+            return -1;
+        if (CRYPTO_memcmp(name, out->name, PX_TICKET_NAME_LEN) == 0) {
+            *renew = i > 0;
+            return 0;
+        }
     }
-    return NULL;
+    OPENSSL_cleanse(out, sizeof *out);
+    return -1;
 }

@@ -1,16 +1,29 @@
-/* tickets.h — TLS session ticket keys that rotate by the clock and agree
- * across processes without talking to each other.
+/* tickets.h — TLS session ticket keys with forward secrecy, bound to the
+ * client-certificate policy.
  *
- * Time is cut into epochs of `rotate` seconds (epoch = floor(unix time /
- * rotate)). The keys of an epoch are derived from one 32-byte secret:
- *   K(label) = HMAC-SHA256(secret, "sstp-proxy ticket v1" | be64(epoch) | label)
- * with label "name" (first 16 bytes: the key name sent in the ticket),
- * "aes" (AES-256-CBC key) and "hmac" (HMAC-SHA256 key). Every worker of a
- * master (the secret is made before fork) and every proxy sharing a
- * ticket_secret_file computes the same keys, so a ticket from one worker
- * resumes on any other. New tickets use the current epoch's key; a ticket
- * of the previous epoch is still accepted and renewed; older ones get a
- * full handshake. Pure apart from the HMAC: the caller passes the time. */
+ * A ring holds base keys B (32 bytes each); [0] encrypts new tickets, every
+ * one decrypts. Two kinds:
+ *  - random (the default): a seed from the master's RAND_bytes at start,
+ *    moved on by a one-way ratchet at each epoch of `rotate` seconds
+ *    (epoch = floor(unix time / rotate)):
+ *        B(e+1) = HMAC-SHA256(B(e), "sstp-proxy ticket ratchet v2")
+ *    The ring keeps B(e) and B(e-1) only: each step wipes the older one, so
+ *    memory read later can neither decrypt a ticket (nor the TLS 1.2
+ *    session in it) older than two epochs nor forge one. Every process
+ *    forked from the master steps the same chain by the same clock, so a
+ *    ticket from one worker resumes on any other;
+ *  - from the operator's file (ticket_key_file): one base64 line per key,
+ *    each of at least 32 random bytes, B = SHA-256(bytes); the first line
+ *    encrypts, all decrypt (HAProxy's tls-ticket-keys, nginx's
+ *    ssl_session_ticket_key). Proxies sharing the file resume each other's
+ *    sessions; the operator rotates (a new first line, the last one
+ *    dropped, SIGHUP) and the replaced ring is wiped.
+ * The keys of a ticket come from B and the 32-byte policy digest (client
+ * verification, CA, CRLs; see tls_ctx.c):
+ *        K(label) = HMAC-SHA256(B, "sstp-proxy ticket v2" | label | policy)
+ *        name = K("name")[0:16], aes = K("aes") (AES-256-CBC), hmac = K("hmac")
+ * so a policy change makes every older ticket a full handshake.
+ * Pure apart from the HMAC and the seed: the caller passes the time. */
 #ifndef SSTP_LB_PROXY_TICKETS_H
 #define SSTP_LB_PROXY_TICKETS_H
 
@@ -18,41 +31,63 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PX_TICKET_SECRET_LEN 32
+#define PX_TICKET_BASE_LEN   32
+#define PX_TICKET_POLICY_LEN 32
 #define PX_TICKET_NAME_LEN   16 /* OpenSSL's key_name */
 #define PX_TICKET_KEY_LEN    32
+#define PX_TICKET_FILE_KEYS_MAX 8
+#define PX_TICKET_KEY_FILE_MAX  4096 /* eight base64 lines and comments */
 
 struct px_ticket_key {
-    uint64_t epoch;
-    bool valid;
     uint8_t name[PX_TICKET_NAME_LEN];
     uint8_t aes[PX_TICKET_KEY_LEN];
     uint8_t hmac[PX_TICKET_KEY_LEN];
 };
 
-struct px_tickets {
-    uint8_t secret[PX_TICKET_SECRET_LEN];
-    double rotate;                 /* seconds per epoch, > 0 */
-    struct px_ticket_key cur, prev; /* cache of the two live epochs */
+struct px_ticket_ring {
+    unsigned refs;
+    bool from_file;
+    double rotate;                  /* random: seconds per epoch */
+    uint64_t epoch;                 /* random: the epoch of base[0] */
+    size_t n;                       /* keys held; 0 = wiped (no tickets) */
+    uint8_t base[PX_TICKET_FILE_KEYS_MAX][PX_TICKET_BASE_LEN];
 };
 
-/* px_tickets_init sets the secret and the epoch length; keys are derived on
- * first use. */
-void px_tickets_init(struct px_tickets *t, const uint8_t secret[PX_TICKET_SECRET_LEN], double rotate);
-/* px_tickets_cleanup wipes the secret and keys. */
-void px_tickets_cleanup(struct px_tickets *t);
+/* px_ticket_ring_random makes a ratchet ring whose key at the epoch of
+ * `now` is `seed`. Returns it with one reference, or NULL (no memory). */
+struct px_ticket_ring *px_ticket_ring_random(const uint8_t seed[PX_TICKET_BASE_LEN], double rotate,
+                                             double now);
+/* px_ticket_ring_parse makes a file ring from the text of a key file: one
+ * base64 key of 32..96 bytes per line, '#' comments and blank lines
+ * ignored, 1..PX_TICKET_FILE_KEYS_MAX keys. Returns it with one reference,
+ * or NULL with the reason (line number, never key bytes) in err. */
+struct px_ticket_ring *px_ticket_ring_parse(const char *text, size_t len, char *err, size_t err_len);
+void px_ticket_ring_ref(struct px_ticket_ring *r);
+/* px_ticket_ring_unref drops a reference; the last one wipes and frees.
+ * NULL is a no-op. */
+void px_ticket_ring_unref(struct px_ticket_ring *r);
+/* px_ticket_ring_wipe erases every key now (holders issue no ticket and
+ * accept none from then on). */
+void px_ticket_ring_wipe(struct px_ticket_ring *r);
+/* px_ticket_ring_advance steps a random ring to the epoch of `now`
+ * (wiping what falls out); a clock that went back changes nothing. File
+ * rings do not move. */
+void px_ticket_ring_advance(struct px_ticket_ring *r, double now);
 
-/* px_ticket_derive computes the keys of one epoch. Returns 0 or -1 (HMAC
- * failure). */
-int px_ticket_derive(struct px_ticket_key *out, const uint8_t secret[PX_TICKET_SECRET_LEN],
-                     uint64_t epoch);
-
-/* px_tickets_current returns the key to encrypt new tickets with at unix
- * time `now`, or NULL if it cannot be derived. Valid until the next call. */
-const struct px_ticket_key *px_tickets_current(struct px_tickets *t, double now);
-/* px_tickets_find returns the key named `name` if it is the current or the
- * previous epoch's at `now` (*renew true for the previous one), or NULL. */
-const struct px_ticket_key *px_tickets_find(struct px_tickets *t, const uint8_t name[PX_TICKET_NAME_LEN],
-                                            double now, bool *renew);
+/* px_ticket_key_derive computes the keys of base key `base` under
+ * `policy`. Returns 0 or -1 (HMAC failure, out wiped). */
+int px_ticket_key_derive(struct px_ticket_key *out, const uint8_t base[PX_TICKET_BASE_LEN],
+                         const uint8_t policy[PX_TICKET_POLICY_LEN]);
+/* px_ticket_key_current fills out with the key new tickets are encrypted
+ * with at `now`. Returns 0, or -1 (wiped ring, HMAC failure). */
+int px_ticket_key_current(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_POLICY_LEN],
+                          double now, struct px_ticket_key *out);
+/* px_ticket_key_find fills out with the key named `name` under `policy`
+ * at `now`; *renew is true when it is not the encrypting key (the client
+ * gets a fresh ticket). Returns 0, or -1 if no key of the ring has that
+ * name (full handshake). */
+int px_ticket_key_find(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_POLICY_LEN],
+                       const uint8_t name[PX_TICKET_NAME_LEN], double now,
+                       struct px_ticket_key *out, bool *renew);
 
 #endif

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -18,11 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/log.h"
 
-#define SID_CTX "sstp-proxy"
+#define POLICY_LABEL "sstp-proxy client policy v1"
 #define OCSP_MAX_LEN (64 * 1024)       /* a stapled response is a few KiB */
-#define SECRET_FILE_MAX (64 * 1024)
+#define OCSP_LEEWAY_S 300              /* clock skew allowed on thisUpdate/nextUpdate */
+#define PKI_FILE_MAX (64 * 1024 * 1024) /* a CA bundle or a large CRL */
+#define SERVED_MAX 1024                /* replaced certificates remembered (oldest dropped) */
+#define SERVED_WINDOWS 2               /* a ticket of the previous key lives up to two rotations */
 #define TICKET_APPDATA_LEN (SSTP_SHA256_LEN + SSTP_SHA1_LEN)
 #define TLS13_TICKETS 1                /* one resumption ticket per full handshake is enough */
 
@@ -80,37 +86,63 @@ static struct px_cert *cert_of(const SSL *s)
     return SSL_CTX_get_app_data(SSL_get_SSL_CTX(s));
 }
 
+static struct px_ticket_ring *ticket_ring(const struct px_tls *t)
+{
+    return t->keys->file ? t->keys->file : t->keys->ratchet;
+}
+
 static int ticket_key_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
                          EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
 {
     struct px_cert *c = cert_of(s);
     if (!c)
         return -1;
-    struct px_tickets *tk = &c->tls->tickets;
-    const struct px_ticket_key *k;
+    struct px_tls *t = c->tls;
+    struct px_ticket_key k;
     bool renew = false;
     double now = (double)time(NULL);
+    int rc = -1;
     if (enc) {
-        k = px_tickets_current(tk, now);
-        if (!k || RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
-            return -1;
-        memcpy(key_name, k->name, PX_TICKET_NAME_LEN);
-        if (EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
-            return -1;
+        if (px_ticket_key_current(ticket_ring(t), t->policy, now, &k) == -1)
+            return -1; /* keys wiped or no HMAC: fail rather than issue a guessable ticket */
+        memcpy(key_name, k.name, PX_TICKET_NAME_LEN);
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1 ||
+            EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1)
+            goto out;
     } else {
-        k = px_tickets_find(tk, key_name, now, &renew);
-        if (!k)
-            return 0; /* unknown or expired key: full handshake, new ticket */
-        if (EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
-            return -1;
+        if (px_ticket_key_find(ticket_ring(t), t->policy, key_name, now, &k, &renew) == -1)
+            return 0; /* unknown, expired or another policy's key: full handshake, new ticket */
+        if (EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1)
+            goto out;
     }
     OSSL_PARAM params[3];
-    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac, PX_TICKET_KEY_LEN);
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, PX_TICKET_KEY_LEN);
     params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
     params[2] = OSSL_PARAM_construct_end();
-    if (EVP_MAC_CTX_set_params(hctx, params) != 1)
-        return -1;
-    return renew ? 2 : 1;
+    if (EVP_MAC_CTX_set_params(hctx, params) == 1) /* both contexts keep their own copy */
+        rc = renew ? 2 : 1;
+out:
+    OPENSSL_cleanse(&k, sizeof k);
+    return rc;
+}
+
+static bool same_hashes(const struct tls_cert_hashes *a, const struct tls_cert_hashes *b)
+{
+    return memcmp(a->sha256, b->sha256, sizeof a->sha256) == 0 && memcmp(a->sha1, b->sha1, sizeof a->sha1) == 0;
+}
+
+/* Whether this process presented the certificate of hashes h within a
+ * ticket lifetime: one of the generation's own, or a replaced one still in
+ * its window. */
+static bool served(const struct px_tls *t, const struct tls_cert_hashes *h, double now)
+{
+    for (size_t i = 0; i < t->n_certs; i++)
+        if (same_hashes(&t->certs[i].hashes, h))
+            return true;
+    for (size_t i = 0; i < t->n_served; i++)
+        if (t->served[i].until > now && same_hashes(&t->served[i].hashes, h))
+            return true;
+    return false;
 }
 
 /* A new ticket carries the hashes of the certificate the client holds, so
@@ -140,15 +172,24 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss, const unsigned c
     (void)keyname_len;
     (void)arg;
     struct px_tls_hs *hs = SSL_get_app_data(s);
+    struct px_cert *c = cert_of(s);
+    struct tls_cert_hashes h;
     void *data = NULL;
     size_t len = 0;
     switch (status) {
     case SSL_TICKET_SUCCESS:
     case SSL_TICKET_SUCCESS_RENEW:
-        if (!hs || !SSL_SESSION_get0_ticket_appdata(ss, &data, &len) || len != TICKET_APPDATA_LEN)
+        if (!hs || !c || !SSL_SESSION_get0_ticket_appdata(ss, &data, &len) || len != TICKET_APPDATA_LEN)
             return SSL_TICKET_RETURN_IGNORE_RENEW;
-        memcpy(hs->ticket.sha256, data, SSTP_SHA256_LEN);
-        memcpy(hs->ticket.sha1, (uint8_t *)data + SSTP_SHA256_LEN, SSTP_SHA1_LEN);
+        memcpy(h.sha256, data, SSTP_SHA256_LEN);
+        memcpy(h.sha1, (uint8_t *)data + SSTP_SHA256_LEN, SSTP_SHA1_LEN);
+        /* even a ticket under our key (a stolen or shared one) never makes
+         * us vouch for a certificate we did not present */
+        if (!served(c->tls, &h, (double)time(NULL))) {
+            hs->ticket_not_served = true;
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+        }
+        hs->ticket = h;
         hs->from_ticket = true;
         return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
     case SSL_TICKET_EMPTY:
@@ -162,8 +203,8 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss, const unsigned c
 static int ocsp_cb(SSL *s, void *arg)
 {
     struct px_cert *c = arg;
-    if (!c->ocsp)
-        return SSL_TLSEXT_ERR_NOACK;
+    if (!c->ocsp || time(NULL) > c->ocsp_next_update)
+        return SSL_TLSEXT_ERR_NOACK; /* a stale staple would make a strict client fail */
     unsigned char *copy = OPENSSL_memdup(c->ocsp, c->ocsp_len); /* OpenSSL takes ownership */
     if (!copy || SSL_set_tlsext_status_ocsp_resp(s, copy, (long)c->ocsp_len) != 1) {
         OPENSSL_free(copy);
@@ -306,19 +347,98 @@ fail:
     return -1;
 }
 
-/* Loads and checks a DER OCSP response: it must parse and say "successful". */
-static int load_ocsp(struct px_cert *c, const char *path, char *err, size_t err_len)
+/* The certificate that signed leaf: from the chain the context sends,
+ * else from the certificates the OCSP response carries (its signer is
+ * often the issuer). Checked by signature, not by name alone. */
+static X509 *find_issuer(SSL_CTX *ctx, X509 *leaf, OCSP_BASICRESP *bs)
+{
+    STACK_OF(X509) *lists[2] = { NULL, (STACK_OF(X509) *)OCSP_resp_get0_certs(bs) };
+    if (SSL_CTX_get0_chain_certs(ctx, &lists[0]) != 1)
+        lists[0] = NULL;
+    for (size_t l = 0; l < 2; l++) {
+        for (int i = 0; lists[l] && i < sk_X509_num(lists[l]); i++) {
+            X509 *x = sk_X509_value(lists[l], i);
+            EVP_PKEY *pk = X509_get0_pubkey(x);
+            if (X509_check_issued(x, leaf) == X509_V_OK && pk && X509_verify(leaf, pk) == 1)
+                return x;
+        }
+    }
+    return NULL;
+}
+
+/* The single response about leaf, matched by CertID (whatever hash the
+ * responder used). */
+static OCSP_SINGLERESP *find_single(OCSP_BASICRESP *bs, X509 *leaf, X509 *issuer)
+{
+    for (int i = 0; i < OCSP_resp_count(bs); i++) {
+        OCSP_SINGLERESP *single = OCSP_resp_get0(bs, i);
+        const OCSP_CERTID *cid = OCSP_SINGLERESP_get0_id(single);
+        ASN1_OBJECT *md_oid = NULL;
+        if (!cid || OCSP_id_get0_info(NULL, &md_oid, NULL, NULL, (OCSP_CERTID *)cid) != 1)
+            continue;
+        const EVP_MD *md = EVP_get_digestbyobj(md_oid);
+        OCSP_CERTID *want = md ? OCSP_cert_to_id(md, leaf, issuer) : NULL;
+        int same = want && OCSP_id_cmp(want, cid) == 0;
+        OCSP_CERTID_free(want);
+        if (same)
+            return single;
+    }
+    return NULL;
+}
+
+/* Why the response must not be stapled for leaf, or NULL if it may be
+ * (then *next_update is when it goes stale). */
+static const char *ocsp_refusal(SSL_CTX *ctx, X509 *leaf, const uint8_t *der, size_t der_len,
+                                time_t *next_update)
+{
+    const unsigned char *p = der;
+    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)der_len);
+    OCSP_BASICRESP *bs = NULL;
+    const char *why = NULL;
+    int status, reason;
+    ASN1_GENERALIZEDTIME *rev, *this_upd, *next_upd;
+    struct tm tm;
+    if (!r || OCSP_response_status(r) != OCSP_RESPONSE_STATUS_SUCCESSFUL || !(bs = OCSP_response_get1_basic(r)))
+        why = "not_a_successful_response";
+    X509 *issuer = why ? NULL : find_issuer(ctx, leaf, bs);
+    OCSP_SINGLERESP *single = why || !issuer ? NULL : find_single(bs, leaf, issuer);
+    if (!why && !issuer)
+        why = "issuer_not_found";
+    else if (!why && !single)
+        why = "for_another_certificate";
+    else if (!why && (status = OCSP_single_get0_status(single, &reason, &rev, &this_upd, &next_upd)) !=
+                         V_OCSP_CERTSTATUS_GOOD)
+        why = "status_not_good";
+    else if (!why && !next_upd)
+        why = "no_next_update";
+    else if (!why && (OCSP_check_validity(this_upd, next_upd, OCSP_LEEWAY_S, -1) != 1 ||
+                      ASN1_TIME_to_tm(next_upd, &tm) != 1))
+        why = "stale";
+    if (!why)
+        *next_update = timegm(&tm) + OCSP_LEEWAY_S;
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(r);
+    ERR_clear_error();
+    return why;
+}
+
+/* Loads a DER OCSP response. An unreadable file is a configuration error;
+ * a response that does not vouch for this certificate now is not stapled
+ * (warned and counted) and the certificate is served without it. */
+static int load_ocsp(struct px_tls *t, struct px_cert *c, const char *path, unsigned flags,
+                     char *err, size_t err_len)
 {
     if (read_file(path, OCSP_MAX_LEN, &c->ocsp, &c->ocsp_len, err, err_len) == -1)
         return -1;
-    const unsigned char *p = c->ocsp;
-    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)c->ocsp_len);
-    int status = r ? OCSP_response_status(r) : -1;
-    OCSP_RESPONSE_free(r);
-    if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-        ERR_clear_error();
-        snprintf(err, err_len, "%s: not a successful DER OCSP response", path);
-        return -1;
+    const char *why = ocsp_refusal(c->ctx, SSL_CTX_get0_certificate(c->ctx), c->ocsp, c->ocsp_len,
+                                   &c->ocsp_next_update);
+    if (why) {
+        free(c->ocsp);
+        c->ocsp = NULL;
+        c->ocsp_len = 0;
+        t->n_ocsp_dropped++;
+        if (flags & PX_TLS_LOG_WARNINGS)
+            log_warn("ocsp_not_stapled", "cert=%s ocsp=%s reason=%s", c->file, path, why);
     }
     return 0;
 }
@@ -331,7 +451,8 @@ static int setup_ctx(struct px_tls *t, struct px_cert *c, const struct px_config
     /* read what the socket has, not a record header then its body: half the
      * read() calls under load (RELEASE_BUFFERS still frees it when empty) */
     SSL_CTX_set_read_ahead(ctx, 1);
-    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)SID_CTX, sizeof SID_CTX - 1) != 1)
+    /* sessions of another client-certificate policy never resume here */
+    if (SSL_CTX_set_session_id_context(ctx, t->policy, sizeof t->policy) != 1)
         return fail(err, err_len, "session id context for", c->file);
     /* tickets only: workers share no session cache */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -355,13 +476,29 @@ static int setup_ctx(struct px_tls *t, struct px_cert *c, const struct px_config
     return 0;
 }
 
+/* Client certificates are checked against every CRL given. */
+static int add_crls(SSL_CTX *ctx, STACK_OF(X509_CRL) *crls, const struct px_config *cfg)
+{
+    if (!crls)
+        return 0;
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++)
+        if (X509_STORE_add_crl(st, sk_X509_CRL_value(crls, i)) != 1)
+            return -1;
+    unsigned long f = X509_V_FLAG_CRL_CHECK;
+    if (cfg->client_crl_check == PX_CRL_CHAIN)
+        f |= X509_V_FLAG_CRL_CHECK_ALL;
+    return X509_STORE_set_flags(st, f) == 1 ? 0 : -1;
+}
+
 static int load_cert(struct px_tls *t, struct px_cert *c, const struct px_cert_spec *spec,
-                     const struct px_config *cfg, char *err, size_t err_len)
+                     const struct px_config *cfg, STACK_OF(X509_CRL) *crls, unsigned flags,
+                     char *err, size_t err_len)
 {
     char why[512];
     struct tls_server_opts o = {
         .cert_file = spec->cert, .key_file = spec->key,
-        .ciphers = cfg->ciphers, .ciphersuites = cfg->ciphersuites,
+        .ciphers = cfg->ciphers, .ciphersuites = cfg->ciphersuites, .groups = cfg->groups,
         .client_ca = cfg->client_verify != PX_VERIFY_NONE ? cfg->client_ca : NULL,
         .client_ca_optional = cfg->client_verify == PX_VERIFY_OPTIONAL,
     };
@@ -376,6 +513,8 @@ static int load_cert(struct px_tls *t, struct px_cert *c, const struct px_cert_s
         snprintf(err, err_len, "%s", why);
         return -1;
     }
+    if (add_crls(c->ctx, crls, cfg) == -1)
+        return fail(err, err_len, "cannot add the client CRLs for", spec->cert);
     X509 *leaf = SSL_CTX_get0_certificate(c->ctx);
     if (!leaf || tls_ctx_cert_hashes(c->ctx, &c->hashes) == -1)
         return fail(err, err_len, "cannot hash certificate", spec->cert);
@@ -387,7 +526,7 @@ static int load_cert(struct px_tls *t, struct px_cert *c, const struct px_cert_s
     } else if (names_from_x509(c, leaf) == -1) {
         goto oom;
     }
-    if (spec->ocsp && load_ocsp(c, spec->ocsp, err, err_len) == -1)
+    if (spec->ocsp && load_ocsp(t, c, spec->ocsp, flags, err, err_len) == -1)
         return -1;
     return setup_ctx(t, c, cfg, err, err_len);
 oom:
@@ -405,6 +544,15 @@ static void cert_cleanup(struct px_cert *c)
     free(c->ocsp);
 }
 
+static void keys_unref(struct px_ticket_keys *k)
+{
+    if (!k || --k->refs > 0)
+        return;
+    px_ticket_ring_unref(k->ratchet);
+    px_ticket_ring_unref(k->file);
+    free(k);
+}
+
 static void tls_free(struct px_tls *t)
 {
     for (size_t i = 0; i < t->n_certs; i++)
@@ -414,14 +562,203 @@ static void tls_free(struct px_tls *t)
     SSL_CTX_free(t->backend_ctx);
     if (t->keylog_fd != -1)
         close(t->keylog_fd);
-    px_tickets_cleanup(&t->tickets);
+    keys_unref(t->keys);
+    free(t->served);
     free(t);
 }
 
-struct px_tls *px_tls_new(const struct px_config *cfg, const uint8_t *ticket_secret,
+/* Hashes one file into the policy digest (length first, so two files can
+ * never read as another pair); the bytes stay in *out for the caller. */
+static int digest_file(EVP_MD_CTX *md, const char *path, uint8_t **out, size_t *out_len,
+                       char *err, size_t err_len)
+{
+    if (read_file(path, PKI_FILE_MAX, out, out_len, err, err_len) == -1)
+        return -1;
+    uint8_t len_be[8];
+    for (int i = 0; i < 8; i++)
+        len_be[i] = (uint8_t)((uint64_t)*out_len >> (56 - 8 * i));
+    if (EVP_DigestUpdate(md, len_be, sizeof len_be) != 1 || EVP_DigestUpdate(md, *out, *out_len) != 1) {
+        snprintf(err, err_len, "%s: cannot hash", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every PEM CRL of a file (one per issuer, several allowed). */
+static int parse_crls(STACK_OF(X509_CRL) *crls, const char *path, const uint8_t *pem, size_t len,
+                      char *err, size_t err_len)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509_CRL *crl;
+    int n = 0;
+    while (bio && (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
+        if (!sk_X509_CRL_push(crls, crl)) {
+            X509_CRL_free(crl);
+            break;
+        }
+        n++;
+    }
+    BIO_free(bio);
+    ERR_clear_error(); /* the end of the file reads as an error */
+    if (n == 0) {
+        snprintf(err, err_len, "client_crl %s: no PEM CRL in it", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* t->policy = SHA-256(label | verify mode | [crl scope | CA file | CRL
+ * files]): what a full handshake would enforce on a client certificate.
+ * It is the session id context and an input of the ticket keys, so a
+ * session made under another policy is never resumed. *out_crls gets the
+ * CRLs (NULL when none). */
+static int load_policy(struct px_tls *t, const struct px_config *cfg, STACK_OF(X509_CRL) **out_crls,
+                       char *err, size_t err_len)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t mode[2] = { (uint8_t)cfg->client_verify, (uint8_t)cfg->client_crl_check };
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    unsigned int md_len = 0;
+    int rc = -1;
+    *out_crls = NULL;
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, POLICY_LABEL, sizeof POLICY_LABEL - 1) != 1 ||
+        EVP_DigestUpdate(md, mode, 1) != 1) {
+        snprintf(err, err_len, "cannot hash the client certificate policy");
+        goto out;
+    }
+    if (cfg->client_verify != PX_VERIFY_NONE) {
+        if (EVP_DigestUpdate(md, mode + 1, 1) != 1 ||
+            digest_file(md, cfg->client_ca, &bytes, &len, err, err_len) == -1)
+            goto out;
+        free(bytes);
+        bytes = NULL;
+        const char *p = cfg->client_crl ? cfg->client_crl : "";
+        char path[PATH_MAX];
+        int n;
+        while ((n = cfg_next_token(&p, path, sizeof path)) != 0) {
+            if (n < 0) {
+                snprintf(err, err_len, "client_crl: a path is too long");
+                goto out;
+            }
+            if (!*out_crls && !(*out_crls = sk_X509_CRL_new_null())) {
+                snprintf(err, err_len, "out of memory");
+                goto out;
+            }
+            if (digest_file(md, path, &bytes, &len, err, err_len) == -1 ||
+                parse_crls(*out_crls, path, bytes, len, err, err_len) == -1)
+                goto out;
+            free(bytes);
+            bytes = NULL;
+        }
+    }
+    if (EVP_DigestFinal_ex(md, t->policy, &md_len) != 1 || md_len != sizeof t->policy) {
+        snprintf(err, err_len, "cannot hash the client certificate policy");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(bytes);
+    EVP_MD_CTX_free(md);
+    if (rc == -1) {
+        sk_X509_CRL_pop_free(*out_crls, X509_CRL_free);
+        *out_crls = NULL;
+    }
+    return rc;
+}
+
+/* The process's ticket keys: prev's (one ratchet per process), or a new
+ * random ratchet at start. */
+static int setup_keys(struct px_tls *t, const struct px_config *cfg, struct px_tls *prev,
+                      char *err, size_t err_len)
+{
+    if (prev) {
+        t->keys = prev->keys;
+        t->keys->refs++;
+        return 0;
+    }
+    uint8_t seed[PX_TICKET_BASE_LEN];
+    t->keys = calloc(1, sizeof *t->keys);
+    if (!t->keys || RAND_bytes(seed, sizeof seed) != 1 ||
+        !(t->keys->ratchet = px_ticket_ring_random(seed, cfg->ticket_rotate, (double)time(NULL)))) {
+        OPENSSL_cleanse(seed, sizeof seed);
+        free(t->keys);
+        t->keys = NULL;
+        snprintf(err, err_len, "ticket keys: no memory or no randomness");
+        return -1;
+    }
+    OPENSSL_cleanse(seed, sizeof seed);
+    t->keys->refs = 1;
+    return 0;
+}
+
+static struct px_ticket_ring *read_key_file(const char *path, char *err, size_t err_len)
+{
+    uint8_t *text = NULL;
+    size_t len = 0;
+    char why[256];
+    if (read_file(path, PX_TICKET_KEY_FILE_MAX, &text, &len, err, err_len) == -1)
+        return NULL;
+    struct px_ticket_ring *r = px_ticket_ring_parse((const char *)text, len, why, sizeof why);
+    if (!r)
+        snprintf(err, err_len, "ticket_key_file %s: %s", path, why);
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return r;
+}
+
+/* The certificates of prev (and those it still remembered) stay claimable
+ * by tickets for served_window from now. */
+static int inherit_served(struct px_tls *t, const struct px_tls *prev, double now)
+{
+    if (!prev)
+        return 0;
+    size_t cap = prev->n_served + prev->n_certs;
+    t->served = calloc(cap ? cap : 1, sizeof *t->served);
+    if (!t->served)
+        return -1;
+    for (size_t i = 0; i < prev->n_certs; i++)
+        t->served[t->n_served++] = (struct px_served){ prev->certs[i].hashes, now + t->served_window };
+    for (size_t i = 0; i < prev->n_served; i++) {
+        const struct px_served *e = &prev->served[i];
+        bool dup = false;
+        for (size_t j = 0; j < t->n_served && !dup; j++)
+            dup = same_hashes(&t->served[j].hashes, &e->hashes);
+        if (e->until > now && !dup)
+            t->served[t->n_served++] = *e;
+    }
+    if (t->n_served > SERVED_MAX)
+        t->n_served = SERVED_MAX; /* newest first: the oldest go, their tickets get a full handshake */
+    return 0;
+}
+
+/* The key log decrypts every session: never through a symlink someone
+ * planted, never readable by others, and always said out loud. */
+static int open_keylog(struct px_tls *t, const char *path, unsigned flags, char *err, size_t err_len)
+{
+    t->keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat st;
+    if (t->keylog_fd == -1 || fstat(t->keylog_fd, &st) == -1 || fchmod(t->keylog_fd, 0600) == -1) {
+        snprintf(err, err_len, "keylog_file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "keylog_file %s: not a regular file", path);
+        return -1;
+    }
+    if (flags & PX_TLS_LOG_WARNINGS)
+        log_warn("keylog", "file=%s msg=tls_secrets_written_there_decrypt_all_traffic", path);
+    return 0;
+}
+
+struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsigned flags,
                           char *err, size_t err_len)
 {
     struct px_tls *t = calloc(1, sizeof *t);
+    STACK_OF(X509_CRL) *crls = NULL;
+    struct px_ticket_ring *file_keys = NULL;
+    double now = (double)time(NULL);
     if (!t) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -430,14 +767,19 @@ struct px_tls *px_tls_new(const struct px_config *cfg, const uint8_t *ticket_sec
     t->keylog_fd = -1;
     t->alpn = cfg->alpn;
     t->tickets_on = cfg->tickets;
-    px_tickets_init(&t->tickets, ticket_secret, cfg->ticket_rotate);
-    if (cfg->keylog_file && cfg->keylog_file[0]) {
-        t->keylog_fd = open(cfg->keylog_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (t->keylog_fd == -1) {
-            snprintf(err, err_len, "keylog_file %s: %s", cfg->keylog_file, strerror(errno));
-            goto fail;
-        }
+    t->client_verify = cfg->client_verify;
+    t->served_window = SERVED_WINDOWS * cfg->ticket_rotate;
+    if (load_policy(t, cfg, &crls, err, err_len) == -1 || setup_keys(t, cfg, prev, err, err_len) == -1)
+        goto fail;
+    if (cfg->ticket_key_file && cfg->ticket_key_file[0] &&
+        !(file_keys = read_key_file(cfg->ticket_key_file, err, err_len)))
+        goto fail;
+    if (inherit_served(t, prev, now) == -1) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
     }
+    if (cfg->keylog_file && cfg->keylog_file[0] && open_keylog(t, cfg->keylog_file, flags, err, err_len) == -1)
+        goto fail;
     t->certs = calloc(cfg->certs.n, sizeof *t->certs);
     t->sel = calloc(cfg->certs.n, sizeof *t->sel);
     if (!t->certs || !t->sel) {
@@ -447,7 +789,7 @@ struct px_tls *px_tls_new(const struct px_config *cfg, const uint8_t *ticket_sec
     bool any_default = false;
     for (size_t i = 0; i < cfg->certs.n; i++) {
         t->n_certs++;
-        if (load_cert(t, &t->certs[i], &cfg->certs.items[i], cfg, err, err_len) == -1)
+        if (load_cert(t, &t->certs[i], &cfg->certs.items[i], cfg, crls, flags, err, err_len) == -1)
             goto fail;
         any_default |= t->certs[i].is_default;
     }
@@ -472,8 +814,15 @@ struct px_tls *px_tls_new(const struct px_config *cfg, const uint8_t *ticket_sec
         SSL_CTX_set_read_ahead(t->backend_ctx, 1);
         break;
     }
+    /* committed: the key file's keys replace (and wipe) the ones before,
+     * for the older generations of this process as well */
+    px_ticket_ring_unref(t->keys->file);
+    t->keys->file = file_keys;
+    sk_X509_CRL_pop_free(crls, X509_CRL_free); /* the stores hold their own references */
     return t;
 fail:
+    px_ticket_ring_unref(file_keys);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
     tls_free(t);
     return NULL;
 }
@@ -510,8 +859,20 @@ void px_tls_hs_detach(SSL *ssl)
         SSL_set_app_data(ssl, NULL);
 }
 
-int px_tls_presented(SSL *ssl, const struct px_tls_hs *hs, struct tls_cert_hashes *out)
+void px_tls_tick(struct px_tls *t, double now)
 {
+    px_ticket_ring_advance(t->keys->ratchet, now);
+}
+
+int px_tls_presented(SSL *ssl, struct px_tls_hs *hs, struct tls_cert_hashes *out)
+{
+    /* a resumed session skips the certificate request: check what it holds */
+    if (hs->cert && hs->cert->tls->client_verify == PX_VERIFY_REQUIRED &&
+        (!SSL_get0_peer_certificate(ssl) || SSL_get_verify_result(ssl) != X509_V_OK)) {
+        hs->refused = PXTP_NO_VERIFIED_CLIENT_CERT;
+        return -1;
+    }
+    hs->refused = PXTP_CERT_UNKNOWN;
     if (SSL_session_reused(ssl)) {
         if (!hs->from_ticket)
             return -1;
@@ -539,24 +900,4 @@ SSL *px_tls_backend_ssl(struct px_tls *t, int fd, const struct lb_spec *spec)
     }
     SSL_set_connect_state(ssl);
     return ssl;
-}
-
-int px_tls_read_secret(const char *path, uint8_t out[PX_TICKET_SECRET_LEN], char *err, size_t err_len)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    unsigned int md_len = 0;
-    if (read_file(path, SECRET_FILE_MAX, &buf, &len, err, err_len) == -1)
-        return -1;
-    int rc = 0;
-    if (len < PX_TICKET_SECRET_LEN) {
-        snprintf(err, err_len, "%s: at least %d bytes of secret needed", path, PX_TICKET_SECRET_LEN);
-        rc = -1;
-    } else if (EVP_Digest(buf, len, out, &md_len, EVP_sha256(), NULL) != 1 || md_len != PX_TICKET_SECRET_LEN) {
-        snprintf(err, err_len, "%s: cannot hash", path);
-        rc = -1;
-    }
-    OPENSSL_cleanse(buf, len);
-    free(buf);
-    return rc;
 }

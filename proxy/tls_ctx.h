@@ -1,25 +1,36 @@
 /* tls_ctx.h — the TLS side of sstp-proxy as one reloadable generation:
  * every configured certificate in its own SSL_CTX (so the certificate a
  * connection presents is known exactly), the SNI/key-type choice in the
- * ClientHello callback, session tickets with rotating keys (tickets.h) that
- * remember which certificate the client saw, OCSP stapling, ALPN, the key
- * log, and the client context towards TLS backends.
+ * ClientHello callback, session tickets (tickets.h) that remember which
+ * certificate the client saw, the client-certificate policy (CA, CRLs) that
+ * a resumption must not skip, OCSP stapling, ALPN, the key log, and the
+ * client context towards TLS backends.
  *
  * A generation is built off the data path (start, SIGHUP) and reference
  * counted: each connection holds the generation it started on, so a reload
  * never changes what an established connection uses, and the old
- * certificates are freed with the last connection that needs them. */
+ * certificates are freed with the last connection that needs them. The
+ * master keeps its last good generation and hands it to the workers it
+ * forks, so a restarted worker reads no file.
+ *
+ * Trust limits: a ticket is the client's word. Its certificate hashes are
+ * believed only for certificates this process has presented within a
+ * ticket's lifetime (px_tls.served); its keys are bound to the policy
+ * digest, and its session must still show a verified client certificate
+ * when the policy requires one. */
 #ifndef SSTP_LB_PROXY_TLS_CTX_H
 #define SSTP_LB_PROXY_TLS_CTX_H
 
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "core/tls.h"
 #include "lb/lb.h"
 #include "proxy/config.h"
 #include "proxy/sni.h"
+#include "proxy/stats.h"
 #include "proxy/tickets.h"
 
 #define PX_ALG_NAME_MAX 32
@@ -39,6 +50,22 @@ struct px_cert {
     char key_alg[PX_ALG_NAME_MAX];  /* e.g. "EC256", "RSA2048" (PP2_SUBTYPE_SSL_KEY_ALG) */
     uint8_t *ocsp;                  /* DER OCSP response to staple, or NULL */
     size_t ocsp_len;
+    time_t ocsp_next_update;        /* stapled until then */
+};
+
+/* A certificate of an earlier generation whose hashes a ticket may still
+ * claim until `until` (unix time). */
+struct px_served {
+    struct tls_cert_hashes hashes;
+    double until;
+};
+
+/* The ticket keys of a process, shared by all its generations so that a
+ * rotation or a replaced key file wipes the old keys everywhere at once. */
+struct px_ticket_keys {
+    unsigned refs;
+    struct px_ticket_ring *ratchet; /* random ring, made by the master, inherited by fork */
+    struct px_ticket_ring *file;    /* tls.ticket_key_file, or NULL: it takes precedence */
 };
 
 struct px_tls {
@@ -50,8 +77,18 @@ struct px_tls {
     int keylog_fd;                  /* -1: off */
     bool alpn;
     bool tickets_on;
-    struct px_tickets tickets;
+    int client_verify;              /* enum px_verify */
+    uint8_t policy[PX_TICKET_POLICY_LEN]; /* digest of verify mode, CA, CRLs: session id
+                                           * context and ticket key input */
+    struct px_ticket_keys *keys;
+    double served_window;           /* how long a replaced certificate stays claimable */
+    struct px_served *served;       /* certificates of earlier generations */
+    size_t n_served;
+    unsigned n_ocsp_dropped;        /* staples refused at load (stale, other certificate) */
 };
+
+/* px_tls_new flags */
+#define PX_TLS_LOG_WARNINGS 1u      /* log what was refused at load (the master's load) */
 
 /* Per connection, written by the handshake callbacks: which certificate the
  * client was shown. Storage belongs to the connection and must stay valid
@@ -59,15 +96,18 @@ struct px_tls {
 struct px_tls_hs {
     const struct px_cert *cert;     /* chosen by SNI and key type */
     bool from_ticket;               /* `ticket` holds the hashes of a resumed session */
+    bool ticket_not_served;         /* a ticket claimed a certificate not served: full handshake */
+    enum px_tls_policy refused;     /* why px_tls_presented said no */
     struct tls_cert_hashes ticket;  /* what the client saw when the session began */
     char sni[PX_SNI_MAX + 1];       /* "" = the client sent none */
 };
 
-/* px_tls_new loads every certificate, key, chain and OCSP file of cfg and
- * builds the contexts. The ticket secret (PX_TICKET_SECRET_LEN bytes) is
- * copied. Returns a generation with one reference, or NULL with the file
- * and OpenSSL's reason in err. */
-struct px_tls *px_tls_new(const struct px_config *cfg, const uint8_t *ticket_secret,
+/* px_tls_new loads every certificate, key, chain, OCSP, CA, CRL and ticket
+ * key file of cfg and builds the contexts. prev is the generation it
+ * follows (NULL at start): its ticket keys are shared and its certificates
+ * stay claimable by tickets for served_window. Returns a generation with
+ * one reference, or NULL with the file and OpenSSL's reason in err. */
+struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsigned flags,
                           char *err, size_t err_len);
 void px_tls_ref(struct px_tls *t);
 /* px_tls_unref drops a reference; the last one frees. NULL is a no-op. */
@@ -79,21 +119,22 @@ SSL *px_tls_server_ssl(struct px_tls *t, int fd, struct px_tls_hs *hs);
 /* px_tls_hs_detach tells the callbacks that hs is gone (handshake over). */
 void px_tls_hs_detach(SSL *ssl);
 
+/* px_tls_tick moves the ticket key ratchet to the clock (wiping the key
+ * that fell out) even when no handshake needs it. Call about once a second. */
+void px_tls_tick(struct px_tls *t, double now);
+
 /* px_tls_presented returns, after a finished handshake, the hashes of the
  * certificate the client holds for this server: the chosen certificate's
  * on a full handshake (checked against the one OpenSSL actually sent), the
- * ticket's on a resumption. 0, or -1 if that cannot be established (the
- * connection must not go on: the backend's crypto binding check would be
- * wrong). */
-int px_tls_presented(SSL *ssl, const struct px_tls_hs *hs, struct tls_cert_hashes *out);
+ * ticket's on a resumption. 0, or -1 (reason in hs->refused) when that
+ * cannot be established (the backend's crypto binding check would be
+ * wrong) or when client_verify = required and the session, resumed or not,
+ * has no verified client certificate: the connection must not go on. */
+int px_tls_presented(SSL *ssl, struct px_tls_hs *hs, struct tls_cert_hashes *out);
 
 /* px_tls_backend_ssl makes the client SSL towards a tls backend: SNI and
  * host name check when spec->sni is set, verification against
  * backends.ca, our certificate if configured. NULL on failure. */
 SSL *px_tls_backend_ssl(struct px_tls *t, int fd, const struct lb_spec *spec);
-
-/* px_tls_read_secret reads a ticket secret file (>= 32 bytes, hashed to 32
- * with SHA-256). Returns 0, or -1 with err set. */
-int px_tls_read_secret(const char *path, uint8_t out[PX_TICKET_SECRET_LEN], char *err, size_t err_len);
 
 #endif

@@ -215,6 +215,7 @@ static void publish(struct px_worker *w)
             metrics_set(w->mv, &f[PXM_BACKEND_HEALTHY], s, be->health_down ? 0 : 1);
     }
     metrics_set(w->mv, &f[PXM_BUFFERS], 0, w->pool.n_alloc);
+    px_tls_tick(w->tls, ev_now(w->loop)); /* erases a rotated-out ticket key even when idle */
     metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
     if (w->health) {
         const struct lb_health_stats *hs = lb_health_stats(w->health);
@@ -338,19 +339,9 @@ static bool binds_equal(const struct px_bind_list *a, const struct px_bind_list 
     return true;
 }
 
-static int worker_secret(const struct px_config *cfg, const uint8_t *random_secret,
-                         uint8_t out[PX_TICKET_SECRET_LEN], char *err, size_t err_len)
-{
-    if (cfg->ticket_secret_file && cfg->ticket_secret_file[0])
-        return px_tls_read_secret(cfg->ticket_secret_file, out, err, err_len);
-    memcpy(out, random_secret, PX_TICKET_SECRET_LEN);
-    return 0;
-}
-
 static void reload(struct px_worker *w)
 {
     char err[512];
-    uint8_t secret[PX_TICKET_SECRET_LEN];
     struct px_config *nc = calloc(1, sizeof *nc);
     struct px_tls *nt = NULL;
     struct lb *nlb = NULL;
@@ -359,8 +350,7 @@ static void reload(struct px_worker *w)
         return;
     }
     if (px_config_load(nc, w->cfg_path, err, sizeof err) == -1 ||
-        worker_secret(nc, w->ticket_secret, secret, err, sizeof err) == -1 ||
-        !(nt = px_tls_new(nc, secret, err, sizeof err))) {
+        !(nt = px_tls_new(nc, w->tls, 0, err, sizeof err))) {
         log_error("reload_fail", "worker=%u err=\"%s\"", w->index, err);
         goto fail;
     }
@@ -463,7 +453,6 @@ static void worker_cleanup(struct px_worker *w)
     lb_free(w->lb);
     BIO_meth_free(w->wstage_meth); /* every SSL that used it is gone */
     buf_pool_cleanup(&w->pool);
-    OPENSSL_cleanse(w->ticket_secret, sizeof w->ticket_secret);
     if (w->cfg) {
         px_config_free(w->cfg);
         free(w->cfg);
@@ -472,11 +461,9 @@ static void worker_cleanup(struct px_worker *w)
 }
 
 int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
-                   struct px_config *cfg, struct metrics *m, const uint8_t *ticket_secret)
+                   struct px_config *cfg, struct metrics *m, struct px_tls *tls)
 {
     struct px_worker w;
-    char err[512];
-    uint8_t secret[PX_TICKET_SECRET_LEN];
     int rc = PX_EXIT_CONFIG;
 
     memset(&w, 0, sizeof w);
@@ -486,7 +473,7 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     w.cfg = cfg;
     w.m = m;
     w.mv = metrics_values(m, index);
-    memcpy(w.ticket_secret, ticket_secret, PX_TICKET_SECRET_LEN);
+    w.tls = tls;
     metrics_block_reset_gauges(m, index);
     metrics_gauges_zero(m, index);
     buf_pool_init(&w.pool, SPARE_BUFFERS);
@@ -507,12 +494,6 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
         log_error("start_fail", "worker=%u err=bio_method", index);
         goto out;
     }
-    if (worker_secret(cfg, ticket_secret, secret, err, sizeof err) == -1 ||
-        !(w.tls = px_tls_new(cfg, secret, err, sizeof err))) {
-        log_error("tls_config", "worker=%u err=\"%s\"", index, err);
-        goto out;
-    }
-    OPENSSL_cleanse(secret, sizeof secret);
     /* the static servers first; the registry adds its backends when Redis answers */
     w.lb = build_lb(&w, cfg);
     if (!w.lb) {

@@ -47,7 +47,6 @@ struct px_worker {
     struct lb_health *health;   /* active checks of lb's backends (NULL: health.probe = none) */
     struct lb_health_stats health_pub; /* health counters already in the metrics */
     char shadowed[256];         /* registered names hidden by static servers, as last logged */
-    uint8_t ticket_secret[PX_TICKET_SECRET_LEN]; /* random from the master */
 
     struct px_listener *listeners;
     size_t n_listeners;
@@ -72,10 +71,11 @@ struct px_worker {
 };
 
 /* px_worker_main runs a worker until it has drained: opens its listeners,
- * loads its TLS generation and backends from cfg (which it takes over),
- * serves. Returns a PX_EXIT_* code. */
+ * builds its backends from cfg, serves with the TLS generation tls (the
+ * master's, already loaded: a restart reads no file). Takes over cfg and
+ * one reference of tls. Returns a PX_EXIT_* code. */
 int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
-                   struct px_config *cfg, struct metrics *m, const uint8_t *ticket_secret);
+                   struct px_config *cfg, struct metrics *m, struct px_tls *tls);
 
 /* Used by conn.c. */
 void px_worker_conn_closed(struct px_worker *w, struct px_conn *c);

@@ -1,6 +1,7 @@
-/* test_proxy_tickets.c — unit tests of proxy/tickets.c: epoch key
- * derivation against tests/vectors/proxy_tickets.py (HMAC in Python), and
- * which keys encrypt and which still decrypt as time passes. */
+/* test_proxy_tickets.c — unit tests of proxy/tickets.c against
+ * tests/vectors/proxy_tickets.py (HMAC in Python): the policy-bound
+ * derivation, the ratchet (old keys gone after a step, agreement between
+ * processes that share the seed), and the operator's key file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,101 +14,130 @@
 #include "proxy_tickets.h"
 
 #define ROT ((double)VEC_TK_ROTATE)
+#define T0 ((double)VEC_TK_START_EPOCH * ROT + 10) /* inside the start epoch */
 
-static void expect_key(const struct px_ticket_key *k, uint64_t epoch, const uint8_t *name,
-                       const uint8_t *aes, const uint8_t *hmac)
+static void expect_key(const struct px_ticket_key *k, const uint8_t *name, const uint8_t *aes,
+                       const uint8_t *hmac)
 {
-    assert_non_null(k);
-    assert_true(k->valid);
-    assert_int_equal(k->epoch, epoch);
     assert_memory_equal(k->name, name, PX_TICKET_NAME_LEN);
     assert_memory_equal(k->aes, aes, PX_TICKET_KEY_LEN);
     assert_memory_equal(k->hmac, hmac, PX_TICKET_KEY_LEN);
 }
 
-static void test_derive_vectors(void **state)
+static void test_derive_binds_the_policy(void **state)
 {
     (void)state;
     struct px_ticket_key k;
-    assert_int_equal(px_ticket_derive(&k, VEC_TK_SECRET, VEC_TK_E0), 0);
-    expect_key(&k, 0, VEC_TK_E0_NAME, VEC_TK_E0_AES, VEC_TK_E0_HMAC);
-    assert_int_equal(px_ticket_derive(&k, VEC_TK_SECRET, VEC_TK_E1), 0);
-    expect_key(&k, 1, VEC_TK_E1_NAME, VEC_TK_E1_AES, VEC_TK_E1_HMAC);
-    assert_int_equal(px_ticket_derive(&k, VEC_TK_SECRET, VEC_TK_E491234), 0);
-    expect_key(&k, 491234, VEC_TK_E491234_NAME, VEC_TK_E491234_AES, VEC_TK_E491234_HMAC);
+    assert_int_equal(px_ticket_key_derive(&k, VEC_TK_SEED, VEC_TK_POLICY_A), 0);
+    expect_key(&k, VEC_TK_B0_A_NAME, VEC_TK_B0_A_AES, VEC_TK_B0_A_HMAC);
+    assert_int_equal(px_ticket_key_derive(&k, VEC_TK_SEED, VEC_TK_POLICY_B), 0);
+    expect_key(&k, VEC_TK_B0_B_NAME, VEC_TK_B0_B_AES, VEC_TK_B0_B_HMAC);
 }
 
-static void test_current_follows_the_clock(void **state)
+static void test_ratchet_steps_and_forgets(void **state)
 {
     (void)state;
-    struct px_tickets t;
-    px_tickets_init(&t, VEC_TK_SECRET, ROT);
-    /* anywhere inside epoch 491234, including its first and last second */
-    expect_key(px_tickets_current(&t, 491234 * ROT), 491234, VEC_TK_E491234_NAME, VEC_TK_E491234_AES,
-               VEC_TK_E491234_HMAC);
-    expect_key(px_tickets_current(&t, 491234 * ROT + ROT - 0.5), 491234, VEC_TK_E491234_NAME,
-               VEC_TK_E491234_AES, VEC_TK_E491234_HMAC);
-    expect_key(px_tickets_current(&t, 0.5), 0, VEC_TK_E0_NAME, VEC_TK_E0_AES, VEC_TK_E0_HMAC);
-    expect_key(px_tickets_current(&t, ROT + 1), 1, VEC_TK_E1_NAME, VEC_TK_E1_AES, VEC_TK_E1_HMAC);
-    px_tickets_cleanup(&t);
-}
-
-static void test_find_current_previous_and_expired(void **state)
-{
-    (void)state;
-    struct px_tickets t;
-    bool renew = true;
-    px_tickets_init(&t, VEC_TK_SECRET, ROT);
-
-    /* epoch 1: its own key, no renewal */
-    expect_key(px_tickets_find(&t, VEC_TK_E1_NAME, ROT + 10, &renew), 1, VEC_TK_E1_NAME, VEC_TK_E1_AES,
-               VEC_TK_E1_HMAC);
-    assert_false(renew);
-    /* epoch 1: epoch 0's ticket still decrypts, and is renewed */
-    expect_key(px_tickets_find(&t, VEC_TK_E0_NAME, ROT + 10, &renew), 0, VEC_TK_E0_NAME, VEC_TK_E0_AES,
-               VEC_TK_E0_HMAC);
-    assert_true(renew);
-    /* epoch 2: epoch 0 is too old */
-    assert_null(px_tickets_find(&t, VEC_TK_E0_NAME, 2 * ROT + 10, &renew));
-    assert_false(renew);
-    /* unknown name */
-    uint8_t other[PX_TICKET_NAME_LEN];
-    memset(other, 0xAB, sizeof other);
-    assert_null(px_tickets_find(&t, other, ROT + 10, &renew));
-    /* epoch 0 has no previous epoch */
-    assert_null(px_tickets_find(&t, VEC_TK_E1_NAME, 10, &renew));
-    px_tickets_cleanup(&t);
-}
-
-/* Two workers with the same secret agree on the key; another secret does not. */
-static void test_agreement(void **state)
-{
-    (void)state;
-    struct px_tickets a, b, c;
-    uint8_t secret2[PX_TICKET_SECRET_LEN];
-    memcpy(secret2, VEC_TK_SECRET, sizeof secret2);
-    secret2[31] ^= 1;
-    px_tickets_init(&a, VEC_TK_SECRET, ROT);
-    px_tickets_init(&b, VEC_TK_SECRET, ROT);
-    px_tickets_init(&c, secret2, ROT);
-    double now = 491234 * ROT + 77;
-    const struct px_ticket_key *ka = px_tickets_current(&a, now);
+    struct px_ticket_key k;
     bool renew;
-    assert_non_null(ka);
-    assert_ptr_equal(px_tickets_find(&b, ka->name, now, &renew) != NULL, true);
-    assert_null(px_tickets_find(&c, ka->name, now, &renew));
-    px_tickets_cleanup(&a);
-    px_tickets_cleanup(&b);
-    px_tickets_cleanup(&c);
+    struct px_ticket_ring *r = px_ticket_ring_random(VEC_TK_SEED, ROT, T0);
+    assert_non_null(r);
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0, &k), 0);
+    expect_key(&k, VEC_TK_B0_A_NAME, VEC_TK_B0_A_AES, VEC_TK_B0_A_HMAC);
+    /* another policy's name is not ours */
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B0_B_NAME, T0, &k, &renew), -1);
+    /* one epoch on: B1 encrypts, B0 still decrypts (renewed) */
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0 + ROT, &k), 0);
+    expect_key(&k, VEC_TK_B1_A_NAME, VEC_TK_B1_A_AES, VEC_TK_B1_A_HMAC);
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B0_A_NAME, T0 + ROT, &k, &renew), 0);
+    assert_true(renew);
+    expect_key(&k, VEC_TK_B0_A_NAME, VEC_TK_B0_A_AES, VEC_TK_B0_A_HMAC);
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B1_A_NAME, T0 + ROT, &k, &renew), 0);
+    assert_false(renew);
+    /* two epochs on: B0 is erased from the ring itself, not merely refused */
+    px_ticket_ring_advance(r, T0 + 2 * ROT);
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B0_A_NAME, T0 + 2 * ROT, &k, &renew), -1);
+    for (size_t i = 0; i < PX_TICKET_FILE_KEYS_MAX; i++)
+        assert_memory_not_equal(r->base[i], VEC_TK_SEED, PX_TICKET_BASE_LEN);
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0 + 2 * ROT, &k), 0);
+    expect_key(&k, VEC_TK_B2_A_NAME, VEC_TK_B2_A_AES, VEC_TK_B2_A_HMAC);
+    /* a clock that goes back changes nothing */
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0, &k), 0);
+    expect_key(&k, VEC_TK_B2_A_NAME, VEC_TK_B2_A_AES, VEC_TK_B2_A_HMAC);
+    /* a jump of three epochs steps three times */
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0 + 5 * ROT, &k), 0);
+    expect_key(&k, VEC_TK_B5_A_NAME, VEC_TK_B5_A_AES, VEC_TK_B5_A_HMAC);
+    px_ticket_ring_unref(r);
+}
+
+/* Two workers forked at different epochs agree on the current key. */
+static void test_ratchet_agreement(void **state)
+{
+    (void)state;
+    struct px_ticket_key ka, kb;
+    bool renew;
+    struct px_ticket_ring *a = px_ticket_ring_random(VEC_TK_SEED, ROT, T0);
+    struct px_ticket_ring *b = px_ticket_ring_random(VEC_TK_SEED, ROT, T0);
+    px_ticket_ring_advance(a, T0 + ROT);        /* a stepped on its own timer */
+    assert_int_equal(px_ticket_key_current(a, VEC_TK_POLICY_A, T0 + 2 * ROT, &ka), 0);
+    assert_int_equal(px_ticket_key_find(b, VEC_TK_POLICY_A, ka.name, T0 + 2 * ROT, &kb, &renew), 0);
+    assert_false(renew);
+    assert_memory_equal(ka.aes, kb.aes, PX_TICKET_KEY_LEN);
+    px_ticket_ring_unref(a);
+    px_ticket_ring_unref(b);
+}
+
+static void test_key_file(void **state)
+{
+    (void)state;
+    char err[256];
+    struct px_ticket_key k;
+    bool renew;
+    struct px_ticket_ring *r = px_ticket_ring_parse(VEC_TK_FILE, strlen(VEC_TK_FILE), err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(r->n, 2);
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0, &k), 0);
+    expect_key(&k, VEC_TK_F0_A_NAME, VEC_TK_F0_A_AES, VEC_TK_F0_A_HMAC);
+    /* file keys never expire by the clock: the operator rotates them */
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_F1_A_NAME, T0 + 100 * ROT, &k, &renew), 0);
+    assert_true(renew);
+    expect_key(&k, VEC_TK_F1_A_NAME, VEC_TK_F1_A_AES, VEC_TK_F1_A_HMAC);
+    px_ticket_ring_wipe(r);
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0, &k), -1);
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_F0_A_NAME, T0, &k, &renew), -1);
+    px_ticket_ring_unref(r);
+}
+
+static void expect_bad_file(const char *text, const char *why)
+{
+    char err[256] = "";
+    struct px_ticket_ring *r = px_ticket_ring_parse(text, strlen(text), err, sizeof err);
+    assert_null(r);
+    if (!strstr(err, why))
+        fail_msg("error '%s' lacks '%s'", err, why);
+}
+
+static void test_key_file_errors(void **state)
+{
+    (void)state;
+    expect_bad_file("", "no key");
+    expect_bad_file("# only a comment\n\n", "no key");
+    expect_bad_file("c2hvcnQ=\n", "line 1: not a base64 key of 32..96 bytes");     /* "short" */
+    expect_bad_file("# c\n!!!!not base64!!!!\n", "line 2: not a base64 key");
+    expect_bad_file("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8w=\n", "line 1");
+    char many[1024] = "";
+    for (int i = 0; i < PX_TICKET_FILE_KEYS_MAX + 1; i++)
+        strcat(many, "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8w\n");
+    expect_bad_file(many, "line 9: more than 8 keys");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_derive_vectors),
-        cmocka_unit_test(test_current_follows_the_clock),
-        cmocka_unit_test(test_find_current_previous_and_expired),
-        cmocka_unit_test(test_agreement),
+        cmocka_unit_test(test_derive_binds_the_policy),
+        cmocka_unit_test(test_ratchet_steps_and_forgets),
+        cmocka_unit_test(test_ratchet_agreement),
+        cmocka_unit_test(test_key_file),
+        cmocka_unit_test(test_key_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
