@@ -3,12 +3,17 @@
  * without blocking. */
 #include "core/admin.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "core/log.h"
 
 #define LISTEN_BACKLOG 16
 #define PATH_MAX_LEN 128
@@ -81,6 +86,96 @@ int admin_request_parse(const char *buf, size_t len, enum admin_method *method,
     return 1;
 }
 
+int admin_request_host(const char *buf, size_t len, char *out, size_t out_len)
+{
+    int found = 0;
+    const char *p = memchr(buf, '\n', len); /* headers start after the request line */
+    while (p && (size_t)(p + 1 - buf) < len) {
+        const char *line = p + 1;
+        const char *eol = memchr(line, '\n', len - (size_t)(line - buf));
+        if (!eol)
+            break;
+        size_t n = (size_t)(eol - line);
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (n == 0)
+            break; /* the blank line ends the head */
+        if (n >= 5 && strncasecmp(line, "host:", 5) == 0) {
+            const char *v = line + 5, *e = line + n;
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (found || (size_t)(e - v) >= out_len)
+                return -1;
+            memcpy(out, v, (size_t)(e - v));
+            out[e - v] = '\0';
+            found = 1;
+        }
+        p = eol;
+    }
+    return found;
+}
+
+static bool port_ok(const char *s)
+{
+    if (!*s)
+        return true;
+    if (*s++ != ':' || !*s || strlen(s) > 5)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+bool admin_host_allowed(const char *host, const struct net_addr *listen)
+{
+    char name[ADMIN_HOST_MAX];
+    const char *rest;
+    bool bracket = host[0] == '[';
+    if (bracket) {
+        const char *close_br = strchr(host, ']');
+        if (!close_br || (size_t)(close_br - host - 1) >= sizeof name)
+            return false;
+        memcpy(name, host + 1, (size_t)(close_br - host - 1));
+        name[close_br - host - 1] = '\0';
+        rest = close_br + 1;
+    } else {
+        size_t n = strcspn(host, ":");
+        if (n >= sizeof name)
+            return false;
+        memcpy(name, host, n);
+        name[n] = '\0';
+        rest = host + n;
+    }
+    if (!port_ok(rest))
+        return false;
+    if (!bracket && (strcasecmp(name, "localhost") == 0 || strcasecmp(name, "localhost.") == 0))
+        return true;
+    const struct sockaddr *la = (const struct sockaddr *)&listen->ss;
+    const struct sockaddr_in *l4 = (const struct sockaddr_in *)la;
+    const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)la;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!bracket && inet_pton(AF_INET, name, &a4) == 1) {
+        if (ntohl(a4.s_addr) >> 24 == 127)
+            return true;
+        if (la->sa_family == AF_INET)
+            return l4->sin_addr.s_addr == htonl(INADDR_ANY) || l4->sin_addr.s_addr == a4.s_addr;
+        return la->sa_family == AF_INET6 &&
+               (IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr) ||
+                (IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr) && memcmp(&l6->sin6_addr.s6_addr[12], &a4, 4) == 0));
+    }
+    if (bracket && inet_pton(AF_INET6, name, &a6) == 1) {
+        if (IN6_IS_ADDR_LOOPBACK(&a6))
+            return true;
+        return la->sa_family == AF_INET6 &&
+               (IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr) || memcmp(&l6->sin6_addr, &a6, sizeof a6) == 0);
+    }
+    return false; /* a name other than localhost: possibly rebound to us */
+}
+
 static void conn_free(struct admin_conn *c)
 {
     struct admin *a = c->a;
@@ -105,13 +200,25 @@ static const char *status_text(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 421: return "Misdirected Request";
     case 503: return "Service Unavailable";
     default:  return "Internal Server Error";
     }
 }
 
+static void write_own_metrics(const struct admin *a, FILE *b)
+{
+    static const char *const reasons[ADMIN_REFUSED_COUNT] = { "too_many_connections", "host",
+                                                              "accept_error" };
+    fputs("# HELP sstp_admin_refused_total Admin listener connections and requests refused, by "
+          "reason.\n# TYPE sstp_admin_refused_total counter\n", b);
+    for (size_t i = 0; i < ADMIN_REFUSED_COUNT; i++)
+        fprintf(b, "sstp_admin_refused_total{reason=\"%s\"} %llu\n", reasons[i], a->n_refused[i]);
+}
+
 /* Builds the whole answer into c->out. */
-static int respond(struct admin_conn *c, enum admin_method method, const char *path, int parse_rc)
+static int respond(struct admin_conn *c, enum admin_method method, const char *path, int parse_rc,
+                   bool host_ok)
 {
     struct admin *a = c->a;
     char *body = NULL;
@@ -124,6 +231,10 @@ static int respond(struct admin_conn *c, enum admin_method method, const char *p
     if (parse_rc < 0) {
         status = 400;
         fputs("bad request\n", b);
+    } else if (!host_ok) {
+        status = 421;
+        fputs("use localhost or an IP address in Host\n", b);
+        a->n_refused[ADMIN_REFUSED_HOST]++;
     } else if (method == ADMIN_OTHER) {
         status = 405;
         fputs("only GET and HEAD\n", b);
@@ -143,6 +254,8 @@ static int respond(struct admin_conn *c, enum admin_method method, const char *p
             status = 500;
             rewind(b);
             fputs("metrics unavailable\n", b);
+        } else {
+            write_own_metrics(a, b);
         }
     } else {
         status = 404;
@@ -187,7 +300,12 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
         int rc = admin_request_parse(c->in, c->in_len, &method, path, sizeof path);
         if (rc == 0)
             return;
-        if (respond(c, method, path, rc) == -1) {
+        char host[ADMIN_HOST_MAX];
+        int host_rc = rc == 1 ? admin_request_host(c->in, c->in_len, host, sizeof host) : 0;
+        if (host_rc == -1)
+            rc = -1;
+        bool host_ok = host_rc != 1 || admin_host_allowed(host, &c->a->addr);
+        if (respond(c, method, path, rc, host_ok) == -1) {
             conn_free(c);
             return;
         }
@@ -214,17 +332,43 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
     conn_free(w->data);
 }
 
+static void pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct admin *a = w->data;
+    if (a->fd != -1)
+        ev_io_start(loop, &a->w);
+}
+
+/* Out of descriptors: the pending connection stays in the backlog and the
+ * listener stays readable, so retrying at once would spin. Stop accepting
+ * for a moment instead (libev "accept()ing when you can't"). */
+static void pause_accept(struct admin *a, int err)
+{
+    a->n_refused[ADMIN_REFUSED_ACCEPT_ERROR]++;
+    ev_io_stop(a->loop, &a->w);
+    ev_timer_set(&a->pause, ADMIN_ACCEPT_PAUSE_S, 0);
+    ev_timer_start(a->loop, &a->pause);
+    if (ev_now(a->loop) - a->last_error_log >= ADMIN_LOG_EVERY_S) {
+        a->last_error_log = ev_now(a->loop);
+        log_warn("admin_accept_error", "err=\"%s\" conns=%u msg=paused", strerror(err), a->n_conns);
+    }
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct admin *a = w->data;
     for (int i = 0; i < ADMIN_CONNS_MAX; i++) {
         int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd == -1)
+        if (fd == -1) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accept(a, errno);
             return; /* EAGAIN, or a transient error: the next readiness retries */
+        }
         struct admin_conn *c = a->n_conns < ADMIN_CONNS_MAX ? calloc(1, sizeof *c) : NULL;
         if (!c) {
-            a->n_refused++;
+            a->n_refused[ADMIN_REFUSED_CONNS]++;
             close(fd);
             continue;
         }
@@ -250,6 +394,10 @@ int admin_start(struct admin *a, struct ev_loop *loop, const struct net_addr *ad
     memset(a, 0, sizeof *a);
     a->loop = loop;
     a->hooks = *hooks;
+    a->addr = *addr;
+    a->last_error_log = -ADMIN_LOG_EVERY_S;
+    ev_timer_init(&a->pause, pause_cb, ADMIN_ACCEPT_PAUSE_S, 0);
+    a->pause.data = a;
     a->fd = net_listen(addr, LISTEN_BACKLOG, false);
     if (a->fd == -1)
         return -1;
@@ -263,6 +411,8 @@ void admin_stop(struct admin *a)
 {
     while (a->conns)
         conn_free(a->conns);
+    if (a->loop)
+        ev_timer_stop(a->loop, &a->pause);
     if (a->fd != -1) {
         ev_io_stop(a->loop, &a->w);
         close(a->fd);

@@ -20,6 +20,11 @@ with, attacked with real `openssl s_client` and real certificates:
                          its use logged at warning
   ocsp_checked           a staple for another certificate is not stapled
                          (warned, counted); a matching one is
+  admin_host             the admin listener answers 421 to a Host that is a
+                         name other than localhost (DNS rebinding), counted
+  admin_emfile           the admin listener out of descriptors pauses its
+                         accept (no spinning: the master's CPU time stays
+                         low), logs once, and serves again afterwards
 Run by tests/integration/proxy_tls_trust.sh. Loopback only; stdlib and the
 openssl binary only.
 """
@@ -28,7 +33,9 @@ import hashlib
 import hmac
 import os
 import re
+import resource
 import select
+import socket
 import signal
 import subprocess
 import sys
@@ -420,6 +427,80 @@ def t_ocsp_checked(env):
     check(stapled(env), "the matching response is not stapled after the reload")
 
 
+# ---- admin listener ----
+
+def admin_raw(port, head, timeout=5.0):
+    """Sends a raw request head to the admin listener; returns the status."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head.encode())
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    m = re.match(rb"HTTP/1\.1 (\d+) ", buf)
+    return int(m.group(1)) if m else None
+
+
+def t_admin_host(env):
+    be = env.backend()
+    p = env.proxy(env.sections(["be1 %s" % be.addr]))
+    a = env.admin
+    for host, want in (("evil.example", 421), ("evil.example:%d" % a, 421), ("127.0.0.1.nip.io", 421),
+                       ("localhost:%d" % a, 200), ("127.0.0.1:%d" % a, 200), ("[::1]:%d" % a, 200)):
+        got = admin_raw(a, "GET /metrics HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+        check(got == want, "Host %s: %r, want %d" % (host, got, want))
+    check(admin_raw(a, "GET /readyz HTTP/1.0\r\n\r\n") == 200, "an HTTP/1.0 probe without Host is refused")
+    check(admin_raw(a, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nHost: evil\r\n\r\n") == 400,
+          "two Host headers are not a bad request")
+    _, text = p.admin_get(a, "/metrics")
+    check(pu.metric(text, "sstp_admin_refused_total", {"reason": "host"}) == 3, "host refusal counter")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def t_admin_emfile(env):
+    be = env.backend()
+    p = env.proxy(env.sections(["be1 %s" % be.addr]))
+    pid = p.proc.pid                             # the master, which serves the admin listener
+    n_open = len(os.listdir("/proc/%d/fd" % pid))
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (n_open + 2, hard))   # the soft limit only
+    idle = []
+    try:
+        for _ in range(6):                       # 2 take the last descriptors, the rest wait: EMFILE
+            idle.append(socket.create_connection(("127.0.0.1", env.admin), timeout=5))
+        time.sleep(0.3)
+        cpu0 = cpu_seconds(pid)
+        time.sleep(1.5)
+        spent = cpu_seconds(pid) - cpu0
+        check(spent < 0.5, "the master spun on EMFILE: %.2fs of CPU in 1.5s" % spent)
+        p.wait_log(r"ev=admin_accept_error .*Too many open files")
+        check(len(p.lines("admin_accept_error")) <= 2, "accept errors are not rate-limited: %d lines" %
+              len(p.lines("admin_accept_error")))
+    finally:
+        for s in idle:
+            s.close()
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if p.admin_get(env.admin, "/healthz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        raise pu.Failure("the admin listener did not serve again")
+    _, text = p.admin_get(env.admin, "/metrics")
+    check((pu.metric(text, "sstp_admin_refused_total", {"reason": "accept_error"}) or 0) >= 1,
+          "accept_error counter")
+
+
 CASES = [
     ("groups_default", t_groups_default),
     ("groups_configured", t_groups_configured),
@@ -431,6 +512,8 @@ CASES = [
     ("worker_restart_no_disk", t_worker_restart_no_disk),
     ("keylog_file", t_keylog_file),
     ("ocsp_checked", t_ocsp_checked),
+    ("admin_host", t_admin_host),
+    ("admin_emfile", t_admin_emfile),
 ]
 
 if __name__ == "__main__":
