@@ -345,7 +345,9 @@ const struct cfg_opt px_config_table[] = {
     OPT("session", "fin_timeout", CFG_MSEC, fin_timeout, 0.1, 3600, "30s",
         "once one side has closed, time left to the other before the session is closed"),
     OPT("session", "drain_timeout", CFG_MSEC, drain_timeout, 0, 86400, "30s",
-        "SIGTERM: sessions may go on this long before they are closed"),
+        "SIGTERM: sessions may go on this long before they are closed; workers still running "
+        PX_STR(PX_KILL_SLACK_S) " s later are killed. A service manager's stop timeout must be "
+        "longer than both (systemd TimeoutStopSec, compose stop_grace_period)"),
 
     OPT_CUSTOM("admin", "address", admin, "127.0.0.1:9180", cfg_parse_addr, cfg_release_str,
                "admin HTTP listener (/healthz, /readyz, /metrics) of the master process; "

@@ -100,6 +100,13 @@ struct px_config {
     int health_probe;         /* enum lb_probe */
 };
 
+/* After drain_timeout the master SIGKILLs workers still running this many
+ * seconds later; a service manager's stop timeout must cover both (the
+ * deploy test checks conf/systemd and docker/ against it). */
+#define PX_KILL_SLACK_S 10
+#define PX_STR(x) PX_STR_(x)
+#define PX_STR_(x) #x
+
 /* Every option can also come from the environment (containers):
  * SSTP_PROXY_<SECTION>_<NAME>, e.g. SSTP_PROXY_LISTEN_BIND. */
 #define PX_ENV_PREFIX "SSTP_PROXY_"

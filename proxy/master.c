@@ -26,7 +26,6 @@
 #define RESTART_MIN_S 0.5   /* first restart delay of a worker that died */
 #define RESTART_MAX_S 30.0  /* cap of the doubling delay of a crash loop */
 #define STABLE_S 10.0       /* a worker that ran this long resets the backoff */
-#define KILL_SLACK_S 10.0   /* after drain_timeout: SIGKILL the stragglers */
 #define KEY_TICK_S 5.0      /* moves the master's ticket key ratchet (erasing old keys) */
 
 struct px_master;
@@ -93,7 +92,7 @@ static void stop(struct px_master *m, int exit_code)
         return;
     }
     signal_workers(m, SIGTERM);
-    ev_timer_set(&m->kill_timer, m->cfg->drain_timeout + KILL_SLACK_S, 0);
+    ev_timer_set(&m->kill_timer, m->cfg->drain_timeout + PX_KILL_SLACK_S, 0);
     ev_timer_start(m->loop, &m->kill_timer);
 }
 

@@ -8,6 +8,9 @@
   conf         conf/sstp-backend.conf and conf/sstp-proxy.conf pass
                --check-config (with the same environment overrides compose sets)
   systemd      the units name binaries and configs `make install` installs
+  stop-timeout sstp-proxy's systemd TimeoutStopSec and compose stop_grace_period
+               cover session.drain_timeout plus the master's kill slack (a
+               shorter one kills the sessions the drain promised)
   make-run     scripts/run.sh brings the stack up; the proxy answers the HEAD
                probe and a full SSTP handshake through it reaches CALL_CONNECT_ACK
 
@@ -214,6 +217,57 @@ def check_systemd(tmp):
         check(f"systemd:{unit}-reload", "ExecReload=/bin/kill -HUP $MAINPID" in text, "no SIGHUP reload")
 
 
+# ---- stop timeouts -------------------------------------------------------------
+
+def seconds(text):
+    """'30s', '1m', '500ms', '45' -> seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not m:
+        return None
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def proxy_drain_need(env_over=None):
+    """drain_timeout (conf/sstp-proxy.conf: its setting, else its documented
+    default; an environment override wins) + the kill slack --help states."""
+    drain, section = None, None
+    for line in open(os.path.join(REPO, "conf", "sstp-proxy.conf")):
+        m = re.match(r"\[(\S+)\]", line)
+        if m:
+            section = m.group(1)
+        m = re.match(r"(;?)drain_timeout\s*=\s*(\S+)", line)
+        if m and section == "session" and (drain is None or not m.group(1)):
+            drain = seconds(m.group(2))
+    if env_over and env_over.get("SSTP_PROXY_SESSION_DRAIN_TIMEOUT"):
+        drain = seconds(env_over["SSTP_PROXY_SESSION_DRAIN_TIMEOUT"])
+    r = run([os.path.join(BUILD, "sstp-proxy"), "--help"])
+    help_text = " ".join(ln.lstrip("; ") for ln in r.stdout.splitlines())
+    m = re.search(r"workers still running\s+(\d+) s later are killed", help_text)
+    slack = float(m.group(1)) if m else None
+    return drain, slack
+
+
+def check_stop_timeouts(cfg):
+    drain, slack = proxy_drain_need()
+    check("stop-timeout:drain-and-slack-known", drain is not None and slack is not None,
+          f"drain_timeout={drain} slack={slack}")
+    if drain is None or slack is None:
+        return
+    text = open(os.path.join(REPO, "conf", "systemd", "sstp-proxy.service")).read()
+    m = re.search(r"^TimeoutStopSec=(\S+)", text, re.M)
+    got = seconds(m.group(1)) if m else None
+    check("stop-timeout:systemd-sstp-proxy", got is not None and got > drain + slack,
+          f"TimeoutStopSec={got} must exceed drain_timeout {drain} + {slack} s")
+    for name, svc in ((cfg or {}).get("services") or {}).items():
+        if not name.startswith("proxy"):
+            continue
+        d, _ = proxy_drain_need(svc.get("environment") or {})
+        grace = svc.get("stop_grace_period")
+        g = seconds(str(grace)) if grace is not None else 10.0  # docker's default
+        check(f"stop-timeout:compose-{name}", g is not None and g > d + slack,
+              f"stop_grace_period={grace} must exceed drain_timeout {d} + {slack} s")
+
+
 # ---- make run -----------------------------------------------------------------
 
 def free_port():
@@ -302,6 +356,7 @@ def main():
         check_configs(cfg, tmp)
         check_conf_documents_every_option()
         check_systemd(tmp)
+        check_stop_timeouts(cfg)
         check_make_run(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
