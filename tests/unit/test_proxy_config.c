@@ -124,6 +124,10 @@ static void test_defaults(void **state)
     assert_true(c.idle_timeout == 300 && c.fin_timeout == 30 && c.drain_timeout == 30);
     assert_string_equal(c.admin, "127.0.0.1:9180");
     assert_non_null(c.ciphers);
+    assert_string_equal(c.groups, "X25519:P-256:P-384"); /* no finite-field DH by default */
+    assert_int_equal(c.client_crl_check, PX_CRL_LEAF);
+    assert_null(c.client_crl);
+    assert_null(c.ticket_key_file);
     assert_null(c.keylog_file);
     px_config_free(&c);
 }
@@ -147,6 +151,7 @@ static void test_line_errors(void **state)
     expect_error("[tls]\ncert = /a.crt color=red\n", ":2:", "unknown or repeated cert option");
     expect_error("[tls]\nclient_verify = maybe\n", ":2: tls.client_verify", "not one of the choices");
     expect_error("[tls]\nticket_rotate = 10s\n", ":2: tls.ticket_rotate", "outside");
+    expect_error("[tls]\nclient_crl_check = all\n", ":2: tls.client_crl_check", "not one of the choices");
     expect_error("[backends]\nserver = b1 10.0.0.1:1\nserver = b1 10.0.0.2:1\n", ":3: backends.server",
                  "defined twice");
     expect_error("[backends]\nretries = 8\n", ":2: backends.retries", "outside");
@@ -164,6 +169,7 @@ static void test_cross_checks(void **state)
     expect_error("[listen]\nbind = 127.0.0.1:1\n[tls]\ncert = /c.pem\n", "", "no backend");
     expect_error(MIN_OK "[listen]\nbind = 127.0.0.1:2 proxy\n", "", "proxy_allow is empty");
     expect_error(MIN_OK "[tls]\nclient_verify = required\n", "", "needs tls.client_ca");
+    expect_error(MIN_OK "[tls]\nclient_crl = /crl.pem\n", "", "tls.client_crl needs tls.client_verify");
     expect_error(MIN_OK "[backends]\nserver = b2 10.0.0.2:1 tls\n", "", "needs backends.ca");
     expect_error(MIN_OK "[backends]\nkey = /k.pem\n", "", "backends.key without backends.cert");
     char id[300];

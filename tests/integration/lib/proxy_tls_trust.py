@@ -13,6 +13,8 @@ with, attacked with real `openssl s_client` and real certificates:
                          documented key file) claiming another certificate
                          hash: full handshake, the backend gets the hash of
                          the certificate presented (TLS 1.2, 1.3)
+  ticket_key_file        the operator's keys: the first encrypts, all decrypt;
+                         a key dropped from the file (SIGHUP) resumes no more
   worker_restart_no_disk SIGKILLed workers restart while the certificate
                          file is gone: the others serve meanwhile, the new
                          ones serve the last good certificate
@@ -327,6 +329,44 @@ def t_forged_ticket_tls13(env):
     forged_ticket(env, "-tls1_3")
 
 
+def session_key_name(sess_pem, key_lines):
+    """Which of key_lines (index) the ticket in a client session file is under."""
+    der = base64.b64decode("".join(ln for ln in open(sess_pem).read().splitlines() if not ln.startswith("-----")))
+    for i, k in enumerate(key_lines):
+        if ticket_keys(k, POLICY_NONE)[0] in der:
+            return i
+    return None
+
+
+def t_ticket_key_file(env):
+    be = env.backend()
+    k1, k2 = (base64.b64encode(os.urandom(48)).decode() for _ in range(2))
+    key_file = os.path.join(env.work, "ticket.keys")
+
+    def keys(*lines):
+        with open(key_file, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    keys(k1)
+    p = env.proxy(env.sections(["be1 %s" % be.addr], tls={"ticket_key_file": key_file}))
+    s1, s2 = os.path.join(env.work, "s1.pem"), os.path.join(env.work, "s2.pem")
+    check(answered(s_client(env, "-tls1_2", "-sess_out", s1)), "no first session")
+    check(session_key_name(s1, [k1, k2]) == 0, "the ticket is not under the file's key")
+    keys(k2, k1)                                  # the operator adds a new first key
+    p.signal(signal.SIGHUP)
+    p.wait_log(r"ev=reloaded worker=0")
+    out = s_client(env, "-tls1_2", "-sess_in", s1)
+    check(answered(out) and resumed(out), "a ticket of the second key does not resume:\n" + out[-800:])
+    check(answered(s_client(env, "-tls1_2", "-sess_out", s2)), "no second session")
+    check(session_key_name(s2, [k1, k2]) == 1, "new tickets are not under the first key of the file")
+    keys(k2)                                      # ... and drops the old one
+    p.signal(signal.SIGHUP)
+    p.wait_log(r"ev=reloaded worker=0", count=2)
+    out = s_client(env, "-tls1_2", "-sess_in", s1)
+    check(answered(out) and not resumed(out), "a ticket of a dropped key resumed:\n" + out[-800:])
+    out = s_client(env, "-tls1_2", "-sess_in", s2)
+    check(answered(out) and resumed(out), "a ticket of the kept key does not resume:\n" + out[-800:])
+
+
 # ---- worker restart ----
 
 def t_worker_restart_no_disk(env):
@@ -389,15 +429,16 @@ def t_keylog_file(env):
           "the key log line is not a warning:\n" + p.text()[-800:])
 
 
-def ocsp_response(env, d, cert):
+def ocsp_response(env, d, cert, ndays="1", name=None):
     serial = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-serial"],
                             check=True, capture_output=True, text=True).stdout.strip().split("=")[1]
     with open(os.path.join(d, "index.txt"), "w") as f:
         f.write("V\t301231000000Z\t\t%s\tunknown\t/CN=x\n" % serial)
     run("openssl", "ocsp", "-issuer", env.cert("ca.crt"), "-cert", cert, "-reqout", "req.der", "-no_nonce", cwd=d)
-    out = os.path.join(d, os.path.basename(cert) + ".ocsp")
+    out = os.path.join(d, name or os.path.basename(cert) + ".ocsp")
     run("openssl", "ocsp", "-index", "index.txt", "-rsigner", env.cert("ca.crt"), "-rkey", env.cert("ca.key"),
-        "-CA", env.cert("ca.crt"), "-reqin", "req.der", "-respout", out, "-ndays", "1", cwd=d)
+        "-CA", env.cert("ca.crt"), "-reqin", "req.der", "-respout", out,
+        *(["-ndays", ndays] if ndays else []), cwd=d)
     return out
 
 
@@ -413,6 +454,7 @@ def t_ocsp_checked(env):
     d = env.work
     other = ocsp_response(env, d, env.cert("server2.crt"))   # good, but for another certificate
     mine = ocsp_response(env, d, env.cert("server.crt"))
+    undated = ocsp_response(env, d, env.cert("server.crt"), ndays=None, name="undated.ocsp")  # no nextUpdate
     crt_key = "%s %s" % (env.cert("server.crt"), env.cert("server.key"))
     s = env.sections(["be1 %s" % be.addr], tls={"cert": ["%s ocsp=%s" % (crt_key, other)]})
     p = env.proxy(s)
@@ -420,10 +462,16 @@ def t_ocsp_checked(env):
     p.wait_log(r"ev=ocsp_not_stapled .*reason=for_another_certificate")
     check(pu.metric(metrics(env, p), "sstp_proxy_tls_policy_total", {"reason": "ocsp_not_stapled"}) == 1,
           "ocsp_not_stapled counter")
+    s["tls"]["cert"] = ["%s ocsp=%s" % (crt_key, undated)]
+    p.write_conf(pe.render(s))
+    p.signal(signal.SIGHUP)
+    p.wait_log(r"ev=ocsp_not_stapled .*reason=no_next_update")
+    p.wait_log(r"ev=reloaded worker=0")
+    check(not stapled(env), "a response without nextUpdate was stapled")
     s["tls"]["cert"] = ["%s ocsp=%s" % (crt_key, mine)]
     p.write_conf(pe.render(s))
     p.signal(signal.SIGHUP)
-    p.wait_log(r"ev=reloaded worker=0")
+    p.wait_log(r"ev=reloaded worker=0", count=2)
     check(stapled(env), "the matching response is not stapled after the reload")
 
 
@@ -509,6 +557,7 @@ CASES = [
     ("crl_revoked", t_crl_revoked),
     ("forged_ticket_tls12", t_forged_ticket_tls12),
     ("forged_ticket_tls13", t_forged_ticket_tls13),
+    ("ticket_key_file", t_ticket_key_file),
     ("worker_restart_no_disk", t_worker_restart_no_disk),
     ("keylog_file", t_keylog_file),
     ("ocsp_checked", t_ocsp_checked),
