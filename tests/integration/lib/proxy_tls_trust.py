@@ -20,8 +20,9 @@ with, attacked with real `openssl s_client` and real certificates:
                          ones serve the last good certificate
   keylog_file            opened without following a symlink, forced 0600,
                          its use logged at warning
-  ocsp_checked           a staple for another certificate is not stapled
-                         (warned, counted); a matching one is
+  ocsp_checked           a staple for another certificate, without nextUpdate
+                         or past it is not stapled (warned, counted); a
+                         matching current one is
   admin_host             the admin listener answers 421 to a Host that is a
                          name other than localhost (DNS rebinding), counted
   admin_emfile           the admin listener out of descriptors pauses its
@@ -429,15 +430,17 @@ def t_keylog_file(env):
           "the key log line is not a warning:\n" + p.text()[-800:])
 
 
-def ocsp_response(env, d, cert, ndays="1", name=None):
+def ocsp_response(env, d, cert, ndays="1", name=None, days_ago=0):
     serial = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-serial"],
                             check=True, capture_output=True, text=True).stdout.strip().split("=")[1]
     with open(os.path.join(d, "index.txt"), "w") as f:
         f.write("V\t301231000000Z\t\t%s\tunknown\t/CN=x\n" % serial)
     run("openssl", "ocsp", "-issuer", env.cert("ca.crt"), "-cert", cert, "-reqout", "req.der", "-no_nonce", cwd=d)
     out = os.path.join(d, name or os.path.basename(cert) + ".ocsp")
-    run("openssl", "ocsp", "-index", "index.txt", "-rsigner", env.cert("ca.crt"), "-rkey", env.cert("ca.key"),
-        "-CA", env.cert("ca.crt"), "-reqin", "req.der", "-respout", out,
+    # faketime (scripts/deps.sh test) signs a response that is already past its nextUpdate
+    when = ["faketime", "-f", "-%dd" % days_ago] if days_ago else []
+    run(*when, "openssl", "ocsp", "-index", "index.txt", "-rsigner", env.cert("ca.crt"), "-rkey",
+        env.cert("ca.key"), "-CA", env.cert("ca.crt"), "-reqin", "req.der", "-respout", out,
         *(["-ndays", ndays] if ndays else []), cwd=d)
     return out
 
@@ -455,6 +458,7 @@ def t_ocsp_checked(env):
     other = ocsp_response(env, d, env.cert("server2.crt"))   # good, but for another certificate
     mine = ocsp_response(env, d, env.cert("server.crt"))
     undated = ocsp_response(env, d, env.cert("server.crt"), ndays=None, name="undated.ocsp")  # no nextUpdate
+    stale = ocsp_response(env, d, env.cert("server.crt"), name="stale.ocsp", days_ago=3)   # expired 2 days ago
     crt_key = "%s %s" % (env.cert("server.crt"), env.cert("server.key"))
     s = env.sections(["be1 %s" % be.addr], tls={"cert": ["%s ocsp=%s" % (crt_key, other)]})
     p = env.proxy(s)
@@ -468,10 +472,16 @@ def t_ocsp_checked(env):
     p.wait_log(r"ev=ocsp_not_stapled .*reason=no_next_update")
     p.wait_log(r"ev=reloaded worker=0")
     check(not stapled(env), "a response without nextUpdate was stapled")
+    s["tls"]["cert"] = ["%s ocsp=%s" % (crt_key, stale)]
+    p.write_conf(pe.render(s))
+    p.signal(signal.SIGHUP)
+    p.wait_log(r"ev=ocsp_not_stapled .*reason=stale")
+    p.wait_log(r"ev=reloaded worker=0", count=2)
+    check(not stapled(env), "a response past its nextUpdate was stapled")
     s["tls"]["cert"] = ["%s ocsp=%s" % (crt_key, mine)]
     p.write_conf(pe.render(s))
     p.signal(signal.SIGHUP)
-    p.wait_log(r"ev=reloaded worker=0", count=2)
+    p.wait_log(r"ev=reloaded worker=0", count=3)
     check(stapled(env), "the matching response is not stapled after the reload")
 
 
