@@ -284,8 +284,9 @@ const struct cfg_opt px_config_table[] = {
     OPT("tls", "client_crl", CFG_STR, client_crl, 0, 0, NULL,
         "PEM CRL files (space separated; a file may hold several CRLs) that client "
         "certificates are checked against (needs client_verify); reloaded with SIGHUP, and a "
-        "changed CRL, CA or client_verify makes every earlier session unresumable; empty = no "
-        "revocation check"),
+        "changed CRL, CA or client_verify makes every earlier session unresumable. A CRL past "
+        "its nextUpdate refuses every client certificate (fail closed): renew it, then SIGHUP. "
+        "Empty = no revocation check"),
     OPT_ENUM("tls", "client_crl_check", client_crl_check, crl_checks, "leaf",
              "with client_crl: leaf = the client certificate's issuer must have a CRL there; "
              "chain = every CA of the chain must"),

@@ -8,7 +8,7 @@ with, attacked with real `openssl s_client` and real certificates:
                          resume after the switch to required (TLS 1.2, 1.3)
   crl_revoked            a revoked client certificate is refused; a CRL
                          reloaded with SIGHUP takes effect, its old sessions
-                         do not resume
+                         do not resume; an expired CRL refuses every one
   forged_ticket_*        a ticket re-encrypted under the known key (the
                          documented key file) claiming another certificate
                          hash: full handshake, the backend gets the hash of
@@ -188,10 +188,11 @@ def client_cert(env, d, name):
     return ["-cert", os.path.join(d, name + ".crt"), "-key", os.path.join(d, name + ".key")]
 
 
-def gen_crl(d, revoke=None):
+def gen_crl(d, revoke=None, days_ago=0):
     if revoke:
         run("openssl", "ca", "-config", "ca.cnf", "-revoke", revoke + ".crt", cwd=d)
-    run("openssl", "ca", "-config", "ca.cnf", "-gencrl", "-out", "crl.pem", cwd=d)
+    when = ["faketime", "-f", "-%dd" % days_ago] if days_ago else []
+    run(*when, "openssl", "ca", "-config", "ca.cnf", "-gencrl", "-crldays", "1", "-out", "crl.pem", cwd=d)
 
 
 def t_crl_revoked(env):
@@ -217,6 +218,7 @@ def t_crl_revoked(env):
         out = s_client(env, v, *bad)
         check(not answered(out) and len(be.records) == n, "a revoked certificate was relayed (%s):\n%s" %
               (v, out[-800:]))
+        check("certificate revoked" in out, "not refused as revoked (%s):\n%s" % (v, out[-800:]))
     # the operator revokes `good` too: SIGHUP reloads the CRL, and the
     # session `good` made before must not resume past it
     gen_crl(d, revoke="good")
@@ -227,6 +229,15 @@ def t_crl_revoked(env):
     check(not answered(out) and not resumed(out) and len(be.records) == n,
           "a certificate revoked by the reloaded CRL got through:\n" + out[-800:])
     p.wait_log(r"ev=tls_fail ", count=3)
+    # a CRL past its nextUpdate fails closed: even an unrevoked certificate is refused
+    other = client_cert(env, d, "other")
+    gen_crl(d, days_ago=3)
+    p.signal(signal.SIGHUP)
+    p.wait_log(r"ev=reloaded worker=0", count=2)
+    n = len(be.records)
+    out = s_client(env, "-tls1_3", *other)
+    check(not answered(out) and len(be.records) == n, "an expired CRL let a certificate through:\n" + out[-800:])
+    check("certificate expired" in out, "not refused for the expired CRL:\n" + out[-800:])
 
 
 # ---- forged tickets ----
