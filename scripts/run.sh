@@ -4,6 +4,13 @@
 # example configurations, a throwaway CA and certificates, and a demo user.
 # Prints how to connect with sstpc; Ctrl-C stops everything it started.
 #
+# Where this kernel has no PPP (no /dev/ppp: containers, CI runners, many
+# cloud sandboxes) pppd cannot bring a session up, so run.sh hands over to
+# scripts/run-uml.sh: the same stack inside a User-Mode Linux guest, with a
+# real sstpc connected to it (ping, throughput, sstpctl sessions).
+#   SSTP_RUN_MODE=auto|host|uml  auto (default): host if the kernel has PPP
+#   SSTP_RUN_EXIT=1              uml: exit after the demo (used by the tests)
+#
 # Everything lives in $SSTP_RUN_DIR (default ./run, never committed). The
 # one file outside it is /etc/ppp/chap-secrets (pppd reads secrets from that
 # path only): the demo user's line is added while the stack runs and removed
@@ -17,6 +24,22 @@
 set -u
 cd "$(dirname "$0")/.."
 repo=$PWD
+
+# /dev/ppp is the kernel's PPP: there, or loadable (ppp_generic) by root.
+kernel_has_ppp() {
+    [ -c /dev/ppp ] && return 0
+    modprobe -q ppp_generic 2> /dev/null && [ -c /dev/ppp ]
+}
+case ${SSTP_RUN_MODE:-auto} in
+    host) ;;
+    uml)  exec scripts/run-uml.sh ;;
+    auto) if ! kernel_has_ppp; then
+              echo "run.sh: this kernel has no PPP (no /dev/ppp): running the stack in a User-Mode Linux guest instead (SSTP_RUN_MODE=host forces this host)"
+              exec scripts/run-uml.sh
+          fi ;;
+    *)    echo "run.sh: SSTP_RUN_MODE must be auto, host or uml, not '$SSTP_RUN_MODE'" >&2
+          exit 2 ;;
+esac
 run=${SSTP_RUN_DIR:-$repo/run}
 port=${SSTP_RUN_PORT:-8443}
 be_port=${SSTP_RUN_BACKEND_PORT:-4433}
