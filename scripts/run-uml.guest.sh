@@ -93,6 +93,7 @@ for try in 1 2 3; do
     mv "$W/sstpc.log" "$W/sstpc.race$try.log"
     gs_log "sstpc start-up race: retry"
 done
+T_UP=$(gs_now_ms)
 race_delay_off veth0 srv
 say ""
 say "SESSION UP in $(secs_since "$t_connect") s: client $PPP_CLI (ppp0, namespace cli) <-> server $PPP_SRV (ppp0, namespace srv)"
@@ -154,13 +155,12 @@ if [ "$MODE" = stay ]; then
     say ""
     say "live, every 5 s (Ctrl-C stops everything):"
     rx_tx() { ip netns exec cli cat /sys/class/net/ppp0/statistics/rx_bytes /sys/class/net/ppp0/statistics/tx_bytes 2> /dev/null | tr '\n' ' '; }
-    t_up=$(gs_now_ms)
     until [ -e "$W/stop" ]; do
         bg_alive sstpc || { say "the session ended: $(tr -d '\000' < "$W/sstpc.log" | tail -n 1)"; break; }
         read -r rx tx <<< "$(rx_tx)"
         rtt=$(ip netns exec cli ping -c 1 -W 1 "$PPP_SRV" 2> /dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1 ms/p')
         n=$(ctl sessions 2> /dev/null | grep -c " $PPP_CLI ")
-        say "  up $(secs_since "$t_up") s  ping ${rtt:-lost}  client ppp0 rx ${rx:-?} B tx ${tx:-?} B  sessions in Redis: ${n:-?}"
+        say "  session up $(secs_since "$T_UP") s  ping ${rtt:-lost}  client ppp0 rx ${rx:-?} B tx ${tx:-?} B  sessions in Redis: ${n:-?}"
         for _ in 1 2 3 4 5; do
             [ -e "$W/stop" ] && break
             gs_sleep 1

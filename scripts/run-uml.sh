@@ -24,6 +24,10 @@ demo_timeout=${SSTP_RUN_BOOT_TIMEOUT:-180}
 guest_mode=stay
 [ "$exit_after" = 1 ] && guest_mode=exit
 
+if [ "${SSTP_RUN_FOREGROUND:-1}" != 1 ]; then
+    echo "run-uml.sh: SSTP_RUN_FOREGROUND=0 needs the host's PPP (SSTP_RUN_MODE=host); here: SSTP_RUN_EXIT=1" >&2
+    exit 2
+fi
 for tool in linux.uml sstpc python3 openssl; do
     command -v "$tool" > /dev/null ||
         { echo "run-uml.sh: $tool is missing: run scripts/deps.sh as root (make run does)" >&2; exit 1; }

@@ -5,21 +5,23 @@
 # Prints how to connect with sstpc; Ctrl-C stops everything it started.
 #
 # Where this kernel has no PPP (no /dev/ppp: containers, CI runners, many
-# cloud sandboxes) pppd cannot bring a session up, so run.sh hands over to
-# scripts/run-uml.sh: the same stack inside a User-Mode Linux guest, with a
-# real sstpc connected to it (ping, throughput, sstpctl sessions).
-#   SSTP_RUN_MODE=auto|host|uml  auto (default): host if the kernel has PPP
-#   SSTP_RUN_EXIT=1              uml: exit after the demo (used by the tests)
+# cloud sandboxes) pppd cannot bring a session up, so run.sh says so and
+# hands over to scripts/run-uml.sh: the same stack inside a User-Mode Linux
+# guest, with a real sstpc connected to it (ping, throughput, sstpctl
+# sessions, live stats until Ctrl-C).
 #
 # Everything lives in $SSTP_RUN_DIR (default ./run, never committed). The
 # one file outside it is /etc/ppp/chap-secrets (pppd reads secrets from that
 # path only): the demo user's line is added while the stack runs and removed
 # when it stops.
 #
+#   SSTP_RUN_MODE (auto)       host, uml, or auto: host if the kernel has PPP
+#                              or SSTP_RUN_FOREGROUND=0, else uml
+#   SSTP_RUN_EXIT=1            uml: exit after the demo (used by the tests)
 #   SSTP_RUN_PORT (default 8443)   where clients connect (also SSTP_RUN_BACKEND_PORT,
 #                              SSTP_RUN_REDIS_PORT, SSTP_RUN_ADMIN_PORT)
 #   SSTP_RUN_DIR (./run)       certificates, configs, logs
-#   SSTP_RUN_FOREGROUND=0      start, print, and return (used by the tests)
+#   SSTP_RUN_FOREGROUND=0      host: start, print, and return (used by the tests)
 #   SSTP_RUN_SECRETS=0         leave /etc/ppp/chap-secrets alone (tests)
 set -u
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ kernel_has_ppp() {
 case ${SSTP_RUN_MODE:-auto} in
     host) ;;
     uml)  exec scripts/run-uml.sh ;;
-    auto) if ! kernel_has_ppp; then
+    auto) if [ "${SSTP_RUN_FOREGROUND:-1}" = 1 ] && ! kernel_has_ppp; then
               echo "run.sh: this kernel has no PPP (no /dev/ppp): running the stack in a User-Mode Linux guest instead (SSTP_RUN_MODE=host forces this host)"
               exec scripts/run-uml.sh
           fi ;;
