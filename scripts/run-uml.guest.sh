@@ -110,9 +110,12 @@ proxy_hash=${proxy_hash%% *}
 binding=$(grep -h "ev=binding_ok .*user=$DEMO_USER" "$STACK/sstp-backend.log" | head -n 1)
 [ ${#client_hash} = 64 ] || fail "no certificate from $SERVER_NAME:$PORT in namespace cli"
 [ -n "$binding" ] || fail "sstp-backend logged no binding_ok for $DEMO_USER"
-say "certificate SHA-256 the client saw:        $client_hash"
-say "certificate SHA-256 the proxy forwards:    $proxy_hash"
-say "sstp-backend crypto binding:               ${binding#*ev=}"
+say "certificate SHA-256 the client sees:        $client_hash"
+say "  (the server certificate at $SERVER_NAME:$PORT, fetched again from namespace cli)"
+say "certificate SHA-256 the backend checks with: $proxy_hash"
+say "  (sstp-proxy's server.crt, which it forwards to sstp-backend in its PROXY v2 header)"
+say "sstp-backend: ${binding#*ev=}"
+say "  (the client's Crypto Binding carried that hash and a valid Compound MAC)"
 [ "$client_hash" = "$proxy_hash" ] || fail "the client saw another certificate than the proxy forwards"
 
 # ---- ping through the tunnel

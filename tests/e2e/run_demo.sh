@@ -81,11 +81,11 @@ check_printed() { # DIR -> WHY on failure
         { WHY="printed a session, but sstpc never logged 'Connection Established'"; return 1; }
     want=$(openssl x509 -in "$w/stack/certs/server.crt" -outform DER | sha256sum)
     want=${want%% *}
-    hash=$(sed -n 's/^certificate SHA-256 the client saw: *\([0-9a-f]*\)$/\1/p' "$out")
+    hash=$(sed -n 's/^certificate SHA-256 the client sees: *\([0-9a-f]*\)$/\1/p' "$out")
     [ "$hash" = "$want" ] || { WHY="client's certificate hash '$hash', server.crt's is $want"; return 1; }
-    hash=$(sed -n 's/^certificate SHA-256 the proxy forwards: *\([0-9a-f]*\)$/\1/p' "$out")
-    [ "$hash" = "$want" ] || { WHY="proxy's certificate hash '$hash', server.crt's is $want"; return 1; }
-    grep -q "^sstp-backend crypto binding: *binding_ok .*user=sstp-demo" "$out" &&
+    hash=$(sed -n 's/^certificate SHA-256 the backend checks with: *\([0-9a-f]*\)$/\1/p' "$out")
+    [ "$hash" = "$want" ] || { WHY="the backend's certificate hash '$hash', server.crt's is $want"; return 1; }
+    grep -q "^sstp-backend: binding_ok .*user=sstp-demo" "$out" &&
         grep -q "ev=binding_ok .*user=sstp-demo" "$w/stack/sstp-backend.log" ||
         { WHY="no binding_ok for sstp-demo (printed and in sstp-backend.log)"; return 1; }
     grep -q "^  3 packets transmitted, 3 received, 0% packet loss" "$out" ||
