@@ -31,7 +31,19 @@ DEMO_USER=sstp-demo
 XFER_BYTES=$((8 * 1024 * 1024))
 RACE_MSG="The event loop terminated unsuccessfully"
 
-say() { printf '%s\n' "$*" >> "$OUT"; }
+# Ctrl-C on the host creates WORKDIR/stop: honoured at each step of the
+# demo too, not only in the live loop.
+STOPPING=
+say() {
+    printf '%s\n' "$*" >> "$OUT"
+    if [ -z "$STOPPING" ] && [ -e "$W/stop" ]; then
+        STOPPING=1
+        say "stopping (Ctrl-C) ..."
+        stop_all
+        say "stopped."
+        exit 0
+    fi
+}
 secs_since() { local ms=$(( $(gs_now_ms) - $1 )); echo "$((ms / 1000)).$((ms % 1000 / 100))"; }
 T0=$(gs_now_ms)
 
@@ -158,18 +170,20 @@ if [ "$MODE" = stay ]; then
     say ""
     say "live, every 5 s (Ctrl-C stops everything):"
     rx_tx() { ip netns exec cli cat /sys/class/net/ppp0/statistics/rx_bytes /sys/class/net/ppp0/statistics/tx_bytes 2> /dev/null | tr '\n' ' '; }
+    next=$(gs_now_ms)
     until [ -e "$W/stop" ]; do
         bg_alive sstpc || { say "the session ended: $(tr -d '\000' < "$W/sstpc.log" | tail -n 1)"; break; }
         read -r rx tx <<< "$(rx_tx)"
         rtt=$(ip netns exec cli ping -c 1 -W 1 "$PPP_SRV" 2> /dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1 ms/p')
         n=$(ctl sessions 2> /dev/null | grep -c " $PPP_CLI ")
         say "  session up $(secs_since "$T_UP") s  ping ${rtt:-lost}  client ppp0 rx ${rx:-?} B tx ${tx:-?} B  sessions in Redis: ${n:-?}"
-        for _ in 1 2 3 4 5; do
-            [ -e "$W/stop" ] && break
-            gs_sleep 1
+        next=$((next + 5000))
+        while [ ! -e "$W/stop" ] && [ "$(gs_now_ms)" -lt $next ]; do
+            gs_sleep 0.5
         done
     done
 fi
+STOPPING=1
 say "stopping sstpc, sstp-proxy, sstp-backend, redis-server ..."
 stop_all
 say "stopped."

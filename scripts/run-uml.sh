@@ -15,14 +15,14 @@
 #                          instead of staying up until Ctrl-C
 #   SSTP_RUN_BOOT_TIMEOUT  seconds the demo may take, boot included (180)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 repo=$PWD
 run=${SSTP_RUN_DIR:-$repo/run}
 work=$run/uml
 exit_after=${SSTP_RUN_EXIT:-0}
 demo_timeout=${SSTP_RUN_BOOT_TIMEOUT:-180}
 guest_mode=stay
-[ "$exit_after" = 1 ] && guest_mode=exit
+[ "$exit_after" = 1 ] && guest_mode="exit"
 
 if [ "${SSTP_RUN_FOREGROUND:-1}" != 1 ]; then
     echo "run-uml.sh: SSTP_RUN_FOREGROUND=0 needs the host's PPP (SSTP_RUN_MODE=host); here: SSTP_RUN_EXIT=1" >&2
@@ -89,6 +89,10 @@ sleep 0.3                       # let tail print the last lines
 kill "$tail_pid" 2> /dev/null
 wait "$tail_pid" 2> /dev/null
 
+if [ -e "$work/stop" ] && grep -q '^stopped\.$' "$work/demo.txt"; then
+    echo "stopped after $(( $(date +%s) - started )) s; logs are in $work/"
+    exit 0
+fi
 verdict=$(cat "$work/verdict" 2> /dev/null)
 if [[ $verdict != PASS* ]]; then
     echo "run-uml.sh: the demo failed after $(( $(date +%s) - started )) s (uml.sh status $rc):" >&2
@@ -97,5 +101,4 @@ if [[ $verdict != PASS* ]]; then
     exit 1
 fi
 echo "done in $(( $(date +%s) - started )) s; logs are in $work/"
-[ -e "$work/stop" ] && exit 0
 exit "$rc"

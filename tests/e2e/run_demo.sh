@@ -71,9 +71,9 @@ wait_exit() { # PID SECONDS: 0 once it has exited
 
 # The printed demo, checked against the stack's own records.
 check_printed() { # DIR -> WHY on failure
-    local d=$1 out=$1/out w=$1/uml line hash want
+    local printed=$1/out w=$1/uml line hash want
     WHY=
-    grep -q "^SESSION UP in [0-9.]* s: client 10.8.0.10 (ppp0, namespace cli) <-> server 10.8.0.1 (ppp0, namespace srv)" "$out" ||
+    grep -q "^SESSION UP in [0-9.]* s: client 10.8.0.10 (ppp0, namespace cli) <-> server 10.8.0.1 (ppp0, namespace srv)" "$printed" ||
         { WHY="no 'SESSION UP ... client 10.8.0.10 <-> server 10.8.0.1' line"; return 1; }
     grep -q "ev=ppp_up .*local=10.8.0.1 remote=10.8.0.10" "$w/stack/sstp-backend.log" ||
         { WHY="printed a session, but sstp-backend logged no ppp_up 10.8.0.1 <-> 10.8.0.10"; return 1; }
@@ -81,22 +81,22 @@ check_printed() { # DIR -> WHY on failure
         { WHY="printed a session, but sstpc never logged 'Connection Established'"; return 1; }
     want=$(openssl x509 -in "$w/stack/certs/server.crt" -outform DER | sha256sum)
     want=${want%% *}
-    hash=$(sed -n 's/^certificate SHA-256 the client sees: *\([0-9a-f]*\)$/\1/p' "$out")
+    hash=$(sed -n 's/^certificate SHA-256 the client sees: *\([0-9a-f]*\)$/\1/p' "$printed")
     [ "$hash" = "$want" ] || { WHY="client's certificate hash '$hash', server.crt's is $want"; return 1; }
-    hash=$(sed -n 's/^certificate SHA-256 the backend checks with: *\([0-9a-f]*\)$/\1/p' "$out")
+    hash=$(sed -n 's/^certificate SHA-256 the backend checks with: *\([0-9a-f]*\)$/\1/p' "$printed")
     [ "$hash" = "$want" ] || { WHY="the backend's certificate hash '$hash', server.crt's is $want"; return 1; }
-    grep -q "^sstp-backend: binding_ok .*user=sstp-demo" "$out" &&
+    grep -q "^sstp-backend: binding_ok .*user=sstp-demo" "$printed" &&
         grep -q "ev=binding_ok .*user=sstp-demo" "$w/stack/sstp-backend.log" ||
         { WHY="no binding_ok for sstp-demo (printed and in sstp-backend.log)"; return 1; }
-    grep -q "^  3 packets transmitted, 3 received, 0% packet loss" "$out" ||
-        { WHY="ping: $(grep 'packets transmitted' "$out" || echo 'no ping summary printed')"; return 1; }
-    line=$(grep "^throughput client -> server: 8 MiB in [0-9.]* s = [0-9.]* Mbit/s" "$out") ||
+    grep -q "^  3 packets transmitted, 3 received, 0% packet loss" "$printed" ||
+        { WHY="ping: $(grep 'packets transmitted' "$printed" || echo 'no ping summary printed')"; return 1; }
+    line=$(grep "^throughput client -> server: 8 MiB in [0-9.]* s = [0-9.]* Mbit/s" "$printed") ||
         { WHY="no throughput figure printed"; return 1; }
     awk -v l="$line" 'BEGIN { split(l, f, " = "); exit !(f[2] + 0 > 0) }' ||
         { WHY="throughput not positive: $line"; return 1; }
-    grep -E "^  [0-9a-f]+ +sstp-demo +192\.0\.2\.2 +backend-1 +proxy-1 +10\.8\.0\.10 +connected " "$out" > /dev/null ||
+    grep -E "^  [0-9a-f]+ +sstp-demo +192\.0\.2\.2 +backend-1 +proxy-1 +10\.8\.0\.10 +connected " "$printed" > /dev/null ||
         { WHY="sstpctl sessions printed no 'sstp-demo 192.0.2.2 backend-1 proxy-1 10.8.0.10 connected' row"; return 1; }
-    grep -q "^logs (on this host): $w/stack/" "$out" || { WHY="no line saying where the logs are"; return 1; }
+    grep -q "^logs (on this host): $w/stack/" "$printed" || { WHY="no line saying where the logs are"; return 1; }
     [ -s "$w/stack/sstp-proxy.log" ] && [ -s "$w/stack/redis.log" ] ||
         { WHY="the logs it names are not there"; return 1; }
 }
