@@ -97,7 +97,7 @@ for try in 1 2 3; do
     bg_start sstpc ip netns exec cli sstpc --log-level 4 --log-stderr \
         --ca-cert "$STACK/certs/ca.crt" --user "$DEMO_USER" --password "$PASS" \
         "$SERVER_NAME:$PORT" file "$STACK/pppd-client.options"
-    WAIT_FOR_INTERVAL=0.2 wait_for 30 both_ends_up 2> /dev/null || fail "no tunnel within 30 s"
+    WAIT_FOR_INTERVAL=0.2 wait_for 45 both_ends_up 2> /dev/null || fail "no tunnel within 45 s"
     bg_alive sstpc && break
     bg_wait sstpc 1 > /dev/null
     grep -q "$RACE_MSG" "$W/sstpc.log" && [ $try -lt 3 ] ||
@@ -142,7 +142,7 @@ PING_SUMMARY=$(grep 'packets transmitted' <<< "$ping_out")
 rm -f "$W/sink.ready"
 bg_start sink ip netns exec srv python3 "$E2E_DIR/lib/xfer.py" sink "$PPP_SRV" 5001 "$W/sink.ready"
 wait_for 10 test -e "$W/sink.ready" || fail "throughput receiver did not start"
-sent=$(timeout -k 2 60 ip netns exec cli python3 "$E2E_DIR/lib/xfer.py" source "$PPP_SRV" 5001 $XFER_BYTES) ||
+sent=$(timeout -k 2 90 ip netns exec cli python3 "$E2E_DIR/lib/xfer.py" source "$PPP_SRV" 5001 $XFER_BYTES) ||
     fail "sending $XFER_BYTES bytes through the tunnel"
 bg_wait sink 10 > /dev/null || fail "throughput receiver"
 got=$(< "$W/sink.log")

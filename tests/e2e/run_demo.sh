@@ -14,16 +14,18 @@
 #                   to its process group (Ctrl-C in a terminal) stops it
 #                   within 45 s, status 0, "stopped."
 # Both: no process left that runs from the work dir, the host's
-# /etc/ppp/chap-secrets untouched.
+# /etc/ppp/chap-secrets untouched. Before them, without a guest:
+#   run_demo_modes  a bad SSTP_RUN_MODE, and SSTP_RUN_MODE=uml with
+#                   SSTP_RUN_FOREGROUND=0, are refused (status 2, a reason)
 #
 #   tests/e2e/run_demo.sh
 # Prints "PASS <case> (...)" or "FAIL <case>: <reason>" per case; exit 0
-# iff both passed. Work dir: a fresh /tmp/sstplb-demo.XXXXXX, removed after
+# iff all passed. Work dir: a fresh /tmp/sstplb-demo.XXXXXX, removed after
 # a green run unless E2E_KEEP=1.
 set -u
 here=$(dirname "$(readlink -f "$0")")
 repo=$(readlink -f "$here/../..")
-CASES=(run_demo_exit run_demo_ctrlc)
+CASES=(run_demo_modes run_demo_exit run_demo_ctrlc)
 
 fail_all() {
     local c
@@ -148,13 +150,30 @@ case_ctrlc() {
     echo "PASS run_demo_ctrlc ($(( $(date +%s) - t0 ))s; stopped $(( $(date +%s) - t1 ))s after SIGINT, nothing left)"
 }
 
+# SSTP_RUN_MODE is checked, and the UML path has no start-and-return mode:
+# both refused at once with a reason, nothing started.
+case_modes() {
+    local out rc
+    out=$(SSTP_RUN_MODE=bogus SSTP_RUN_DIR=$base/modes "$repo/scripts/run.sh" 2>&1)
+    rc=$?
+    [ $rc = 2 ] && [[ $out == *"SSTP_RUN_MODE must be auto, host or uml, not 'bogus'"* ]] ||
+        { echo "FAIL run_demo_modes: SSTP_RUN_MODE=bogus: status $rc, '$out'"; return 1; }
+    out=$(SSTP_RUN_MODE=uml SSTP_RUN_FOREGROUND=0 SSTP_RUN_DIR=$base/modes "$repo/scripts/run.sh" 2>&1)
+    rc=$?
+    [ $rc = 2 ] && [[ $out == *"SSTP_RUN_FOREGROUND=0 needs the host's PPP"* ]] ||
+        { echo "FAIL run_demo_modes: SSTP_RUN_MODE=uml SSTP_RUN_FOREGROUND=0: status $rc, '$out'"; return 1; }
+    [ ! -e "$base/modes" ] || { echo "FAIL run_demo_modes: a refused run created $base/modes"; return 1; }
+    echo "PASS run_demo_modes (bad SSTP_RUN_MODE and uml without foreground refused)"
+}
+case_modes > "$base/modes.result" 2>&1
+
 case_exit > "$base/exit.result" 2>&1 &
 p1=$!
 case_ctrlc > "$base/ctrlc.result" 2>&1 &
 p2=$!
 wait $p1 $p2
-cat "$base/exit.result" "$base/ctrlc.result"
-failed=$(grep -c '^FAIL' "$base/exit.result" "$base/ctrlc.result" | awk -F: '{ n += $2 } END { print n + 0 }')
+cat "$base/modes.result" "$base/exit.result" "$base/ctrlc.result"
+failed=$(grep -c '^FAIL' "$base/modes.result" "$base/exit.result" "$base/ctrlc.result" | awk -F: '{ n += $2 } END { print n + 0 }')
 grep -q '^PASS\|^FAIL' "$base/exit.result" || { echo "FAIL run_demo_exit: no result"; failed=$((failed + 1)); }
 grep -q '^PASS\|^FAIL' "$base/ctrlc.result" || { echo "FAIL run_demo_ctrlc: no result"; failed=$((failed + 1)); }
 if [ "$(md5sum < /etc/ppp/chap-secrets 2> /dev/null)" != "$secrets_before" ]; then
