@@ -12,7 +12,8 @@
 #   make            build/ : daemons, tools, plugin
 #   make test       deps, then unit tests under ASan+UBSan, integration, e2e
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
-#   make run        the whole stack on one host (scripts/run.sh)
+#   make run        the whole stack on one host, or in User-Mode Linux where the
+#                   kernel has no PPP (scripts/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local

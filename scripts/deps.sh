@@ -2,17 +2,20 @@
 # deps.sh — install what sstp-lb needs to build, run and test, on Debian 12.
 # Idempotent: installs only the packages that are missing. Needs root for
 # apt-get; without root it only reports what is missing.
-#   scripts/deps.sh          build + run dependencies
+#   scripts/deps.sh          build + run dependencies (make run)
 #   scripts/deps.sh test     also what the test suites use (UML, sstpc, ...)
 set -eu
 
 BUILD="gcc make pkg-config libc6-dev libssl-dev libev-dev libhiredis-dev libinih-dev
 ppp ppp-dev redis-server openssl ca-certificates iproute2"
+# `make run` on a kernel without PPP runs the stack in User-Mode Linux with
+# a real sstpc (scripts/run-uml.sh).
+RUN="user-mode-linux kmod sstp-client iputils-ping procps python3"
 TEST="libcmocka-dev clang libclang-rt-14-dev llvm python3 user-mode-linux kmod
 sstp-client iputils-ping procps psmisc haproxy docker-compose faketime"
 
-want="$BUILD"
-[ "${1:-}" = "test" ] && want="$BUILD $TEST"
+want="$BUILD $RUN"
+[ "${1:-}" = "test" ] && want="$BUILD $RUN $TEST"
 
 missing=""
 for p in $want; do

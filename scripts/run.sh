@@ -4,19 +4,44 @@
 # example configurations, a throwaway CA and certificates, and a demo user.
 # Prints how to connect with sstpc; Ctrl-C stops everything it started.
 #
+# Where this kernel has no PPP (no /dev/ppp: containers, CI runners, many
+# cloud sandboxes) pppd cannot bring a session up, so run.sh says so and
+# hands over to scripts/run-uml.sh: the same stack inside a User-Mode Linux
+# guest, with a real sstpc connected to it (ping, throughput, sstpctl
+# sessions, live stats until Ctrl-C).
+#
 # Everything lives in $SSTP_RUN_DIR (default ./run, never committed). The
 # one file outside it is /etc/ppp/chap-secrets (pppd reads secrets from that
 # path only): the demo user's line is added while the stack runs and removed
 # when it stops.
 #
+#   SSTP_RUN_MODE (auto)       host, uml, or auto: host if the kernel has PPP
+#                              or SSTP_RUN_FOREGROUND=0, else uml
+#   SSTP_RUN_EXIT=1            uml: exit after the demo (used by the tests)
 #   SSTP_RUN_PORT (default 8443)   where clients connect (also SSTP_RUN_BACKEND_PORT,
 #                              SSTP_RUN_REDIS_PORT, SSTP_RUN_ADMIN_PORT)
 #   SSTP_RUN_DIR (./run)       certificates, configs, logs
-#   SSTP_RUN_FOREGROUND=0      start, print, and return (used by the tests)
+#   SSTP_RUN_FOREGROUND=0      host: start, print, and return (used by the tests)
 #   SSTP_RUN_SECRETS=0         leave /etc/ppp/chap-secrets alone (tests)
 set -u
 cd "$(dirname "$0")/.."
 repo=$PWD
+
+# /dev/ppp is the kernel's PPP: there, or loadable (ppp_generic) by root.
+kernel_has_ppp() {
+    [ -c /dev/ppp ] && return 0
+    modprobe -q ppp_generic 2> /dev/null && [ -c /dev/ppp ]
+}
+case ${SSTP_RUN_MODE:-auto} in
+    host) ;;
+    uml)  exec scripts/run-uml.sh ;;
+    auto) if [ "${SSTP_RUN_FOREGROUND:-1}" = 1 ] && ! kernel_has_ppp; then
+              echo "run.sh: this kernel has no PPP (no /dev/ppp): running the stack in a User-Mode Linux guest instead (SSTP_RUN_MODE=host forces this host)"
+              exec scripts/run-uml.sh
+          fi ;;
+    *)    echo "run.sh: SSTP_RUN_MODE must be auto, host or uml, not '$SSTP_RUN_MODE'" >&2
+          exit 2 ;;
+esac
 run=${SSTP_RUN_DIR:-$repo/run}
 port=${SSTP_RUN_PORT:-8443}
 be_port=${SSTP_RUN_BACKEND_PORT:-4433}

@@ -6,7 +6,8 @@
 #   rc-coverage  every SSTP_E_* return code is produced by some unit test
 #   fuzz-corpus  each libFuzzer target replays its seed corpus
 #   integration  tests/integration/*.sh (loopback, real redis-server, ...)
-#   e2e          tests/e2e/run.sh (User-Mode Linux, real pppd and sstpc)
+#   e2e          tests/e2e/run.sh (User-Mode Linux, real pppd and sstpc),
+#                tests/e2e/run_demo.sh (`make run` where the kernel has no PPP)
 # SUITES="unit e2e" tests/run.sh runs a subset.
 set -u
 cd "$(dirname "$0")/.."
@@ -97,6 +98,7 @@ suite_e2e() {
     run_script "e2e:smoke_ppp" tests/e2e/smoke_ppp.sh
     count_cases e2e-plugin tests/e2e/plugin_test.sh
     count_cases e2e tests/e2e/run.sh
+    count_cases e2e-run_demo tests/e2e/run_demo.sh
     local t
     for t in tests/e2e/topology_*.sh; do
         [ -x "$t" ] && count_cases "e2e-$(basename "$t" .sh)" "$t"
