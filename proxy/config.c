@@ -347,6 +347,20 @@ const struct cfg_opt px_config_table[] = {
     OPT("redis", "registry_interval", CFG_MSEC, registry_interval, 0.1, 60, "1s",
         "how often the backend registry is read (one round trip); additions, removals, weights "
         "and drains take effect without a restart"),
+    OPT_CUSTOM("redis", "registry_allow", registry_allow, NULL, cfg_parse_cidrs, cfg_release_cidrs,
+               "addresses/CIDRs registered backends may have (repeatable); an entry elsewhere is "
+               "ignored and counted (sstp_proxy_registry_ignored_total). Empty = any address but "
+               "loopback, 0/8, link-local (169.254/16, fe80::/10: cloud metadata), multicast, "
+               "reserved and metadata addresses, which are refused even within a wider entry: "
+               "allow them with an entry inside their range (e.g. 127.0.0.0/8 for tests)"),
+    OPT("redis", "registry_mtls_only", CFG_BOOL, registry_mtls_only, 0, 0, "no",
+        "use only registered backends of kind mtls (needs backends.ca); a registered mtls "
+        "backend is always verified against backends.ca and its certificate must carry its "
+        "registered id as a DNS name"),
+    OPT("redis", "registry_grace", CFG_MSEC, registry_grace, 0, 3600, "30s",
+        "a registry read that comes back empty or with fewer than half the backends (Redis "
+        "restarted empty, FLUSHALL) is not taken for this long: the last list stays in use "
+        "until the backends re-register; 0 = take every read at once"),
     OPT("redis", "events_max", CFG_INT, events_max, 100, 10000000, "10000",
         "approximate length cap of the event stream (reject events of the proxy)"),
 
@@ -442,6 +456,10 @@ int px_config_load(struct px_config *c, const char *path, char *err, size_t err_
     }
     if (has_tls_server(c) && !set(c->backend_ca)) {
         snprintf(err, err_len, "%s: a tls server needs backends.ca", path);
+        return -1;
+    }
+    if (c->registry_mtls_only && (!set(c->redis_url) || !set(c->backend_ca))) {
+        snprintf(err, err_len, "%s: redis.registry_mtls_only needs redis.url and backends.ca", path);
         return -1;
     }
     if (set(c->backend_key) && !set(c->backend_cert)) {

@@ -83,6 +83,9 @@ struct px_config {
     /* [redis]: the fleet (registry, affinity, counters); redis_url "" = none */
     char *redis_url, *redis_prefix, *redis_sentinels, *sentinel_master;
     double registry_interval;
+    struct net_cidr_list registry_allow; /* addresses registered backends may have */
+    bool registry_mtls_only;  /* only kind mtls, certificate name = id */
+    double registry_grace;    /* an empty or shrunken registry waits this long */
     long events_max;
 
     /* [affinity] */

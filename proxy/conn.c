@@ -545,7 +545,9 @@ static void no_backend(struct px_conn *c, char who)
     answer_and_close(c, 503, false, false);
 }
 
-static void attempt_failed(struct px_conn *c, const char *reason)
+/* ev: CONNECT_FAIL, or REFUSED when the backend accepted and closed before
+ * any byte (alive, but full or draining: lb_report). */
+static void attempt_ended(struct px_conn *c, const char *reason, enum lb_event ev)
 {
     struct px_worker *w = c->w;
     char why[256];
@@ -558,7 +560,7 @@ static void attempt_failed(struct px_conn *c, const char *reason)
     struct lb_backend *be = c->backend;
     ev_tstamp now = ev_now(w->loop);
     metrics_add(w->mv, fam(c, PXM_BACKEND_FAILURES), px_worker_backend_slot(w, be), 1);
-    bool changed = lb_report(w->lb, be, LB_EV_CONNECT_FAIL, now);
+    bool changed = lb_report(w->lb, be, ev, now);
     log_info("backend_fail", "sid=%s backend=%s attempt=%u reason=%s", c->sid, be->spec.name,
              hs->req.n_tried, why);
     if (changed)
@@ -575,6 +577,11 @@ static void attempt_failed(struct px_conn *c, const char *reason)
     }
     count(c, PXM_RETRIES, 0);
     pick_and_connect(c, NULL);
+}
+
+static void attempt_failed(struct px_conn *c, const char *reason)
+{
+    attempt_ended(c, reason, LB_EV_CONNECT_FAIL);
 }
 
 /* ---- PXC_AFFINITY ------------------------------------------------------------------- */
@@ -831,7 +838,10 @@ static void do_backend_connect(struct px_conn *c)
     }
     if (n <= 0) {
         buf_release(&w->pool, &c->b2c);
-        attempt_failed(c, n == IO_EOF ? "closed_before_answer" : "read_failed");
+        if (n == IO_EOF)
+            attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+        else
+            attempt_failed(c, "read_failed");
         return;
     }
     c->b2c.tail += (size_t)n;

@@ -243,7 +243,9 @@ static struct lb *build_lb(struct px_worker *w, const struct px_config *cfg)
     const struct lb_reg_list *reg = w->fleet ? px_fleet_registry(w->fleet) : &none;
     struct lb_spec_list specs = { NULL, 0 };
     char shadowed[sizeof w->shadowed];
-    struct lb_params params = { .down_time = cfg->down_time };
+    /* a random start per worker: the workers of every proxy see the same
+     * fleet counts, and ties starting at index 0 would all land on one */
+    struct lb_params params = { .down_time = cfg->down_time, .tie_start = arc4random() };
     if (lb_reg_merge(&specs, &cfg->servers, reg, shadowed, sizeof shadowed) == -1)
         return NULL;
     struct lb *nlb = lb_new(lb_policy_by_index(cfg->policy), &params, &specs, w->lb);
