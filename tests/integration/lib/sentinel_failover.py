@@ -12,11 +12,15 @@ sessions through the proxy all along:
                  session fails meanwhile, the sessions held across the
                  failover still answer an SSTP echo, and sstpctl --sentinel
                  reads them from the new master.
+  failover_stop  the same with the master SIGSTOPped (a hung host: no
+                 close, no RST): only lb/redis.c's reply deadline notices
+                 it, then Sentinel is asked again.
 Run by tests/integration/sentinel_failover.sh. Every wait is bounded; only
 processes started here are signalled.
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -96,7 +100,9 @@ def ts_lines(p_text, ev):
     return [(pf.ts_of(ln), ln) for ln in p_text.splitlines() if (" ev=%s " % ev) in ln + " "]
 
 
-def t_failover_kill(env):
+def failover(env, how):
+    """how: "kill" (SIGKILL: the connections close) or "stop" (SIGSTOP: the
+    master hangs, only a reply deadline notices)."""
     pw = "pw-" + os.urandom(6).hex()
     master = ru.RedisServer(env.work, password=pw, name="master")
     replica = ru.RedisServer(env.work, password=pw, name="replica",
@@ -156,7 +162,10 @@ def t_failover_kill(env):
         old = sen.master()
         check(old == ("127.0.0.1", master.port), "Sentinel's master %r" % (old,))
         t_kill = time.time()
-        master.kill()
+        if how == "kill":
+            master.kill()
+        else:
+            master.proc.send_signal(signal.SIGSTOP)
         promoted = H.wait_until(lambda: sen.master() == ("127.0.0.1", replica.port), 20, 0.1)
         t_promoted = time.time()
         check(promoted, "Sentinel did not promote the replica within 20 s")
@@ -199,10 +208,10 @@ def t_failover_kill(env):
         check(r.stdout.count('"session"') >= 3, "sstpctl --sentinel lists %d sessions" % r.stdout.count('"session"'))
         for c in held:
             c.close()
-        print("     failover: master killed; Sentinel promoted the replica after %.2fs; proxy on the new "
+        print("     failover: master %s; Sentinel promoted the replica after %.2fs; proxy on the new "
               "master after %.2fs, backend after %.2fs; first new session recorded there within %.2fs "
               "(bound %gs); %d sessions during the failover, 0 failed; 3 held sessions answer echoes"
-              % (t_promoted - t_kill, t_proxy_up - t_kill, t_be_up - t_kill, t_recorded - t_kill, BOUND_S,
+              % ("killed" if how == "kill" else "stopped", t_promoted - t_kill, t_proxy_up - t_kill, t_be_up - t_kill, t_recorded - t_kill, BOUND_S,
                  len(during)))
         rc_r.close()
         rc_new.close()
@@ -217,11 +226,22 @@ def t_failover_kill(env):
         if sen:
             sen.stop()
         replica.stop()
+        if master.proc.poll() is None:
+            master.proc.send_signal(signal.SIGCONT)
         master.stop()
+
+
+def t_failover_kill(env):
+    failover(env, "kill")
+
+
+def t_failover_stop(env):
+    failover(env, "stop")
 
 
 CASES = [
     ("failover_kill", t_failover_kill),
+    ("failover_stop", t_failover_stop),
 ]
 
 if __name__ == "__main__":
