@@ -46,6 +46,8 @@ static const struct net_cidr FORBIDDEN[] = {
 
 #define ROW_FIELDS_MAX 32     /* fields read of one backend hash (it has 11) */
 #define IGNORED_LOG_MAX 512   /* the "id:reason,..." summary of one read, cut */
+#define IGNORED_LOG_EVERY 10.0 /* seconds between two registry_ignored lines at most: a writer
+                                * flipping entries at every read does not flood the log */
 
 static const char *const rc_names[LB_REG_RC_COUNT] = {
 #define X(n, s) s,
@@ -71,7 +73,8 @@ struct lb_registry {
     struct box *pending;            /* the reply's box, emptied by lb_registry_free */
     double shrunk_since;            /* first read of a shrunken answer held back; 0 = none */
     struct lb_reg_stats st;
-    char ignored[IGNORED_LOG_MAX];  /* summary of the last read's ignored entries, as logged */
+    char ignored[IGNORED_LOG_MAX];  /* summary of the ignored entries last logged */
+    double ignored_logged;          /* when (0 = never) */
 };
 
 /* The pending reply must not reach a freed registry: it carries a pointer
@@ -370,10 +373,14 @@ static void on_reply(const struct redisReply *rep, void *ud)
         n_ignored++;
         note_ignored(ignored, &used, id, rc);
     }
-    if (strcmp(ignored, r->ignored) != 0) { /* once per change, not per read */
+    /* once per change, not per read, and not more often than IGNORED_LOG_EVERY */
+    double now = ev_now(r->loop);
+    if (strcmp(ignored, r->ignored) != 0 &&
+        (!r->ignored_logged || now - r->ignored_logged >= IGNORED_LOG_EVERY)) {
         if (n_ignored)
             log_warn("registry_ignored", "worker=%u n=%zu entries=%s", r->o.id, n_ignored, ignored);
         memcpy(r->ignored, ignored, sizeof ignored);
+        r->ignored_logged = now;
     }
     if (hold_back(r, &next)) {
         free(next.items);

@@ -111,8 +111,10 @@ def t_ignored(env, fl):
         "nocap": dict(entry("nocap", "192.0.2.12:4433"), capacity="lots"),
         "tlsonly": entry("tlsonly", "192.0.2.13:4433", kind="tls"),
     }
+    rc.cmd("MULTI")                         # all at once: one read sees them all
     for key_id, fields in bad.items():
         raw_register(rc, key_id, fields)
+    rc.cmd("EXEC")
     want = {"addr_forbidden": 5, "bad_id": 1, "id_mismatch": 1, "bad_number": 1, "bad_kind": 1}
     pf.wait_for(lambda: all(ignored(p, env, r) >= n for r, n in want.items()), 5,
                 "ignored entries not counted by reason")
