@@ -6,8 +6,9 @@
  *
  * Trust: whoever can write the registry could send decrypted PPP anywhere,
  * so an entry is only a candidate. It is ignored (counted by reason,
- * logged once per change, at most every 10 s) unless its id, address and kind are well formed,
- * its id is the one of its key, its address is in the operator's allowlist
+ * logged once per change, at most every 10 s) unless its id, address and
+ * kind are well formed, its id is the one of its key, its address is in
+ * the operator's allowlist
  * and not loopback, unspecified, link-local, multicast or a cloud metadata
  * address (unless an allowlist entry inside that range names it), and, if
  * the operator asks, it is an mTLS backend whose certificate carries its
