@@ -8,11 +8,11 @@
  * so an entry is only a candidate. It is ignored (counted by reason,
  * logged once per change, at most every 10 s) unless its id, address and
  * kind are well formed, its id is the one of its key, its address is in
- * the operator's allowlist
- * and not loopback, unspecified, link-local, multicast or a cloud metadata
- * address (unless an allowlist entry inside that range names it), and, if
- * the operator asks, it is an mTLS backend whose certificate carries its
- * id (checked at each connection: lb_spec.sni = id).
+ * the operator's allowlist and not loopback, unspecified, link-local,
+ * multicast or a cloud metadata address (unless an allowlist entry inside
+ * that range names it), and, if the operator asks, it is an mTLS backend
+ * whose certificate carries its id (checked at each connection:
+ * lb_spec.sni = id).
  *
  * When Redis is away the last known list stays in force (the owner keeps
  * choosing from it and from its static config); an empty or sharply
