@@ -6,6 +6,7 @@
 #include "proxy/conn.h"
 
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -801,6 +802,13 @@ static void do_backend_connect(struct px_conn *c)
             return;
         if (r != 1) {
             char ossl[256];
+            /* accepted, then closed before one byte of TLS: full or draining,
+             * as a plain backend's close before its answer */
+            if (c->be.err == 0 && BIO_number_read(SSL_get_rbio(c->be.ssl)) == 0) {
+                ERR_clear_error();
+                attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+                return;
+            }
             long v = SSL_get_verify_result(c->be.ssl);
             snprintf(why, sizeof why, "tls:%s%s%s", log_openssl_errors(ossl, sizeof ossl),
                      v != X509_V_OK ? ":" : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");

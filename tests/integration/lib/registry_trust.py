@@ -16,6 +16,7 @@
   capacity       a backend at its registered capacity gets no session; one
                  that refuses (full in fact, not in the registry) is not
                  marked down, only skipped until its next heartbeat
+  capacity_tls   the same refusal by an mTLS backend (closed before TLS)
   first_check    a backend that registers after start is not tried before
                  its first good health check
   grace          FLUSHALL: no 503 within redis.registry_grace, the last list
@@ -150,12 +151,14 @@ def t_ignored(env, fl):
     print("     ignored: %r; allowlisted 127.0.0.2 used, 127.0.0.1 and 192.0.2.20 refused" % counts)
 
 
-def mtls_backend(fl, bid, cert):
+def mtls_backend(fl, bid, cert, redis=True, max_sessions=None):
     """A real sstp-backend with only an mTLS listener: it registers kind mtls."""
     env = fl.env
-    r = fl.real(bid, redis=True)
+    r = fl.real(bid, redis=redis)
     r.b.stop()
     r.cfg["listen"] = {"mtls": r.addr, "proxy_allow": "127.0.0.1/32"}
+    if max_sessions:
+        r.cfg["limits"]["max_sessions"] = max_sessions
     r.cfg["tls"] = {"cert": env.cert(cert + ".crt"), "key": env.cert(cert + ".key"),
                     "proxy_ca": env.cert("ca.crt")}
     r.b = H.Backend(r.work, None, r.cfg)
@@ -289,10 +292,37 @@ def t_grace(env, fl):
           % (len(codes), took))
 
 
+@pf.with_fleet
+def t_capacity_tls(env, fl):
+    """A full mTLS backend closes before the TLS handshake: a refusal too."""
+    subprocess.run([os.path.join(pu.ROOT, "scripts", "mkcerts.sh"), env.certs, "tls-liar", "tls-room"],
+                   check=True, stdout=subprocess.DEVNULL)
+    liar = mtls_backend(fl, "tls-liar", "tls-liar", redis=False, max_sessions="1")
+    room = mtls_backend(fl, "tls-room", "tls-room", redis=False)
+    s = redis_opts(fl, registry_mtls_only="yes")
+    s["backends"].update({"ca": env.cert("ca.crt"), "cert": env.cert("proxy-client.crt"),
+                          "key": env.cert("proxy-client.key"), "policy": "leastsessions"})
+    p = env.proxy(s)
+    raw_register(fl.rc, "tls-liar", entry("tls-liar", liar.addr, kind="mtls", capacity=100, sessions=0))
+    raw_register(fl.rc, "tls-room", entry("tls-room", room.addr, kind="mtls", capacity=100, sessions=50))
+    p.wait_log(r"ev=registry worker=0 registered=2 backends=2 ", timeout=5)
+    corr, held = pf.session(env, hold=True)
+    check(pf.landed(p, corr) == "tls-liar", "the first session did not go to the emptier backend")
+    for _ in range(3):
+        check(pf.landed(p, pf.session(env)) == "tls-room", "a session did not go to tls-room")
+    refused = [ln for ln in p.lines("backend_fail") if "backend=tls-liar" in ln]
+    check(len(refused) == 1 and "closed_before_answer" in refused[0],
+          "want one refusal by tls-liar before its TLS handshake: %r" % refused)
+    check(not [ln for ln in p.lines("backend_down") if "backend=tls-liar" in ln],
+          "a full mTLS backend was marked down")
+    held.close()
+
+
 CASES = [
     ("ignored", t_ignored),
     ("mtls", t_mtls),
     ("capacity", t_capacity),
+    ("capacity_tls", t_capacity_tls),
     ("first_check", t_first_check),
     ("grace", t_grace),
 ]
