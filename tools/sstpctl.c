@@ -207,7 +207,7 @@ static int check_schema(struct ctl *x)
     if (r->type == REDIS_REPLY_STRING &&
         schema_major(r->str) != schema_major(SCHEMA_VERSION)) {
         fprintf(stderr, "sstpctl: the Redis schema at %s is version '%.32s'; this sstpctl reads "
-                "major version %s only (upgrade sstpctl)\n", k, r->str, SCHEMA_VERSION);
+                "major version %ld only (upgrade sstpctl)\n", k, r->str, schema_major(SCHEMA_VERSION));
         rc = EXIT_SCHEMA;
     }
     rds_sync_reply_free(r);
@@ -365,10 +365,10 @@ static int cmd_sessions(struct ctl *x)
                                              "state", "age_s", "bytes_in", "bytes_out", "start" };
     struct sessions_ctx sc = { { x->json ? head_json : head, 11, 0, 0, NULL,
                                  1u << 7 | 1u << 8 | 1u << 9 | 1u << 10 }, { NULL, NULL } };
-    /* the narrowest index that holds every match */
-    redisReply *ids = x->f.user      ? index_ids(x, SCHEMA_K_USER, x->f.user, true)
-                      : x->f.backend ? index_ids(x, SCHEMA_K_BACKEND_SESS, x->f.backend, false)
-                                     : index_ids(x, SCHEMA_K_SESSIONS, "", true);
+    /* the narrowest index that holds every match (user:<key> indexes may be
+     * keyed by a hash of the name: --user reads them all and compares) */
+    redisReply *ids = x->f.backend ? index_ids(x, SCHEMA_K_BACKEND_SESS, x->f.backend, false)
+                                   : index_ids(x, SCHEMA_K_SESSIONS, "", true);
     if (x->f.tenant)
         groups_read(x, &sc.groups);
     each_hash(x, ids, SCHEMA_K_SESSION, add_session, &sc);
@@ -444,8 +444,8 @@ static int cmd_backends(struct ctl *x)
     return 0;
 }
 
-/* Proxy hashes: the fields every proxy writes, then its counters, whatever
- * their names (JSON: every field, numbers as numbers). */
+/* Proxy hashes: the fields every proxy writes (JSON: every field of the
+ * hash, whatever its name, numbers as numbers). */
 static void add_proxy(struct ctl *x, const char *id, const redisReply *h, void *ud)
 {
     struct table *t = ud;
@@ -469,16 +469,15 @@ static void add_proxy(struct ctl *x, const char *id, const redisReply *h, void *
     }
     age(started, sizeof started, field(h, "started"));
     age(hb, sizeof hb, field(h, "heartbeat"));
-    const char *row[] = { id, h->elements ? field(h, "addr") : "(expired)", field(h, "version"), started,
-                          hb, field(h, "sessions"), field(h, "connections") };
+    const char *row[] = { id, h->elements ? field(h, "addr") : "(expired)", field(h, "version"),
+                          field(h, "workers"), started, hb };
     table_add(t, row);
 }
 
 static int cmd_proxies(struct ctl *x)
 {
-    static const char *const head[] = { "proxy", "addr", "version", "up", "heartbeat", "sessions",
-                                        "connections" };
-    struct table t = { head, 7, 0, 0, NULL, 0 };
+    static const char *const head[] = { "proxy", "addr", "version", "workers", "up", "heartbeat" };
+    struct table t = { head, 6, 0, 0, NULL, 0 };
     redisReply *ids = index_ids(x, SCHEMA_K_PROXIES, "", true);
     if (x->json)
         putchar('[');
@@ -620,7 +619,7 @@ static void usage(FILE *out)
             "usage: sstpctl [-r URL] [--sentinel ADDRS --master NAME] [--prefix P] [--json]\n"
             "               [--user U] [--backend B] [--proxy P] [--tenant T] COMMAND [ARGS]\n"
             "\n"
-            "Reads and changes an sstp-lb fleet through its Redis schema (major version %s;\n"
+            "Reads and changes an sstp-lb fleet through its Redis schema (major version %ld;\n"
             "another one is refused with exit status 3).\n"
             "\n"
             "  -r, --redis URL    redis://[user:password@]host[:port][/db]\n"
@@ -649,7 +648,7 @@ static void usage(FILE *out)
             "  undrain BACKEND               take sessions again\n"
             "  kick SESSION                  end one session with CALL_DISCONNECT\n"
             "  events [-n N] [--follow]      the last N events (default 20), then new ones\n",
-            SCHEMA_VERSION);
+            schema_major(SCHEMA_VERSION));
 }
 
 /* Options may come before and after the command. Returns 0, or 2 on a bad
