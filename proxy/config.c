@@ -12,6 +12,7 @@
 #include "lb/affinity.h"
 #include "lb/health.h"
 #include "lb/redis.h"
+#include "lb/registry.h"
 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
@@ -489,6 +490,17 @@ int px_config_redis(const struct px_config *c, struct rds_opts *o)
     snprintf(o->sentinel_master, sizeof o->sentinel_master, "%s",
              c->sentinel_master ? c->sentinel_master : "mymaster");
     return 0;
+}
+
+void px_config_registry(const struct px_config *c, unsigned worker, struct lb_registry_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->interval = c->registry_interval;
+    o->grace = c->registry_grace;
+    o->id = worker;
+    o->policy.allow = &c->registry_allow;
+    o->policy.mtls_only = c->registry_mtls_only;
+    o->policy.have_tls = set(c->backend_ca);
 }
 
 long px_config_workers(const struct px_config *c)

@@ -123,4 +123,10 @@ struct rds_opts;
  * Returns 0, or -1 when redis.url is empty (no Redis). */
 int px_config_redis(const struct px_config *c, struct rds_opts *o);
 
+struct lb_registry_opts;
+/* px_config_registry fills o with what worker `worker` accepts of the
+ * backend registry: its read interval, grace, allowlist (borrowed from c),
+ * mtls_only, and whether a backend CA lets it verify mtls backends. */
+void px_config_registry(const struct px_config *c, unsigned worker, struct lb_registry_opts *o);
+
 #endif

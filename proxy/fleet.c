@@ -55,7 +55,6 @@ struct px_fleet {
     struct reject rejects[PX_FLEET_REJECTS_MAX];
     size_t n_rejects;
     struct rds_stats published;     /* the client's counters already in the metrics */
-    struct lb_reg_stats reg_published; /* the registry's, likewise */
     char stats_key[SCHEMA_KEY_MAX], events_key[SCHEMA_KEY_MAX];
 };
 
@@ -164,14 +163,8 @@ struct px_fleet *px_fleet_new(struct px_worker *w)
     schema_key(f->stats_key, sizeof f->stats_key, o.prefix, SCHEMA_K_STATS);
     schema_key(f->events_key, sizeof f->events_key, o.prefix, SCHEMA_K_EVENTS);
     metrics_set(w->mv, &w->m->fam[PXM_REDIS_CONNECTED], 0, 0);
-    const struct px_config *cfg = w->cfg;
-    struct lb_registry_opts ro = {
-        .interval = cfg->registry_interval,
-        .grace = cfg->registry_grace,
-        .id = w->index,
-        .policy = { .allow = &cfg->registry_allow, .mtls_only = cfg->registry_mtls_only,
-                    .have_tls = cfg->backend_ca && cfg->backend_ca[0] },
-    };
+    struct lb_registry_opts ro;
+    px_config_registry(w->cfg, w->index, &ro);
     if (!(f->rds = rds_new(w->loop, &o, on_state, f)) ||
         !(f->reg = lb_registry_new(w->loop, f->rds, &ro, on_registry, f))) {
         log_error("fleet", "worker=%u err=out_of_memory", w->index);
@@ -181,10 +174,8 @@ struct px_fleet *px_fleet_new(struct px_worker *w)
     ev_timer_init(&f->flush, flush_cb, PX_FLEET_FLUSH_S, PX_FLEET_FLUSH_S);
     f->flush.data = f;
     ev_timer_start(w->loop, &f->flush);
-    log_info("fleet", "worker=%u redis=%s:%d db=%d sentinels=%zu prefix=%s registry_interval_s=%g "
-             "registry_allow=%zu registry_mtls_only=%d registry_grace_s=%g",
-             w->index, o.host, o.port, o.db, o.n_sentinels, o.prefix, cfg->registry_interval,
-             cfg->registry_allow.n, cfg->registry_mtls_only, cfg->registry_grace);
+    log_info("fleet", "worker=%u redis=%s:%d db=%d sentinels=%zu prefix=%s registry_interval_s=%g",
+             w->index, o.host, o.port, o.db, o.n_sentinels, o.prefix, w->cfg->registry_interval);
     return f;
 }
 
@@ -228,10 +219,9 @@ void px_fleet_publish(struct px_fleet *f)
     metrics_add(mv, fam, PXQ_DROPPED_DOWN, st->dropped_down - f->published.dropped_down);
     metrics_add(mv, fam, PXQ_DROPPED_FULL, st->dropped_full - f->published.dropped_full);
     f->published = *st;
-    const struct lb_reg_stats *rs = lb_registry_stats(f->reg);
-    for (size_t i = 1; i < LB_REG_RC_COUNT; i++)
-        metrics_add(mv, &f->w->m->fam[PXM_REGISTRY_IGNORED], i - 1,
-                    rs->ignored[i] - f->reg_published.ignored[i]);
-    metrics_add(mv, &f->w->m->fam[PXM_REGISTRY_HELD], 0, rs->held - f->reg_published.held);
-    f->reg_published = *rs;
+}
+
+const struct lb_reg_stats *px_fleet_registry_stats(const struct px_fleet *f)
+{
+    return lb_registry_stats(f->reg);
 }
