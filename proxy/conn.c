@@ -776,6 +776,17 @@ static int send_preamble(struct px_conn *c)
     return 0;
 }
 
+/* The backend accepted, then closed before one byte of its own: alive, but
+ * full or draining (sstp-backend closes such a connection at accept; with
+ * our bytes unread the close is a reset). A dead one refuses the connect or
+ * lets it time out instead. */
+static bool closed_unanswered(const struct px_conn *c)
+{
+    if (c->be.ssl && BIO_number_read(SSL_get_rbio(c->be.ssl)) != 0)
+        return false;
+    return c->be.err == 0 || c->be.err == ECONNRESET || c->be.err == EPIPE;
+}
+
 static void do_backend_connect(struct px_conn *c)
 {
     struct px_worker *w = c->w;
@@ -802,9 +813,7 @@ static void do_backend_connect(struct px_conn *c)
             return;
         if (r != 1) {
             char ossl[256];
-            /* accepted, then closed before one byte of TLS: full or draining,
-             * as a plain backend's close before its answer */
-            if (c->be.err == 0 && BIO_number_read(SSL_get_rbio(c->be.ssl)) == 0) {
+            if (closed_unanswered(c)) {
                 ERR_clear_error();
                 attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
                 return;
@@ -827,6 +836,10 @@ static void do_backend_connect(struct px_conn *c)
         int r = send_preamble(c);
         if (r == 1)
             return;
+        if (r == -1 && closed_unanswered(c)) {
+            attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+            return;
+        }
         if (r == -1) {
             attempt_failed(c, c->be.err ? strerror(c->be.err) : "write_failed");
             return;
@@ -846,7 +859,7 @@ static void do_backend_connect(struct px_conn *c)
     }
     if (n <= 0) {
         buf_release(&w->pool, &c->b2c);
-        if (n == IO_EOF)
+        if (n == IO_EOF || closed_unanswered(c))
             attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
         else
             attempt_failed(c, "read_failed");
