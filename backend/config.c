@@ -1,6 +1,8 @@
 /* config.c — sstp-backend's option table and the checks across options. */
 #include "backend/config.h"
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +83,8 @@ const struct cfg_opt be_config_table[] = {
              "text: key=value lines; json: one JSON object per line"),
     OPT_CUSTOM("backend", "advertise", advertise, cfg_parse_addr, cfg_release_str,
                "ip:port that sstp-proxy instances connect to, published in the Redis registry "
-               "(default: the proxy listener's, or the mtls listener's, address)"),
+               "(default: the proxy listener's, or the mtls listener's, address). Required with "
+               "redis.url when that listener is a wildcard (0.0.0.0, [::], *)"),
     OPT_CUSTOM("backend", "admin", admin, cfg_parse_addr, cfg_release_str,
                "admin HTTP listener (/healthz, /readyz, /metrics), e.g. 127.0.0.1:9181; no "
                "authentication: loopback or a management network only; empty = off"),
@@ -182,6 +185,36 @@ static bool set(const char *s)
     return s && s[0];
 }
 
+static bool is_wildcard(const struct net_addr *a)
+{
+    static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+    if (a->ss.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+    return memcmp(a6, &any6, sizeof any6) == 0 ||
+           (IN6_IS_ADDR_V4MAPPED(a6) && memcmp(&a6->s6_addr[12], "\0\0\0\0", 4) == 0);
+}
+
+/* What the registry will publish (backend/fleet.c: advertise, else the
+ * proxy, mtls or tls listener) must be an address a proxy can connect to:
+ * a wildcard would register 0.0.0.0:4433, which proxies refuse. */
+static bool registrable(const struct be_config *c, char *err, size_t err_len, const char *path)
+{
+    const char *name = set(c->advertise) ? "backend.advertise"
+                       : set(c->listen_proxy) ? "listen.proxy"
+                       : set(c->listen_mtls) ? "listen.mtls" : "listen.tls";
+    const char *addr = set(c->advertise) ? c->advertise
+                       : set(c->listen_proxy) ? c->listen_proxy
+                       : set(c->listen_mtls) ? c->listen_mtls : c->listen_tls;
+    struct net_addr a;
+    if (net_addr_parse(&a, addr) == -1 || is_wildcard(&a)) {
+        snprintf(err, err_len, "%s: %s = %s is a wildcard address and would be registered in Redis "
+                 "as such: set backend.advertise to the ip:port proxies connect to", path, name, addr);
+        return false;
+    }
+    return true;
+}
+
 int be_config_load(struct be_config *c, const char *path, char *err, size_t err_len)
 {
     if (cfg_load(be_config_table, be_config_table_len, c, path, err, err_len) == -1 ||
@@ -207,6 +240,8 @@ int be_config_load(struct be_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: redis.registry_ttl must be longer than redis.heartbeat", path);
         return -1;
     }
+    if (set(c->redis_url) && !registrable(c, err, err_len, path))
+        return -1;
     if (set(c->listen_proxy) && c->proxy_allow.n == 0) {
         snprintf(err, err_len, "%s: listen.proxy needs listen.proxy_allow (which sources may send PROXY headers)", path);
         return -1;

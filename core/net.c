@@ -172,7 +172,7 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
     return (a[bytes] & mask) == (b[bytes] & mask);
 }
 
-bool net_cidr_list_match(const struct net_cidr_list *l, const struct sockaddr *sa)
+const struct net_cidr *net_cidr_list_longest(const struct net_cidr_list *l, const struct sockaddr *sa)
 {
     uint8_t addr[16];
     int family;
@@ -189,12 +189,19 @@ bool net_cidr_list_match(const struct net_cidr_list *l, const struct sockaddr *s
             memcpy(addr, a6, 16);
         }
     } else {
-        return false;
+        return NULL;
     }
+    const struct net_cidr *best = NULL;
     for (size_t i = 0; i < l->n; i++)
-        if (l->items[i].family == family && prefix_equal(addr, l->items[i].addr, l->items[i].prefix))
-            return true;
-    return false;
+        if (l->items[i].family == family && prefix_equal(addr, l->items[i].addr, l->items[i].prefix) &&
+            (!best || l->items[i].prefix > best->prefix))
+            best = &l->items[i];
+    return best;
+}
+
+bool net_cidr_list_match(const struct net_cidr_list *l, const struct sockaddr *sa)
+{
+    return net_cidr_list_longest(l, sa) != NULL;
 }
 
 int net_listen(const struct net_addr *a, int backlog, bool reuseport)

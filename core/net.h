@@ -42,6 +42,9 @@ int net_cidr_list_add(struct net_cidr_list *l, const char *text, char *err, size
 void net_cidr_list_free(struct net_cidr_list *l);
 /* net_cidr_list_match: true if sa (IPv4, IPv6 or IPv4-mapped) is in the list. */
 bool net_cidr_list_match(const struct net_cidr_list *l, const struct sockaddr *sa);
+/* net_cidr_list_longest: the entry of l with the longest prefix that holds
+ * sa (IPv4-mapped IPv6 counts as IPv4), or NULL. Borrowed from l. */
+const struct net_cidr *net_cidr_list_longest(const struct net_cidr_list *l, const struct sockaddr *sa);
 
 /* net_listen opens a non-blocking, close-on-exec listening TCP socket with
  * SO_REUSEADDR (and SO_REUSEPORT if reuseport). Returns the fd or -1 with

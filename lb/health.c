@@ -51,6 +51,7 @@ struct lb_health {
     struct probe *probes;
     size_t n_probes;
     struct lb_health_stats st;
+    bool synced;                /* the first set is known: later additions wait for a check */
 };
 
 /* ---- one check ------------------------------------------------------------ */
@@ -73,6 +74,7 @@ static void check_end(struct probe *p, bool ok, const char *why)
         h->st.ok++;
         p->n_fail = 0;
         p->n_ok++;
+        be->health_unproven = false;
         if (be->health_down && p->n_ok >= h->o.rise) {
             be->health_down = false;
             /* the checks vouch for it again: forget a passive mark too */
@@ -313,7 +315,7 @@ static void probe_free(struct probe *p)
     ev_timer_stop(h->loop, &p->deadline);
     ev_io_stop(h->loop, &p->w);
     io_close(&p->io);
-    p->be->health_down = false; /* no longer checked: no verdict */
+    p->be->health_down = p->be->health_unproven = false; /* no longer checked: no verdict */
     lb_backend_unref(p->be);
     h->n_probes--;
     free(p);
@@ -353,12 +355,17 @@ int lb_health_sync(struct lb_health *h, const struct lb *lb)
         struct probe *p = h->probes;
         while (p && p->be != lb->be[i])
             p = p->next;
-        if (!p && !(p = probe_new(h, lb->be[i]))) {
-            rc = -1;
-            continue;
+        if (!p) {
+            if (!(p = probe_new(h, lb->be[i]))) {
+                rc = -1;
+                continue;
+            }
+            if (h->synced) /* new since start (registry, reload): not picked before a good check */
+                lb->be[i]->health_unproven = true;
         }
         p->keep = true;
     }
+    h->synced = true;
     for (struct probe **pp = &h->probes; *pp;) {
         struct probe *p = *pp;
         if (p->keep) {

@@ -61,6 +61,7 @@ struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *param
         return NULL;
     lb->ops = ops;
     lb->params = *params;
+    lb->rr_next = prev ? prev->rr_next : params->tie_start;
     lb->be = calloc(specs->n ? specs->n : 1, sizeof *lb->be);
     if (!lb->be)
         goto fail;
@@ -111,10 +112,21 @@ bool lb_is_up(const struct lb_backend *be, double now)
     return be->down_until == 0 || now >= be->down_until;
 }
 
+/* Room by the registry's count and proven by a health check: a full
+ * backend would refuse (and a refusal is no reason to mark it down), a new
+ * one may not be listening yet. */
+static bool has_room_and_proven(const struct lb_backend *be)
+{
+    if (be->health_unproven || be->fleet_full)
+        return false;
+    return !be->fleet_known || be->fleet_capacity == 0 ||
+           (uint64_t)be->fleet_sessions + be->fleet_pending < be->fleet_capacity;
+}
+
 bool lb_eligible(const struct lb_backend *be, double now)
 {
     return be->spec.weight > 0 && !be->fleet_draining && !be->health_down && lb_is_up(be, now) &&
-           (be->spec.maxconn == 0 || be->n_active < be->spec.maxconn);
+           (be->spec.maxconn == 0 || be->n_active < be->spec.maxconn) && has_room_and_proven(be);
 }
 
 bool lb_group_match(const struct lb_backend *be, const char *tenant)
@@ -192,6 +204,12 @@ void lb_cancel(struct lb *lb, struct lb_req *req)
 bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now)
 {
     bool changed;
+    if (ev == LB_EV_REFUSED && be->fleet_known) {
+        be->fleet_full = true; /* alive: its next heartbeat says whether it has room */
+        return false;
+    }
+    if (ev == LB_EV_REFUSED)
+        ev = LB_EV_CONNECT_FAIL;
     if (ev == LB_EV_CONNECT_OK) {
         changed = be->n_fails > 0; /* it had failed and now answers */
         be->n_fails = 0;

@@ -49,12 +49,15 @@ struct lb_backend {
     unsigned n_fails;     /* consecutive failures to connect */
     double down_until;    /* not picked before this time; 0 = up (passive marking) */
     bool health_down;     /* failing its active health checks (health.c) */
+    bool health_unproven; /* added after start: no good health check yet (health.c) */
     /* what the Redis registry says (lb_reg_apply); all zero when it does not list it */
     bool fleet_known;     /* the registry lists a backend of this name */
     bool fleet_draining;  /* its registry state is not "up": no new sessions */
     unsigned fleet_sessions; /* its live sessions fleet-wide, as of its last heartbeat */
     unsigned fleet_pending;  /* this owner's picks since that heartbeat was read */
     double fleet_heartbeat;  /* unix seconds of that heartbeat */
+    unsigned fleet_capacity; /* its registered capacity; 0 = no limit */
+    bool fleet_full;         /* refused a session since that heartbeat (LB_EV_REFUSED) */
     uint64_t n_picked;
     long cur_weight;      /* smooth weighted round robin state (wrr.c) */
     unsigned refs;        /* generations + sessions holding the object */
@@ -88,6 +91,9 @@ enum lb_status {
 enum lb_event {
     LB_EV_CONNECT_OK   = 0, /* the backend answered: it is up */
     LB_EV_CONNECT_FAIL = 1, /* refused, reset or timed out before any byte */
+    LB_EV_REFUSED      = 2, /* accepted, then closed before any byte: alive but full or
+                             * draining. A registered backend is not marked down, only
+                             * full until its next heartbeat; others as CONNECT_FAIL */
 };
 
 /* A selection policy. `pick` returns a candidate for req (lb_candidate:
@@ -103,6 +109,9 @@ struct lb_policy_ops {
 
 struct lb_params {
     double down_time;     /* seconds a failed backend is skipped */
+    unsigned tie_start;   /* where the first generation's round-robin ties start: owners
+                           * that see the same fleet counts (the workers of a fleet)
+                           * pass different values, or they all pick the same backend */
 };
 
 struct lb {
@@ -110,7 +119,8 @@ struct lb {
     struct lb_params params;
     struct lb_backend **be;  /* the generation's backends, config order */
     size_t n_be;
-    size_t rr_next;          /* start offset for tie-breaking (leastconn) */
+    size_t rr_next;          /* start offset for tie-breaking (lb_pick_least): from
+                              * params.tie_start, then carried across generations */
     void *policy_data;
 };
 
@@ -139,8 +149,10 @@ struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *param
 void lb_free(struct lb *lb);
 
 /* lb_eligible: be may take a new session now — weight > 0, not draining in
- * the registry, passing its health checks, not marked down, under its
- * maxconn. */
+ * the registry, passing its health checks (a backend added after start:
+ * once at least), not marked down, under its maxconn and under its
+ * registered capacity (its last count plus this owner's picks since, and
+ * no refusal since its last heartbeat). */
 bool lb_eligible(const struct lb_backend *be, double now);
 /* lb_group_match: be serves the tenant group of a request (tenant NULL or
  * "": the default group ""). */
@@ -182,7 +194,8 @@ bool lb_req_tried(const struct lb_req *req, const struct lb_backend *be);
 void lb_cancel(struct lb *lb, struct lb_req *req);
 
 /* lb_report records the outcome of a connection attempt to be. CONNECT_FAIL
- * marks it down for params.down_time. Returns true when the up/down state
+ * marks it down for params.down_time; REFUSED marks a registered backend
+ * full until its next heartbeat (lb_reg_apply), any other down. Returns true when the up/down state
  * changed (the caller logs the transition). `lb` may be a generation that
  * no longer holds be (after a reload): only be's state changes then. */
 bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now);

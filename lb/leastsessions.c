@@ -6,7 +6,9 @@
  * fleet_pending), so a burst between two heartbeats does not all land on
  * the same backend. A backend the registry does not list (a static one, or
  * Redis never answered) counts this owner's own sessions, as leastconn.
- * Ties go round robin, as in leastconn.c. */
+ * Ties go round robin, as in leastconn.c, from lb_params.tie_start: each
+ * worker of each proxy reads the same counts, so a start shared by all of
+ * them would send every worker's next session to the same backend. */
 #include "lb/lb.h"
 
 static uint64_t load(const struct lb_backend *be)

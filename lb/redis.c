@@ -640,6 +640,17 @@ struct redisReply *rds_sync_cmd(struct rds_sync *c, int argc, const char **argv)
     return redisCommandArgv(c->c, argc, argv, NULL);
 }
 
+int rds_sync_append(struct rds_sync *c, int argc, const char **argv)
+{
+    return redisAppendCommandArgv(c->c, argc, argv, NULL) == REDIS_OK ? 0 : -1;
+}
+
+struct redisReply *rds_sync_next(struct rds_sync *c)
+{
+    void *r = NULL;
+    return redisGetReply(c->c, &r) == REDIS_OK ? r : NULL;
+}
+
 void rds_sync_reply_free(struct redisReply *r)
 {
     if (r)

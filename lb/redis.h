@@ -98,6 +98,12 @@ struct rds_sync *rds_sync_connect(const struct rds_opts *o, double timeout_s, ch
 /* rds_sync_cmd runs one command; the reply (NULL if the connection failed)
  * is the caller's, freed with rds_sync_reply_free. */
 struct redisReply *rds_sync_cmd(struct rds_sync *c, int argc, const char **argv);
+/* rds_sync_append queues one command without waiting for its reply
+ * (pipelining: many commands, one round trip); rds_sync_next sends what is
+ * queued and returns the next reply in order (NULL if the connection
+ * failed), the caller's to free. 0 or -1 (out of memory). */
+int rds_sync_append(struct rds_sync *c, int argc, const char **argv);
+struct redisReply *rds_sync_next(struct rds_sync *c);
 void rds_sync_reply_free(struct redisReply *r);
 void rds_sync_close(struct rds_sync *c);
 #endif

@@ -12,6 +12,7 @@
 #include "lb/affinity.h"
 #include "lb/health.h"
 #include "lb/redis.h"
+#include "lb/registry.h"
 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
@@ -369,6 +370,20 @@ const struct cfg_opt px_config_table[] = {
     OPT("redis", "registry_interval", CFG_MSEC, registry_interval, 0.1, 60, "1s",
         "how often the backend registry is read (one round trip); additions, removals, weights "
         "and drains take effect without a restart"),
+    OPT_CUSTOM("redis", "registry_allow", registry_allow, NULL, cfg_parse_cidrs, cfg_release_cidrs,
+               "addresses/CIDRs registered backends may have (repeatable); an entry elsewhere is "
+               "ignored and counted (sstp_proxy_registry_ignored_total). Empty = any address but "
+               "loopback, 0/8, link-local (169.254/16, fe80::/10: cloud metadata), multicast, "
+               "reserved and metadata addresses, which are refused even within a wider entry: "
+               "allow them with an entry inside their range (e.g. 127.0.0.0/8 for tests)"),
+    OPT("redis", "registry_mtls_only", CFG_BOOL, registry_mtls_only, 0, 0, "no",
+        "use only registered backends of kind mtls (needs backends.ca); a registered mtls "
+        "backend is always verified against backends.ca and its certificate must carry its "
+        "registered id as a DNS name"),
+    OPT("redis", "registry_grace", CFG_MSEC, registry_grace, 0, 3600, "30s",
+        "a registry read that comes back empty or with fewer than half the backends (Redis "
+        "restarted empty, FLUSHALL) is not taken for this long: the last list stays in use "
+        "until the backends re-register; 0 = take every read at once"),
     OPT("redis", "events_max", CFG_INT, events_max, 100, 10000000, "10000",
         "approximate length cap of the event stream (reject events of the proxy)"),
 
@@ -470,6 +485,10 @@ int px_config_load(struct px_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: a tls server needs backends.ca", path);
         return -1;
     }
+    if (c->registry_mtls_only && (!set(c->redis_url) || !set(c->backend_ca))) {
+        snprintf(err, err_len, "%s: redis.registry_mtls_only needs redis.url and backends.ca", path);
+        return -1;
+    }
     if (set(c->backend_key) && !set(c->backend_cert)) {
         snprintf(err, err_len, "%s: backends.key without backends.cert", path);
         return -1;
@@ -497,6 +516,17 @@ int px_config_redis(const struct px_config *c, struct rds_opts *o)
     snprintf(o->sentinel_master, sizeof o->sentinel_master, "%s",
              c->sentinel_master ? c->sentinel_master : "mymaster");
     return 0;
+}
+
+void px_config_registry(const struct px_config *c, unsigned worker, struct lb_registry_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->interval = c->registry_interval;
+    o->grace = c->registry_grace;
+    o->id = worker;
+    o->policy.allow = &c->registry_allow;
+    o->policy.mtls_only = c->registry_mtls_only;
+    o->policy.have_tls = set(c->backend_ca);
 }
 
 long px_config_workers(const struct px_config *c)

@@ -86,6 +86,9 @@ struct px_config {
     /* [redis]: the fleet (registry, affinity, counters); redis_url "" = none */
     char *redis_url, *redis_prefix, *redis_sentinels, *sentinel_master;
     double registry_interval;
+    struct net_cidr_list registry_allow; /* addresses registered backends may have */
+    bool registry_mtls_only;  /* only kind mtls, certificate name = id */
+    double registry_grace;    /* an empty or shrunken registry waits this long */
     long events_max;
 
     /* [affinity] */
@@ -129,5 +132,11 @@ struct rds_opts;
 /* px_config_redis fills o from the [redis] options (checked at load).
  * Returns 0, or -1 when redis.url is empty (no Redis). */
 int px_config_redis(const struct px_config *c, struct rds_opts *o);
+
+struct lb_registry_opts;
+/* px_config_registry fills o with what worker `worker` accepts of the
+ * backend registry: its read interval, grace, allowlist (borrowed from c),
+ * mtls_only, and whether a backend CA lets it verify mtls backends. */
+void px_config_registry(const struct px_config *c, unsigned worker, struct lb_registry_opts *o);
 
 #endif

@@ -6,6 +6,7 @@
 #include "proxy/conn.h"
 
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -552,7 +553,9 @@ static void no_backend(struct px_conn *c, char who)
     answer_and_close(c, 503, false, false);
 }
 
-static void attempt_failed(struct px_conn *c, const char *reason)
+/* ev: CONNECT_FAIL, or REFUSED when the backend accepted and closed before
+ * any byte (alive, but full or draining: lb_report). */
+static void attempt_ended(struct px_conn *c, const char *reason, enum lb_event ev)
 {
     struct px_worker *w = c->w;
     char why[256];
@@ -565,7 +568,7 @@ static void attempt_failed(struct px_conn *c, const char *reason)
     struct lb_backend *be = c->backend;
     ev_tstamp now = ev_now(w->loop);
     metrics_add(w->mv, fam(c, PXM_BACKEND_FAILURES), px_worker_backend_slot(w, be), 1);
-    bool changed = lb_report(w->lb, be, LB_EV_CONNECT_FAIL, now);
+    bool changed = lb_report(w->lb, be, ev, now);
     log_info("backend_fail", "sid=%s backend=%s attempt=%u reason=%s", c->sid, be->spec.name,
              hs->req.n_tried, why);
     if (changed)
@@ -582,6 +585,11 @@ static void attempt_failed(struct px_conn *c, const char *reason)
     }
     count(c, PXM_RETRIES, 0);
     pick_and_connect(c, NULL);
+}
+
+static void attempt_failed(struct px_conn *c, const char *reason)
+{
+    attempt_ended(c, reason, LB_EV_CONNECT_FAIL);
 }
 
 /* ---- PXC_AFFINITY ------------------------------------------------------------------- */
@@ -775,6 +783,17 @@ static int send_preamble(struct px_conn *c)
     return 0;
 }
 
+/* The backend accepted, then closed before one byte of its own: alive, but
+ * full or draining (sstp-backend closes such a connection at accept; with
+ * our bytes unread the close is a reset). A dead one refuses the connect or
+ * lets it time out instead. */
+static bool closed_unanswered(const struct px_conn *c)
+{
+    if (c->be.ssl && BIO_number_read(SSL_get_rbio(c->be.ssl)) != 0)
+        return false;
+    return c->be.err == 0 || c->be.err == ECONNRESET || c->be.err == EPIPE;
+}
+
 static void do_backend_connect(struct px_conn *c)
 {
     struct px_worker *w = c->w;
@@ -801,6 +820,11 @@ static void do_backend_connect(struct px_conn *c)
             return;
         if (r != 1) {
             char ossl[256];
+            if (closed_unanswered(c)) {
+                ERR_clear_error();
+                attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+                return;
+            }
             long v = SSL_get_verify_result(c->be.ssl);
             snprintf(why, sizeof why, "tls:%s%s%s", log_openssl_errors(ossl, sizeof ossl),
                      v != X509_V_OK ? ":" : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
@@ -819,6 +843,10 @@ static void do_backend_connect(struct px_conn *c)
         int r = send_preamble(c);
         if (r == 1)
             return;
+        if (r == -1 && closed_unanswered(c)) {
+            attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+            return;
+        }
         if (r == -1) {
             attempt_failed(c, c->be.err ? strerror(c->be.err) : "write_failed");
             return;
@@ -838,7 +866,10 @@ static void do_backend_connect(struct px_conn *c)
     }
     if (n <= 0) {
         buf_release(&w->pool, &c->b2c);
-        attempt_failed(c, n == IO_EOF ? "closed_before_answer" : "read_failed");
+        if (n == IO_EOF || closed_unanswered(c))
+            attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+        else
+            attempt_failed(c, "read_failed");
         return;
     }
     c->b2c.tail += (size_t)n;

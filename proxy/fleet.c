@@ -163,8 +163,10 @@ struct px_fleet *px_fleet_new(struct px_worker *w)
     schema_key(f->stats_key, sizeof f->stats_key, o.prefix, SCHEMA_K_STATS);
     schema_key(f->events_key, sizeof f->events_key, o.prefix, SCHEMA_K_EVENTS);
     metrics_set(w->mv, &w->m->fam[PXM_REDIS_CONNECTED], 0, 0);
+    struct lb_registry_opts ro;
+    px_config_registry(w->cfg, w->index, &ro);
     if (!(f->rds = rds_new(w->loop, &o, on_state, f)) ||
-        !(f->reg = lb_registry_new(w->loop, f->rds, w->cfg->registry_interval, on_registry, f))) {
+        !(f->reg = lb_registry_new(w->loop, f->rds, &ro, on_registry, f))) {
         log_error("fleet", "worker=%u err=out_of_memory", w->index);
         px_fleet_free(f);
         return NULL;
@@ -217,4 +219,9 @@ void px_fleet_publish(struct px_fleet *f)
     metrics_add(mv, fam, PXQ_DROPPED_DOWN, st->dropped_down - f->published.dropped_down);
     metrics_add(mv, fam, PXQ_DROPPED_FULL, st->dropped_full - f->published.dropped_full);
     f->published = *st;
+}
+
+const struct lb_reg_stats *px_fleet_registry_stats(const struct px_fleet *f)
+{
+    return lb_registry_stats(f->reg);
 }

@@ -42,6 +42,10 @@ const struct lb_reg_list *px_fleet_registry(const struct px_fleet *f);
  * batch it is dropped (the counters still count it). Strings are copied. */
 void px_fleet_reject(struct px_fleet *f, const char *sid, const char *client, const char *reason);
 
+/* px_fleet_registry_stats: the registry reader's counters (ignored
+ * entries by reason, held reads), running totals. */
+const struct lb_reg_stats *px_fleet_registry_stats(const struct px_fleet *f);
+
 /* px_fleet_publish adds the Redis client's counters to the worker's
  * metrics (called by the worker's once-a-second tick). */
 void px_fleet_publish(struct px_fleet *f);

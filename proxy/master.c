@@ -237,6 +237,13 @@ static void warn_static_changes(const struct px_config *old, const struct px_con
         log_warn("reload_partial", "option=redis.registry_interval msg=needs_a_restart");
     if (old->ticket_rotate != nc->ticket_rotate)
         log_warn("reload_partial", "option=tls.ticket_rotate msg=random_keys_keep_their_period_until_a_restart");
+    bool allow = old->registry_allow.n != nc->registry_allow.n ||
+                 (old->registry_allow.n && memcmp(old->registry_allow.items, nc->registry_allow.items,
+                                                  old->registry_allow.n * sizeof *old->registry_allow.items));
+    if (allow || old->registry_mtls_only != nc->registry_mtls_only ||
+        old->registry_grace != nc->registry_grace ||
+        (old->backend_ca && old->backend_ca[0]) != (nc->backend_ca && nc->backend_ca[0]))
+        log_warn("reload_partial", "option=redis.registry_* msg=needs_a_restart");
 }
 
 static void reload(struct px_master *m)

@@ -1,6 +1,8 @@
 /* stats.c — the table of sstp-proxy's metric families (see stats.h). */
 #include "proxy/stats.h"
 
+#include "lb/registry.h"
+
 static const char *const refuse_labels[PXR_COUNT] = {
     "max_conns", "untrusted_proxy_source", "accept_error", "draining", "out_of_memory",
 };
@@ -15,6 +17,10 @@ static const char *const nb_labels[PXN_COUNT] = { "no_backend_up", "no_backend_f
 static const char *const check_labels[] = { "ok", "fail" };
 static const char *const cmd_labels[PXQ_COUNT] = { "sent", "error", "dropped_down", "dropped_full" };
 static const char *const registry_labels[] = { "same", "changed" };
+/* every reason but LB_REG_OK, in lb_reg_rc order (index rc - 1) */
+#define PX_REG_LABEL(n, s) s,
+static const char *const reg_all_labels[LB_REG_RC_COUNT] = { LB_REG_RC_LIST(PX_REG_LABEL) };
+#undef PX_REG_LABEL
 static const char *const aff_labels[PXA_COUNT] = { "hit", "miss", "stale", "timeout", "unavailable",
                                                    "no_key" };
 
@@ -123,6 +129,16 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                               "refused after the handshake, OCSP staples dropped at load, by reason.",
                               METRICS_COUNTER, METRICS_SUM, "reason", tls_policy_labels,
                               N(tls_policy_labels));
+    out[PXM_REGISTRY_IGNORED] = FAM("sstp_proxy_registry_ignored_total",
+                                    "Registry entries ignored, counted at each read, by reason "
+                                    "(malformed, address forbidden or outside redis.registry_allow, "
+                                    "not mtls).",
+                                    METRICS_COUNTER, METRICS_SUM, "reason", reg_all_labels + 1,
+                                    LB_REG_RC_COUNT - 1);
+    out[PXM_REGISTRY_HELD] = FAM("sstp_proxy_registry_held_total",
+                                 "Registry reads not taken: empty or shrunken to less than half, "
+                                 "within redis.registry_grace.",
+                                 METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

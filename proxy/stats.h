@@ -48,6 +48,8 @@ enum px_metric {
     PXM_REGISTRY_BACKENDS,  /* backends registered in Redis (max over workers) */
     PXM_AFFINITY,           /* {result} affinity look-ups of new sessions */
     PXM_TLS_POLICY,         /* {reason} resumptions and connections refused, staples dropped */
+    PXM_REGISTRY_IGNORED,   /* {reason} registry entries ignored (each read), lb_reg_rc - 1 */
+    PXM_REGISTRY_HELD,      /* registry reads held back: empty or shrunken within the grace */
     PXM_COUNT
 };
 

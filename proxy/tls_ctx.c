@@ -799,9 +799,9 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
         struct px_cert *c = &t->certs[i];
         t->sel[i] = (struct px_sni_entry){ c->names, c->n_names, c->is_default, c->ecdsa };
     }
-    for (size_t i = 0; i < cfg->servers.n; i++) {
-        if (!cfg->servers.items[i].tls)
-            continue;
+    /* whenever a backend may want TLS: a tls server line, or registered
+     * mtls backends (config checks that tls servers come with a CA) */
+    if (cfg->backend_ca && cfg->backend_ca[0]) {
         char why[512];
         const char *key = cfg->backend_key && cfg->backend_key[0] ? cfg->backend_key : NULL;
         const char *cert = cfg->backend_cert && cfg->backend_cert[0] ? cfg->backend_cert : NULL;
@@ -812,7 +812,6 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
         }
         SSL_CTX_set_session_cache_mode(t->backend_ctx, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_read_ahead(t->backend_ctx, 1);
-        break;
     }
     /* committed: the key file's keys replace (and wipe) the ones before,
      * for the older generations of this process as well */

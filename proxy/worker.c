@@ -201,6 +201,17 @@ size_t px_worker_backend_slot(struct px_worker *w, struct lb_backend *be)
     return be->user_slot - 1;
 }
 
+/* The registry reader's counters: ignored entries by reason, held reads. */
+static void publish_registry(struct px_worker *w)
+{
+    const struct lb_reg_stats *rs = px_fleet_registry_stats(w->fleet);
+    const struct metrics_family *f = w->m->fam;
+    for (size_t i = 1; i < LB_REG_RC_COUNT; i++) /* LB_REG_OK is not a reason */
+        metrics_add(w->mv, &f[PXM_REGISTRY_IGNORED], i - 1, rs->ignored[i] - w->registry_pub.ignored[i]);
+    metrics_add(w->mv, &f[PXM_REGISTRY_HELD], 0, rs->held - w->registry_pub.held);
+    w->registry_pub = *rs;
+}
+
 /* Gauges that depend on time (a down mark expires) or on many events. */
 static void publish(struct px_worker *w)
 {
@@ -223,8 +234,10 @@ static void publish(struct px_worker *w)
         metrics_add(w->mv, &f[PXM_HEALTH_CHECKS], PXK_FAIL, hs->fail - w->health_pub.fail);
         w->health_pub = *hs;
     }
-    if (w->fleet)
+    if (w->fleet) {
         px_fleet_publish(w->fleet);
+        publish_registry(w);
+    }
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -244,7 +257,9 @@ static struct lb *build_lb(struct px_worker *w, const struct px_config *cfg)
     const struct lb_reg_list *reg = w->fleet ? px_fleet_registry(w->fleet) : &none;
     struct lb_spec_list specs = { NULL, 0 };
     char shadowed[sizeof w->shadowed];
-    struct lb_params params = { .down_time = cfg->down_time };
+    /* a random start per worker: the workers of every proxy see the same
+     * fleet counts, and ties starting at index 0 would all land on one */
+    struct lb_params params = { .down_time = cfg->down_time, .tie_start = arc4random() };
     if (lb_reg_merge(&specs, &cfg->servers, reg, shadowed, sizeof shadowed) == -1)
         return NULL;
     struct lb *nlb = lb_new(lb_policy_by_index(cfg->policy), &params, &specs, w->lb);

@@ -46,6 +46,7 @@ struct px_worker {
     struct px_fleet *fleet;     /* Redis: registry, affinity, counters (NULL without redis.url) */
     struct lb_health *health;   /* active checks of lb's backends (NULL: health.probe = none) */
     struct lb_health_stats health_pub; /* health counters already in the metrics */
+    struct lb_reg_stats registry_pub;  /* registry counters already in the metrics */
     char shadowed[256];         /* registered names hidden by static servers, as last logged */
 
     struct px_listener *listeners;

@@ -12,7 +12,8 @@ ppp ppp-dev redis-server openssl ca-certificates iproute2"
 # a real sstpc (scripts/run-uml.sh).
 RUN="user-mode-linux kmod sstp-client iputils-ping procps python3"
 TEST="libcmocka-dev clang libclang-rt-14-dev llvm python3 user-mode-linux kmod
-sstp-client iputils-ping procps psmisc haproxy docker-compose faketime"
+sstp-client iputils-ping procps psmisc haproxy docker-compose faketime
+redis-sentinel"
 
 want="$BUILD $RUN"
 [ "${1:-}" = "test" ] && want="$BUILD $RUN $TEST"

@@ -96,7 +96,8 @@ server = backend-1 127.0.0.1:$be_port
 address = 127.0.0.1:$admin_port
 EOF
 if build/sstp-proxy --help | grep -q '^\[redis\]'; then
-    printf '[redis]\nurl = %s\n' "$redis_url" >> "$run/sstp-proxy.conf"
+    # the backend registers on loopback, which the registry may only name when allowed
+    printf '[redis]\nurl = %s\nregistry_allow = 127.0.0.0/8\n' "$redis_url" >> "$run/sstp-proxy.conf"
 fi
 
 pids=()

@@ -1,33 +1,54 @@
 /* sstpctl — the operator's view of an sstp-lb fleet, through the Redis
  * schema (lb/schema.h, README "Redis schema") and nothing else.
  *
- *   sstpctl [-r URL] [--prefix P] [--json] COMMAND
- *     sessions                  live sessions
- *     backends                  the backend registry
+ *   sstpctl [-r URL | --sentinel ADDRS --master NAME] [--prefix P] [--json]
+ *           [--user U] [--backend B] [--proxy P] [--tenant T] COMMAND
+ *     sessions                  live sessions (filters apply)
+ *     backends                  the backend registry (--backend, --tenant)
+ *     proxies                   the proxies that registered themselves (--proxy)
  *     stats                     fleet counters
  *     drain BACKEND [--disconnect]   no new sessions (and end the live ones)
  *     undrain BACKEND
  *     kick SESSION              end one session (CALL_DISCONNECT)
  *     events [-n N] [--follow]  the event stream
- */
+ *
+ * Reads are pipelined: one round trip for an index, one per PIPE_BATCH
+ * hashes. The schema version is read first; an unknown major version is
+ * refused (exit 3) rather than misread. JSON gives numbers as numbers. */
 #include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lb/redis.h"
+#include "lb/registry.h"
 #include "lb/schema.h"
 
 #define COLS_MAX 12
+#define PIPE_BATCH 512 /* hashes asked per round trip: bounds the reply held at once */
+#define EXIT_SCHEMA 3  /* the Redis schema has a major version this sstpctl cannot read */
+
+/* The proxy registry (written by sstp-proxy; schema.h names it once the
+ * proxies register themselves). */
+#ifndef SCHEMA_K_PROXY
+#define SCHEMA_K_PROXY  "proxy:%s"
+#define SCHEMA_K_PROXIES "proxies"
+#endif
+
+struct filters {
+    const char *user, *backend, *proxy, *tenant; /* NULL = any */
+};
 
 struct ctl {
     struct rds_sync *c;
     const char *prefix;
     bool json;
+    struct filters f;
 };
 
 /* ---- output: aligned tables or JSON ------------------------------------- */
@@ -35,7 +56,8 @@ struct ctl {
 struct table {
     const char *const *head;
     size_t n_cols, n_rows, cap;
-    char **cells; /* n_rows * n_cols, owned */
+    char **cells;     /* n_rows * n_cols, owned */
+    uint32_t numeric; /* bit c: column c holds numbers (JSON: a number, or null if empty) */
 };
 
 static void table_add(struct table *t, const char *const *row)
@@ -68,6 +90,38 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* A decimal number as JSON allows it (no sign but '-', no leading zeros
+ * beyond "0", optional fraction). */
+static bool is_json_number(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
+        return false;
+    while (*s >= '0' && *s <= '9')
+        s++;
+    if (*s == '.') {
+        s++;
+        if (*s < '0' || *s > '9')
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+/* numeric: a number when it reads as one, null when empty, else (a value
+ * Redis holds but no writer of ours produces) the string */
+static void json_value(const char *v, bool numeric)
+{
+    if (numeric && is_json_number(v))
+        fputs(v, stdout);
+    else if (numeric && !v[0])
+        fputs("null", stdout);
+    else
+        json_str(v);
+}
+
 static void table_print(struct table *t, bool json)
 {
     if (json) {
@@ -78,7 +132,7 @@ static void table_print(struct table *t, bool json)
                 printf("%s", c ? "," : "");
                 json_str(t->head[c]);
                 putchar(':');
-                json_str(t->cells[r * t->n_cols + c]);
+                json_value(t->cells[r * t->n_cols + c], t->numeric & (1u << c));
             }
             printf("}");
         }
@@ -134,18 +188,96 @@ static const char *field(const redisReply *h, const char *name)
     return "";
 }
 
+/* The schema's major version (the digits before any '.'), or -1. */
+static long schema_major(const char *v)
+{
+    char *end;
+    long major = strtol(v, &end, 10);
+    return end != v && major >= 0 && (*end == '\0' || *end == '.') ? major : -1;
+}
+
+/* Refuses a Redis written by a schema this sstpctl does not know: its keys
+ * may mean something else. No `schema` key yet (nothing registered) is
+ * fine. Returns 0, or EXIT_SCHEMA with the reason on stderr. */
+static int check_schema(struct ctl *x)
+{
+    char k[SCHEMA_KEY_MAX];
+    redisReply *r = run(x, 2, (const char *[]){ "GET", key(x, k, SCHEMA_K_VERSION, "") });
+    int rc = 0;
+    if (r->type == REDIS_REPLY_STRING &&
+        schema_major(r->str) != schema_major(SCHEMA_VERSION)) {
+        fprintf(stderr, "sstpctl: the Redis schema at %s is version '%.32s'; this sstpctl reads "
+                "major version %ld only (upgrade sstpctl)\n", k, r->str, schema_major(SCHEMA_VERSION));
+        rc = EXIT_SCHEMA;
+    }
+    rds_sync_reply_free(r);
+    return rc;
+}
+
+/* HGETALL of every key fmt(id) for the ids of `ids` (an array reply), in
+ * batches of PIPE_BATCH per round trip; fn gets each id and its hash (an
+ * empty array when the hash expired). */
+static void each_hash(struct ctl *x, const redisReply *ids, const char *fmt,
+                      void (*fn)(struct ctl *x, const char *id, const redisReply *h, void *ud), void *ud)
+{
+    char k[SCHEMA_KEY_MAX];
+    for (size_t from = 0; from < ids->elements; from += PIPE_BATCH) {
+        size_t to = from + PIPE_BATCH < ids->elements ? from + PIPE_BATCH : ids->elements;
+        for (size_t i = from; i < to; i++)
+            if (rds_sync_append(x->c, 2, (const char *[]){ "HGETALL", key(x, k, fmt, ids->element[i]->str) }) == -1) {
+                fprintf(stderr, "sstpctl: out of memory\n");
+                exit(1);
+            }
+        for (size_t i = from; i < to; i++) {
+            redisReply *h = rds_sync_next(x->c);
+            if (!h) {
+                fprintf(stderr, "sstpctl: lost the connection to Redis\n");
+                exit(1);
+            }
+            if (h->type == REDIS_REPLY_ARRAY)
+                fn(x, ids->element[i]->str, h, ud);
+            rds_sync_reply_free(h);
+        }
+    }
+}
+
+/* The ids of an index: a ZSET (ZRANGE) or a SET (SMEMBERS). */
+static redisReply *index_ids(struct ctl *x, const char *fmt, const char *id, bool zset)
+{
+    char k[SCHEMA_KEY_MAX];
+    key(x, k, fmt, id);
+    redisReply *r = zset ? run(x, 4, (const char *[]){ "ZRANGE", k, "0", "-1" })
+                         : run(x, 2, (const char *[]){ "SMEMBERS", k });
+    if (r->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "sstpctl: %s is not a %s\n", k, zset ? "sorted set" : "set");
+        exit(1);
+    }
+    return r;
+}
+
+static bool match(const char *want, const char *have)
+{
+    return !want || strcmp(want, have) == 0;
+}
+
+static bool json_ages; /* --json: ages in seconds, as numbers */
+
+/* How long ago unix_ms was: "4.2s", "12m", "3.1h" ("-" unknown); seconds
+ * ("4.2", "" unknown) for JSON. */
 static void age(char *out, size_t len, const char *unix_ms)
 {
     if (!unix_ms[0]) {
-        snprintf(out, len, "-");
+        snprintf(out, len, "%s", json_ages ? "" : "-");
         return;
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    double secs = (double)ts.tv_sec - atof(unix_ms) / 1000.0;
+    double secs = (double)ts.tv_sec + ts.tv_nsec / 1e9 - atof(unix_ms) / 1000.0;
     if (secs < 0)
         secs = 0;
-    if (secs < 120)
+    if (json_ages)
+        snprintf(out, len, "%.1f", secs);
+    else if (secs < 120)
         snprintf(out, len, "%.1fs", secs);
     else if (secs < 7200)
         snprintf(out, len, "%.0fm", secs / 60);
@@ -155,54 +287,156 @@ static void age(char *out, size_t len, const char *unix_ms)
 
 /* ---- commands ------------------------------------------------------------ */
 
+/* Backend id -> group, of every registered backend (for --tenant). */
+struct groups {
+    redisReply *ids;     /* ZRANGE of the registry */
+    redisReply **group;  /* HGET group of each id (a string, or nil) */
+};
+
+static void groups_read(struct ctl *x, struct groups *g)
+{
+    char k[SCHEMA_KEY_MAX];
+    g->ids = index_ids(x, SCHEMA_K_BACKENDS, "", true);
+    g->group = calloc(g->ids->elements + 1, sizeof *g->group);
+    if (!g->group) {
+        fprintf(stderr, "sstpctl: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < g->ids->elements; i++)
+        rds_sync_append(x->c, 3, (const char *[]){ "HGET", key(x, k, SCHEMA_K_BACKEND, g->ids->element[i]->str),
+                                                  SCHEMA_F_BE_GROUP });
+    for (size_t i = 0; i < g->ids->elements; i++)
+        if (!(g->group[i] = rds_sync_next(x->c))) {
+            fprintf(stderr, "sstpctl: lost the connection to Redis\n");
+            exit(1);
+        }
+}
+
+static void groups_free(struct groups *g)
+{
+    for (size_t i = 0; g->ids && i < g->ids->elements; i++)
+        rds_sync_reply_free(g->group[i]);
+    free(g->group);
+    rds_sync_reply_free(g->ids);
+}
+
+/* The tenant of a session: its own `tenant` field when its writer set one,
+ * else the group of its backend (tenant groups route by ?tenantid=). */
+static const char *session_tenant(const redisReply *h, const struct groups *g)
+{
+    const char *t = field(h, "tenant");
+    if (t[0] || !g->ids)
+        return t;
+    const char *be = field(h, SCHEMA_F_S_BACKEND);
+    for (size_t i = 0; i < g->ids->elements; i++)
+        if (strcmp(g->ids->element[i]->str, be) == 0)
+            return g->group[i]->type == REDIS_REPLY_STRING ? g->group[i]->str : "";
+    return "";
+}
+
+struct sessions_ctx {
+    struct table t;
+    struct groups groups; /* read for --tenant only */
+};
+
+static void add_session(struct ctl *x, const char *sid, const redisReply *h, void *ud)
+{
+    struct sessions_ctx *sc = ud;
+    if (h->elements == 0) /* an id whose hash expired belongs to a crashed node */
+        return;
+    if (!match(x->f.user, field(h, SCHEMA_F_S_USER)) || !match(x->f.backend, field(h, SCHEMA_F_S_BACKEND)) ||
+        !match(x->f.proxy, field(h, SCHEMA_F_S_PROXY)) || !match(x->f.tenant, session_tenant(h, &sc->groups)))
+        return;
+    char a[16];
+    age(a, sizeof a, field(h, SCHEMA_F_S_START));
+    const char *row[] = { sid, field(h, SCHEMA_F_S_USER), field(h, SCHEMA_F_S_CLIENT),
+                          field(h, SCHEMA_F_S_BACKEND), field(h, SCHEMA_F_S_PROXY),
+                          field(h, SCHEMA_F_S_IP), field(h, SCHEMA_F_S_STATE), a,
+                          field(h, SCHEMA_F_S_BYTES_IN), field(h, SCHEMA_F_S_BYTES_OUT),
+                          field(h, SCHEMA_F_S_START) };
+    table_add(&sc->t, row);
+}
+
 static int cmd_sessions(struct ctl *x)
 {
     static const char *const head[] = { "session", "user", "client", "backend", "proxy", "ip",
-                                         "state", "age", "bytes_in", "bytes_out" };
-    struct table t = { head, 10, 0, 0, NULL };
-    char k[SCHEMA_KEY_MAX], k2[SCHEMA_KEY_MAX];
-    redisReply *ids = run(x, 4, (const char *[]){ "ZRANGE", key(x, k, SCHEMA_K_SESSIONS, ""), "0", "-1" });
-    for (size_t i = 0; i < ids->elements; i++) {
-        const char *sid = ids->element[i]->str;
-        redisReply *h = run(x, 2, (const char *[]){ "HGETALL", key(x, k2, SCHEMA_K_SESSION, sid) });
-        if (h->elements > 0) { /* an id whose hash expired belongs to a crashed node */
-            char a[16];
-            age(a, sizeof a, field(h, SCHEMA_F_S_START));
-            const char *row[] = { sid, field(h, SCHEMA_F_S_USER), field(h, SCHEMA_F_S_CLIENT),
-                                  field(h, SCHEMA_F_S_BACKEND), field(h, SCHEMA_F_S_PROXY),
-                                  field(h, SCHEMA_F_S_IP), field(h, SCHEMA_F_S_STATE), a,
-                                  field(h, SCHEMA_F_S_BYTES_IN), field(h, SCHEMA_F_S_BYTES_OUT) };
-            table_add(&t, row);
-        }
-        rds_sync_reply_free(h);
-    }
+                                        "state", "age", "bytes_in", "bytes_out", "start" };
+    static const char *const head_json[] = { "session", "user", "client", "backend", "proxy", "ip",
+                                             "state", "age_s", "bytes_in", "bytes_out", "start" };
+    struct sessions_ctx sc = { { x->json ? head_json : head, 11, 0, 0, NULL,
+                                 1u << 7 | 1u << 8 | 1u << 9 | 1u << 10 }, { NULL, NULL } };
+    /* the narrowest index that holds every match (user:<key> indexes may be
+     * keyed by a hash of the name: --user reads them all and compares) */
+    redisReply *ids = x->f.backend ? index_ids(x, SCHEMA_K_BACKEND_SESS, x->f.backend, false)
+                                   : index_ids(x, SCHEMA_K_SESSIONS, "", true);
+    if (x->f.tenant)
+        groups_read(x, &sc.groups);
+    each_hash(x, ids, SCHEMA_K_SESSION, add_session, &sc);
     rds_sync_reply_free(ids);
-    table_print(&t, x->json);
+    groups_free(&sc.groups);
+    table_print(&sc.t, x->json);
     return 0;
+}
+
+static void add_backend(struct ctl *x, const char *id, const redisReply *h, void *ud)
+{
+    struct table *t = ud;
+    const char *fields[32], *values[32];
+    size_t n = 0;
+    struct lb_reg_entry e;
+    char hb[16], state[48];
+    if (!match(x->f.backend, id) || !match(x->f.tenant, field(h, SCHEMA_F_BE_GROUP)))
+        return;
+    for (size_t i = 0; i + 1 < h->elements && n < 32; i += 2, n++) {
+        fields[n] = h->element[i]->str;
+        values[n] = h->element[i + 1]->str;
+    }
+    /* what proxies make of it: an entry they ignore is shown as such */
+    enum lb_reg_rc rc = h->elements ? lb_reg_parse(&e, fields, values, n) : LB_REG_OK;
+    if (rc == LB_REG_OK && h->elements && strcmp(e.spec.name, id) != 0)
+        rc = LB_REG_E_ID_MISMATCH;
+    if (h->elements == 0)
+        snprintf(state, sizeof state, "expired");
+    else if (rc != LB_REG_OK)
+        snprintf(state, sizeof state, "invalid:%s", lb_reg_rc_name(rc));
+    else
+        snprintf(state, sizeof state, "%s", field(h, SCHEMA_F_BE_STATE));
+    age(hb, sizeof hb, field(h, SCHEMA_F_BE_HEARTBEAT));
+    const char *row[] = { id, field(h, SCHEMA_F_BE_ADDR), field(h, SCHEMA_F_BE_KIND),
+                          field(h, SCHEMA_F_BE_GROUP), state, field(h, SCHEMA_F_BE_SESSIONS),
+                          field(h, SCHEMA_F_BE_CAPACITY), field(h, SCHEMA_F_BE_WEIGHT), hb,
+                          field(h, SCHEMA_F_BE_VERSION) };
+    table_add(t, row);
 }
 
 static int cmd_backends(struct ctl *x)
 {
     static const char *const head[] = { "backend", "addr", "kind", "group", "state", "sessions",
-                                         "capacity", "weight", "heartbeat", "version" };
-    struct table t = { head, 10, 0, 0, NULL };
-    char k[SCHEMA_KEY_MAX], k2[SCHEMA_KEY_MAX];
-    redisReply *ids = run(x, 4, (const char *[]){ "ZRANGE", key(x, k, SCHEMA_K_BACKENDS, ""), "0", "-1" });
-    for (size_t i = 0; i < ids->elements; i++) {
-        const char *id = ids->element[i]->str;
-        redisReply *h = run(x, 2, (const char *[]){ "HGETALL", key(x, k2, SCHEMA_K_BACKEND, id) });
-        redisReply *d = run(x, 2, (const char *[]){ "GET", key(x, k2, SCHEMA_K_DRAIN, id) });
-        char hb[16];
-        const char *state = h->elements == 0 ? "expired" : field(h, SCHEMA_F_BE_STATE);
-        if (d->type == REDIS_REPLY_STRING && h->elements > 0 && strcmp(state, "up") == 0)
-            state = "draining"; /* asked, not yet seen by the backend */
-        age(hb, sizeof hb, field(h, SCHEMA_F_BE_HEARTBEAT));
-        const char *row[] = { id, field(h, SCHEMA_F_BE_ADDR), field(h, SCHEMA_F_BE_KIND),
-                              field(h, SCHEMA_F_BE_GROUP), state, field(h, SCHEMA_F_BE_SESSIONS),
-                              field(h, SCHEMA_F_BE_CAPACITY), field(h, SCHEMA_F_BE_WEIGHT), hb,
-                              field(h, SCHEMA_F_BE_VERSION) };
-        table_add(&t, row);
-        rds_sync_reply_free(h);
+                                        "capacity", "weight", "heartbeat", "version" };
+    static const char *const head_json[] = { "backend", "addr", "kind", "group", "state", "sessions",
+                                             "capacity", "weight", "heartbeat_age_s", "version" };
+    struct table t = { x->json ? head_json : head, 10, 0, 0, NULL, 1u << 5 | 1u << 6 | 1u << 7 | 1u << 8 };
+    char k[SCHEMA_KEY_MAX];
+    redisReply *ids = index_ids(x, SCHEMA_K_BACKENDS, "", true);
+    each_hash(x, ids, SCHEMA_K_BACKEND, add_backend, &t);
+    /* a drain asked for but not yet seen by the backend (one round trip) */
+    for (size_t i = 0; i < ids->elements; i++)
+        rds_sync_append(x->c, 2, (const char *[]){ "EXISTS", key(x, k, SCHEMA_K_DRAIN, ids->element[i]->str) });
+    for (size_t i = 0, row = 0; i < ids->elements; i++) {
+        redisReply *d = rds_sync_next(x->c);
+        if (!d) {
+            fprintf(stderr, "sstpctl: lost the connection to Redis\n");
+            exit(1);
+        }
+        /* rows were added in id order, filtered ones skipped */
+        if (row < t.n_rows && strcmp(t.cells[row * t.n_cols], ids->element[i]->str) == 0) {
+            char **state = &t.cells[row * t.n_cols + 4];
+            if (d->type == REDIS_REPLY_INTEGER && d->integer == 1 && strcmp(*state, "up") == 0) {
+                free(*state);
+                *state = strdup("draining"); /* asked, not yet seen by the backend */
+            }
+            row++;
+        }
         rds_sync_reply_free(d);
     }
     rds_sync_reply_free(ids);
@@ -210,10 +444,57 @@ static int cmd_backends(struct ctl *x)
     return 0;
 }
 
+/* Proxy hashes: the fields every proxy writes (JSON: every field of the
+ * hash, whatever its name, numbers as numbers). */
+static void add_proxy(struct ctl *x, const char *id, const redisReply *h, void *ud)
+{
+    struct table *t = ud;
+    char started[16], hb[16];
+    if (!match(x->f.proxy, id))
+        return;
+    if (x->json) {
+        printf("%s{\"proxy\":", t->n_rows++ ? "," : "");
+        json_str(id);
+        printf(",\"expired\":%s", h->elements ? "false" : "true");
+        for (size_t i = 0; i + 1 < h->elements; i += 2) {
+            if (strcmp(h->element[i]->str, "id") == 0)
+                continue;
+            putchar(',');
+            json_str(h->element[i]->str);
+            putchar(':');
+            json_value(h->element[i + 1]->str, is_json_number(h->element[i + 1]->str));
+        }
+        putchar('}');
+        return;
+    }
+    age(started, sizeof started, field(h, "started"));
+    age(hb, sizeof hb, field(h, "heartbeat"));
+    const char *row[] = { id, h->elements ? field(h, "addr") : "(expired)", field(h, "version"),
+                          field(h, "workers"), started, hb };
+    table_add(t, row);
+}
+
+static int cmd_proxies(struct ctl *x)
+{
+    static const char *const head[] = { "proxy", "addr", "version", "workers", "up", "heartbeat" };
+    struct table t = { head, 6, 0, 0, NULL, 0 };
+    redisReply *ids = index_ids(x, SCHEMA_K_PROXIES, "", true);
+    if (x->json)
+        putchar('[');
+    each_hash(x, ids, SCHEMA_K_PROXY, add_proxy, &t);
+    rds_sync_reply_free(ids);
+    if (x->json) {
+        printf("]\n");
+        return 0;
+    }
+    table_print(&t, false);
+    return 0;
+}
+
 static int cmd_stats(struct ctl *x)
 {
     static const char *const head[] = { "counter", "value" };
-    struct table t = { head, 2, 0, 0, NULL };
+    struct table t = { head, 2, 0, 0, NULL, 1u << 1 };
     char k[SCHEMA_KEY_MAX];
     redisReply *h = run(x, 2, (const char *[]){ "HGETALL", key(x, k, SCHEMA_K_STATS, "") });
     for (size_t i = 0; i + 1 < h->elements; i += 2)
@@ -335,23 +616,76 @@ static int cmd_events(struct ctl *x, long n, bool follow)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: sstpctl [-r URL] [--prefix P] [--json] COMMAND [ARGS]\n"
+            "usage: sstpctl [-r URL] [--sentinel ADDRS --master NAME] [--prefix P] [--json]\n"
+            "               [--user U] [--backend B] [--proxy P] [--tenant T] COMMAND [ARGS]\n"
             "\n"
-            "Reads and changes an sstp-lb fleet through its Redis schema.\n"
+            "Reads and changes an sstp-lb fleet through its Redis schema (major version %ld;\n"
+            "another one is refused with exit status 3).\n"
             "\n"
             "  -r, --redis URL    redis://[user:password@]host[:port][/db]\n"
             "                     (default $SSTP_REDIS_URL, else redis://127.0.0.1:6379)\n"
+            "      --sentinel ADDRS  ip:port,... of Redis Sentinels: the master is asked of\n"
+            "                     them (default $SSTP_REDIS_SENTINELS); the URL still gives\n"
+            "                     user, password and db\n"
+            "      --master NAME  master name known to the sentinels (default\n"
+            "                     $SSTP_REDIS_MASTER, else mymaster)\n"
             "      --prefix P     key prefix (default $SSTP_REDIS_PREFIX, else sstp:)\n"
-            "      --json         JSON instead of aligned tables\n"
+            "      --json         JSON instead of aligned tables (numbers as numbers, ages\n"
+            "                     in seconds)\n"
+            "      --user U       sessions of user U only\n"
+            "      --backend B    sessions on backend B; backends: B only\n"
+            "      --proxy P      sessions through proxy P; proxies: P only\n"
+            "      --tenant T     sessions of tenant T (their backend's group); backends of\n"
+            "                     group T\n"
             "\n"
             "commands:\n"
             "  sessions                      live sessions (user, client, backend, address, bytes)\n"
-            "  backends                      registered backends and their state\n"
+            "  backends                      registered backends and their state (invalid:REASON:\n"
+            "                                an entry proxies ignore)\n"
+            "  proxies                       proxies that registered themselves\n"
             "  stats                         fleet counters\n"
             "  drain BACKEND [--disconnect]  take no new sessions (and end the live ones)\n"
             "  undrain BACKEND               take sessions again\n"
             "  kick SESSION                  end one session with CALL_DISCONNECT\n"
-            "  events [-n N] [--follow]      the last N events (default 20), then new ones\n");
+            "  events [-n N] [--follow]      the last N events (default 20), then new ones\n",
+            schema_major(SCHEMA_VERSION));
+}
+
+/* Options may come before and after the command. Returns 0, or 2 on a bad
+ * option. */
+static int parse_opts(int argc, char **argv, struct ctl *x, const char **url, const char **prefix,
+                      const char **sentinels, const char **master, bool *disconnect, bool *follow,
+                      long *n)
+{
+    static const struct option longopts[] = {
+        { "redis", required_argument, NULL, 'r' },    { "prefix", required_argument, NULL, 'p' },
+        { "json", no_argument, NULL, 'j' },           { "disconnect", no_argument, NULL, 'd' },
+        { "follow", no_argument, NULL, 'f' },         { "help", no_argument, NULL, 'h' },
+        { "sentinel", required_argument, NULL, 's' }, { "master", required_argument, NULL, 'm' },
+        { "user", required_argument, NULL, 'U' },     { "backend", required_argument, NULL, 'B' },
+        { "proxy", required_argument, NULL, 'P' },    { "tenant", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+r:n:fh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r': *url = optarg; break;
+        case 'p': *prefix = optarg; break;
+        case 'j': x->json = true; break;
+        case 'd': *disconnect = true; break;
+        case 'f': *follow = true; break;
+        case 'n': *n = atol(optarg); break;
+        case 's': *sentinels = optarg; break;
+        case 'm': *master = optarg; break;
+        case 'U': x->f.user = optarg; break;
+        case 'B': x->f.backend = optarg; break;
+        case 'P': x->f.proxy = optarg; break;
+        case 'T': x->f.tenant = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -360,52 +694,43 @@ int main(int argc, char **argv)
     struct ctl x = { 0 };
     const char *url = getenv("SSTP_REDIS_URL");
     const char *prefix = getenv("SSTP_REDIS_PREFIX");
+    const char *sentinels = getenv("SSTP_REDIS_SENTINELS");
+    const char *master = getenv("SSTP_REDIS_MASTER");
     bool disconnect = false, follow = false;
     long n = 20;
-    static const struct option longopts[] = {
-        { "redis", required_argument, NULL, 'r' }, { "prefix", required_argument, NULL, 'p' },
-        { "json", no_argument, NULL, 'j' },        { "disconnect", no_argument, NULL, 'd' },
-        { "follow", no_argument, NULL, 'f' },      { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "+r:n:fh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'r': url = optarg; break;
-        case 'p': prefix = optarg; break;
-        case 'j': x.json = true; break;
-        case 'd': disconnect = true; break;
-        case 'f': follow = true; break;
-        case 'n': n = atol(optarg); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    /* options may also follow the command */
+    if (parse_opts(argc, argv, &x, &url, &prefix, &sentinels, &master, &disconnect, &follow, &n))
+        return 2;
     int first = optind;
-    optind = first + 1;
-    while (first < argc && (opt = getopt_long(argc, argv, "+r:n:fh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'r': url = optarg; break;
-        case 'p': prefix = optarg; break;
-        case 'j': x.json = true; break;
-        case 'd': disconnect = true; break;
-        case 'f': follow = true; break;
-        case 'n': n = atol(optarg); break;
-        default: usage(stderr); return 2;
-        }
-    }
     if (first >= argc) {
         usage(stderr);
         return 2;
     }
+    /* the options that follow the command */
+    optind = first + 1;
+    if (parse_opts(argc, argv, &x, &url, &prefix, &sentinels, &master, &disconnect, &follow, &n))
+        return 2;
     const char *cmd = argv[first];
     const char *arg = optind < argc ? argv[optind] : NULL;
+    json_ages = x.json;
 
     rds_opts_default(&o);
     if (url && rds_parse_url(&o, url) == -1) {
         fprintf(stderr, "sstpctl: bad redis URL '%s'\n", url);
         return 2;
+    }
+    if (sentinels && sentinels[0] && rds_parse_sentinels(&o, sentinels) == -1) {
+        fprintf(stderr, "sstpctl: bad sentinel list '%s' (ip:port,... up to %d)\n", sentinels,
+                RDS_MAX_SENTINELS);
+        return 2;
+    }
+    if (master && master[0]) {
+        if (strlen(master) >= sizeof o.sentinel_master) {
+            fprintf(stderr, "sstpctl: master name too long\n");
+            return 2;
+        }
+        snprintf(o.sentinel_master, sizeof o.sentinel_master, "%s", master);
+    } else if (!o.sentinel_master[0]) {
+        snprintf(o.sentinel_master, sizeof o.sentinel_master, "mymaster");
     }
     x.prefix = prefix ? prefix : o.prefix;
     char err[256];
@@ -414,11 +739,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "sstpctl: %s\n", err);
         return 1;
     }
-    int rc;
+    int rc = check_schema(&x);
+    if (rc == EXIT_SCHEMA)
+        goto out;
     if (strcmp(cmd, "sessions") == 0)
         rc = cmd_sessions(&x);
     else if (strcmp(cmd, "backends") == 0)
         rc = cmd_backends(&x);
+    else if (strcmp(cmd, "proxies") == 0)
+        rc = cmd_proxies(&x);
     else if (strcmp(cmd, "stats") == 0)
         rc = cmd_stats(&x);
     else if ((strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) && arg)
@@ -431,6 +760,7 @@ int main(int argc, char **argv)
         usage(stderr);
         rc = 2;
     }
+out:
     rds_sync_close(x.c);
     return rc;
 }

@@ -358,6 +358,20 @@ static void test_fleet_cross_checks(void **state)
     expect_fail(f, BASE "[redis]\nurl = redis://127.0.0.1\nheartbeat = 5s\nregistry_ttl = 4s\n", 0,
                 "registry_ttl must be longer");
     expect_ok(f, BASE "[redis]\nurl = redis://127.0.0.1\n[policy]\nmax_sessions_per_user = 2\n");
+    /* a wildcard listener would be registered as 0.0.0.0:4433: advertise is needed */
+#define WILD "[backend]\nid = t1\n[tls]\ncert = /c.pem\nkey = /k.pem\n[redis]\nurl = redis://127.0.0.1\n"
+    expect_fail(f, WILD "[listen]\nproxy = 0.0.0.0:4433\nproxy_allow = 10.0.0.0/8\n", 0,
+                "listen.proxy = 0.0.0.0:4433 is a wildcard address");
+    expect_fail(f, WILD "[listen]\nproxy = *:4433\nproxy_allow = 10.0.0.0/8\n", 0, "set backend.advertise");
+    expect_fail(f, WILD "[listen]\nproxy = [::]:4433\nproxy_allow = 10.0.0.0/8\n", 0, "wildcard");
+    expect_fail(f, WILD "[listen]\ntls = 0.0.0.0:443\n", 0, "listen.tls = 0.0.0.0:443");
+    expect_fail(f, WILD "[listen]\nproxy = 10.0.0.2:4433\nproxy_allow = 10.0.0.0/8\n"
+                "[backend]\nadvertise = 0.0.0.0:4433\n", 0, "backend.advertise = 0.0.0.0:4433");
+    expect_ok(f, WILD "[listen]\nproxy = 0.0.0.0:4433\nproxy_allow = 10.0.0.0/8\n"
+              "[backend]\nadvertise = 10.0.0.2:4433\n");
+    expect_ok(f, WILD "[listen]\nproxy = 10.0.0.2:4433\nmtls = 0.0.0.0:4434\nproxy_allow = 10.0.0.0/8\n"
+              "[tls]\nproxy_ca = /ca.pem\n");
+#undef WILD
 }
 
 static void test_cross_checks(void **state)

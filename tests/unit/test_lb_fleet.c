@@ -90,10 +90,10 @@ static void test_registry_parse(void **state)
     assert_false(e.spec.tls);
 
     const char *v3[] = { "be3", "not-an-address", "proxy", "", "1", "1", "0", "up", "1" };
-    assert_int_equal(lb_reg_parse(&e, f, v3, 9), -1);
-    assert_int_equal(lb_reg_parse(&e, f + 1, v + 1, 8), -1); /* no id */
+    assert_int_equal(lb_reg_parse(&e, f, v3, 9), LB_REG_E_ADDR);
+    assert_int_equal(lb_reg_parse(&e, f + 1, v + 1, 8), LB_REG_E_ID); /* no id */
     const char *v4[] = { "a-name-that-is-far-too-long-for-a-backend-name", "10.0.0.1:1" };
-    assert_int_equal(lb_reg_parse(&e, f, v4, 2), -1);
+    assert_int_equal(lb_reg_parse(&e, f, v4, 2), LB_REG_E_ID);
     const char *v5[] = { "be5", "10.0.0.1:1" }; /* weight missing: 1 */
     assert_int_equal(lb_reg_parse(&e, f, v5, 2), 0);
     assert_int_equal(e.spec.weight, 1);

@@ -368,6 +368,44 @@ static void test_sync_follows_generations(void **state)
     ev_loop_destroy(loop);
 }
 
+static bool proven(void *arg) { return !((struct lb_backend *)arg)->health_unproven; }
+
+/* A backend added after the first set (registry, reload) is not eligible
+ * before its first good check; the first set is not held back. */
+static void test_new_backend_waits_for_a_check(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct srv s;
+    srv_start(&s, loop);
+    s.mode = ANSWER_500;
+    struct lb *first = one_backend(s.port, "");
+    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL);
+    lb_health_sync(h, first);
+    assert_false(first->be[0]->health_unproven);
+    assert_true(lb_eligible(first->be[0], 0));
+    /* a new object for the same name (it left and came back): unproven */
+    struct lb *again = one_backend(s.port, "");
+    lb_health_sync(h, again);
+    struct lb_backend *be = again->be[0];
+    assert_true(be->health_unproven);
+    assert_false(lb_eligible(be, 0));
+    /* failing checks keep it out */
+    struct counts c = { h, 0, lb_health_stats(h)->fail + 2 };
+    assert_true(run_until(loop, fails, &c, 3));
+    assert_true(be->health_unproven);
+    /* the first good one lets it in (rise is for a backend marked down) */
+    s.mode = ANSWER_200;
+    assert_true(run_until(loop, proven, be, 3));
+    assert_false(be->health_down);
+    assert_true(lb_eligible(be, 0));
+    lb_health_free(h);
+    lb_free(first);
+    lb_free(again);
+    srv_stop(&s);
+    ev_loop_destroy(loop);
+}
+
 static void test_probe_names(void **state)
 {
     (void)state;
@@ -385,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_tcp),
         cmocka_unit_test(test_tls_setup_failure),
         cmocka_unit_test(test_sync_follows_generations),
+        cmocka_unit_test(test_new_backend_waits_for_a_check),
         cmocka_unit_test(test_probe_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -394,9 +394,9 @@ static void test_registry_parse_limits(void **state)
     assert_int_equal(e.spec.weight, LB_WEIGHT_MAX); /* the backend's scale is larger */
     assert_string_equal(e.spec.group, "acme");
     const char *direct[] = { "be2", "10.0.0.1:1", "tls", "", "1" };
-    assert_int_equal(lb_reg_parse(&e, f, direct, 5), -1); /* clients only, no PROXY header */
+    assert_int_equal(lb_reg_parse(&e, f, direct, 5), LB_REG_E_KIND); /* clients only, no PROXY header */
     const char *odd[] = { "be3", "10.0.0.1:1", "carrier-pigeon", "", "1" };
-    assert_int_equal(lb_reg_parse(&e, f, odd, 5), -1);
+    assert_int_equal(lb_reg_parse(&e, f, odd, 5), LB_REG_E_KIND);
     const char *bad_weight[] = { "be4", "10.0.0.1:1", "mtls", "", "lots" };
     assert_int_equal(lb_reg_parse(&e, f, bad_weight, 5), 0);
     assert_int_equal(e.spec.weight, 0); /* unreadable: never picked */

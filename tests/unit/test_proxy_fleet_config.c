@@ -19,6 +19,7 @@
 #include "lb/affinity.h"
 #include "lb/health.h"
 #include "lb/redis.h"
+#include "lb/registry.h"
 #include "proxy/config.h"
 
 #define BASE "[listen]\nbind = 127.0.0.1:8443\n[tls]\ncert = /c.pem\n"
@@ -155,6 +156,39 @@ static void test_rejections(void **state)
     expect_error(MIN_OK "[backends]\nserver = g 10.0.0.2:1 group=a&b\n", ":8: backends.server", "group must be");
 }
 
+/* The registry options (issue 11) and what the registry reader gets. */
+static void test_registry_options(void **state)
+{
+    (void)state;
+    struct px_config c;
+    struct lb_registry_opts ro;
+    char err[512];
+    assert_int_equal(load(BASE "[redis]\nurl = redis://127.0.0.1\n", &c, err, sizeof err), 0);
+    px_config_registry(&c, 3, &ro);
+    assert_true(ro.grace == 30.0 && ro.interval == 1.0);
+    assert_int_equal(ro.id, 3);
+    assert_int_equal(ro.policy.allow->n, 0); /* any address but the forbidden ones */
+    assert_false(ro.policy.mtls_only || ro.policy.have_tls);
+    px_config_free(&c);
+    const char *text = BASE "[backends]\nca = /ca.pem\n"
+        "[redis]\nurl = redis://127.0.0.1\nregistry_allow = 10.0.0.0/8, fd00::/8\n"
+        "registry_allow = 127.0.0.2\nregistry_mtls_only = yes\nregistry_grace = 0\n";
+    if (load(text, &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    px_config_registry(&c, 0, &ro);
+    assert_int_equal(ro.policy.allow->n, 3);
+    assert_int_equal(ro.policy.allow->items[2].prefix, 32);
+    assert_true(ro.policy.mtls_only && ro.policy.have_tls);
+    assert_true(ro.grace == 0);
+    px_config_free(&c);
+    expect_error(BASE "[redis]\nurl = redis://h\nregistry_mtls_only = yes\n", "",
+                 "registry_mtls_only needs redis.url and backends.ca");
+    expect_error(MIN_OK "[backends]\nca = /ca.pem\n[redis]\nregistry_mtls_only = yes\n", "",
+                 "registry_mtls_only needs redis.url");
+    expect_error(MIN_OK "[redis]\nregistry_allow = 10.0.0.0/33\n", ":8: redis.registry_allow", "not an address");
+    expect_error(MIN_OK "[redis]\nregistry_grace = 2h\n", ":8: redis.registry_grace", "outside");
+}
+
 static void test_env(void **state)
 {
     (void)state;
@@ -181,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_redis_instead_of_servers),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_registry_options),
         cmocka_unit_test(test_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

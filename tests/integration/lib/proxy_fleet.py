@@ -150,6 +150,10 @@ class Fleet:
         s.setdefault("redis", {})
         s["redis"].setdefault("url", self.redis.url)
         s["redis"].setdefault("registry_interval", "0.3s")
+        # the backends here live on loopback, which a registry may only
+        # name when allowed; departures are timed: no grace for a shrunk list
+        s["redis"].setdefault("registry_allow", "127.0.0.0/8")
+        s["redis"].setdefault("registry_grace", "0")
         if not servers:
             s["backends"].pop("server")
         return s

@@ -90,11 +90,12 @@ def free_port():
 
 
 class RedisServer:
-    def __init__(self, workdir, password="pw-" + os.urandom(6).hex(), port=None):
+    def __init__(self, workdir, password="pw-" + os.urandom(6).hex(), port=None, extra=(), name="redis"):
         self.exe = shutil.which("redis-server")
         if not self.exe:
             raise RuntimeError("redis-server is not installed (scripts/deps.sh test)")
-        self.dir = os.path.join(workdir, "redis")
+        self.dir = os.path.join(workdir, name)
+        self.extra = list(extra)            # more redis-server options (e.g. --replicaof)
         os.makedirs(self.dir, exist_ok=True)
         self.password = password
         self.port = port or free_port()
@@ -109,7 +110,7 @@ class RedisServer:
         log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
             [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--requirepass", self.password,
-             "--save", "", "--appendonly", "no", "--dir", self.dir, "--protected-mode", "no"],
+             "--save", "", "--appendonly", "no", "--dir", self.dir, "--protected-mode", "no"] + self.extra,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
