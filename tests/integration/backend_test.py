@@ -1223,12 +1223,13 @@ def s24_reauth_after_binding(ctx):
 
 @scenario
 def s25_lcp_renegotiation_after_binding(ctx):
-    """Item 1: the client's LCP Configure-Request on the bound link (which
-    makes pppd renegotiate and authenticate again) ends the call and never
-    reaches pppd."""
+    """Item 1: the client's LCP Configure-Request (or -Ack) on the bound link
+    (which makes pppd renegotiate and authenticate again) ends the call and
+    never reaches pppd."""
     b = ctx.backend(sstp=GATE_ABORT_T1)
     hlak = ctx.mschap()
-    for frame in (LCP_CONF_REQ, LCP_CONF_REQ[2:]):       # with and without FF 03
+    lcp_conf_ack = bytes.fromhex("ff03c021" "02" "01" "0008" "0506deadbeef")
+    for frame in (LCP_CONF_REQ, LCP_CONF_REQ[2:], lcp_conf_ack):   # with and without FF 03; an Ack too
         c, r = connect_call(ctx, b, hlak)
         sid = sid_of(r)
         c.send(C.data(IPV4_FRAME))
