@@ -13,7 +13,10 @@ Then it checks what it got against values it computes itself:
             send_key equal K2/K3 (RFC 3079) derived here from the password
             and the NT-Response pppd logged; the logged Authenticator
             Response (RFC 2759) is recomputed too, which proves the logged
-            challenge/response are the ones pppd used. IP_UP, ping.
+            challenge/response are the ones pppd used. IP_UP, ping. The
+            server pppd also gets sstp-backend's `set SSTP_...=` options:
+            its ip-up script must see them (and not a variable of pppd's
+            own environment: pppd builds the scripts' environment itself).
   pap       AUTH says PAP, keys_set=0, user "bob"; IP_UP and IPV6_UP carry
             what IPCP/IPV6CP negotiated (also read back from the kernel).
   noauth    server without authentication: AUTH still comes, method none.
@@ -21,6 +24,13 @@ Then it checks what it got against values it computes itself:
             before IPCP; plus option checks (bad fd, non-SEQPACKET fd,
             option missing) that must stop pppd at once.
   badack    answer AUTH with an ACK for IP_UP: pppd must exit at once.
+  reauth    MS-CHAPv2 up, then the client side sends an LCP
+            Configure-Request on the open link (the renegotiation that
+            makes pppd authenticate again): the server pppd must end itself
+            through the plugin's fatal() on re-entering authentication,
+            with one AUTH report only and no second CHAP Challenge. The
+            noack scenario also checks that a pppd.options allowing only
+            EAP stops pppd at start (pppd 2.4.9 cannot give the MSK).
 
 Usage (inside a uml.sh guest, namespaces "srv" and "cli" already made):
     plugin_test.py SCENARIO WORKDIR PLUGIN_SO
@@ -47,9 +57,13 @@ SRV_NAME = "sstp-test-srv"
 SRV_IP, CLI_IP = "10.88.0.1", "10.88.0.2"
 SRV_IFID, CLI_IFID = "::a:1", "::b:2"      # IPV6CP interface identifiers
 USERS = {"mschapv2": ("alice", "Pa55-w0rd!x"), "noack": ("alice", "Pa55-w0rd!x"),
+         "reauth": ("alice", "Pa55-w0rd!x"),
          "noauth": ("nobody", "unused"),
          "badack": ("alice", "Pa55-w0rd!x"), "pap": ("bob", "pap-secret-9")}
 AUTH_ACK_TIMEOUT_S = 10.0                  # the plugin's AUTH_ACK_TIMEOUT_MS
+# What sstp-backend (backend/pppd.c) passes with pppd's `set` option.
+SCRIPT_SET = ("SSTP_SESSION_ID=3af08715b013f28e", "SSTP_CLIENT_ADDR=203.0.113.7",
+              "SSTP_CORRELATION_ID={6B8B4567-327B-23C6-643C-98696B8B4567}")
 
 # ---------------------------------------------------------------- MD4, MS-CHAPv2
 
@@ -171,6 +185,29 @@ def decode(b):
     raise ValueError("unexpected type 0x%02x with body %d" % (typ, body))
 
 
+def hdlc(frame):
+    """One RFC 1662 async HDLC frame (flag, escaped frame + FCS-16, flag)."""
+    fcs = 0xFFFF
+    for b in frame:
+        fcs ^= b
+        for _ in range(8):
+            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
+    fcs ^= 0xFFFF
+    out = bytearray([0x7E])
+    for b in bytes(frame) + bytes([fcs & 0xFF, fcs >> 8]):
+        if b < 0x20 or b in (0x7D, 0x7E):
+            out += bytes([0x7D, b ^ 0x20])
+        else:
+            out.append(b)
+    out.append(0x7E)
+    return bytes(out)
+
+
+# An LCP Configure-Request (RFC 1661 5.1) with a fresh magic number, as a
+# peer renegotiating the open link would send it.
+LCP_RENEG = bytes.fromhex("ff03c021" "01" "7a" "000a" "0506" "5eed1e55")
+
+
 def ack(typ):
     return struct.pack(">BBHB", 1, T_ACK, 1, typ)
 
@@ -232,10 +269,22 @@ class Session:
                 os.set_inheritable(3, True)
         cmd = ["ip", "netns", "exec", ns, PPPD] + args
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                             close_fds=False, preexec_fn=child)
+                             close_fds=False, preexec_fn=child,
+                             env=dict(os.environ, SSTP_LEAK_CHECK="1"))
         out.close()
         self.procs[name] = p
         return p
+
+    def ip_up_dump(self):
+        """An ip-up script that writes its environment to ip-up.env."""
+        path = os.path.join(self.work, "ip-up-dump")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nenv > %s.tmp && mv %s.tmp %s\n" % ((self.ip_up_env(),) * 3))
+        os.chmod(path, 0o755)
+        return path
+
+    def ip_up_env(self):
+        return os.path.join(self.work, "ip-up.env")
 
     def common(self, name):
         return ["nodetach", "local", "debug", "logfile", self.log_path(name),
@@ -267,6 +316,8 @@ class Session:
             srv += ["require-mschap-v2", "noipv6"]
             cli[1:1] = ["file", CLIENT_OPTIONS]
         srv += ["plugin", self.plugin, "sstp-lb-fd", "3"]
+        if self.scenario == "mschapv2":
+            srv += ["ip-up-script", self.ip_up_dump()] + [a for kv in SCRIPT_SET for a in ("set", kv)]
         self.spawn("srv", "srv", srv, fd3=pppd_end.fileno())
         pppd_end.close()                    # only pppd holds that end now
         self.spawn("cli", "cli", cli)
@@ -429,6 +480,24 @@ def check_mschapv2(s, c):
     print("     HLAK (K2|K3) the backend will build: %s%s" % (k2, k3))
 
 
+def check_script_env(s, c):
+    """pppd 2.4.9 runs ip-up with an environment it builds itself: the
+    `set` variables reach it, pppd's own environment does not."""
+    path = s.ip_up_env()
+    s.pump(lambda: os.path.exists(path), 10)
+    try:
+        with open(path) as f:
+            env = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
+    except OSError:
+        env = {}
+    c.check(env.get("IFNAME") == "ppp0", "ip-up ran with pppd's script environment (IFNAME=%r)"
+            % env.get("IFNAME"))
+    for kv in SCRIPT_SET:
+        k, v = kv.split("=", 1)
+        c.check(env.get(k) == v, "ip-up sees %s=%s (got %r)" % (k, v, env.get(k)))
+    c.check("SSTP_LEAK_CHECK" not in env, "pppd's own environment does not reach ip-up")
+
+
 def check_cloexec(s, c):
     """The plugin made its socket close-on-exec (read while pppd runs)."""
     try:
@@ -482,6 +551,7 @@ def run(scenario, work, plugin):
         check_cloexec(s, c)
         if scenario == "mschapv2":
             check_mschapv2(s, c)
+            check_script_env(s, c)
         elif scenario == "noauth":
             a = s.got("AUTH")
             if c.check(len(a) == 1, "exactly one AUTH message (got %d)" % len(a)):
@@ -536,6 +606,28 @@ def run(scenario, work, plugin):
         s.stop("cli", sig_timeout=0.5)     # its peer is gone: no TermAck will come
         option_checks(s, c)
 
+    elif scenario == "reauth":
+        ok = s.pump(lambda: s.got("AUTH") and s.got("IP_UP") and "local  IP address" in s.log("cli"), 20)
+        c.check(ok, "MS-CHAPv2 session up (AUTH, IP_UP, client IPCP) in %.2f s" % (now() - s.t0))
+        check_ping(s, c)
+        n_chal = s.log("srv").count("sent [CHAP Challenge")
+        t_inj = now() - s.t0
+        os.write(s.srv_m, hdlc(LCP_RENEG))          # as if from the client
+        ok = s.pump(lambda: "srv" in s.exit, 15)
+        log = s.log("srv")
+        c.check(ok, "server pppd ended itself after the renegotiation")
+        if ok:
+            status, t_exit = s.exit["srv"]
+            c.check(status == 1, "pppd exit status 1 = EXIT_FATAL_ERROR from fatal() (got %s)" % status)
+            c.check(t_exit - t_inj < 10, "pppd ended %.2f s after the Configure-Request" % (t_exit - t_inj))
+        c.check("rcvd [LCP ConfReq id=0x7a" in log, "pppd received the renegotiating Configure-Request")
+        c.check("authentication re-entered after the link's authentication was reported" in log,
+                "pppd logged the plugin's refusal")
+        c.check(log.count("sent [CHAP Challenge") == n_chal,
+                "no second CHAP Challenge (no second authentication started)")
+        c.check(len(s.got("AUTH")) == 1, "exactly one AUTH report (got %d)" % len(s.got("AUTH")))
+        s.stop("cli", sig_timeout=0.5)
+
     elif scenario == "badack":
         ok = s.pump(lambda: "srv" in s.exit, 15)
         t_auth = s.when("AUTH")
@@ -586,10 +678,15 @@ def option_checks(s, c):
     b.close()
     one("fd-too-low", ["sstp-lb-fd", "1"], want_text="not a file descriptor number")
     one("no-fd-option", [], want_status=1, want_text="plugin loaded without the sstp-lb-fd option")
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    one("eap-only", ["require-eap", "sstp-lb-fd", "3"], fd3=b.fileno(), want_status=1,
+        want_text="EAP is the only authentication pppd.options allows")
+    a.close()
+    b.close()
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("mschapv2", "pap", "noauth", "noack", "badack"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("mschapv2", "pap", "noauth", "noack", "badack", "reauth"):
         print(__doc__, file=sys.stderr)
         return 2
     scenario, work, plugin = sys.argv[1:]

@@ -176,10 +176,18 @@ def sid_of(r):
     return r.start["env"]["SSTP_SESSION_ID"]
 
 
+def auth_gated(r, timeout=5.0):
+    """pppd reported AUTH and, the binding being the gate, has no ACK yet:
+    the backend acknowledges only after CALL_CONNECTED verified it."""
+    check(r.wait_event("plugin_sent", timeout, lambda e: e["type"] == "auth"), "pppd never reported AUTH")
+    time.sleep(0.05)
+    check(not r.events("plugin_ack"), "AUTH acknowledged before CALL_CONNECTED (the binding is the gate)")
+
+
 def connect_call(ctx, b, hlak, listener="tls", wait_auth=True, **kw):
     c, r = start_call(ctx, b, listener, **kw)
     if wait_auth:
-        check(r.wait_event("plugin_ack", 5), "the backend never acknowledged AUTH")
+        auth_gated(r)
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
     return c, r
@@ -274,10 +282,12 @@ def s01_direct_mschapv2_relay(ctx):
             break
     check(all(x.is_ctrl or x.payload != IPV4_FRAME for x in got), "IPv4 frame from pppd crossed before CALL_CONNECTED")
 
-    # crypto binding
-    check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 1), "AUTH not acknowledged")
+    # crypto binding: pppd's AUTH waits for it (the gate), then goes on to IPCP
+    auth_gated(r)
+    check(not r.events("plugin_sent")[1:], "IP_UP reported before the binding")
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 5, sid=sid, user="alice"), "no ev=binding_ok")
+    check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 1), "AUTH not acknowledged after the binding")
     check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 2), "IP_UP not acknowledged")
     check(b.wait_log("ppp_up", 3, sid=sid, remote="10.9.0.7"), "no ev=ppp_up with the address")
 
@@ -351,7 +361,7 @@ def s03_pap_zero_hlak(ctx):
 def binding_failure(ctx, b, hlak, cert_der, want_rc, answer_abort):
     c, r = start_call(ctx, b)
     sid = sid_of(r)
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak, cert_der=cert_der)
     p = c.recv_ctrl(3)
     expect_status(p, C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "bad binding")
@@ -400,20 +410,20 @@ def s06_hash_sha1(ctx):
     b = ctx.backend(sstp={"hash": "sha1"})
     c, r = start_call(ctx, b)
     check(c.bitmask == 0x01, "hash=sha1 must advertise bitmask 0x01, got %r" % c.bitmask)
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     msg = c.call_connected(hlak)
     check(msg[15] == C.HASH_SHA1 and msg[68:80] == b"\0" * 12, "client did not build a SHA-1 binding")
     check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "SHA-1 binding failed")
     # SHA-256 where only SHA-1 was offered is refused
     c2, r2 = start_call(ctx, b)
-    check(r2.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r2)
     c2.call_connected(hlak, hash_proto=C.HASH_SHA256)
     expect_status(c2.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "unoffered hash")
     check(b.wait_log("binding_fail", 3, sid=sid_of(r2), rc="E_BIND_HASH_PROTO"), "no binding_fail E_BIND_HASH_PROTO")
     b2 = ctx.backend(sstp={"hash": "both"})
     c3, r3 = start_call(ctx, b2)
     check(c3.bitmask == 0x03, "hash=both must advertise 0x03, got %r" % c3.bitmask)
-    check(r3.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r3)
     c3.call_connected(hlak, hash_proto=C.HASH_SHA1)
     check(b2.wait_log("binding_ok", 5, sid=sid_of(r3)), "SHA-1 binding with hash=both failed")
     for cl in (c, c3):
@@ -445,24 +455,30 @@ def s07_proxy_tlvs(ctx):
               st["argv"][st["argv"].index("remotenumber") + 1] == "203.0.113.7",
               "pppd does not see the PROXY source address: %r" % st["env"])
         check(b.find("start", sid=uid, client="203.0.113.7:51234"), "ev=start lacks the proxy sid/client")
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         c.call_connected(hlak, hash_proto=hp, cert_der=front)
         check(b.wait_log("binding_ok", 5, sid=uid), "binding against the TLV hash (proto %d) failed" % hp)
         c.send(C.call_disconnect())
         check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
 
-    # a UNIQUE_ID is logged and passed to pppd as one sanitised token
-    c, r = start_call(ctx, b, "proxy", pre=hdr("a b=c\nd\"e"))
-    check(sid_of(r) == "a.b.c.d.e" and r.start["argv"][r.start["argv"].index("ipparam") + 1] == "a.b.c.d.e",
-          "sid %r not sanitised" % sid_of(r))
-    check(b.find("start", sid="a.b.c.d.e"), "ev=start with the sanitised sid")
+    # a UNIQUE_ID that is not a plain token never reaches pppd (ipparam and
+    # the scripts' SSTP_SESSION_ID): the backend keeps its own id, counted
+    c, r = start_call(ctx, b, "proxy", pre=hdr("a b=c\nd\"e$(id)"))
+    sid = sid_of(r)
+    argv = r.start["argv"]
+    check(len(sid) == 16 and all(ch in "0123456789abcdef" for ch in sid) and
+          argv[argv.index("ipparam") + 1] == sid and "SSTP_SESSION_ID=" + sid in argv,
+          "unsafe UNIQUE_ID reached pppd: sid %r argv %r" % (sid, argv))
+    check(b.wait_log("unsafe_id", 3, what="proxy_session_id"), "no ev=unsafe_id what=proxy_session_id")
+    check(b.find("start", sid=sid), "ev=start with the backend's own sid")
+    check(b.stats()["unsafe_ids"] == 1, "unsafe_ids counter")
     c.kill()
     pppd_terminated(r)
 
     # a client that MACs the backend's own certificate hash fails behind the proxy
     uid = "own-" + uuid.uuid4().hex[:8]
     c, r = start_call(ctx, b, "proxy", pre=hdr(uid))
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak, cert_der=own)
     expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "own cert via proxy")
     check(b.wait_log("binding_fail", 3, sid=uid, rc="E_BIND_CERT_HASH"), "no binding_fail")
@@ -470,7 +486,7 @@ def s07_proxy_tlvs(ctx):
 
     # and the proxy's hash is not accepted on the direct listener (own cert only)
     c, r = start_call(ctx, b, "tls")
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     check(C.cert_hash(c.cert_der, 2) == C.cert_hash(own, 2), "direct listener does not present tls.cert")
     c.call_connected(hlak, cert_der=front)
     expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "front cert direct")
@@ -481,7 +497,7 @@ def s07_proxy_tlvs(ctx):
     c, r = start_call(ctx, b, "mtls", inner=hdr(uid), sni="backend",
                       certfile=ctx.cert("proxy-client.crt"), keyfile=ctx.cert("proxy-client.key"))
     check(sid_of(r) == uid and r.start["env"]["SSTP_CLIENT_ADDR"] == "203.0.113.7", "mtls: sid/addr from PROXY")
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak, cert_der=front)
     check(b.wait_log("binding_ok", 5, sid=uid), "mtls binding against the TLV hash failed")
     c.send(C.call_disconnect())
@@ -508,7 +524,7 @@ def s08_proxy_trusted_hash_fallback(ctx):
                 C.proxy_v1("192.0.2.45", "192.0.2.1", 4001, 443)):
         c, r = start_call(ctx, b, "proxy", pre=pre)
         check(r.start["env"]["SSTP_CLIENT_ADDR"] in ("192.0.2.44", "192.0.2.45"), "PROXY address not used")
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         c.call_connected(hlak, cert_der=offload)
         check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "trusted_cert_hash not used without TLVs")
         c.send(C.call_disconnect())
@@ -517,7 +533,7 @@ def s08_proxy_trusted_hash_fallback(ctx):
     b2 = ctx.backend(listeners=("proxy",))
     for der in (offload, b"\0" * 0):
         c, r = start_call(ctx, b2, "proxy", pre=C.proxy_v2("192.0.2.46", "192.0.2.1", 4002, 443))
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         if der:
             c.call_connected(hlak, cert_der=der)
         else:
@@ -937,7 +953,7 @@ def s17_malformed_sstp(ctx):
     c, r = start_call(ctx, b)
     r.ctl(cmd="plugin_raw", hex="01010003aabbcc")
     check(b.wait_log("plugin_bad_msg", 3, sid=sid_of(r)), "no ev=plugin_bad_msg")
-    check(r.wait_event("plugin_ack", 3, lambda e: e["acked"] == 1), "AUTH not acknowledged")
+    auth_gated(r, 3)
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 3, sid=sid_of(r)), "call broken by a bad plugin message")
     check(b.stats()["plugin_bad_msg"] == 1, "plugin_bad_msg counter")
@@ -1112,7 +1128,7 @@ def s22_dribbled_headers(ctx):
         c.bitmask, c.nonce = v[3], v[4:36]
         r = ctx.pd.find(cid)
         check(r and sid_of(r) == uid, "%s: no pppd with the UNIQUE_ID sid" % listener)
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         msg = C.call_connected(2, c.nonce, C.cert_hash(H.der_of(ctx.cert("server.crt")), 2), hlak)
         for byte in msg:
             c.send(bytes([byte]))
@@ -1133,7 +1149,7 @@ def s23_ipv6_and_wildcard(ctx):
     check(getattr(c.sstp_connect(), "msg_type", None) == C.CONNECT_ACK, "no ACK over IPv6")
     r = ctx.pd.find(cid)
     check(r and r.start["env"]["SSTP_CLIENT_ADDR"] == "::1", "IPv6 client address %r" % (r and r.start["env"],))
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 5, sid=sid_of(r), client="[::1]:%d" % c.sock.getsockname()[1]),
           "no binding_ok with the [::1]:port client")
@@ -1159,6 +1175,261 @@ def s23_ipv6_and_wildcard(ctx):
 
 
 # ---------------------------------------------------------------- runner
+# ---------------------------------------------------------------- issue 9: the binding is the gate
+
+GATE_ABORT_T1 = {"abort_timeout": "4s"}   # so "pppd hung up at once" means something
+
+def aborted(c, b, r, sid, rc, attrib, status, what):
+    """The call ends with CALL_ABORT (attrib, status), ev=binding_fail rc=...,
+    pppd hung up at once (SIGTERM well before abort timer 1, GATE_ABORT_T1,
+    could expire) and ev=close rc=..."""
+    p = c.recv_ctrl(3)
+    expect_status(p, C.CALL_ABORT, attrib, status, what)
+    check(b.wait_log("binding_fail", 3, sid=sid, rc=rc), "%s: no ev=binding_fail rc=%s" % (what, rc))
+    pppd_terminated(r, 1.5)
+    c.send(C.call_abort())
+    check(b.wait_log("close", 3, sid=sid, rc=rc), "%s: no ev=close rc=%s" % (what, rc))
+
+
+@scenario
+def s24_reauth_after_binding(ctx):
+    """Item 1: the attack of issue 9 at the plugin protocol: bound as alice,
+    pppd re-authenticates (as it does after an LCP renegotiation) as bob."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    hlak = ctx.mschap(ip_up={"local": "10.9.0.1", "remote": "10.9.0.7"})
+    c, r = connect_call(ctx, b, hlak)
+    sid = sid_of(r)
+    check(r.wait_event("plugin_ack", 3, lambda e: e["acked"] == 1), "AUTH not acknowledged after the binding")
+    check(b.wait_log("ppp_up", 3, sid=sid), "no ppp_up for alice")
+    r.ctl(cmd="auth_again", user="bob")
+    check(b.wait_log("auth_again", 3, sid=sid, user="alice", new_user="bob"), "no ev=auth_again")
+    aborted(c, b, r, sid, "E_BIND_REAUTH", C.A_STATUS_INFO, C.ST_UNACCEPTED_FRAME, "second AUTH")
+    acks = [e["acked"] for e in r.events("plugin_ack")]
+    check(acks == [1, 2], "pppd got %r: the second AUTH must never be acknowledged" % acks)
+    check(not b.find("auth_ok", sid=sid, user="bob"), "bob was accepted")
+    st = b.stats()
+    check(st["auth_again"] == 1 and st["binding_ok"] == 1, "stats %r" % st)
+
+    # before the binding: a second report while the first waits for CALL_CONNECTED
+    hlak = ctx.mschap()
+    c, r = start_call(ctx, b)
+    sid = sid_of(r)
+    auth_gated(r)
+    r.ctl(cmd="auth_again", user="bob")
+    aborted(c, b, r, sid, "E_BIND_REAUTH", C.A_STATUS_INFO, C.ST_UNACCEPTED_FRAME, "second AUTH, unbound")
+    check(not r.events("plugin_ack"), "an AUTH was acknowledged on a call that never bound")
+    check(not b.find("binding_ok", sid=sid), "binding_ok after a second authentication")
+
+
+@scenario
+def s25_lcp_renegotiation_after_binding(ctx):
+    """Item 1: the client's LCP Configure-Request (or -Ack) on the bound link
+    (which makes pppd renegotiate and authenticate again) ends the call and
+    never reaches pppd."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    hlak = ctx.mschap()
+    lcp_conf_ack = bytes.fromhex("ff03c021" "02" "01" "0008" "0506deadbeef")
+    for frame in (LCP_CONF_REQ, LCP_CONF_REQ[2:], lcp_conf_ack):   # with and without FF 03; an Ack too
+        c, r = connect_call(ctx, b, hlak)
+        sid = sid_of(r)
+        c.send(C.data(IPV4_FRAME))
+        check(r.wait_event("frame", 3, lambda e: e["hex"] == IPV4_FRAME.hex()), "data not relayed once bound")
+        c.send(C.data(frame))
+        aborted(c, b, r, sid, "E_BIND_REAUTH", C.A_STATUS_INFO, C.ST_UNACCEPTED_FRAME, "LCP renegotiation")
+        check(all(f != frame for f, _ in r.frames()), "the Configure-Request reached pppd")
+    # an LCP Echo-Request is not a renegotiation
+    c, r = connect_call(ctx, b, hlak)
+    c.send(C.data(LCP_ECHO_REQ))
+    check(r.wait_event("frame", 3, lambda e: e["hex"] == LCP_ECHO_REQ.hex()), "LCP echo not relayed")
+    check(c.recv_ctrl(0.3) is C.TIMEOUT, "an LCP echo ended the call")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
+
+@scenario
+def s26_no_keys_and_eap_refused(ctx):
+    """Items 2 and 4: MS-CHAPv2 without usable keys and EAP are refused with
+    their own reason, never bound with a zero HLAK (which needs no secret)."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    zero = b"\0" * 32
+    cases = [
+        ({"method": "mschapv2", "keys_set": 0, "user": "alice"}, "E_BIND_NO_KEYS"),
+        ({"method": "mschapv2", "keys_set": 1, "recv_key": "00" * 16, "send_key": "ab" * 16,
+          "user": "alice"}, "E_BIND_NO_KEYS"),
+        ({"method": "eap", "keys_set": 1, "recv_key": "11" * 16, "send_key": "22" * 16,
+          "user": "carol"}, "E_BIND_METHOD"),
+        ({"method": "eap", "keys_set": 0, "user": "carol"}, "E_BIND_NO_KEYS"),
+    ]
+    for i, (auth, rc) in enumerate(cases):
+        ctx.pd.set(auth=auth, write_on_start=[LCP_CONF_REQ.hex()], ip_up={"local": "10.9.0.1",
+                                                                           "remote": "10.9.0.7"})
+        c, r = start_call(ctx, b)
+        sid = sid_of(r)
+        check(r.wait_event("plugin_sent", 5, lambda e: e["type"] == "auth"), "no AUTH report")
+        c.call_connected(zero)       # the attacker's zero-HLAK binding
+        check(b.wait_log("auth_refused", 3, sid=sid, rc=rc), "case %d: no ev=auth_refused rc=%s" % (i, rc))
+        aborted(c, b, r, sid, rc, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "case %d" % i)
+        check(not r.events("plugin_ack"), "case %d: pppd got an ACK" % i)
+        check(not b.find("binding_ok", sid=sid), "case %d: bound with a zero HLAK" % i)
+    # the operator is told why, once per interval (the rest are counted)
+    hints = b.entries("auth_refused_hint")
+    check(len(hints) == 1 and "MS-MPPE-Send-Key" in b.text(), "hint lines %r" % hints)
+    st = b.stats()
+    check(st["binding_ok"] == 0 and st["binding_fail"] == len(cases), "stats %r" % st)
+    check(b.find("stats_err", rc="E_BIND_NO_KEYS", count="3") and b.find("stats_err", rc="E_BIND_METHOD", count="1"),
+          "per-rc counters")
+
+
+@scenario
+def s27_failed_binding_never_reaches_ipcp(ctx):
+    """Item 3: a deferred CALL_CONNECTED that fails its binding: no ACK
+    (pppd never reaches IPCP), no IP_UP, pppd hung up at once."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    hlak = ctx.mschap(auth_delay=0.5, ip_up={"local": "10.9.0.1", "remote": "10.9.0.7"})
+    c, r = start_call(ctx, b)
+    sid = sid_of(r)
+    bad = bytes(x ^ 0x5A for x in hlak)
+    c.call_connected(bad)            # before pppd reported: deferred, then fails
+    check(not r.events("plugin_sent"), "fake pppd reported too early for the test to mean anything")
+    check(b.wait_log("auth_ok", 3, sid=sid), "no AUTH report")
+    aborted(c, b, r, sid, "E_BIND_MAC", C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "deferred MAC")
+    check(not r.events("plugin_ack"), "pppd got an ACK for a failed binding")
+    check(len(r.events("plugin_sent")) == 1, "pppd went past the authentication")
+    check(not b.find("ppp_up", sid=sid), "ppp_up for a failed binding")
+
+
+def busy_503(c, what):
+    status, hdrs = c.http_handshake(corr_id=corr())
+    check(status == 503 and hdrs.get("retry-after") == "5", "%s: HTTP %r %r, want 503 + Retry-After: 5"
+          % (what, status, hdrs))
+    check(c.read_closed(3), "%s: not closed after the 503" % what)
+
+
+@scenario
+def s28_admission_per_source(ctx):
+    """Item 6: a per-source cap on negotiating sessions, by the PROXY
+    header's client address, IPv6 by /64; refusals are 503 + Retry-After
+    before any pppd, counted; other sources still connect."""
+    hlak = ctx.mschap()
+    b = ctx.backend(listeners=("proxy",), limits={"max_negotiating_per_source": "3", "max_negotiating": "20"},
+                    sstp={"trusted_cert_hash": hashlib.sha256(H.der_of(ctx.cert("server.crt"))).hexdigest()})
+    front = H.der_of(ctx.cert("server.crt"))
+
+    def via(src, port):
+        fam6 = ":" in src
+        return C.proxy_v2(src, "2001:db8::443" if fam6 else "198.51.100.10", port, 443)
+
+    held = []
+    for i in range(3):
+        held.append(start_call(ctx, b, "proxy", pre=via("203.0.113.7", 40000 + i)))
+    n_pppd = len(ctx.pd.runs())
+    for i in range(4):                                          # the flood from one source
+        busy_503(ctx.client(b, "proxy", pre=via("203.0.113.7", 41000 + i)), "4th+ from one source")
+    check(len(ctx.pd.runs()) == n_pppd, "a refused request started pppd")
+    check(b.find("refuse", reason="max_negotiating_per_source", client="203.0.113.7:41000"),
+          "no ev=refuse reason=max_negotiating_per_source")
+    # another source is not starved, and binds
+    c, r = start_call(ctx, b, "proxy", pre=via("198.51.100.9", 42000))
+    auth_gated(r)
+    c.call_connected(hlak, cert_der=front)
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "the other source did not bind")
+    # IPv6: one /64 is one source, the next /64 another
+    for i in range(3):
+        held.append(start_call(ctx, b, "proxy", pre=via("2001:db8:1:2::%x" % (i + 1), 43000 + i)))
+    busy_503(ctx.client(b, "proxy", pre=via("2001:db8:1:2:ffff::9", 43100)), "same /64")
+    held.append(start_call(ctx, b, "proxy", pre=via("2001:db8:1:3::1", 43200)))
+    st = b.stats()
+    check(st["refused_per_source"] == 5, "refused_per_source=%d, want 5" % st["refused_per_source"])
+    check(st["negotiating"] == 7, "negotiating=%d, want 7 (refused requests are not counted)" % st["negotiating"])
+    # a slot comes back when a negotiation ends
+    hc, hr = held[0]
+    hc.kill()
+    pppd_terminated(hr)
+    check(b.wait_log("close", 3, sid=sid_of(hr)), "held call not closed")
+    held[0] = start_call(ctx, b, "proxy", pre=via("203.0.113.7", 44000))
+    for hc, hr in held:
+        hc.kill()
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+
+@scenario
+def s29_script_env(ctx):
+    """Item 7: the SSTP_* variables reach pppd's scripts through `set`, and a
+    correlation id that is not a GUID never does."""
+    ctx.mschap()
+    b = ctx.backend()
+    cid = corr()
+    c, r = start_call(ctx, b, corr_id=cid)
+    argv, sid = r.start["argv"], sid_of(r)
+    sets = [argv[i + 1] for i, a in enumerate(argv) if a == "set"]
+    check(sets == ["SSTP_SESSION_ID=" + sid, "SSTP_CLIENT_ADDR=127.0.0.1", "SSTP_CORRELATION_ID=" + cid],
+          "pppd set options %r" % sets)
+    c.kill()
+    pppd_terminated(r)
+    before = {x.pid for x in ctx.pd.runs()}
+    c = ctx.client(b)
+    status, _ = c.http_handshake(corr_id="{x`id`$(reboot);}")
+    check(status == 200, "HTTP %r" % status)
+    check(getattr(c.sstp_connect(), "msg_type", None) == C.CONNECT_ACK, "no CONNECT_ACK")
+    r = H.wait_until(lambda: next((x for x in ctx.pd.runs() if x.pid not in before and x.events("ready")), None), 5)
+    check(r is not None, "no pppd for the second call")
+    sets = [a for i, a in enumerate(r.start["argv"]) if i and r.start["argv"][i - 1] == "set"]
+    check("SSTP_CORRELATION_ID=" in sets and r.start["env"]["SSTP_CORRELATION_ID"] == "",
+          "an unsafe correlation id reached pppd: %r" % sets)
+    check(b.wait_log("unsafe_id", 3, what="correlation_id"), "no ev=unsafe_id")
+    check(b.stats()["unsafe_ids"] == 1, "unsafe_ids counter")
+    c.kill()
+    pppd_terminated(r)
+
+
+@scenario
+def s30_one_source_cannot_starve_others(ctx):
+    """Item 6: 60 negotiations from one source (PROXY headers, then
+    silence) do not fill max_negotiating; another source still binds. The
+    same flood without the per-source cap does fill it (the control)."""
+    hlak = ctx.mschap()
+    front = H.der_of(ctx.cert("server.crt"))
+    trusted = {"trusted_cert_hash": hashlib.sha256(front).hexdigest()}
+
+    def flood(b, n):
+        socks = []
+        for i in range(n):
+            sk = raw_tcp(b, "proxy")
+            sk.sendall(C.proxy_v2("203.0.113.7", "198.51.100.10", 30000 + i, 443))
+            socks.append(sk)
+        check(H.wait_until(lambda: b.stats()["sessions"] >= n, 5), "the flood was not accepted")
+        return socks
+
+    b = ctx.backend(listeners=("proxy",), sstp=trusted,
+                    limits={"max_negotiating": "20", "max_negotiating_per_source": "4"})
+    socks = flood(b, 60)
+    st = b.stats()
+    check(st["negotiating"] == 4, "negotiating=%d: only 4 of the flood may count" % st["negotiating"])
+    c, r = start_call(ctx, b, "proxy", pre=C.proxy_v2("198.51.100.9", "198.51.100.10", 42000, 443))
+    auth_gated(r)
+    c.call_connected(hlak, cert_der=front)
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "the other source did not bind during the flood")
+    busy_503(ctx.client(b, "proxy", pre=C.proxy_v2("203.0.113.7", "198.51.100.10", 31000, 443)),
+             "flooding source")
+    for sk in socks:
+        sk.close()
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+    # control: without the per-source cap the same flood starves the others
+    b2 = ctx.backend(listeners=("proxy",), sstp=trusted,
+                     limits={"max_negotiating": "20", "max_negotiating_per_source": "0"})
+    socks = flood(b2, 20)
+    sk = raw_tcp(b2, "proxy")
+    sk.sendall(C.proxy_v2("198.51.100.9", "198.51.100.10", 42001, 443))
+    check(closed_without_data(sk, 2), "control: the flood did not fill max_negotiating")
+    check(b2.find("refuse", reason="max_negotiating"), "control: no refusal at max_negotiating")
+    sk.close()
+    for sk in socks:
+        sk.close()
+
 
 def main():
     global VERBOSE
