@@ -482,7 +482,10 @@ static void do_http(struct px_conn *c)
 
 /* ---- PXC_BACKEND_CONNECT ---------------------------------------------------------- */
 
-/* Our PROXY v2 header, then the request head exactly as received. */
+/* Our PROXY v2 header, then the canonical request head rebuilt from what
+ * the parser validated (sstp_http_req_canonical_build): a backend never
+ * sees client bytes the proxy did not understand, so a request the proxy
+ * accepts cannot be one a backend reads differently and fails on. */
 static int build_preamble(struct px_conn *c)
 {
     struct px_worker *w = c->w;
@@ -514,8 +517,7 @@ static int build_preamble(struct px_conn *c)
     sstp_wbuf_init(&wb, buf_wptr(&hs->pre), buf_room(&hs->pre));
     if (px_pp_build(&wb, &in) != SSTP_OK)
         return -1;
-    sstp_put_bytes(&wb, hs->http.head, hs->http.head_len);
-    if (wb.err)
+    if (sstp_http_req_canonical_build(&wb, &hs->http.f) != SSTP_OK || wb.err)
         return -1;
     hs->pre.tail += wb.len;
     return 0;

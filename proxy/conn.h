@@ -9,7 +9,7 @@
  *                        redis.url), for at most affinity.lookup_timeout;
  *                        without an answer in time the policy chooses
  *   PXC_BACKEND_CONNECT  pick a backend (lb/), connect (+TLS), send our
- *                        PROXY v2 header, the head as received and any
+ *                        PROXY v2 header, the canonical request head and any
  *                        pipelined bytes, wait for the backend's first
  *                        byte; a backend that fails before it is marked
  *                        down and the next one is tried

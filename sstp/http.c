@@ -552,3 +552,15 @@ enum sstp_rc sstp_http_req_build(struct sstp_wbuf *w, enum sstp_http_method meth
     put_str(w, CRLF);
     return finish(w, start);
 }
+
+enum sstp_rc sstp_http_req_canonical_build(struct sstp_wbuf *w, const struct sstp_http_fields *f)
+{
+    if (!w || !f || !f->has_host)
+        return SSTP_E_ARG;
+    /* the lengths are the parser's; a copy whose string disagrees is not its output */
+    if (strlen(f->host) != f->host_len || (f->has_corr_id && strlen(f->corr_id) != f->corr_id_len) ||
+        (f->has_tenantid && strlen(f->tenantid) != f->tenantid_len))
+        return SSTP_E_ARG;
+    return sstp_http_req_build(w, f->method, f->host, f->has_corr_id ? f->corr_id : NULL,
+                               f->has_tenantid ? f->tenantid : NULL);
+}
