@@ -307,12 +307,21 @@ const struct cfg_opt px_config_table[] = {
              "hashing on the affinity key (needs affinity.mode; leastconn for connections "
              "without a key)"),
     OPT("backends", "connect_timeout", CFG_MSEC, connect_timeout, 0.1, 120, "5s",
-        "time for a backend to accept, finish TLS and answer the request head; after it the "
-        "backend is marked down and the next one is tried"),
+        "time for a backend to accept, finish TLS and answer the request head. One that did "
+        "not accept or finish TLS in time is marked down; one that accepted but has not "
+        "answered yet is only slow (a surge): the next one is tried, nothing is marked"),
     OPT("backends", "retries", CFG_INT, retries, 0, LB_TRIES_MAX - 1, "2",
         "further backends tried when one refuses or times out before any byte was relayed"),
     OPT("backends", "down_time", CFG_MSEC, down_time, 0.1, 3600, "10s",
-        "how long a backend that failed is skipped"),
+        "how long a backend that failed is skipped. Only what a backend did counts: "
+        "refused, reset, closed or answered a server error (5xx but 503) before its 200, "
+        "connect or TLS timeout, TLS verification failure; never a client's request (a 4xx "
+        "answer goes to the client), a 503 (busy: the next one is tried) nor this proxy's own "
+        "lack of resources (open files, memory, ports)"),
+    OPT("backends", "panic_threshold", CFG_INT, panic_threshold, 0, 100, "50",
+        "percent: when fewer of the backends that could take a session are up, their down "
+        "marks are ignored and sessions spread over all of them (Envoy's panic mode) instead "
+        "of 503; 0 = never"),
     OPT("backends", "ca", CFG_STR, backend_ca, 0, 0, NULL,
         "CA file that signs the backends' certificates (required by tls servers)"),
     OPT("backends", "cert", CFG_STR, backend_cert, 0, 0, NULL,

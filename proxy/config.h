@@ -74,6 +74,7 @@ struct px_config {
     double connect_timeout;   /* connect + TLS + first byte of the backend */
     long retries;
     double down_time;
+    long panic_threshold;     /* percent, 0 = never (lb_panic) */
     char *backend_ca, *backend_cert, *backend_key;
 
     double idle_timeout, fin_timeout, drain_timeout;

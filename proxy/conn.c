@@ -42,6 +42,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void begin_backend(struct px_conn *c);
 static void pick_and_connect(struct px_conn *c, struct lb_backend *want);
 static void update(struct px_conn *c);
+static void answer_and_close(struct px_conn *c, int status, bool probe, bool accepting);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -101,6 +102,16 @@ static const char *backend_name(const struct px_conn *c)
     return c->backend ? c->backend->spec.name : "-";
 }
 
+/* The lines of a connection refused before it asked for a backend (its
+ * refusal and its close) pass the worker's rate limit together: asked
+ * once per connection, so a flood of them cannot fill the log. */
+static bool refusal_log_ok(struct px_conn *c)
+{
+    if (c->log_gate == PXG_ASK)
+        c->log_gate = px_worker_log_ok(c->w) ? PXG_LOG : PXG_MUTE;
+    return c->log_gate == PXG_LOG;
+}
+
 /* ---- closing --------------------------------------------------------------- */
 
 /* A reject event for the fleet's stream (batched by fleet.c). */
@@ -129,6 +140,11 @@ static void log_close(struct px_conn *c)
     double dur_ms = (ev_now(c->w->loop) - c->t_start) * 1000.0;
     /* load balancers probe every few seconds: their lines are debug */
     enum log_level lvl = c->term[0] == '-' && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
+    /* a connection refused before it asked for a backend (bad TLS, bad
+     * request, silence) shares the refusal lines' rate limit */
+    if (lvl == LOG_INFO && c->term[0] == 'C' && c->term[1] && strchr("XTR", c->term[1]) &&
+        !refusal_log_ok(c))
+        return;
     log_at(lvl, "close", "sid=%s client=%s sni=%s backend=%s state=%s term=%s rc=%s dur_ms=%.0f "
            "bytes_in=%llu bytes_out=%llu",
            c->sid, c->client, c->sni[0] ? c->sni : "-", backend_name(c), px_conn_state_str(c->state),
@@ -332,7 +348,8 @@ static void do_proxy_hdr(struct px_conn *c)
     enum sstp_rc rc = sstp_pp_parse(&h, &used, buf_rptr(&c->c2b), have + (size_t)n);
     if (rc != SSTP_OK && rc != SSTP_AGAIN) {
         count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
-        log_info("proxy_reject", "sid=%s peer=%s rc=%s", c->sid, c->client, sstp_rc_name(rc));
+        if (refusal_log_ok(c))
+            log_info("proxy_reject", "sid=%s peer=%s rc=%s", c->sid, c->client, sstp_rc_name(rc));
         fleet_reject(c, sstp_rc_name(rc));
         px_conn_close(c, 'C', rc);
         return;
@@ -391,8 +408,10 @@ static void do_tls(struct px_conn *c)
     if (r != 1) {
         char ossl[512];
         count(c, PXM_TLS_FAILURES, 0);
-        log_info("tls_fail", "sid=%s client=%s err=%s", c->sid, c->client,
-                 c->cli.err ? strerror(c->cli.err) : log_openssl_errors(ossl, sizeof ossl));
+        /* drained whether logged or not: the next connection's errors are its own */
+        const char *err = c->cli.err ? strerror(c->cli.err) : log_openssl_errors(ossl, sizeof ossl);
+        if (refusal_log_ok(c))
+            log_info("tls_fail", "sid=%s client=%s err=%s", c->sid, c->client, err);
         px_conn_close(c, 'C', SSTP_OK);
         return;
     }
@@ -428,8 +447,9 @@ static void http_reject(struct px_conn *c, enum sstp_rc rc)
     struct px_worker *w = c->w;
     int status = sstp_http_status_for(rc);
     count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
-    log_info("http_reject", "sid=%s client=%s sni=%s rc=%s status=%d", c->sid, c->client,
-             c->sni[0] ? c->sni : "-", sstp_rc_name(rc), status);
+    if (refusal_log_ok(c))
+        log_info("http_reject", "sid=%s client=%s sni=%s rc=%s status=%d", c->sid, c->client,
+                 c->sni[0] ? c->sni : "-", sstp_rc_name(rc), status);
     fleet_reject(c, sstp_rc_name(rc));
     set_term(c, 'C', rc);
     if (w->cfg->http_errors == PX_HTTP_ERRORS_SILENT) {
@@ -547,36 +567,109 @@ static void no_backend(struct px_conn *c, char who)
     answer_and_close(c, 503, false, false);
 }
 
-static void attempt_failed(struct px_conn *c, const char *reason)
+static const char *const cause_names[PXF_COUNT] = { "backend", "slow", "busy", "request", "local" };
+
+/* One key=value token: strerror() and OpenSSL texts have spaces. */
+static void reason_token(char *out, size_t out_len, const char *reason)
 {
-    struct px_worker *w = c->w;
-    char why[256];
-    /* one key=value token: strerror() and OpenSSL texts have spaces */
-    snprintf(why, sizeof why, "%s", reason);
-    for (char *p = why; *p; p++)
+    snprintf(out, out_len, "%s", reason);
+    for (char *p = out; *p; p++)
         if (*p == ' ' || *p == '=' || *p == '"')
             *p = '_';
-    struct px_hs *hs = c->hs;
-    struct lb_backend *be = c->backend;
-    ev_tstamp now = ev_now(w->loop);
-    metrics_add(w->mv, fam(c, PXM_BACKEND_FAILURES), px_worker_backend_slot(w, be), 1);
-    bool changed = lb_report(w->lb, be, LB_EV_CONNECT_FAIL, now);
-    log_info("backend_fail", "sid=%s backend=%s attempt=%u reason=%s", c->sid, be->spec.name,
-             hs->req.n_tried, why);
-    if (changed)
-        log_warn("backend_down", "backend=%s reason=%s for_s=%g", be->spec.name, why, w->lb->params.down_time);
+}
+
+/* Gives up the current backend attempt without answering the client. */
+static void drop_attempt(struct px_conn *c)
+{
     px_conn_watch(c, &c->bw, -1, 0);
     io_close(&c->be);
     c->be.fd = -1;
     c->be.want = 0;
-    lb_release(be);
+    buf_consume(&c->b2c, buf_len(&c->b2c)); /* a partial or refused answer is not relayed */
+    buf_release(&c->w->pool, &c->b2c);
+    lb_release(c->backend);
     c->backend = NULL;
+}
+
+/* The attempt on c->backend failed. Only PXF_BACKEND, what the backend
+ * itself did, counts against it (the passive down mark): a slow answer
+ * under load, a busy 503 and a refused request do not, so neither a surge
+ * nor a client can take backends out. Then the next backend is tried, or
+ * the client gets 503. */
+static void attempt_failed(struct px_conn *c, enum px_attempt cause, const char *reason)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    struct lb_backend *be = c->backend;
+    char why[256];
+    reason_token(why, sizeof why, reason);
+    count(c, PXM_ATTEMPTS_FAILED, cause);
+    bool changed = false;
+    if (cause == PXF_BACKEND) {
+        metrics_add(w->mv, fam(c, PXM_BACKEND_FAILURES), px_worker_backend_slot(w, be), 1);
+        changed = lb_report(w->lb, be, LB_EV_CONNECT_FAIL, ev_now(w->loop));
+    }
+    log_info("backend_fail", "sid=%s backend=%s attempt=%u cause=%s reason=%s", c->sid, be->spec.name,
+             hs->req.n_tried, cause_names[cause], why);
+    if (changed)
+        log_warn("backend_down", "backend=%s reason=%s for_s=%g", be->spec.name, why, w->lb->params.down_time);
+    drop_attempt(c);
     if (hs->req.n_tried > (unsigned)w->cfg->retries) {
         no_backend(c, 'S');
         return;
     }
     count(c, PXM_RETRIES, 0);
     pick_and_connect(c, NULL);
+}
+
+/* errno values that say this proxy ran out of something (descriptors,
+ * buffers, memory, local ports), not that the backend did anything:
+ * returns its label, or PXE_COUNT for anything else. */
+static enum px_resource local_errno(int e)
+{
+    switch (e) {
+    case EMFILE:
+        return PXE_EMFILE;
+    case ENFILE:
+        return PXE_ENFILE;
+    case ENOBUFS:
+        return PXE_ENOBUFS;
+    case ENOMEM:
+        return PXE_ENOMEM;
+    case EADDRNOTAVAIL: /* no local port left to connect from */
+        return PXE_EADDRNOTAVAIL;
+    default:
+        return PXE_COUNT;
+    }
+}
+
+/* Our own resources failed on a backend attempt: counted by reason, never
+ * blamed on the backend, and not retried (another backend needs the same
+ * resources); the client gets 503 (term R). */
+static void local_failure(struct px_conn *c, enum px_resource r, const char *reason)
+{
+    struct px_worker *w = c->w;
+    char why[256];
+    reason_token(why, sizeof why, reason);
+    count(c, PXM_ATTEMPTS_FAILED, PXF_LOCAL);
+    count(c, PXM_RESOURCE_ERRORS, r);
+    if (px_worker_log_ok(w))
+        log_warn("resource_error", "sid=%s backend=%s reason=%s", c->sid, backend_name(c), why);
+    drop_attempt(c);
+    set_term(c, 'R', SSTP_E_NOSPACE);
+    answer_and_close(c, 503, false, false);
+}
+
+/* A failed system call on a backend attempt: ours or the backend's. */
+static void attempt_errno(struct px_conn *c, int e, const char *what)
+{
+    char why[128];
+    snprintf(why, sizeof why, "%s%s%s", what ? what : "", what ? ":" : "", strerror(e));
+    enum px_resource r = local_errno(e);
+    if (r != PXE_COUNT)
+        local_failure(c, r, why);
+    else
+        attempt_failed(c, PXF_BACKEND, what ? why : strerror(e));
 }
 
 /* ---- PXC_AFFINITY ------------------------------------------------------------------- */
@@ -695,16 +788,18 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
         return;
     }
     c->backend = hs->req.picked;
+    if (hs->req.panic)
+        count(c, PXM_PANIC_PICKS, 0);
     const struct lb_spec *sp = &c->backend->spec;
     int fd = net_connect(&sp->addr);
     if (fd == -1) {
-        attempt_failed(c, strerror(errno)); /* it retries, or answers 503 */
+        attempt_errno(c, errno, NULL); /* it retries, or answers 503 */
         return;
     }
     c->be.fd = fd;
     c->be.want = 0;
     if (sp->tls && !(c->be.ssl = px_tls_backend_ssl(c->tls, fd, sp))) {
-        attempt_failed(c, "tls_setup");
+        local_failure(c, PXE_SSL, "tls_setup"); /* SSL_new and friends: our memory */
         return;
     }
     hs->step = PXB_CONNECTING;
@@ -770,6 +865,44 @@ static int send_preamble(struct px_conn *c)
     return 0;
 }
 
+/* The backend's first bytes are in b2c: judge its status line. 2xx: it
+ * took the session. 4xx: it refused this request, which is the client's
+ * business, not a fault: the client gets the same status, the backend
+ * keeps its state. 503: alive but busy or draining: the next backend is
+ * tried, nothing is marked. Anything else (another 5xx, not HTTP) is the
+ * backend's own fault. */
+static void backend_answered(struct px_conn *c)
+{
+    int status = 0;
+    char why[32];
+    enum sstp_rc rc = sstp_http_resp_status(&status, buf_rptr(&c->b2c), buf_len(&c->b2c));
+    if (rc == SSTP_AGAIN)
+        return; /* the rest of the status line comes with the next read */
+    if (rc != SSTP_OK) {
+        attempt_failed(c, PXF_BACKEND, "answer:not_http");
+        return;
+    }
+    if (status >= 200 && status < 300) {
+        established(c);
+        return;
+    }
+    snprintf(why, sizeof why, "answer:%d", status);
+    if (status == 503) {
+        attempt_failed(c, PXF_BUSY, why);
+        return;
+    }
+    if (status < 400 || status >= 500) {
+        attempt_failed(c, PXF_BACKEND, why);
+        return;
+    }
+    count(c, PXM_ATTEMPTS_FAILED, PXF_REQUEST);
+    log_info("backend_refused", "sid=%s client=%s backend=%s status=%d", c->sid, c->client,
+             backend_name(c), status);
+    drop_attempt(c);
+    set_term(c, 'S', SSTP_OK);
+    answer_and_close(c, sstp_http_reason(status) ? status : 400, false, false);
+}
+
 static void do_backend_connect(struct px_conn *c)
 {
     struct px_worker *w = c->w;
@@ -782,7 +915,7 @@ static void do_backend_connect(struct px_conn *c)
         if (getsockopt(c->be.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
             err = errno;
         if (err) {
-            attempt_failed(c, strerror(err));
+            attempt_errno(c, err, NULL);
             return;
         }
         hs->step = c->be.ssl ? PXB_TLS : PXB_SEND;
@@ -799,7 +932,7 @@ static void do_backend_connect(struct px_conn *c)
             long v = SSL_get_verify_result(c->be.ssl);
             snprintf(why, sizeof why, "tls:%s%s%s", log_openssl_errors(ossl, sizeof ossl),
                      v != X509_V_OK ? ":" : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
-            attempt_failed(c, why);
+            attempt_failed(c, PXF_BACKEND, why);
             return;
         }
         hs->step = PXB_SEND;
@@ -815,15 +948,18 @@ static void do_backend_connect(struct px_conn *c)
         if (r == 1)
             return;
         if (r == -1) {
-            attempt_failed(c, c->be.err ? strerror(c->be.err) : "write_failed");
+            if (c->be.err)
+                attempt_errno(c, c->be.err, NULL);
+            else
+                attempt_failed(c, PXF_BACKEND, "write_failed");
             return;
         }
         hs->step = PXB_WAIT;
         c->be.want = 0;
     }
-    /* PXB_WAIT: the first byte proves the backend took the session */
+    /* PXB_WAIT: the backend's status line says whether it took the session */
     if (buf_take(&w->pool, &c->b2c) == -1) {
-        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        local_failure(c, PXE_ENOMEM, "buffer");
         return;
     }
     ssize_t n = io_read(&c->be, buf_wptr(&c->b2c), buf_room(&c->b2c));
@@ -832,12 +968,14 @@ static void do_backend_connect(struct px_conn *c)
         return;
     }
     if (n <= 0) {
-        buf_release(&w->pool, &c->b2c);
-        attempt_failed(c, n == IO_EOF ? "closed_before_answer" : "read_failed");
+        if (n != IO_EOF && c->be.err && local_errno(c->be.err) != PXE_COUNT)
+            attempt_errno(c, c->be.err, NULL);
+        else
+            attempt_failed(c, PXF_BACKEND, n == IO_EOF ? "closed_before_answer" : "read_failed");
         return;
     }
     c->b2c.tail += (size_t)n;
-    established(c);
+    backend_answered(c);
 }
 
 /* ---- callbacks -------------------------------------------------------------------- */
@@ -896,7 +1034,9 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     case PXC_HTTP_HEAD: {
         bool req = c->state == PXC_HTTP_HEAD;
         count(c, PXM_TIMEOUTS, req ? PXT_REQUEST : PXT_HANDSHAKE);
-        log_info("timeout", "sid=%s client=%s state=%s", c->sid, c->client, px_conn_state_str(c->state));
+        if (refusal_log_ok(c))
+            log_info("timeout", "sid=%s client=%s state=%s", c->sid, c->client,
+                     px_conn_state_str(c->state));
         px_conn_close(c, 'C', SSTP_AGAIN);
         return;
     }
@@ -906,7 +1046,12 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     case PXC_BACKEND_CONNECT:
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
-        attempt_failed(c, "timeout");
+        /* no connection or no TLS in time: the backend's fault; accepted
+         * but no answer yet: slow, which under a surge is not death */
+        if (c->hs->step == PXB_CONNECTING || c->hs->step == PXB_TLS)
+            attempt_failed(c, PXF_BACKEND, "timeout");
+        else
+            attempt_failed(c, PXF_SLOW, "timeout");
         update(c);
         return;
     case PXC_RELAY: {

@@ -10,9 +10,10 @@
  *                        without an answer in time the policy chooses
  *   PXC_BACKEND_CONNECT  pick a backend (lb/), connect (+TLS), send our
  *                        PROXY v2 header, the canonical request head and any
- *                        pipelined bytes, wait for the backend's first
- *                        byte; a backend that fails before it is marked
- *                        down and the next one is tried
+ *                        pipelined bytes, wait for the backend's status
+ *                        line; a backend that fails before it is tried
+ *                        no more, and is marked down only for its own
+ *                        faults (see attempt_failed in conn.c)
  *   PXC_RELAY            bytes both ways with back-pressure (relay.c)
  *   PXC_CLOSING          a last answer (HTTP error, probe) is flushed
  *   PXC_CLOSED           everything released; freed after the callback
@@ -117,6 +118,7 @@ struct px_conn {
 
     ev_tstamp t_start, t_last;
     uint64_t bytes_in, bytes_out;     /* client to backend / backend to client */
+    enum { PXG_ASK = 0, PXG_LOG, PXG_MUTE } log_gate; /* refusal lines: rate limit asked yet? */
     char term[3];
     enum sstp_rc rc;
     char sid[PX_SID_LEN + 1];

@@ -18,6 +18,10 @@ static const char *const registry_labels[] = { "same", "changed" };
 static const char *const aff_labels[PXA_COUNT] = { "hit", "miss", "stale", "timeout", "unavailable",
                                                    "no_key" };
 
+static const char *const attempt_labels[PXF_COUNT] = { "backend", "slow", "busy", "request", "local" };
+static const char *const resource_labels[PXE_COUNT] = { "emfile", "enfile", "enobufs", "enomem",
+                                                        "eaddrnotavail", "ssl", "other" };
+
 /* The codes a client or a load balancer can cause at the proxy. */
 static const char *const rc_labels[] = {
 #define PX_RC_LABEL(n, s) #n,
@@ -114,6 +118,20 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                                      METRICS_GAUGE, METRICS_MAX, NULL, NULL, 0);
     out[PXM_AFFINITY] = FAM("sstp_proxy_affinity_total", "Affinity look-ups of new sessions, by result.",
                             METRICS_COUNTER, METRICS_SUM, "result", aff_labels, N(aff_labels));
+    out[PXM_ATTEMPTS_FAILED] = FAM("sstp_proxy_backend_attempts_failed_total",
+                                   "Backend attempts given up, by cause: backend (its fault, "
+                                   "counted against it), slow (no answer in time), busy (503), "
+                                   "request (4xx, passed to the client), local (our resources).",
+                                   METRICS_COUNTER, METRICS_SUM, "cause", attempt_labels,
+                                   N(attempt_labels));
+    out[PXM_RESOURCE_ERRORS] = FAM("sstp_proxy_resource_errors_total",
+                                   "Backend attempts that failed for lack of this proxy's own "
+                                   "resources (never blamed on the backend), by reason.",
+                                   METRICS_COUNTER, METRICS_SUM, "reason", resource_labels,
+                                   N(resource_labels));
+    out[PXM_PANIC_PICKS] = FAM("sstp_proxy_panic_picks_total",
+                               "Backends picked in panic mode: too few were up, down marks ignored.",
+                               METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

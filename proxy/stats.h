@@ -47,6 +47,9 @@ enum px_metric {
     PXM_REGISTRY_REFRESHES, /* {result} registry reads answered */
     PXM_REGISTRY_BACKENDS,  /* backends registered in Redis (max over workers) */
     PXM_AFFINITY,           /* {result} affinity look-ups of new sessions */
+    PXM_ATTEMPTS_FAILED,    /* {cause} backend attempts given up, by whose doing */
+    PXM_RESOURCE_ERRORS,    /* {reason} this proxy's own resources ran out on a backend attempt */
+    PXM_PANIC_PICKS,        /* backends picked in panic mode (lb_panic) */
     PXM_COUNT
 };
 
@@ -57,6 +60,15 @@ enum px_dir { PXD_IN = 0, PXD_OUT = 1 };   /* in = client to backend */
 enum px_probe { PXP_200 = 0, PXP_503 = 1 };
 enum px_reload { PXL_OK = 0, PXL_FAILED = 1 };
 enum px_nb_reason { PXN_NO_BACKEND_UP = 0, PXN_NO_BACKEND_FOR_TENANT, PXN_ATTEMPTS_FAILED, PXN_COUNT };
+/* Why a backend attempt was given up (conn.c). backend: its own fault
+ * (refused, reset, closed, 5xx, connect/TLS timeout or verification),
+ * counted against it; slow: it accepted but did not answer in time;
+ * busy: it answered 503; request: it answered 4xx, which went to the
+ * client; local: this proxy ran out of something (PXM_RESOURCE_ERRORS).
+ * Only `backend` marks a backend down. */
+enum px_attempt { PXF_BACKEND = 0, PXF_SLOW, PXF_BUSY, PXF_REQUEST, PXF_LOCAL, PXF_COUNT };
+enum px_resource { PXE_EMFILE = 0, PXE_ENFILE, PXE_ENOBUFS, PXE_ENOMEM, PXE_EADDRNOTAVAIL, PXE_SSL,
+                   PXE_OTHER, PXE_COUNT };
 enum px_check { PXK_OK = 0, PXK_FAIL = 1 };
 enum px_rds_cmd { PXQ_SENT = 0, PXQ_ERROR, PXQ_DROPPED_DOWN, PXQ_DROPPED_FULL, PXQ_COUNT };
 enum px_registry { PXG_SAME = 0, PXG_CHANGED = 1 };

@@ -24,6 +24,31 @@
 #define FD_RESERVE 64            /* descriptors kept for listeners, logs, admin */
 #define TICK_S 1.0
 
+/* ---- rate-limited refusal lines ------------------------------------------------ */
+
+static void log_window_roll(struct px_worker *w, double now)
+{
+    if (now - w->log_window < 1.0)
+        return;
+    if (w->log_suppressed)
+        log_info("log_suppressed", "worker=%u lines=%llu window_s=%.0f", w->index,
+                 (unsigned long long)w->log_suppressed, now - w->log_window);
+    w->log_window = now;
+    w->log_lines = 0;
+    w->log_suppressed = 0;
+}
+
+bool px_worker_log_ok(struct px_worker *w)
+{
+    log_window_roll(w, ev_now(w->loop));
+    if (w->log_lines < PX_LOG_BURST) {
+        w->log_lines++;
+        return true;
+    }
+    w->log_suppressed++;
+    return false;
+}
+
 /* ---- listeners -------------------------------------------------------------- */
 
 static void listeners_set(struct px_worker *w, bool on)
@@ -103,8 +128,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             if (w->cfg->proxy_untrusted == PX_UNTRUSTED_REJECT) {
                 char addr[NET_ADDR_STR_MAX];
                 refuse(w, PXR_UNTRUSTED_PROXY);
-                log_info("refuse", "peer=%s listener=%s reason=untrusted_proxy_source",
-                         net_addr_str(sa, addr, sizeof addr), l->text);
+                if (px_worker_log_ok(w))
+                    log_info("refuse", "peer=%s listener=%s reason=untrusted_proxy_source",
+                             net_addr_str(sa, addr, sizeof addr), l->text);
                 close(fd);
                 continue;
             }
@@ -228,9 +254,10 @@ static void publish(struct px_worker *w)
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)loop;
     (void)revents;
-    publish(t->data);
+    struct px_worker *w = t->data;
+    log_window_roll(w, ev_now(loop)); /* a flood that stopped still gets its summary */
+    publish(w);
 }
 
 /* ---- backend generations ------------------------------------------------------ */
@@ -243,7 +270,8 @@ static struct lb *build_lb(struct px_worker *w, const struct px_config *cfg)
     const struct lb_reg_list *reg = w->fleet ? px_fleet_registry(w->fleet) : &none;
     struct lb_spec_list specs = { NULL, 0 };
     char shadowed[sizeof w->shadowed];
-    struct lb_params params = { .down_time = cfg->down_time };
+    struct lb_params params = { .down_time = cfg->down_time,
+                                .panic_threshold = (unsigned)cfg->panic_threshold };
     if (lb_reg_merge(&specs, &cfg->servers, reg, shadowed, sizeof shadowed) == -1)
         return NULL;
     struct lb *nlb = lb_new(lb_policy_by_index(cfg->policy), &params, &specs, w->lb);

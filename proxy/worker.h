@@ -69,13 +69,26 @@ struct px_worker {
     ev_timer tick;              /* publishes gauges once a second */
     ev_signal sighup, sigterm, sigint;
     double last_accept_log;     /* rate limit of accept error lines */
+    /* rate limit of per-connection refusal lines (px_worker_log_ok) */
+    double log_window;          /* start of the current second */
+    unsigned log_lines;         /* lines written in it */
+    uint64_t log_suppressed;    /* lines dropped since the last summary */
 };
+
+#define PX_LOG_BURST 32 /* refusal lines per second per worker: a scan or flood writes a summary */
 
 /* px_worker_main runs a worker until it has drained: opens its listeners,
  * loads its TLS generation and backends from cfg (which it takes over),
  * serves. Returns a PX_EXIT_* code. */
 int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
                    struct px_config *cfg, struct metrics *m, const uint8_t *ticket_secret);
+
+/* px_worker_log_ok: a per-connection refusal line (tls_fail, timeout,
+ * refuse, rejects, resource errors) may be written now: at most
+ * PX_LOG_BURST a second per worker, so a client cannot flood the log. A
+ * dropped line is counted; the next second's first call (or the worker's
+ * tick) writes one "log_suppressed" line with the number. */
+bool px_worker_log_ok(struct px_worker *w);
 
 /* Used by conn.c. */
 void px_worker_conn_closed(struct px_worker *w, struct px_conn *c);

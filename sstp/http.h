@@ -236,6 +236,14 @@ enum sstp_rc sstp_http_req_build(struct sstp_wbuf *w, enum sstp_http_method meth
  * returns for an accepted head). */
 enum sstp_rc sstp_http_req_canonical_build(struct sstp_wbuf *w, const struct sstp_http_fields *f);
 
+/* sstp_http_resp_status reads the status code of the answer that starts
+ * at `in` (a backend's, borrowed): "HTTP/1.1 " and three digits, then SP,
+ * CR or LF. Returns SSTP_OK with *out_status 100-599; SSTP_AGAIN while
+ * fewer bytes than that are in and nothing is wrong yet; or
+ * SSTP_E_HTTP_MALFORMED (anything else: not an HTTP/1.1 answer);
+ * SSTP_E_ARG for NULL arguments. */
+enum sstp_rc sstp_http_resp_status(int *out_status, const uint8_t *in, size_t in_len);
+
 /* sstp_http_req_is_probe: the complete head r is a HEAD health probe. */
 static inline bool sstp_http_req_is_probe(const struct sstp_http_req *r)
 {

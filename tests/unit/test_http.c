@@ -977,6 +977,40 @@ static void test_canonical_head_bad_args(void **state)
     assert_int_equal(w.len, 0);
 }
 
+static void check_status(const char *in, enum sstp_rc want_rc, int want_status)
+{
+    int st = -1;
+    size_t n = strlen(in);
+    uint8_t *b = dup_exact(in, n);
+    assert_int_equal(sstp_http_resp_status(&st, b, n), want_rc);
+    if (want_rc == SSTP_OK)
+        assert_int_equal(st, want_status);
+    /* every prefix of a good answer wants more, never fails */
+    for (size_t k = 0; want_rc == SSTP_OK && k < 13 && k < n; k++)
+        assert_int_equal(sstp_http_resp_status(&st, b, k), SSTP_AGAIN);
+    free(b);
+}
+
+static void test_resp_status(void **state)
+{
+    (void)state;
+    check_status("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n", SSTP_OK, 200);
+    check_status("HTTP/1.1 503 Service Unavailable\r\n", SSTP_OK, 503);
+    check_status("HTTP/1.1 400\r\n", SSTP_OK, 400);
+    check_status("HTTP/1.1 404\n", SSTP_OK, 404);
+    check_status("HTTP/1.1 20", SSTP_AGAIN, 0);
+    check_status("HTTP/1.0 200 OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("http/1.1 200 OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("HTTP/1.1 2000 OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("HTTP/1.1 600 X\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("HTTP/1.1 20x OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("\x10\x01\x00\x0c", SSTP_E_HTTP_MALFORMED, 0); /* SSTP before any HTTP */
+    int st;
+    assert_int_equal(sstp_http_resp_status(NULL, (const uint8_t *)"x", 1), SSTP_E_ARG);
+    assert_int_equal(sstp_http_resp_status(&st, NULL, 1), SSTP_E_ARG);
+    assert_int_equal(sstp_http_resp_status(&st, NULL, 0), SSTP_AGAIN);
+}
+
 static void test_build_request_bad_args(void **state)
 {
     (void)state;
@@ -1087,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_build_request_bad_args),
         cmocka_unit_test(test_canonical_head),
         cmocka_unit_test(test_canonical_head_bad_args),
+        cmocka_unit_test(test_resp_status),
         cmocka_unit_test(test_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
