@@ -4,6 +4,7 @@
  * chash.c; parsing of the static list is in static.c. */
 #include "lb/lb.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,4 +277,9 @@ struct lb_backend *lb_pick_least(struct lb *lb, const struct lb_req *req, double
     }
     lb->rr_next = start + 1;
     return best;
+}
+
+bool lb_errno_is_local(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EADDRNOTAVAIL;
 }

@@ -203,6 +203,11 @@ void lb_cancel(struct lb *lb, struct lb_req *req);
  * no longer holds be (after a reload): only be's state changes then. */
 bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now);
 
+/* lb_errno_is_local: a failed connect's errno says this host ran out of
+ * something (descriptors, buffers, memory, local ports), not that the
+ * backend did anything: never a reason to mark a backend down. */
+bool lb_errno_is_local(int e);
+
 /* lb_release ends a session on be: one active session less, one reference
  * less (the object is freed with its last reference). NULL is a no-op. */
 void lb_release(struct lb_backend *be);

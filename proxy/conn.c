@@ -627,6 +627,8 @@ static void attempt_failed(struct px_conn *c, enum px_attempt cause, const char 
  * returns its label, or PXE_COUNT for anything else. */
 static enum px_resource local_errno(int e)
 {
+    if (!lb_errno_is_local(e))
+        return PXE_COUNT;
     switch (e) {
     case EMFILE:
         return PXE_EMFILE;
