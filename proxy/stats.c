@@ -132,6 +132,10 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
     out[PXM_PANIC_PICKS] = FAM("sstp_proxy_panic_picks_total",
                                "Backends picked in panic mode: too few were up, down marks ignored.",
                                METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_PAUSES] = FAM("sstp_proxy_accept_pauses_total",
+                          "Times a worker at max_conns stopped listening (its share of new "
+                          "connections goes to the other workers).",
+                          METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

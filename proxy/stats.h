@@ -50,6 +50,7 @@ enum px_metric {
     PXM_ATTEMPTS_FAILED,    /* {cause} backend attempts given up, by whose doing */
     PXM_RESOURCE_ERRORS,    /* {reason} this proxy's own resources ran out on a backend attempt */
     PXM_PANIC_PICKS,        /* backends picked in panic mode (lb_panic) */
+    PXM_PAUSES,             /* times a worker at max_conns left its listeners' groups */
     PXM_COUNT
 };
 

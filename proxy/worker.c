@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -71,10 +72,42 @@ static void pause_accept(struct px_worker *w)
     listeners_set(w, false);
 }
 
+/* At max_conns a worker leaves its listeners' SO_REUSEPORT groups: a
+ * listening socket that only stops being watched keeps getting its share
+ * of new connections, which then wait in its backlog (or time out) while
+ * other workers have room. shutdown(SHUT_RD) ends listening but keeps the
+ * socket bound (Linux; HAProxy pauses listeners the same way), listen()
+ * rejoins. What was already queued on it is reset, so a client retries
+ * and lands on a worker with room. */
+static void leave_groups(struct px_worker *w)
+{
+    pause_accept(w);
+    if (w->unlistened)
+        return;
+    w->unlistened = true;
+    for (size_t i = 0; i < w->n_listeners; i++)
+        if (w->listeners[i].fd != -1 && shutdown(w->listeners[i].fd, SHUT_RD) == -1)
+            log_warn("unlisten", "worker=%u listener=%s err=\"%s\"", w->index, w->listeners[i].text,
+                     strerror(errno));
+    metrics_add(w->mv, &w->m->fam[PXM_PAUSES], 0, 1);
+    log_info("paused", "worker=%u conns=%llu max_conns=%llu", w->index, (unsigned long long)w->n_conns,
+             (unsigned long long)w->max_conns);
+}
+
 static void maybe_resume_accept(struct px_worker *w)
 {
     if (!w->accept_paused || w->draining || ev_is_active(&w->accept_retry) || w->n_conns >= w->max_conns)
         return;
+    if (w->unlistened) {
+        for (size_t i = 0; i < w->n_listeners; i++)
+            if (w->listeners[i].fd != -1 && listen(w->listeners[i].fd, (int)w->cfg->backlog) == -1) {
+                log_error("relisten", "worker=%u listener=%s err=\"%s\"", w->index,
+                          w->listeners[i].text, strerror(errno));
+                return; /* tried again at the next close */
+            }
+        w->unlistened = false;
+        log_info("resumed", "worker=%u conns=%llu", w->index, (unsigned long long)w->n_conns);
+    }
     w->accept_paused = false;
     listeners_set(w, true);
 }
@@ -98,7 +131,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     struct px_worker *w = l->wk;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (w->n_conns >= w->max_conns) {
-            pause_accept(w); /* the kernel's backlog holds the rest */
+            leave_groups(w);
             return;
         }
         struct sockaddr_storage peer;
@@ -137,6 +170,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             proxy = false; /* a direct client: its bytes start with TLS */
         }
         px_conn_accept(w, fd, sa, len, proxy);
+        if (w->n_conns >= w->max_conns) { /* full: not one more connection queued here */
+            leave_groups(w);
+            return;
+        }
     }
 }
 

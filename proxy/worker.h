@@ -52,6 +52,7 @@ struct px_worker {
     struct px_listener *listeners;
     size_t n_listeners;
     bool accept_paused;         /* at max_conns, or after EMFILE */
+    bool unlistened;            /* at max_conns: out of the SO_REUSEPORT groups (leave_groups) */
     ev_timer accept_retry;
 
     struct buf_pool pool;

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""proxy_admission.py — sstp-proxy's admission and its refusal lines
+(issue 10, items 6 and 7): per-connection refusal lines are rate-limited
+with a "suppressed" summary; a worker at max_conns leaves its listeners'
+SO_REUSEPORT groups, so new connections go to a worker with room instead
+of waiting in a full worker's backlog.
+Run by tests/integration/proxy_admission.sh.
+"""
+import os
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import proxy_env as pe                   # noqa: E402
+import proxy_util as pu                  # noqa: E402
+import sstpclient as sc                  # noqa: E402
+from proxy_util import check             # noqa: E402
+
+URI = sc.SSTP_URI
+
+
+def t_refusal_lines_rate_limited(env):
+    """300 connections that are not TLS: each is counted, but the log gets
+    at most the burst per second plus one summary line with the rest."""
+    be = env.backend()
+    s = env.sections(["be1 %s" % be.addr])
+    s["proxy"]["log_level"] = "info"
+    p = env.proxy(s)
+    n = 300
+    t0 = time.monotonic()
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", env.port), timeout=5)
+        c.sendall(b"GET / HTTP/1.0\r\n\r\n")            # plain text on the TLS port
+        c.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        text = p.admin_get(env.admin, "/metrics")[1]
+        if pu.metric(text, "sstp_proxy_tls_failures_total") == n:
+            break
+        time.sleep(0.1)
+    check(pu.metric(text, "sstp_proxy_tls_failures_total") == n, "every refusal is counted")
+    elapsed = time.monotonic() - t0
+    p.wait_log(r"ev=log_suppressed worker=0 lines=\d+", timeout=3)
+    fails = len(p.lines("tls_fail"))
+    closes = len([ln for ln in p.lines("close") if "term=CT" in ln])
+    suppressed = sum(int(m) for m in re.findall(r"ev=log_suppressed worker=0 lines=(\d+)", p.text()))
+    limit = 32 * (int(elapsed) + 2)
+    check(fails <= limit, "%d tls_fail lines in %.1fs: not rate-limited (limit %d)" % (fails, elapsed, limit))
+    check(fails == closes, "a logged refusal has its close line: %d vs %d" % (fails, closes))
+    check(fails + suppressed == n, "logged %d + suppressed %d != %d refusals" % (fails, suppressed, n))
+    # a session is logged whatever the refusals did
+    c = env.session()
+    c.close()
+    p.wait_log(r"ev=start .*backend=be1")
+
+
+def probe_once(env, timeout=2.0):
+    """A HEAD probe on a fresh connection; a refused connect (every worker
+    full for an instant) is retried for up to 1 s. Returns the status, or
+    None when the connection was taken but never answered."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            c = env.client(timeout=timeout)
+            break
+        except ConnectionRefusedError:
+            check(time.monotonic() < deadline, "connections refused for 1 s")
+            time.sleep(0.02)
+        except (socket.timeout, TimeoutError):
+            return None                       # accepted by the kernel, TLS never answered
+    try:
+        c.send(("HEAD %s HTTP/1.1\r\nHost: probe\r\n\r\n" % URI).encode())
+        status, _ = c.read_http_response(timeout)
+        return status
+    finally:
+        c.close()
+
+
+def t_full_worker_leaves_reuseport_group(env):
+    """Two workers of one connection each: one holds a client that sends
+    nothing. Without leaving the group, about half of the new connections
+    would queue on that worker's backlog unanswered."""
+    be = env.backend()
+    s = env.sections(["be1 %s" % be.addr], workers=2)
+    s["proxy"]["max_conns"] = "1"
+    s["listen"].update({"handshake_timeout": "30s", "request_timeout": "30s"})
+    p = env.proxy(s, workers=2)
+    held = env.client()                              # TLS done, no request: holds its worker
+    p.wait_log(r"ev=paused worker=\d conns=1 max_conns=1")
+    statuses = [probe_once(env) for _ in range(20)]
+    # answered at all is what counts (503: the probe itself fills its worker)
+    check(None not in statuses, "probes left unanswered in a full worker's backlog: %r" % statuses)
+    held.close()
+    text = p.admin_get(env.admin, "/metrics")[1]
+    check((pu.metric(text, "sstp_proxy_accept_pauses_total") or 0) >= 1, "pauses counter")
+    # the full worker rejoins once it has room
+    p.wait_log(r"ev=resumed worker=\d", timeout=5)
+
+
+CASES = [
+    ("refusal_lines_rate_limited", t_refusal_lines_rate_limited),
+    ("full_worker_leaves_reuseport_group", t_full_worker_leaves_reuseport_group),
+]
+
+if __name__ == "__main__":
+    sys.exit(pe.main(CASES, sys.argv[1:]))
