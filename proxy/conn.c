@@ -806,7 +806,9 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
     }
     hs->step = PXB_CONNECTING;
     hs->pre_off = hs->pipe_off = 0;
-    px_conn_arm_timer(c, w->cfg->connect_timeout);
+    /* after slow answers, more patience: a surge lengthens every queue,
+     * and an attempt given up still costs the backend its work */
+    px_conn_arm_timer(c, w->cfg->connect_timeout * (double)(1u << hs->n_slow));
     log_debug("backend_pick", "sid=%s backend=%s attempt=%u", c->sid, sp->name, hs->req.n_tried);
     update(c);
 }
@@ -1052,8 +1054,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
          * but no answer yet: slow, which under a surge is not death */
         if (c->hs->step == PXB_CONNECTING || c->hs->step == PXB_TLS)
             attempt_failed(c, PXF_BACKEND, "timeout");
-        else
+        else {
+            c->hs->n_slow++; /* bounded by LB_TRIES_MAX */
             attempt_failed(c, PXF_SLOW, "timeout");
+        }
         update(c);
         return;
     case PXC_RELAY: {

@@ -303,6 +303,8 @@ class TestBackend:
 # ---- the proxy process ----
 
 def proxy_binary():
+    if os.environ.get("PX_PROXY_BIN"):         # benchmarks: e.g. the optimised build
+        return os.environ["PX_PROXY_BIN"]
     asan = os.path.join(ROOT, "build", "asan", "sstp-proxy")
     if os.path.exists(asan):
         return asan
