@@ -259,6 +259,26 @@ const struct cfg_opt px_config_table[] = {
              "a rejected request: status = answer 400/404/405/411/505 and close; "
              "silent = close without an answer"),
 
+    OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "0",
+        "new connections a second from one source (an address prefix, see source_prefix4/6), "
+        "per worker, counted on the real client address (after a trusted PROXY header); more "
+        "are closed at once (counted: refused{reason=source_rate}). 0 = no limit: many users "
+        "can share one address behind a NAT"),
+    OPT("limits", "per_source_burst", CFG_INT, per_source_burst, 1, 1000000, "20",
+        "connections one source may open at once above per_source_rate"),
+    OPT("limits", "per_source_conns", CFG_INT, per_source_conns, 0, 1000000, "256",
+        "connections (handshakes and sessions) one source holds at once, per worker; more are "
+        "closed at once (refused{reason=source_conns}). Keep it below max_handshakes, so one "
+        "source cannot take every handshake slot. 0 = no limit"),
+    OPT("limits", "source_prefix4", CFG_INT, source_prefix4, 1, 32, "32",
+        "bits of an IPv4 address that name one source"),
+    OPT("limits", "source_prefix6", CFG_INT, source_prefix6, 1, 128, "64",
+        "bits of an IPv6 address that name one source (one host owns a /64). A change of "
+        "either prefix applies to per_source_conns at the next start"),
+    OPT("limits", "max_handshakes", CFG_INT, max_handshakes, 0, 1000000, "1024",
+        "connections of one worker before their backend answered (PROXY header, TLS, request, "
+        "backend connect); more are closed at accept (refused{reason=handshakes}). 0 = no limit"),
+
     OPT_CUSTOM("tls", "cert", certs, NULL, parse_cert, release_certs,
                "CERTFILE [KEYFILE] [ocsp=DERFILE] [sni=NAME,...] [default] (repeatable): a "
                "certificate (RSA or ECDSA, full chain) and its key (default: in CERTFILE). It "

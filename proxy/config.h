@@ -59,6 +59,11 @@ struct px_config {
     long max_head;
     int http_errors;          /* enum px_http_errors */
 
+    long per_source_rate, per_source_burst; /* new connections/s per source prefix; 0 = off */
+    long per_source_conns;    /* connections at once per source prefix; 0 = off */
+    long source_prefix4, source_prefix6;
+    long max_handshakes;      /* per worker, accept until the backend answered; 0 = off */
+
     struct px_cert_list certs;
     char *ciphers, *ciphersuites;
     char *client_ca;

@@ -112,6 +112,15 @@ static bool refusal_log_ok(struct px_conn *c)
     return c->log_gate == PXG_LOG;
 }
 
+/* The connection leaves the worker's handshakes in flight (relayed or closed). */
+static void handshake_done(struct px_conn *c)
+{
+    if (!c->in_handshake)
+        return;
+    c->in_handshake = false;
+    c->w->n_handshakes--;
+}
+
 /* ---- closing --------------------------------------------------------------- */
 
 /* A reject event for the fleet's stream (batched by fleet.c). */
@@ -142,8 +151,9 @@ static void log_close(struct px_conn *c)
     enum log_level lvl = c->term[0] == '-' && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
     /* a connection refused before it asked for a backend (bad TLS, bad
      * request, silence) shares the refusal lines' rate limit */
-    if (lvl == LOG_INFO && c->term[0] == 'C' && c->term[1] && strchr("XTR", c->term[1]) &&
-        !refusal_log_ok(c))
+    bool refused = (c->term[0] == 'C' && c->term[1] && strchr("XTR", c->term[1])) ||
+                   (c->term[0] == 'R' && c->term[1] == 'X');
+    if (lvl == LOG_INFO && refused && !refusal_log_ok(c))
         return;
     log_at(lvl, "close", "sid=%s client=%s sni=%s backend=%s state=%s term=%s rc=%s dur_ms=%.0f "
            "bytes_in=%llu bytes_out=%llu",
@@ -167,6 +177,10 @@ void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
         metrics_sub(w->mv, fam(c, PXM_SESSIONS_ACTIVE), 0, 1);
         w->n_sessions--;
     }
+    handshake_done(c);
+    if (c->src_held && !srclimit_release(&w->src, &c->src_key))
+        log_error("srclimit", "sid=%s msg=release_without_count", c->sid);
+    c->src_held = false;
     io_close(&c->cli);
     io_close(&c->be);
     px_wstage_cleanup(&c->ws); /* after io_close: its close_notify may land there */
@@ -308,6 +322,40 @@ static void answer_and_close(struct px_conn *c, int status, bool probe, bool acc
     do_flush(c);
 }
 
+/* ---- admission ---------------------------------------------------------------- */
+
+static const char *const refuse_names[PXR_COUNT] = {
+    [PXR_SOURCE_RATE] = "source_rate", [PXR_SOURCE_CONNS] = "source_conns",
+    [PXR_SOURCE_TABLE] = "source_table_full",
+};
+
+/* Admission by the real client address (after a trusted PROXY header, so
+ * a load balancer's address is never the one limited): new connections a
+ * second and connections at once per source prefix. Returns 0, or -1 with
+ * the connection closed (refused, counted, a rate-limited line). */
+static int admit(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    const struct sockaddr *sa = (const struct sockaddr *)&c->hs->client;
+    enum px_refuse why;
+    if (!ratelimit_allow(&w->rate, sa, ev_now(w->loop))) {
+        why = PXR_SOURCE_RATE;
+    } else {
+        enum srclimit_verdict v = srclimit_acquire(&w->src, &c->src_key, sa);
+        if (v == SRCLIMIT_OK) {
+            c->src_held = true;
+            return 0;
+        }
+        why = v == SRCLIMIT_OVER ? PXR_SOURCE_CONNS : PXR_SOURCE_TABLE;
+    }
+    count(c, PXM_REFUSED, why);
+    if (refusal_log_ok(c))
+        log_info("refuse", "sid=%s client=%s reason=%s", c->sid, c->client, refuse_names[why]);
+    fleet_reject(c, refuse_names[why]);
+    px_conn_close(c, 'R', SSTP_OK);
+    return -1;
+}
+
 /* ---- PXC_PROXY_HDR ----------------------------------------------------------- */
 
 static int start_tls(struct px_conn *c)
@@ -372,6 +420,8 @@ static void do_proxy_hdr(struct px_conn *c)
     log_debug("proxy_hdr", "sid=%s client=%s version=%d command=%d foreign_tlvs=%u", c->sid,
               c->client, (int)h.version, (int)h.command, h.n_foreign);
     buf_drop(&w->pool, &c->c2b);
+    if (admit(c) == -1)
+        return;
     start_tls(c); /* the handshake timer, armed at accept, covers both */
 }
 
@@ -842,6 +892,7 @@ static void established(struct px_conn *c)
              f->has_corr_id ? log_sanitize(corr, sizeof corr, f->corr_id, f->corr_id_len) : "-",
              f->has_tenantid ? log_sanitize(tenant, sizeof tenant, f->tenantid, f->tenantid_len) : "-");
     hs_free(c);
+    handshake_done(c);
     px_conn_set_state(c, PXC_RELAY);
     c->t_last = ev_now(w->loop);
     px_conn_arm_timer(c, w->cfg->idle_timeout);
@@ -1122,12 +1173,14 @@ int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, soc
         w->conns->prev = c;
     w->conns = c;
     w->n_conns++;
+    w->n_handshakes++;
+    c->in_handshake = true;
     count(c, PXM_CONNECTIONS, 0);
     metrics_add(w->mv, fam(c, PXM_CONNECTIONS_ACTIVE), 0, 1);
     log_debug("accept", "sid=%s peer=%s proxy_hdr=%d", c->sid, c->client, (int)proxy_hdr);
 
     c->state = PXC_PROXY_HDR;
-    if (!proxy_hdr && start_tls(c) == -1)
+    if (!proxy_hdr && (admit(c) == -1 || start_tls(c) == -1))
         return 0; /* closed and counted */
     ev_timer_start(w->loop, &c->timer);
     update(c);

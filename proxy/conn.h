@@ -41,6 +41,7 @@
 #include "core/buf.h"
 #include "core/io.h"
 #include "core/net.h"
+#include "core/srclimit.h"
 #include "lb/affinity.h"
 #include "lb/lb.h"
 #include "sstp/http.h"
@@ -120,6 +121,9 @@ struct px_conn {
     ev_tstamp t_start, t_last;
     uint64_t bytes_in, bytes_out;     /* client to backend / backend to client */
     enum { PXG_ASK = 0, PXG_LOG, PXG_MUTE } log_gate; /* refusal lines: rate limit asked yet? */
+    bool in_handshake;                /* counted in the worker's n_handshakes */
+    bool src_held;                    /* holds one count of src_key (limits.per_source_conns) */
+    struct srclimit_key src_key;
     char term[3];
     enum sstp_rc rc;
     char sid[PX_SID_LEN + 1];

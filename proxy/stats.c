@@ -3,6 +3,7 @@
 
 static const char *const refuse_labels[PXR_COUNT] = {
     "max_conns", "untrusted_proxy_source", "accept_error", "draining", "out_of_memory",
+    "source_rate", "source_conns", "source_table_full", "handshakes",
 };
 static const char *const timeout_labels[PXT_COUNT] = {
     "handshake", "request", "backend", "idle", "fin",
@@ -44,7 +45,8 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                             METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
     out[PXM_SESSIONS_ACTIVE] = FAM("sstp_proxy_sessions", "Sessions being relayed now.",
                                    METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
-    out[PXM_REFUSED] = FAM("sstp_proxy_refused_total", "Connections closed at accept, by reason.",
+    out[PXM_REFUSED] = FAM("sstp_proxy_refused_total",
+                           "Connections closed at accept or right after a PROXY header, by reason.",
                            METRICS_COUNTER, METRICS_SUM, "reason", refuse_labels, N(refuse_labels));
     out[PXM_PROTO_ERRORS] = FAM("sstp_proxy_rejects_total",
                                 "PROXY headers and HTTP requests rejected, by return code.",
@@ -136,6 +138,9 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                           "Times a worker at max_conns stopped listening (its share of new "
                           "connections goes to the other workers).",
                           METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_HANDSHAKES] = FAM("sstp_proxy_handshakes",
+                              "Connections in their handshake now (accept until the backend answered).",
+                              METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

@@ -51,11 +51,13 @@ enum px_metric {
     PXM_RESOURCE_ERRORS,    /* {reason} this proxy's own resources ran out on a backend attempt */
     PXM_PANIC_PICKS,        /* backends picked in panic mode (lb_panic) */
     PXM_PAUSES,             /* times a worker at max_conns left its listeners' groups */
+    PXM_HANDSHAKES,         /* connections not relayed yet (limits.max_handshakes) */
     PXM_COUNT
 };
 
 /* Fixed label values. */
-enum px_refuse { PXR_MAX_CONNS = 0, PXR_UNTRUSTED_PROXY, PXR_ACCEPT_ERROR, PXR_DRAINING, PXR_NO_MEMORY, PXR_COUNT };
+enum px_refuse { PXR_MAX_CONNS = 0, PXR_UNTRUSTED_PROXY, PXR_ACCEPT_ERROR, PXR_DRAINING, PXR_NO_MEMORY,
+                 PXR_SOURCE_RATE, PXR_SOURCE_CONNS, PXR_SOURCE_TABLE, PXR_HANDSHAKES, PXR_COUNT };
 enum px_timeout { PXT_HANDSHAKE = 0, PXT_REQUEST, PXT_BACKEND, PXT_IDLE, PXT_FIN, PXT_COUNT };
 enum px_dir { PXD_IN = 0, PXD_OUT = 1 };   /* in = client to backend */
 enum px_probe { PXP_200 = 0, PXP_503 = 1 };

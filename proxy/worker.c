@@ -154,6 +154,18 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             }
             return;
         }
+        if (w->cfg->max_handshakes > 0 && w->n_handshakes >= (uint64_t)w->cfg->max_handshakes) {
+            /* before any work: a flood of handshakes cannot grow memory or CPU */
+            refuse(w, PXR_HANDSHAKES);
+            if (px_worker_log_ok(w)) {
+                char addr[NET_ADDR_STR_MAX];
+                log_info("refuse", "peer=%s listener=%s reason=handshakes in_flight=%llu",
+                         net_addr_str((const struct sockaddr *)&peer, addr, sizeof addr), l->text,
+                         (unsigned long long)w->n_handshakes);
+            }
+            close(fd);
+            continue;
+        }
         net_tune(fd); /* TCP_NODELAY: SSTP carries interactive PPP traffic */
         const struct sockaddr *sa = (const struct sockaddr *)&peer;
         bool proxy = l->proxy;
@@ -278,6 +290,7 @@ static void publish(struct px_worker *w)
             metrics_set(w->mv, &f[PXM_BACKEND_HEALTHY], s, be->health_down ? 0 : 1);
     }
     metrics_set(w->mv, &f[PXM_BUFFERS], 0, w->pool.n_alloc);
+    metrics_set(w->mv, &f[PXM_HANDSHAKES], 0, w->n_handshakes);
     metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
     if (w->health) {
         const struct lb_health_stats *hs = lb_health_stats(w->health);
@@ -391,6 +404,33 @@ static void setup_health(struct px_worker *w, const struct px_config *cfg)
         log_error("health", "worker=%u err=out_of_memory msg=no_active_checks", w->index);
 }
 
+/* ---- admission limits -------------------------------------------------------------- */
+
+#define SOURCE_SLOTS 65536 /* sources tracked per worker: ~2 MiB of buckets and counters */
+
+static int init_limits(struct px_worker *w, const struct px_config *cfg)
+{
+    if (ratelimit_init(&w->rate, SOURCE_SLOTS, (double)cfg->per_source_rate,
+                       (double)cfg->per_source_burst) == -1 ||
+        ratelimit_set_prefix(&w->rate, (unsigned)cfg->source_prefix4, (unsigned)cfg->source_prefix6) == -1 ||
+        srclimit_init(&w->src, SOURCE_SLOTS, (uint32_t)cfg->per_source_conns,
+                      (unsigned)cfg->source_prefix4, (unsigned)cfg->source_prefix6) == -1)
+        return -1;
+    return 0;
+}
+
+/* A reload: new rates and caps at once (counts held are kept). */
+static void apply_limits(struct px_worker *w, const struct px_config *cfg)
+{
+    w->rate.rate = (double)cfg->per_source_rate;
+    w->rate.burst = (double)cfg->per_source_burst;
+    ratelimit_set_prefix(&w->rate, (unsigned)cfg->source_prefix4, (unsigned)cfg->source_prefix6);
+    srclimit_set_max(&w->src, (uint32_t)cfg->per_source_conns);
+    if (w->src.v4_prefix != (unsigned)cfg->source_prefix4 || w->src.v6_prefix != (unsigned)cfg->source_prefix6)
+        log_warn("reload_partial", "worker=%u msg=limits.source_prefix_applies_to_per_source_conns_at_restart",
+                 w->index);
+}
+
 /* ---- reload and drain ---------------------------------------------------------- */
 
 static bool binds_equal(const struct px_bind_list *a, const struct px_bind_list *b)
@@ -444,6 +484,7 @@ static void reload(struct px_worker *w)
     px_config_free(w->cfg);
     free(w->cfg);
     w->cfg = nc;
+    apply_limits(w, nc);
     setup_health(w, nc);
     install_lb(w, nlb);
     char hex[2 * SSTP_SHA256_LEN + 1];
@@ -528,6 +569,8 @@ static void worker_cleanup(struct px_worker *w)
     lb_free(w->lb);
     BIO_meth_free(w->wstage_meth); /* every SSL that used it is gone */
     buf_pool_cleanup(&w->pool);
+    ratelimit_cleanup(&w->rate);
+    srclimit_cleanup(&w->src);
     OPENSSL_cleanse(w->ticket_secret, sizeof w->ticket_secret);
     if (w->cfg) {
         px_config_free(w->cfg);
@@ -590,6 +633,10 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     if (cfg->redis_url && cfg->redis_url[0] && !(w.fleet = px_fleet_new(&w)))
         goto out;
     w.max_conns = conn_limit(cfg);
+    if (init_limits(&w, cfg) == -1) {
+        log_error("start_fail", "worker=%u err=out_of_memory msg=admission_tables", index);
+        goto out;
+    }
     if (open_listeners(&w) == -1)
         goto out;
     ev_signal_start(loop, &w.sighup);

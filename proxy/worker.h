@@ -16,6 +16,8 @@
 
 #include "core/buf.h"
 #include "core/metrics.h"
+#include "core/ratelimit.h"
+#include "core/srclimit.h"
 #include "lb/health.h"
 #include "lb/lb.h"
 #include "lb/registry.h"
@@ -58,6 +60,9 @@ struct px_worker {
     struct buf_pool pool;
     BIO_METHOD *wstage_meth;    /* the staging write BIO of relayed clients */
     uint64_t n_conns, max_conns, n_sessions;
+    uint64_t n_handshakes;      /* connections not relayed yet (limits.max_handshakes) */
+    struct ratelimit rate;      /* limits.per_source_rate */
+    struct srclimit src;        /* limits.per_source_conns */
     struct px_conn *conns;      /* live connections, doubly linked */
     struct px_conn *dead;       /* closed, freed by `reaper` after the callback */
     ev_check reaper;

@@ -100,9 +100,114 @@ def t_full_worker_leaves_reuseport_group(env):
     p.wait_log(r"ev=resumed worker=\d", timeout=5)
 
 
+class from_source:
+    """Clients made inside connect from `ip` (another loopback address)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+
+    def __enter__(self):
+        self.orig = sc.socket.create_connection
+        ip, orig = self.ip, self.orig
+        sc.socket.create_connection = lambda addr, timeout=None, **kw: orig(
+            addr, timeout=timeout, source_address=(ip, 0))
+        return self
+
+    def __exit__(self, *exc):
+        sc.socket.create_connection = self.orig
+
+
+def flood(env, ip, n, hold):
+    """n TCP connections from ip that never start TLS; kept open if hold."""
+    socks = []
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", env.port), timeout=5, source_address=(ip, 0))
+        if hold:
+            socks.append(c)
+        else:
+            c.close()
+    return socks
+
+
+def wait_metric(p, env, name, labels, want, timeout=10):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        got = pu.metric(p.admin_get(env.admin, "/metrics")[1], name, labels)
+        if got == want:
+            return got
+        time.sleep(0.1)
+    raise pu.Failure("%s%r = %r, want %r" % (name, labels, got, want))
+
+
+def t_source_cannot_starve_another(env):
+    """127.0.0.2 holds 2,000 handshakes open; 127.0.0.3's session goes
+    through, and /metrics shows the refusals by reason."""
+    be = env.backend()
+    s = env.sections(["be1 %s" % be.addr])
+    s["proxy"]["log_level"] = "info"
+    s["listen"].update({"handshake_timeout": "60s", "backlog": "4096"})
+    s["limits"] = {"per_source_conns": "50"}
+    s["proxy"]["max_conns"] = "1000"      # without per-source limits the flood would fill the worker
+    p = env.proxy(s)
+    held = flood(env, "127.0.0.2", 2000, hold=True)
+    wait_metric(p, env, "sstp_proxy_refused_total", {"reason": "source_conns"}, 1950)
+    with from_source("127.0.0.3"):
+        c = env.session()
+    c.send(sc.data(b"\xff\x03other"))
+    check(getattr(c.recv(), "payload", None) == b"\xff\x03other", "the other source's session does not relay")
+    c.close()
+    rec = be.wait_records(1)[0]
+    check(rec["pp"]["src"][0] == "127.0.0.3", "the session's source: %r" % (rec["pp"]["src"],))
+    text = p.admin_get(env.admin, "/metrics")[1]
+    check(pu.metric(text, "sstp_proxy_handshakes") is not None, "handshakes gauge")
+    for h in held:
+        h.close()
+    check(len(p.lines("refuse")) <= 32 * 30, "refusal lines are rate-limited")
+
+
+def t_source_rate(env):
+    be = env.backend()
+    s = env.sections(["be1 %s" % be.addr])
+    s["proxy"]["log_level"] = "info"
+    s["limits"] = {"per_source_rate": "5", "per_source_burst": "10", "per_source_conns": "0"}
+    p = env.proxy(s)
+    t0 = time.monotonic()
+    flood(env, "127.0.0.2", 200, hold=False)
+    allowed = 10 + 5 * (time.monotonic() - t0 + 1)
+    time.sleep(0.5)
+    refused = pu.metric(p.admin_get(env.admin, "/metrics")[1], "sstp_proxy_refused_total",
+                        {"reason": "source_rate"})
+    check(refused is not None and refused >= 200 - allowed, "source_rate refusals: %r" % refused)
+    with from_source("127.0.0.3"):
+        env.session().close()
+
+
+def t_handshake_cap(env):
+    be = env.backend()
+    s = env.sections(["be1 %s" % be.addr])
+    s["listen"].update({"handshake_timeout": "60s"})
+    s["limits"] = {"max_handshakes": "20", "per_source_conns": "0"}
+    p = env.proxy(s)
+    held = flood(env, "127.0.0.2", 100, hold=True)
+    wait_metric(p, env, "sstp_proxy_refused_total", {"reason": "handshakes"}, 80)
+    time.sleep(1.1)
+    check(pu.metric(p.admin_get(env.admin, "/metrics")[1], "sstp_proxy_handshakes") == 20, "in flight")
+    for h in held:
+        h.close()
+    deadline = time.monotonic() + 5
+    while pu.metric(p.admin_get(env.admin, "/metrics")[1], "sstp_proxy_handshakes") != 0:
+        check(time.monotonic() < deadline, "handshakes not given back")
+        time.sleep(0.2)
+    env.session().close()
+
+
 CASES = [
     ("refusal_lines_rate_limited", t_refusal_lines_rate_limited),
     ("full_worker_leaves_reuseport_group", t_full_worker_leaves_reuseport_group),
+    ("source_cannot_starve_another", t_source_cannot_starve_another),
+    ("source_rate", t_source_rate),
+    ("handshake_cap", t_handshake_cap),
 ]
 
 if __name__ == "__main__":
