@@ -279,6 +279,13 @@ const struct cfg_opt px_config_table[] = {
         "connections of one worker before their backend answered (PROXY header, TLS, request, "
         "backend connect); more are closed at accept (refused{reason=handshakes}). 0 = no limit"),
 
+    OPT("limits", "relay_memory", CFG_INT, relay_memory, 0, 16777216, "262144",
+        "KiB of buffers one worker may hold for relaying (a busy session holds up to 192 KiB, "
+        "an idle one none). Beyond it, a session that holds none stops reading until buffers "
+        "are given back (back-pressure: nothing grows, nothing is dropped; counted in "
+        "relay_memory_waits); one that holds a buffer may still take its second, so a round "
+        "trip in progress always finishes: at most about twice this. 0 = no limit"),
+
     OPT_CUSTOM("tls", "cert", certs, NULL, parse_cert, release_certs,
                "CERTFILE [KEYFILE] [ocsp=DERFILE] [sni=NAME,...] [default] (repeatable): a "
                "certificate (RSA or ECDSA, full chain) and its key (default: in CERTFILE). It "

@@ -63,6 +63,7 @@ struct px_config {
     long per_source_conns;    /* connections at once per source prefix; 0 = off */
     long source_prefix4, source_prefix6;
     long max_handshakes;      /* per worker, accept until the backend answered; 0 = off */
+    long relay_memory;        /* KiB of relay buffers per worker; 0 = off */
 
     struct px_cert_list certs;
     char *ciphers, *ciphersuites;

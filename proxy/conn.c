@@ -178,6 +178,7 @@ void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
         w->n_sessions--;
     }
     handshake_done(c);
+    px_worker_memory_leave(w, c);
     if (c->src_held && !srclimit_release(&w->src, &c->src_key))
         log_error("srclimit", "sid=%s msg=release_without_count", c->sid);
     c->src_held = false;

@@ -122,6 +122,9 @@ struct px_conn {
     uint64_t bytes_in, bytes_out;     /* client to backend / backend to client */
     enum { PXG_ASK = 0, PXG_LOG, PXG_MUTE } log_gate; /* refusal lines: rate limit asked yet? */
     bool in_handshake;                /* counted in the worker's n_handshakes */
+    bool mem_wait;                    /* in the worker's line for relay memory */
+    bool mem_granted;                 /* its turn came: may take a buffer past the line */
+    struct px_conn *mem_prev, *mem_next;
     bool src_held;                    /* holds one count of src_key (limits.per_source_conns) */
     struct srclimit_key src_key;
     char term[3];

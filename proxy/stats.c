@@ -141,6 +141,15 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
     out[PXM_HANDSHAKES] = FAM("sstp_proxy_handshakes",
                               "Connections in their handshake now (accept until the backend answered).",
                               METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_MEMORY_WAITS] = FAM("sstp_proxy_relay_memory_waits_total",
+                                "Relay reads put off until a buffer was given back "
+                                "(limits.relay_memory taken).",
+                                METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_BUFFER_BYTES] = FAM("sstp_proxy_buffer_bytes", "Bytes of buffers held now.",
+                                METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_BUFFER_BYTES_PEAK] = FAM("sstp_proxy_buffer_bytes_peak",
+                                     "Most bytes of buffers one worker held at once since it started.",
+                                     METRICS_GAUGE, METRICS_MAX, NULL, NULL, 0);
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

@@ -52,6 +52,9 @@ enum px_metric {
     PXM_PANIC_PICKS,        /* backends picked in panic mode (lb_panic) */
     PXM_PAUSES,             /* times a worker at max_conns left its listeners' groups */
     PXM_HANDSHAKES,         /* connections not relayed yet (limits.max_handshakes) */
+    PXM_MEMORY_WAITS,       /* relay reads put off because limits.relay_memory was taken */
+    PXM_BUFFER_BYTES,       /* bytes of pool buffers held now */
+    PXM_BUFFER_BYTES_PEAK,  /* most bytes of pool buffers held at once since start (max over workers) */
     PXM_COUNT
 };
 

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "proxy/fleet.h"
+#include "proxy/relay.h"
 
 #define ACCEPT_BATCH 64          /* accepts per readiness event: fairness with sessions */
 #define ACCEPT_PAUSE_S 0.1       /* after EMFILE/ENFILE: let closes free descriptors */
@@ -291,6 +292,8 @@ static void publish(struct px_worker *w)
     }
     metrics_set(w->mv, &f[PXM_BUFFERS], 0, w->pool.n_alloc);
     metrics_set(w->mv, &f[PXM_HANDSHAKES], 0, w->n_handshakes);
+    metrics_set(w->mv, &f[PXM_BUFFER_BYTES], 0, w->pool.bytes);
+    metrics_set(w->mv, &f[PXM_BUFFER_BYTES_PEAK], 0, w->buf_peak);
     metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
     if (w->health) {
         const struct lb_health_stats *hs = lb_health_stats(w->health);
@@ -431,6 +434,88 @@ static void apply_limits(struct px_worker *w, const struct px_config *cfg)
                  w->index);
 }
 
+/* ---- relay memory ------------------------------------------------------------------ */
+
+static size_t memory_budget(const struct px_worker *w)
+{
+    return (size_t)w->cfg->relay_memory * 1024;
+}
+
+static bool memory_room(const struct px_worker *w)
+{
+    size_t budget = memory_budget(w);
+    return budget == 0 || w->pool.bytes + BUF_BIG_SIZE <= budget;
+}
+
+void px_worker_buf_taken(struct px_worker *w)
+{
+    if (w->pool.bytes > w->buf_peak)
+        w->buf_peak = w->pool.bytes;
+}
+
+bool px_worker_memory_ok(struct px_worker *w, struct px_conn *c)
+{
+    if (c->mem_wait)
+        return false; /* in line: its turn comes from memory_check_cb */
+    if (c->mem_granted) { /* its turn came: the memory is its own */
+        c->mem_granted = false;
+        return true;
+    }
+    if (memory_room(w) && !w->mem_head)
+        return true;
+    /* first come, first served: a newcomer does not pass the line */
+    c->mem_wait = true;
+    c->mem_prev = w->mem_tail;
+    c->mem_next = NULL;
+    if (w->mem_tail)
+        w->mem_tail->mem_next = c;
+    else
+        w->mem_head = c;
+    w->mem_tail = c;
+    metrics_add(w->mv, &w->m->fam[PXM_MEMORY_WAITS], 0, 1);
+    ev_check_start(w->loop, &w->memory_check);
+    return false;
+}
+
+void px_worker_memory_leave(struct px_worker *w, struct px_conn *c)
+{
+    if (!c->mem_wait)
+        return;
+    if (c->mem_prev)
+        c->mem_prev->mem_next = c->mem_next;
+    else
+        w->mem_head = c->mem_next;
+    if (c->mem_next)
+        c->mem_next->mem_prev = c->mem_prev;
+    else
+        w->mem_tail = c->mem_prev;
+    c->mem_prev = c->mem_next = NULL;
+    c->mem_wait = false;
+}
+
+/* After each loop iteration: while memory is free, the first in line runs
+ * its relay again (outside any connection's callback). */
+static void memory_check_cb(struct ev_loop *loop, ev_check *chk, int revents)
+{
+    (void)revents;
+    struct px_worker *w = chk->data;
+    size_t n = 0;
+    for (struct px_conn *c = w->mem_head; c; c = c->mem_next)
+        n++;
+    /* each one in line now gets at most one turn per loop iteration (one
+     * that needs more goes to the back): other events are not starved */
+    while (n-- > 0 && w->mem_head && memory_room(w)) {
+        struct px_conn *c = w->mem_head;
+        px_worker_memory_leave(w, c);
+        c->mem_granted = true; /* not sent to the back of the line by px_worker_memory_ok */
+        px_relay_run(c, 0, 0);
+        if (c->state != PXC_CLOSED)
+            c->mem_granted = false; /* used, or not needed this time */
+    }
+    if (!w->mem_head)
+        ev_check_stop(loop, chk);
+}
+
 /* ---- reload and drain ---------------------------------------------------------- */
 
 static bool binds_equal(const struct px_bind_list *a, const struct px_bind_list *b)
@@ -558,6 +643,7 @@ static void worker_cleanup(struct px_worker *w)
     close_listeners(w);
     free(w->listeners);
     ev_timer_stop(w->loop, &w->accept_retry);
+    ev_check_stop(w->loop, &w->memory_check);
     ev_timer_stop(w->loop, &w->drain_timer);
     ev_timer_stop(w->loop, &w->tick);
     ev_signal_stop(w->loop, &w->sighup);
@@ -606,6 +692,8 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     w.tick.data = &w;
     ev_check_init(&w.reaper, reaper_cb);
     w.reaper.data = &w;
+    ev_check_init(&w.memory_check, memory_check_cb);
+    w.memory_check.data = &w;
     ev_signal_init(&w.sighup, signal_cb, SIGHUP);
     ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
     ev_signal_init(&w.sigint, signal_cb, SIGINT);

@@ -63,6 +63,11 @@ struct px_worker {
     uint64_t n_handshakes;      /* connections not relayed yet (limits.max_handshakes) */
     struct ratelimit rate;      /* limits.per_source_rate */
     struct srclimit src;        /* limits.per_source_conns */
+    /* sessions waiting for relay memory (limits.relay_memory), first come
+     * first served; `memory_check` wakes them once buffers were given back */
+    struct px_conn *mem_head, *mem_tail;
+    ev_check memory_check;
+    size_t buf_peak;            /* most pool bytes held at once */
     struct px_conn *conns;      /* live connections, doubly linked */
     struct px_conn *dead;       /* closed, freed by `reaper` after the callback */
     ev_check reaper;
@@ -95,6 +100,15 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
  * dropped line is counted; the next second's first call (or the worker's
  * tick) writes one "log_suppressed" line with the number. */
 bool px_worker_log_ok(struct px_worker *w);
+
+/* px_worker_memory_ok: a relay of c may take one more big buffer now
+ * (limits.relay_memory). If not, c waits in line (px_conn.mem_wait) and is
+ * run again once memory was given back; counted. */
+bool px_worker_memory_ok(struct px_worker *w, struct px_conn *c);
+/* px_worker_memory_leave takes c out of the line (it closes). */
+void px_worker_memory_leave(struct px_worker *w, struct px_conn *c);
+/* px_worker_buf_taken records the pool's high-water mark. */
+void px_worker_buf_taken(struct px_worker *w);
 
 /* Used by conn.c. */
 void px_worker_conn_closed(struct px_worker *w, struct px_conn *c);
