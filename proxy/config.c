@@ -337,7 +337,7 @@ const struct cfg_opt px_config_table[] = {
         "time for a backend to accept, finish TLS and answer the request head. One that did "
         "not accept or finish TLS in time is marked down; one that accepted but has not "
         "answered yet is only slow (a surge): the next one is tried, nothing is marked, and "
-        "each further attempt of that session waits twice as long"),
+        "each further attempt of that session waits twice as long (up to 8 times)"),
     OPT("backends", "retries", CFG_INT, retries, 0, LB_TRIES_MAX - 1, "2",
         "further backends tried when one refuses or times out before any byte was relayed"),
     OPT("backends", "down_time", CFG_MSEC, down_time, 0.1, 3600, "10s",

@@ -27,6 +27,7 @@
 #define CLOSE_LINGER_S 2.0 /* a last answer gets this long to leave */
 #define ANSWER_MAX 512     /* an HTTP error or probe answer */
 #define LINGER_MAX (64 * 1024) /* client bytes dropped after an answer before we just close */
+#define SLOW_DOUBLINGS_MAX 3 /* after slow answers an attempt waits up to 8x connect_timeout */
 #define VERIFY_NO_CERT 1   /* PP2 SSL `verify` when no client certificate: non-zero (PROXY v2 §2.2.5) */
 
 static const char *const state_names[] = {
@@ -714,15 +715,13 @@ static void local_failure(struct px_conn *c, enum px_resource r, const char *rea
 }
 
 /* A failed system call on a backend attempt: ours or the backend's. */
-static void attempt_errno(struct px_conn *c, int e, const char *what)
+static void attempt_errno(struct px_conn *c, int e)
 {
-    char why[128];
-    snprintf(why, sizeof why, "%s%s%s", what ? what : "", what ? ":" : "", strerror(e));
     enum px_resource r = local_errno(e);
     if (r != PXE_COUNT)
-        local_failure(c, r, why);
+        local_failure(c, r, strerror(e));
     else
-        attempt_failed(c, PXF_BACKEND, what ? why : strerror(e));
+        attempt_failed(c, PXF_BACKEND, strerror(e));
 }
 
 /* ---- PXC_AFFINITY ------------------------------------------------------------------- */
@@ -846,7 +845,7 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
     const struct lb_spec *sp = &c->backend->spec;
     int fd = net_connect(&sp->addr);
     if (fd == -1) {
-        attempt_errno(c, errno, NULL); /* it retries, or answers 503 */
+        attempt_errno(c, errno); /* it retries, or answers 503 */
         return;
     }
     c->be.fd = fd;
@@ -859,7 +858,8 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
     hs->pre_off = hs->pipe_off = 0;
     /* after slow answers, more patience: a surge lengthens every queue,
      * and an attempt given up still costs the backend its work */
-    px_conn_arm_timer(c, w->cfg->connect_timeout * (double)(1u << hs->n_slow));
+    unsigned doublings = hs->n_slow < SLOW_DOUBLINGS_MAX ? hs->n_slow : SLOW_DOUBLINGS_MAX;
+    px_conn_arm_timer(c, w->cfg->connect_timeout * (double)(1u << doublings));
     log_debug("backend_pick", "sid=%s backend=%s attempt=%u", c->sid, sp->name, hs->req.n_tried);
     update(c);
 }
@@ -971,7 +971,7 @@ static void do_backend_connect(struct px_conn *c)
         if (getsockopt(c->be.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
             err = errno;
         if (err) {
-            attempt_errno(c, err, NULL);
+            attempt_errno(c, err);
             return;
         }
         hs->step = c->be.ssl ? PXB_TLS : PXB_SEND;
@@ -1005,7 +1005,7 @@ static void do_backend_connect(struct px_conn *c)
             return;
         if (r == -1) {
             if (c->be.err)
-                attempt_errno(c, c->be.err, NULL);
+                attempt_errno(c, c->be.err);
             else
                 attempt_failed(c, PXF_BACKEND, "write_failed");
             return;
@@ -1025,7 +1025,7 @@ static void do_backend_connect(struct px_conn *c)
     }
     if (n <= 0) {
         if (n != IO_EOF && c->be.err && local_errno(c->be.err) != PXE_COUNT)
-            attempt_errno(c, c->be.err, NULL);
+            attempt_errno(c, c->be.err);
         else
             attempt_failed(c, PXF_BACKEND, n == IO_EOF ? "closed_before_answer" : "read_failed");
         return;

@@ -92,7 +92,7 @@ struct px_hs {
     enum px_be_step step;
     struct buf pre;                   /* PROXY v2 header + head, kept for a retry */
     size_t pre_off, pipe_off;         /* sent to the current backend so far */
-    unsigned n_slow;                  /* attempts given up as slow: each next one waits twice as long */
+    unsigned n_slow;                  /* attempts given up as slow: the next ones wait longer */
 };
 
 struct px_conn {

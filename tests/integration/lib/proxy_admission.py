@@ -8,10 +8,7 @@ Run by tests/integration/proxy_admission.sh.
 """
 import os
 import re
-import select
 import socket
-import ssl
-import struct
 import sys
 import threading
 import time
@@ -206,41 +203,6 @@ def t_handshake_cap(env):
     env.session().close()
 
 
-def burst(c, n=250, size=4000, timeout=40):
-    """n data packets each way through session c, every one echoed intact
-    and in order (one thread drives the socket: send while it takes more,
-    read while it has data, so the proxy's buffers fill both ways)."""
-    frames = [b"\xff\x03" + struct.pack(">I", i) + os.urandom(size - 6) for i in range(n)]
-    out = b"".join(sc.data(f) for f in frames)
-    s = c.sock
-    s.setblocking(False)
-    sent, got, rbuf = 0, 0, bytearray()
-    deadline = time.monotonic() + timeout
-    while got < n:
-        check(time.monotonic() < deadline, "stalled at frame %d (sent %d of %d bytes)" % (got, sent, len(out)))
-        r, w, _ = select.select([s], [s] if sent < len(out) else [], [], 0.5)
-        if r or s.pending():
-            try:
-                chunk = s.recv(65536)
-                check(chunk, "closed after %d frames" % got)
-                rbuf += chunk
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                pass
-            while len(rbuf) >= 4:
-                ln = struct.unpack(">H", rbuf[2:4])[0] & 0x0FFF
-                if len(rbuf) < ln:
-                    break
-                check(bytes(rbuf[4:ln]) == frames[got], "frame %d lost or reordered" % got)
-                del rbuf[:ln]
-                got += 1
-        if w:
-            try:
-                sent += s.send(out[sent:sent + 65536])
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                pass
-    s.setblocking(True)
-
-
 def busy_sessions(env, p, n_sessions):
     """n_sessions bursts at once; returns (buffer bytes peak, memory waits)."""
     clients = [env.session() for _ in range(n_sessions)]
@@ -248,7 +210,7 @@ def busy_sessions(env, p, n_sessions):
 
     def run(c):
         try:
-            burst(c)
+            pe.echo_burst(c, n=250, size=4000, chunk=65536, timeout=40)
         except Exception as e:  # reported below
             errors.append(repr(e))
 
