@@ -9,6 +9,7 @@ Run by tests/integration/proxy_admission.sh.
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -167,6 +168,45 @@ def t_source_cannot_starve_another(env):
     check(len(p.lines("refuse")) <= 32 * 30, "refusal lines are rate-limited")
 
 
+def t_limits_on_proxy_header_source(env):
+    """Behind a trusted load balancer every connection comes from its
+    address: the per-source limit applies to the client the PROXY header
+    names, IPv6 by /64."""
+    be = env.backend()
+    port = pu.free_port()
+    s = env.sections(["be1 %s" % be.addr],
+                     listen={"bind": ["127.0.0.1:%d proxy" % port], "proxy_allow": "127.0.0.1/32"})
+    s["limits"] = {"per_source_conns": "2"}
+    p = env.proxy(s)
+
+    def attempt(pre):
+        try:
+            c = env.client(port=port, pre=pre, timeout=3)
+        except (OSError, ssl.SSLError):
+            return None                       # refused before TLS
+        return c
+
+    v1 = lambda src: sc.proxy_v1(src, "198.51.100.10", 40000, 443)      # noqa: E731
+    v2 = lambda src: sc.proxy_v2(src, "2001:db8::1", 40000, 443)         # noqa: E731
+    held = [attempt(v1("203.0.113.7")), attempt(v1("203.0.113.7"))]
+    check(all(held), "the first two of a source must pass")
+    check(attempt(v1("203.0.113.7")) is None, "a third from the same client address passed")
+    other = attempt(v1("203.0.113.8"))
+    check(other is not None, "another client behind the same balancer was refused")
+    held += [other, attempt(v2("2001:db8:1:2::a")), attempt(v2("2001:db8:1:2::b"))]
+    check(all(held), "two of one /64 must pass")
+    check(attempt(v2("2001:db8:1:2:ffff::c")) is None, "a third address of the same /64 passed")
+    nxt = attempt(v2("2001:db8:1:3::1"))
+    check(nxt is not None, "the next /64 is another source")
+    held.append(nxt)
+    text = p.admin_get(env.admin, "/metrics")[1]
+    check(pu.metric(text, "sstp_proxy_refused_total", {"reason": "source_conns"}) == 2, "refusals by reason")
+    check(any("client=203.0.113.7:40000 reason=source_conns" in ln for ln in p.lines("refuse")),
+          "the refusal names the real client: %r" % p.lines("refuse"))
+    for c in held:
+        c.close()
+
+
 def t_source_rate(env):
     be = env.backend()
     s = env.sections(["be1 %s" % be.addr])
@@ -259,6 +299,7 @@ CASES = [
     ("refusal_lines_rate_limited", t_refusal_lines_rate_limited),
     ("full_worker_leaves_reuseport_group", t_full_worker_leaves_reuseport_group),
     ("source_cannot_starve_another", t_source_cannot_starve_another),
+    ("limits_on_proxy_header_source", t_limits_on_proxy_header_source),
     ("source_rate", t_source_rate),
     ("handshake_cap", t_handshake_cap),
     ("relay_memory_budget", t_relay_memory_budget),
