@@ -91,7 +91,7 @@ static void leave_groups(struct px_worker *w)
             log_warn("unlisten", "worker=%u listener=%s err=\"%s\"", w->index, w->listeners[i].text,
                      strerror(errno));
     metrics_add(w->mv, &w->m->fam[PXM_PAUSES], 0, 1);
-    log_info("paused", "worker=%u conns=%llu max_conns=%llu", w->index, (unsigned long long)w->n_conns,
+    log_debug("paused", "worker=%u conns=%llu max_conns=%llu", w->index, (unsigned long long)w->n_conns,
              (unsigned long long)w->max_conns);
 }
 
@@ -107,7 +107,7 @@ static void maybe_resume_accept(struct px_worker *w)
                 return; /* tried again at the next close */
             }
         w->unlistened = false;
-        log_info("resumed", "worker=%u conns=%llu", w->index, (unsigned long long)w->n_conns);
+        log_debug("resumed", "worker=%u conns=%llu", w->index, (unsigned long long)w->n_conns);
     }
     w->accept_paused = false;
     listeners_set(w, true);
