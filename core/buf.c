@@ -47,6 +47,7 @@ static int take(struct buf_pool *p, struct buf *b, size_t size)
     b->head = b->tail = 0;
     b->cap = size;
     p->n_alloc++;
+    p->bytes += size;
     return 0;
 }
 
@@ -70,6 +71,7 @@ void buf_drop(struct buf_pool *p, struct buf *b)
         p->spare[p->n_spare++] = b->data;
     else
         free(b->data);
+    p->bytes -= b->cap;
     b->data = NULL;
     b->head = b->tail = b->cap = 0;
     p->n_alloc--;

@@ -30,6 +30,7 @@ struct buf_pool {
     void **spare_big;     /* free blocks of BUF_BIG_SIZE, as many bytes at most */
     size_t n_spare_big, max_spare_big;
     uint64_t n_alloc;     /* blocks handed out right now (either size) */
+    size_t bytes;         /* bytes of the blocks handed out right now (memory budgets) */
     uint64_t n_fail;      /* allocation failures */
 };
 

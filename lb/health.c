@@ -256,6 +256,12 @@ static void check_start(struct probe *p)
         return;
     }
     int fd = net_connect(&sp->addr);
+    if (fd == -1 && lb_errno_is_local(errno)) {
+        /* our descriptors, memory or ports ran out: no verdict on the backend */
+        h->st.skipped++;
+        log_debug("health_skip", "worker=%u backend=%s reason=%s", h->o.id, sp->name, strerror(errno));
+        return;
+    }
     if (fd == -1) {
         check_end(p, false, strerror(errno));
         return;

@@ -42,6 +42,7 @@ struct lb_health_opts {
 struct lb_health_stats {
     uint64_t ok, fail;    /* checks done */
     uint64_t downs, ups;  /* transitions */
+    uint64_t skipped;     /* checks not run: our own resources ran out (no verdict) */
 };
 
 /* Makes the client SSL of a check towards a tls backend on fd (connect

@@ -4,6 +4,7 @@
  * chash.c; parsing of the static list is in static.c. */
 #include "lb/lb.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,10 +124,23 @@ static bool has_room_and_proven(const struct lb_backend *be)
            (uint64_t)be->fleet_sessions + be->fleet_pending < be->fleet_capacity;
 }
 
+/* What excludes a backend whatever its health (panic mode included): the
+ * operator's weight and drain, its session caps, and a first health check
+ * not passed yet. */
+static bool usable(const struct lb_backend *be)
+{
+    return be->spec.weight > 0 && !be->fleet_draining &&
+           (be->spec.maxconn == 0 || be->n_active < be->spec.maxconn) && has_room_and_proven(be);
+}
+
+static bool marked_down(const struct lb_backend *be, double now)
+{
+    return be->health_down || !lb_is_up(be, now);
+}
+
 bool lb_eligible(const struct lb_backend *be, double now)
 {
-    return be->spec.weight > 0 && !be->fleet_draining && !be->health_down && lb_is_up(be, now) &&
-           (be->spec.maxconn == 0 || be->n_active < be->spec.maxconn) && has_room_and_proven(be);
+    return usable(be) && !marked_down(be, now);
 }
 
 bool lb_group_match(const struct lb_backend *be, const char *tenant)
@@ -136,7 +150,24 @@ bool lb_group_match(const struct lb_backend *be, const char *tenant)
 
 bool lb_candidate(const struct lb_backend *be, const struct lb_req *req, double now)
 {
-    return lb_eligible(be, now) && lb_group_match(be, req->tenant) && !lb_req_tried(req, be);
+    bool ok = req->panic ? usable(be) : lb_eligible(be, now);
+    return ok && lb_group_match(be, req->tenant) && !lb_req_tried(req, be);
+}
+
+bool lb_panic(const struct lb *lb, const struct lb_req *req, double now)
+{
+    size_t n = 0, n_up = 0;
+    if (lb->params.panic_threshold == 0)
+        return false;
+    for (size_t i = 0; i < lb->n_be; i++) {
+        const struct lb_backend *be = lb->be[i];
+        if (!usable(be) || !lb_group_match(be, req->tenant))
+            continue;
+        n++;
+        if (!marked_down(be, now))
+            n_up++;
+    }
+    return n > 0 && n_up * 100 < (size_t)lb->params.panic_threshold * n;
 }
 
 bool lb_group_served(const struct lb *lb, const char *tenant)
@@ -177,8 +208,10 @@ static enum lb_status acquire(struct lb_req *req, struct lb_backend *be)
 enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now)
 {
     req->picked = NULL;
+    req->panic = false;
     if (req->n_tried >= LB_TRIES_MAX)
         return LB_NONE;
+    req->panic = lb_panic(lb, req, now);
     struct lb_backend *be = lb->ops->pick(lb, req, now);
     if (!be)
         return LB_NONE;
@@ -189,6 +222,7 @@ enum lb_status lb_pick_backend(struct lb *lb, struct lb_req *req, struct lb_back
 {
     (void)lb;
     req->picked = NULL;
+    req->panic = false; /* a recorded affinity never overrides a down mark */
     if (req->n_tried >= LB_TRIES_MAX || !be || !lb_candidate(be, req, now))
         return LB_NONE;
     return acquire(req, be);
@@ -262,4 +296,9 @@ struct lb_backend *lb_pick_least(struct lb *lb, const struct lb_req *req, double
     }
     lb->rr_next = start + 1;
     return best;
+}
+
+bool lb_errno_is_local(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EADDRNOTAVAIL;
 }

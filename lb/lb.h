@@ -75,6 +75,7 @@ struct lb_req {
     struct lb_backend *tried[LB_TRIES_MAX];
     unsigned n_tried;
     struct lb_backend *picked;     /* out: LB_PICKED */
+    bool panic;                    /* out: lb_pick chose in panic mode (lb_panic) */
     /* LB_PENDING only (asynchronous policies, e.g. a Redis affinity
      * look-up): called once from the event loop with the result, unless
      * lb_cancel() was called first. */
@@ -112,6 +113,8 @@ struct lb_params {
     unsigned tie_start;   /* where the first generation's round-robin ties start: owners
                            * that see the same fleet counts (the workers of a fleet)
                            * pass different values, or they all pick the same backend */
+    unsigned panic_threshold; /* percent: below this share of a group up, its down marks
+                               * are ignored (lb_panic); 0 = never */
 };
 
 struct lb {
@@ -164,8 +167,9 @@ bool lb_group_match(const struct lb_backend *be, const char *tenant);
 struct lb_backend *lb_pick_least(struct lb *lb, const struct lb_req *req, double now,
                                  uint64_t (*load)(const struct lb_backend *be));
 
-/* lb_candidate: be may take req now — eligible, of its group, not in
- * req->tried. What every policy's pick must return. */
+/* lb_candidate: be may take req now — eligible (in panic mode: eligible
+ * but for its down marks), of its group, not in req->tried. What every
+ * policy's pick must return. */
 bool lb_candidate(const struct lb_backend *be, const struct lb_req *req, double now);
 /* lb_group_served: lb has at least one backend of the tenant's group, in
  * whatever state (tells "no backend for this tenant" from "none up"). */
@@ -178,11 +182,23 @@ bool lb_available(const struct lb *lb, double now);
 /* lb_is_up: be is not marked down at `now`. */
 bool lb_is_up(const struct lb_backend *be, double now);
 
+/* lb_panic: too large a share of the backends that could serve req is
+ * marked down (passively or by health checks): fewer than
+ * params.panic_threshold percent of them are up. As Envoy's panic
+ * threshold: when marks say most of a group died at once, the marks are
+ * more likely wrong (a surge made answers slow) than the backends all
+ * dead, and spreading over all of them beats answering 503 and piling the
+ * load on the last few that are up. Only weight, registry drain and
+ * maxconn still exclude a backend then. */
+bool lb_panic(const struct lb *lb, const struct lb_req *req, double now);
+
 /* lb_pick chooses a backend for req. LB_PICKED: req->picked is set, is
  * appended to req->tried, counts one more active session and holds a
  * reference: the caller must lb_release() it exactly once. LB_NONE:
  * nothing eligible (every backend down, full, drained or tried already, or
- * req->tried is full). LB_PENDING: see struct lb_req. */
+ * req->tried is full). LB_PENDING: see struct lb_req. In panic mode
+ * (lb_panic) the policy chooses among every backend of the group whatever
+ * its down marks, and req->panic is set. */
 enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now);
 /* lb_pick_backend takes be for req if it is a candidate (lb_candidate),
  * bypassing the policy (a recorded affinity). LB_PICKED: as lb_pick;
@@ -199,6 +215,11 @@ void lb_cancel(struct lb *lb, struct lb_req *req);
  * changed (the caller logs the transition). `lb` may be a generation that
  * no longer holds be (after a reload): only be's state changes then. */
 bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now);
+
+/* lb_errno_is_local: a failed connect's errno says this host ran out of
+ * something (descriptors, buffers, memory, local ports), not that the
+ * backend did anything: never a reason to mark a backend down. */
+bool lb_errno_is_local(int e);
 
 /* lb_release ends a session on be: one active session less, one reference
  * less (the object is freed with its last reference). NULL is a no-op. */

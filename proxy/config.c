@@ -261,6 +261,33 @@ const struct cfg_opt px_config_table[] = {
              "a rejected request: status = answer 400/404/405/411/505 and close; "
              "silent = close without an answer"),
 
+    OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "0",
+        "new connections a second from one source (an address prefix, see source_prefix4/6), "
+        "per worker, counted on the real client address (after a trusted PROXY header); more "
+        "are closed at once (counted: refused{reason=source_rate}). 0 = no limit: many users "
+        "can share one address behind a NAT"),
+    OPT("limits", "per_source_burst", CFG_INT, per_source_burst, 1, 1000000, "20",
+        "connections one source may open at once above per_source_rate"),
+    OPT("limits", "per_source_conns", CFG_INT, per_source_conns, 0, 1000000, "256",
+        "connections (handshakes and sessions) one source holds at once, per worker; more are "
+        "closed at once (refused{reason=source_conns}). Keep it below max_handshakes, so one "
+        "source cannot take every handshake slot. 0 = no limit"),
+    OPT("limits", "source_prefix4", CFG_INT, source_prefix4, 1, 32, "32",
+        "bits of an IPv4 address that name one source"),
+    OPT("limits", "source_prefix6", CFG_INT, source_prefix6, 1, 128, "64",
+        "bits of an IPv6 address that name one source (one host owns a /64). A change of "
+        "either prefix applies to per_source_conns at the next start"),
+    OPT("limits", "max_handshakes", CFG_INT, max_handshakes, 0, 1000000, "1024",
+        "connections of one worker before their backend answered (PROXY header, TLS, request, "
+        "backend connect); more are closed at accept (refused{reason=handshakes}). 0 = no limit"),
+
+    OPT("limits", "relay_memory", CFG_INT, relay_memory, 0, 16777216, "262144",
+        "KiB of buffers one worker may hold for relaying (a busy session holds up to 192 KiB, "
+        "an idle one none). Beyond it, a session that holds none stops reading until buffers "
+        "are given back (back-pressure: nothing grows, nothing is dropped; counted in "
+        "relay_memory_waits); one that holds a buffer may still take its second, so a round "
+        "trip in progress always finishes: at most about twice this. 0 = no limit"),
+
     OPT_CUSTOM("tls", "cert", certs, NULL, parse_cert, release_certs,
                "CERTFILE [KEYFILE] [ocsp=DERFILE] [sni=NAME,...] [default] (repeatable): a "
                "certificate (RSA or ECDSA, full chain) and its key (default: in CERTFILE). It "
@@ -328,12 +355,22 @@ const struct cfg_opt px_config_table[] = {
              "hashing on the affinity key (needs affinity.mode; leastconn for connections "
              "without a key)"),
     OPT("backends", "connect_timeout", CFG_MSEC, connect_timeout, 0.1, 120, "5s",
-        "time for a backend to accept, finish TLS and answer the request head; after it the "
-        "backend is marked down and the next one is tried"),
+        "time for a backend to accept, finish TLS and answer the request head. One that did "
+        "not accept or finish TLS in time is marked down; one that accepted but has not "
+        "answered yet is only slow (a surge): the next one is tried, nothing is marked, and "
+        "each further attempt of that session waits twice as long (up to 8 times)"),
     OPT("backends", "retries", CFG_INT, retries, 0, LB_TRIES_MAX - 1, "2",
         "further backends tried when one refuses or times out before any byte was relayed"),
     OPT("backends", "down_time", CFG_MSEC, down_time, 0.1, 3600, "10s",
-        "how long a backend that failed is skipped"),
+        "how long a backend that failed is skipped. Only what a backend did counts: "
+        "refused, reset, closed or answered a server error (5xx but 503) before its 200, "
+        "connect or TLS timeout, TLS verification failure; never a client's request (a 4xx "
+        "answer goes to the client), a 503 (busy: the next one is tried) nor this proxy's own "
+        "lack of resources (open files, memory, ports)"),
+    OPT("backends", "panic_threshold", CFG_INT, panic_threshold, 0, 100, "50",
+        "percent: when fewer of the backends that could take a session are up, their down "
+        "marks are ignored and sessions spread over all of them (Envoy's panic mode) instead "
+        "of 503; 0 = never"),
     OPT("backends", "ca", CFG_STR, backend_ca, 0, 0, NULL,
         "CA file that signs the backends' certificates (required by tls servers)"),
     OPT("backends", "cert", CFG_STR, backend_cert, 0, 0, NULL,

@@ -60,6 +60,12 @@ struct px_config {
     long max_head;
     int http_errors;          /* enum px_http_errors */
 
+    long per_source_rate, per_source_burst; /* new connections/s per source prefix; 0 = off */
+    long per_source_conns;    /* connections at once per source prefix; 0 = off */
+    long source_prefix4, source_prefix6;
+    long max_handshakes;      /* per worker, accept until the backend answered; 0 = off */
+    long relay_memory;        /* KiB of relay buffers per worker; 0 = off */
+
     struct px_cert_list certs;
     char *ciphers, *ciphersuites, *groups;
     char *client_ca;
@@ -77,6 +83,7 @@ struct px_config {
     double connect_timeout;   /* connect + TLS + first byte of the backend */
     long retries;
     double down_time;
+    long panic_threshold;     /* percent, 0 = never (lb_panic) */
     char *backend_ca, *backend_cert, *backend_key;
 
     double idle_timeout, fin_timeout, drain_timeout;

@@ -28,6 +28,7 @@
 #define CLOSE_LINGER_S 2.0 /* a last answer gets this long to leave */
 #define ANSWER_MAX 512     /* an HTTP error or probe answer */
 #define LINGER_MAX (64 * 1024) /* client bytes dropped after an answer before we just close */
+#define SLOW_DOUBLINGS_MAX 3 /* after slow answers an attempt waits up to 8x connect_timeout */
 #define VERIFY_NO_CERT 1   /* PP2 SSL `verify` when no client certificate: non-zero (PROXY v2 §2.2.5) */
 
 static const char *const state_names[] = {
@@ -43,6 +44,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void begin_backend(struct px_conn *c);
 static void pick_and_connect(struct px_conn *c, struct lb_backend *want);
 static void update(struct px_conn *c);
+static void answer_and_close(struct px_conn *c, int status, bool probe, bool accepting);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -102,6 +104,25 @@ static const char *backend_name(const struct px_conn *c)
     return c->backend ? c->backend->spec.name : "-";
 }
 
+/* The lines of a connection refused before it asked for a backend (its
+ * refusal and its close) pass the worker's rate limit together: asked
+ * once per connection, so a flood of them cannot fill the log. */
+static bool refusal_log_ok(struct px_conn *c)
+{
+    if (c->log_gate == PXG_ASK)
+        c->log_gate = px_worker_log_ok(c->w) ? PXG_LOG : PXG_MUTE;
+    return c->log_gate == PXG_LOG;
+}
+
+/* The connection leaves the worker's handshakes in flight (relayed or closed). */
+static void handshake_done(struct px_conn *c)
+{
+    if (!c->in_handshake)
+        return;
+    c->in_handshake = false;
+    c->w->n_handshakes--;
+}
+
 /* ---- closing --------------------------------------------------------------- */
 
 /* A reject event for the fleet's stream (batched by fleet.c). */
@@ -130,6 +151,12 @@ static void log_close(struct px_conn *c)
     double dur_ms = (ev_now(c->w->loop) - c->t_start) * 1000.0;
     /* load balancers probe every few seconds: their lines are debug */
     enum log_level lvl = c->term[0] == '-' && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
+    /* a connection refused before it asked for a backend (bad TLS, bad
+     * request, silence) shares the refusal lines' rate limit */
+    bool refused = (c->term[0] == 'C' && c->term[1] && strchr("XTR", c->term[1])) ||
+                   (c->term[0] == 'R' && c->term[1] == 'X');
+    if (lvl == LOG_INFO && refused && !refusal_log_ok(c))
+        return;
     log_at(lvl, "close", "sid=%s client=%s sni=%s backend=%s state=%s term=%s rc=%s dur_ms=%.0f "
            "bytes_in=%llu bytes_out=%llu",
            c->sid, c->client, c->sni[0] ? c->sni : "-", backend_name(c), px_conn_state_str(c->state),
@@ -152,6 +179,11 @@ void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
         metrics_sub(w->mv, fam(c, PXM_SESSIONS_ACTIVE), 0, 1);
         w->n_sessions--;
     }
+    handshake_done(c);
+    px_worker_memory_leave(w, c);
+    if (c->src_held && !srclimit_release(&w->src, &c->src_key))
+        log_error("srclimit", "sid=%s msg=release_without_count", c->sid);
+    c->src_held = false;
     io_close(&c->cli);
     io_close(&c->be);
     px_wstage_cleanup(&c->ws); /* after io_close: its close_notify may land there */
@@ -293,6 +325,40 @@ static void answer_and_close(struct px_conn *c, int status, bool probe, bool acc
     do_flush(c);
 }
 
+/* ---- admission ---------------------------------------------------------------- */
+
+static const char *const refuse_names[PXR_COUNT] = {
+    [PXR_SOURCE_RATE] = "source_rate", [PXR_SOURCE_CONNS] = "source_conns",
+    [PXR_SOURCE_TABLE] = "source_table_full",
+};
+
+/* Admission by the real client address (after a trusted PROXY header, so
+ * a load balancer's address is never the one limited): new connections a
+ * second and connections at once per source prefix. Returns 0, or -1 with
+ * the connection closed (refused, counted, a rate-limited line). */
+static int admit(struct px_conn *c)
+{
+    struct px_worker *w = c->w;
+    const struct sockaddr *sa = (const struct sockaddr *)&c->hs->client;
+    enum px_refuse why;
+    if (!ratelimit_allow(&w->rate, sa, ev_now(w->loop))) {
+        why = PXR_SOURCE_RATE;
+    } else {
+        enum srclimit_verdict v = srclimit_acquire(&w->src, &c->src_key, sa);
+        if (v == SRCLIMIT_OK) {
+            c->src_held = true;
+            return 0;
+        }
+        why = v == SRCLIMIT_OVER ? PXR_SOURCE_CONNS : PXR_SOURCE_TABLE;
+    }
+    count(c, PXM_REFUSED, why);
+    if (refusal_log_ok(c))
+        log_info("refuse", "sid=%s client=%s reason=%s", c->sid, c->client, refuse_names[why]);
+    fleet_reject(c, refuse_names[why]);
+    px_conn_close(c, 'R', SSTP_OK);
+    return -1;
+}
+
 /* ---- PXC_PROXY_HDR ----------------------------------------------------------- */
 
 static int start_tls(struct px_conn *c)
@@ -333,7 +399,8 @@ static void do_proxy_hdr(struct px_conn *c)
     enum sstp_rc rc = sstp_pp_parse(&h, &used, buf_rptr(&c->c2b), have + (size_t)n);
     if (rc != SSTP_OK && rc != SSTP_AGAIN) {
         count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
-        log_info("proxy_reject", "sid=%s peer=%s rc=%s", c->sid, c->client, sstp_rc_name(rc));
+        if (refusal_log_ok(c))
+            log_info("proxy_reject", "sid=%s peer=%s rc=%s", c->sid, c->client, sstp_rc_name(rc));
         fleet_reject(c, sstp_rc_name(rc));
         px_conn_close(c, 'C', rc);
         return;
@@ -356,6 +423,8 @@ static void do_proxy_hdr(struct px_conn *c)
     log_debug("proxy_hdr", "sid=%s client=%s version=%d command=%d foreign_tlvs=%u", c->sid,
               c->client, (int)h.version, (int)h.command, h.n_foreign);
     buf_drop(&w->pool, &c->c2b);
+    if (admit(c) == -1)
+        return;
     start_tls(c); /* the handshake timer, armed at accept, covers both */
 }
 
@@ -392,8 +461,10 @@ static void do_tls(struct px_conn *c)
     if (r != 1) {
         char ossl[512];
         count(c, PXM_TLS_FAILURES, 0);
-        log_info("tls_fail", "sid=%s client=%s err=%s", c->sid, c->client,
-                 c->cli.err ? strerror(c->cli.err) : log_openssl_errors(ossl, sizeof ossl));
+        /* drained whether logged or not: the next connection's errors are its own */
+        const char *err = c->cli.err ? strerror(c->cli.err) : log_openssl_errors(ossl, sizeof ossl);
+        if (refusal_log_ok(c))
+            log_info("tls_fail", "sid=%s client=%s err=%s", c->sid, c->client, err);
         px_conn_close(c, 'C', SSTP_OK);
         return;
     }
@@ -436,8 +507,9 @@ static void http_reject(struct px_conn *c, enum sstp_rc rc)
     struct px_worker *w = c->w;
     int status = sstp_http_status_for(rc);
     count(c, PXM_PROTO_ERRORS, px_stats_rc_index(w->m, rc));
-    log_info("http_reject", "sid=%s client=%s sni=%s rc=%s status=%d", c->sid, c->client,
-             c->sni[0] ? c->sni : "-", sstp_rc_name(rc), status);
+    if (refusal_log_ok(c))
+        log_info("http_reject", "sid=%s client=%s sni=%s rc=%s status=%d", c->sid, c->client,
+                 c->sni[0] ? c->sni : "-", sstp_rc_name(rc), status);
     fleet_reject(c, sstp_rc_name(rc));
     set_term(c, 'C', rc);
     if (w->cfg->http_errors == PX_HTTP_ERRORS_SILENT) {
@@ -490,7 +562,10 @@ static void do_http(struct px_conn *c)
 
 /* ---- PXC_BACKEND_CONNECT ---------------------------------------------------------- */
 
-/* Our PROXY v2 header, then the request head exactly as received. */
+/* Our PROXY v2 header, then the canonical request head rebuilt from what
+ * the parser validated (sstp_http_req_canonical_build): a backend never
+ * sees client bytes the proxy did not understand, so a request the proxy
+ * accepts cannot be one a backend reads differently and fails on. */
 static int build_preamble(struct px_conn *c)
 {
     struct px_worker *w = c->w;
@@ -522,8 +597,7 @@ static int build_preamble(struct px_conn *c)
     sstp_wbuf_init(&wb, buf_wptr(&hs->pre), buf_room(&hs->pre));
     if (px_pp_build(&wb, &in) != SSTP_OK)
         return -1;
-    sstp_put_bytes(&wb, hs->http.head, hs->http.head_len);
-    if (wb.err)
+    if (sstp_http_req_canonical_build(&wb, &hs->http.f) != SSTP_OK || wb.err)
         return -1;
     hs->pre.tail += wb.len;
     return 0;
@@ -553,32 +627,58 @@ static void no_backend(struct px_conn *c, char who)
     answer_and_close(c, 503, false, false);
 }
 
-/* ev: CONNECT_FAIL, or REFUSED when the backend accepted and closed before
- * any byte (alive, but full or draining: lb_report). */
-static void attempt_ended(struct px_conn *c, const char *reason, enum lb_event ev)
+static const char *const cause_names[PXF_COUNT] = { "backend", "slow", "busy", "request", "local",
+                                                    "refused" };
+
+/* One key=value token: strerror() and OpenSSL texts have spaces. */
+static void reason_token(char *out, size_t out_len, const char *reason)
 {
-    struct px_worker *w = c->w;
-    char why[256];
-    /* one key=value token: strerror() and OpenSSL texts have spaces */
-    snprintf(why, sizeof why, "%s", reason);
-    for (char *p = why; *p; p++)
+    snprintf(out, out_len, "%s", reason);
+    for (char *p = out; *p; p++)
         if (*p == ' ' || *p == '=' || *p == '"')
             *p = '_';
-    struct px_hs *hs = c->hs;
-    struct lb_backend *be = c->backend;
-    ev_tstamp now = ev_now(w->loop);
-    metrics_add(w->mv, fam(c, PXM_BACKEND_FAILURES), px_worker_backend_slot(w, be), 1);
-    bool changed = lb_report(w->lb, be, ev, now);
-    log_info("backend_fail", "sid=%s backend=%s attempt=%u reason=%s", c->sid, be->spec.name,
-             hs->req.n_tried, why);
-    if (changed)
-        log_warn("backend_down", "backend=%s reason=%s for_s=%g", be->spec.name, why, w->lb->params.down_time);
+}
+
+/* Gives up the current backend attempt without answering the client. */
+static void drop_attempt(struct px_conn *c)
+{
     px_conn_watch(c, &c->bw, -1, 0);
     io_close(&c->be);
     c->be.fd = -1;
     c->be.want = 0;
-    lb_release(be);
+    buf_consume(&c->b2c, buf_len(&c->b2c)); /* a partial or refused answer is not relayed */
+    buf_release(&c->w->pool, &c->b2c);
+    lb_release(c->backend);
     c->backend = NULL;
+}
+
+/* The attempt on c->backend failed. Only PXF_BACKEND, what the backend
+ * itself did, counts against it (the passive down mark; PXF_REFUSED only
+ * marks a registered backend full): a slow answer
+ * under load, a busy 503 and a refused request do not, so neither a surge
+ * nor a client can take backends out. Then the next backend is tried, or
+ * the client gets 503. */
+static void attempt_failed(struct px_conn *c, enum px_attempt cause, const char *reason)
+{
+    struct px_worker *w = c->w;
+    struct px_hs *hs = c->hs;
+    struct lb_backend *be = c->backend;
+    char why[256];
+    reason_token(why, sizeof why, reason);
+    count(c, PXM_ATTEMPTS_FAILED, cause);
+    bool changed = false;
+    if (cause == PXF_BACKEND || cause == PXF_REFUSED) {
+        /* a refusal marks a registered backend full until its next
+         * heartbeat (it is alive), a static one down (lb_report) */
+        metrics_add(w->mv, fam(c, PXM_BACKEND_FAILURES), px_worker_backend_slot(w, be), 1);
+        changed = lb_report(w->lb, be, cause == PXF_REFUSED ? LB_EV_REFUSED : LB_EV_CONNECT_FAIL,
+                            ev_now(w->loop));
+    }
+    log_info("backend_fail", "sid=%s backend=%s attempt=%u cause=%s reason=%s", c->sid, be->spec.name,
+             hs->req.n_tried, cause_names[cause], why);
+    if (changed)
+        log_warn("backend_down", "backend=%s reason=%s for_s=%g", be->spec.name, why, w->lb->params.down_time);
+    drop_attempt(c);
     if (hs->req.n_tried > (unsigned)w->cfg->retries) {
         no_backend(c, 'S');
         return;
@@ -587,9 +687,54 @@ static void attempt_ended(struct px_conn *c, const char *reason, enum lb_event e
     pick_and_connect(c, NULL);
 }
 
-static void attempt_failed(struct px_conn *c, const char *reason)
+/* errno values that say this proxy ran out of something (descriptors,
+ * buffers, memory, local ports), not that the backend did anything:
+ * returns its label, or PXE_COUNT for anything else. */
+static enum px_resource local_errno(int e)
 {
-    attempt_ended(c, reason, LB_EV_CONNECT_FAIL);
+    if (!lb_errno_is_local(e))
+        return PXE_COUNT;
+    switch (e) {
+    case EMFILE:
+        return PXE_EMFILE;
+    case ENFILE:
+        return PXE_ENFILE;
+    case ENOBUFS:
+        return PXE_ENOBUFS;
+    case ENOMEM:
+        return PXE_ENOMEM;
+    case EADDRNOTAVAIL: /* no local port left to connect from */
+        return PXE_EADDRNOTAVAIL;
+    default:
+        return PXE_COUNT;
+    }
+}
+
+/* Our own resources failed on a backend attempt: counted by reason, never
+ * blamed on the backend, and not retried (another backend needs the same
+ * resources); the client gets 503 (term R). */
+static void local_failure(struct px_conn *c, enum px_resource r, const char *reason)
+{
+    struct px_worker *w = c->w;
+    char why[256];
+    reason_token(why, sizeof why, reason);
+    count(c, PXM_ATTEMPTS_FAILED, PXF_LOCAL);
+    count(c, PXM_RESOURCE_ERRORS, r);
+    if (px_worker_log_ok(w))
+        log_warn("resource_error", "sid=%s backend=%s reason=%s", c->sid, backend_name(c), why);
+    drop_attempt(c);
+    set_term(c, 'R', SSTP_E_NOSPACE);
+    answer_and_close(c, 503, false, false);
+}
+
+/* A failed system call on a backend attempt: ours or the backend's. */
+static void attempt_errno(struct px_conn *c, int e)
+{
+    enum px_resource r = local_errno(e);
+    if (r != PXE_COUNT)
+        local_failure(c, r, strerror(e));
+    else
+        attempt_failed(c, PXF_BACKEND, strerror(e));
 }
 
 /* ---- PXC_AFFINITY ------------------------------------------------------------------- */
@@ -708,21 +853,26 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
         return;
     }
     c->backend = hs->req.picked;
+    if (hs->req.panic)
+        count(c, PXM_PANIC_PICKS, 0);
     const struct lb_spec *sp = &c->backend->spec;
     int fd = net_connect(&sp->addr);
     if (fd == -1) {
-        attempt_failed(c, strerror(errno)); /* it retries, or answers 503 */
+        attempt_errno(c, errno); /* it retries, or answers 503 */
         return;
     }
     c->be.fd = fd;
     c->be.want = 0;
     if (sp->tls && !(c->be.ssl = px_tls_backend_ssl(c->tls, fd, sp))) {
-        attempt_failed(c, "tls_setup");
+        local_failure(c, PXE_SSL, "tls_setup"); /* SSL_new and friends: our memory */
         return;
     }
     hs->step = PXB_CONNECTING;
     hs->pre_off = hs->pipe_off = 0;
-    px_conn_arm_timer(c, w->cfg->connect_timeout);
+    /* after slow answers, more patience: a surge lengthens every queue,
+     * and an attempt given up still costs the backend its work */
+    unsigned doublings = hs->n_slow < SLOW_DOUBLINGS_MAX ? hs->n_slow : SLOW_DOUBLINGS_MAX;
+    px_conn_arm_timer(c, w->cfg->connect_timeout * (double)(1u << doublings));
     log_debug("backend_pick", "sid=%s backend=%s attempt=%u", c->sid, sp->name, hs->req.n_tried);
     update(c);
 }
@@ -756,6 +906,7 @@ static void established(struct px_conn *c)
              f->has_corr_id ? log_sanitize(corr, sizeof corr, f->corr_id, f->corr_id_len) : "-",
              f->has_tenantid ? log_sanitize(tenant, sizeof tenant, f->tenantid, f->tenantid_len) : "-");
     hs_free(c);
+    handshake_done(c);
     px_conn_set_state(c, PXC_RELAY);
     c->t_last = ev_now(w->loop);
     px_conn_arm_timer(c, w->cfg->idle_timeout);
@@ -794,6 +945,44 @@ static bool closed_unanswered(const struct px_conn *c)
     return c->be.err == 0 || c->be.err == ECONNRESET || c->be.err == EPIPE;
 }
 
+/* The backend's first bytes are in b2c: judge its status line. 2xx: it
+ * took the session. 4xx: it refused this request, which is the client's
+ * business, not a fault: the client gets the same status, the backend
+ * keeps its state. 503: alive but busy or draining: the next backend is
+ * tried, nothing is marked. Anything else (another 5xx, not HTTP) is the
+ * backend's own fault. */
+static void backend_answered(struct px_conn *c)
+{
+    int status = 0;
+    char why[32];
+    enum sstp_rc rc = sstp_http_resp_status(&status, buf_rptr(&c->b2c), buf_len(&c->b2c));
+    if (rc == SSTP_AGAIN)
+        return; /* the rest of the status line comes with the next read */
+    if (rc != SSTP_OK) {
+        attempt_failed(c, PXF_BACKEND, "answer:not_http");
+        return;
+    }
+    if (status >= 200 && status < 300) {
+        established(c);
+        return;
+    }
+    snprintf(why, sizeof why, "answer:%d", status);
+    if (status == 503) {
+        attempt_failed(c, PXF_BUSY, why);
+        return;
+    }
+    if (status < 400 || status >= 500) {
+        attempt_failed(c, PXF_BACKEND, why);
+        return;
+    }
+    count(c, PXM_ATTEMPTS_FAILED, PXF_REQUEST);
+    log_info("backend_refused", "sid=%s client=%s backend=%s status=%d", c->sid, c->client,
+             backend_name(c), status);
+    drop_attempt(c);
+    set_term(c, 'S', SSTP_OK);
+    answer_and_close(c, sstp_http_reason(status) ? status : 400, false, false);
+}
+
 static void do_backend_connect(struct px_conn *c)
 {
     struct px_worker *w = c->w;
@@ -806,7 +995,7 @@ static void do_backend_connect(struct px_conn *c)
         if (getsockopt(c->be.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
             err = errno;
         if (err) {
-            attempt_failed(c, strerror(err));
+            attempt_errno(c, err);
             return;
         }
         hs->step = c->be.ssl ? PXB_TLS : PXB_SEND;
@@ -822,13 +1011,13 @@ static void do_backend_connect(struct px_conn *c)
             char ossl[256];
             if (closed_unanswered(c)) {
                 ERR_clear_error();
-                attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+                attempt_failed(c, PXF_REFUSED, "closed_before_answer");
                 return;
             }
             long v = SSL_get_verify_result(c->be.ssl);
             snprintf(why, sizeof why, "tls:%s%s%s", log_openssl_errors(ossl, sizeof ossl),
                      v != X509_V_OK ? ":" : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
-            attempt_failed(c, why);
+            attempt_failed(c, PXF_BACKEND, why);
             return;
         }
         hs->step = PXB_SEND;
@@ -844,19 +1033,22 @@ static void do_backend_connect(struct px_conn *c)
         if (r == 1)
             return;
         if (r == -1 && closed_unanswered(c)) {
-            attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+            attempt_failed(c, PXF_REFUSED, "closed_before_answer");
             return;
         }
         if (r == -1) {
-            attempt_failed(c, c->be.err ? strerror(c->be.err) : "write_failed");
+            if (c->be.err)
+                attempt_errno(c, c->be.err);
+            else
+                attempt_failed(c, PXF_BACKEND, "write_failed");
             return;
         }
         hs->step = PXB_WAIT;
         c->be.want = 0;
     }
-    /* PXB_WAIT: the first byte proves the backend took the session */
+    /* PXB_WAIT: the backend's status line says whether it took the session */
     if (buf_take(&w->pool, &c->b2c) == -1) {
-        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        local_failure(c, PXE_ENOMEM, "buffer");
         return;
     }
     ssize_t n = io_read(&c->be, buf_wptr(&c->b2c), buf_room(&c->b2c));
@@ -865,15 +1057,16 @@ static void do_backend_connect(struct px_conn *c)
         return;
     }
     if (n <= 0) {
-        buf_release(&w->pool, &c->b2c);
-        if (n == IO_EOF || closed_unanswered(c))
-            attempt_ended(c, "closed_before_answer", LB_EV_REFUSED);
+        if (n != IO_EOF && c->be.err && local_errno(c->be.err) != PXE_COUNT)
+            attempt_errno(c, c->be.err);
+        else if (n == IO_EOF || closed_unanswered(c))
+            attempt_failed(c, PXF_REFUSED, "closed_before_answer");
         else
-            attempt_failed(c, "read_failed");
+            attempt_failed(c, PXF_BACKEND, "read_failed");
         return;
     }
     c->b2c.tail += (size_t)n;
-    established(c);
+    backend_answered(c);
 }
 
 /* ---- callbacks -------------------------------------------------------------------- */
@@ -932,7 +1125,9 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     case PXC_HTTP_HEAD: {
         bool req = c->state == PXC_HTTP_HEAD;
         count(c, PXM_TIMEOUTS, req ? PXT_REQUEST : PXT_HANDSHAKE);
-        log_info("timeout", "sid=%s client=%s state=%s", c->sid, c->client, px_conn_state_str(c->state));
+        if (refusal_log_ok(c))
+            log_info("timeout", "sid=%s client=%s state=%s", c->sid, c->client,
+                     px_conn_state_str(c->state));
         px_conn_close(c, 'C', SSTP_AGAIN);
         return;
     }
@@ -942,7 +1137,14 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     case PXC_BACKEND_CONNECT:
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
-        attempt_failed(c, "timeout");
+        /* no connection or no TLS in time: the backend's fault; accepted
+         * but no answer yet: slow, which under a surge is not death */
+        if (c->hs->step == PXB_CONNECTING || c->hs->step == PXB_TLS)
+            attempt_failed(c, PXF_BACKEND, "timeout");
+        else {
+            c->hs->n_slow++; /* bounded by LB_TRIES_MAX */
+            attempt_failed(c, PXF_SLOW, "timeout");
+        }
         update(c);
         return;
     case PXC_RELAY: {
@@ -1007,12 +1209,14 @@ int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, soc
         w->conns->prev = c;
     w->conns = c;
     w->n_conns++;
+    w->n_handshakes++;
+    c->in_handshake = true;
     count(c, PXM_CONNECTIONS, 0);
     metrics_add(w->mv, fam(c, PXM_CONNECTIONS_ACTIVE), 0, 1);
     log_debug("accept", "sid=%s peer=%s proxy_hdr=%d", c->sid, c->client, (int)proxy_hdr);
 
     c->state = PXC_PROXY_HDR;
-    if (!proxy_hdr && start_tls(c) == -1)
+    if (!proxy_hdr && (admit(c) == -1 || start_tls(c) == -1))
         return 0; /* closed and counted */
     ev_timer_start(w->loop, &c->timer);
     update(c);

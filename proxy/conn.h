@@ -9,10 +9,11 @@
  *                        redis.url), for at most affinity.lookup_timeout;
  *                        without an answer in time the policy chooses
  *   PXC_BACKEND_CONNECT  pick a backend (lb/), connect (+TLS), send our
- *                        PROXY v2 header, the head as received and any
- *                        pipelined bytes, wait for the backend's first
- *                        byte; a backend that fails before it is marked
- *                        down and the next one is tried
+ *                        PROXY v2 header, the canonical request head and any
+ *                        pipelined bytes, wait for the backend's status
+ *                        line; a backend that fails before it is tried
+ *                        no more, and is marked down only for its own
+ *                        faults (see attempt_failed in conn.c)
  *   PXC_RELAY            bytes both ways with back-pressure (relay.c)
  *   PXC_CLOSING          a last answer (HTTP error, probe) is flushed
  *   PXC_CLOSED           everything released; freed after the callback
@@ -40,6 +41,7 @@
 #include "core/buf.h"
 #include "core/io.h"
 #include "core/net.h"
+#include "core/srclimit.h"
 #include "lb/affinity.h"
 #include "lb/lb.h"
 #include "sstp/http.h"
@@ -90,6 +92,7 @@ struct px_hs {
     enum px_be_step step;
     struct buf pre;                   /* PROXY v2 header + head, kept for a retry */
     size_t pre_off, pipe_off;         /* sent to the current backend so far */
+    unsigned n_slow;                  /* attempts given up as slow: the next ones wait longer */
 };
 
 struct px_conn {
@@ -117,6 +120,13 @@ struct px_conn {
 
     ev_tstamp t_start, t_last;
     uint64_t bytes_in, bytes_out;     /* client to backend / backend to client */
+    enum { PXG_ASK = 0, PXG_LOG, PXG_MUTE } log_gate; /* refusal lines: rate limit asked yet? */
+    bool in_handshake;                /* counted in the worker's n_handshakes */
+    bool mem_wait;                    /* in the worker's line for relay memory */
+    bool mem_granted;                 /* its turn came: may take a buffer past the line */
+    struct px_conn *mem_prev, *mem_next;
+    bool src_held;                    /* holds one count of src_key (limits.per_source_conns) */
+    struct srclimit_key src_key;
     char term[3];
     enum sstp_rc rc;
     char sid[PX_SID_LEN + 1];

@@ -254,11 +254,20 @@ static int fill(struct px_conn *c, const struct dir *d, bool *progress, bool buf
     while (!*d->src_eof && !*d->rd_want && has_room(d->b)) {
         if (buffered_only && !(d->src->ssl && SSL_has_pending(d->src->ssl)))
             break;
+        /* A session that holds no buffer starts only within the worker's
+         * relay memory, else it waits for it without reading, so its
+         * peer's TCP window closes (back-pressure, never a drop). One that
+         * holds a buffer may take its second: a round trip in progress
+         * (client -> backend -> echo -> client) must be able to finish, or
+         * buffers held on one side would wait forever for the other. */
+        if (!d->b->data && !c->c2b.data && !c->b2c.data && !px_worker_memory_ok(w, c))
+            break;
         /* big blocks: a busy direction reads and sends 64 KiB per call */
         if (buf_take_big(&w->pool, d->b) == -1) {
             px_conn_close(c, 'R', SSTP_E_NOSPACE);
             return -1;
         }
+        px_worker_buf_taken(w);
         if (buf_room(d->b) == 0)
             buf_compact(d->b); /* TLS allows the retried write's buffer to move */
         ssize_t n = io_read(d->src, buf_wptr(d->b), buf_room(d->b));
@@ -321,14 +330,21 @@ static bool client_out_pending(const struct px_conn *c)
     return next_record(c) > 0 || px_wstage_pending(&c->ws) > 0 || (c->ws.fin && !c->ws.fin_sent);
 }
 
+/* A side may be read: not ended, room in its buffer, and a buffer held
+ * or memory to take one (not waiting in line for it). */
+static bool readable(const struct px_conn *c, bool eof, const struct buf *b)
+{
+    return !eof && has_room(b) && (b->data || !c->mem_wait);
+}
+
 void px_relay_watch(struct px_conn *c)
 {
     int cev = 0, bev = 0;
-    if (!c->cli_eof && has_room(&c->c2b))
+    if (readable(c, c->cli_eof, &c->c2b))
         cev |= c->cli_rd_want ? c->cli_rd_want : EV_READ;
     if (client_out_pending(c))
         cev |= c->cli_wr_want ? c->cli_wr_want : EV_WRITE;
-    if (!c->be_eof && has_room(&c->b2c))
+    if (readable(c, c->be_eof, &c->b2c))
         bev |= c->be_rd_want ? c->be_rd_want : EV_READ;
     if (buf_len(&c->c2b) > 0)
         bev |= c->be_wr_want ? c->be_wr_want : EV_WRITE;

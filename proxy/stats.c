@@ -5,6 +5,7 @@
 
 static const char *const refuse_labels[PXR_COUNT] = {
     "max_conns", "untrusted_proxy_source", "accept_error", "draining", "out_of_memory",
+    "source_rate", "source_conns", "source_table_full", "handshakes",
 };
 static const char *const timeout_labels[PXT_COUNT] = {
     "handshake", "request", "backend", "idle", "fin",
@@ -27,6 +28,10 @@ static const char *const aff_labels[PXA_COUNT] = { "hit", "miss", "stale", "time
 static const char *const tls_policy_labels[PXTP_COUNT] = {
     "ticket_cert_not_served", "no_verified_client_cert", "cert_unknown", "ocsp_not_stapled",
 };
+static const char *const attempt_labels[PXF_COUNT] = { "backend", "slow", "busy", "request", "local",
+                                                       "refused" };
+static const char *const resource_labels[PXE_COUNT] = { "emfile", "enfile", "enobufs", "enomem",
+                                                        "eaddrnotavail", "ssl", "other" };
 
 /* The codes a client or a load balancer can cause at the proxy. */
 static const char *const rc_labels[] = {
@@ -50,7 +55,8 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                             METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
     out[PXM_SESSIONS_ACTIVE] = FAM("sstp_proxy_sessions", "Sessions being relayed now.",
                                    METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
-    out[PXM_REFUSED] = FAM("sstp_proxy_refused_total", "Connections closed at accept, by reason.",
+    out[PXM_REFUSED] = FAM("sstp_proxy_refused_total",
+                           "Connections closed at accept or right after a PROXY header, by reason.",
                            METRICS_COUNTER, METRICS_SUM, "reason", refuse_labels, N(refuse_labels));
     out[PXM_PROTO_ERRORS] = FAM("sstp_proxy_rejects_total",
                                 "PROXY headers and HTTP requests rejected, by return code.",
@@ -139,6 +145,37 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                                  "Registry reads not taken: empty or shrunken to less than half, "
                                  "within redis.registry_grace.",
                                  METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_ATTEMPTS_FAILED] = FAM("sstp_proxy_backend_attempts_failed_total",
+                                   "Backend attempts given up, by cause: backend (its fault, "
+                                   "counted against it), slow (no answer in time), busy (503), "
+                                   "request (4xx, passed to the client), local (our resources), "
+                                   "refused (closed before answering: full or draining).",
+                                   METRICS_COUNTER, METRICS_SUM, "cause", attempt_labels,
+                                   N(attempt_labels));
+    out[PXM_RESOURCE_ERRORS] = FAM("sstp_proxy_resource_errors_total",
+                                   "Backend attempts that failed for lack of this proxy's own "
+                                   "resources (never blamed on the backend), by reason.",
+                                   METRICS_COUNTER, METRICS_SUM, "reason", resource_labels,
+                                   N(resource_labels));
+    out[PXM_PANIC_PICKS] = FAM("sstp_proxy_panic_picks_total",
+                               "Backends picked in panic mode: too few were up, down marks ignored.",
+                               METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_PAUSES] = FAM("sstp_proxy_accept_pauses_total",
+                          "Times a worker at max_conns stopped listening (its share of new "
+                          "connections goes to the other workers).",
+                          METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_HANDSHAKES] = FAM("sstp_proxy_handshakes",
+                              "Connections in their handshake now (accept until the backend answered).",
+                              METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_MEMORY_WAITS] = FAM("sstp_proxy_relay_memory_waits_total",
+                                "Relay reads put off until a buffer was given back "
+                                "(limits.relay_memory taken).",
+                                METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_BUFFER_BYTES] = FAM("sstp_proxy_buffer_bytes", "Bytes of buffers held now.",
+                                METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_BUFFER_BYTES_PEAK] = FAM("sstp_proxy_buffer_bytes_peak",
+                                     "Most bytes of buffers one worker held at once since it started.",
+                                     METRICS_GAUGE, METRICS_MAX, NULL, NULL, 0);
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

@@ -50,16 +50,34 @@ enum px_metric {
     PXM_TLS_POLICY,         /* {reason} resumptions and connections refused, staples dropped */
     PXM_REGISTRY_IGNORED,   /* {reason} registry entries ignored (each read), lb_reg_rc - 1 */
     PXM_REGISTRY_HELD,      /* registry reads held back: empty or shrunken within the grace */
+    PXM_ATTEMPTS_FAILED,    /* {cause} backend attempts given up, by whose doing */
+    PXM_RESOURCE_ERRORS,    /* {reason} this proxy's own resources ran out on a backend attempt */
+    PXM_PANIC_PICKS,        /* backends picked in panic mode (lb_panic) */
+    PXM_PAUSES,             /* times a worker at max_conns left its listeners' groups */
+    PXM_HANDSHAKES,         /* connections not relayed yet (limits.max_handshakes) */
+    PXM_MEMORY_WAITS,       /* relay reads put off because limits.relay_memory was taken */
+    PXM_BUFFER_BYTES,       /* bytes of pool buffers held now */
+    PXM_BUFFER_BYTES_PEAK,  /* most bytes of pool buffers held at once since start (max over workers) */
     PXM_COUNT
 };
 
 /* Fixed label values. */
-enum px_refuse { PXR_MAX_CONNS = 0, PXR_UNTRUSTED_PROXY, PXR_ACCEPT_ERROR, PXR_DRAINING, PXR_NO_MEMORY, PXR_COUNT };
+enum px_refuse { PXR_MAX_CONNS = 0, PXR_UNTRUSTED_PROXY, PXR_ACCEPT_ERROR, PXR_DRAINING, PXR_NO_MEMORY,
+                 PXR_SOURCE_RATE, PXR_SOURCE_CONNS, PXR_SOURCE_TABLE, PXR_HANDSHAKES, PXR_COUNT };
 enum px_timeout { PXT_HANDSHAKE = 0, PXT_REQUEST, PXT_BACKEND, PXT_IDLE, PXT_FIN, PXT_COUNT };
 enum px_dir { PXD_IN = 0, PXD_OUT = 1 };   /* in = client to backend */
 enum px_probe { PXP_200 = 0, PXP_503 = 1 };
 enum px_reload { PXL_OK = 0, PXL_FAILED = 1 };
 enum px_nb_reason { PXN_NO_BACKEND_UP = 0, PXN_NO_BACKEND_FOR_TENANT, PXN_ATTEMPTS_FAILED, PXN_COUNT };
+/* Why a backend attempt was given up (conn.c). backend: its own fault
+ * (refused, reset, closed, 5xx, connect/TLS timeout or verification),
+ * counted against it; slow: it accepted but did not answer in time;
+ * busy: it answered 503; request: it answered 4xx, which went to the
+ * client; local: this proxy ran out of something (PXM_RESOURCE_ERRORS).
+ * Only `backend` marks a backend down. */
+enum px_attempt { PXF_BACKEND = 0, PXF_SLOW, PXF_BUSY, PXF_REQUEST, PXF_LOCAL, PXF_REFUSED, PXF_COUNT };
+enum px_resource { PXE_EMFILE = 0, PXE_ENFILE, PXE_ENOBUFS, PXE_ENOMEM, PXE_EADDRNOTAVAIL, PXE_SSL,
+                   PXE_OTHER, PXE_COUNT };
 enum px_check { PXK_OK = 0, PXK_FAIL = 1 };
 enum px_rds_cmd { PXQ_SENT = 0, PXQ_ERROR, PXQ_DROPPED_DOWN, PXQ_DROPPED_FULL, PXQ_COUNT };
 enum px_registry { PXG_SAME = 0, PXG_CHANGED = 1 };

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/net.h"
 #include "proxy/fleet.h"
+#include "proxy/relay.h"
 
 #define ACCEPT_BATCH 64          /* accepts per readiness event: fairness with sessions */
 #define ACCEPT_PAUSE_S 0.1       /* after EMFILE/ENFILE: let closes free descriptors */
@@ -23,6 +25,31 @@
 #define SPARE_BUFFERS 256        /* pool blocks kept for reuse (4 MiB) */
 #define FD_RESERVE 64            /* descriptors kept for listeners, logs, admin */
 #define TICK_S 1.0
+
+/* ---- rate-limited refusal lines ------------------------------------------------ */
+
+static void log_window_roll(struct px_worker *w, double now)
+{
+    if (now - w->log_window < 1.0)
+        return;
+    if (w->log_suppressed)
+        log_info("log_suppressed", "worker=%u lines=%llu window_s=%.0f", w->index,
+                 (unsigned long long)w->log_suppressed, now - w->log_window);
+    w->log_window = now;
+    w->log_lines = 0;
+    w->log_suppressed = 0;
+}
+
+bool px_worker_log_ok(struct px_worker *w)
+{
+    log_window_roll(w, ev_now(w->loop));
+    if (w->log_lines < PX_LOG_BURST) {
+        w->log_lines++;
+        return true;
+    }
+    w->log_suppressed++;
+    return false;
+}
 
 /* ---- listeners -------------------------------------------------------------- */
 
@@ -46,10 +73,42 @@ static void pause_accept(struct px_worker *w)
     listeners_set(w, false);
 }
 
+/* At max_conns a worker leaves its listeners' SO_REUSEPORT groups: a
+ * listening socket that only stops being watched keeps getting its share
+ * of new connections, which then wait in its backlog (or time out) while
+ * other workers have room. shutdown(SHUT_RD) ends listening but keeps the
+ * socket bound (Linux; HAProxy pauses listeners the same way), listen()
+ * rejoins. What was already queued on it is reset, so a client retries
+ * and lands on a worker with room. */
+static void leave_groups(struct px_worker *w)
+{
+    pause_accept(w);
+    if (w->unlistened)
+        return;
+    w->unlistened = true;
+    for (size_t i = 0; i < w->n_listeners; i++)
+        if (w->listeners[i].fd != -1 && shutdown(w->listeners[i].fd, SHUT_RD) == -1)
+            log_warn("unlisten", "worker=%u listener=%s err=\"%s\"", w->index, w->listeners[i].text,
+                     strerror(errno));
+    metrics_add(w->mv, &w->m->fam[PXM_PAUSES], 0, 1);
+    log_debug("paused", "worker=%u conns=%llu max_conns=%llu", w->index, (unsigned long long)w->n_conns,
+             (unsigned long long)w->max_conns);
+}
+
 static void maybe_resume_accept(struct px_worker *w)
 {
     if (!w->accept_paused || w->draining || ev_is_active(&w->accept_retry) || w->n_conns >= w->max_conns)
         return;
+    if (w->unlistened) {
+        for (size_t i = 0; i < w->n_listeners; i++)
+            if (w->listeners[i].fd != -1 && listen(w->listeners[i].fd, (int)w->cfg->backlog) == -1) {
+                log_error("relisten", "worker=%u listener=%s err=\"%s\"", w->index,
+                          w->listeners[i].text, strerror(errno));
+                return; /* tried again at the next close */
+            }
+        w->unlistened = false;
+        log_debug("resumed", "worker=%u conns=%llu", w->index, (unsigned long long)w->n_conns);
+    }
     w->accept_paused = false;
     listeners_set(w, true);
 }
@@ -73,7 +132,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     struct px_worker *w = l->wk;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (w->n_conns >= w->max_conns) {
-            pause_accept(w); /* the kernel's backlog holds the rest */
+            leave_groups(w);
             return;
         }
         struct sockaddr_storage peer;
@@ -96,6 +155,18 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             }
             return;
         }
+        if (w->cfg->max_handshakes > 0 && w->n_handshakes >= (uint64_t)w->cfg->max_handshakes) {
+            /* before any work: a flood of handshakes cannot grow memory or CPU */
+            refuse(w, PXR_HANDSHAKES);
+            if (px_worker_log_ok(w)) {
+                char addr[NET_ADDR_STR_MAX];
+                log_info("refuse", "peer=%s listener=%s reason=handshakes in_flight=%llu",
+                         net_addr_str((const struct sockaddr *)&peer, addr, sizeof addr), l->text,
+                         (unsigned long long)w->n_handshakes);
+            }
+            close(fd);
+            continue;
+        }
         net_tune(fd); /* TCP_NODELAY: SSTP carries interactive PPP traffic */
         const struct sockaddr *sa = (const struct sockaddr *)&peer;
         bool proxy = l->proxy;
@@ -103,14 +174,19 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             if (w->cfg->proxy_untrusted == PX_UNTRUSTED_REJECT) {
                 char addr[NET_ADDR_STR_MAX];
                 refuse(w, PXR_UNTRUSTED_PROXY);
-                log_info("refuse", "peer=%s listener=%s reason=untrusted_proxy_source",
-                         net_addr_str(sa, addr, sizeof addr), l->text);
+                if (px_worker_log_ok(w))
+                    log_info("refuse", "peer=%s listener=%s reason=untrusted_proxy_source",
+                             net_addr_str(sa, addr, sizeof addr), l->text);
                 close(fd);
                 continue;
             }
             proxy = false; /* a direct client: its bytes start with TLS */
         }
         px_conn_accept(w, fd, sa, len, proxy);
+        if (w->n_conns >= w->max_conns) { /* full: not one more connection queued here */
+            leave_groups(w);
+            return;
+        }
     }
 }
 
@@ -227,6 +303,9 @@ static void publish(struct px_worker *w)
     }
     metrics_set(w->mv, &f[PXM_BUFFERS], 0, w->pool.n_alloc);
     px_tls_tick(w->tls, ev_now(w->loop)); /* erases a rotated-out ticket key even when idle */
+    metrics_set(w->mv, &f[PXM_HANDSHAKES], 0, w->n_handshakes);
+    metrics_set(w->mv, &f[PXM_BUFFER_BYTES], 0, w->pool.bytes);
+    metrics_set(w->mv, &f[PXM_BUFFER_BYTES_PEAK], 0, w->buf_peak);
     metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
     if (w->health) {
         const struct lb_health_stats *hs = lb_health_stats(w->health);
@@ -242,9 +321,10 @@ static void publish(struct px_worker *w)
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)loop;
     (void)revents;
-    publish(t->data);
+    struct px_worker *w = t->data;
+    log_window_roll(w, ev_now(loop)); /* a flood that stopped still gets its summary */
+    publish(w);
 }
 
 /* ---- backend generations ------------------------------------------------------ */
@@ -259,7 +339,8 @@ static struct lb *build_lb(struct px_worker *w, const struct px_config *cfg)
     char shadowed[sizeof w->shadowed];
     /* a random start per worker: the workers of every proxy see the same
      * fleet counts, and ties starting at index 0 would all land on one */
-    struct lb_params params = { .down_time = cfg->down_time, .tie_start = arc4random() };
+    struct lb_params params = { .down_time = cfg->down_time, .tie_start = arc4random(),
+                                .panic_threshold = (unsigned)cfg->panic_threshold };
     if (lb_reg_merge(&specs, &cfg->servers, reg, shadowed, sizeof shadowed) == -1)
         return NULL;
     struct lb *nlb = lb_new(lb_policy_by_index(cfg->policy), &params, &specs, w->lb);
@@ -342,6 +423,115 @@ static void setup_health(struct px_worker *w, const struct px_config *cfg)
         log_error("health", "worker=%u err=out_of_memory msg=no_active_checks", w->index);
 }
 
+/* ---- admission limits -------------------------------------------------------------- */
+
+#define SOURCE_SLOTS 65536 /* sources tracked per worker: ~2 MiB of buckets and counters */
+
+static int init_limits(struct px_worker *w, const struct px_config *cfg)
+{
+    if (ratelimit_init(&w->rate, SOURCE_SLOTS, (double)cfg->per_source_rate,
+                       (double)cfg->per_source_burst) == -1 ||
+        ratelimit_set_prefix(&w->rate, (unsigned)cfg->source_prefix4, (unsigned)cfg->source_prefix6) == -1 ||
+        srclimit_init(&w->src, SOURCE_SLOTS, (uint32_t)cfg->per_source_conns,
+                      (unsigned)cfg->source_prefix4, (unsigned)cfg->source_prefix6) == -1)
+        return -1;
+    return 0;
+}
+
+/* A reload: new rates and caps at once (counts held are kept). */
+static void apply_limits(struct px_worker *w, const struct px_config *cfg)
+{
+    w->rate.rate = (double)cfg->per_source_rate;
+    w->rate.burst = (double)cfg->per_source_burst;
+    ratelimit_set_prefix(&w->rate, (unsigned)cfg->source_prefix4, (unsigned)cfg->source_prefix6);
+    srclimit_set_max(&w->src, (uint32_t)cfg->per_source_conns);
+    if (w->src.v4_prefix != (unsigned)cfg->source_prefix4 || w->src.v6_prefix != (unsigned)cfg->source_prefix6)
+        log_warn("reload_partial", "worker=%u msg=limits.source_prefix_applies_to_per_source_conns_at_restart",
+                 w->index);
+}
+
+/* ---- relay memory ------------------------------------------------------------------ */
+
+static size_t memory_budget(const struct px_worker *w)
+{
+    return (size_t)w->cfg->relay_memory * 1024;
+}
+
+static bool memory_room(const struct px_worker *w)
+{
+    size_t budget = memory_budget(w);
+    return budget == 0 || w->pool.bytes + BUF_BIG_SIZE <= budget;
+}
+
+void px_worker_buf_taken(struct px_worker *w)
+{
+    if (w->pool.bytes > w->buf_peak)
+        w->buf_peak = w->pool.bytes;
+}
+
+bool px_worker_memory_ok(struct px_worker *w, struct px_conn *c)
+{
+    if (c->mem_wait)
+        return false; /* in line: its turn comes from memory_check_cb */
+    if (c->mem_granted) { /* its turn came: the memory is its own */
+        c->mem_granted = false;
+        return true;
+    }
+    if (memory_room(w) && !w->mem_head)
+        return true;
+    /* first come, first served: a newcomer does not pass the line */
+    c->mem_wait = true;
+    c->mem_prev = w->mem_tail;
+    c->mem_next = NULL;
+    if (w->mem_tail)
+        w->mem_tail->mem_next = c;
+    else
+        w->mem_head = c;
+    w->mem_tail = c;
+    metrics_add(w->mv, &w->m->fam[PXM_MEMORY_WAITS], 0, 1);
+    ev_check_start(w->loop, &w->memory_check);
+    return false;
+}
+
+void px_worker_memory_leave(struct px_worker *w, struct px_conn *c)
+{
+    if (!c->mem_wait)
+        return;
+    if (c->mem_prev)
+        c->mem_prev->mem_next = c->mem_next;
+    else
+        w->mem_head = c->mem_next;
+    if (c->mem_next)
+        c->mem_next->mem_prev = c->mem_prev;
+    else
+        w->mem_tail = c->mem_prev;
+    c->mem_prev = c->mem_next = NULL;
+    c->mem_wait = false;
+}
+
+/* After each loop iteration: while memory is free, the first in line runs
+ * its relay again (outside any connection's callback). */
+static void memory_check_cb(struct ev_loop *loop, ev_check *chk, int revents)
+{
+    (void)revents;
+    struct px_worker *w = chk->data;
+    size_t n = 0;
+    for (struct px_conn *c = w->mem_head; c; c = c->mem_next)
+        n++;
+    /* each one in line now gets at most one turn per loop iteration (one
+     * that needs more goes to the back): other events are not starved */
+    while (n-- > 0 && w->mem_head && memory_room(w)) {
+        struct px_conn *c = w->mem_head;
+        px_worker_memory_leave(w, c);
+        c->mem_granted = true; /* not sent to the back of the line by px_worker_memory_ok */
+        px_relay_run(c, 0, 0);
+        if (c->state != PXC_CLOSED)
+            c->mem_granted = false; /* used, or not needed this time */
+    }
+    if (!w->mem_head)
+        ev_check_stop(loop, chk);
+}
+
 /* ---- reload and drain ---------------------------------------------------------- */
 
 static bool binds_equal(const struct px_bind_list *a, const struct px_bind_list *b)
@@ -384,6 +574,7 @@ static void reload(struct px_worker *w)
     px_config_free(w->cfg);
     free(w->cfg);
     w->cfg = nc;
+    apply_limits(w, nc);
     setup_health(w, nc);
     install_lb(w, nlb);
     char hex[2 * SSTP_SHA256_LEN + 1];
@@ -457,6 +648,7 @@ static void worker_cleanup(struct px_worker *w)
     close_listeners(w);
     free(w->listeners);
     ev_timer_stop(w->loop, &w->accept_retry);
+    ev_check_stop(w->loop, &w->memory_check);
     ev_timer_stop(w->loop, &w->drain_timer);
     ev_timer_stop(w->loop, &w->tick);
     ev_signal_stop(w->loop, &w->sighup);
@@ -468,6 +660,8 @@ static void worker_cleanup(struct px_worker *w)
     lb_free(w->lb);
     BIO_meth_free(w->wstage_meth); /* every SSL that used it is gone */
     buf_pool_cleanup(&w->pool);
+    ratelimit_cleanup(&w->rate);
+    srclimit_cleanup(&w->src);
     if (w->cfg) {
         px_config_free(w->cfg);
         free(w->cfg);
@@ -500,6 +694,8 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     w.tick.data = &w;
     ev_check_init(&w.reaper, reaper_cb);
     w.reaper.data = &w;
+    ev_check_init(&w.memory_check, memory_check_cb);
+    w.memory_check.data = &w;
     ev_signal_init(&w.sighup, signal_cb, SIGHUP);
     ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
     ev_signal_init(&w.sigint, signal_cb, SIGINT);
@@ -521,6 +717,10 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     if (cfg->redis_url && cfg->redis_url[0] && !(w.fleet = px_fleet_new(&w)))
         goto out;
     w.max_conns = conn_limit(cfg);
+    if (init_limits(&w, cfg) == -1) {
+        log_error("start_fail", "worker=%u err=out_of_memory msg=admission_tables", index);
+        goto out;
+    }
     if (open_listeners(&w) == -1)
         goto out;
     ev_signal_start(loop, &w.sighup);

@@ -16,6 +16,8 @@
 
 #include "core/buf.h"
 #include "core/metrics.h"
+#include "core/ratelimit.h"
+#include "core/srclimit.h"
 #include "lb/health.h"
 #include "lb/lb.h"
 #include "lb/registry.h"
@@ -52,11 +54,20 @@ struct px_worker {
     struct px_listener *listeners;
     size_t n_listeners;
     bool accept_paused;         /* at max_conns, or after EMFILE */
+    bool unlistened;            /* at max_conns: out of the SO_REUSEPORT groups (leave_groups) */
     ev_timer accept_retry;
 
     struct buf_pool pool;
     BIO_METHOD *wstage_meth;    /* the staging write BIO of relayed clients */
     uint64_t n_conns, max_conns, n_sessions;
+    uint64_t n_handshakes;      /* connections not relayed yet (limits.max_handshakes) */
+    struct ratelimit rate;      /* limits.per_source_rate */
+    struct srclimit src;        /* limits.per_source_conns */
+    /* sessions waiting for relay memory (limits.relay_memory), first come
+     * first served; `memory_check` wakes them once buffers were given back */
+    struct px_conn *mem_head, *mem_tail;
+    ev_check memory_check;
+    size_t buf_peak;            /* most pool bytes held at once */
     struct px_conn *conns;      /* live connections, doubly linked */
     struct px_conn *dead;       /* closed, freed by `reaper` after the callback */
     ev_check reaper;
@@ -69,7 +80,13 @@ struct px_worker {
     ev_timer tick;              /* publishes gauges once a second */
     ev_signal sighup, sigterm, sigint;
     double last_accept_log;     /* rate limit of accept error lines */
+    /* rate limit of per-connection refusal lines (px_worker_log_ok) */
+    double log_window;          /* start of the current second */
+    unsigned log_lines;         /* lines written in it */
+    uint64_t log_suppressed;    /* lines dropped since the last summary */
 };
+
+#define PX_LOG_BURST 32 /* refusal lines per second per worker: a scan or flood writes a summary */
 
 /* px_worker_main runs a worker until it has drained: opens its listeners,
  * builds its backends from cfg, serves with the TLS generation tls (the
@@ -77,6 +94,22 @@ struct px_worker {
  * one reference of tls. Returns a PX_EXIT_* code. */
 int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
                    struct px_config *cfg, struct metrics *m, struct px_tls *tls);
+
+/* px_worker_log_ok: a per-connection refusal line (tls_fail, timeout,
+ * refuse, rejects, resource errors) may be written now: at most
+ * PX_LOG_BURST a second per worker, so a client cannot flood the log. A
+ * dropped line is counted; the next second's first call (or the worker's
+ * tick) writes one "log_suppressed" line with the number. */
+bool px_worker_log_ok(struct px_worker *w);
+
+/* px_worker_memory_ok: a relay of c may take one more big buffer now
+ * (limits.relay_memory). If not, c waits in line (px_conn.mem_wait) and is
+ * run again once memory was given back; counted. */
+bool px_worker_memory_ok(struct px_worker *w, struct px_conn *c);
+/* px_worker_memory_leave takes c out of the line (it closes). */
+void px_worker_memory_leave(struct px_worker *w, struct px_conn *c);
+/* px_worker_buf_taken records the pool's high-water mark. */
+void px_worker_buf_taken(struct px_worker *w);
 
 /* Used by conn.c. */
 void px_worker_conn_closed(struct px_worker *w, struct px_conn *c);

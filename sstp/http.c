@@ -570,3 +570,37 @@ enum sstp_rc sstp_http_req_build(struct sstp_wbuf *w, enum sstp_http_method meth
     put_str(w, CRLF);
     return finish(w, start);
 }
+
+enum sstp_rc sstp_http_req_canonical_build(struct sstp_wbuf *w, const struct sstp_http_fields *f)
+{
+    if (!w || !f || !f->has_host)
+        return SSTP_E_ARG;
+    /* the lengths are the parser's; a copy whose string disagrees is not its output */
+    if (strlen(f->host) != f->host_len || (f->has_corr_id && strlen(f->corr_id) != f->corr_id_len) ||
+        (f->has_tenantid && strlen(f->tenantid) != f->tenantid_len))
+        return SSTP_E_ARG;
+    return sstp_http_req_build(w, f->method, f->host, f->has_corr_id ? f->corr_id : NULL,
+                               f->has_tenantid ? f->tenantid : NULL);
+}
+
+enum sstp_rc sstp_http_resp_status(int *out_status, const uint8_t *in, size_t in_len)
+{
+    static const char prefix[] = "HTTP/1.1 ";
+    const size_t plen = sizeof(prefix) - 1, need = plen + 4; /* three digits and what ends them */
+    if (!out_status || (!in && in_len))
+        return SSTP_E_ARG;
+    size_t n = in_len < need ? in_len : need;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = in[i];
+        bool ok = i < plen                ? c == (uint8_t)prefix[i]
+                  : i == plen             ? c >= '1' && c <= '5'
+                  : i < plen + 3          ? c >= '0' && c <= '9'
+                                          : c == ' ' || c == '\r' || c == '\n';
+        if (!ok)
+            return SSTP_E_HTTP_MALFORMED;
+    }
+    if (in_len < need)
+        return SSTP_AGAIN;
+    *out_status = (in[plen] - '0') * 100 + (in[plen + 1] - '0') * 10 + (in[plen + 2] - '0');
+    return SSTP_OK;
+}

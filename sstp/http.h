@@ -232,6 +232,26 @@ enum sstp_rc sstp_http_req_build(struct sstp_wbuf *w, enum sstp_http_method meth
                                  const char *host, const char *corr_id,
                                  const char *tenantid);
 
+/* sstp_http_req_canonical_build appends the canonical head of a request
+ * the parser accepted: what a backend gets instead of the client's bytes,
+ * so it never sees anything the proxy did not understand (bare-LF line
+ * ends, unknown headers, odd spacing or case). It is sstp_http_req_build of
+ * f's method, Host, SSTPCORRELATIONID (when kept) and tenantid (when
+ * present): CRLF line ends, the SSTP URI in its MS-SSTP case, exactly one
+ * Content-Length for SSTP_DUPLEX_POST, nothing else. The result parses back
+ * to the same fields. Borrows f. Returns SSTP_OK, SSTP_E_NOSPACE (w full,
+ * nothing partial) or SSTP_E_ARG (w or f NULL, or f not what the parser
+ * returns for an accepted head). */
+enum sstp_rc sstp_http_req_canonical_build(struct sstp_wbuf *w, const struct sstp_http_fields *f);
+
+/* sstp_http_resp_status reads the status code of the answer that starts
+ * at `in` (a backend's, borrowed): "HTTP/1.1 " and three digits, then SP,
+ * CR or LF. Returns SSTP_OK with *out_status 100-599; SSTP_AGAIN while
+ * fewer bytes than that are in and nothing is wrong yet; or
+ * SSTP_E_HTTP_MALFORMED (anything else: not an HTTP/1.1 answer);
+ * SSTP_E_ARG for NULL arguments. */
+enum sstp_rc sstp_http_resp_status(int *out_status, const uint8_t *in, size_t in_len);
+
 /* sstp_http_req_is_probe: the complete head r is a HEAD health probe. */
 static inline bool sstp_http_req_is_probe(const struct sstp_http_req *r)
 {

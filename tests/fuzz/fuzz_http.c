@@ -1,8 +1,9 @@
 /* fuzz_http.c — libFuzzer target for sstp/http.c.
  * Input: byte 0 picks the chunk size (1-256), byte 1 the head limit, the rest
  * is the stream. The stream is parsed whole and in chunks; any difference in
- * rc, bytes used or fields aborts. A valid head is rebuilt with
- * sstp_http_req_build() and parsed again; it must give the same fields.
+ * rc, bytes used or fields aborts. A valid head is rebuilt as the canonical
+ * head (sstp_http_req_canonical_build) and parsed again; it must give the
+ * same fields. The stream is also read as a backend's status line.
  * The status of the rc and its error answer are built too. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -119,11 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(used_w > 0 && buf[used_w - 1] == '\n');
         check(whole.f.method != SSTP_HTTP_M_NONE && whole.f.has_host);
 
-        /* round trip: rebuild from the fields and parse again */
+        /* round trip: the canonical head a backend gets, parsed again */
         sstp_wbuf_init(&w, out, sizeof(out));
-        enum sstp_rc rc_b = sstp_http_req_build(&w, whole.f.method, whole.f.host,
-                                                whole.f.has_corr_id ? whole.f.corr_id : NULL,
-                                                whole.f.has_tenantid ? whole.f.tenantid : NULL);
+        enum sstp_rc rc_b = sstp_http_req_canonical_build(&w, &whole.f);
         check(rc_b == SSTP_OK);
         struct sstp_http_req again;
         size_t used_a = 0;
@@ -133,6 +132,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_fields_same(&whole.f, &again.f, false);
         check(!again.f.corr_id_too_long);
     }
+
+    /* the stream read as a backend's answer: a status only from a
+     * well-formed status line */
+    int st = 0;
+    enum sstp_rc rc_s = sstp_http_resp_status(&st, buf, n);
+    check(rc_s == SSTP_OK || rc_s == SSTP_AGAIN || rc_s == SSTP_E_HTTP_MALFORMED);
+    if (rc_s == SSTP_OK)
+        check(st >= 100 && st <= 599 && n >= 13 && memcmp(buf, "HTTP/1.1 ", 9) == 0);
 
     /* the answer the proxy would send */
     int status = sstp_http_status_for(rc_w);

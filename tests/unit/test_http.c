@@ -911,6 +911,129 @@ static void test_build_request(void **state)
                 "\r\n", b_req, &a);
 }
 
+/* The canonical head of an accepted request: exactly these bytes, and it
+ * parses back to the same fields (a too-long correlation id is dropped, as
+ * the parser did). */
+static void check_canonical(const char *in, const char *want)
+{
+    struct sstp_http_req *r = check_parse(in, SSTP_OK, strlen(in));
+    uint8_t buf[1024];
+    struct sstp_wbuf w;
+    sstp_wbuf_init(&w, buf, sizeof(buf));
+    assert_int_equal(sstp_http_req_canonical_build(&w, &r->f), SSTP_OK);
+    if (w.len != strlen(want) || memcmp(buf, want, w.len) != 0)
+        print_error("got:\n%.*s\nwant:\n%s\n", (int)w.len, (const char *)buf, want);
+    assert_int_equal(w.len, strlen(want));
+    assert_memory_equal(buf, want, w.len);
+
+    struct sstp_http_req *back = check_parse_n(buf, w.len, 0, SSTP_OK, w.len);
+    r->f.corr_id_too_long = false;
+    assert_fields_equal(&r->f, &back->f);
+    /* canonical is a fixed point */
+    uint8_t again[1024];
+    struct sstp_wbuf w2;
+    sstp_wbuf_init(&w2, again, sizeof(again));
+    assert_int_equal(sstp_http_req_canonical_build(&w2, &back->f), SSTP_OK);
+    assert_int_equal(w2.len, w.len);
+    assert_memory_equal(again, buf, w.len);
+    free(back);
+    free(r);
+}
+
+static void test_canonical_head(void **state)
+{
+    (void)state;
+    /* nmap's sstp-discover: bare LF line ends become CRLF */
+    check_canonical(REQ_LINE "\nHost: 198.51.100.1\nSSTPCORRELATIONID: {}\n" CL "\n\n",
+                    REQ_LINE "\r\n" CL "\r\nHost: 198.51.100.1\r\nSSTPCORRELATIONID: {}\r\n\r\n");
+    /* unknown headers, odd case and spacing, an upper-case URI, a query
+     * with other items: only what was validated goes on */
+    check_canonical("SSTP_DUPLEX_POST\t/SRA_{BA195980-CD49-458B-9E23-C84EE0ADCD75}/?x=1&TenantId=t1 "
+                    "HTTP/1.1\r\nX-Smuggle: a\r\nhost:\t vpn.example \r\ncontent-length: "
+                    "18446744073709551615\r\nUser-Agent: y\r\n\r\n",
+                    "SSTP_DUPLEX_POST " URI "?tenantid=t1 HTTP/1.1\r\n" CL "\r\nHost: vpn.example\r\n\r\n");
+    /* an empty tenantid stays an empty tenantid */
+    check_canonical(REQ_LINE "\r\nHost: h\r\n" CL "\r\n\r\n",
+                    REQ_LINE "\r\n" CL "\r\nHost: h\r\n\r\n");
+    check_canonical("SSTP_DUPLEX_POST " URI "?tenantid HTTP/1.1\r\nHost: h\r\n" CL "\r\n\r\n",
+                    "SSTP_DUPLEX_POST " URI "?tenantid= HTTP/1.1\r\n" CL "\r\nHost: h\r\n\r\n");
+    /* a too-long correlation id was dropped whole: it stays dropped */
+    char in[512];
+    char longid[SSTP_CORRELATION_ID_MAX + 2];
+    memset(longid, 'c', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    snprintf(in, sizeof(in), REQ_LINE "\r\nHost: h\r\nSSTPCORRELATIONID: %s\r\n" CL "\r\n\r\n", longid);
+    check_canonical(in, REQ_LINE "\r\n" CL "\r\nHost: h\r\n\r\n");
+    /* a HEAD probe: no Content-Length */
+    check_canonical("HEAD " URI " HTTP/1.1\nHost: b\nContent-Length: 0\n\n",
+                    "HEAD " URI " HTTP/1.1\r\nHost: b\r\n\r\n");
+}
+
+static void test_canonical_head_bad_args(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    struct sstp_wbuf w;
+    struct sstp_http_fields f;
+    memset(&f, 0, sizeof(f));
+    sstp_wbuf_init(&w, buf, sizeof(buf));
+    f.method = SSTP_HTTP_M_DUPLEX_POST;
+    assert_int_equal(sstp_http_req_canonical_build(&w, &f), SSTP_E_ARG); /* no Host */
+    f.has_host = true;
+    f.host_len = 1;
+    memcpy(f.host, "h", 2);
+    assert_int_equal(sstp_http_req_canonical_build(NULL, &f), SSTP_E_ARG);
+    assert_int_equal(sstp_http_req_canonical_build(&w, NULL), SSTP_E_ARG);
+    f.host_len = 2; /* the string disagrees with its length */
+    assert_int_equal(sstp_http_req_canonical_build(&w, &f), SSTP_E_ARG);
+    f.host_len = 1;
+    f.method = SSTP_HTTP_M_NONE;
+    assert_int_equal(sstp_http_req_canonical_build(&w, &f), SSTP_E_ARG);
+    f.method = SSTP_HTTP_M_DUPLEX_POST;
+    f.has_corr_id = true; /* a control byte can never come out of the parser */
+    f.corr_id_len = 3;
+    memcpy(f.corr_id, "a\rb", 4);
+    assert_int_equal(sstp_http_req_canonical_build(&w, &f), SSTP_E_ARG);
+    f.has_corr_id = false;
+    /* 64 bytes cannot hold it: nothing partial */
+    assert_int_equal(sstp_http_req_canonical_build(&w, &f), SSTP_E_NOSPACE);
+    assert_int_equal(w.len, 0);
+}
+
+static void check_status(const char *in, enum sstp_rc want_rc, int want_status)
+{
+    int st = -1;
+    size_t n = strlen(in);
+    uint8_t *b = dup_exact(in, n);
+    assert_int_equal(sstp_http_resp_status(&st, b, n), want_rc);
+    if (want_rc == SSTP_OK)
+        assert_int_equal(st, want_status);
+    /* every prefix of a good answer wants more, never fails */
+    for (size_t k = 0; want_rc == SSTP_OK && k < 13 && k < n; k++)
+        assert_int_equal(sstp_http_resp_status(&st, b, k), SSTP_AGAIN);
+    free(b);
+}
+
+static void test_resp_status(void **state)
+{
+    (void)state;
+    check_status("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n", SSTP_OK, 200);
+    check_status("HTTP/1.1 503 Service Unavailable\r\n", SSTP_OK, 503);
+    check_status("HTTP/1.1 400\r\n", SSTP_OK, 400);
+    check_status("HTTP/1.1 404\n", SSTP_OK, 404);
+    check_status("HTTP/1.1 20", SSTP_AGAIN, 0);
+    check_status("HTTP/1.0 200 OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("http/1.1 200 OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("HTTP/1.1 2000 OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("HTTP/1.1 600 X\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("HTTP/1.1 20x OK\r\n", SSTP_E_HTTP_MALFORMED, 0);
+    check_status("\x10\x01\x00\x0c", SSTP_E_HTTP_MALFORMED, 0); /* SSTP before any HTTP */
+    int st;
+    assert_int_equal(sstp_http_resp_status(NULL, (const uint8_t *)"x", 1), SSTP_E_ARG);
+    assert_int_equal(sstp_http_resp_status(&st, NULL, 1), SSTP_E_ARG);
+    assert_int_equal(sstp_http_resp_status(&st, NULL, 0), SSTP_AGAIN);
+}
+
 static void test_build_request_bad_args(void **state)
 {
     (void)state;
@@ -1020,6 +1143,9 @@ int main(void)
         cmocka_unit_test(test_build_busy),
         cmocka_unit_test(test_build_request),
         cmocka_unit_test(test_build_request_bad_args),
+        cmocka_unit_test(test_canonical_head),
+        cmocka_unit_test(test_canonical_head_bad_args),
+        cmocka_unit_test(test_resp_status),
         cmocka_unit_test(test_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -327,6 +328,45 @@ static void test_tls_setup_failure(void **state)
     ev_loop_destroy(loop);
 }
 
+static bool skipped_some(void *arg)
+{
+    return lb_health_stats(arg)->skipped >= 6;
+}
+
+/* Our own descriptor shortage (EMFILE at connect) is no verdict on the
+ * backend: the check is skipped and counted, never failed. */
+static void test_local_emfile_no_verdict(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct srv s;
+    srv_start(&s, loop);
+    s.mode = ANSWER_500; /* would fail every check that ran */
+    struct lb *lb = one_backend(s.port, "");
+    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL);
+    lb_health_sync(h, lb);
+    struct rlimit was, now;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    now = was;
+    now.rlim_cur = 0; /* no new descriptor at all: socket() fails with EMFILE */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &now), 0);
+    bool skipped = run_until(loop, skipped_some, h, 3);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    if (!skipped)
+        print_error("limit %llu: skipped %llu fail %llu ok %llu\n", (unsigned long long)now.rlim_cur,
+                    (unsigned long long)lb_health_stats(h)->skipped,
+                    (unsigned long long)lb_health_stats(h)->fail, (unsigned long long)lb_health_stats(h)->ok);
+    assert_true(skipped);
+    assert_int_equal(lb_health_stats(h)->fail, 0);
+    assert_false(lb->be[0]->health_down);
+    /* with descriptors again, the checks run and judge */
+    assert_true(run_until(loop, is_down, lb->be[0], 3));
+    lb_health_free(h);
+    lb_free(lb);
+    srv_stop(&s);
+    ev_loop_destroy(loop);
+}
+
 static void test_sync_follows_generations(void **state)
 {
     (void)state;
@@ -422,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_sstp_probe_fall_rise),
         cmocka_unit_test(test_timeout_and_tcp),
         cmocka_unit_test(test_tls_setup_failure),
+        cmocka_unit_test(test_local_emfile_no_verdict),
         cmocka_unit_test(test_sync_follows_generations),
         cmocka_unit_test(test_new_backend_waits_for_a_check),
         cmocka_unit_test(test_probe_names),

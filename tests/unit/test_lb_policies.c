@@ -403,6 +403,85 @@ static void test_registry_parse_limits(void **state)
     assert_true(e.spec.tls);
 }
 
+/* Panic threshold (Envoy): below that share of a group up, down marks are
+ * ignored and every usable backend of the group is picked again; weight 0,
+ * drains and maxconn still exclude; 0 disables it; other groups do not
+ * count. */
+static void test_panic_threshold(void **state)
+{
+    (void)state;
+    static const char *const lines[] = { "a 10.0.0.1:1", "b 10.0.0.2:1", "c 10.0.0.3:1",
+                                         "d 10.0.0.4:1", "g 10.0.0.5:1 group=acme" };
+    struct lb_params params = { .down_time = 10.0, .panic_threshold = 50 };
+    struct lb_spec_list l = { 0 };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        add(&l, lines[i]);
+    struct lb *lb = lb_new(&lb_policy_wrr, &params, &l, NULL);
+    lb_spec_list_free(&l);
+    assert_non_null(lb);
+    struct lb_req req;
+    memset(&req, 0, sizeof req);
+    double now = 100;
+
+    /* 2 of 4 down: 50% up is not below 50%: no panic, only c and d */
+    lb_report(lb, lb->be[0], LB_EV_CONNECT_FAIL, now);
+    lb->be[1]->health_down = true;
+    assert_false(lb_panic(lb, &req, now));
+    for (int i = 0; i < 8; i++) {
+        const char *n = pick1(lb, NULL, NULL, now);
+        assert_true(strcmp(n, "c") == 0 || strcmp(n, "d") == 0);
+    }
+    /* 3 of 4 down: panic, all four taken in turn, and the pick says so */
+    lb_report(lb, lb->be[2], LB_EV_CONNECT_FAIL, now);
+    assert_true(lb_panic(lb, &req, now));
+    int seen[4] = { 0 };
+    for (int i = 0; i < 8; i++) {
+        memset(&req, 0, sizeof req);
+        assert_int_equal(lb_pick(lb, &req, now), LB_PICKED);
+        assert_true(req.panic);
+        seen[req.picked->spec.name[0] - 'a']++;
+        lb_release(req.picked);
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(seen[i], 2);
+    /* a backend tried is still not tried again; an affinity pick never panics */
+    memset(&req, 0, sizeof req);
+    assert_int_equal(lb_pick(lb, &req, now), LB_PICKED);
+    struct lb_backend *first = req.picked;
+    assert_int_equal(lb_pick(lb, &req, now), LB_PICKED);
+    assert_ptr_not_equal(req.picked, first);
+    lb_release(first);
+    lb_release(req.picked);
+    memset(&req, 0, sizeof req);
+    assert_int_equal(lb_pick_backend(lb, &req, lb->be[0], now), LB_NONE);
+    /* drained (weight 0) and full backends stay out even in panic */
+    lb->be[3]->spec.weight = 0; /* d: the only one up is drained: 0 of 3 up */
+    lb->be[2]->spec.maxconn = 1;
+    lb->be[2]->n_active = 1;    /* c full: a and b remain */
+    for (int i = 0; i < 6; i++) {
+        const char *n = pick1(lb, NULL, NULL, now);
+        assert_true(strcmp(n, "a") == 0 || strcmp(n, "b") == 0);
+    }
+    lb->be[2]->n_active = 0;
+    /* the tenant group is judged on its own: g is up, no panic for acme */
+    memset(&req, 0, sizeof req);
+    req.tenant = "acme";
+    assert_false(lb_panic(lb, &req, now));
+    lb_report(lb, lb->be[4], LB_EV_CONNECT_FAIL, now);
+    assert_true(lb_panic(lb, &req, now));
+    assert_string_equal(pick1(lb, "acme", NULL, now), "g");
+    /* 0 disables it: every backend down means no pick */
+    lb->params.panic_threshold = 0;
+    assert_false(lb_panic(lb, &req, now));
+    assert_string_equal(pick1(lb, NULL, NULL, now), "-");
+    /* after down_time the marks expire and nobody panics */
+    lb->params.panic_threshold = 50;
+    lb->be[1]->health_down = false;
+    memset(&req, 0, sizeof req);
+    assert_false(lb_panic(lb, &req, now + 11));
+    lb_free(lb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_chash),
         cmocka_unit_test(test_registry_merge_apply),
         cmocka_unit_test(test_registry_parse_limits),
+        cmocka_unit_test(test_panic_threshold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@ def t_dead_backend_skipped(env):
     p = env.proxy(env.sections(["dead %s" % dead_addr(), "ok %s" % be.addr]))  # wrr: dead is first
     c = env.session()
     check(len(be.wait_records(1)) == 1, "the session did not reach the live backend")
-    p.wait_log(r"(?m)ev=backend_fail sid=\w+ backend=dead attempt=1 reason=Connection_refused$")
+    p.wait_log(r"(?m)ev=backend_fail sid=\w+ backend=dead attempt=1 cause=backend reason=Connection_refused$")
     p.wait_log(r"ev=backend_down backend=dead")
     p.wait_log(r"ev=start .*backend=ok")
     c.close()
@@ -53,7 +53,9 @@ def t_dead_backend_skipped(env):
 
 
 def t_all_down(env):
-    p = env.proxy(env.sections(["d1 %s" % dead_addr(), "d2 %s" % dead_addr()]))
+    s = env.sections(["d1 %s" % dead_addr(), "d2 %s" % dead_addr()])
+    s["backends"]["panic_threshold"] = "0"        # down marks honoured (panic: proxy_judging)
+    p = env.proxy(s)
     check(probe(env) == 200, "before any failure the backends count as up")
     c = env.client()
     status, _ = c.http_handshake()

@@ -4,9 +4,13 @@ a dict of sections, and the proxies and test backends it started (all
 stopped at the end, sanitizer reports turned into failures).
 """
 import os
+import select
 import shutil
+import ssl
+import struct
 import subprocess
 import tempfile
+import time
 
 import proxy_util as pu
 import sstpclient as sc
@@ -101,6 +105,42 @@ class Env:
         if not (failed or errors) and not os.environ.get("PX_KEEP"):
             shutil.rmtree(self.work, ignore_errors=True)
         return errors
+
+
+def echo_burst(c, n=400, size=4000, chunk=16384, timeout=20):
+    """n data packets of `size` bytes each way through session c, every one
+    echoed intact and in order. One thread drives the socket (an SSL object
+    is not thread-safe): send while the socket takes it, read while it has
+    data, so both directions fill up and the proxy's back-pressure engages."""
+    frames = [b"\xff\x03" + struct.pack(">I", i) + os.urandom(size - 6) for i in range(n)]
+    out = b"".join(sc.data(f) for f in frames)
+    s = c.sock
+    s.setblocking(False)
+    sent, got, rbuf = 0, 0, bytearray()
+    deadline = time.monotonic() + timeout
+    while got < n:
+        pu.check(time.monotonic() < deadline, "stalled at frame %d (sent %d of %d bytes)" % (got, sent, len(out)))
+        r, w, _ = select.select([s], [s] if sent < len(out) else [], [], 0.5)
+        if r or s.pending():
+            try:
+                data = s.recv(65536)
+                pu.check(data, "closed after %d frames" % got)
+                rbuf += data
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+            while len(rbuf) >= 4:
+                ln = struct.unpack(">H", rbuf[2:4])[0] & 0x0FFF
+                if len(rbuf) < ln:
+                    break
+                pu.check(bytes(rbuf[4:ln]) == frames[got], "frame %d lost or reordered" % got)
+                del rbuf[:ln]
+                got += 1
+        if w:
+            try:
+                sent += s.send(out[sent:sent + chunk])
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+    s.setblocking(True)
 
 
 def make_certs(d):

@@ -156,9 +156,17 @@ class TestBackend:
     head), "silent" (read, never answer). tls: (cert, key, ca) to require
     TLS with a client certificate signed by ca."""
 
-    def __init__(self, mode="sstp", tls=None, host="127.0.0.1", after_ack=b""):
+    def __init__(self, mode="sstp", tls=None, host="127.0.0.1", after_ack=b"", delay=0.0,
+                 service=0.0, fail_first=0, refuse_host=None):
         self.mode = mode
         self.after_ack = after_ack  # sent in the same write as CALL_CONNECT_ACK
+        # a slow or picky backend (proxy_judging): every answer waits `delay`;
+        # answers leave one at a time, `service` seconds each (a loaded
+        # backend's queue); the first `fail_first` heads are closed on; a head
+        # with Host: refuse_host gets 400
+        self.delay, self.service, self.fail_first, self.refuse_host = delay, service, fail_first, refuse_host
+        self.serial = threading.Lock()
+        self.n_heads = 0
         self.records = []
         self.lock = threading.Lock()
         self.ctx = None
@@ -222,9 +230,21 @@ class TestBackend:
             rec["packets"] = []  # the first SSTP packets received
             with self.lock:
                 self.records.append(rec)
-            if self.mode == "close":
+            with self.lock:
+                self.n_heads += 1
+                fail_now = self.n_heads <= self.fail_first
+            if self.mode == "close" or fail_now:
                 s.close()
                 return
+            if self.refuse_host and (b"\r\nHost: %s\r\n" % self.refuse_host.encode()) in rec["head"]:
+                s.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                s.close()
+                return
+            if self.delay:
+                time.sleep(self.delay)
+            if self.service:
+                with self.serial:
+                    time.sleep(self.service)
             if self.mode == "silent":
                 while s.recv(65536):
                     pass
@@ -283,6 +303,8 @@ class TestBackend:
 # ---- the proxy process ----
 
 def proxy_binary():
+    if os.environ.get("PX_PROXY_BIN"):         # benchmarks: e.g. the optimised build
+        return os.environ["PX_PROXY_BIN"]
     asan = os.path.join(ROOT, "build", "asan", "sstp-proxy")
     if os.path.exists(asan):
         return asan
