@@ -34,11 +34,12 @@ declare -A SCRIPT=(
     [mschapv2]=backend_mschapv2.sh [pap_early]=backend_pap_early.sh
     [certhash]=backend_certhash.sh [sigkill]=backend_sigkill.sh
     [concurrent]=backend_concurrent.sh [echo]=backend_echo.sh
+    [binding_attack]=backend_binding_attack.sh
 )
-declare -A TIMEOUT=([concurrent]=200 [certhash]=120)
-declare -A MEM=([concurrent]=768M)
+declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [binding_attack]=200)
+declare -A MEM=([concurrent]=768M [binding_attack]=768M)
 # Longest first: with two lanes the suite ends about when the longest does.
-ALL=(concurrent certhash echo pap_early mschapv2 sigkill)
+ALL=(concurrent binding_attack certhash echo pap_early mschapv2 sigkill)
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for sc in "${scenarios[@]}"; do

@@ -1,0 +1,203 @@
+#!/bin/bash
+# backend_binding_attack.sh — guest scenario (tests/e2e/run.sh): the crypto
+# binding gates PPP, attacked with lib/attacker.py (its own PPP and
+# MS-CHAPv2) next to a real victim (sstpc as user2). sstp-backend runs with
+# Redis (every command recorded with MONITOR), per_user_action=replace and
+# one session per user, and a server ip-up script that records each run.
+#   control  attacker as user4 with its real keys: IPCP and a ping (proves
+#            the attacking client speaks PPP and the binding correctly)
+#   reauth   bound as user1, IPCP and a ping as user1; then LCP
+#            Configure-Request and MS-CHAPv2 as user2 (the victim's
+#            credentials, as a relay would replay them): the call is ended
+#            before any IPCP or ping as user2, Redis never shows user2 for
+#            that session, the backend says why, the victim is untouched
+#   zero     user3 with a compound MAC over a zero HLAK: refused, no IPCP
+#   relayed  user2's credentials (a relay without the keys: random HLAK):
+#            refused before IPCP; no ip-up run, never in Redis, the victim's
+#            session (replace policy) untouched
+#   flood    one source opens 500 negotiations through the proxy listener
+#            (PROXY v2 naming 192.0.2.2); sstpc from another source
+#            (192.0.3.2, its own namespace) still connects
+. "$E2E_DIR/lib/sstp.sh"
+
+ATTACKER="python3 $E2E_DIR/lib/attacker.py"
+CLI2_NS=cli2
+CLI2_ADDR=192.0.3.2
+SRV2_ADDR=192.0.3.1
+REDIS_PORT=6379
+FLOOD_N=500
+
+sstp_setup 4 || verdict_fail "namespace/secrets set-up failed"
+# A second client network for the flood case: cli2 <-> srv on veth1.
+ip -batch - <<EOF || verdict_fail "cli2 namespace set-up failed"
+netns add $CLI2_NS
+link add tmp-c2 netns $CLI2_NS type veth peer name tmp-s2 netns $SRV_NS
+EOF
+ip -n $CLI2_NS -batch - <<EOF || verdict_fail "cli2 link set-up failed"
+link set tmp-c2 name veth0
+link set lo up
+addr add $CLI2_ADDR/24 dev veth0
+link set veth0 up
+EOF
+ip -n $SRV_NS -batch - <<EOF || verdict_fail "srv veth1 set-up failed"
+link set tmp-s2 name veth1
+addr add $SRV2_ADDR/24 dev veth1
+link set veth1 up
+EOF
+
+# The server's ip-up script: one line per run (pppd's ipparam is the sid).
+cat > "$W/ip-up.sh" <<EOF
+#!/bin/sh
+echo "ip-up sid=\$6 remote=\$5 peer=\$PEERNAME" >> $W/ip-up.log
+EOF
+chmod +x "$W/ip-up.sh"
+: > "$W/ip-up.log"
+sstp_server_options mschapv2 "$W/pppd-server.options"
+echo "ip-up-script $W/ip-up.sh" >> "$W/pppd-server.options"
+sstp_client_options mschapv2 "$W/client.options"
+
+bg_start redis ip netns exec $SRV_NS redis-server --port $REDIS_PORT --bind 127.0.0.1 \
+    --save '' --appendonly no
+wait_for 10 eval "ip netns exec $SRV_NS redis-cli -p $REDIS_PORT ping 2> /dev/null | grep -q PONG" ||
+    verdict_fail "redis-server did not start"
+bg_start monitor ip netns exec $SRV_NS redis-cli -p $REDIS_PORT monitor
+
+sstp_backend_conf "$W/backend.conf" sstp.hash=sha256 listen.proxy="$SRV_ADDR:4433" \
+    listen.proxy_allow="$CLI_ADDR/32" limits.max_negotiating=40 limits.per_source_rate=0
+cat >> "$W/backend.conf" <<EOF
+[redis]
+url = redis://127.0.0.1:$REDIS_PORT
+[policy]
+max_sessions_per_user = 1
+per_user_action = replace
+EOF
+sstp_backend_start "$W/backend.conf" || verdict_fail "sstp-backend did not start"
+wait_for 10 log_has "$W/monitor.log" "backend:e2e-backend" || verdict_fail "backend never wrote to Redis"
+
+# The victim: real sstpc as user2.
+race_delay_on veth0 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed"
+sstp_client_start victim 2 "$W/client.options"
+sstp_up 2 20 || verdict_fail "victim (user2) tunnel not up within 20 s"
+race_delay_off veth0 $SRV_NS
+victim_sid=$(log_line "$BACKEND_LOG" "ev=auth_ok * user=user2 ")
+victim_sid=${victim_sid#*sid=}
+victim_sid=${victim_sid%% *}
+[ -n "$victim_sid" ] || verdict_fail "no auth_ok for the victim"
+victim_ok() {
+    ip netns exec $CLI_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null && bg_alive victim
+}
+victim_ok || verdict_fail "victim: no ping through its tunnel"
+
+# attack NAME ARGS...: runs lib/attacker.py in "cli"; its key=value
+# output in $W/NAME.out; ATK[key] holds the values.
+declare -A ATK
+attack() {
+    local name=$1 line
+    shift
+    ip netns exec $CLI_NS timeout 60 $ATTACKER "$@" > "$W/$name.out" 2> "$W/$name.err"
+    ATK=()
+    while IFS= read -r line; do
+        [[ $line == *=* ]] && ATK[${line%%=*}]=${line#*=}
+    done < "$W/$name.out"
+    gs_log "$name: $(tr '\n' ' ' < "$W/$name.out")"
+    [ "${ATK[done]:-}" = 1 ] && [ -z "${ATK[stage_error]:-}" ] ||
+        verdict_fail "$name: attack not staged: ${ATK[stage_error]:-$(tail -n 3 "$W/$name.err")}"
+}
+
+# sid_of USER N: the session id of USER's Nth auth_ok in the backend log.
+sid_of() {
+    local line n=0
+    while IFS= read -r line; do
+        if [[ $line == *"ev=auth_ok "*" user=$1 "* ]]; then
+            n=$((n + 1))
+            [ $n -eq "${2:-1}" ] && { line=${line#*sid=}; echo "${line%% *}"; return 0; }
+        fi
+    done < "$BACKEND_LOG"
+    return 1
+}
+
+# redis_user_of SID USER: MONITOR saw SID's hash get USER as its user, or
+# SID added to a per-user set other than the first one SID was added to.
+redis_shows_user() {
+    local sid=$1 user=$2 line
+    while IFS= read -r line; do
+        [[ $line == *'"HSET"'*"session:$sid\""*'"user" "'"$user"'"'* ]] && return 0
+        [[ $line == *'"ZADD"'*"user:$user\""*"\"$sid\""* ]] && return 0
+    done < "$W/monitor.log"
+    return 1
+}
+
+ended() {       # the attacker's call was ended by the server
+    [ "${ATK[end]:-open}" != open ]
+}
+
+# ---- control: the attacking client is a correct SSTP/PPP client
+attack control binding $SRV_ADDR $SSTP_PORT "$(sstp_user 4)" "$(sstp_pass 4)" $PPP_SRV_IP right
+[ "${ATK[ip]}" = "$(sstp_ip 4)" ] && [ "${ATK[ping]}" -ge 1 ] ||
+    verdict_fail "control: the attacker's own honest session did not come up (ip=${ATK[ip]} ping=${ATK[ping]})"
+
+# ---- reauth: bound as user1, then LCP renegotiation and user2's credentials
+attack reauth reauth $SRV_ADDR $SSTP_PORT "$(sstp_user 1)" "$(sstp_pass 1)" \
+    "$(sstp_user 2)" "$(sstp_pass 2)" $PPP_SRV_IP
+[ "${ATK[b_ping]}" = 0 ] || verdict_fail "reauth: a ping as user2 crossed the tunnel (b_ip=${ATK[b_ip]})"
+[ "${ATK[b_ip]}" = - ] || verdict_fail "reauth: IPCP came up as user2 (${ATK[b_ip]})"
+ended || verdict_fail "reauth: the call was not ended after the second authentication"
+sid=$(sid_of user1) || verdict_fail "reauth: no auth_ok for user1"
+wait_for 10 log_has "$BACKEND_LOG" "ev=close sid=$sid " || verdict_fail "reauth: no close for $sid"
+log_has "$BACKEND_LOG" "ev=binding_ok sid=$sid *user=user2" && verdict_fail "reauth: binding_ok as user2"
+log_has "$BACKEND_LOG" "ev=ppp_up sid=$sid user=user2" && verdict_fail "reauth: ppp_up as user2"
+[ "$(log_count "$BACKEND_LOG" "ev=ppp_up sid=$sid ")" -le 1 ] || verdict_fail "reauth: IPCP came up twice"
+reason=$(log_line "$BACKEND_LOG" "sid=$sid *reason=") ||
+    verdict_fail "reauth: the backend logged no reason for ending $sid"
+redis_shows_user "$sid" user2 && verdict_fail "reauth: Redis showed user2 for session $sid"
+log_has "$BACKEND_LOG" "ev=policy_replace user=user2" && verdict_fail "reauth: the victim was replaced"
+victim_ok || verdict_fail "reauth: the victim's session was disturbed"
+gs_log "reauth: refused: ${reason#*ev=}"
+
+# ---- zero: compound MAC over an all-zero HLAK after MS-CHAPv2
+attack zero binding $SRV_ADDR $SSTP_PORT "$(sstp_user 3)" "$(sstp_pass 3)" $PPP_SRV_IP zero
+[ "${ATK[ip]}" = - ] && [ "${ATK[ping]}" = 0 ] ||
+    verdict_fail "zero: a zero-HLAK binding got IPCP/ping (ip=${ATK[ip]} ping=${ATK[ping]})"
+ended || verdict_fail "zero: the call was not ended"
+sid=$(sid_of user3) || verdict_fail "zero: no auth_ok for user3"
+log_has "$BACKEND_LOG" "ev=binding_fail sid=$sid " || verdict_fail "zero: no binding_fail for $sid"
+log_has "$BACKEND_LOG" "ev=ppp_up sid=$sid " && verdict_fail "zero: ppp_up for $sid"
+log_has "$W/ip-up.log" "sid=$sid " && verdict_fail "zero: ip-up ran for $sid"
+
+# ---- relayed: the victim's credentials without the keys (replace policy)
+attack relayed binding $SRV_ADDR $SSTP_PORT "$(sstp_user 2)" "$(sstp_pass 2)" $PPP_SRV_IP random
+[ "${ATK[ip]}" = - ] && [ "${ATK[ping]}" = 0 ] ||
+    verdict_fail "relayed: got IPCP/ping without the keys (ip=${ATK[ip]} ping=${ATK[ping]})"
+ended || verdict_fail "relayed: the call was not ended"
+sid=$(sid_of user2 2) || verdict_fail "relayed: no auth_ok for the relayed user2"
+log_has "$BACKEND_LOG" "ev=binding_fail sid=$sid " || verdict_fail "relayed: no binding_fail for $sid"
+log_has "$BACKEND_LOG" "ev=ppp_up sid=$sid " && verdict_fail "relayed: ppp_up for $sid"
+log_has "$W/ip-up.log" "sid=$sid " && verdict_fail "relayed: ip-up ran for $sid"
+redis_shows_user "$sid" user2 && verdict_fail "relayed: Redis showed user2 for session $sid"
+log_has "$BACKEND_LOG" "ev=policy_replace" && verdict_fail "relayed: the victim's session was replaced"
+victim_ok || verdict_fail "relayed: the victim's session was disturbed"
+log_has "$W/ip-up.log" "sid=$victim_sid " || verdict_fail "ip-up.sh never ran (even for the victim)"
+
+# ---- flood: 500 negotiations from one source, sstpc from another
+rm -f "$W/flood.stop"
+bg_start flood ip netns exec $CLI_NS timeout 120 $ATTACKER flood $SRV_ADDR 4433 $CLI_ADDR \
+    $FLOOD_N "$W/flood.stop" 90
+wait_for 60 log_has "$W/flood.log" "unanswered=" || verdict_fail "flood: the 500 calls were not answered in 60 s"
+gs_log "flood: $(tr '\n' ' ' < "$W/flood.log")"
+log_has "$W/flood.log" "opened=$FLOOD_N" || verdict_fail "flood: could not open $FLOOD_N connections"
+race_delay_on veth1 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed (veth1)"
+bg_start other ip netns exec $CLI2_NS sstpc --log-level 4 --log-stderr --cert-warn \
+    --user "$(sstp_user 4)" --password "$(sstp_pass 4)" $SRV2_ADDR file "$W/client.options"
+wait_for 25 eval 'ip -n $CLI2_NS -o -4 addr show 2> /dev/null | grep -q " inet $(sstp_ip 4) peer "' ||
+    verdict_fail "flood: sstpc from $CLI2_ADDR did not connect while $CLI_ADDR held $FLOOD_N negotiations"
+race_delay_off veth1 $SRV_NS
+ip netns exec $CLI2_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "flood: no ping from the other source"
+flood_acked=$(log_line "$W/flood.log" "acked=")
+: > "$W/flood.stop"
+bg_wait flood 10 > /dev/null
+bg_stop other 10
+victim_ok || verdict_fail "flood: the victim's session was disturbed"
+
+bg_stop victim 10
+sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
+verdict_pass "reauth, zero-HLAK and relayed bindings refused before IPCP; flood: ${flood_acked} of $FLOOD_N from one source, other source up"
