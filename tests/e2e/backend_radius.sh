@@ -18,7 +18,8 @@
 #             refused with the backend's reason, never up
 #   nopolicy  keys but no MS-MPPE-Encryption-Policy: a zero HLAK is refused
 #   pap       sstpc with PAP through RADIUS: up, method=pap
-#   badpass   sstpc with a wrong password: Access-Reject, never up
+#   badpass   sstpc with a wrong password: Access-Reject, never up (sstpc
+#             1.0.18 exits 0 either way: the reject is read from FreeRADIUS)
 . "$E2E_DIR/lib/sstp.sh"
 . "$E2E_DIR/lib/radius.sh"
 
@@ -230,10 +231,9 @@ sstpc_as badpass radkeys "wrong-${PASS[radkeys]}" "$W/client.options"
 rc=0
 bg_wait badpass 25 > /dev/null || rc=$?
 [ $rc = 124 ] && verdict_fail "badpass: sstpc still running 25 s later"
-[ $rc != 0 ] || verdict_fail "badpass: sstpc exited with status 0"
 [ "$(log_count "$BACKEND_LOG" "ev=ppp_up * user=radkeys")" = 1 ] ||
     verdict_fail "badpass: a session came up with a wrong password"
-log_has "$RAD/log/radius.log" "Login incorrect*radkeys" || verdict_fail "badpass: FreeRADIUS logged no reject"
+log_has "$W/radiusd.log" "Login incorrect*radkeys" || verdict_fail "badpass: FreeRADIUS logged no reject"
 race_delay_off veth0 $SRV_NS
 
 bg_stop proxy 10
