@@ -147,6 +147,16 @@ const struct cfg_opt be_config_table[] = {
         "sessions at once; further connections are refused"),
     OPT("limits", "max_negotiating", CFG_INT, max_negotiating, 1, 1000000, "200",
         "sessions still before CALL_CONNECTED at once"),
+    OPT("limits", "max_negotiating_per_source", CFG_INT, max_negotiating_per_source, 0, 1000000, "32",
+        "sessions before CALL_CONNECTED from one source (each costs a root pppd), counted by "
+        "the real client address (the PROXY header's behind sstp-proxy) cut to "
+        "source_prefix_ipv4/ipv6; over it a request gets 503 with Retry-After before any "
+        "pppd starts (0 = unlimited)"),
+    OPT("limits", "source_prefix_ipv4", CFG_INT, source_prefix_ipv4, 1, 32, "32",
+        "IPv4 prefix length that counts as one source for max_negotiating_per_source"),
+    OPT("limits", "source_prefix_ipv6", CFG_INT, source_prefix_ipv6, 1, 128, "64",
+        "IPv6 prefix length that counts as one source for max_negotiating_per_source (one "
+        "host usually owns a whole /64)"),
     OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "20",
         "new connections per second from one source address (0 = unlimited)"),
     OPT("limits", "per_source_burst", CFG_INT, per_source_burst, 1, 1000000, "40",

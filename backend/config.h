@@ -47,6 +47,7 @@ struct be_config {
     double kill_grace;
 
     long max_sessions, max_negotiating, per_source_rate, per_source_burst;
+    long max_negotiating_per_source, source_prefix_ipv4, source_prefix_ipv6;
 
     /* fleet: Redis (empty url = standalone) */
     char *redis_url, *redis_prefix, *sentinel_master;

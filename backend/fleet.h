@@ -10,6 +10,7 @@
 #define SSTP_LB_BACKEND_FLEET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct be_server;
 struct be_session;
@@ -19,11 +20,13 @@ void be_fleet_stop(struct be_server *srv);
 
 /* be_fleet_session_start: the HTTP request was accepted (event "connect"). */
 void be_fleet_session_start(struct be_session *s);
-/* be_fleet_session_auth: pppd authenticated the user. Applies the per-user
- * policy, then calls be_session_auth_decided(s, allow) — at once when there
- * is nothing to ask Redis, else when Redis answers or a short timeout
- * passes (allow). */
-void be_fleet_session_auth(struct be_session *s);
+/* be_fleet_session_auth: the crypto binding verified the user's one PPP
+ * authentication (never called before). user[0..user_len) is the exact
+ * name pppd authenticated (raw bytes, NUL-terminated; s->user is only its
+ * sanitised form for logs). Applies the per-user policy, then calls
+ * be_session_auth_decided(s, allow) — at once when there is nothing to ask
+ * Redis, else when Redis answers or a short timeout passes (allow). */
+void be_fleet_session_auth(struct be_session *s, const char *user, size_t user_len);
 /* be_fleet_session_connected: the crypto binding verified. */
 void be_fleet_session_connected(struct be_session *s);
 /* be_fleet_session_ip: IPCP assigned the client's address. */

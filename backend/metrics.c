@@ -80,6 +80,12 @@ static int write_metrics(void *ctx, void *out)
         (unsigned long long)st->pppd_killed);
     one(f, "sstp_backend_plugin_bad_messages_total", "counter", "Malformed messages from the pppd plugin.",
         (unsigned long long)st->plugin_bad_msg);
+    one(f, "sstp_backend_reauthentications_total", "counter",
+        "Second PPP authentications on a call (each ended the call).",
+        (unsigned long long)st->auth_again);
+    one(f, "sstp_backend_unsafe_ids_total", "counter",
+        "Correlation or session ids not passed to pppd's scripts (charset or length).",
+        (unsigned long long)st->unsafe_ids);
     family(f, "sstp_backend_bytes_total", "counter", "Bytes of finished sessions, after TLS.");
     fprintf(f, "sstp_backend_bytes_total{direction=\"in\"} %llu\n", (unsigned long long)st->bytes_in);
     fprintf(f, "sstp_backend_bytes_total{direction=\"out\"} %llu\n", (unsigned long long)st->bytes_out);

@@ -80,17 +80,21 @@ int pppd_spawn(const struct pppd_spawn_args *a, struct pppd_child *out, char *er
 
     char fd_arg[8];
     snprintf(fd_arg, sizeof fd_arg, "%d", PPPD_PLUGIN_FD);
+    snprintf(env_sid, sizeof env_sid, "SSTP_SESSION_ID=%s", a->session_id);
+    snprintf(env_client, sizeof env_client, "SSTP_CLIENT_ADDR=%s", a->client_ip);
+    snprintf(env_corr, sizeof env_corr, "SSTP_CORRELATION_ID=%s", a->correlation_id ? a->correlation_id : "");
+    /* pppd 2.4.9 builds its scripts' environment from scratch: `set` is the
+     * way a variable reaches ip-up/ip-down (the values were checked by the
+     * session: tokens and addresses, nothing a shell reads as syntax) */
     const char *argv[] = {
         a->path, slave_name, "nodetach", "logfd", "2",
         "file", a->options_file,
         "plugin", a->plugin, SSTP_PLUGIN_FD_OPTION, fd_arg,
         "remotenumber", a->client_ip,
+        "set", env_sid, "set", env_client, "set", env_corr,
         "ipparam", a->session_id,
         NULL,
     };
-    snprintf(env_sid, sizeof env_sid, "SSTP_SESSION_ID=%s", a->session_id);
-    snprintf(env_client, sizeof env_client, "SSTP_CLIENT_ADDR=%s", a->client_ip);
-    snprintf(env_corr, sizeof env_corr, "SSTP_CORRELATION_ID=%s", a->correlation_id ? a->correlation_id : "");
     const char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", env_sid, env_client, env_corr, NULL };
 
     what = a->path;

@@ -16,6 +16,7 @@
 #define LISTEN_BACKLOG 1024
 #define SPARE_BUFFERS 256
 #define RATE_SLOTS 65536
+#define LOG_LIMIT_S 10.0 /* at most one line per interval for floodable events */
 #define STOP_SLACK_S 2.0 /* beyond disconnect_timeout + kill_grace */
 
 static const char *const refuse_names[] = {
@@ -25,6 +26,23 @@ static const char *const refuse_names[] = {
 };
 
 static const char *const listener_names[] = { "tls", "proxy", "mtls" };
+
+const char *be_refuse_name(enum be_refuse why)
+{
+    return (unsigned)why < BE_REFUSE_COUNT ? refuse_names[why] : "?";
+}
+
+bool be_log_limit_allow(struct be_log_limit *l, ev_tstamp now, uint64_t *out_suppressed)
+{
+    if (now < l->next) {
+        l->suppressed++;
+        return false;
+    }
+    *out_suppressed = l->suppressed;
+    l->suppressed = 0;
+    l->next = now + LOG_LIMIT_S;
+    return true;
+}
 
 static void refuse(struct be_server *s, int fd, enum be_refuse why, const struct sockaddr *peer)
 {
@@ -140,6 +158,12 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     if (ratelimit_init(&s->rate, RATE_SLOTS, (double)cfg->per_source_rate,
                        (double)cfg->per_source_burst) == -1)
         return -1;
+    /* room for every negotiating session with a sparse table: a source is
+     * refused for a full table only when max_negotiating is nearly reached */
+    if (srclimit_init(&s->negotiating_by_source, 4 * (size_t)cfg->max_negotiating,
+                      (uint32_t)cfg->max_negotiating_per_source, (unsigned)cfg->source_prefix_ipv4,
+                      (unsigned)cfg->source_prefix_ipv6) == -1)
+        return -1;
 
     struct tls_server_opts o = {
         .cert_file = cfg->cert, .key_file = cfg->key,
@@ -223,6 +247,7 @@ void be_server_cleanup(struct be_server *s)
     SSL_CTX_free(s->tls_ctx);
     SSL_CTX_free(s->mtls_ctx);
     ratelimit_cleanup(&s->rate);
+    srclimit_cleanup(&s->negotiating_by_source);
     buf_pool_cleanup(&s->pool);
 }
 
@@ -233,7 +258,8 @@ void be_server_log_stats(const struct be_server *s)
              "binding_ok=%llu binding_fail=%llu tls_fail=%llu handshake_timeout=%llu probes=%llu "
              "pppd_spawned=%llu pppd_spawn_fail=%llu pppd_killed=%llu plugin_bad_msg=%llu "
              "refused_max_sessions=%llu refused_max_negotiating=%llu refused_rate=%llu "
-             "refused_untrusted=%llu refused_proxy_header=%llu bytes_in=%llu bytes_out=%llu",
+             "refused_untrusted=%llu refused_proxy_header=%llu refused_per_source=%llu "
+             "auth_again=%llu unsafe_ids=%llu bytes_in=%llu bytes_out=%llu",
              (unsigned long long)s->n_sessions, (unsigned long long)s->n_negotiating,
              (unsigned long long)st->sessions_started, (unsigned long long)st->sessions_connected,
              (unsigned long long)st->sessions_ended, (unsigned long long)st->binding_ok,
@@ -246,6 +272,8 @@ void be_server_log_stats(const struct be_server *s)
              (unsigned long long)st->refused[BE_REFUSE_RATE],
              (unsigned long long)st->refused[BE_REFUSE_UNTRUSTED_SOURCE],
              (unsigned long long)st->refused[BE_REFUSE_UNEXPECTED_PROXY_HEADER],
+             (unsigned long long)st->refused[BE_REFUSE_PER_SOURCE_NEGOTIATING],
+             (unsigned long long)st->auth_again, (unsigned long long)st->unsafe_ids,
              (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out);
     for (int rc = SSTP_OK + 1; rc < SSTP_RC_COUNT; rc++)
         if (st->proto_err[rc])

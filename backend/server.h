@@ -15,6 +15,7 @@
 #include "core/admin.h"
 #include "core/buf.h"
 #include "core/ratelimit.h"
+#include "core/srclimit.h"
 #include "core/tls.h"
 #include "sstp/rc.h"
 
@@ -41,6 +42,7 @@ struct be_listener {
     X(UNTRUSTED_SOURCE, "untrusted_source") \
     X(UNEXPECTED_PROXY_HEADER, "proxy_header_on_direct_listener") \
     X(DRAINING, "draining") \
+    X(PER_SOURCE_NEGOTIATING, "max_negotiating_per_source") \
     X(ACCEPT_ERROR, "accept_error")
 
 enum be_refuse {
@@ -60,12 +62,24 @@ struct be_stats {
     uint64_t binding_ok, binding_fail;
     uint64_t pppd_spawned, pppd_spawn_fail, pppd_killed;
     uint64_t plugin_bad_msg;
+    uint64_t auth_again;                /* second AUTH reports (re-authentication) */
+    uint64_t unsafe_ids;                /* correlation/session ids dropped from pppd's env */
     uint64_t hdlc_err[SSTP_RC_COUNT];   /* frames from pppd dropped */
     uint64_t bytes_in, bytes_out;
 };
 
 struct be_session;
 struct be_fleet;
+
+/* One log line per interval for an event a client can repeat at will; the
+ * line says how many were left out. */
+struct be_log_limit {
+    ev_tstamp next;
+    uint64_t suppressed;
+};
+/* be_log_limit_allow: true if a line may be written at now; then
+ * *out_suppressed gets how many were held back since the last one. */
+bool be_log_limit_allow(struct be_log_limit *l, ev_tstamp now, uint64_t *out_suppressed);
 
 struct be_server {
     struct ev_loop *loop;
@@ -76,6 +90,8 @@ struct be_server {
     struct be_listener listeners[BE_LISTEN_COUNT];
     struct buf_pool pool;
     struct ratelimit rate;
+    struct srclimit negotiating_by_source; /* max_negotiating_per_source */
+    struct be_log_limit log_refuse_source, log_auth_refused, log_unsafe_id;
     struct be_session *sessions;        /* doubly linked */
     uint64_t n_sessions, n_negotiating, next_id;
     bool stopping;
@@ -85,6 +101,9 @@ struct be_server {
     struct be_fleet *fleet;             /* Redis registry/stats/policy; NULL = standalone */
     struct admin admin;                 /* /healthz, /readyz, /metrics */
 };
+
+/* be_refuse_name: the log token and metric label of a refusal reason. */
+const char *be_refuse_name(enum be_refuse why);
 
 /* be_server_start opens listeners and TLS contexts. 0, or -1 (logged). */
 int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config *cfg);

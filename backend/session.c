@@ -22,6 +22,15 @@
 #include "sstp/proxyproto.h"
 
 #define FLUSH_LINGER_S 2.0  /* last ABORT/DISCONNECT/HTTP error gets this long to leave */
+/* A refused negotiation's Retry-After: a few seconds is what one
+ * negotiation takes, so a slot may be free again by then. */
+#define BUSY_RETRY_AFTER_S 5
+/* Ids that reach pppd's scripts (ip-up) as SSTP_* variables: a GUID for the
+ * client's correlation id (MS-SSTP 2.2.8 / 3.2.4.1), a token for the
+ * proxy's session id; nothing a shell could read as syntax. */
+#define CORR_ID_ENV_MAX 38  /* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" */
+#define CORR_ID_CHARS "0123456789abcdefABCDEF{}-"
+#define SID_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
 
 static const char *const phase_names[] = { "TLS", "PROXY", "HTTP", "SSTP", "FLUSH", "CLOSED" };
 /* second letter of `term`: the phase a session ended in */
@@ -60,10 +69,63 @@ static void set_negotiating(struct be_session *s, bool on)
     if (s->negotiating == on)
         return;
     s->negotiating = on;
-    if (on)
+    if (on) {
         s->srv->n_negotiating++;
-    else
+    } else {
         s->srv->n_negotiating--;
+        if (s->src_held)
+            srclimit_release(&s->srv->negotiating_by_source, &s->src_key);
+        s->src_held = false;
+    }
+}
+
+/* Admission, once the real client address is known (at accept on the
+ * direct listener, after the PROXY header behind sstp-proxy): each
+ * negotiation will cost a root pppd, so one source (prefix) may hold only
+ * max_negotiating_per_source of them and never starve the others. A
+ * session not admitted is not counted as negotiating and is answered 503
+ * at its request head, before any pppd starts. */
+static void admit(struct be_session *s)
+{
+    struct be_server *srv = s->srv;
+    enum srclimit_verdict v = srclimit_acquire(&srv->negotiating_by_source, &s->src_key,
+                                               (const struct sockaddr *)&s->client);
+    if (v != SRCLIMIT_OK) {
+        s->busy = true;
+        s->busy_why = BE_REFUSE_PER_SOURCE_NEGOTIATING;
+        s->busy_verdict = v;
+        return;
+    }
+    s->src_held = true;
+    if (srv->n_negotiating >= (uint64_t)srv->cfg->max_negotiating) {
+        srclimit_release(&srv->negotiating_by_source, &s->src_key);
+        s->src_held = false;
+        s->busy = true;
+        s->busy_why = BE_REFUSE_MAX_NEGOTIATING;
+        s->busy_verdict = SRCLIMIT_OK;
+        return;
+    }
+    set_negotiating(s, true);
+}
+
+static bool id_safe(const char *p, size_t n, size_t max, const char *charset)
+{
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '\0' || !strchr(charset, p[i]))
+            return false;
+    return true;
+}
+
+/* An id the client or proxy sent that will not reach pppd's scripts. */
+static void unsafe_id(struct be_session *s, const char *what)
+{
+    uint64_t suppressed;
+    s->srv->stats.unsafe_ids++;
+    if (be_log_limit_allow(&s->srv->log_unsafe_id, ev_now(s->srv->loop), &suppressed))
+        log_info("unsafe_id", "sid=%s client=%s what=%s suppressed=%llu", s->sid, s->client_str,
+                 what, (unsigned long long)suppressed);
 }
 
 /* Frees the session once both halves are done (transport closed, pppd
@@ -227,6 +289,8 @@ int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *
         close_after_flush(s);
         return -1;
     }
+    if (act->bind == SSTP_SRV_BIND_OK)
+        be_session_bound(s);
     be_session_update_client(s);
     return 0;
 }
@@ -261,6 +325,26 @@ static void http_reject(struct be_session *s, enum sstp_rc rc)
              sstp_rc_name(rc), sstp_http_status_for(rc));
     sstp_wbuf_init(&w, out, sizeof out);
     if (sstp_http_resp_error_build(&w, sstp_http_status_for(rc), time(NULL)) == SSTP_OK)
+        be_session_queue_client(s, out, w.len);
+    close_after_flush(s);
+}
+
+/* Not admitted (admit()): answered before any pppd starts, and counted. */
+static void busy_reject(struct be_session *s)
+{
+    struct be_server *srv = s->srv;
+    uint8_t out[256];
+    struct sstp_wbuf w;
+    uint64_t suppressed;
+    srv->stats.refused[s->busy_why]++;
+    /* a client can repeat this at will: one line per interval */
+    if (be_log_limit_allow(&srv->log_refuse_source, ev_now(srv->loop), &suppressed))
+        log_info("refuse", "sid=%s client=%s reason=%s table=%s status=503 suppressed=%llu", s->sid,
+                 s->client_str, be_refuse_name(s->busy_why), srclimit_verdict_name(s->busy_verdict),
+                 (unsigned long long)suppressed);
+    be_session_set_term(s, 'R', SSTP_OK);
+    sstp_wbuf_init(&w, out, sizeof out);
+    if (sstp_http_resp_busy_build(&w, BUSY_RETRY_AFTER_S, time(NULL)) == SSTP_OK)
         be_session_queue_client(s, out, w.len);
     close_after_flush(s);
 }
@@ -316,8 +400,13 @@ static int parse_proxy(struct be_session *s)
         s->client = h.src;
         net_addr_str((struct sockaddr *)&s->client, s->client_str, sizeof s->client_str);
     }
-    if (h.present & SSTP_PP_HAS_UNIQUE_ID) /* the proxy's session id: one id in both logs */
-        log_sanitize(s->sid, sizeof s->sid, (const char *)h.unique_id.p, h.unique_id.len);
+    if (h.present & SSTP_PP_HAS_UNIQUE_ID) { /* the proxy's session id: one id in both logs */
+        /* it also reaches pppd (ipparam, SSTP_SESSION_ID): a token or ours */
+        if (id_safe((const char *)h.unique_id.p, h.unique_id.len, sizeof s->sid - 1, SID_CHARS))
+            log_sanitize(s->sid, sizeof s->sid, (const char *)h.unique_id.p, h.unique_id.len);
+        else
+            unsafe_id(s, "proxy_session_id");
+    }
     if (h.present & SSTP_PP_HAS_META)
         log_sanitize(s->proxy_id, sizeof s->proxy_id, (const char *)h.meta.proxy_id.p,
                      h.meta.proxy_id.len);
@@ -327,6 +416,7 @@ static int parse_proxy(struct be_session *s)
         log_info("proxy_foreign_tlv", "sid=%s count=%u", s->sid, h.n_foreign);
     trust_from_proxy(s, &h);
     buf_consume(&s->cin, used);
+    admit(s);
     s->phase = BE_PH_HTTP;
     return 0;
 }
@@ -353,8 +443,13 @@ static int parse_http(struct be_session *s)
         return -1;
     }
     const struct sstp_http_fields *f = &s->http->f;
-    if (f->has_corr_id)
-        log_sanitize(s->corr_id, sizeof s->corr_id, f->corr_id, f->corr_id_len);
+    if (f->has_corr_id) {
+        /* it reaches pppd's scripts (SSTP_CORRELATION_ID): a GUID or nothing */
+        if (id_safe(f->corr_id, f->corr_id_len, CORR_ID_ENV_MAX, CORR_ID_CHARS))
+            log_sanitize(s->corr_id, sizeof s->corr_id, f->corr_id, f->corr_id_len);
+        else
+            unsafe_id(s, "correlation_id");
+    }
     if (f->method == SSTP_HTTP_M_HEAD) {
         uint8_t out[256];
         struct sstp_wbuf w;
@@ -378,6 +473,10 @@ static int parse_http(struct be_session *s)
         log_info("refuse", "sid=%s client=%s reason=draining", s->sid, s->client_str);
         be_session_set_term(s, 'K', SSTP_OK);
         be_session_close_transport(s);
+        return -1;
+    }
+    if (s->busy) {
+        busy_reject(s);
         return -1;
     }
     free(s->http);
@@ -740,7 +839,9 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
-    set_negotiating(s, true);
+    /* behind sstp-proxy the client's address comes with the PROXY header */
+    if (kind == BE_LISTEN_TLS)
+        admit(s);
     srv->stats.accepted[kind]++;
     ev_timer_start(srv->loop, &s->deadline);
     log_debug("accept", "sid=%s peer=%s listener=%d", s->sid, s->client_str, (int)kind);

@@ -34,6 +34,7 @@ enum be_phase {
 
 #define BE_SID_MAX 40
 #define BE_USER_MAX 64 /* logged part of the PPP user name */
+#define BE_AUTH_NAME_MAX 256 /* pppd's MAXNAMELEN, with the NUL */
 
 struct be_session {
     struct be_server *srv;
@@ -58,6 +59,11 @@ struct be_session {
     struct sstp_srv fsm;
     ev_timer fsm_timer[SSTP_SRV_T_COUNT];
     bool negotiating;                  /* counted in srv->n_negotiating */
+    struct srclimit_key src_key;       /* the client's prefix, while src_held */
+    bool src_held;                     /* counted in srv->negotiating_by_source */
+    bool busy;                         /* not admitted: 503 at the request head */
+    enum be_refuse busy_why;
+    enum srclimit_verdict busy_verdict;
     uint8_t tlv_sha256[SSTP_SHA256_LEN], tlv_sha1[SSTP_SHA1_LEN];
     struct sstp_bind_trust trust;
 
@@ -87,7 +93,13 @@ struct be_session {
     bool in_fleet;                     /* has a session hash in Redis */
     uint64_t rep_in, rep_out;          /* bytes already added to the fleet counters */
     char proxy_id[SSTP_PP_META_PROXY_ID_MAX + 1];
-    char user[BE_USER_MAX];
+    char user[BE_USER_MAX];            /* sanitised, for logs and stats */
+    /* the one PPP authentication of the call: pppd gets its ACK only after
+     * the crypto binding verified it and the per-user policy allowed it */
+    bool auth_reported;                /* a second report ends the call */
+    bool auth_acked;
+    char auth_name[BE_AUTH_NAME_MAX];  /* the exact name pppd authenticated */
+    size_t auth_name_len;              /* bytes, without the NUL */
     char ip_remote[48];
     ev_tstamp t_start;
     uint64_t bytes_in, bytes_out;      /* client transport, after TLS */

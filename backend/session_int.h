@@ -20,7 +20,19 @@ int be_session_ppp_start(struct be_session *s);
 void be_session_ppp_hangup(struct be_session *s);
 void be_session_ppp_update(struct be_session *s);
 void be_session_send_frame_to_pppd(struct be_session *s, const uint8_t *frame, size_t len);
+/* the crypto binding verified the call's authentication: run the per-user
+ * policy, then let pppd go on */
+void be_session_bound(struct be_session *s);
 /* the fleet's per-user policy decided (fleet.c calls it) */
 void be_session_auth_decided(struct be_session *s, bool allow);
+
+struct sstp_plugin_msg;
+/* be_session_hlak_from_auth derives the HLAK from an AUTH report, strictly
+ * by method (MS-SSTP 3.2.5.2.2): MS-CHAPv2 needs both keys (else
+ * SSTP_E_BIND_NO_KEYS), EAP cannot be bound with pppd 2.4.9's 16-byte keys
+ * (SSTP_E_BIND_METHOD; SSTP_E_BIND_NO_KEYS without keys), PAP, CHAP-MD5 and
+ * none give 32 zero bytes. Returns SSTP_OK with hlak set, or the reason
+ * (hlak zeroed). */
+enum sstp_rc be_session_hlak_from_auth(uint8_t hlak[SSTP_HLAK_LEN], const struct sstp_plugin_msg *m);
 
 #endif

@@ -290,22 +290,51 @@ static const char *auth_name(uint8_t auth)
     return auth < sizeof names / sizeof names[0] ? names[auth] : "?";
 }
 
-/* MS-SSTP 3.2.5.2.2: the HLAK follows the method the peer used, not whether
- * pppd happens to hold keys (a RADIUS server may send keys with PAP). */
-static void hlak_from_auth(uint8_t hlak[SSTP_HLAK_LEN], const struct sstp_plugin_msg *m)
+static bool all_zero(const uint8_t *p, size_t n)
 {
-    if (m->auth == SSTP_PLUGIN_AUTH_MSCHAPV2 && m->keys_set) {
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+_Static_assert(BE_AUTH_NAME_MAX == SSTP_PLUGIN_USER_MAX, "the session keeps the whole name");
+
+/* MS-SSTP 3.2.5.2.2: the HLAK follows the method the peer used, not whether
+ * pppd happens to hold keys (a RADIUS server may send keys with PAP). No
+ * key, no binding: a method that should yield keys and did not is refused,
+ * never zeroed (a zero HLAK needs no secret). */
+enum sstp_rc be_session_hlak_from_auth(uint8_t hlak[SSTP_HLAK_LEN], const struct sstp_plugin_msg *m)
+{
+    memset(hlak, 0, SSTP_HLAK_LEN);
+    switch (m->auth) {
+    case SSTP_PLUGIN_AUTH_MSCHAPV2:
+        if (!m->keys_set || all_zero(m->recv_key, sizeof m->recv_key) ||
+            all_zero(m->send_key, sizeof m->send_key))
+            return SSTP_E_BIND_NO_KEYS;
         sstp_bind_hlak_mschapv2(hlak, m->recv_key, m->send_key);
-    } else if (m->auth == SSTP_PLUGIN_AUTH_EAP && m->keys_set) {
-        /* pppd 2.4.9 keeps only 16 bytes of each EAP key: the best we have */
-        uint8_t msk[2 * SSTP_PLUGIN_KEY_LEN];
-        memcpy(msk, m->recv_key, SSTP_PLUGIN_KEY_LEN);
-        memcpy(msk + SSTP_PLUGIN_KEY_LEN, m->send_key, SSTP_PLUGIN_KEY_LEN);
-        sstp_bind_hlak_eap(hlak, msk, sizeof msk);
-        OPENSSL_cleanse(msk, sizeof msk);
-    } else {
+        return SSTP_OK;
+    case SSTP_PLUGIN_AUTH_EAP:
+        /* pppd 2.4.9 keeps 16 bytes of each MPPE key: MSK[0..15] and
+         * MSK[32..47], never the MSK[0..31] the binding needs */
+        return m->keys_set ? SSTP_E_BIND_METHOD : SSTP_E_BIND_NO_KEYS;
+    default:
         sstp_bind_hlak_none(hlak);
+        return SSTP_OK;
     }
+}
+
+/* What a refused authentication tells the operator to fix. */
+static const char *refusal_hint(enum sstp_rc rc)
+{
+    if (rc == SSTP_E_BIND_NO_KEYS)
+        return "the authentication returned no MS-MPPE keys, so the crypto binding cannot be "
+               "checked: with RADIUS send MS-MPPE-Send-Key and MS-MPPE-Recv-Key "
+               "(FreeRADIUS: mschap use_mppe = yes)";
+    if (rc == SSTP_E_BIND_METHOD)
+        return "EAP cannot be bound with pppd 2.4.9 (it keeps 16 bytes of each MPPE key; "
+               "the binding needs MSK[0..31]): require MS-CHAPv2 in pppd.options";
+    return "";
 }
 
 static int send_ack(struct be_session *s, uint8_t type)
@@ -316,22 +345,63 @@ static int send_ack(struct be_session *s, uint8_t type)
     return n > 0 && send(s->plugin_fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n ? 0 : -1;
 }
 
+/* A second AUTH report: pppd re-authenticated (an LCP renegotiation) or
+ * the plugin misbehaves. The binding covered the first authentication
+ * only, so the call ends, whatever state it is in. */
+static void on_second_auth(struct be_session *s, const struct sstp_plugin_msg *m)
+{
+    char name[BE_USER_MAX];
+    struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_KEYS_REFUSED, .rc = SSTP_E_BIND_REAUTH };
+    struct sstp_srv_actions act;
+    log_sanitize(name, sizeof name, m->user, strnlen(m->user, sizeof m->user));
+    s->srv->stats.auth_again++;
+    log_warn("auth_again", "sid=%s client=%s user=%s new_user=%s method=%s reason=second_auth_report",
+             s->sid, s->client_str, s->user[0] ? s->user : "-", name, auth_name(m->auth));
+    if (be_session_step(s, &ev, &act) == -1 || !act.ppp_stop)
+        be_session_ppp_hangup(s); /* already ending: still, no more PPP */
+}
+
 static void on_auth(struct be_session *s, const struct sstp_plugin_msg *m)
 {
     uint8_t hlak[SSTP_HLAK_LEN];
-    log_sanitize(s->user, sizeof s->user, m->user, strnlen(m->user, sizeof m->user));
+    struct sstp_srv_actions act;
+    if (s->auth_reported) {
+        on_second_auth(s, m);
+        return;
+    }
+    s->auth_reported = true;
+    s->auth_name_len = strnlen(m->user, sizeof m->user);
+    memcpy(s->auth_name, m->user, s->auth_name_len);
+    s->auth_name[s->auth_name_len] = '\0';
+    log_sanitize(s->user, sizeof s->user, m->user, s->auth_name_len);
+    enum sstp_rc why = be_session_hlak_from_auth(hlak, m);
+    if (why != SSTP_OK) {
+        uint64_t suppressed;
+        log_warn("auth_refused", "sid=%s client=%s user=%s method=%s keys=%d rc=%s", s->sid,
+                 s->client_str, s->user, auth_name(m->auth), m->keys_set, sstp_rc_name(why));
+        if (be_log_limit_allow(&s->srv->log_auth_refused, ev_now(s->srv->loop), &suppressed))
+            log_error("auth_refused_hint", "rc=%s method=%s suppressed=%llu hint=\"%s\"",
+                      sstp_rc_name(why), auth_name(m->auth), (unsigned long long)suppressed,
+                      refusal_hint(why));
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_KEYS_REFUSED, .rc = why };
+        be_session_step(s, &ev, &act);
+        return;
+    }
     log_info("auth_ok", "sid=%s client=%s user=%s method=%s keys=%d", s->sid, s->client_str,
              s->user, auth_name(m->auth), m->keys_set);
-    hlak_from_auth(hlak, m);
+    /* the binding is checked now (CALL_CONNECTED already here) or when it
+     * comes; pppd waits for its ACK until then (be_session_bound) */
     struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_KEYS, .hlak = hlak };
-    struct sstp_srv_actions act;
     sstp_srv_step(&s->fsm, &ev, &act);
     OPENSSL_cleanse(hlak, sizeof hlak);
-    bool binding_failed = act.ppp_stop;
-    if (be_session_run_actions(s, &act) == -1 || binding_failed)
-        return;
-    /* pppd waits for the ACK: the fleet's per-user policy decides first */
-    be_fleet_session_auth(s);
+    be_session_run_actions(s, &act);
+}
+
+void be_session_bound(struct be_session *s)
+{
+    /* the policy counts this session for its user only now, with the exact
+     * name pppd authenticated (the sanitised one is for logs) */
+    be_fleet_session_auth(s, s->auth_name, s->auth_name_len);
 }
 
 void be_session_auth_decided(struct be_session *s, bool allow)
@@ -339,8 +409,12 @@ void be_session_auth_decided(struct be_session *s, bool allow)
     if (s->phase >= BE_PH_FLUSH)
         return;
     if (allow) {
-        if (s->plugin_fd != -1)
+        /* the gate: pppd goes on to its network phase only for a bound call */
+        if (s->plugin_fd != -1 && s->auth_reported && !s->auth_acked &&
+            sstp_srv_state(&s->fsm) == SSTP_SRV_CALL_CONNECTED) {
+            s->auth_acked = true;
             send_ack(s, SSTP_PLUGIN_AUTH);
+        }
         return;
     }
     log_info("auth_fail", "sid=%s client=%s user=%s reason=max_sessions_per_user", s->sid,
@@ -357,6 +431,13 @@ void be_session_auth_decided(struct be_session *s, bool allow)
 static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
 {
     char local[INET_ADDRSTRLEN], remote[INET_ADDRSTRLEN];
+    if (!s->auth_acked) {
+        /* pppd cannot reach IPCP before its AUTH ACK: not our plugin */
+        s->srv->stats.plugin_bad_msg++;
+        log_warn("plugin_bad_msg", "sid=%s reason=ip_up_before_binding", s->sid);
+        be_session_ppp_hangup(s);
+        return;
+    }
     inet_ntop(AF_INET, &m->ip_local, local, sizeof local);
     inet_ntop(AF_INET, &m->ip_remote, remote, sizeof remote);
     snprintf(s->ip_remote, sizeof s->ip_remote, "%s", remote);
@@ -387,10 +468,16 @@ static void plugin_cb(struct ev_loop *loop, ev_io *w, int revents)
         on_auth(s, &m);
     } else if (m.type == SSTP_PLUGIN_IP_UP) {
         on_ip_up(s, &m);
+    } else if (m.type == SSTP_PLUGIN_IPV6_UP && !s->auth_acked) {
+        s->srv->stats.plugin_bad_msg++;
+        log_warn("plugin_bad_msg", "sid=%s reason=ipv6_up_before_binding", s->sid);
+        be_session_ppp_hangup(s);
     } else if (m.type == SSTP_PLUGIN_IPV6_UP) {
         log_info("ppp6_up", "sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
         send_ack(s, SSTP_PLUGIN_IPV6_UP);
     }
+    /* an AUTH report carries the raw MPPE keys */
+    OPENSSL_cleanse(in, sizeof in);
     OPENSSL_cleanse(&m, sizeof m);
     be_session_update_client(s);
     be_session_ppp_update(s);

@@ -457,8 +457,9 @@ enum sstp_rc sstp_http_resp_ok_build(struct sstp_wbuf *w, time_t now)
     return finish(w, start);
 }
 
-/* The bodyless answers: errors and probe answers. */
-static enum sstp_rc build_bodyless(struct sstp_wbuf *w, int status, time_t now)
+/* The bodyless answers: errors and probe answers; retry_after_s > 0 adds
+ * Retry-After. */
+static enum sstp_rc build_bodyless(struct sstp_wbuf *w, int status, unsigned retry_after_s, time_t now)
 {
     const char *reason = sstp_http_reason(status);
     char date[IMF_DATE_LEN];
@@ -471,6 +472,16 @@ static enum sstp_rc build_bodyless(struct sstp_wbuf *w, int status, time_t now)
     put_date(w, date);
     if (status == 405) /* RFC 9110 §15.5.6: a 405 MUST carry Allow */
         put_str(w, "Allow: " SSTP_HTTP_ALLOW "\r\n");
+    if (retry_after_s > 0) {
+        char secs[5]; /* 1-86400: at most 5 digits */
+        int width = 1;
+        for (unsigned v = retry_after_s; v >= 10; v /= 10)
+            width++;
+        put_digits(secs, retry_after_s, width);
+        put_str(w, "Retry-After: ");
+        sstp_put_bytes(w, secs, (size_t)width);
+        put_str(w, CRLF);
+    }
     put_str(w, "Content-Length: 0\r\nConnection: close\r\n\r\n");
     return finish(w, start);
 }
@@ -479,12 +490,19 @@ enum sstp_rc sstp_http_resp_error_build(struct sstp_wbuf *w, int status, time_t 
 {
     if (status < 400 || status > 599)
         return SSTP_E_ARG;
-    return build_bodyless(w, status, now);
+    return build_bodyless(w, status, 0, now);
+}
+
+enum sstp_rc sstp_http_resp_busy_build(struct sstp_wbuf *w, unsigned retry_after_s, time_t now)
+{
+    if (retry_after_s < 1 || retry_after_s > 86400)
+        return SSTP_E_ARG;
+    return build_bodyless(w, 503, retry_after_s, now);
 }
 
 enum sstp_rc sstp_http_resp_probe_build(struct sstp_wbuf *w, bool accepting, time_t now)
 {
-    return build_bodyless(w, accepting ? 200 : 503, now);
+    return build_bodyless(w, accepting ? 200 : 503, 0, now);
 }
 
 /* A header value the parser would return unchanged: no control byte but

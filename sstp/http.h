@@ -200,6 +200,14 @@ enum sstp_rc sstp_http_resp_ok_build(struct sstp_wbuf *w, time_t now);
  * `now`). The caller closes the connection after sending it. */
 enum sstp_rc sstp_http_resp_error_build(struct sstp_wbuf *w, int status, time_t now);
 
+/* sstp_http_resp_busy_build appends the answer to a request refused for
+ * load (a per-source or global admission limit): `503 Service Unavailable`
+ * with Date, Retry-After: <retry_after_s> (RFC 9110 §10.2.3, delay in
+ * seconds, 1-86400), Content-Length: 0 and Connection: close. Returns
+ * SSTP_OK, SSTP_E_NOSPACE (as above) or SSTP_E_ARG (w NULL, retry_after_s
+ * out of range, bad `now`). */
+enum sstp_rc sstp_http_resp_busy_build(struct sstp_wbuf *w, unsigned retry_after_s, time_t now);
+
 /* sstp_http_resp_probe_build appends the answer to a HEAD health probe:
  * `200 OK` when the caller can take sessions, `503 Service Unavailable`
  * otherwise, each with Date, Content-Length: 0 and Connection: close and no

@@ -87,4 +87,12 @@ static inline bool sstp_ppp_proto_is_control(uint16_t proto)
  * classed as data, the class the gate of MS-SSTP 3.3.7 drops most often. */
 bool sstp_ppp_frame_is_control(const uint8_t *frame, size_t frame_len);
 
+#define SSTP_PPP_PROTO_LCP 0xC021     /* RFC 1661 §3.1 */
+#define SSTP_LCP_CONFIGURE_REQUEST 1  /* RFC 1661 §5.1 */
+
+/* sstp_ppp_frame_is_lcp_conf_req returns true iff the frame is an LCP
+ * Configure-Request (with or without FF 03, as pppd accepts both): on an
+ * open link it renegotiates LCP, and pppd then authenticates again. */
+bool sstp_ppp_frame_is_lcp_conf_req(const uint8_t *frame, size_t frame_len);
+
 #endif

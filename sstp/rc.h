@@ -59,7 +59,10 @@
     X(E_BIND_NONCE,      "nonce differs from the one sent") \
     X(E_BIND_CERT_HASH,  "certificate hash matches no trusted certificate") \
     X(E_BIND_MAC,        "compound MAC does not verify") \
-    X(E_BIND_CRYPTO,     "hash or HMAC computation failed")
+    X(E_BIND_CRYPTO,     "hash or HMAC computation failed") \
+    X(E_BIND_NO_KEYS,    "the method yields keys (MS-CHAPv2, EAP) but pppd reported none") \
+    X(E_BIND_METHOD,     "the method cannot be bound by this pppd (EAP: 16-byte MPPE keys)") \
+    X(E_BIND_REAUTH,     "a second PPP authentication (or LCP renegotiation) on the call")
 
 /* RFC 1662 async HDLC */
 #define SSTP_RC_LIST_HDLC(X) \

@@ -359,6 +359,23 @@ static void on_request(struct sstp_srv *sm, const struct sstp_ctrl *c, struct ss
 
 /* ---- CALL_CONNECTED and the crypto binding (MS-SSTP 3.3.5.2.3) ---- */
 
+/* The binding failed (or cannot be made): abort the call, and hang pppd up
+ * at once rather than after the abort timer, since nothing more may cross
+ * for a call whose binding failed. */
+static void bind_fail(struct sstp_srv *sm, struct sstp_srv_actions *out, enum sstp_rc why)
+{
+    out->bind = SSTP_SRV_BIND_FAILED;
+    out->bind_rc = why;
+    if (why == SSTP_E_BIND_STRUCT)
+        abort_start(sm, out, why, SSTP_ATTRIB_STATUS_INFO, SSTP_STATUS_ATTRIB_NOT_SUPPORTED_IN_MSG);
+    else if (why == SSTP_E_BIND_REAUTH)
+        abort_start(sm, out, why, SSTP_ATTRIB_STATUS_INFO, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED);
+    else
+        abort_start(sm, out, why, SSTP_ATTRIB_CRYPTO_BINDING, SSTP_STATUS_VALUE_NOT_SUPPORTED);
+    if (sm->ppp_started && !sm->ppp_exited)
+        out->ppp_stop = true;
+}
+
 static void bind_verify(struct sstp_srv *sm, const uint8_t *msg, struct sstp_srv_actions *out)
 {
     static const struct sstp_bind_trust no_trust = { NULL, 0, NULL, 0 };
@@ -374,22 +391,14 @@ static void bind_verify(struct sstp_srv *sm, const uint8_t *msg, struct sstp_srv
         sm->state = SSTP_SRV_CALL_CONNECTED;
         return;
     }
-    out->bind = SSTP_SRV_BIND_FAILED;
-    out->bind_rc = rc;
-    if (rc == SSTP_E_BIND_STRUCT)
-        abort_start(sm, out, rc, SSTP_ATTRIB_STATUS_INFO, SSTP_STATUS_ATTRIB_NOT_SUPPORTED_IN_MSG);
-    else
-        abort_start(sm, out, rc, SSTP_ATTRIB_CRYPTO_BINDING, SSTP_STATUS_VALUE_NOT_SUPPORTED);
+    bind_fail(sm, out, rc);
 }
 
 static void on_connected(struct sstp_srv *sm, const struct sstp_ctrl *c, struct sstp_srv_actions *out)
 {
     /* Structure first (step 2): a malformed message is not worth keeping. */
     if (sstp_ctrl_check(c) != SSTP_OK || c->raw.len != SSTP_CONNECTED_LEN) {
-        out->bind = SSTP_SRV_BIND_FAILED;
-        out->bind_rc = SSTP_E_BIND_STRUCT;
-        abort_start(sm, out, SSTP_E_BIND_STRUCT, SSTP_ATTRIB_STATUS_INFO,
-                    SSTP_STATUS_ATTRIB_NOT_SUPPORTED_IN_MSG);
+        bind_fail(sm, out, SSTP_E_BIND_STRUCT);
         return;
     }
     if (!sm->have_keys) {
@@ -402,14 +411,41 @@ static void on_connected(struct sstp_srv *sm, const struct sstp_ctrl *c, struct 
     bind_verify(sm, c->raw.p, out);
 }
 
+/* The binding covers the one authentication of the call: a second one
+ * (pppd re-authenticating after an LCP renegotiation, or a plugin reporting
+ * twice) would let the link run as another user with no binding of its
+ * own. It is an attack, not a renegotiation. */
+static bool second_auth(struct sstp_srv *sm, struct sstp_srv_actions *out)
+{
+    if (!sm->auth_seen) {
+        sm->auth_seen = true;
+        return false;
+    }
+    bind_fail(sm, out, SSTP_E_BIND_REAUTH);
+    return true;
+}
+
 static void on_keys(struct sstp_srv *sm, const uint8_t *hlak, struct sstp_srv_actions *out)
 {
+    if (sm->state != SSTP_SRV_CALL_CONNECTED_PENDING && sm->state != SSTP_SRV_CALL_CONNECTED)
+        return; /* too early (no PPP yet) or the call is ending */
+    if (second_auth(sm, out))
+        return;
     if (sm->state != SSTP_SRV_CALL_CONNECTED_PENDING)
-        return; /* too early (no PPP yet) or no longer needed */
+        return;
     memcpy(sm->hlak, hlak, SSTP_HLAK_LEN);
     sm->have_keys = true;
     if (sm->have_connected)
         bind_verify(sm, sm->connected, out);
+}
+
+static void on_keys_refused(struct sstp_srv *sm, enum sstp_rc why, struct sstp_srv_actions *out)
+{
+    if (sm->state != SSTP_SRV_CALL_CONNECTED_PENDING && sm->state != SSTP_SRV_CALL_CONNECTED)
+        return;
+    if (second_auth(sm, out))
+        return;
+    bind_fail(sm, out, why);
 }
 
 /* ---- received control packets: the table of MS-SSTP 3.3.5.2 ---- */
@@ -651,6 +687,12 @@ void sstp_srv_step(struct sstp_srv *sm, const struct sstp_srv_ev *ev,
         if (!ev->data && ev->len)
             break;
         note_rx(sm, out);
+        if (sm->auth_seen && call_up(sm->state) &&
+            sstp_ppp_frame_is_lcp_conf_req(ev->data, ev->len)) {
+            /* pppd would renegotiate LCP and authenticate again */
+            bind_fail(sm, out, SSTP_E_BIND_REAUTH);
+            break;
+        }
         out->frame = gate(sm->state, ev->data, ev->len);
         break;
     case SSTP_SRV_EV_PPP_FROM_PPPD:
@@ -661,6 +703,10 @@ void sstp_srv_step(struct sstp_srv *sm, const struct sstp_srv_ev *ev,
     case SSTP_SRV_EV_KEYS:
         if (ev->hlak)
             on_keys(sm, ev->hlak, out);
+        break;
+    case SSTP_SRV_EV_KEYS_REFUSED:
+        if (ev->rc != SSTP_OK)
+            on_keys_refused(sm, ev->rc, out);
         break;
     case SSTP_SRV_EV_TIMER:
         on_timer(sm, ev->timer, out);

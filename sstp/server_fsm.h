@@ -71,10 +71,20 @@ enum sstp_srv_ev_type {
     SSTP_SRV_EV_PPP_FROM_CLIENT,     /* data/len: the PPP frame of a data packet;
                                       * while connected it restarts hello, so
                                       * timers_start has the HELLO bit (use a
-                                      * cheap restart such as ev_timer_again) */
+                                      * cheap restart such as ev_timer_again). An
+                                      * LCP Configure-Request after the
+                                      * authentication (a renegotiation that
+                                      * re-enters authentication) aborts the
+                                      * call with E_BIND_REAUTH */
     SSTP_SRV_EV_PPP_FROM_PPPD,       /* data/len: a PPP frame pppd wrote */
     SSTP_SRV_EV_KEYS,                /* hlak: the pppd plugin reported the HLAK;
-                                      * used in Call_Connected_Pending only */
+                                      * used in Call_Connected_Pending only. The
+                                      * one authentication of the call: a second
+                                      * KEYS (or KEYS_REFUSED) aborts it with
+                                      * E_BIND_REAUTH */
+    SSTP_SRV_EV_KEYS_REFUSED,        /* rc: the authentication yields no usable
+                                      * HLAK (E_BIND_NO_KEYS, E_BIND_METHOD):
+                                      * the binding fails, the call is aborted */
     SSTP_SRV_EV_TIMER,               /* timer: that timer expired */
     SSTP_SRV_EV_PPPD_EXITED,         /* pppd is gone (PPP terminated) */
     SSTP_SRV_EV_LOCAL_DISCONNECT,    /* admin kill or shutdown */
@@ -88,6 +98,7 @@ struct sstp_srv_ev {
     size_t len;
     enum sstp_srv_timer timer;       /* TIMER */
     const uint8_t *hlak;             /* KEYS: SSTP_HLAK_LEN bytes */
+    enum sstp_rc rc;                 /* KEYS_REFUSED: why */
 };
 
 enum sstp_srv_frame_verdict {
@@ -120,7 +131,9 @@ struct sstp_srv_actions {
     bool close;                      /* close TLS/TCP; the call is over */
     enum sstp_srv_frame_verdict frame;
     enum sstp_srv_bind_result bind;
-    enum sstp_rc bind_rc;            /* BIND_FAILED: E_BIND_*, a ctrl code or E_FSM_TIMEOUT */
+    enum sstp_rc bind_rc;            /* BIND_FAILED: E_BIND_*, a ctrl code or E_FSM_TIMEOUT;
+                                      * ppp_stop is set with it: nothing more
+                                      * crosses, pppd is hung up at once */
     enum sstp_rc rc;                 /* why this step aborted or closed; SSTP_OK if it
                                       * did neither or ended normally */
     bool peer_status_valid;          /* the peer's ABORT/DISCONNECT had a Status Info */
@@ -139,6 +152,7 @@ struct sstp_srv {
     uint8_t connected[SSTP_CONNECTED_LEN]; /* deferred CALL_CONNECTED (no keys yet) */
     bool have_keys;
     bool have_connected;
+    bool auth_seen;                        /* KEYS or KEYS_REFUSED came once */
     bool echo_outstanding;                 /* ECHO_REQUEST sent, nothing received since */
     bool ppp_started;
     bool ppp_exited;

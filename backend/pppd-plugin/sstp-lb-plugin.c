@@ -2,7 +2,9 @@
  * authenticated (method, MPPE master keys as pppd holds them, name) and the
  * IPCP/IPV6CP addresses, over the inherited socket of `sstp-lb-fd <n>`
  * (plugin-proto.h), blocking for an ACK each time. Does not compute the
- * HLAK. Fails closed: any socket or ACK problem ends pppd. */
+ * HLAK. Fails closed: any socket or ACK problem ends pppd, and so does a
+ * second authentication on the link (the crypto binding covers only the
+ * first). Never offers EAP: pppd 2.4.9 cannot give its full keys. */
 
 /* pppd's headers come first: pppd.h typedefs bool, stdbool.h (via
  * plugin-proto.h) later redefines it as a macro, never the other way round. */
@@ -12,6 +14,7 @@
 #include <pppd/lcp.h>
 #include <pppd/ipcp.h>
 #include <pppd/ipv6cp.h>
+#include <pppd/ccp.h>
 #include <pppd/chap-new.h>
 #include <pppd/chap_ms.h>
 
@@ -28,16 +31,19 @@
 
 char pppd_version[] = VERSION;
 
-/* The ACK for AUTH gates IPCP (the backend must hold the keys before the
- * client's CALL_CONNECTED can arrive), so it may wait for a busy backend;
- * address reports are smaller matters. */
+/* The ACK for AUTH is the gate: the backend sends it only once the
+ * client's CALL_CONNECTED verified the crypto binding with these keys and
+ * the per-user policy allowed the session, so pppd's network phase (IPCP,
+ * ip-up, accounting) waits for both. Clients send CALL_CONNECTED right after
+ * authenticating; address reports are smaller matters. */
 #define AUTH_ACK_TIMEOUT_MS   10000
 #define ADDR_ACK_TIMEOUT_MS   5000
 
 /* Plugin state: pppd runs one link per process and calls us from its single
  * thread, so these few statics are the whole of it. */
 static int backend_fd = -1;      /* from sstp-lb-fd; -1 until given */
-static int auth_reported;        /* AUTH acknowledged for the current link */
+static int auth_reported;        /* AUTH acknowledged: the link's one authentication */
+static int eap_checked;          /* refuse_eap() ran */
 
 static const char *auth_name(enum sstp_plugin_auth a)
 {
@@ -233,6 +239,43 @@ static int peer_auth_method(enum sstp_plugin_auth *out, const char **why)
     return 0;
 }
 
+static int nonzero(const u_char *p, size_t n)
+{
+    u_char acc = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        acc |= p[i];
+    return acc != 0;
+}
+
+/* Whether pppd holds MPPE keys. mppe_keys_set is not the whole story: the
+ * radius plugin decrypts MS-MPPE-Send-Key/Recv-Key into mppe_send_key and
+ * mppe_recv_key as they come, but sets mppe_keys_set only when an
+ * MS-MPPE-Encryption-Policy is non-zero too (a natural "0" for SSTP, where
+ * TLS already encrypts). pppd starts per session with both buffers zeroed,
+ * so two non-zero keys were put there by this authentication. */
+static int keys_usable(int *from_buffers)
+{
+    *from_buffers = 0;
+    if (mppe_keys_set)
+        return 1;
+    if (nonzero(mppe_recv_key, sizeof(mppe_recv_key)) && nonzero(mppe_send_key, sizeof(mppe_send_key))) {
+        *from_buffers = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Once reported, the keys stay in pppd only if MPPE may still use them. */
+static void wipe_keys_unless_mppe(void)
+{
+    if (ccp_protent.enabled_flag && (ccp_wantoptions[0].mppe || ccp_allowoptions[0].mppe))
+        return;
+    explicit_bzero(mppe_send_key, sizeof(mppe_send_key));
+    explicit_bzero(mppe_recv_key, sizeof(mppe_recv_key));
+}
+
 /* Report AUTH once per link, before CCP and IPCP start: CCP would zero the
  * MPPE keys if MPPE came up (ccp_up), and the backend needs them for the
  * client's CALL_CONNECTED. */
@@ -241,6 +284,7 @@ static void report_auth(const char *trigger)
     struct sstp_plugin_msg m;
     enum sstp_plugin_auth method = SSTP_PLUGIN_AUTH_NONE;
     const char *why = NULL;
+    int from_buffers = 0, keys;
 
     if (auth_reported)
         return;
@@ -252,18 +296,47 @@ static void report_auth(const char *trigger)
     m.type = SSTP_PLUGIN_AUTH;
     m.auth = (uint8_t)method;
     /* As pppd holds them, server side: recv = K2, send = K3 for MS-CHAPv2. */
-    m.keys_set = mppe_keys_set ? 1 : 0;
+    m.keys_set = (uint8_t)keys_usable(&from_buffers);
     memcpy(m.recv_key, mppe_recv_key, SSTP_PLUGIN_KEY_LEN);
     memcpy(m.send_key, mppe_send_key, SSTP_PLUGIN_KEY_LEN);
     /* peer_authname is MAXNAMELEN (256) bytes, always NUL-terminated by
      * auth_peer_success(); copy bounded anyway. */
     strncpy(m.user, peer_authname, sizeof(m.user) - 1);
 
+    /* Marked before the wait: whatever happens next, this link has had
+     * its one authentication. */
+    auth_reported = 1;
+    keys = m.keys_set;
     report(&m, AUTH_ACK_TIMEOUT_MS);
     explicit_bzero(&m, sizeof(m));
-    auth_reported = 1;
-    info("sstp-lb: reported auth=%s keys=%d user=%q (at %s)", auth_name(method),
-         mppe_keys_set ? 1 : 0, peer_authname, trigger);
+    wipe_keys_unless_mppe();
+    info("sstp-lb: reported auth=%s keys=%d%s user=%q (at %s); binding verified", auth_name(method),
+         keys, from_buffers ? " (MPPE key buffers, mppe_keys_set=0)" : "", peer_authname,
+         trigger);
+}
+
+/* pppd 2.4.9 derives EAP's MSK in eaptls_gen_mppe_keys() into a local
+ * buffer and keeps 16 bytes of each half (mppe_recv_key = MSK[0..15],
+ * mppe_send_key = MSK[32..47]); the SSTP HLAK is MSK[0..31] (MS-SSTP
+ * 3.2.5.2.2), which no plugin can read. So EAP is never offered: LCP asks
+ * the peer for the other methods of pppd.options, and a setup that allows
+ * only EAP stops here with the reason instead of failing every binding. */
+static void refuse_eap(void)
+{
+    lcp_options *wo = &lcp_wantoptions[0];
+
+    if (eap_checked)
+        return;
+    eap_checked = 1;
+    if (!wo->neg_eap)
+        return;
+    wo->neg_eap = 0;
+    if (auth_required && !wo->neg_chap && !wo->neg_upap)
+        fatal("sstp-lb: EAP is the only authentication pppd.options allows, and pppd %s cannot "
+              "give the 32-byte MSK the SSTP crypto binding needs: require MS-CHAPv2 "
+              "(require-mschap-v2)", VERSION);
+    notice("sstp-lb: not offering EAP: pppd %s keeps 16 bytes of each MPPE key, the SSTP "
+           "crypto binding needs MSK[0..31]", VERSION);
 }
 
 static void on_auth_up(void *arg, int val)
@@ -273,9 +346,11 @@ static void on_auth_up(void *arg, int val)
     report_auth("auth-up");
 }
 
-/* Phases, in the order pppd walks them for each link: link_established()
- * enters AUTHENTICATE (even with no authentication to do), which starts a
- * new report; network_phase() fires auth_up and then enters NETWORK, before
+/* Phases, in the order pppd walks them for each link: start_link() enters
+ * SERIALCONN and ESTABLISH before LCP sends anything (EAP is withdrawn
+ * then); link_established() enters AUTHENTICATE (even with no
+ * authentication to do), which after a report means a renegotiation and
+ * ends pppd; network_phase() fires auth_up and then enters NETWORK, before
  * CCP and IPCP open. Some pppd versions fire auth_up only when the peer had
  * to authenticate (2.4.8), so AUTH (method none) goes at NETWORK if auth_up
  * did not fire. NETWORK is entered again when the last network protocol
@@ -287,8 +362,14 @@ static void on_phase(void *arg, int p)
     (void)arg;
     if (backend_fd == -1 && p != PHASE_DEAD && p != PHASE_INITIALIZE)
         fatal("sstp-lb: plugin loaded without the %s option", SSTP_PLUGIN_FD_OPTION);
-    if (p == PHASE_AUTHENTICATE)
-        auth_reported = 0;
+    if (p == PHASE_SERIALCONN || p == PHASE_ESTABLISH)
+        refuse_eap(); /* before LCP's first Configure-Request */
+    else if (p == PHASE_AUTHENTICATE && auth_reported)
+        /* LCP renegotiated (the peer sent a Configure-Request on the open
+         * link) and pppd is about to authenticate again: a second identity
+         * the binding never covered. pppd's own fatal() ends the link. */
+        fatal("sstp-lb: authentication re-entered after the link's authentication was "
+              "reported: refusing a second authentication on one SSTP call");
     else if (p == PHASE_NETWORK)
         report_auth("network phase");
 }

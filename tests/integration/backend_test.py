@@ -176,10 +176,18 @@ def sid_of(r):
     return r.start["env"]["SSTP_SESSION_ID"]
 
 
+def auth_gated(r, timeout=5.0):
+    """pppd reported AUTH and, the binding being the gate, has no ACK yet:
+    the backend acknowledges only after CALL_CONNECTED verified it."""
+    check(r.wait_event("plugin_sent", timeout, lambda e: e["type"] == "auth"), "pppd never reported AUTH")
+    time.sleep(0.05)
+    check(not r.events("plugin_ack"), "AUTH acknowledged before CALL_CONNECTED (the binding is the gate)")
+
+
 def connect_call(ctx, b, hlak, listener="tls", wait_auth=True, **kw):
     c, r = start_call(ctx, b, listener, **kw)
     if wait_auth:
-        check(r.wait_event("plugin_ack", 5), "the backend never acknowledged AUTH")
+        auth_gated(r)
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
     return c, r
@@ -274,10 +282,12 @@ def s01_direct_mschapv2_relay(ctx):
             break
     check(all(x.is_ctrl or x.payload != IPV4_FRAME for x in got), "IPv4 frame from pppd crossed before CALL_CONNECTED")
 
-    # crypto binding
-    check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 1), "AUTH not acknowledged")
+    # crypto binding: pppd's AUTH waits for it (the gate), then goes on to IPCP
+    auth_gated(r)
+    check(not r.events("plugin_sent")[1:], "IP_UP reported before the binding")
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 5, sid=sid, user="alice"), "no ev=binding_ok")
+    check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 1), "AUTH not acknowledged after the binding")
     check(r.wait_event("plugin_ack", 5, lambda e: e["acked"] == 2), "IP_UP not acknowledged")
     check(b.wait_log("ppp_up", 3, sid=sid, remote="10.9.0.7"), "no ev=ppp_up with the address")
 
@@ -351,7 +361,7 @@ def s03_pap_zero_hlak(ctx):
 def binding_failure(ctx, b, hlak, cert_der, want_rc, answer_abort):
     c, r = start_call(ctx, b)
     sid = sid_of(r)
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak, cert_der=cert_der)
     p = c.recv_ctrl(3)
     expect_status(p, C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "bad binding")
@@ -400,20 +410,20 @@ def s06_hash_sha1(ctx):
     b = ctx.backend(sstp={"hash": "sha1"})
     c, r = start_call(ctx, b)
     check(c.bitmask == 0x01, "hash=sha1 must advertise bitmask 0x01, got %r" % c.bitmask)
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     msg = c.call_connected(hlak)
     check(msg[15] == C.HASH_SHA1 and msg[68:80] == b"\0" * 12, "client did not build a SHA-1 binding")
     check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "SHA-1 binding failed")
     # SHA-256 where only SHA-1 was offered is refused
     c2, r2 = start_call(ctx, b)
-    check(r2.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r2)
     c2.call_connected(hlak, hash_proto=C.HASH_SHA256)
     expect_status(c2.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "unoffered hash")
     check(b.wait_log("binding_fail", 3, sid=sid_of(r2), rc="E_BIND_HASH_PROTO"), "no binding_fail E_BIND_HASH_PROTO")
     b2 = ctx.backend(sstp={"hash": "both"})
     c3, r3 = start_call(ctx, b2)
     check(c3.bitmask == 0x03, "hash=both must advertise 0x03, got %r" % c3.bitmask)
-    check(r3.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r3)
     c3.call_connected(hlak, hash_proto=C.HASH_SHA1)
     check(b2.wait_log("binding_ok", 5, sid=sid_of(r3)), "SHA-1 binding with hash=both failed")
     for cl in (c, c3):
@@ -445,24 +455,30 @@ def s07_proxy_tlvs(ctx):
               st["argv"][st["argv"].index("remotenumber") + 1] == "203.0.113.7",
               "pppd does not see the PROXY source address: %r" % st["env"])
         check(b.find("start", sid=uid, client="203.0.113.7:51234"), "ev=start lacks the proxy sid/client")
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         c.call_connected(hlak, hash_proto=hp, cert_der=front)
         check(b.wait_log("binding_ok", 5, sid=uid), "binding against the TLV hash (proto %d) failed" % hp)
         c.send(C.call_disconnect())
         check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
 
-    # a UNIQUE_ID is logged and passed to pppd as one sanitised token
-    c, r = start_call(ctx, b, "proxy", pre=hdr("a b=c\nd\"e"))
-    check(sid_of(r) == "a.b.c.d.e" and r.start["argv"][r.start["argv"].index("ipparam") + 1] == "a.b.c.d.e",
-          "sid %r not sanitised" % sid_of(r))
-    check(b.find("start", sid="a.b.c.d.e"), "ev=start with the sanitised sid")
+    # a UNIQUE_ID that is not a plain token never reaches pppd (ipparam and
+    # the scripts' SSTP_SESSION_ID): the backend keeps its own id, counted
+    c, r = start_call(ctx, b, "proxy", pre=hdr("a b=c\nd\"e$(id)"))
+    sid = sid_of(r)
+    argv = r.start["argv"]
+    check(len(sid) == 16 and all(ch in "0123456789abcdef" for ch in sid) and
+          argv[argv.index("ipparam") + 1] == sid and "SSTP_SESSION_ID=" + sid in argv,
+          "unsafe UNIQUE_ID reached pppd: sid %r argv %r" % (sid, argv))
+    check(b.wait_log("unsafe_id", 3, what="proxy_session_id"), "no ev=unsafe_id what=proxy_session_id")
+    check(b.find("start", sid=sid), "ev=start with the backend's own sid")
+    check(b.stats()["unsafe_ids"] == 1, "unsafe_ids counter")
     c.kill()
     pppd_terminated(r)
 
     # a client that MACs the backend's own certificate hash fails behind the proxy
     uid = "own-" + uuid.uuid4().hex[:8]
     c, r = start_call(ctx, b, "proxy", pre=hdr(uid))
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak, cert_der=own)
     expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "own cert via proxy")
     check(b.wait_log("binding_fail", 3, sid=uid, rc="E_BIND_CERT_HASH"), "no binding_fail")
@@ -470,7 +486,7 @@ def s07_proxy_tlvs(ctx):
 
     # and the proxy's hash is not accepted on the direct listener (own cert only)
     c, r = start_call(ctx, b, "tls")
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     check(C.cert_hash(c.cert_der, 2) == C.cert_hash(own, 2), "direct listener does not present tls.cert")
     c.call_connected(hlak, cert_der=front)
     expect_status(c.recv_ctrl(3), C.CALL_ABORT, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "front cert direct")
@@ -481,7 +497,7 @@ def s07_proxy_tlvs(ctx):
     c, r = start_call(ctx, b, "mtls", inner=hdr(uid), sni="backend",
                       certfile=ctx.cert("proxy-client.crt"), keyfile=ctx.cert("proxy-client.key"))
     check(sid_of(r) == uid and r.start["env"]["SSTP_CLIENT_ADDR"] == "203.0.113.7", "mtls: sid/addr from PROXY")
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak, cert_der=front)
     check(b.wait_log("binding_ok", 5, sid=uid), "mtls binding against the TLV hash failed")
     c.send(C.call_disconnect())
@@ -508,7 +524,7 @@ def s08_proxy_trusted_hash_fallback(ctx):
                 C.proxy_v1("192.0.2.45", "192.0.2.1", 4001, 443)):
         c, r = start_call(ctx, b, "proxy", pre=pre)
         check(r.start["env"]["SSTP_CLIENT_ADDR"] in ("192.0.2.44", "192.0.2.45"), "PROXY address not used")
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         c.call_connected(hlak, cert_der=offload)
         check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "trusted_cert_hash not used without TLVs")
         c.send(C.call_disconnect())
@@ -517,7 +533,7 @@ def s08_proxy_trusted_hash_fallback(ctx):
     b2 = ctx.backend(listeners=("proxy",))
     for der in (offload, b"\0" * 0):
         c, r = start_call(ctx, b2, "proxy", pre=C.proxy_v2("192.0.2.46", "192.0.2.1", 4002, 443))
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         if der:
             c.call_connected(hlak, cert_der=der)
         else:
@@ -937,7 +953,7 @@ def s17_malformed_sstp(ctx):
     c, r = start_call(ctx, b)
     r.ctl(cmd="plugin_raw", hex="01010003aabbcc")
     check(b.wait_log("plugin_bad_msg", 3, sid=sid_of(r)), "no ev=plugin_bad_msg")
-    check(r.wait_event("plugin_ack", 3, lambda e: e["acked"] == 1), "AUTH not acknowledged")
+    auth_gated(r, 3)
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 3, sid=sid_of(r)), "call broken by a bad plugin message")
     check(b.stats()["plugin_bad_msg"] == 1, "plugin_bad_msg counter")
@@ -1112,7 +1128,7 @@ def s22_dribbled_headers(ctx):
         c.bitmask, c.nonce = v[3], v[4:36]
         r = ctx.pd.find(cid)
         check(r and sid_of(r) == uid, "%s: no pppd with the UNIQUE_ID sid" % listener)
-        check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+        auth_gated(r)
         msg = C.call_connected(2, c.nonce, C.cert_hash(H.der_of(ctx.cert("server.crt")), 2), hlak)
         for byte in msg:
             c.send(bytes([byte]))
@@ -1133,7 +1149,7 @@ def s23_ipv6_and_wildcard(ctx):
     check(getattr(c.sstp_connect(), "msg_type", None) == C.CONNECT_ACK, "no ACK over IPv6")
     r = ctx.pd.find(cid)
     check(r and r.start["env"]["SSTP_CLIENT_ADDR"] == "::1", "IPv6 client address %r" % (r and r.start["env"],))
-    check(r.wait_event("plugin_ack", 5), "AUTH not acknowledged")
+    auth_gated(r)
     c.call_connected(hlak)
     check(b.wait_log("binding_ok", 5, sid=sid_of(r), client="[::1]:%d" % c.sock.getsockname()[1]),
           "no binding_ok with the [::1]:port client")

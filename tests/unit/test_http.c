@@ -867,6 +867,29 @@ static void test_build_probe(void **state)
                 "Content-Length: 0\r\nConnection: close\r\n\r\n", b_probe, &a);
 }
 
+static void test_build_busy(void **state)
+{
+    (void)state;
+    uint8_t out[256];
+    struct sstp_wbuf w;
+    const char *want = "HTTP/1.1 503 Service Unavailable\r\nDate: Thu, 09 Nov 2006 00:51:09 GMT\r\n"
+                       "Retry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    sstp_wbuf_init(&w, out, sizeof out);
+    assert_int_equal(sstp_http_resp_busy_build(&w, 5, T_2006), SSTP_OK);
+    assert_int_equal(w.len, strlen(want));
+    assert_memory_equal(out, want, w.len);
+    sstp_wbuf_init(&w, out, sizeof out);
+    assert_int_equal(sstp_http_resp_busy_build(&w, 86400, T_2006), SSTP_OK);
+    assert_non_null(memmem(out, w.len, "Retry-After: 86400\r\n", 20));
+    sstp_wbuf_init(&w, out, sizeof out);
+    assert_int_equal(sstp_http_resp_busy_build(&w, 0, T_2006), SSTP_E_ARG);
+    assert_int_equal(sstp_http_resp_busy_build(&w, 86401, T_2006), SSTP_E_ARG);
+    assert_int_equal(w.len, 0);
+    sstp_wbuf_init(&w, out, 40); /* fails whole */
+    assert_int_equal(sstp_http_resp_busy_build(&w, 5, T_2006), SSTP_E_NOSPACE);
+    assert_int_equal(w.len, 0);
+}
+
 static void test_build_request(void **state)
 {
     (void)state;
@@ -994,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_build_dates),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build_probe),
+        cmocka_unit_test(test_build_busy),
         cmocka_unit_test(test_build_request),
         cmocka_unit_test(test_build_request_bad_args),
         cmocka_unit_test(test_round_trip),

@@ -40,7 +40,12 @@ static const uint8_t S_DISCONNECT[] = { 0x10, 0x01, 0x00, 0x14, 0x00, 0x06, 0x00
                                         0x00, 0x0C, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 static const uint8_t S_ABORT_EMPTY[] = { 0x10, 0x01, 0x00, 0x08, 0x00, 0x05, 0x00, 0x00 };
 
-static const uint8_t F_LCP[] = { 0xFF, 0x03, 0xC0, 0x21, 0x01, 0x01, 0x00, 0x04 };
+/* an LCP Echo-Request: a control frame that does not renegotiate */
+static const uint8_t F_LCP[] = { 0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0 };
+/* LCP Configure-Requests: after the authentication they renegotiate LCP,
+ * and pppd then authenticates again */
+static const uint8_t F_LCP_CONFREQ[] = { 0xFF, 0x03, 0xC0, 0x21, 0x01, 0x01, 0x00, 0x04 };
+static const uint8_t F_LCP_CONFREQ_NOACF[] = { 0xC0, 0x21, 0x01, 0x02, 0x00, 0x04 };
 static const uint8_t F_IPV4[] = { 0xFF, 0x03, 0x00, 0x21, 0x45, 0x00 };
 
 /* ---- fixture ---- */
@@ -436,8 +441,9 @@ static const struct ores ev_table[ST_COUNT][E_COUNT] = {
     /*               HTTP  KEYS TNEG THELLO TAB1 TAB2 TD1 TD2 PPPD LOCAL LOST */
     [ST_DISC]     = { { SSTP_SRV_CONNECT_REQUEST_PENDING, 0, false }, U, U, U, U, U, U, U, CL, CL, CL },
     [ST_REQ]      = { U, U, AB8, U, U, U, U, U, DSC, DSC, CL },
-    [ST_CPEND]    = { U, U, AB8, U, U, U, U, U, DSC, DSC, CL },
-    [ST_CONN]     = { U, U, U, { -1, SSTP_MSG_ECHO_REQUEST, false }, U, U, U, U, DSC, DSC, CL },
+    /* fx_in() gave CPEND and CONN their keys: KEYS there is a second authentication */
+    [ST_CPEND]    = { U, AB8, AB8, U, U, U, U, U, DSC, DSC, CL },
+    [ST_CONN]     = { U, AB8, U, { -1, SSTP_MSG_ECHO_REQUEST, false }, U, U, U, U, DSC, DSC, CL },
     [ST_ABORT_P]  = { U, U, U, U, CL, U, U, U, U, U, CL },
     [ST_ABORT_TO] = { U, U, U, U, U, CL, U, U, U, U, CL },
     [ST_DACK_P]   = { U, U, U, U, U, U, CL, U, U, U, CL },
@@ -600,10 +606,129 @@ static void test_deferral_keys_later(void **state)
     assert_int_equal(f->a.timers_start, TB(SSTP_SRV_T_HELLO));
     ev_frame(f, SSTP_SRV_EV_PPP_FROM_CLIENT, F_IPV4, sizeof(F_IPV4));
     assert_int_equal(f->a.frame, SSTP_SRV_FRAME_FORWARD);
-    /* later keys are ignored */
+    /* a second authentication on the bound call aborts it */
     ev_keys(f, VEC_B_HLAK);
+    assert_int_equal(f->a.bind, SSTP_SRV_BIND_FAILED);
+    assert_int_equal(f->a.bind_rc, SSTP_E_BIND_REAUTH);
+    assert_int_equal(sstp_srv_state(&f->sm), SSTP_CALL_ABORT_PENDING);
+    fx_free(f);
+}
+
+/* ---- one authentication per call: the binding gates PPP ---- */
+
+static void test_reauth_second_keys(void **state)
+{
+    (void)state;
+    /* while the binding waits for CALL_CONNECTED */
+    struct fx *f = fx_cpend_nokeys(VEC_A_NONCE, NULL);
+    ev_keys(f, VEC_A_HLAK);
     assert_int_equal(f->a.bind, SSTP_SRV_BIND_NONE);
-    assert_int_equal(sstp_srv_state(&f->sm), SSTP_SRV_CALL_CONNECTED);
+    ev_keys(f, VEC_B_HLAK);
+    assert_int_equal(f->a.bind, SSTP_SRV_BIND_FAILED);
+    assert_int_equal(f->a.bind_rc, SSTP_E_BIND_REAUTH);
+    assert_int_equal(f->a.rc, SSTP_E_BIND_REAUTH);
+    assert_sent_abort(f, SSTP_ATTRIB_STATUS_INFO, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED);
+    assert_true(f->a.ppp_stop); /* at once, not after the abort timer */
+    assert_int_equal(sstp_srv_state(&f->sm), SSTP_CALL_ABORT_PENDING);
+    /* the CALL_CONNECTED that would have matched the first keys is too late */
+    CTRL(f, VEC_A_CONNECTED);
+    assert_int_equal(f->a.bind, SSTP_SRV_BIND_NONE);
+    assert_int_equal(sstp_srv_state(&f->sm), SSTP_CALL_ABORT_PENDING);
+    assert_int_equal(sstp_srv_rc(&f->sm), SSTP_E_BIND_REAUTH);
+    fx_free(f);
+
+    /* after the binding: a refused report counts as a second one too */
+    f = fx_in(ST_CONN);
+    struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_KEYS_REFUSED, .rc = SSTP_E_BIND_NO_KEYS };
+    step(f, &ev);
+    assert_int_equal(f->a.bind_rc, SSTP_E_BIND_REAUTH);
+    assert_true(f->a.ppp_stop);
+    ev_frame(f, SSTP_SRV_EV_PPP_FROM_CLIENT, F_IPV4, sizeof(F_IPV4));
+    assert_int_equal(f->a.frame, SSTP_SRV_FRAME_DROP);
+    fx_free(f);
+}
+
+static void test_reauth_lcp_renegotiation(void **state)
+{
+    (void)state;
+    const uint8_t *reqs[] = { F_LCP_CONFREQ, F_LCP_CONFREQ_NOACF };
+    const size_t lens[] = { sizeof(F_LCP_CONFREQ), sizeof(F_LCP_CONFREQ_NOACF) };
+    for (int i = 0; i < 2; i++) {
+        /* bound call: a Configure-Request from the client never reaches pppd */
+        struct fx *f = fx_in(ST_CONN);
+        ev_frame(f, SSTP_SRV_EV_PPP_FROM_CLIENT, reqs[i], lens[i]);
+        assert_int_equal(f->a.frame, SSTP_SRV_FRAME_DROP);
+        assert_int_equal(f->a.bind, SSTP_SRV_BIND_FAILED);
+        assert_int_equal(f->a.bind_rc, SSTP_E_BIND_REAUTH);
+        assert_sent_abort(f, SSTP_ATTRIB_STATUS_INFO, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED);
+        assert_true(f->a.ppp_stop);
+        ev_frame(f, SSTP_SRV_EV_PPP_FROM_CLIENT, F_IPV4, sizeof(F_IPV4));
+        assert_int_equal(f->a.frame, SSTP_SRV_FRAME_DROP);
+        fx_free(f);
+
+        /* authenticated, binding pending: the same */
+        f = fx_in(ST_CPEND);
+        ev_frame(f, SSTP_SRV_EV_PPP_FROM_CLIENT, reqs[i], lens[i]);
+        assert_int_equal(f->a.bind_rc, SSTP_E_BIND_REAUTH);
+        assert_int_equal(sstp_srv_state(&f->sm), SSTP_CALL_ABORT_PENDING);
+        fx_free(f);
+
+        /* before the authentication LCP negotiates freely */
+        f = fx_cpend_nokeys(VEC_A_NONCE, NULL);
+        ev_frame(f, SSTP_SRV_EV_PPP_FROM_CLIENT, reqs[i], lens[i]);
+        assert_int_equal(f->a.frame, SSTP_SRV_FRAME_FORWARD);
+        assert_int_equal(f->a.bind, SSTP_SRV_BIND_NONE);
+        assert_nothing_sent(f);
+        fx_free(f);
+
+        /* pppd's own Configure-Request is not the client's renegotiation */
+        f = fx_in(ST_CONN);
+        ev_frame(f, SSTP_SRV_EV_PPP_FROM_PPPD, reqs[i], lens[i]);
+        assert_int_equal(f->a.frame, SSTP_SRV_FRAME_FORWARD);
+        assert_nothing_sent(f);
+        fx_free(f);
+    }
+    /* other LCP codes and look-alikes do not count */
+    static const uint8_t echo_noacf[] = { 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0 };
+    static const uint8_t short_lcp[] = { 0xFF, 0x03, 0xC0, 0x21 };
+    static const uint8_t ipcp_req[] = { 0xFF, 0x03, 0x80, 0x21, 0x01, 0x01, 0x00, 0x04 };
+    assert_false(sstp_ppp_frame_is_lcp_conf_req(echo_noacf, sizeof(echo_noacf)));
+    assert_false(sstp_ppp_frame_is_lcp_conf_req(short_lcp, sizeof(short_lcp)));
+    assert_false(sstp_ppp_frame_is_lcp_conf_req(ipcp_req, sizeof(ipcp_req)));
+    assert_false(sstp_ppp_frame_is_lcp_conf_req(NULL, 0));
+    assert_true(sstp_ppp_frame_is_lcp_conf_req(F_LCP_CONFREQ, sizeof(F_LCP_CONFREQ)));
+}
+
+static void test_keys_refused(void **state)
+{
+    (void)state;
+    const enum sstp_rc why[] = { SSTP_E_BIND_NO_KEYS, SSTP_E_BIND_METHOD };
+    for (int i = 0; i < 2; i++) {
+        /* refused before or after the client's CALL_CONNECTED: never verified */
+        for (int early = 0; early < 2; early++) {
+            struct fx *f = fx_cpend_nokeys(VEC_A_NONCE, NULL);
+            if (early)
+                CTRL(f, VEC_A_CONNECTED);
+            struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_KEYS_REFUSED, .rc = why[i] };
+            step(f, &ev);
+            assert_int_equal(f->a.bind, SSTP_SRV_BIND_FAILED);
+            assert_int_equal(f->a.bind_rc, why[i]);
+            assert_int_equal(f->a.rc, why[i]);
+            assert_sent_abort(f, SSTP_ATTRIB_CRYPTO_BINDING, SSTP_STATUS_VALUE_NOT_SUPPORTED);
+            assert_true(f->a.ppp_stop);
+            assert_int_equal(sstp_srv_state(&f->sm), SSTP_CALL_ABORT_PENDING);
+            CTRL(f, VEC_A_CONNECTED);
+            assert_int_equal(f->a.bind, SSTP_SRV_BIND_NONE);
+            assert_int_equal(sstp_srv_rc(&f->sm), why[i]);
+            fx_free(f);
+        }
+    }
+    /* SSTP_OK is not a reason: ignored */
+    struct fx *f = fx_cpend_nokeys(VEC_A_NONCE, NULL);
+    struct sstp_srv_ev ok = { .type = SSTP_SRV_EV_KEYS_REFUSED, .rc = SSTP_OK };
+    step(f, &ok);
+    assert_int_equal(f->a.bind, SSTP_SRV_BIND_NONE);
+    assert_int_equal(sstp_srv_state(&f->sm), SSTP_SRV_CALL_CONNECTED_PENDING);
     fx_free(f);
 }
 
@@ -694,6 +819,7 @@ static void bind_fail_case(const uint8_t *nonce, const struct sstp_srv_cfg *cfg,
     assert_int_equal(f->a.rc, want);
     assert_int_equal(sstp_srv_rc(&f->sm), want);
     assert_sent_abort(f, attrib, status);
+    assert_true(f->a.ppp_stop); /* nothing more crosses: pppd is hung up at once */
     assert_int_equal(sstp_srv_state(&f->sm), SSTP_CALL_ABORT_PENDING);
     ev_frame(f, SSTP_SRV_EV_PPP_FROM_PPPD, F_LCP, sizeof(F_LCP));
     assert_int_equal(f->a.frame, SSTP_SRV_FRAME_DROP);
@@ -1343,6 +1469,9 @@ int main(void)
         cmocka_unit_test(test_zero_bitmask_becomes_sha256),
         cmocka_unit_test(test_deferral_keys_later),
         cmocka_unit_test(test_deferral_keys_never),
+        cmocka_unit_test(test_reauth_second_keys),
+        cmocka_unit_test(test_reauth_lcp_renegotiation),
+        cmocka_unit_test(test_keys_refused),
         cmocka_unit_test(test_negotiation_timeout_without_connected),
         cmocka_unit_test(test_deferral_latest_message_kept),
         cmocka_unit_test(test_deferral_failure_at_keys),

@@ -25,7 +25,10 @@ Its behaviour comes from the JSON options file (`file <opts>`):
 The control socket (AF_UNIX datagrams of JSON) lets a test act at a chosen
 moment: {"cmd": "write", "frame": hex} (HDLC-encode and write),
 {"cmd": "write_raw", "hex": hex}, {"cmd": "auth"}, {"cmd": "ip_up"},
-{"cmd": "plugin_raw", "hex": hex}, {"cmd": "exit", "code": n},
+{"cmd": "plugin_raw", "hex": hex}, {"cmd": "auth_again", "user": str, "method":
+m, "keys_set": 0|1, "recv_key": hex, "send_key": hex} (a second AUTH report,
+as a pppd that re-authenticated after an LCP renegotiation would send, if
+its plugin let it), {"cmd": "exit", "code": n},
 {"cmd": "burst", "count": n, "size": s} (write burst_frame(0..n-1, s)),
 {"cmd": "quiet"} (stop logging each frame) and {"cmd": "report"} (log
 the count, bytes, bad FCS count and SHA-256 of every frame received).
@@ -278,6 +281,12 @@ class FakePppd:
         if self.opts.get("ip_up"):
             self.ip_up_pending = True
 
+    def report_auth_again(self, c):
+        msg = plugin_auth_msg(c.get("method", "mschapv2"), int(c.get("keys_set", 1)),
+                              bytes.fromhex(c.get("recv_key", "11" * 16)),
+                              bytes.fromhex(c.get("send_key", "22" * 16)), c.get("user", "bob"))
+        self.send_plugin(msg, T_AUTH, "auth_again")
+
     def report_ip_up(self):
         ip = self.opts.get("ip_up") or {"local": "10.0.0.1", "remote": "10.0.0.2"}
         self.send_plugin(plugin_ip_up_msg(ip["local"], ip["remote"]), T_IP_UP, "ip_up")
@@ -357,6 +366,8 @@ class FakePppd:
             self.report_auth()
         elif cmd == "ip_up":
             self.report_ip_up()
+        elif cmd == "auth_again" and self.plugin is not None:
+            self.report_auth_again(c)
         elif cmd == "plugin_raw" and self.plugin is not None:
             self.send_plugin(bytes.fromhex(c["hex"]), -1, "raw")
         elif cmd == "exit":
