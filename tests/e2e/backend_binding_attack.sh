@@ -15,10 +15,19 @@
 #   relayed  user2's credentials (a relay without the keys: random HLAK):
 #            refused before IPCP; no ip-up run, never in Redis, the victim's
 #            session (replace policy) untouched
+#   eap      pppd.options with require-eap too: LCP asks for MS-CHAPv2 only
+#            and pppd says why; EAP-only options: pppd stops at start with
+#            the reason, the call ends before any authentication
 #   flood    one source opens 500 negotiations through the proxy listener
 #            (PROXY v2 naming 192.0.2.2); sstpc from another source
 #            (192.0.3.2, its own namespace) still connects
 . "$E2E_DIR/lib/sstp.sh"
+
+# has_line FILE GLOB: one line of FILE matches GLOB (log_has matches the
+# whole file, where a * would span lines).
+has_line() {
+    log_line "$1" "$2" > /dev/null
+}
 
 ATTACKER="python3 $E2E_DIR/lib/attacker.py"
 CLI2_NS=cli2
@@ -28,7 +37,8 @@ REDIS_PORT=6379
 FLOOD_N=500
 
 sstp_setup 4 || verdict_fail "namespace/secrets set-up failed"
-# A second client network for the flood case: cli2 <-> srv on veth1.
+# A second client network for the flood case: cli2 <-> srv on veth1; cli2
+# reaches the backend's listener address through it.
 ip -batch - <<EOF || verdict_fail "cli2 namespace set-up failed"
 netns add $CLI2_NS
 link add tmp-c2 netns $CLI2_NS type veth peer name tmp-s2 netns $SRV_NS
@@ -38,6 +48,7 @@ link set tmp-c2 name veth0
 link set lo up
 addr add $CLI2_ADDR/24 dev veth0
 link set veth0 up
+route add $SRV_ADDR/32 via $SRV2_ADDR
 EOF
 ip -n $SRV_NS -batch - <<EOF || verdict_fail "srv veth1 set-up failed"
 link set tmp-s2 name veth1
@@ -84,7 +95,7 @@ victim_sid=${victim_sid#*sid=}
 victim_sid=${victim_sid%% *}
 [ -n "$victim_sid" ] || verdict_fail "no auth_ok for the victim"
 victim_ok() {
-    ip netns exec $CLI_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null && bg_alive victim
+    ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null && bg_alive victim
 }
 victim_ok || verdict_fail "victim: no ping through its tunnel"
 
@@ -116,15 +127,22 @@ sid_of() {
     return 1
 }
 
-# redis_user_of SID USER: MONITOR saw SID's hash get USER as its user, or
-# SID added to a per-user set other than the first one SID was added to.
+# redis_shows_user SID USER: MONITOR saw SID's hash get USER as its user.
 redis_shows_user() {
     local sid=$1 user=$2 line
     while IFS= read -r line; do
         [[ $line == *'"HSET"'*"session:$sid\""*'"user" "'"$user"'"'* ]] && return 0
-        [[ $line == *'"ZADD"'*"user:$user\""*"\"$sid\""* ]] && return 0
     done < "$W/monitor.log"
     return 1
+}
+# redis_user_sets SID: how many times MONITOR saw SID added to a per-user set
+# (the per-user policy ran for it).
+redis_user_sets() {
+    local sid=$1 line n=0
+    while IFS= read -r line; do
+        [[ $line == *'"ZADD" "sstp:user:'*"\"$sid\""* ]] && n=$((n + 1))
+    done < "$W/monitor.log"
+    echo $n
 }
 
 ended() {       # the attacker's call was ended by the server
@@ -144,12 +162,13 @@ attack reauth reauth $SRV_ADDR $SSTP_PORT "$(sstp_user 1)" "$(sstp_pass 1)" \
 ended || verdict_fail "reauth: the call was not ended after the second authentication"
 sid=$(sid_of user1) || verdict_fail "reauth: no auth_ok for user1"
 wait_for 10 log_has "$BACKEND_LOG" "ev=close sid=$sid " || verdict_fail "reauth: no close for $sid"
-log_has "$BACKEND_LOG" "ev=binding_ok sid=$sid *user=user2" && verdict_fail "reauth: binding_ok as user2"
+has_line "$BACKEND_LOG" "ev=binding_ok sid=$sid *user=user2" && verdict_fail "reauth: binding_ok as user2"
 log_has "$BACKEND_LOG" "ev=ppp_up sid=$sid user=user2" && verdict_fail "reauth: ppp_up as user2"
 [ "$(log_count "$BACKEND_LOG" "ev=ppp_up sid=$sid ")" -le 1 ] || verdict_fail "reauth: IPCP came up twice"
-reason=$(log_line "$BACKEND_LOG" "sid=$sid *reason=") ||
-    verdict_fail "reauth: the backend logged no reason for ending $sid"
+reason=$(log_line "$BACKEND_LOG" "sid=$sid *rc=E_BIND_REAUTH") ||
+    verdict_fail "reauth: the backend logged no E_BIND_REAUTH for $sid"
 redis_shows_user "$sid" user2 && verdict_fail "reauth: Redis showed user2 for session $sid"
+[ "$(redis_user_sets "$sid")" -le 1 ] || verdict_fail "reauth: the per-user policy ran twice for $sid"
 log_has "$BACKEND_LOG" "ev=policy_replace user=user2" && verdict_fail "reauth: the victim was replaced"
 victim_ok || verdict_fail "reauth: the victim's session was disturbed"
 gs_log "reauth: refused: ${reason#*ev=}"
@@ -174,6 +193,7 @@ log_has "$BACKEND_LOG" "ev=binding_fail sid=$sid " || verdict_fail "relayed: no 
 log_has "$BACKEND_LOG" "ev=ppp_up sid=$sid " && verdict_fail "relayed: ppp_up for $sid"
 log_has "$W/ip-up.log" "sid=$sid " && verdict_fail "relayed: ip-up ran for $sid"
 redis_shows_user "$sid" user2 && verdict_fail "relayed: Redis showed user2 for session $sid"
+[ "$(redis_user_sets "$sid")" = 0 ] || verdict_fail "relayed: the per-user policy ran for $sid"
 log_has "$BACKEND_LOG" "ev=policy_replace" && verdict_fail "relayed: the victim's session was replaced"
 victim_ok || verdict_fail "relayed: the victim's session was disturbed"
 log_has "$W/ip-up.log" "sid=$victim_sid " || verdict_fail "ip-up.sh never ran (even for the victim)"
@@ -187,16 +207,39 @@ gs_log "flood: $(tr '\n' ' ' < "$W/flood.log")"
 log_has "$W/flood.log" "opened=$FLOOD_N" || verdict_fail "flood: could not open $FLOOD_N connections"
 race_delay_on veth1 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed (veth1)"
 bg_start other ip netns exec $CLI2_NS sstpc --log-level 4 --log-stderr --cert-warn \
-    --user "$(sstp_user 4)" --password "$(sstp_pass 4)" $SRV2_ADDR file "$W/client.options"
+    --user "$(sstp_user 4)" --password "$(sstp_pass 4)" $SRV_ADDR file "$W/client.options"
 wait_for 25 eval 'ip -n $CLI2_NS -o -4 addr show 2> /dev/null | grep -q " inet $(sstp_ip 4) peer "' ||
     verdict_fail "flood: sstpc from $CLI2_ADDR did not connect while $CLI_ADDR held $FLOOD_N negotiations"
 race_delay_off veth1 $SRV_NS
-ip netns exec $CLI2_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "flood: no ping from the other source"
+ip netns exec $CLI2_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "flood: no ping from the other source"
 flood_acked=$(log_line "$W/flood.log" "acked=")
 : > "$W/flood.stop"
 bg_wait flood 10 > /dev/null
 bg_stop other 10
 victim_ok || verdict_fail "flood: the victim's session was disturbed"
+
+# ---- EAP: pppd 2.4.9 cannot give the MSK the binding needs, so the plugin
+# never offers it (the options file is read at each pppd start)
+cp "$W/pppd-server.options" "$W/pppd-mschapv2.options"
+{ cat "$W/pppd-mschapv2.options"; echo require-eap; } > "$W/pppd-server.options"
+attack eap_offered binding $SRV_ADDR $SSTP_PORT "$(sstp_user 4)" "$(sstp_pass 4)" $PPP_SRV_IP right
+[[ ${ATK[events]} == *"lcp_req auth=c22381,"* && ${ATK[events]} != *"auth=c227"* ]] ||
+    verdict_fail "eap: with require-eap the server did not ask for MS-CHAPv2 alone: ${ATK[events]}"
+[ "${ATK[ping]}" -ge 1 ] || verdict_fail "eap: MS-CHAPv2 with require-eap in the options did not come up"
+log_has "$BACKEND_LOG" "sstp-lb: not offering EAP" || verdict_fail "eap: pppd did not say why EAP is not offered"
+grep -v -e '^require-mschap-v2' "$W/pppd-mschapv2.options" > "$W/pppd-server.options"
+echo require-eap >> "$W/pppd-server.options"
+t0=$(gs_now_ms)
+ip netns exec $CLI_NS timeout 30 $ATTACKER binding $SRV_ADDR $SSTP_PORT "$(sstp_user 4)" "$(sstp_pass 4)" \
+    $PPP_SRV_IP right > "$W/eap_only.out" 2>&1
+t1=$(gs_now_ms)
+gs_log "eap_only ($((t1 - t0)) ms): $(tr '\n' ' ' < "$W/eap_only.out")"
+log_has "$W/eap_only.out" "chap_challenge" && verdict_fail "eap: an EAP-only server authenticated anyway"
+log_has "$W/eap_only.out" "auth=success" && verdict_fail "eap: an EAP-only server authenticated anyway"
+log_has "$BACKEND_LOG" "sstp-lb: EAP is the only authentication pppd.options allows" ||
+    verdict_fail "eap: pppd with EAP-only options did not stop with the reason"
+(( t1 - t0 < 15000 )) || verdict_fail "eap: the EAP-only refusal took $((t1 - t0)) ms"
+cp "$W/pppd-mschapv2.options" "$W/pppd-server.options"
 
 bg_stop victim 10
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"

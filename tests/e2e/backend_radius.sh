@@ -8,7 +8,8 @@
 #             the backend reports keys=1 and binding_ok, ping crosses;
 #             accounting Start reaches FreeRADIUS with Calling-Station-Id =
 #             the client address the proxy's PROXY header carried, the
-#             user and the address sstpctl shows for the session
+#             user and the address sstpctl shows for the session; the
+#             ip-up script gets SSTP_SESSION_ID and SSTP_CLIENT_ADDR
 #   relayed   radkeys' credentials without the keys (random HLAK) while
 #             radkeys is up (per_user_action=replace): refused before IPCP,
 #             no ip-up, no accounting Start, the live session untouched;
@@ -16,12 +17,19 @@
 #   nokeys    FreeRADIUS accepts MS-CHAPv2 but returns no MS-MPPE keys:
 #             a compound MAC over a zero HLAK is refused; real sstpc is
 #             refused with the backend's reason, never up
-#   nopolicy  keys but no MS-MPPE-Encryption-Policy: a zero HLAK is refused
+#   nopolicy  keys but no MS-MPPE-Encryption-Policy: a zero HLAK is refused;
+#             real sstpc binds with the keys radius.so decrypted
 #   pap       sstpc with PAP through RADIUS: up, method=pap
 #   badpass   sstpc with a wrong password: Access-Reject, never up (sstpc
 #             1.0.18 exits 0 either way: the reject is read from FreeRADIUS)
 . "$E2E_DIR/lib/sstp.sh"
 . "$E2E_DIR/lib/radius.sh"
+
+# has_line FILE GLOB: one line of FILE matches GLOB (log_has matches the
+# whole file, where a * would span lines).
+has_line() {
+    log_line "$1" "$2" > /dev/null
+}
 
 ATTACKER="python3 $E2E_DIR/lib/attacker.py"
 RAD=$W/raddb
@@ -158,9 +166,9 @@ race_delay_on veth0 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed"
 # ---- keys: MS-CHAPv2 with RADIUS keys; accounting Start
 sstpc_as keys radkeys "${PASS[radkeys]}" "$W/client.options"
 wait_for 25 client_has "${ADDR[radkeys]}" || verdict_fail "keys: radkeys not up within 25 s"
-ip netns exec $CLI_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "keys: no ping"
+ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "keys: no ping"
 sid=$(sid_of radkeys) || verdict_fail "keys: no auth_ok for radkeys"
-log_has "$BACKEND_LOG" "ev=auth_ok sid=$sid *user=radkeys method=mschapv2 keys=1" ||
+has_line "$BACKEND_LOG" "ev=auth_ok sid=$sid *user=radkeys method=mschapv2 keys=1" ||
     verdict_fail "keys: the backend did not get the RADIUS keys (keys=1)"
 log_has "$BACKEND_LOG" "ev=binding_ok sid=$sid " || verdict_fail "keys: no binding_ok"
 wait_for 10 eval '[ -n "$(detail_records Start radkeys)" ]' || verdict_fail "keys: no accounting Start in FreeRADIUS"
@@ -181,6 +189,8 @@ for r in json.load(sys.stdin):
 [ "$row" = "radkeys $CLI_ADDR ${ADDR[radkeys]}" ] ||
     verdict_fail "keys: sstpctl shows '$row' for $sid, accounting says radkeys $calling ${ADDR[radkeys]}"
 log_has "$W/ip-up.log" "sid=$sid " || verdict_fail "keys: ip-up did not run"
+has_line "$W/ip-up.log" "sid=$sid *env_sid=$sid env_client=$CLI_ADDR" ||
+    verdict_fail "keys: ip-up did not get SSTP_SESSION_ID/SSTP_CLIENT_ADDR: $(log_line "$W/ip-up.log" "sid=$sid ")"
 gs_log "keys: sid=$sid Acct-Session-Id=$acct_sid Calling-Station-Id=$calling"
 
 # ---- relayed: radkeys' credentials, no keys, while radkeys is live
@@ -190,7 +200,7 @@ gs_sleep 1
 [ "$(detail_records Start radkeys | wc -l)" = 1 ] || verdict_fail "relayed: an accounting Start for the failed binding"
 [ "$(log_count "$W/ip-up.log" "peer=radkeys")" = 1 ] || verdict_fail "relayed: ip-up ran for the failed binding"
 log_has "$BACKEND_LOG" "ev=policy_replace" && verdict_fail "relayed: the live radkeys session was replaced"
-ip netns exec $CLI_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null && bg_alive keys ||
+ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null && bg_alive keys ||
     verdict_fail "relayed: the live radkeys session was disturbed"
 sessions=$($SSTPCTL --json sessions)
 [ "$(grep -o '"radkeys"' <<< "$sessions" | wc -l)" = 1 ] || verdict_fail "relayed: sstpctl shows a second radkeys session"
@@ -210,20 +220,29 @@ bg_wait nokeys 25 > /dev/null || rc=$?
 [ $rc = 124 ] && verdict_fail "nokeys: sstpc still running 25 s later"
 client_has "${ADDR[nokeys1]}" && verdict_fail "nokeys: sstpc came up without keys"
 [ "$(detail_records Start nokeys1)" = "" ] || verdict_fail "nokeys: accounting Start without keys"
-log_has "$BACKEND_LOG" "ev=ppp_up * user=nokeys1" && verdict_fail "nokeys: ppp_up without keys"
-reason=$(log_line "$BACKEND_LOG" "user=nokeys1 *MS-MPPE") ||
+has_line "$BACKEND_LOG" "ev=ppp_up * user=nokeys1" && verdict_fail "nokeys: ppp_up without keys"
+reason=$(log_line "$BACKEND_LOG" "ev=auth_refused * user=nokeys1 method=mschapv2 *rc=E_BIND_NO_KEYS") ||
+    verdict_fail "nokeys: no auth_refused rc=E_BIND_NO_KEYS for nokeys1"
+has_line "$BACKEND_LOG" "ev=auth_refused_hint rc=E_BIND_NO_KEYS *MS-MPPE-Send-Key*" ||
     verdict_fail "nokeys: the backend did not tell the operator that RADIUS returned no MS-MPPE keys"
+has_line "$BACKEND_LOG" "ev=binding_ok * user=nokeys1" && verdict_fail "nokeys: binding_ok without keys"
 gs_log "nokeys: refused: ${reason#*ev=}"
 
-# ---- nopolicy: keys without MS-MPPE-Encryption-Policy
+# ---- nopolicy: keys without MS-MPPE-Encryption-Policy (pppd's keys_set
+# stays 0; the plugin reads the keys radius.so decrypted all the same)
 attack nopolicy_zero binding $SRV_ADDR $SSTP_PORT nopolicy1 "${PASS[nopolicy1]}" $PPP_SRV_IP zero
 refused_before_ipcp "nopolicy: zero HLAK"
+sstpc_as nopolicy nopolicy1 "${PASS[nopolicy1]}" "$W/client.options"
+wait_for 25 client_has "${ADDR[nopolicy1]}" || verdict_fail "nopolicy: nopolicy1 not up with the RADIUS keys"
+ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "nopolicy: no ping"
+has_line "$BACKEND_LOG" "ev=binding_ok * user=nopolicy1" || verdict_fail "nopolicy: no binding_ok"
+bg_stop nopolicy 10
 
 # ---- pap: PAP through RADIUS
 sstpc_as pap radpap "${PASS[radpap]}" "$W/client-pap.options"
 wait_for 25 client_has "${ADDR[radpap]}" || verdict_fail "pap: radpap not up within 25 s"
-ip netns exec $CLI_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "pap: no ping"
-log_has "$BACKEND_LOG" "ev=auth_ok * user=radpap method=pap" || verdict_fail "pap: no auth_ok method=pap"
+ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "pap: no ping"
+has_line "$BACKEND_LOG" "ev=auth_ok * user=radpap method=pap" || verdict_fail "pap: no auth_ok method=pap"
 bg_stop pap 10
 
 # ---- badpass: Access-Reject
@@ -233,7 +252,7 @@ bg_wait badpass 25 > /dev/null || rc=$?
 [ $rc = 124 ] && verdict_fail "badpass: sstpc still running 25 s later"
 [ "$(log_count "$BACKEND_LOG" "ev=ppp_up * user=radkeys")" = 1 ] ||
     verdict_fail "badpass: a session came up with a wrong password"
-log_has "$W/radiusd.log" "Login incorrect*radkeys" || verdict_fail "badpass: FreeRADIUS logged no reject"
+has_line "$W/radiusd.log" "Login incorrect*radkeys" || verdict_fail "badpass: FreeRADIUS logged no reject"
 race_delay_off veth0 $SRV_NS
 
 bg_stop proxy 10
