@@ -11,6 +11,9 @@
 #            credentials, as a relay would replay them): the call is ended
 #            before any IPCP or ping as user2, Redis never shows user2 for
 #            that session, the backend says why, the victim is untouched
+#   reauth_early  the same, the LCP Configure-Request sent before
+#            CALL_CONNECTED (pppd reads it after the binding): ended, no
+#            IPCP at all, user2 never in Redis
 #   zero     user3 with a compound MAC over a zero HLAK: refused, no IPCP
 #   relayed  user2's credentials (a relay without the keys: random HLAK):
 #            refused before IPCP; no ip-up run, never in Redis, the victim's
@@ -172,6 +175,25 @@ redis_shows_user "$sid" user2 && verdict_fail "reauth: Redis showed user2 for se
 log_has "$BACKEND_LOG" "ev=policy_replace user=user2" && verdict_fail "reauth: the victim was replaced"
 victim_ok || verdict_fail "reauth: the victim's session was disturbed"
 gs_log "reauth: refused: ${reason#*ev=}"
+
+# ---- reauth early: the LCP Configure-Request right after user1's CHAP
+# Success, before CALL_CONNECTED: pppd reads it only after the binding
+# (the plugin holds it), then renegotiates and authenticates again
+attack reauth_early reauth $SRV_ADDR $SSTP_PORT "$(sstp_user 1)" "$(sstp_pass 1)" \
+    "$(sstp_user 2)" "$(sstp_pass 2)" $PPP_SRV_IP early
+[ "${ATK[b_ping]}" = 0 ] && [ "${ATK[b_ip]}" = - ] ||
+    verdict_fail "reauth_early: IPCP/ping as user2 (b_ip=${ATK[b_ip]} b_ping=${ATK[b_ping]})"
+[ "${ATK[b_auth]}" != success ] || [ "${ATK[end]:-open}" != open ] ||
+    verdict_fail "reauth_early: authenticated as user2 and the call stayed open"
+ended || verdict_fail "reauth_early: the call was not ended"
+sid=$(sid_of user1 2) || verdict_fail "reauth_early: no auth_ok for user1"
+wait_for 10 log_has "$BACKEND_LOG" "ev=close sid=$sid " || verdict_fail "reauth_early: no close for $sid"
+has_line "$BACKEND_LOG" "ev=ppp_up sid=$sid " && verdict_fail "reauth_early: IPCP came up for $sid"
+redis_shows_user "$sid" user2 && verdict_fail "reauth_early: Redis showed user2 for session $sid"
+has_line "$BACKEND_LOG" "ev=policy_replace user=user2" && verdict_fail "reauth_early: the victim was replaced"
+victim_ok || verdict_fail "reauth_early: the victim's session was disturbed"
+reason=$(log_line "$BACKEND_LOG" "ev=close sid=$sid ")
+gs_log "reauth_early: ${reason#*ev=}"
 
 # ---- zero: compound MAC over an all-zero HLAK after MS-CHAPv2
 attack zero binding $SRV_ADDR $SSTP_PORT "$(sstp_user 3)" "$(sstp_pass 3)" $PPP_SRV_IP zero

@@ -3,12 +3,15 @@
 with its own PPP (lib/pppclient.py), for the e2e guest scenarios. It plays
 what a real attacker can do; it never reads the server's keys.
 
-  attacker.py reauth HOST PORT USER_A PASS_A USER_B PASS_B SERVER_IP
+  attacker.py reauth HOST PORT USER_A PASS_A USER_B PASS_B SERVER_IP [WHEN]
       Logs in as A with MS-CHAPv2, sends a correct CALL_CONNECTED (A's own
       keys), brings IPCP up and pings SERVER_IP as A. Then sends an LCP
       Configure-Request on the open link, answers the new CHAP Challenge as
       B (B's password stands in for the victim's relayed answer: the wire
-      bytes are the same) and tries IPCP and a ping as B.
+      bytes are the same) and tries IPCP and a ping as B. WHEN "early": the
+      LCP Configure-Request goes right after A's CHAP Success, before
+      CALL_CONNECTED (pppd still waits for the binding then), and no IPCP
+      as A is tried.
   attacker.py binding HOST PORT USER PASS SERVER_IP HLAK
       Logs in as USER, then sends CALL_CONNECTED with the compound MAC made
       over HLAK: "zero" (32 zero bytes, what a server without keys would
@@ -65,6 +68,11 @@ def authenticate(peer, user, password):
     ("success" | "failure" | "none", NT-Response or None)."""
     peer.auth_challenge = None
     peer.lcp_request()
+    return authenticate_after_request(peer, user, password)
+
+
+def authenticate_after_request(peer, user, password):
+    """authenticate() once our LCP Configure-Request is out."""
     if not peer.wait(lambda: peer.auth_challenge is not None, STEP_S):
         return "none", None
     resp = peer.chap_respond(user, password)
@@ -93,22 +101,28 @@ def finish(peer):
     out(end=peer.closed or "open", abort_status=peer.abort_status, events='"%s"' % ",".join(peer.log))
 
 
-def cmd_reauth(host, port, user_a, pass_a, user_b, pass_b, server_ip):
+def cmd_reauth(host, port, user_a, pass_a, user_b, pass_b, server_ip, when="open"):
     c = open_call(host, port)
     peer = pc.PppPeer(c)
     result, resp = authenticate(peer, user_a, pass_a)
     out(a_auth=result)
     if result != "success":
         stage_fail("A could not authenticate")
-    c.call_connected(pc.client_hlak(pass_a, resp))
-    ip, replies = ip_and_ping(peer, socket.inet_aton(server_ip))
-    out(a_ip=ip, a_ping=replies)
-    if replies == 0:
-        stage_fail("A's own session passed no ping: the attack cannot be judged")
-    # On the open link: LCP Configure-Request, pppd renegotiates and
-    # authenticates the peer again (RFC 1661 4.3: Opened + RCR).
-    out(t_reneg=time.monotonic())
-    result, _ = authenticate(peer, user_b, pass_b)
+    if when == "early":
+        # queued behind the binding: pppd reads it once its AUTH is acked
+        peer.auth_challenge = None
+        peer.lcp_request()
+        c.call_connected(pc.client_hlak(pass_a, resp))
+        result, _ = authenticate_after_request(peer, user_b, pass_b)
+    else:
+        c.call_connected(pc.client_hlak(pass_a, resp))
+        ip, replies = ip_and_ping(peer, socket.inet_aton(server_ip))
+        out(a_ip=ip, a_ping=replies)
+        if replies == 0:
+            stage_fail("A's own session passed no ping: the attack cannot be judged")
+        # On the open link: LCP Configure-Request, pppd renegotiates and
+        # authenticates the peer again (RFC 1661 4.3: Opened + RCR).
+        result, _ = authenticate(peer, user_b, pass_b)
     out(b_challenge=int(peer.auth_challenge is not None), b_auth=result)
     if result == "success" and peer.closed is None:
         ip, replies = ip_and_ping(peer, socket.inet_aton(server_ip))
@@ -191,8 +205,8 @@ def cmd_flood(host, port, src_ip, n, stopfile, secs):
 
 
 def main(argv):
-    if len(argv) == 9 and argv[1] == "reauth":
-        cmd_reauth(argv[2], int(argv[3]), *argv[4:9])
+    if len(argv) in (9, 10) and argv[1] == "reauth" and argv[9:] in ([], ["open"], ["early"]):
+        cmd_reauth(argv[2], int(argv[3]), *argv[4:])
     elif len(argv) == 8 and argv[1] == "binding" and argv[7] in ("zero", "random", "right"):
         cmd_binding(argv[2], int(argv[3]), *argv[4:8])
     elif len(argv) == 8 and argv[1] == "flood":
