@@ -25,14 +25,9 @@
 #            (PROXY v2 naming 192.0.2.2); sstpc from another source
 #            (192.0.3.2, its own namespace) still connects
 . "$E2E_DIR/lib/sstp.sh"
+. "$E2E_DIR/lib/attack.sh"
 
-# has_line FILE GLOB: one line of FILE matches GLOB (log_has matches the
-# whole file, where a * would span lines).
-has_line() {
-    log_line "$1" "$2" > /dev/null
-}
 
-ATTACKER="python3 $E2E_DIR/lib/attacker.py"
 CLI2_NS=cli2
 CLI2_ADDR=192.0.3.2
 SRV2_ADDR=192.0.3.1
@@ -101,34 +96,6 @@ victim_ok() {
     ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null && bg_alive victim
 }
 victim_ok || verdict_fail "victim: no ping through its tunnel"
-
-# attack NAME ARGS...: runs lib/attacker.py in "cli"; its key=value
-# output in $W/NAME.out; ATK[key] holds the values.
-declare -A ATK
-attack() {
-    local name=$1 line
-    shift
-    ip netns exec $CLI_NS timeout 60 $ATTACKER "$@" > "$W/$name.out" 2> "$W/$name.err"
-    ATK=()
-    while IFS= read -r line; do
-        [[ $line == *=* ]] && ATK[${line%%=*}]=${line#*=}
-    done < "$W/$name.out"
-    gs_log "$name: $(tr '\n' ' ' < "$W/$name.out")"
-    [ "${ATK[done]:-}" = 1 ] && [ -z "${ATK[stage_error]:-}" ] ||
-        verdict_fail "$name: attack not staged: ${ATK[stage_error]:-$(tail -n 3 "$W/$name.err")}"
-}
-
-# sid_of USER N: the session id of USER's Nth auth_ok in the backend log.
-sid_of() {
-    local line n=0
-    while IFS= read -r line; do
-        if [[ $line == *"ev=auth_ok "*" user=$1 "* ]]; then
-            n=$((n + 1))
-            [ $n -eq "${2:-1}" ] && { line=${line#*sid=}; echo "${line%% *}"; return 0; }
-        fi
-    done < "$BACKEND_LOG"
-    return 1
-}
 
 # redis_shows_user SID USER: MONITOR saw SID's hash get USER as its user.
 redis_shows_user() {

@@ -23,15 +23,10 @@
 #   badpass   sstpc with a wrong password: Access-Reject, never up (sstpc
 #             1.0.18 exits 0 either way: the reject is read from FreeRADIUS)
 . "$E2E_DIR/lib/sstp.sh"
+. "$E2E_DIR/lib/attack.sh"
 . "$E2E_DIR/lib/radius.sh"
 
-# has_line FILE GLOB: one line of FILE matches GLOB (log_has matches the
-# whole file, where a * would span lines).
-has_line() {
-    log_line "$1" "$2" > /dev/null
-}
 
-ATTACKER="python3 $E2E_DIR/lib/attacker.py"
 RAD=$W/raddb
 RADC=$W/radiusclient
 DETAIL=$RAD/acct/detail
@@ -113,12 +108,6 @@ sstpc_as() {
 client_has() {     # the client's ppp has ADDR
     ip -n $CLI_NS -o -4 addr show 2> /dev/null | grep -q " inet $1 peer $PPP_SRV_IP/32 "
 }
-sid_of() {         # the session id of USER's first auth_ok in the backend log
-    local line
-    line=$(log_line "$BACKEND_LOG" "ev=auth_ok * user=$1 ") || return 1
-    line=${line#*sid=}
-    echo "${line%% *}"
-}
 # detail_records STATUS USER: the detail file's records of that status and
 # user, one per line, attributes joined by '|'.
 detail_records() {
@@ -142,19 +131,6 @@ attr_of() {        # attr_of RECORD NAME: the value (quotes removed)
     v=${v%%|*}
     v=${v#\"}
     echo "${v%\"}"
-}
-declare -A ATK
-attack() {
-    local name=$1 line
-    shift
-    ip netns exec $CLI_NS timeout 60 $ATTACKER "$@" > "$W/$name.out" 2> "$W/$name.err"
-    ATK=()
-    while IFS= read -r line; do
-        [[ $line == *=* ]] && ATK[${line%%=*}]=${line#*=}
-    done < "$W/$name.out"
-    gs_log "$name: $(tr '\n' ' ' < "$W/$name.out")"
-    [ "${ATK[done]:-}" = 1 ] && [ -z "${ATK[stage_error]:-}" ] ||
-        verdict_fail "$name: attack not staged: ${ATK[stage_error]:-$(tail -n 3 "$W/$name.err")}"
 }
 refused_before_ipcp() {     # NAME: the attacker got no IPCP, no ping, and was ended
     [ "${ATK[ip]}" = - ] && [ "${ATK[ping]}" = 0 ] || verdict_fail "$1: got IPCP/ping (ip=${ATK[ip]} ping=${ATK[ping]})"
