@@ -244,7 +244,8 @@ static void log_binding(struct be_session *s, const struct sstp_srv_actions *act
         be_fleet_session_connected(s);
     } else if (act->bind == SSTP_SRV_BIND_FAILED) {
         st->binding_fail++;
-        st->proto_err[act->bind_rc]++;
+        if (act->bind_rc != act->rc) /* else counted once with the step's rc */
+            st->proto_err[act->bind_rc]++;
         /* security event: the client's MAC or certificate view does not match */
         log_warn("binding_fail", "sid=%s client=%s user=%s rc=%s reason=\"%s\"", s->sid,
                  s->client_str, s->user[0] ? s->user : "-", sstp_rc_name(act->bind_rc),
@@ -267,7 +268,9 @@ int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *
             timer_set(s, (enum sstp_srv_timer)t, act->timer_ms[t]);
     log_binding(s, act);
     if (act->rc != SSTP_OK && act->rc != SSTP_AGAIN) {
-        s->srv->stats.proto_err[act->rc]++;
+        /* once per call: the clean-up after an abort repeats its reason */
+        if (s->term[0] == '\0')
+            s->srv->stats.proto_err[act->rc]++;
         be_session_set_term(s, act->rc == SSTP_E_FSM_TIMEOUT ? 'C' : 'P', act->rc);
     }
     if (act->peer_status_valid)

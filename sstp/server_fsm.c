@@ -196,8 +196,10 @@ static bool in_teardown_T(enum sstp_srv_state s)
 static void do_cleanup(struct sstp_srv *sm, struct sstp_srv_actions *out)
 {
     timers_stop_all(sm, out);
-    if (sm->ppp_started && !sm->ppp_exited)
+    if (sm->ppp_started && !sm->ppp_exited && !sm->ppp_stopped) {
         out->ppp_stop = true;
+        sm->ppp_stopped = true;
+    }
     out->close = true;
     out->rc = sm->rc;
     wipe_secrets(sm);
@@ -372,8 +374,10 @@ static void bind_fail(struct sstp_srv *sm, struct sstp_srv_actions *out, enum ss
         abort_start(sm, out, why, SSTP_ATTRIB_STATUS_INFO, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED);
     else
         abort_start(sm, out, why, SSTP_ATTRIB_CRYPTO_BINDING, SSTP_STATUS_VALUE_NOT_SUPPORTED);
-    if (sm->ppp_started && !sm->ppp_exited)
+    if (sm->ppp_started && !sm->ppp_exited && !sm->ppp_stopped) {
         out->ppp_stop = true;
+        sm->ppp_stopped = true;
+    }
 }
 
 static void bind_verify(struct sstp_srv *sm, const uint8_t *msg, struct sstp_srv_actions *out)

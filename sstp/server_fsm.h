@@ -127,7 +127,9 @@ struct sstp_srv_actions {
     unsigned timers_start;           /* (re)start these, each for timer_ms[t] */
     uint32_t timer_ms[SSTP_SRV_T_COUNT];
     bool ppp_start;                  /* spawn/attach pppd, let control frames flow */
-    bool ppp_stop;                   /* hang up pppd (lower link down) */
+    bool ppp_stop;                   /* hang up pppd (lower link down); at most
+                                      * once per call: at the clean-up, or at a
+                                      * binding failure (bind == BIND_FAILED) */
     bool close;                      /* close TLS/TCP; the call is over */
     enum sstp_srv_frame_verdict frame;
     enum sstp_srv_bind_result bind;
@@ -156,6 +158,7 @@ struct sstp_srv {
     bool echo_outstanding;                 /* ECHO_REQUEST sent, nothing received since */
     bool ppp_started;
     bool ppp_exited;
+    bool ppp_stopped;                      /* ppp_stop given (once per call) */
     uint8_t naks_sent;
     enum sstp_rc rc;                       /* first abort/close reason, sticky */
 };

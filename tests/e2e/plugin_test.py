@@ -21,6 +21,13 @@ Then it checks what it got against values it computes itself:
             before IPCP; plus option checks (bad fd, non-SEQPACKET fd,
             option missing) that must stop pppd at once.
   badack    answer AUTH with an ACK for IP_UP: pppd must exit at once.
+  reauth    MS-CHAPv2 up, then the client side sends an LCP
+            Configure-Request on the open link (the renegotiation that
+            makes pppd authenticate again): the server pppd must end itself
+            through the plugin's fatal() on re-entering authentication,
+            with one AUTH report only and no second CHAP Challenge. The
+            noack scenario also checks that a pppd.options allowing only
+            EAP stops pppd at start (pppd 2.4.9 cannot give the MSK).
 
 Usage (inside a uml.sh guest, namespaces "srv" and "cli" already made):
     plugin_test.py SCENARIO WORKDIR PLUGIN_SO
@@ -47,6 +54,7 @@ SRV_NAME = "sstp-test-srv"
 SRV_IP, CLI_IP = "10.88.0.1", "10.88.0.2"
 SRV_IFID, CLI_IFID = "::a:1", "::b:2"      # IPV6CP interface identifiers
 USERS = {"mschapv2": ("alice", "Pa55-w0rd!x"), "noack": ("alice", "Pa55-w0rd!x"),
+         "reauth": ("alice", "Pa55-w0rd!x"),
          "noauth": ("nobody", "unused"),
          "badack": ("alice", "Pa55-w0rd!x"), "pap": ("bob", "pap-secret-9")}
 AUTH_ACK_TIMEOUT_S = 10.0                  # the plugin's AUTH_ACK_TIMEOUT_MS
@@ -169,6 +177,29 @@ def decode(b):
     if typ == T_IPV6_UP and body == 16:
         return {"type": "IPV6_UP", "ipv6_local": p[:8].hex(), "ipv6_remote": p[8:].hex()}
     raise ValueError("unexpected type 0x%02x with body %d" % (typ, body))
+
+
+def hdlc(frame):
+    """One RFC 1662 async HDLC frame (flag, escaped frame + FCS-16, flag)."""
+    fcs = 0xFFFF
+    for b in frame:
+        fcs ^= b
+        for _ in range(8):
+            fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
+    fcs ^= 0xFFFF
+    out = bytearray([0x7E])
+    for b in bytes(frame) + bytes([fcs & 0xFF, fcs >> 8]):
+        if b < 0x20 or b in (0x7D, 0x7E):
+            out += bytes([0x7D, b ^ 0x20])
+        else:
+            out.append(b)
+    out.append(0x7E)
+    return bytes(out)
+
+
+# An LCP Configure-Request (RFC 1661 5.1) with a fresh magic number, as a
+# peer renegotiating the open link would send it.
+LCP_RENEG = bytes.fromhex("ff03c021" "01" "7a" "000a" "0506" "5eed1e55")
 
 
 def ack(typ):
@@ -536,6 +567,28 @@ def run(scenario, work, plugin):
         s.stop("cli", sig_timeout=0.5)     # its peer is gone: no TermAck will come
         option_checks(s, c)
 
+    elif scenario == "reauth":
+        ok = s.pump(lambda: s.got("AUTH") and s.got("IP_UP") and "local  IP address" in s.log("cli"), 20)
+        c.check(ok, "MS-CHAPv2 session up (AUTH, IP_UP, client IPCP) in %.2f s" % (now() - s.t0))
+        check_ping(s, c)
+        n_chal = s.log("srv").count("sent [CHAP Challenge")
+        t_inj = now() - s.t0
+        os.write(s.srv_m, hdlc(LCP_RENEG))          # as if from the client
+        ok = s.pump(lambda: "srv" in s.exit, 15)
+        log = s.log("srv")
+        c.check(ok, "server pppd ended itself after the renegotiation")
+        if ok:
+            status, t_exit = s.exit["srv"]
+            c.check(status == 1, "pppd exit status 1 = EXIT_FATAL_ERROR from fatal() (got %s)" % status)
+            c.check(t_exit - t_inj < 10, "pppd ended %.2f s after the Configure-Request" % (t_exit - t_inj))
+        c.check("rcvd [LCP ConfReq id=0x7a" in log, "pppd received the renegotiating Configure-Request")
+        c.check("authentication re-entered after the link's authentication was reported" in log,
+                "pppd logged the plugin's refusal")
+        c.check(log.count("sent [CHAP Challenge") == n_chal,
+                "no second CHAP Challenge (no second authentication started)")
+        c.check(len(s.got("AUTH")) == 1, "exactly one AUTH report (got %d)" % len(s.got("AUTH")))
+        s.stop("cli", sig_timeout=0.5)
+
     elif scenario == "badack":
         ok = s.pump(lambda: "srv" in s.exit, 15)
         t_auth = s.when("AUTH")
@@ -586,10 +639,15 @@ def option_checks(s, c):
     b.close()
     one("fd-too-low", ["sstp-lb-fd", "1"], want_text="not a file descriptor number")
     one("no-fd-option", [], want_status=1, want_text="plugin loaded without the sstp-lb-fd option")
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    one("eap-only", ["require-eap", "sstp-lb-fd", "3"], fd3=b.fileno(), want_status=1,
+        want_text="EAP is the only authentication pppd.options allows")
+    a.close()
+    b.close()
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("mschapv2", "pap", "noauth", "noack", "badack"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("mschapv2", "pap", "noauth", "noack", "badack", "reauth"):
         print(__doc__, file=sys.stderr)
         return 2
     scenario, work, plugin = sys.argv[1:]

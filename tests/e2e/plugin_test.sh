@@ -8,15 +8,17 @@
 #   noack     no ACK for AUTH: pppd exits ~10 s later, before IPCP; a bad,
 #             non-SEQPACKET or missing sstp-lb-fd stops pppd at once
 #   badack    an ACK for the wrong type: pppd exits at once
+#   reauth    an LCP renegotiation after the report: pppd ends itself
+#             (the plugin's fatal() on re-entering authentication)
 #
-#   tests/e2e/plugin_test.sh [SCENARIO...]     (default: all five)
+#   tests/e2e/plugin_test.sh [SCENARIO...]     (default: all six)
 # Work dirs (logs, plugin-<scenario>.json): $PLUGIN_TEST_WORK, default a
 # fresh /tmp/sstplb-plugin.XXXXXX. Exit 0 iff every scenario passed.
 set -u
 here=$(dirname "$(readlink -f "$0")")
 repo=$(readlink -f "$here/../..")
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(mschapv2 noack pap noauth badack)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(mschapv2 noack reauth pap noauth badack)
 
 make -B -C "$repo" --no-print-directory build/sstp-lb-pppd.so > /dev/null || {
     echo "plugin_test: FAIL: cannot build build/sstp-lb-pppd.so" >&2; exit 1; }

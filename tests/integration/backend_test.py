@@ -1175,6 +1175,213 @@ def s23_ipv6_and_wildcard(ctx):
 
 
 # ---------------------------------------------------------------- runner
+# ---------------------------------------------------------------- issue 9: the binding is the gate
+
+GATE_ABORT_T1 = {"abort_timeout": "4s"}   # so "pppd hung up at once" means something
+
+def aborted(c, b, r, sid, rc, attrib, status, what):
+    """The call ends with CALL_ABORT (attrib, status), ev=binding_fail rc=...,
+    pppd hung up at once (SIGTERM well before abort timer 1, GATE_ABORT_T1,
+    could expire) and ev=close rc=..."""
+    p = c.recv_ctrl(3)
+    expect_status(p, C.CALL_ABORT, attrib, status, what)
+    check(b.wait_log("binding_fail", 3, sid=sid, rc=rc), "%s: no ev=binding_fail rc=%s" % (what, rc))
+    pppd_terminated(r, 1.5)
+    c.send(C.call_abort())
+    check(b.wait_log("close", 3, sid=sid, rc=rc), "%s: no ev=close rc=%s" % (what, rc))
+
+
+@scenario
+def s24_reauth_after_binding(ctx):
+    """Item 1: the attack of issue 9 at the plugin protocol: bound as alice,
+    pppd re-authenticates (as it does after an LCP renegotiation) as bob."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    hlak = ctx.mschap(ip_up={"local": "10.9.0.1", "remote": "10.9.0.7"})
+    c, r = connect_call(ctx, b, hlak)
+    sid = sid_of(r)
+    check(r.wait_event("plugin_ack", 3, lambda e: e["acked"] == 1), "AUTH not acknowledged after the binding")
+    check(b.wait_log("ppp_up", 3, sid=sid), "no ppp_up for alice")
+    r.ctl(cmd="auth_again", user="bob")
+    check(b.wait_log("auth_again", 3, sid=sid, user="alice", new_user="bob"), "no ev=auth_again")
+    aborted(c, b, r, sid, "E_BIND_REAUTH", C.A_STATUS_INFO, C.ST_UNACCEPTED_FRAME, "second AUTH")
+    acks = [e["acked"] for e in r.events("plugin_ack")]
+    check(acks == [1, 2], "pppd got %r: the second AUTH must never be acknowledged" % acks)
+    check(not b.find("auth_ok", sid=sid, user="bob"), "bob was accepted")
+    st = b.stats()
+    check(st["auth_again"] == 1 and st["binding_ok"] == 1, "stats %r" % st)
+
+    # before the binding: a second report while the first waits for CALL_CONNECTED
+    hlak = ctx.mschap()
+    c, r = start_call(ctx, b)
+    sid = sid_of(r)
+    auth_gated(r)
+    r.ctl(cmd="auth_again", user="bob")
+    aborted(c, b, r, sid, "E_BIND_REAUTH", C.A_STATUS_INFO, C.ST_UNACCEPTED_FRAME, "second AUTH, unbound")
+    check(not r.events("plugin_ack"), "an AUTH was acknowledged on a call that never bound")
+    check(not b.find("binding_ok", sid=sid), "binding_ok after a second authentication")
+
+
+@scenario
+def s25_lcp_renegotiation_after_binding(ctx):
+    """Item 1: the client's LCP Configure-Request on the bound link (which
+    makes pppd renegotiate and authenticate again) ends the call and never
+    reaches pppd."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    hlak = ctx.mschap()
+    for frame in (LCP_CONF_REQ, LCP_CONF_REQ[2:]):       # with and without FF 03
+        c, r = connect_call(ctx, b, hlak)
+        sid = sid_of(r)
+        c.send(C.data(IPV4_FRAME))
+        check(r.wait_event("frame", 3, lambda e: e["hex"] == IPV4_FRAME.hex()), "data not relayed once bound")
+        c.send(C.data(frame))
+        aborted(c, b, r, sid, "E_BIND_REAUTH", C.A_STATUS_INFO, C.ST_UNACCEPTED_FRAME, "LCP renegotiation")
+        check(all(f != frame for f, _ in r.frames()), "the Configure-Request reached pppd")
+    # an LCP Echo-Request is not a renegotiation
+    c, r = connect_call(ctx, b, hlak)
+    c.send(C.data(LCP_ECHO_REQ))
+    check(r.wait_event("frame", 3, lambda e: e["hex"] == LCP_ECHO_REQ.hex()), "LCP echo not relayed")
+    check(c.recv_ctrl(0.3) is C.TIMEOUT, "an LCP echo ended the call")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
+
+@scenario
+def s26_no_keys_and_eap_refused(ctx):
+    """Items 2 and 4: MS-CHAPv2 without usable keys and EAP are refused with
+    their own reason, never bound with a zero HLAK (which needs no secret)."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    zero = b"\0" * 32
+    cases = [
+        ({"method": "mschapv2", "keys_set": 0, "user": "alice"}, "E_BIND_NO_KEYS"),
+        ({"method": "mschapv2", "keys_set": 1, "recv_key": "00" * 16, "send_key": "ab" * 16,
+          "user": "alice"}, "E_BIND_NO_KEYS"),
+        ({"method": "eap", "keys_set": 1, "recv_key": "11" * 16, "send_key": "22" * 16,
+          "user": "carol"}, "E_BIND_METHOD"),
+        ({"method": "eap", "keys_set": 0, "user": "carol"}, "E_BIND_NO_KEYS"),
+    ]
+    for i, (auth, rc) in enumerate(cases):
+        ctx.pd.set(auth=auth, write_on_start=[LCP_CONF_REQ.hex()], ip_up={"local": "10.9.0.1",
+                                                                           "remote": "10.9.0.7"})
+        c, r = start_call(ctx, b)
+        sid = sid_of(r)
+        check(r.wait_event("plugin_sent", 5, lambda e: e["type"] == "auth"), "no AUTH report")
+        c.call_connected(zero)       # the attacker's zero-HLAK binding
+        check(b.wait_log("auth_refused", 3, sid=sid, rc=rc), "case %d: no ev=auth_refused rc=%s" % (i, rc))
+        aborted(c, b, r, sid, rc, C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "case %d" % i)
+        check(not r.events("plugin_ack"), "case %d: pppd got an ACK" % i)
+        check(not b.find("binding_ok", sid=sid), "case %d: bound with a zero HLAK" % i)
+    # the operator is told why, once per interval (the rest are counted)
+    hints = b.entries("auth_refused_hint")
+    check(len(hints) == 1 and "MS-MPPE-Send-Key" in b.text(), "hint lines %r" % hints)
+    st = b.stats()
+    check(st["binding_ok"] == 0 and st["binding_fail"] == len(cases), "stats %r" % st)
+    check(b.find("stats_err", rc="E_BIND_NO_KEYS", count="3") and b.find("stats_err", rc="E_BIND_METHOD", count="1"),
+          "per-rc counters")
+
+
+@scenario
+def s27_failed_binding_never_reaches_ipcp(ctx):
+    """Item 3: a deferred CALL_CONNECTED that fails its binding: no ACK
+    (pppd never reaches IPCP), no IP_UP, pppd hung up at once."""
+    b = ctx.backend(sstp=GATE_ABORT_T1)
+    hlak = ctx.mschap(auth_delay=0.5, ip_up={"local": "10.9.0.1", "remote": "10.9.0.7"})
+    c, r = start_call(ctx, b)
+    sid = sid_of(r)
+    bad = bytes(x ^ 0x5A for x in hlak)
+    c.call_connected(bad)            # before pppd reported: deferred, then fails
+    check(not r.events("plugin_sent"), "fake pppd reported too early for the test to mean anything")
+    check(b.wait_log("auth_ok", 3, sid=sid), "no AUTH report")
+    aborted(c, b, r, sid, "E_BIND_MAC", C.A_CRYPTO_BINDING, C.ST_VALUE_NOT_SUPPORTED, "deferred MAC")
+    check(not r.events("plugin_ack"), "pppd got an ACK for a failed binding")
+    check(len(r.events("plugin_sent")) == 1, "pppd went past the authentication")
+    check(not b.find("ppp_up", sid=sid), "ppp_up for a failed binding")
+
+
+def busy_503(c, what):
+    status, hdrs = c.http_handshake(corr_id=corr())
+    check(status == 503 and hdrs.get("retry-after") == "5", "%s: HTTP %r %r, want 503 + Retry-After: 5"
+          % (what, status, hdrs))
+    check(c.read_closed(3), "%s: not closed after the 503" % what)
+
+
+@scenario
+def s28_admission_per_source(ctx):
+    """Item 6: a per-source cap on negotiating sessions, by the PROXY
+    header's client address, IPv6 by /64; refusals are 503 + Retry-After
+    before any pppd, counted; other sources still connect."""
+    hlak = ctx.mschap()
+    b = ctx.backend(listeners=("proxy",), limits={"max_negotiating_per_source": "3", "max_negotiating": "20"},
+                    sstp={"trusted_cert_hash": hashlib.sha256(H.der_of(ctx.cert("server.crt"))).hexdigest()})
+    front = H.der_of(ctx.cert("server.crt"))
+
+    def via(src, port):
+        fam6 = ":" in src
+        return C.proxy_v2(src, "2001:db8::443" if fam6 else "198.51.100.10", port, 443)
+
+    held = []
+    for i in range(3):
+        held.append(start_call(ctx, b, "proxy", pre=via("203.0.113.7", 40000 + i)))
+    n_pppd = len(ctx.pd.runs())
+    for i in range(4):                                          # the flood from one source
+        busy_503(ctx.client(b, "proxy", pre=via("203.0.113.7", 41000 + i)), "4th+ from one source")
+    check(len(ctx.pd.runs()) == n_pppd, "a refused request started pppd")
+    check(b.find("refuse", reason="max_negotiating_per_source", client="203.0.113.7:41000"),
+          "no ev=refuse reason=max_negotiating_per_source")
+    # another source is not starved, and binds
+    c, r = start_call(ctx, b, "proxy", pre=via("198.51.100.9", 42000))
+    auth_gated(r)
+    c.call_connected(hlak, cert_der=front)
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "the other source did not bind")
+    # IPv6: one /64 is one source, the next /64 another
+    for i in range(3):
+        held.append(start_call(ctx, b, "proxy", pre=via("2001:db8:1:2::%x" % (i + 1), 43000 + i)))
+    busy_503(ctx.client(b, "proxy", pre=via("2001:db8:1:2:ffff::9", 43100)), "same /64")
+    held.append(start_call(ctx, b, "proxy", pre=via("2001:db8:1:3::1", 43200)))
+    st = b.stats()
+    check(st["refused_per_source"] == 5, "refused_per_source=%d, want 5" % st["refused_per_source"])
+    check(st["negotiating"] == 7, "negotiating=%d, want 7 (refused requests are not counted)" % st["negotiating"])
+    # a slot comes back when a negotiation ends
+    hc, hr = held[0]
+    hc.kill()
+    pppd_terminated(hr)
+    check(b.wait_log("close", 3, sid=sid_of(hr)), "held call not closed")
+    held[0] = start_call(ctx, b, "proxy", pre=via("203.0.113.7", 44000))
+    for hc, hr in held:
+        hc.kill()
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+
+@scenario
+def s29_script_env(ctx):
+    """Item 7: the SSTP_* variables reach pppd's scripts through `set`, and a
+    correlation id that is not a GUID never does."""
+    ctx.mschap()
+    b = ctx.backend()
+    cid = corr()
+    c, r = start_call(ctx, b, corr_id=cid)
+    argv, sid = r.start["argv"], sid_of(r)
+    sets = [argv[i + 1] for i, a in enumerate(argv) if a == "set"]
+    check(sets == ["SSTP_SESSION_ID=" + sid, "SSTP_CLIENT_ADDR=127.0.0.1", "SSTP_CORRELATION_ID=" + cid],
+          "pppd set options %r" % sets)
+    c.kill()
+    pppd_terminated(r)
+    before = {x.pid for x in ctx.pd.runs()}
+    c = ctx.client(b)
+    status, _ = c.http_handshake(corr_id="{x`id`$(reboot);}")
+    check(status == 200, "HTTP %r" % status)
+    check(getattr(c.sstp_connect(), "msg_type", None) == C.CONNECT_ACK, "no CONNECT_ACK")
+    r = H.wait_until(lambda: next((x for x in ctx.pd.runs() if x.pid not in before and x.events("ready")), None), 5)
+    check(r is not None, "no pppd for the second call")
+    sets = [a for i, a in enumerate(r.start["argv"]) if i and r.start["argv"][i - 1] == "set"]
+    check("SSTP_CORRELATION_ID=" in sets and r.start["env"]["SSTP_CORRELATION_ID"] == "",
+          "an unsafe correlation id reached pppd: %r" % sets)
+    check(b.wait_log("unsafe_id", 3, what="correlation_id"), "no ev=unsafe_id")
+    check(b.stats()["unsafe_ids"] == 1, "unsafe_ids counter")
+    c.kill()
+    pppd_terminated(r)
+
 
 def main():
     global VERBOSE

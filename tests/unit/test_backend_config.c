@@ -112,6 +112,9 @@ static void test_defaults(void **state)
     assert_int_equal(c->max_negotiating, 200);
     assert_int_equal(c->per_source_rate, 20);
     assert_int_equal(c->per_source_burst, 40);
+    assert_int_equal(c->max_negotiating_per_source, 32);
+    assert_int_equal(c->source_prefix_ipv4, 32);
+    assert_int_equal(c->source_prefix_ipv6, 64);
     assert_string_equal(c->pppd_path, "/usr/sbin/pppd");
     assert_int_equal(c->trusted.n_sha256 + c->trusted.n_sha1, 0);
     assert_int_equal(c->proxy_allow.n, 0);
@@ -203,6 +206,9 @@ static void test_bad_int(void **state)
     expect_fail(f, BASE "[limits]\nmax_negotiating = 1000001\n", 9, "limits.max_negotiating");
     expect_fail(f, BASE "[limits]\nper_source_rate = -1\n", 9, "limits.per_source_rate");
     expect_fail(f, BASE "[limits]\nper_source_burst = 0\n", 9, "limits.per_source_burst");
+    expect_fail(f, BASE "[limits]\nsource_prefix_ipv4 = 33\n", 9, "limits.source_prefix_ipv4");
+    expect_fail(f, BASE "[limits]\nsource_prefix_ipv6 = 0\n", 9, "limits.source_prefix_ipv6");
+    expect_fail(f, BASE "[limits]\nmax_negotiating_per_source = -1\n", 9, "limits.max_negotiating_per_source");
     expect_fail(f, BASE "[sstp]\nmax_head = 255\n", 9, "sstp.max_head: 255 is outside [256, 8192]");
     expect_fail(f, BASE "[sstp]\nmax_head = 8193\n", 9, "sstp.max_head");
     expect_fail(f, BASE "[backend]\nweight = 0\n", 9, "backend.weight");

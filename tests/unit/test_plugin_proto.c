@@ -2,7 +2,9 @@
  * (backend/pppd-plugin/plugin-proto.h): exact byte images written from the
  * layout in the header, round trips of every type, and every way the
  * decoder must refuse bytes from pppd's side. Inputs are copied into
- * exact-size heap blocks so ASan sees any over-read. */
+ * exact-size heap blocks so ASan sees any over-read. Also the backend's
+ * HLAK choice from a decoded AUTH (be_session_hlak_from_auth): strictly by
+ * method, no zero HLAK for a method that yields keys. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "backend/pppd-plugin/plugin-proto.h"
+#include "backend/session_int.h"
 
 /* Decode from an exact-size heap copy. */
 static int decode_copy(struct sstp_plugin_msg *m, const uint8_t *in, size_t len)
@@ -511,6 +514,60 @@ static void test_decode_canonical(void **state)
     }
 }
 
+static void auth_fill(struct sstp_plugin_msg *m, uint8_t method, uint8_t keys_set, uint8_t recv_fill,
+                      uint8_t send_fill)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = SSTP_PLUGIN_AUTH;
+    m->auth = method;
+    m->keys_set = keys_set;
+    memset(m->recv_key, recv_fill, sizeof(m->recv_key));
+    memset(m->send_key, send_fill, sizeof(m->send_key));
+    strcpy(m->user, "alice");
+}
+
+static void test_hlak_by_method(void **state)
+{
+    static const uint8_t zero[SSTP_HLAK_LEN];
+    uint8_t hlak[SSTP_HLAK_LEN], want[SSTP_HLAK_LEN];
+    struct sstp_plugin_msg m;
+
+    (void)state;
+    /* MS-CHAPv2 with both keys: recv | send (K2 | K3), MS-SSTP 3.2.5.2.2 */
+    auth_fill(&m, SSTP_PLUGIN_AUTH_MSCHAPV2, 1, 0x11, 0x22);
+    assert_int_equal(be_session_hlak_from_auth(hlak, &m), SSTP_OK);
+    memset(want, 0x11, 16);
+    memset(want + 16, 0x22, 16);
+    assert_memory_equal(hlak, want, sizeof(hlak));
+
+    /* MS-CHAPv2 without usable keys: refused, never zeroed into a binding */
+    auth_fill(&m, SSTP_PLUGIN_AUTH_MSCHAPV2, 0, 0x11, 0x22);
+    memset(hlak, 0xEE, sizeof(hlak));
+    assert_int_equal(be_session_hlak_from_auth(hlak, &m), SSTP_E_BIND_NO_KEYS);
+    assert_memory_equal(hlak, zero, sizeof(hlak));
+    auth_fill(&m, SSTP_PLUGIN_AUTH_MSCHAPV2, 1, 0x00, 0x22);
+    assert_int_equal(be_session_hlak_from_auth(hlak, &m), SSTP_E_BIND_NO_KEYS);
+    auth_fill(&m, SSTP_PLUGIN_AUTH_MSCHAPV2, 1, 0x11, 0x00);
+    assert_int_equal(be_session_hlak_from_auth(hlak, &m), SSTP_E_BIND_NO_KEYS);
+
+    /* EAP: pppd 2.4.9's 16-byte keys cannot give MSK[0..31] */
+    auth_fill(&m, SSTP_PLUGIN_AUTH_EAP, 1, 0x11, 0x22);
+    assert_int_equal(be_session_hlak_from_auth(hlak, &m), SSTP_E_BIND_METHOD);
+    assert_memory_equal(hlak, zero, sizeof(hlak));
+    auth_fill(&m, SSTP_PLUGIN_AUTH_EAP, 0, 0, 0);
+    assert_int_equal(be_session_hlak_from_auth(hlak, &m), SSTP_E_BIND_NO_KEYS);
+
+    /* PAP, CHAP-MD5, none: zeros whatever keys RADIUS sent */
+    static const uint8_t zero_methods[] = { SSTP_PLUGIN_AUTH_PAP, SSTP_PLUGIN_AUTH_CHAP_MD5,
+                                            SSTP_PLUGIN_AUTH_NONE };
+    for (size_t i = 0; i < sizeof(zero_methods); i++) {
+        auth_fill(&m, zero_methods[i], 1, 0x11, 0x22);
+        memset(hlak, 0xEE, sizeof(hlak));
+        assert_int_equal(be_session_hlak_from_auth(hlak, &m), SSTP_OK);
+        assert_memory_equal(hlak, zero, sizeof(hlak));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_decode_auth_user),
         cmocka_unit_test(test_decode_ack_target),
         cmocka_unit_test(test_decode_canonical),
+        cmocka_unit_test(test_hlak_by_method),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

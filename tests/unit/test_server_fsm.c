@@ -823,6 +823,10 @@ static void bind_fail_case(const uint8_t *nonce, const struct sstp_srv_cfg *cfg,
     assert_int_equal(sstp_srv_state(&f->sm), SSTP_CALL_ABORT_PENDING);
     ev_frame(f, SSTP_SRV_EV_PPP_FROM_PPPD, F_LCP, sizeof(F_LCP));
     assert_int_equal(f->a.frame, SSTP_SRV_FRAME_DROP);
+    /* the clean-up closes, and does not hang pppd up a second time */
+    ev_timer(f, SSTP_SRV_T_ABORT_1);
+    assert_true(f->a.close);
+    assert_false(f->a.ppp_stop);
     fx_free(f);
 }
 

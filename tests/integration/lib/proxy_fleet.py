@@ -228,9 +228,11 @@ class RealBackend:
                     write_on_start=[LCP_CONF_REQ.hex()])
         return sc.hlak_client_mschapv2(c_send, c_recv)
 
-    def call(self, env, wait_ack=True):
-        """Through the proxy up to the fake pppd's AUTH (acknowledged when
-        wait_ack). Returns (client, fake pppd run, correlation id)."""
+    def call(self, env, wait_auth=True):
+        """Through the proxy up to the fake pppd's AUTH report (when
+        wait_auth; the backend acknowledges it only after CALL_CONNECTED
+        verified the binding and the per-user policy allowed the session).
+        Returns (client, fake pppd run, correlation id)."""
         corr = cid()
         c = env.client()
         status, _ = c.http_handshake(corr_id=corr)
@@ -239,8 +241,9 @@ class RealBackend:
         check(getattr(p, "msg_type", None) == sc.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
         r = self.pd.find(corr)
         check(r is not None, "no fake pppd of %s on %s" % (corr, self.bid))
-        if wait_ack:
-            check(r.wait_event("plugin_ack", 5), "%s never acknowledged AUTH" % self.bid)
+        if wait_auth:
+            check(r.wait_event("plugin_sent", 5, lambda e: e["type"] == "auth"),
+                  "no AUTH report on %s" % self.bid)
         return c, r, corr
 
     def stop(self):
@@ -492,10 +495,14 @@ def t_per_user(env, fl):
     # deny: the second session of alice is refused, the first one lives on
     d = fl.real("pu-deny", policy="deny")
     p = env.proxy(env.sections(["pu-deny %s" % d.addr]))  # the backends use Redis, the proxy need not
-    d.prepare("alice")
+    # (the policy runs once a session's binding verified, never before)
+    h1 = d.prepare("alice")
     c1, r1, _ = d.call(env)
-    d.prepare("alice")
-    c2, r2, _ = d.call(env, wait_ack=False)
+    c1.call_connected(h1)
+    check(r1.wait_event("plugin_ack", 5), "the first session was not acknowledged")
+    h2 = d.prepare("alice")
+    c2, r2, _ = d.call(env)
+    c2.call_connected(h2)
     m = c2.recv_ctrl(5)
     check(getattr(m, "msg_type", None) == sc.CALL_DISCONNECT, "deny: want CALL_DISCONNECT, got %r" % (m,))
     check(d.b.wait_log("auth_fail", 3, reason="max_sessions_per_user"), "no auth_fail on the backend")
@@ -507,10 +514,13 @@ def t_per_user(env, fl):
     # replace: the second session of bob is let in, the first one is disconnected
     rp = fl.real("pu-repl", policy="replace")
     env.proxy(env.sections(["pu-repl %s" % rp.addr]))
-    rp.prepare("bob")
+    h1 = rp.prepare("bob")
     c1, r1, _ = rp.call(env)
-    rp.prepare("bob")
+    c1.call_connected(h1)
+    check(r1.wait_event("plugin_ack", 5), "the first session was not acknowledged")
+    h2 = rp.prepare("bob")
     c2, r2, _ = rp.call(env)
+    c2.call_connected(h2)
     m = c1.recv_ctrl(5)
     check(getattr(m, "msg_type", None) == sc.CALL_DISCONNECT, "replace: want CALL_DISCONNECT on the "
           "first session, got %r" % (m,))

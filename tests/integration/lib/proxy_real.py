@@ -56,7 +56,8 @@ class Real:
         return sc.hlak_client_mschapv2(c_send, c_recv)
 
     def call(self, **kw):
-        """Through the proxy up to the fake pppd's AUTH being acknowledged."""
+        """Through the proxy up to the fake pppd's AUTH report (the backend
+        acknowledges it only after CALL_CONNECTED verified the binding)."""
         cid = "{%s}" % uuid.uuid4()
         c = self.env.client(**kw)
         status, _ = c.http_handshake(corr_id=cid)
@@ -65,7 +66,7 @@ class Real:
         check(getattr(p, "msg_type", None) == sc.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
         r = self.pd.find(cid)
         check(r is not None, "no fake pppd for the call")
-        check(r.wait_event("plugin_ack", 5), "the backend never acknowledged AUTH")
+        check(r.wait_event("plugin_sent", 5, lambda e: e["type"] == "auth"), "pppd never reported AUTH")
         return c, r
 
     def stop(self):
