@@ -105,8 +105,16 @@ sstpc_as() {
     bg_start "$1" ip netns exec $CLI_NS sstpc --log-level 4 --log-stderr --cert-warn \
         --user "$2" --password "$3" $SRV_ADDR file "$4"
 }
-client_has() {     # the client's ppp has ADDR
-    ip -n $CLI_NS -o -4 addr show 2> /dev/null | grep -q " inet $1 peer $PPP_SRV_IP/32 "
+client_has() {     # both ppp ends are up with the client's address ADDR
+    ip -n $CLI_NS -o -4 addr show 2> /dev/null | grep -q " inet $1 peer $PPP_SRV_IP/32 " &&
+        ip -n $SRV_NS -o -4 addr show 2> /dev/null | grep -q " inet $PPP_SRV_IP peer $1/32 "
+}
+hang_up() {        # NAME: stop that sstpc and wait until its ppp is gone
+    bg_stop "$1" 10
+    wait_for 10 eval '[ "$(sstp_count_up $CLI_NS)" = 0 ]' || verdict_fail "$1: ppp still up after sstpc exit"
+}
+tunnel_ping() {    # a ping crosses the tunnel within 5 s
+    wait_for 5 ip netns exec $CLI_NS ping -c 1 -W 1 -q $PPP_SRV_IP > /dev/null
 }
 # detail_records STATUS USER: the detail file's records of that status and
 # user, one per line, attributes joined by '|'.
@@ -142,7 +150,7 @@ race_delay_on veth0 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed"
 # ---- keys: MS-CHAPv2 with RADIUS keys; accounting Start
 sstpc_as keys radkeys "${PASS[radkeys]}" "$W/client.options"
 wait_for 25 client_has "${ADDR[radkeys]}" || verdict_fail "keys: radkeys not up within 25 s"
-ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "keys: no ping"
+tunnel_ping || verdict_fail "keys: no ping"
 sid=$(sid_of radkeys) || verdict_fail "keys: no auth_ok for radkeys"
 has_line "$BACKEND_LOG" "ev=auth_ok sid=$sid *user=radkeys method=mschapv2 keys=1" ||
     verdict_fail "keys: the backend did not get the RADIUS keys (keys=1)"
@@ -176,12 +184,12 @@ gs_sleep 1
 [ "$(detail_records Start radkeys | wc -l)" = 1 ] || verdict_fail "relayed: an accounting Start for the failed binding"
 [ "$(log_count "$W/ip-up.log" "peer=radkeys")" = 1 ] || verdict_fail "relayed: ip-up ran for the failed binding"
 log_has "$BACKEND_LOG" "ev=policy_replace" && verdict_fail "relayed: the live radkeys session was replaced"
-ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null && bg_alive keys ||
+tunnel_ping && bg_alive keys ||
     verdict_fail "relayed: the live radkeys session was disturbed"
 sessions=$($SSTPCTL --json sessions)
 [ "$(grep -o '"radkeys"' <<< "$sessions" | wc -l)" = 1 ] || verdict_fail "relayed: sstpctl shows a second radkeys session"
 
-bg_stop keys 10
+hang_up keys
 wait_for 10 eval '[ -n "$(detail_records Stop radkeys)" ]' || verdict_fail "keys: no accounting Stop"
 stop=$(detail_records Stop radkeys)
 [ "$(attr_of "$stop" Acct-Session-Id)" = "$acct_sid" ] || verdict_fail "keys: Stop's Acct-Session-Id differs from Start's"
@@ -210,16 +218,16 @@ attack nopolicy_zero binding $SRV_ADDR $SSTP_PORT nopolicy1 "${PASS[nopolicy1]}"
 refused_before_ipcp "nopolicy: zero HLAK"
 sstpc_as nopolicy nopolicy1 "${PASS[nopolicy1]}" "$W/client.options"
 wait_for 25 client_has "${ADDR[nopolicy1]}" || verdict_fail "nopolicy: nopolicy1 not up with the RADIUS keys"
-ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "nopolicy: no ping"
+tunnel_ping || verdict_fail "nopolicy: no ping"
 has_line "$BACKEND_LOG" "ev=binding_ok * user=nopolicy1" || verdict_fail "nopolicy: no binding_ok"
-bg_stop nopolicy 10
+hang_up nopolicy
 
 # ---- pap: PAP through RADIUS
 sstpc_as pap radpap "${PASS[radpap]}" "$W/client-pap.options"
 wait_for 25 client_has "${ADDR[radpap]}" || verdict_fail "pap: radpap not up within 25 s"
-ip netns exec $CLI_NS ping -c 3 -i 0.3 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "pap: no ping"
+tunnel_ping || verdict_fail "pap: no ping"
 has_line "$BACKEND_LOG" "ev=auth_ok * user=radpap method=pap" || verdict_fail "pap: no auth_ok method=pap"
-bg_stop pap 10
+hang_up pap
 
 # ---- badpass: Access-Reject
 sstpc_as badpass radkeys "wrong-${PASS[radkeys]}" "$W/client.options"
