@@ -22,8 +22,11 @@
 #            and pppd says why; EAP-only options: pppd stops at start with
 #            the reason, the call ends before any authentication
 #   flood    one source opens 500 negotiations through the proxy listener
-#            (PROXY v2 naming 192.0.2.2); sstpc from another source
+#            (PROXY v2 naming 192.0.2.2): at most max_negotiating_per_source
+#            admitted, the rest answered; sstpc from another source
 #            (192.0.3.2, its own namespace) still connects
+#   flood6   500 addresses of one IPv6 /64 (PROXY v2): one source, capped
+#            the same; a call from another /64 is admitted meanwhile
 . "$E2E_DIR/lib/sstp.sh"
 . "$E2E_DIR/lib/attack.sh"
 
@@ -33,6 +36,7 @@ CLI2_ADDR=192.0.3.2
 SRV2_ADDR=192.0.3.1
 REDIS_PORT=6379
 FLOOD_N=500
+PER_SOURCE=16       # limits.max_negotiating_per_source (max_negotiating 40)
 
 sstp_setup 4 || verdict_fail "namespace/secrets set-up failed"
 # A second client network for the flood case: cli2 <-> srv on veth1; cli2
@@ -72,7 +76,8 @@ wait_for 10 eval "ip netns exec $SRV_NS redis-cli -p $REDIS_PORT ping 2> /dev/nu
 bg_start monitor ip netns exec $SRV_NS redis-cli -p $REDIS_PORT monitor
 
 sstp_backend_conf "$W/backend.conf" sstp.hash=sha256 listen.proxy="$SRV_ADDR:4433" \
-    listen.proxy_allow="$CLI_ADDR/32" limits.max_negotiating=40 limits.per_source_rate=0
+    listen.proxy_allow="$CLI_ADDR/32" limits.max_negotiating=40 \
+    limits.max_negotiating_per_source=$PER_SOURCE limits.per_source_rate=0
 cat >> "$W/backend.conf" <<EOF
 [redis]
 url = redis://127.0.0.1:$REDIS_PORT
@@ -188,12 +193,35 @@ victim_ok || verdict_fail "relayed: the victim's session was disturbed"
 log_has "$W/ip-up.log" "sid=$victim_sid " || verdict_fail "ip-up.sh never ran (even for the victim)"
 
 # ---- flood: 500 negotiations from one source, sstpc from another
-rm -f "$W/flood.stop"
-bg_start flood ip netns exec $CLI_NS timeout 120 $ATTACKER flood $SRV_ADDR 4433 $CLI_ADDR \
-    $FLOOD_N "$W/flood.stop" 90
-wait_for 60 log_has "$W/flood.log" "unanswered=" || verdict_fail "flood: the 500 calls were not answered in 60 s"
-gs_log "flood: $(tr '\n' ' ' < "$W/flood.log")"
-log_has "$W/flood.log" "opened=$FLOOD_N" || verdict_fail "flood: could not open $FLOOD_N connections"
+# flood NAME SRC N: lib/attacker.py flood through the proxy listener,
+# claiming SRC; waits until every call is answered; FLOOD[key] its output.
+declare -A FLOOD
+flood() {
+    local name=$1 src=$2 n=$3 line
+    rm -f "$W/$name.stop"
+    bg_start "$name" ip netns exec $CLI_NS timeout 120 $ATTACKER flood $SRV_ADDR 4433 "$src" \
+        "$n" "$W/$name.stop" 90
+    wait_for 60 log_has "$W/$name.log" "unanswered=" || verdict_fail "$name: the $n calls were not answered in 60 s"
+    FLOOD=()
+    while IFS= read -r line; do
+        [[ $line == *=* ]] && FLOOD[${line%%=*}]=${line#*=}
+    done < "$W/$name.log"
+    gs_log "$name: $(tr '\n' ' ' < "$W/$name.log")"
+    [ "${FLOOD[opened]}" = "$n" ] || verdict_fail "$name: could not open $n connections"
+    [ "${FLOOD[unanswered]}" = 0 ] || verdict_fail "$name: ${FLOOD[unanswered]} calls were never answered"
+}
+flood_end() {       # NAME CLIENT N: close the flood's calls, wait until the
+                    # backend closed N calls of CLIENT (a prefix of client=)
+    local pat="ev=close * client=$2" want=$3
+    : > "$W/$1.stop"
+    bg_wait "$1" 10 > /dev/null
+    wait_for 30 eval '[ "$(log_count "$BACKEND_LOG" "$pat")" -ge $want ]' ||
+        verdict_fail "$1: the backend did not close the flood's calls"
+}
+flood flood $CLI_ADDR $FLOOD_N
+(( FLOOD[acked] >= 1 && FLOOD[acked] <= PER_SOURCE )) ||
+    verdict_fail "flood: ${FLOOD[acked]} negotiations admitted from one address (max_negotiating_per_source=$PER_SOURCE)"
+flood_acked=${FLOOD[acked]}
 race_delay_on veth1 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed (veth1)"
 bg_start other ip netns exec $CLI2_NS sstpc --log-level 4 --log-stderr --cert-warn \
     --user "$(sstp_user 4)" --password "$(sstp_pass 4)" $SRV_ADDR file "$W/client.options"
@@ -201,11 +229,19 @@ wait_for 25 eval 'ip -n $CLI2_NS -o -4 addr show 2> /dev/null | grep -q " inet $
     verdict_fail "flood: sstpc from $CLI2_ADDR did not connect while $CLI_ADDR held $FLOOD_N negotiations"
 race_delay_off veth1 $SRV_NS
 wait_for 5 ip netns exec $CLI2_NS ping -c 1 -W 1 -q $PPP_SRV_IP > /dev/null || verdict_fail "flood: no ping from the other source"
-flood_acked=$(log_line "$W/flood.log" "acked=")
-: > "$W/flood.stop"
-bg_wait flood 10 > /dev/null
+flood_end flood "$CLI_ADDR:2" $FLOOD_N
 bg_stop other 10
 victim_ok || verdict_fail "flood: the victim's session was disturbed"
+
+# ---- flood6: 500 addresses of one IPv6 /64 are one source; another /64 is not
+flood flood6 2001:db8:1:2::/64 $FLOOD_N
+(( FLOOD[acked] >= 1 && FLOOD[acked] <= PER_SOURCE )) ||
+    verdict_fail "flood6: ${FLOOD[acked]} negotiations admitted from one /64 (max_negotiating_per_source=$PER_SOURCE)"
+flood6_acked=${FLOOD[acked]}
+flood flood6b 2001:db8:1:3::/64 1
+[ "${FLOOD[acked]}" = 1 ] || verdict_fail "flood6: a call from another /64 was refused while the first /64 was full"
+flood_end flood6b "[2001:db8:1:3::1]" 1
+flood_end flood6 "[2001:db8:1:2::" $FLOOD_N
 
 # ---- EAP: pppd 2.4.9 cannot give the MSK the binding needs, so the plugin
 # never offers it (the options file is read at each pppd start)
@@ -232,4 +268,4 @@ cp "$W/pppd-mschapv2.options" "$W/pppd-server.options"
 
 bg_stop victim 10
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
-verdict_pass "reauth, zero-HLAK and relayed bindings refused before IPCP; flood: ${flood_acked} of $FLOOD_N from one source, other source up"
+verdict_pass "reauth, zero-HLAK and relayed bindings refused before IPCP, EAP not offered; flood: $flood_acked of $FLOOD_N admitted from one address, $flood6_acked from one /64, other sources up"

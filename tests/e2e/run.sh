@@ -16,8 +16,9 @@
 #   binding_attack  lib/attacker.py (its own PPP) next to a real victim:
 #               re-authentication as another user, zero-HLAK and relayed
 #               bindings refused before IPCP (no ip-up, never in Redis, the
-#               victim untouched); 500 negotiations from one source do not
-#               stop another source's sstpc
+#               victim untouched); EAP never offered; 500 negotiations from
+#               one address (or one IPv6 /64) capped per source, another
+#               source's sstpc still connects
 #   radius      pppd's radius.so against FreeRADIUS behind sstp-proxy:
 #               MS-CHAPv2 keys bind, no keys refused with the reason, PAP,
 #               wrong password, accounting Start/Stop with the client address

@@ -17,16 +17,18 @@ what a real attacker can do; it never reads the server's keys.
       over HLAK: "zero" (32 zero bytes, what a server without keys would
       accept), "random" (a relay that lacks the keys) or "right" (the keys
       of this exchange: the control case). Then tries IPCP and a ping.
-  attacker.py flood HOST PORT SRC_IP N STOPFILE SECS
+  attacker.py flood HOST PORT SRC N STOPFILE SECS
       N calls to a PROXY-header listener (plain TCP, as sstp-proxy speaks
-      to a backend), each claiming client SRC_IP: PROXY v2, HTTP, then
-      CONNECT_REQUEST, and nothing more (negotiations left open). Holds
-      them until STOPFILE exists or SECS pass.
+      to a backend), each claiming client SRC: PROXY v2, HTTP, then
+      CONNECT_REQUEST, and nothing more (negotiations left open). SRC is an
+      address, or an IPv6 prefix ("2001:db8:1::/64") whose call i claims
+      its address i+1. Holds them until STOPFILE exists or SECS pass.
 
 Prints key=value lines (the last one "done=1") for the guest script to
 check; exit status 0 unless the attack could not be staged at all (2).
 Every wait is bounded.
 """
+import ipaddress
 import os
 import selectors
 import socket
@@ -151,8 +153,13 @@ def cmd_binding(host, port, user, password, server_ip, which):
     out(done=1)
 
 
-def cmd_flood(host, port, src_ip, n, stopfile, secs):
+def cmd_flood(host, port, src, n, stopfile, secs):
     """n negotiations at once; counts the CONNECT_ACKs."""
+    def source(i):
+        if "/" not in src:
+            return src, host
+        # the PROXY header's two addresses share a family
+        return str(ipaddress.ip_network(src).network_address + i + 1), "2001:db8::1"
     sel = selectors.DefaultSelector()
     conns = {}
     request = (b"SSTP_DUPLEX_POST " + sc.SSTP_URI.encode() + b" HTTP/1.1\r\nHost: flood\r\n"
@@ -163,7 +170,7 @@ def cmd_flood(host, port, src_ip, n, stopfile, secs):
         s.settimeout(STEP_S)
         try:
             s.connect((host, port))
-            s.sendall(sc.proxy_v2(src_ip, host, 20000 + i, port) + request)
+            s.sendall(sc.proxy_v2(*source(i), 20000 + i, port) + request)
         except OSError:
             s.close()
             continue
