@@ -110,7 +110,7 @@ bool sstp_ppp_frame_is_control(const uint8_t *frame, size_t frame_len)
     return sstp_ppp_proto_is_control(proto);
 }
 
-bool sstp_ppp_frame_is_lcp_conf_req(const uint8_t *frame, size_t frame_len)
+bool sstp_ppp_frame_is_lcp_config(const uint8_t *frame, size_t frame_len)
 {
     uint16_t proto;
     if (sstp_ppp_proto(&proto, frame, frame_len) != SSTP_OK || proto != SSTP_PPP_PROTO_LCP)
@@ -118,5 +118,6 @@ bool sstp_ppp_frame_is_lcp_conf_req(const uint8_t *frame, size_t frame_len)
     /* LCP is never protocol-compressed (0xC0 is even): the code follows
      * the two protocol bytes, after FF 03 if present. */
     size_t code_at = (frame[0] == PPP_ADDR && frame_len >= 2 && frame[1] == PPP_CTRL) ? 4 : 2;
-    return frame_len > code_at && frame[code_at] == SSTP_LCP_CONFIGURE_REQUEST;
+    return frame_len > code_at && frame[code_at] >= SSTP_LCP_CONFIGURE_REQUEST &&
+           frame[code_at] <= SSTP_LCP_CONFIGURE_REJECT;
 }

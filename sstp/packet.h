@@ -89,10 +89,12 @@ bool sstp_ppp_frame_is_control(const uint8_t *frame, size_t frame_len);
 
 #define SSTP_PPP_PROTO_LCP 0xC021     /* RFC 1661 §3.1 */
 #define SSTP_LCP_CONFIGURE_REQUEST 1  /* RFC 1661 §5.1 */
+#define SSTP_LCP_CONFIGURE_REJECT  4  /* RFC 1661 §5.4 */
 
-/* sstp_ppp_frame_is_lcp_conf_req returns true iff the frame is an LCP
- * Configure-Request (with or without FF 03, as pppd accepts both): on an
- * open link it renegotiates LCP, and pppd then authenticates again. */
-bool sstp_ppp_frame_is_lcp_conf_req(const uint8_t *frame, size_t frame_len);
+/* sstp_ppp_frame_is_lcp_config returns true iff the frame is an LCP
+ * Configure-Request, -Ack, -Nak or -Reject (with or without FF 03, as pppd
+ * accepts both). On an open link each of them makes pppd renegotiate LCP
+ * (RFC 1661 §4.1, state Opened), and pppd then authenticates again. */
+bool sstp_ppp_frame_is_lcp_config(const uint8_t *frame, size_t frame_len);
 
 #endif

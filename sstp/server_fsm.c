@@ -692,7 +692,7 @@ void sstp_srv_step(struct sstp_srv *sm, const struct sstp_srv_ev *ev,
             break;
         note_rx(sm, out);
         if (sm->auth_seen && call_up(sm->state) &&
-            sstp_ppp_frame_is_lcp_conf_req(ev->data, ev->len)) {
+            sstp_ppp_frame_is_lcp_config(ev->data, ev->len)) {
             /* pppd would renegotiate LCP and authenticate again */
             bind_fail(sm, out, SSTP_E_BIND_REAUTH);
             break;

@@ -72,10 +72,11 @@ enum sstp_srv_ev_type {
                                       * while connected it restarts hello, so
                                       * timers_start has the HELLO bit (use a
                                       * cheap restart such as ev_timer_again). An
-                                      * LCP Configure-Request after the
-                                      * authentication (a renegotiation that
-                                      * re-enters authentication) aborts the
-                                      * call with E_BIND_REAUTH */
+                                      * LCP Configure-Request/Ack/Nak/Reject
+                                      * after the authentication (a
+                                      * renegotiation that re-enters
+                                      * authentication) aborts the call with
+                                      * E_BIND_REAUTH */
     SSTP_SRV_EV_PPP_FROM_PPPD,       /* data/len: a PPP frame pppd wrote */
     SSTP_SRV_EV_KEYS,                /* hlak: the pppd plugin reported the HLAK;
                                       * used in Call_Connected_Pending only. The

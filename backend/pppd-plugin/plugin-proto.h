@@ -23,11 +23,16 @@
  * For the backend: a receive buffer of SSTP_PLUGIN_MSG_MAX bytes is
  * enough. SEQPACKET truncates a longer datagram silently, but no valid
  * message is longer than 296 bytes, so a truncated one never decodes. AUTH
- * comes once per session after authentication and before CCP/IPCP; pppd
- * waits up to 10 s for its ACK (5 s for the others) and exits without it,
- * so ACK only once the keys are stored. For MS-CHAPv2 the HLAK is
- * recv_key | send_key (K2 | K3, MS-SSTP 3.2.5.2.2); PAP, CHAP-MD5 and none
- * give 32 zero bytes whatever keys_set says.
+ * comes once per session after authentication and before CCP/IPCP (a
+ * second one is an attack: the call ends); pppd waits up to 10 s for its
+ * ACK (5 s for the others) and exits without it. The ACK is the gate: it
+ * goes only once the client's CALL_CONNECTED verified the crypto binding
+ * with these keys and the per-user policy allowed the session. keys_set is
+ * 1 when pppd's mppe_keys_set is, or when both key buffers are non-zero
+ * (RADIUS keys without an MS-MPPE-Encryption-Policy). For MS-CHAPv2 the
+ * HLAK is recv_key | send_key (K2 | K3, MS-SSTP 3.2.5.2.2) and no keys
+ * refuse the call; EAP cannot be bound with pppd 2.4.9's 16-byte keys;
+ * PAP, CHAP-MD5 and none give 32 zero bytes whatever keys_set says.
  */
 #ifndef SSTP_LB_PPPD_PLUGIN_PLUGIN_PROTO_H
 #define SSTP_LB_PPPD_PLUGIN_PLUGIN_PROTO_H

@@ -13,7 +13,10 @@ Then it checks what it got against values it computes itself:
             send_key equal K2/K3 (RFC 3079) derived here from the password
             and the NT-Response pppd logged; the logged Authenticator
             Response (RFC 2759) is recomputed too, which proves the logged
-            challenge/response are the ones pppd used. IP_UP, ping.
+            challenge/response are the ones pppd used. IP_UP, ping. The
+            server pppd also gets sstp-backend's `set SSTP_...=` options:
+            its ip-up script must see them (and not a variable of pppd's
+            own environment: pppd builds the scripts' environment itself).
   pap       AUTH says PAP, keys_set=0, user "bob"; IP_UP and IPV6_UP carry
             what IPCP/IPV6CP negotiated (also read back from the kernel).
   noauth    server without authentication: AUTH still comes, method none.
@@ -58,6 +61,9 @@ USERS = {"mschapv2": ("alice", "Pa55-w0rd!x"), "noack": ("alice", "Pa55-w0rd!x")
          "noauth": ("nobody", "unused"),
          "badack": ("alice", "Pa55-w0rd!x"), "pap": ("bob", "pap-secret-9")}
 AUTH_ACK_TIMEOUT_S = 10.0                  # the plugin's AUTH_ACK_TIMEOUT_MS
+# What sstp-backend (backend/pppd.c) passes with pppd's `set` option.
+SCRIPT_SET = ("SSTP_SESSION_ID=3af08715b013f28e", "SSTP_CLIENT_ADDR=203.0.113.7",
+              "SSTP_CORRELATION_ID={6B8B4567-327B-23C6-643C-98696B8B4567}")
 
 # ---------------------------------------------------------------- MD4, MS-CHAPv2
 
@@ -263,10 +269,22 @@ class Session:
                 os.set_inheritable(3, True)
         cmd = ["ip", "netns", "exec", ns, PPPD] + args
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                             close_fds=False, preexec_fn=child)
+                             close_fds=False, preexec_fn=child,
+                             env=dict(os.environ, SSTP_LEAK_CHECK="1"))
         out.close()
         self.procs[name] = p
         return p
+
+    def ip_up_dump(self):
+        """An ip-up script that writes its environment to ip-up.env."""
+        path = os.path.join(self.work, "ip-up-dump")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nenv > %s.tmp && mv %s.tmp %s\n" % ((self.ip_up_env(),) * 3))
+        os.chmod(path, 0o755)
+        return path
+
+    def ip_up_env(self):
+        return os.path.join(self.work, "ip-up.env")
 
     def common(self, name):
         return ["nodetach", "local", "debug", "logfile", self.log_path(name),
@@ -298,6 +316,8 @@ class Session:
             srv += ["require-mschap-v2", "noipv6"]
             cli[1:1] = ["file", CLIENT_OPTIONS]
         srv += ["plugin", self.plugin, "sstp-lb-fd", "3"]
+        if self.scenario == "mschapv2":
+            srv += ["ip-up-script", self.ip_up_dump()] + [a for kv in SCRIPT_SET for a in ("set", kv)]
         self.spawn("srv", "srv", srv, fd3=pppd_end.fileno())
         pppd_end.close()                    # only pppd holds that end now
         self.spawn("cli", "cli", cli)
@@ -460,6 +480,24 @@ def check_mschapv2(s, c):
     print("     HLAK (K2|K3) the backend will build: %s%s" % (k2, k3))
 
 
+def check_script_env(s, c):
+    """pppd 2.4.9 runs ip-up with an environment it builds itself: the
+    `set` variables reach it, pppd's own environment does not."""
+    path = s.ip_up_env()
+    s.pump(lambda: os.path.exists(path), 10)
+    try:
+        with open(path) as f:
+            env = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
+    except OSError:
+        env = {}
+    c.check(env.get("IFNAME") == "ppp0", "ip-up ran with pppd's script environment (IFNAME=%r)"
+            % env.get("IFNAME"))
+    for kv in SCRIPT_SET:
+        k, v = kv.split("=", 1)
+        c.check(env.get(k) == v, "ip-up sees %s=%s (got %r)" % (k, v, env.get(k)))
+    c.check("SSTP_LEAK_CHECK" not in env, "pppd's own environment does not reach ip-up")
+
+
 def check_cloexec(s, c):
     """The plugin made its socket close-on-exec (read while pppd runs)."""
     try:
@@ -513,6 +551,7 @@ def run(scenario, work, plugin):
         check_cloexec(s, c)
         if scenario == "mschapv2":
             check_mschapv2(s, c)
+            check_script_env(s, c)
         elif scenario == "noauth":
             a = s.got("AUTH")
             if c.check(len(a) == 1, "exactly one AUTH message (got %d)" % len(a)):

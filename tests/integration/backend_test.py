@@ -1223,12 +1223,13 @@ def s24_reauth_after_binding(ctx):
 
 @scenario
 def s25_lcp_renegotiation_after_binding(ctx):
-    """Item 1: the client's LCP Configure-Request on the bound link (which
-    makes pppd renegotiate and authenticate again) ends the call and never
-    reaches pppd."""
+    """Item 1: the client's LCP Configure-Request (or -Ack) on the bound link
+    (which makes pppd renegotiate and authenticate again) ends the call and
+    never reaches pppd."""
     b = ctx.backend(sstp=GATE_ABORT_T1)
     hlak = ctx.mschap()
-    for frame in (LCP_CONF_REQ, LCP_CONF_REQ[2:]):       # with and without FF 03
+    lcp_conf_ack = bytes.fromhex("ff03c021" "02" "01" "0008" "0506deadbeef")
+    for frame in (LCP_CONF_REQ, LCP_CONF_REQ[2:], lcp_conf_ack):   # with and without FF 03; an Ack too
         c, r = connect_call(ctx, b, hlak)
         sid = sid_of(r)
         c.send(C.data(IPV4_FRAME))
@@ -1381,6 +1382,53 @@ def s29_script_env(ctx):
     check(b.stats()["unsafe_ids"] == 1, "unsafe_ids counter")
     c.kill()
     pppd_terminated(r)
+
+
+@scenario
+def s30_one_source_cannot_starve_others(ctx):
+    """Item 6: 60 negotiations from one source (PROXY headers, then
+    silence) do not fill max_negotiating; another source still binds. The
+    same flood without the per-source cap does fill it (the control)."""
+    hlak = ctx.mschap()
+    front = H.der_of(ctx.cert("server.crt"))
+    trusted = {"trusted_cert_hash": hashlib.sha256(front).hexdigest()}
+
+    def flood(b, n):
+        socks = []
+        for i in range(n):
+            sk = raw_tcp(b, "proxy")
+            sk.sendall(C.proxy_v2("203.0.113.7", "198.51.100.10", 30000 + i, 443))
+            socks.append(sk)
+        check(H.wait_until(lambda: b.stats()["sessions"] >= n, 5), "the flood was not accepted")
+        return socks
+
+    b = ctx.backend(listeners=("proxy",), sstp=trusted,
+                    limits={"max_negotiating": "20", "max_negotiating_per_source": "4"})
+    socks = flood(b, 60)
+    st = b.stats()
+    check(st["negotiating"] == 4, "negotiating=%d: only 4 of the flood may count" % st["negotiating"])
+    c, r = start_call(ctx, b, "proxy", pre=C.proxy_v2("198.51.100.9", "198.51.100.10", 42000, 443))
+    auth_gated(r)
+    c.call_connected(hlak, cert_der=front)
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "the other source did not bind during the flood")
+    busy_503(ctx.client(b, "proxy", pre=C.proxy_v2("203.0.113.7", "198.51.100.10", 31000, 443)),
+             "flooding source")
+    for sk in socks:
+        sk.close()
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+    # control: without the per-source cap the same flood starves the others
+    b2 = ctx.backend(listeners=("proxy",), sstp=trusted,
+                     limits={"max_negotiating": "20", "max_negotiating_per_source": "0"})
+    socks = flood(b2, 20)
+    sk = raw_tcp(b2, "proxy")
+    sk.sendall(C.proxy_v2("198.51.100.9", "198.51.100.10", 42001, 443))
+    check(closed_without_data(sk, 2), "control: the flood did not fill max_negotiating")
+    check(b2.find("refuse", reason="max_negotiating"), "control: no refusal at max_negotiating")
+    sk.close()
+    for sk in socks:
+        sk.close()
 
 
 def main():

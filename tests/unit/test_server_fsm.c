@@ -46,6 +46,11 @@ static const uint8_t F_LCP[] = { 0xFF, 0x03, 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08,
  * and pppd then authenticates again */
 static const uint8_t F_LCP_CONFREQ[] = { 0xFF, 0x03, 0xC0, 0x21, 0x01, 0x01, 0x00, 0x04 };
 static const uint8_t F_LCP_CONFREQ_NOACF[] = { 0xC0, 0x21, 0x01, 0x02, 0x00, 0x04 };
+/* a Configure-Ack, -Nak or -Reject on the open link renegotiates too (RFC
+ * 1661 §4.1, Opened: RCA/RCN -> tld, scr) */
+static const uint8_t F_LCP_CONFACK[] = { 0xFF, 0x03, 0xC0, 0x21, 0x02, 0x05, 0x00, 0x04 };
+static const uint8_t F_LCP_CONFNAK_NOACF[] = { 0xC0, 0x21, 0x03, 0x06, 0x00, 0x04 };
+static const uint8_t F_LCP_CONFREJ[] = { 0xFF, 0x03, 0xC0, 0x21, 0x04, 0x07, 0x00, 0x04 };
 static const uint8_t F_IPV4[] = { 0xFF, 0x03, 0x00, 0x21, 0x45, 0x00 };
 
 /* ---- fixture ---- */
@@ -651,9 +656,11 @@ static void test_reauth_second_keys(void **state)
 static void test_reauth_lcp_renegotiation(void **state)
 {
     (void)state;
-    const uint8_t *reqs[] = { F_LCP_CONFREQ, F_LCP_CONFREQ_NOACF };
-    const size_t lens[] = { sizeof(F_LCP_CONFREQ), sizeof(F_LCP_CONFREQ_NOACF) };
-    for (int i = 0; i < 2; i++) {
+    const uint8_t *reqs[] = { F_LCP_CONFREQ, F_LCP_CONFREQ_NOACF, F_LCP_CONFACK, F_LCP_CONFNAK_NOACF,
+                              F_LCP_CONFREJ };
+    const size_t lens[] = { sizeof(F_LCP_CONFREQ), sizeof(F_LCP_CONFREQ_NOACF), sizeof(F_LCP_CONFACK),
+                            sizeof(F_LCP_CONFNAK_NOACF), sizeof(F_LCP_CONFREJ) };
+    for (int i = 0; i < 5; i++) {
         /* bound call: a Configure-Request from the client never reaches pppd */
         struct fx *f = fx_in(ST_CONN);
         ev_frame(f, SSTP_SRV_EV_PPP_FROM_CLIENT, reqs[i], lens[i]);
@@ -692,11 +699,19 @@ static void test_reauth_lcp_renegotiation(void **state)
     static const uint8_t echo_noacf[] = { 0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0 };
     static const uint8_t short_lcp[] = { 0xFF, 0x03, 0xC0, 0x21 };
     static const uint8_t ipcp_req[] = { 0xFF, 0x03, 0x80, 0x21, 0x01, 0x01, 0x00, 0x04 };
-    assert_false(sstp_ppp_frame_is_lcp_conf_req(echo_noacf, sizeof(echo_noacf)));
-    assert_false(sstp_ppp_frame_is_lcp_conf_req(short_lcp, sizeof(short_lcp)));
-    assert_false(sstp_ppp_frame_is_lcp_conf_req(ipcp_req, sizeof(ipcp_req)));
-    assert_false(sstp_ppp_frame_is_lcp_conf_req(NULL, 0));
-    assert_true(sstp_ppp_frame_is_lcp_conf_req(F_LCP_CONFREQ, sizeof(F_LCP_CONFREQ)));
+    static const uint8_t term_ack[] = { 0xFF, 0x03, 0xC0, 0x21, 0x06, 0x01, 0x00, 0x04 };
+    static const uint8_t code_zero[] = { 0xC0, 0x21, 0x00, 0x01, 0x00, 0x04 };
+    assert_false(sstp_ppp_frame_is_lcp_config(echo_noacf, sizeof(echo_noacf)));
+    assert_false(sstp_ppp_frame_is_lcp_config(short_lcp, sizeof(short_lcp)));
+    assert_false(sstp_ppp_frame_is_lcp_config(ipcp_req, sizeof(ipcp_req)));
+    /* a Terminate-Ack ends a normal teardown; pppd's plugin refuses the
+     * renegotiation one could start, and the client's Configure packets
+     * that must follow are caught here */
+    assert_false(sstp_ppp_frame_is_lcp_config(term_ack, sizeof(term_ack)));
+    assert_false(sstp_ppp_frame_is_lcp_config(code_zero, sizeof(code_zero)));
+    assert_false(sstp_ppp_frame_is_lcp_config(NULL, 0));
+    assert_true(sstp_ppp_frame_is_lcp_config(F_LCP_CONFREQ, sizeof(F_LCP_CONFREQ)));
+    assert_true(sstp_ppp_frame_is_lcp_config(F_LCP_CONFREJ, sizeof(F_LCP_CONFREJ)));
 }
 
 static void test_keys_refused(void **state)
