@@ -18,7 +18,8 @@
 #             a compound MAC over a zero HLAK is refused; real sstpc is
 #             refused with the backend's reason, never up
 #   nopolicy  keys but no MS-MPPE-Encryption-Policy: a zero HLAK is refused;
-#             real sstpc binds with the keys radius.so decrypted
+#             real sstpc binds with the keys radius.so decrypted; the same
+#             with MS-MPPE-Encryption-Policy 0
 #   pap       sstpc with PAP through RADIUS: up, method=pap
 #   badpass   sstpc with a wrong password: Access-Reject, never up (sstpc
 #             1.0.18 exits 0 either way: the reject is read from FreeRADIUS)
@@ -35,8 +36,9 @@ SSTPCTL="ip netns exec $SRV_NS $REPO/build/sstpctl -r redis://127.0.0.1:$REDIS_P
 
 sstp_setup 1 || verdict_fail "namespace set-up failed"
 declare -A PASS=([radkeys]=pw-radkeys-1 [nokeys1]=pw-nokeys-1 [nopolicy1]=pw-nopolicy-1
-                 [radpap]=pw-radpap-1)
-declare -A ADDR=([radkeys]=10.8.0.21 [nokeys1]=10.8.0.22 [nopolicy1]=10.8.0.23 [radpap]=10.8.0.24)
+                 [policy0a]=pw-policy0-1 [radpap]=pw-radpap-1)
+declare -A ADDR=([radkeys]=10.8.0.21 [nokeys1]=10.8.0.22 [nopolicy1]=10.8.0.23 [radpap]=10.8.0.24
+                 [policy0a]=10.8.0.25)
 {
     for u in "${!PASS[@]}"; do
         printf '%s Cleartext-Password := "%s"\n    Framed-IP-Address = %s\n\n' "$u" "${PASS[$u]}" "${ADDR[$u]}"
@@ -221,6 +223,12 @@ wait_for 25 client_has "${ADDR[nopolicy1]}" || verdict_fail "nopolicy: nopolicy1
 tunnel_ping || verdict_fail "nopolicy: no ping"
 has_line "$BACKEND_LOG" "ev=binding_ok * user=nopolicy1" || verdict_fail "nopolicy: no binding_ok"
 hang_up nopolicy
+# the same with MS-MPPE-Encryption-Policy = 0
+sstpc_as policy0 policy0a "${PASS[policy0a]}" "$W/client.options"
+wait_for 25 client_has "${ADDR[policy0a]}" || verdict_fail "policy0: policy0a not up with the RADIUS keys"
+tunnel_ping || verdict_fail "policy0: no ping"
+has_line "$BACKEND_LOG" "ev=binding_ok * user=policy0a" || verdict_fail "policy0: no binding_ok"
+hang_up policy0
 
 # ---- pap: PAP through RADIUS
 sstpc_as pap radpap "${PASS[radpap]}" "$W/client-pap.options"

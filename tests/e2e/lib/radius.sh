@@ -19,6 +19,7 @@
 #   users named nokeys*:   every MS-MPPE attribute removed from the reply
 #                          (an MS-CHAPv2 accept without keys)
 #   users named nopolicy*: keys kept, MS-MPPE-Encryption-Policy removed
+#   users named policy0*:  keys kept, MS-MPPE-Encryption-Policy 0
 # Accounting goes to DIR/acct/detail (the `detail` module's format).
 
 RADIUS_SECRET=e2e-radius-secret
@@ -125,6 +126,11 @@ server default {
         if (&User-Name =~ /^nopolicy/) {
             update reply {
                 &MS-MPPE-Encryption-Policy !* ANY
+            }
+        }
+        if (&User-Name =~ /^policy0/) {
+            update reply {
+                &MS-MPPE-Encryption-Policy := 0
             }
         }
     }
