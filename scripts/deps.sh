@@ -9,7 +9,7 @@ set -eu
 BUILD="gcc make pkg-config libc6-dev libssl-dev libev-dev libhiredis-dev libinih-dev
 ppp ppp-dev redis-server openssl ca-certificates iproute2"
 TEST="libcmocka-dev clang libclang-rt-14-dev llvm python3 user-mode-linux kmod
-sstp-client iputils-ping procps psmisc haproxy docker-compose"
+sstp-client iputils-ping procps psmisc haproxy docker-compose redis-sentinel"
 
 want="$BUILD"
 [ "${1:-}" = "test" ] && want="$BUILD $TEST"

@@ -1,7 +1,11 @@
-/* test_lb_redis.c — lb/redis.c against a real redis-server this test starts
- * on an ephemeral loopback port: connect, AUTH + SELECT, commands, the
- * bound on commands in flight, refusal while down, and reconnection after
- * the server is killed and restarted. */
+/* test_lb_redis.c — lb/redis.c against a real redis-server (and a real
+ * redis-sentinel) this test starts on ephemeral loopback ports and stops
+ * by pid: connect, AUTH + SELECT, commands, the bound on commands in flight
+ * and its per-class shares, refusal while down, reconnection after the
+ * server is killed and restarted, a hung (SIGSTOPped) server noticed by the
+ * reply deadline, wrong ACL credentials and a db out of range keeping the
+ * link down with nothing written, a host name resolved off the loop, and
+ * -READONLY sending the client back to Sentinel. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lb/redis.h"
@@ -34,10 +39,9 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-static pid_t start_redis(int port, const char *password)
+/* starts argv[0] with its output thrown away; it dies with this test */
+static pid_t spawn(const char *const argv[])
 {
-    char portarg[16];
-    snprintf(portarg, sizeof portarg, "%d", port);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -46,15 +50,22 @@ static pid_t start_redis(int port, const char *password)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        if (password)
-            execlp("redis-server", "redis-server", "--port", portarg, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--requirepass", password, (char *)NULL);
-        else
-            execlp("redis-server", "redis-server", "--port", portarg, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", (char *)NULL);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t start_redis(int port, const char *password)
+{
+    char portarg[16];
+    snprintf(portarg, sizeof portarg, "%d", port);
+    if (password)
+        return spawn((const char *const[]){ "redis-server", "--port", portarg, "--bind", "127.0.0.1",
+                                            "--save", "", "--appendonly", "no", "--requirepass",
+                                            password, NULL });
+    return spawn((const char *const[]){ "redis-server", "--port", portarg, "--bind", "127.0.0.1",
+                                        "--save", "", "--appendonly", "no", NULL });
 }
 
 static void stop_redis(pid_t pid)
@@ -268,6 +279,388 @@ static void test_subscribe(void **state)
     ev_loop_destroy(c.loop);
 }
 
+/* a blocking side channel to the server, as an operator would look */
+static redisContext *peek(int port, const char *password)
+{
+    redisContext *sync = NULL;
+    for (int i = 0; i < 50; i++) { /* the server may still be starting */
+        sync = redisConnect("127.0.0.1", port);
+        if (sync && !sync->err)
+            break;
+        redisFree(sync);
+        sync = NULL;
+        usleep(50 * 1000);
+    }
+    assert_non_null(sync);
+    if (password)
+        freeReplyObject(redisCommand(sync, "AUTH %s", password));
+    return sync;
+}
+
+static long long peek_int(redisContext *sync, const char *cmd)
+{
+    redisReply *rep = redisCommand(sync, cmd);
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
+    long long v = rep->integer;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* no key in any db of the server */
+static void assert_server_empty(int port)
+{
+    redisContext *sync = peek(port, NULL);
+    redisReply *rep = redisCommand(sync, "INFO keyspace");
+    assert_non_null(rep);
+    assert_null(strstr(rep->str, "keys="));
+    freeReplyObject(rep);
+    redisFree(sync);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* runs the loop until c->downs reaches want or secs pass; returns the time taken */
+static double wait_downs(struct ctx *c, int want, double secs)
+{
+    double t0 = now_s();
+    while (c->downs < want && now_s() - t0 < secs)
+        run_for(c, 0.05);
+    return now_s() - t0;
+}
+
+static double wait_ups(struct ctx *c, int want, double secs)
+{
+    double t0 = now_s();
+    while (c->ups < want && now_s() - t0 < secs)
+        run_for(c, 0.05);
+    return now_s() - t0;
+}
+
+/* A server that hangs (SIGSTOP: its kernel still accepts and ACKs) is
+ * noticed by the reply deadline, idle (watchdog PING) and under traffic;
+ * after SIGCONT the client is back and commands flow. */
+static void test_hung_server_deadline(void **state)
+{
+    (void)state;
+    struct ctx c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int port = free_port();
+    pid_t pid = start_redis(port, NULL);
+    struct rds_opts o;
+    rds_opts_default(&o);
+    o.port = port;
+    o.reply_timeout = 1.0;
+    o.connect_timeout = 1.0;
+    struct rds *r = rds_new(c.loop, &o, on_state, &c);
+    wait_up(&c, r, 1);
+    assert_int_equal(rds_stats(r)->resolves, 0); /* an IP literal skips the resolver */
+
+    /* idle: only the watchdog's PING can find out */
+    run_for(&c, 0.3);
+    kill(pid, SIGSTOP);
+    double took = wait_downs(&c, 1, 5);
+    assert_int_equal(c.downs, 1);
+    /* idle PING after at most 0.5 s, then the 1 s deadline, + loop slack */
+    assert_true(took < 1.5 + 1.0);
+    assert_false(rds_is_up(r));
+    assert_int_equal(rds_down_reason(r), RDS_ERR_TIMEOUT);
+    assert_int_equal(rds_stats(r)->err[RDS_ERR_TIMEOUT], 1);
+    assert_true(rds_stats(r)->pings >= 1);
+    const char *set[] = { "SET", "k", "v2" };
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), -1); /* refused while down */
+
+    kill(pid, SIGCONT);
+    wait_ups(&c, 2, 6);
+    assert_int_equal(c.ups, 2);
+    c.stop_on_reply = true;
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
+    run_for(&c, 2);
+    assert_string_equal(c.last, "OK");
+
+    /* under traffic: the commands owed a reply time out, their callers
+     * hear "no answer" (NULL) */
+    c.stop_on_reply = false;
+    kill(pid, SIGSTOP);
+    int nulls = c.nulls;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
+    took = wait_downs(&c, 2, 5);
+    assert_int_equal(c.downs, 2);
+    assert_true(took < 1.0 + 1.0);
+    assert_int_equal(c.nulls, nulls + 10);
+    assert_int_equal(rds_stats(r)->in_flight, 0);
+    kill(pid, SIGCONT);
+    wait_ups(&c, 3, 6);
+    assert_int_equal(c.ups, 3);
+
+    rds_free(r);
+    stop_redis(pid);
+    ev_loop_destroy(c.loop);
+}
+
+/* ACL: user alice with a wrong password while the default user is open:
+ * down (reason auth), never "up as default", nothing written; the right
+ * password then connects as alice. */
+static void test_acl_wrong_password(void **state)
+{
+    (void)state;
+    struct ctx c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int port = free_port();
+    char portarg[16];
+    snprintf(portarg, sizeof portarg, "%d", port);
+    pid_t pid = spawn((const char *const[]){ "redis-server", "--port", portarg, "--bind", "127.0.0.1",
+                                             "--save", "", "--appendonly", "no", "--user",
+                                             "alice", "on", ">right", "~*", "&*", "+@all", NULL });
+    struct rds_opts o;
+    rds_opts_default(&o);
+    assert_int_equal(rds_parse_url(&o, "redis://alice:wrong@127.0.0.1"), 0);
+    o.port = port;
+    struct rds *r = rds_new(c.loop, &o, on_state, &c);
+    wait_ups(&c, 1, 1.5);
+    assert_int_equal(c.ups, 0);
+    assert_false(rds_is_up(r));
+    assert_int_equal(rds_down_reason(r), RDS_ERR_AUTH);
+    assert_true(rds_stats(r)->err[RDS_ERR_AUTH] >= 1);
+    const char *set[] = { "SET", "written", "1" };
+    assert_int_equal(rds_cmdv(r, NULL, NULL, 3, set), -1);
+    run_for(&c, 0.2);
+    assert_server_empty(port);
+    rds_free(r);
+
+    snprintf(o.password, sizeof o.password, "right");
+    r = rds_new(c.loop, &o, on_state, &c);
+    wait_up(&c, r, 1);
+    const char *whoami[] = { "ACL", "WHOAMI" };
+    c.stop_on_reply = true;
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 2, whoami), 0);
+    run_for(&c, 2);
+    assert_string_equal(c.last, "alice");
+    rds_free(r);
+    stop_redis(pid);
+    ev_loop_destroy(c.loop);
+}
+
+/* redis://host:port/20 on a server with 16 dbs: SELECT is refused, the
+ * link stays down (reason select) and nothing lands in db 0 or elsewhere. */
+static void test_db_out_of_range(void **state)
+{
+    (void)state;
+    struct ctx c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int port = free_port();
+    pid_t pid = start_redis(port, NULL);
+    struct rds_opts o;
+    rds_opts_default(&o);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/20", port);
+    assert_int_equal(rds_parse_url(&o, url), 0);
+    assert_int_equal(o.db, 20);
+    struct rds *r = rds_new(c.loop, &o, on_state, &c);
+    wait_ups(&c, 1, 1.5);
+    assert_int_equal(c.ups, 0);
+    assert_int_equal(rds_down_reason(r), RDS_ERR_SELECT);
+    assert_true(rds_stats(r)->err[RDS_ERR_SELECT] >= 1);
+    const char *set[] = { "SET", "written", "1" };
+    assert_int_equal(rds_cmdv(r, NULL, NULL, 3, set), -1);
+    run_for(&c, 0.2);
+    redisContext *sync = peek(port, NULL);
+    assert_int_equal(peek_int(sync, "DBSIZE"), 0);
+    redisFree(sync);
+    assert_server_empty(port);
+    rds_free(r);
+
+    /* the tools' synchronous connection refuses it too */
+    char err[256] = "";
+    assert_null(rds_sync_connect(&o, 1.0, err, sizeof err));
+    assert_non_null(strstr(err, "SELECT"));
+    stop_redis(pid);
+    ev_loop_destroy(c.loop);
+}
+
+struct ticker {
+    ev_timer t;
+    double last, max_gap;
+    int ticks;
+};
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct ticker *k = (struct ticker *)w;
+    double now = now_s();
+    if (k->ticks++ && now - k->last > k->max_gap)
+        k->max_gap = now - k->last;
+    k->last = now;
+    (void)loop;
+}
+
+/* A host name is resolved by the resolver's threads: the loop keeps
+ * turning (a 10 ms timer never misses by much) and the client comes up. */
+static void test_name_resolved_off_loop(void **state)
+{
+    (void)state;
+    struct ctx c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int port = free_port();
+    char portarg[16];
+    snprintf(portarg, sizeof portarg, "%d", port);
+    /* "localhost" may resolve to ::1 first: listen on both when there is IPv6 */
+    pid_t pid = spawn((const char *const[]){ "redis-server", "--port", portarg, "--bind",
+                                             "127.0.0.1", "-::1", "--save", "", "--appendonly", "no",
+                                             NULL });
+    struct ticker k = { 0 };
+    ev_timer_init(&k.t, tick_cb, 0.01, 0.01);
+    ev_timer_start(c.loop, &k.t);
+    struct rds_opts o;
+    rds_opts_default(&o);
+    snprintf(o.host, sizeof o.host, "localhost");
+    o.port = port;
+    struct rds *r = rds_new(c.loop, &o, on_state, &c);
+    wait_up(&c, r, 1);
+    assert_true(rds_stats(r)->resolves >= 1);
+    assert_true(k.ticks > 5);
+    assert_true(k.max_gap < 0.25); /* a blocked loop would miss ticks */
+    c.stop_on_reply = true;
+    const char *ping[] = { "PING" };
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 1, ping), 0);
+    run_for(&c, 2);
+    assert_string_equal(c.last, "PONG");
+    ev_timer_stop(c.loop, &k.t);
+    rds_free(r);
+    stop_redis(pid);
+    ev_loop_destroy(c.loop);
+}
+
+/* Neither class can take the other's share of max_pending. */
+static void test_class_shares(void **state)
+{
+    (void)state;
+    struct ctx c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int port = free_port();
+    pid_t pid = start_redis(port, NULL);
+    struct rds_opts o;
+    rds_opts_default(&o);
+    o.port = port;
+    o.max_pending = 16; /* 14 each, 2 kept for the other class */
+    struct rds *r = rds_new(c.loop, &o, on_state, &c);
+    wait_up(&c, r, 1);
+    const char *incr[] = { "INCR", "n" };
+    const char *get[] = { "GET", "n" };
+    /* nothing is answered until the loop runs again: all stay in flight */
+    for (int i = 0; i < 14; i++)
+        assert_int_equal(rds_cmdv(r, NULL, NULL, 2, incr), 0);
+    assert_int_equal(rds_cmdv(r, NULL, NULL, 2, incr), -1);
+    assert_int_equal(rds_stats(r)->dropped_full, 1);
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 2, get), 0); /* reads still pass */
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 2, get), 0);
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 2, get), -1); /* max_pending reached */
+    assert_int_equal(rds_stats(r)->dropped_full, 2);
+    assert_int_equal(rds_stats(r)->in_flight, 16);
+    run_for(&c, 0.3);
+    assert_int_equal(rds_stats(r)->in_flight, 0);
+    assert_int_equal(c.replies, 2);
+    /* and the other way round */
+    for (int i = 0; i < 14; i++)
+        assert_int_equal(rds_cmdv(r, on_reply, &c, 2, get), 0);
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 2, get), -1);
+    assert_int_equal(rds_cmd_class(r, RDS_WRITE, on_reply, &c, 2, incr, NULL), 0);
+    run_for(&c, 0.3);
+    assert_int_equal(rds_stats(r)->in_flight, 0);
+    assert_int_equal(rds_stats(r)->dropped_full, 3);
+    rds_free(r);
+    stop_redis(pid);
+    ev_loop_destroy(c.loop);
+}
+
+/* Behind a real redis-sentinel (with its own password) monitoring a master
+ * and its replica: the client finds the master; when that server turns
+ * replica a write gets -READONLY, the client drops it and asks Sentinel
+ * again; ROLE keeps it from settling on a replica; once the server is a
+ * master again the client is back. */
+static void test_sentinel_readonly(void **state)
+{
+    (void)state;
+    struct ctx c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int mport = free_port(), rport = free_port(), sport = free_port(), nowhere = free_port();
+    char mp[16], rp[16];
+    snprintf(mp, sizeof mp, "%d", mport);
+    snprintf(rp, sizeof rp, "%d", rport);
+    pid_t master = start_redis(mport, NULL);
+    pid_t replica = spawn((const char *const[]){ "redis-server", "--port", rp, "--bind", "127.0.0.1",
+                                                 "--save", "", "--appendonly", "no", "--replicaof",
+                                                 "127.0.0.1", mp, NULL });
+    char dir[] = "/tmp/test_lb_redis.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char conf[64];
+    snprintf(conf, sizeof conf, "%s/sentinel.conf", dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "port %d\nbind 127.0.0.1\ndir %s\nrequirepass spw\n"
+               "sentinel monitor mymaster 127.0.0.1 %d 1\n"
+               "sentinel down-after-milliseconds mymaster 60000\n", sport, dir, mport);
+    fclose(f);
+    pid_t sentinel = spawn((const char *const[]){ "redis-sentinel", conf, NULL });
+
+    struct rds_opts o;
+    rds_opts_default(&o);
+    char list[32];
+    snprintf(list, sizeof list, "127.0.0.1:%d", sport);
+    assert_int_equal(rds_parse_sentinels(&o, list), 0);
+    /* a wrong Sentinel password: no master, down */
+    snprintf(o.sentinel_password, sizeof o.sentinel_password, "wrong");
+    struct rds *r = rds_new(c.loop, &o, on_state, &c);
+    wait_ups(&c, 1, 1.5);
+    assert_int_equal(c.ups, 0);
+    assert_true(rds_stats(r)->err[RDS_ERR_AUTH] >= 1);
+    rds_free(r);
+
+    snprintf(o.sentinel_password, sizeof o.sentinel_password, "spw");
+    r = rds_new(c.loop, &o, on_state, &c);
+    wait_up(&c, r, 1);
+    uint64_t asked = rds_stats(r)->sentinel_queries;
+    assert_true(asked >= 1);
+    const char *set[] = { "SET", "k", "v" };
+    c.stop_on_reply = true;
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
+    run_for(&c, 2);
+    assert_string_equal(c.last, "OK");
+
+    /* the master turns replica (of a server that is not there) */
+    redisContext *sync = peek(mport, NULL);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "REPLICAOF 127.0.0.1 %d", nowhere);
+    freeReplyObject(redisCommand(sync, cmd));
+    c.stop_on_reply = false;
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
+    wait_downs(&c, 1, 3);
+    assert_int_equal(c.downs, 1);
+    assert_int_equal(rds_stats(r)->err[RDS_ERR_READONLY], 1);
+    run_for(&c, 1.0);
+    assert_false(rds_is_up(r));
+    assert_true(rds_stats(r)->sentinel_queries > asked); /* asked again */
+    assert_true(rds_stats(r)->err[RDS_ERR_ROLE] >= 1);   /* and refused the replica */
+
+    freeReplyObject(redisCommand(sync, "REPLICAOF NO ONE"));
+    redisFree(sync);
+    wait_ups(&c, 2, 8);
+    assert_int_equal(c.ups, 2);
+    c.stop_on_reply = true;
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
+    run_for(&c, 2);
+    assert_string_equal(c.last, "OK");
+
+    rds_free(r);
+    stop_redis(sentinel);
+    stop_redis(replica);
+    stop_redis(master);
+    unlink(conf);
+    rmdir(dir);
+    ev_loop_destroy(c.loop);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -276,6 +669,12 @@ int main(void)
         cmocka_unit_test(test_commands_auth_and_reconnect),
         cmocka_unit_test(test_wrong_password_stays_down),
         cmocka_unit_test(test_subscribe),
+        cmocka_unit_test(test_hung_server_deadline),
+        cmocka_unit_test(test_acl_wrong_password),
+        cmocka_unit_test(test_db_out_of_range),
+        cmocka_unit_test(test_name_resolved_off_loop),
+        cmocka_unit_test(test_class_shares),
+        cmocka_unit_test(test_sentinel_readonly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
