@@ -109,7 +109,7 @@ struct conn {
     int port;
     bool have_master;            /* a sentinel named the master: use it once */
     bool via_sentinel;           /* this connection's master came from a sentinel */
-    enum rds_err logged;         /* reason already logged in this outage */
+    unsigned logged;             /* bit per reason already logged in this outage */
     enum rds_err reason;         /* why it is down (RDS_ERR_COUNT: not down) */
     bool was_up;
     size_t owed;                 /* replies owed on this connection */
@@ -275,8 +275,8 @@ static void note_failure(struct conn *c, enum rds_err why, const char *detail)
     r->st.err[why]++;
     c->reason = why;
     bool operator_error = why == RDS_ERR_AUTH || why == RDS_ERR_SELECT || why == RDS_ERR_RESOLVE;
-    enum log_level lvl = c->logged == why ? LOG_DEBUG : operator_error ? LOG_ERROR : LOG_WARN;
-    c->logged = why;
+    enum log_level lvl = c->logged & (1u << why) ? LOG_DEBUG : operator_error ? LOG_ERROR : LOG_WARN;
+    c->logged |= 1u << why;
     char clean[128];
     log_sanitize(clean, sizeof clean, detail ? detail : "-", detail ? strlen(detail) : 1);
     log_at(lvl, "redis_fail", "conn=%s host=%s port=%d reason=%s err=\"%s\"",
@@ -402,7 +402,7 @@ static void on_ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct rds *r = c->r;
     c->phase = PH_UP;
     c->backoff = BACKOFF_MIN;
-    c->logged = RDS_ERR_COUNT;
+    c->logged = 0;
     c->reason = RDS_ERR_COUNT;
     c->owed = 0;
     c->idle_since = ev_now(r->loop);
@@ -824,7 +824,6 @@ static void conn_init(struct rds *r, struct conn *c, bool is_sub)
     c->r = r;
     c->is_sub = is_sub;
     c->backoff = BACKOFF_MIN;
-    c->logged = RDS_ERR_COUNT;
     c->reason = RDS_ERR_COUNT;
     ev_timer_init(&c->timer, timer_cb, 0, 0);
     c->timer.data = c;
