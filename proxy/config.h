@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/net.h"
 #include "lb/lb.h"
+#include "lb/redis_config.h"
 
 /* One `bind` line: where clients (or a cloud load balancer) connect. */
 struct px_bind {
@@ -80,8 +81,8 @@ struct px_config {
 
     char *admin;              /* admin listener address; "" = off */
 
-    /* [redis]: the fleet (registry, affinity, counters); redis_url "" = none */
-    char *redis_url, *redis_prefix, *redis_sentinels, *sentinel_master;
+    /* [redis]: the fleet (registry, affinity, counters); redis.url "" = none */
+    struct rds_config redis;
     double registry_interval;
     long events_max;
 
@@ -116,8 +117,9 @@ void px_config_free(struct px_config *c);
 long px_config_workers(const struct px_config *c);
 
 struct rds_opts;
-/* px_config_redis fills o from the [redis] options (checked at load).
- * Returns 0, or -1 when redis.url is empty (no Redis). */
+/* px_config_redis fills o from the [redis] options (checked at load) with
+ * the shared converter, rds_config_opts. Returns 0, or -1 when redis.url is
+ * empty (no Redis). */
 int px_config_redis(const struct px_config *c, struct rds_opts *o);
 
 #endif
