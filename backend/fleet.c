@@ -485,3 +485,8 @@ bool be_fleet_accepting(const struct be_server *srv)
 {
     return !srv->fleet || !srv->fleet->draining;
 }
+
+const struct rds *be_fleet_rds(const struct be_server *srv)
+{
+    return srv->fleet ? srv->fleet->rds : NULL;
+}

@@ -109,7 +109,6 @@ struct conn {
     int port;
     bool have_master;            /* a sentinel named the master: use it once */
     bool via_sentinel;           /* this connection's master came from a sentinel */
-    unsigned logged;             /* bit per reason already logged in this outage */
     enum rds_err reason;         /* why it is down (RDS_ERR_COUNT: not down) */
     bool was_up;
     size_t owed;                 /* replies owed on this connection */
@@ -126,6 +125,7 @@ struct rds {
     struct sub *subs;
     size_t in_flight[RDS_CLASS_COUNT];
     struct rds_stats st;
+    unsigned logged;             /* bit per reason already logged in this outage (both conns) */
     bool closing;
 };
 
@@ -267,16 +267,17 @@ static void schedule_reconnect(struct conn *c)
 }
 
 /* Records why c is down, counts it, and logs it once per outage and reason
- * (an error the operator must fix, such as a wrong password, at error
- * level; the retries that follow at debug). */
+ * for both connections (an error the operator must fix, such as a wrong
+ * password, at error level; the retries that follow, and the pub/sub
+ * connection failing for the same reason, at debug). */
 static void note_failure(struct conn *c, enum rds_err why, const char *detail)
 {
     struct rds *r = c->r;
     r->st.err[why]++;
     c->reason = why;
     bool operator_error = why == RDS_ERR_AUTH || why == RDS_ERR_SELECT || why == RDS_ERR_RESOLVE;
-    enum log_level lvl = c->logged & (1u << why) ? LOG_DEBUG : operator_error ? LOG_ERROR : LOG_WARN;
-    c->logged |= 1u << why;
+    enum log_level lvl = r->logged & (1u << why) ? LOG_DEBUG : operator_error ? LOG_ERROR : LOG_WARN;
+    r->logged |= 1u << why;
     char clean[128];
     log_sanitize(clean, sizeof clean, detail ? detail : "-", detail ? strlen(detail) : 1);
     log_at(lvl, "redis_fail", "conn=%s host=%s port=%d reason=%s err=\"%s\"",
@@ -402,7 +403,8 @@ static void on_ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct rds *r = c->r;
     c->phase = PH_UP;
     c->backoff = BACKOFF_MIN;
-    c->logged = 0;
+    if (!c->is_sub)
+        r->logged = 0; /* the outage is over */
     c->reason = RDS_ERR_COUNT;
     c->owed = 0;
     c->idle_since = ev_now(r->loop);

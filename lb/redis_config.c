@@ -75,5 +75,7 @@ const char *rds_config_diff(const struct rds_config *a, const struct rds_config 
         return "redis.reply_timeout";
     if (a->max_pending != b->max_pending)
         return "redis.max_pending";
+    if (a->ready_needs_redis != b->ready_needs_redis)
+        return "redis.ready_needs_redis";
     return NULL;
 }

@@ -19,6 +19,7 @@ struct rds_config {
     char *prefix, *sentinels, *sentinel_master, *sentinel_user, *sentinel_password;
     double connect_timeout, reply_timeout;
     long max_pending;
+    bool ready_needs_redis;      /* /readyz answers 503 while the link is down */
 };
 
 #define RDS_OPT_(nm, ty, st, fld, mn, mx, df, hlp)                                      \
@@ -50,7 +51,10 @@ struct rds_config {
              "and reconnected (a hung Redis); an idle one is PINGed so this covers it too"),      \
     RDS_OPT_("max_pending", CFG_INT, st, member.max_pending, 16, 10000000, "65536",             \
              "Redis commands in flight at once per connection; beyond, commands are refused and " \
-             "counted (writes and lookups each keep 1/8 of it for themselves)")
+             "counted (writes and lookups each keep 1/8 of it for themselves)"),                  \
+    RDS_OPT_("ready_needs_redis", CFG_BOOL, st, member.ready_needs_redis, 0, 0, "yes",            \
+             "/readyz answers 503 \"redis down\" while the Redis link is down (sessions in "       \
+             "progress go on); no = a Redis outage does not change readiness")
 
 /* rds_config_enabled: a Redis URL is set. */
 bool rds_config_enabled(const struct rds_config *c);

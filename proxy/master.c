@@ -286,6 +286,17 @@ static bool admin_ready(void *ctx, char *why, size_t why_len)
         snprintf(why, why_len, "no worker ready (listening with a backend up)");
         return false;
     }
+    /* each worker has its own Redis link: all of them must be up */
+    if (rds_config_enabled(&m->cfg->redis) && m->cfg->redis.ready_needs_redis) {
+        uint64_t up = metrics_sum(&m->m, PXM_REDIS_CONNECTED, 0);
+        if (up == METRICS_ABSENT)
+            up = 0;
+        if (up < m->n_running) {
+            snprintf(why, why_len, "redis down (%llu of %u workers connected)",
+                     (unsigned long long)up, m->n_running);
+            return false;
+        }
+    }
     return true;
 }
 

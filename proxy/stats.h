@@ -47,6 +47,7 @@ enum px_metric {
     PXM_REGISTRY_REFRESHES, /* {result} registry reads answered */
     PXM_REGISTRY_BACKENDS,  /* backends registered in Redis (max over workers) */
     PXM_AFFINITY,           /* {result} affinity look-ups of new sessions */
+    PXM_REDIS_ERRORS,       /* {reason} Redis connections failed or dropped (enum rds_err) */
     PXM_COUNT
 };
 
