@@ -110,6 +110,7 @@ struct conn {
     bool have_master;            /* a sentinel named the master: use it once */
     bool via_sentinel;           /* this connection's master came from a sentinel */
     enum rds_err reason;         /* why it is down (RDS_ERR_COUNT: not down) */
+    char detail[128];            /* what the server or the system said, sanitised */
     bool was_up;
     size_t owed;                 /* replies owed on this connection */
     double progress_at;          /* last reply, or the send that made owed 1 */
@@ -246,8 +247,8 @@ static void set_up(struct conn *c, bool up)
     if (up)
         log_info("redis_up", "host=%s port=%d db=%d", c->host, c->port, r->o.db);
     else
-        log_warn("redis_down", "host=%s port=%d reason=%s", c->host, c->port,
-                 rds_err_name(c->reason));
+        log_warn("redis_down", "host=%s port=%d reason=%s err=\"%s\"", c->host, c->port,
+                 rds_err_name(c->reason), c->detail);
     if (r->on_state)
         r->on_state(up, r->ud);
 }
@@ -269,19 +270,23 @@ static void schedule_reconnect(struct conn *c)
 /* Records why c is down, counts it, and logs it once per outage and reason
  * for both connections (an error the operator must fix, such as a wrong
  * password, at error level; the retries that follow, and the pub/sub
- * connection failing for the same reason, at debug). */
+ * connection failing for the same reason, at debug). The drop of a main
+ * connection that was up is told by the one redis_down line instead. */
 static void note_failure(struct conn *c, enum rds_err why, const char *detail)
 {
     struct rds *r = c->r;
     r->st.err[why]++;
     c->reason = why;
+    log_sanitize(c->detail, sizeof c->detail, detail ? detail : "-", detail ? strlen(detail) : 1);
+    if (!c->is_sub && c->was_up) {
+        r->logged |= 1u << why; /* the redis_down line that follows says it */
+        return;
+    }
     bool operator_error = why == RDS_ERR_AUTH || why == RDS_ERR_SELECT || why == RDS_ERR_RESOLVE;
     enum log_level lvl = r->logged & (1u << why) ? LOG_DEBUG : operator_error ? LOG_ERROR : LOG_WARN;
     r->logged |= 1u << why;
-    char clean[128];
-    log_sanitize(clean, sizeof clean, detail ? detail : "-", detail ? strlen(detail) : 1);
     log_at(lvl, "redis_fail", "conn=%s host=%s port=%d reason=%s err=\"%s\"",
-           c->is_sub ? "sub" : "main", c->host, c->port, rds_err_name(why), clean);
+           c->is_sub ? "sub" : "main", c->host, c->port, rds_err_name(why), c->detail);
 }
 
 static void resolve_free(struct resolve *q)
