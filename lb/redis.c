@@ -72,6 +72,11 @@ enum conn_phase {
     PH_UP,
 };
 
+/* The connections of one client: commands, pub/sub, and (with Sentinel)
+ * a subscription to the sentinels' failover announcements. */
+enum conn_kind { CONN_MAIN, CONN_SUB, CONN_WATCH };
+static const char *const kind_names[] = { "main", "sub", "watch" };
+
 struct sub {
     char *channel;
     rds_reply_fn cb;
@@ -96,7 +101,7 @@ struct resolve {
 /* One TCP connection to Redis (or, briefly, to a sentinel). */
 struct conn {
     struct rds *r;
-    bool is_sub;                 /* pub/sub connection */
+    enum conn_kind kind;
     enum conn_phase phase;
     redisAsyncContext *ac;
     ev_timer timer;              /* connect timeout, then reconnect backoff */
@@ -122,7 +127,7 @@ struct rds {
     struct rds_opts o;
     rds_state_fn on_state;
     void *ud;
-    struct conn main, sub;
+    struct conn main, sub, watch;
     struct sub *subs;
     size_t in_flight[RDS_CLASS_COUNT];
     struct rds_stats st;
@@ -138,6 +143,7 @@ struct pending {
 };
 
 static void conn_start(struct conn *c);
+static void on_switch_master(redisAsyncContext *ac, void *reply, void *privdata);
 static void fail_conn(struct conn *c, enum rds_err why, const char *detail);
 
 void rds_opts_default(struct rds_opts *o)
@@ -241,7 +247,7 @@ static void set_up(struct conn *c, bool up)
     if (c->was_up == up)
         return;
     c->was_up = up;
-    if (c->is_sub)
+    if (c->kind != CONN_MAIN)
         return;
     struct rds *r = c->r;
     if (up)
@@ -278,7 +284,7 @@ static void note_failure(struct conn *c, enum rds_err why, const char *detail)
     r->st.err[why]++;
     c->reason = why;
     log_sanitize(c->detail, sizeof c->detail, detail ? detail : "-", detail ? strlen(detail) : 1);
-    if (!c->is_sub && c->was_up) {
+    if (c->kind == CONN_MAIN && c->was_up) {
         r->logged |= 1u << why; /* the redis_down line that follows says it */
         return;
     }
@@ -286,7 +292,7 @@ static void note_failure(struct conn *c, enum rds_err why, const char *detail)
     enum log_level lvl = r->logged & (1u << why) ? LOG_DEBUG : operator_error ? LOG_ERROR : LOG_WARN;
     r->logged |= 1u << why;
     log_at(lvl, "redis_fail", "conn=%s host=%s port=%d reason=%s err=\"%s\"",
-           c->is_sub ? "sub" : "main", c->host, c->port, rds_err_name(why), c->detail);
+           kind_names[c->kind], c->host, c->port, rds_err_name(why), c->detail);
 }
 
 static void resolve_free(struct resolve *q)
@@ -408,17 +414,17 @@ static void on_ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct rds *r = c->r;
     c->phase = PH_UP;
     c->backoff = BACKOFF_MIN;
-    if (!c->is_sub)
+    if (c->kind == CONN_MAIN)
         r->logged = 0; /* the outage is over */
     c->reason = RDS_ERR_COUNT;
     c->owed = 0;
     c->idle_since = ev_now(r->loop);
     r->st.connects++;
     ev_timer_stop(r->loop, &c->timer);
-    if (!c->is_sub)
+    if (c->kind == CONN_MAIN)
         arm_watchdog(c, 0);
     set_up(c, true);
-    if (c->is_sub)
+    if (c->kind == CONN_SUB)
         resubscribe(c);
 }
 
@@ -447,7 +453,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     c->phase = PH_HANDSHAKE;
     if (r->o.password[0])
         send_auth(c->ac, on_auth_reply, c, r->o.user, r->o.password);
-    if (r->o.db && !c->is_sub) /* pub/sub channels are not per db */
+    if (r->o.db && c->kind == CONN_MAIN) /* pub/sub channels are not per db */
         redisAsyncCommand(c->ac, on_select_reply, c, "SELECT %d", r->o.db);
     if (c->via_sentinel)
         redisAsyncCommand(c->ac, on_role_reply, c, "ROLE");
@@ -717,6 +723,58 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *reply, void *privdata
     redisAsyncDisconnect(ac);
 }
 
+/* A connection that waits (backoff) is woken to ask Sentinel now; one that
+ * is open or opening is dropped so its reconnect asks. */
+static void reask(struct conn *c, const char *detail)
+{
+    if (c->ac || c->resolving) {
+        c->backoff = BACKOFF_MIN;
+        fail_conn(c, RDS_ERR_FAILOVER, detail);
+    } else if (c->phase == PH_IDLE && ev_is_active(&c->timer)) {
+        c->have_master = false;
+        ev_timer_stop(c->r->loop, &c->timer);
+        ev_timer_set(&c->timer, 0, 0);
+        ev_timer_start(c->r->loop, &c->timer);
+    }
+}
+
+/* +switch-master "<name> <old ip> <old port> <new ip> <new port>": a
+ * failover finished. The old master may go on taking writes until Sentinel
+ * demotes it (seconds later), and those would be lost: leave it now. */
+static void on_switch_master(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct conn *c = privdata;
+    redisReply *rep = reply;
+    if (!c || c->ac != ac || !rep)
+        return;
+    struct rds *r = c->r;
+    if (rep->type == REDIS_REPLY_ERROR) { /* NOAUTH: counted by on_sentinel_auth */
+        next_sentinel(c, rep->str);
+        conn_close(c);
+        schedule_reconnect(c);
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 || rep->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(rep->element[0]->str, "subscribe") == 0) { /* ["subscribe", channel, count] */
+        c->phase = PH_UP;
+        c->backoff = BACKOFF_MIN;
+        ev_timer_stop(r->loop, &c->timer);
+        return;
+    }
+    if (strcmp(rep->element[0]->str, "message") != 0 || rep->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    const char *msg = rep->element[2]->str;
+    size_t name_len = strlen(r->o.sentinel_master);
+    if (strncmp(msg, r->o.sentinel_master, name_len) != 0 || msg[name_len] != ' ')
+        return; /* another master the sentinels watch */
+    char clean[160];
+    log_info("redis_failover", "sentinel=%s:%d switch=\"%s\"", c->host, c->port,
+             log_sanitize(clean, sizeof clean, msg, rep->element[2]->len));
+    reask(&r->main, msg);
+    reask(&r->sub, msg);
+}
+
 static void on_sentinel_connect(const redisAsyncContext *ac, int status)
 {
     struct conn *c = ac->data;
@@ -731,6 +789,10 @@ static void on_sentinel_connect(const redisAsyncContext *ac, int status)
     }
     if (r->o.sentinel_password[0])
         send_auth(c->ac, on_sentinel_auth, c, r->o.sentinel_user, r->o.sentinel_password);
+    if (c->kind == CONN_WATCH) {
+        redisAsyncCommand(c->ac, on_switch_master, c, "SUBSCRIBE +switch-master");
+        return;
+    }
     r->st.sentinel_queries++;
     redisAsyncCommand(c->ac, on_sentinel_reply, c, "SENTINEL get-master-addr-by-name %s",
                       r->o.sentinel_master);
@@ -743,8 +805,12 @@ static void on_sentinel_disconnect(const redisAsyncContext *ac, int status)
     if (!c)
         return;
     c->ac = NULL;
-    if (c->phase == PH_SENTINEL) /* closed before it answered */
+    if (c->kind == CONN_WATCH && c->phase == PH_UP) { /* lost: watch through the next one */
+        next_sentinel(c, "watch connection lost");
         schedule_reconnect(c);
+    } else if (c->phase == PH_SENTINEL) { /* closed before it answered */
+        schedule_reconnect(c);
+    }
 }
 
 static void ask_sentinel(struct conn *c)
@@ -811,6 +877,10 @@ static void conn_start(struct conn *c)
     struct rds *r = c->r;
     if (r->closing || c->ac || c->resolving)
         return;
+    if (c->kind == CONN_WATCH) {
+        ask_sentinel(c);
+        return;
+    }
     c->via_sentinel = r->o.n_sentinels > 0;
     if (c->via_sentinel) {
         if (!c->have_master) {
@@ -825,11 +895,11 @@ static void conn_start(struct conn *c)
     connect_to(c, c->host, c->port);
 }
 
-static void conn_init(struct rds *r, struct conn *c, bool is_sub)
+static void conn_init(struct rds *r, struct conn *c, enum conn_kind kind)
 {
     memset(c, 0, sizeof *c);
     c->r = r;
-    c->is_sub = is_sub;
+    c->kind = kind;
     c->backoff = BACKOFF_MIN;
     c->reason = RDS_ERR_COUNT;
     ev_timer_init(&c->timer, timer_cb, 0, 0);
@@ -865,9 +935,12 @@ struct rds *rds_new(struct ev_loop *loop, const struct rds_opts *o, rds_state_fn
         r->o.reply_timeout = RDS_REPLY_TIMEOUT_DEFAULT;
     r->on_state = on_state;
     r->ud = ud;
-    conn_init(r, &r->main, false);
-    conn_init(r, &r->sub, true);
+    conn_init(r, &r->main, CONN_MAIN);
+    conn_init(r, &r->sub, CONN_SUB);
+    conn_init(r, &r->watch, CONN_WATCH);
     conn_start(&r->main);
+    if (r->o.n_sentinels)
+        conn_start(&r->watch);
     return r;
 }
 
@@ -878,6 +951,7 @@ void rds_free(struct rds *r)
     r->closing = true;
     conn_stop(&r->main);
     conn_stop(&r->sub);
+    conn_stop(&r->watch);
     for (struct sub *s = r->subs, *next; s; s = next) {
         next = s->next;
         free(s->channel);

@@ -17,8 +17,9 @@
  *
  * When Redis is away the client reconnects by itself with exponential
  * backoff (100 ms .. 5 s, jittered), asking Redis Sentinel for the current
- * master again on every reconnect: after a disconnect, a missed deadline
- * or a -READONLY reply. Each up/down transition is reported once. Callers
+ * master again on every reconnect: after a disconnect, a missed deadline,
+ * a -READONLY reply, or a failover the sentinels announce (+switch-master,
+ * heard on a third connection to one of them). Each up/down transition is reported once. Callers
  * treat "down" as "no answer" and carry on from what they last knew. This
  * is the only file that calls hiredis. */
 #ifndef SSTP_LB_LB_REDIS_H
@@ -48,6 +49,7 @@
     X(SENTINEL, "sentinel", "no Sentinel named the master")                    \
     X(TIMEOUT, "timeout", "no reply within reply_timeout")                     \
     X(READONLY, "readonly", "a write was answered -READONLY (a replica)")      \
+    X(FAILOVER, "failover", "Sentinel announced a new master (+switch-master)") \
     X(CLOSED, "closed", "the server closed the connection")
 
 enum rds_err {

@@ -579,7 +579,9 @@ static void test_class_shares(void **state)
  * and its replica: the client finds the master; when that server turns
  * replica a write gets -READONLY, the client drops it and asks Sentinel
  * again; ROLE keeps it from settling on a replica; once the server is a
- * master again the client is back. */
+ * master again the client is back. A hung master (reply deadline) sends it
+ * back to Sentinel too, and after SENTINEL FAILOVER it writes to the
+ * promoted replica. */
 static void test_sentinel_readonly(void **state)
 {
     (void)state;
@@ -588,7 +590,10 @@ static void test_sentinel_readonly(void **state)
     char mp[16], rp[16];
     snprintf(mp, sizeof mp, "%d", mport);
     snprintf(rp, sizeof rp, "%d", rport);
-    pid_t master = start_redis(mport, NULL);
+    /* no diskless-sync delay: the replica is in sync (a failover candidate) at once */
+    pid_t master = spawn((const char *const[]){ "redis-server", "--port", mp, "--bind", "127.0.0.1",
+                                                "--save", "", "--appendonly", "no",
+                                                "--repl-diskless-sync-delay", "0", NULL });
     pid_t replica = spawn((const char *const[]){ "redis-server", "--port", rp, "--bind", "127.0.0.1",
                                                  "--save", "", "--appendonly", "no", "--replicaof",
                                                  "127.0.0.1", mp, NULL });
@@ -618,6 +623,7 @@ static void test_sentinel_readonly(void **state)
     rds_free(r);
 
     snprintf(o.sentinel_password, sizeof o.sentinel_password, "spw");
+    o.reply_timeout = 1.0;
     r = rds_new(c.loop, &o, on_state, &c);
     wait_up(&c, r, 1);
     uint64_t asked = rds_stats(r)->sentinel_queries;
@@ -651,6 +657,47 @@ static void test_sentinel_readonly(void **state)
     assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
     run_for(&c, 2);
     assert_string_equal(c.last, "OK");
+
+    /* the master hangs: the reply deadline drops it and Sentinel is asked again */
+    asked = rds_stats(r)->sentinel_queries;
+    kill(master, SIGSTOP);
+    wait_downs(&c, 2, 4);
+    assert_int_equal(c.downs, 2);
+    assert_int_equal(rds_down_reason(r), RDS_ERR_TIMEOUT);
+    run_for(&c, 0.5);
+    kill(master, SIGCONT);
+    wait_ups(&c, 3, 8);
+    assert_int_equal(c.ups, 3);
+    assert_true(rds_stats(r)->sentinel_queries > asked);
+
+    /* a real failover: Sentinel promotes the replica; the client follows */
+    redisContext *sent = peek(sport, "spw");
+    redisReply *rep = NULL;
+    for (int i = 0; i < 50; i++) { /* until Sentinel knows a good replica */
+        rep = redisCommand(sent, "SENTINEL FAILOVER mymaster");
+        if (rep && rep->type == REDIS_REPLY_STATUS)
+            break;
+        freeReplyObject(rep);
+        rep = NULL;
+        run_for(&c, 0.2);
+    }
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    redisFree(sent);
+    for (int i = 0; i < 100 && !(c.ups > 3 && rds_is_up(r)); i++)
+        run_for(&c, 0.1);
+    assert_true(c.ups > 3 && rds_is_up(r));
+    const char *moved[] = { "SET", "after", "failover" };
+    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, moved), 0);
+    run_for(&c, 2);
+    assert_string_equal(c.last, "OK");
+    sync = peek(rport, NULL); /* it landed on the promoted replica */
+    rep = redisCommand(sync, "GET after");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    assert_string_equal(rep->str, "failover");
+    freeReplyObject(rep);
+    redisFree(sync);
 
     rds_free(r);
     stop_redis(sentinel);
