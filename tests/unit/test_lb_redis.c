@@ -135,6 +135,32 @@ static void wait_up(struct ctx *c, struct rds *r, int want_ups)
     assert_true(rds_is_up(r));
 }
 
+/* the client's defaults, aimed at the test's server on 127.0.0.1:port */
+static void local_opts(struct rds_opts *o, int port)
+{
+    rds_opts_default(o);
+    o->port = port;
+}
+
+/* frees the client, stops the server by pid and ends the loop */
+static void finish(struct ctx *c, struct rds *r, pid_t pid)
+{
+    rds_free(r);
+    stop_redis(pid);
+    ev_loop_destroy(c->loop);
+}
+
+/* sends argv and runs the loop until its reply (at most 2 s); the reply
+ * must read `want` */
+static void expect_reply(struct ctx *c, struct rds *r, int argc, const char **argv, const char *want)
+{
+    c->stop_on_reply = true;
+    c->last[0] = '\0';
+    assert_int_equal(rds_cmdv(r, on_reply, c, argc, argv), 0);
+    run_for(c, 2);
+    assert_string_equal(c->last, want);
+}
+
 static void test_url(void **state)
 {
     (void)state;
@@ -163,8 +189,7 @@ static void test_commands_auth_and_reconnect(void **state)
     int port = free_port();
     pid_t pid = start_redis(port, "pw1");
     struct rds_opts o;
-    rds_opts_default(&o);
-    o.port = port;
+    local_opts(&o, port);
     snprintf(o.password, sizeof o.password, "pw1");
     o.db = 3;
     o.max_pending = 4;
@@ -174,13 +199,8 @@ static void test_commands_auth_and_reconnect(void **state)
 
     const char *set[] = { "SET", "k", "v1" };
     const char *get[] = { "GET", "k" };
-    c.stop_on_reply = true;
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "OK");
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 2, get), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "v1");
+    expect_reply(&c, r, 3, set, "OK");
+    expect_reply(&c, r, 2, get, "v1");
     /* SELECT 3 really happened: the key lives in db 3 */
     redisContext *sync = redisConnect("127.0.0.1", port);
     redisReply *rep = redisCommand(sync, "AUTH pw1");
@@ -217,15 +237,10 @@ static void test_commands_auth_and_reconnect(void **state)
     for (int i = 0; i < 100 && c.ups < 2; i++)
         run_for(&c, 0.1);
     assert_int_equal(c.ups, 2);
-    c.stop_on_reply = true;
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "OK");
+    expect_reply(&c, r, 3, set, "OK");
     assert_true(rds_stats(r)->connects >= 2);
 
-    rds_free(r);
-    stop_redis(pid);
-    ev_loop_destroy(c.loop);
+    finish(&c, r, pid);
 }
 
 static void test_wrong_password_stays_down(void **state)
@@ -235,16 +250,13 @@ static void test_wrong_password_stays_down(void **state)
     int port = free_port();
     pid_t pid = start_redis(port, "right");
     struct rds_opts o;
-    rds_opts_default(&o);
-    o.port = port;
+    local_opts(&o, port);
     snprintf(o.password, sizeof o.password, "wrong");
     struct rds *r = rds_new(c.loop, &o, on_state, &c);
     run_for(&c, 1.0);
     assert_int_equal(c.ups, 0);
     assert_false(rds_is_up(r));
-    rds_free(r);
-    stop_redis(pid);
-    ev_loop_destroy(c.loop);
+    finish(&c, r, pid);
 }
 
 static void on_message(const struct redisReply *r, void *ud)
@@ -262,8 +274,7 @@ static void test_subscribe(void **state)
     int port = free_port();
     pid_t pid = start_redis(port, NULL);
     struct rds_opts o;
-    rds_opts_default(&o);
-    o.port = port;
+    local_opts(&o, port);
     struct rds *r = rds_new(c.loop, &o, on_state, &c);
     wait_up(&c, r, 1);
     assert_int_equal(rds_subscribe(r, "sstp:ctl:be1", on_message, &c), 0);
@@ -274,9 +285,7 @@ static void test_subscribe(void **state)
         run_for(&c, 0.2);
     }
     assert_string_equal(c.last, "kick abc");
-    rds_free(r);
-    stop_redis(pid);
-    ev_loop_destroy(c.loop);
+    finish(&c, r, pid);
 }
 
 /* a blocking side channel to the server, as an operator would look */
@@ -352,8 +361,7 @@ static void test_hung_server_deadline(void **state)
     int port = free_port();
     pid_t pid = start_redis(port, NULL);
     struct rds_opts o;
-    rds_opts_default(&o);
-    o.port = port;
+    local_opts(&o, port);
     o.reply_timeout = 1.0;
     o.connect_timeout = 1.0;
     struct rds *r = rds_new(c.loop, &o, on_state, &c);
@@ -377,10 +385,7 @@ static void test_hung_server_deadline(void **state)
     kill(pid, SIGCONT);
     wait_ups(&c, 2, 6);
     assert_int_equal(c.ups, 2);
-    c.stop_on_reply = true;
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "OK");
+    expect_reply(&c, r, 3, set, "OK");
 
     /* under traffic: the commands owed a reply time out, their callers
      * hear "no answer" (NULL) */
@@ -398,9 +403,7 @@ static void test_hung_server_deadline(void **state)
     wait_ups(&c, 3, 6);
     assert_int_equal(c.ups, 3);
 
-    rds_free(r);
-    stop_redis(pid);
-    ev_loop_destroy(c.loop);
+    finish(&c, r, pid);
 }
 
 /* ACL: user alice with a wrong password while the default user is open:
@@ -436,13 +439,8 @@ static void test_acl_wrong_password(void **state)
     r = rds_new(c.loop, &o, on_state, &c);
     wait_up(&c, r, 1);
     const char *whoami[] = { "ACL", "WHOAMI" };
-    c.stop_on_reply = true;
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 2, whoami), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "alice");
-    rds_free(r);
-    stop_redis(pid);
-    ev_loop_destroy(c.loop);
+    expect_reply(&c, r, 2, whoami, "alice");
+    finish(&c, r, pid);
 }
 
 /* redis://host:port/20 on a server with 16 dbs: SELECT is refused, the
@@ -523,15 +521,10 @@ static void test_name_resolved_off_loop(void **state)
     assert_true(rds_stats(r)->resolves >= 1);
     assert_true(k.ticks > 5);
     assert_true(k.max_gap < 0.25); /* a blocked loop would miss ticks */
-    c.stop_on_reply = true;
     const char *ping[] = { "PING" };
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 1, ping), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "PONG");
+    expect_reply(&c, r, 1, ping, "PONG");
     ev_timer_stop(c.loop, &k.t);
-    rds_free(r);
-    stop_redis(pid);
-    ev_loop_destroy(c.loop);
+    finish(&c, r, pid);
 }
 
 /* Neither class can take the other's share of max_pending. */
@@ -542,8 +535,7 @@ static void test_class_shares(void **state)
     int port = free_port();
     pid_t pid = start_redis(port, NULL);
     struct rds_opts o;
-    rds_opts_default(&o);
-    o.port = port;
+    local_opts(&o, port);
     o.max_pending = 16; /* 14 each, 2 kept for the other class */
     struct rds *r = rds_new(c.loop, &o, on_state, &c);
     wait_up(&c, r, 1);
@@ -570,9 +562,7 @@ static void test_class_shares(void **state)
     run_for(&c, 0.3);
     assert_int_equal(rds_stats(r)->in_flight, 0);
     assert_int_equal(rds_stats(r)->dropped_full, 3);
-    rds_free(r);
-    stop_redis(pid);
-    ev_loop_destroy(c.loop);
+    finish(&c, r, pid);
 }
 
 /* Behind a real redis-sentinel (with its own password) monitoring a master
@@ -629,10 +619,7 @@ static void test_sentinel_readonly(void **state)
     uint64_t asked = rds_stats(r)->sentinel_queries;
     assert_true(asked >= 1);
     const char *set[] = { "SET", "k", "v" };
-    c.stop_on_reply = true;
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "OK");
+    expect_reply(&c, r, 3, set, "OK");
 
     /* the master turns replica (of a server that is not there) */
     redisContext *sync = peek(mport, NULL);
@@ -653,10 +640,7 @@ static void test_sentinel_readonly(void **state)
     redisFree(sync);
     wait_ups(&c, 2, 8);
     assert_int_equal(c.ups, 2);
-    c.stop_on_reply = true;
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, set), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "OK");
+    expect_reply(&c, r, 3, set, "OK");
 
     /* the master hangs: the reply deadline drops it and Sentinel is asked again */
     asked = rds_stats(r)->sentinel_queries;
@@ -688,9 +672,7 @@ static void test_sentinel_readonly(void **state)
         run_for(&c, 0.1);
     assert_true(c.ups > 3 && rds_is_up(r));
     const char *moved[] = { "SET", "after", "failover" };
-    assert_int_equal(rds_cmdv(r, on_reply, &c, 3, moved), 0);
-    run_for(&c, 2);
-    assert_string_equal(c.last, "OK");
+    expect_reply(&c, r, 3, moved, "OK");
     sync = peek(rport, NULL); /* it landed on the promoted replica */
     rep = redisCommand(sync, "GET after");
     assert_non_null(rep);
