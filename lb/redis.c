@@ -413,7 +413,10 @@ static void on_ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
     /* every step answered OK: usable */
     struct rds *r = c->r;
     c->phase = PH_UP;
-    c->backoff = BACKOFF_MIN;
+    /* a server that keeps answering writes -READONLY (a replica named in
+     * redis.url) is retried ever slower, not ten times a second */
+    if (c->reason != RDS_ERR_READONLY)
+        c->backoff = BACKOFF_MIN;
     if (c->kind == CONN_MAIN)
         r->logged = 0; /* the outage is over */
     c->reason = RDS_ERR_COUNT;
