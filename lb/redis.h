@@ -21,7 +21,11 @@
  * a -READONLY reply, or a failover the sentinels announce (+switch-master,
  * heard on a third connection to one of them). Each up/down transition is reported once. Callers
  * treat "down" as "no answer" and carry on from what they last knew. This
- * is the only file that calls hiredis. */
+ * is the only file that calls hiredis.
+ *
+ * Fork: glibc's resolver threads do not survive fork(), so create clients
+ * in the process that uses them (sstp-proxy: in each worker, after the
+ * fork), never in a parent that forks and resolves again in the child. */
 #ifndef SSTP_LB_LB_REDIS_H
 #define SSTP_LB_LB_REDIS_H
 

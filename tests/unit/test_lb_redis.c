@@ -4,7 +4,8 @@
  * and its per-class shares, refusal while down, reconnection after the
  * server is killed and restarted, a hung (SIGSTOPped) server noticed by the
  * reply deadline, wrong ACL credentials and a db out of range keeping the
- * link down with nothing written, a host name resolved off the loop, and
+ * link down with nothing written, a host name resolved off the loop (also
+ * against a slow DNS server in a network namespace of its own), and
  * -READONLY sending the client back to Sentinel. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -549,6 +554,165 @@ static void test_name_resolved_off_loop(void **state)
     finish(&c, r, pid);
 }
 
+/* ---- a slow DNS server, in a network and mount namespace of its own ---- */
+
+#define SLOW_DNS_DELAY_US 400000 /* per answer; A and AAAA: ~0.8 s in all */
+#define SLOW_DNS_CHILD "--slow-dns-child" /* argv[1] of the re-executed test */
+
+/* Answers every query on 127.0.0.1:53 after SLOW_DNS_DELAY_US: A with
+ * 127.0.0.1, anything else with no data; a name with "silent" in it gets
+ * no answer at all. Runs until killed. */
+static void fake_dns(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(53),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (fd == -1 || bind(fd, (struct sockaddr *)&a, sizeof a) == -1)
+        _exit(2);
+    for (;;) {
+        uint8_t q[512], out[600];
+        struct sockaddr_in from;
+        socklen_t from_len = sizeof from;
+        ssize_t n = recvfrom(fd, q, sizeof q, 0, (struct sockaddr *)&from, &from_len);
+        if (n < 12 + 5)
+            continue;
+        size_t end = 12; /* the question: labels, then type and class */
+        while (end < (size_t)n && q[end])
+            end += (size_t)q[end] + 1;
+        if (end + 5 > (size_t)n || memmem(q + 12, end - 12, "silent", 6))
+            continue;
+        end += 5;
+        bool is_a = q[end - 4] == 0 && q[end - 3] == 1;
+        usleep(SLOW_DNS_DELAY_US);
+        memcpy(out, q, end);
+        out[2] = 0x81; /* response, recursion desired */
+        out[3] = 0x80; /* recursion available, NOERROR */
+        out[6] = 0;
+        out[7] = is_a ? 1 : 0; /* ANCOUNT */
+        out[8] = out[9] = out[10] = out[11] = 0;
+        size_t len = end;
+        if (is_a) {
+            const uint8_t answer[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1 };
+            memcpy(out + len, answer, sizeof answer);
+            len += sizeof answer;
+        }
+        sendto(fd, out, len, 0, (struct sockaddr *)&from, from_len);
+    }
+}
+
+#define CHILD_CHECK(cond)                                                            \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "slow_dns: %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+            result = 1;                                                              \
+            goto out;                                                                \
+        }                                                                            \
+    } while (0)
+
+/* In a fresh network namespace (only lo) whose resolv.conf names the fake
+ * DNS server: a name that takes ~0.8 s to resolve connects while a 10 ms
+ * timer never misses a beat; a name never answered ends as reason resolve
+ * after connect_timeout, loop still turning. Returns the exit code. */
+static int slow_dns_child(void)
+{
+    int result = 0;
+    pid_t dns = -1, redis = -1;
+    struct rds *r = NULL;
+    struct ctx c = { 0 };
+    if (unshare(CLONE_NEWNET | CLONE_NEWNS) == -1 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+        return 3;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = { 0 };
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    if (s == -1 || ioctl(s, SIOCSIFFLAGS, &ifr) == -1)
+        return 4;
+    close(s);
+    char conf[] = "/tmp/test_lb_redis_resolv.XXXXXX";
+    int fd = mkstemp(conf);
+    const char text[] = "nameserver 127.0.0.1\noptions timeout:3 attempts:1\n";
+    if (fd == -1 || write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1))
+        return 5;
+    close(fd);
+    if (mount(conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) == -1)
+        return 6;
+    unlink(conf);
+
+    if ((dns = fork()) == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        fake_dns();
+    }
+    int port = free_port();
+    redis = start_redis(port, NULL);
+    c.loop = ev_loop_new(EVFLAG_AUTO);
+    struct ticker k = { 0 };
+    ev_timer_init(&k.t, tick_cb, 0.01, 0.01);
+    ev_timer_start(c.loop, &k.t);
+    struct rds_opts o;
+    local_opts(&o, port);
+    snprintf(o.host, sizeof o.host, "slow.sstp-lb.test");
+    o.connect_timeout = 3.0;
+    double t0 = now_s();
+    r = rds_new(c.loop, &o, on_state, &c);
+    while (!rds_is_up(r) && now_s() - t0 < 6)
+        run_for(&c, 0.05);
+    double took = now_s() - t0;
+    CHILD_CHECK(rds_is_up(r));
+    CHILD_CHECK(rds_stats(r)->resolves >= 1);
+    CHILD_CHECK(took >= 2 * SLOW_DNS_DELAY_US / 1e6 * 0.9); /* it really waited for the DNS */
+    CHILD_CHECK(k.max_gap < 0.1);                          /* and the loop did not */
+    CHILD_CHECK(k.ticks >= (int)(took / 0.01 / 2));
+    rds_free(r);
+
+    /* never answered: given up after connect_timeout, the loop unharmed */
+    snprintf(o.host, sizeof o.host, "silent.sstp-lb.test");
+    o.connect_timeout = 0.5;
+    k.max_gap = 0;
+    t0 = now_s();
+    r = rds_new(c.loop, &o, on_state, &c);
+    while (rds_stats(r)->err[RDS_ERR_RESOLVE] == 0 && now_s() - t0 < 3)
+        run_for(&c, 0.05);
+    CHILD_CHECK(rds_down_reason(r) == RDS_ERR_RESOLVE);
+    CHILD_CHECK(now_s() - t0 < 0.5 + 0.5);
+    CHILD_CHECK(k.max_gap < 0.1);
+    fprintf(stderr, "slow_dns: connected after %.2fs of resolving, longest loop gap %.3fs\n", took,
+            k.max_gap);
+out:
+    rds_free(r); /* an abandoned resolution frees itself when glibc gives up */
+    if (c.loop) {
+        ev_timer_stop(c.loop, &k.t);
+        ev_loop_destroy(c.loop);
+    }
+    if (redis > 0)
+        stop_redis(redis);
+    if (dns > 0)
+        stop_redis(dns);
+    return result;
+}
+
+static void test_slow_dns_off_loop(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* a fresh process: glibc's resolver threads do not survive fork */
+        execl("/proc/self/exe", "test_lb_redis", SLOW_DNS_CHILD, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    for (int i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(50 * 1000);
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the slow DNS test did not end in 15 s");
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Neither class can take the other's share of max_pending. */
 static void test_class_shares(void **state)
 {
@@ -712,9 +876,11 @@ static void test_sentinel_readonly(void **state)
     ev_loop_destroy(c.loop);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (argc == 2 && strcmp(argv[1], SLOW_DNS_CHILD) == 0)
+        return slow_dns_child();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_commands_auth_and_reconnect),
@@ -724,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_acl_wrong_password),
         cmocka_unit_test(test_db_out_of_range),
         cmocka_unit_test(test_name_resolved_off_loop),
+        cmocka_unit_test(test_slow_dns_off_loop),
         cmocka_unit_test(test_class_shares),
         cmocka_unit_test(test_sentinel_readonly),
     };
