@@ -6,9 +6,10 @@ relaying to it, both with redis.reply_timeout = 1s.
 
   hang   live sessions through the proxy; redis-server SIGSTOPped: both
          daemons log redis_down reason=timeout within the deadline (+ slack),
-         /readyz answers 503 "redis down", /metrics show the link down and
-         the timeout counted; SIGCONT: both log redis_up, /readyz 200 again,
-         and every session is still there and answers an echo
+         /readyz answers 503 "redis down" (200 on a second proxy with
+         redis.ready_needs_redis = no), /metrics show the link down and the
+         timeout counted; SIGCONT: both log redis_up, /readyz 200 again, and
+         every session is still there and answers an echo
   auth   the backend with a wrong password: it never logs redis_up, logs
          one redis_fail reason=auth at error level, /readyz says why, and
          /metrics count reason="auth"
@@ -78,9 +79,15 @@ def logged_after(lines, t0):
 def t_hang(env, fl):
     be = AdminBackend(fl, "be-hang")
     fl.reals.append(be)
+    # a proxy whose operator chose readiness without Redis (started first:
+    # env.port and env.admin then name the main proxy `p`)
+    p_opt = env.proxy(fl.sections(["be %s" % be.addr], redis={"reply_timeout": "%gs" % REPLY_TIMEOUT,
+                                                              "ready_needs_redis": "no"}))
+    opt_admin = env.admin
     s = fl.sections(["be %s" % be.addr], redis={"reply_timeout": "%gs" % REPLY_TIMEOUT})
     p = env.proxy(s)
     p.wait_log(r"ev=redis_up")
+    p_opt.wait_log(r"ev=redis_up")
     check(be.b.wait_log("redis_up", 5), "the backend never logged redis_up")
 
     held = []
@@ -109,6 +116,9 @@ def t_hang(env, fl):
         check(st == 503 and "redis down" in body, "backend /readyz while hung: %r %r" % (st, body))
         st, body = p.admin_get(env.admin, "/readyz")
         check(st == 503 and "redis down" in body, "proxy /readyz while hung: %r %r" % (st, body))
+        p_opt.wait_log(r"ev=redis_down", timeout=NOTICE_BOUND)
+        st, body = p_opt.admin_get(opt_admin, "/readyz")
+        check(st == 200, "ready_needs_redis = no: /readyz while hung: %r %r" % (st, body))
         check(metric(be.admin, "sstp_backend_redis_up") == 0, "sstp_backend_redis_up while hung")
         check((metric(be.admin, "sstp_backend_redis_errors_total", {"reason": "timeout"}) or 0) >= 1,
               "backend: timeout not counted")
