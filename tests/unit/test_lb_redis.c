@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <sched.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -751,6 +752,22 @@ static void test_class_shares(void **state)
     finish(&c, r, pid);
 }
 
+/* removes dir and the files in it (what the servers a test ran wrote) */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[512];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* Behind a real redis-sentinel (with its own password) monitoring a master
  * and its replica: the client finds the master; when that server turns
  * replica a write gets -READONLY, the client drops it and asks Sentinel
@@ -766,15 +783,18 @@ static void test_sentinel_readonly(void **state)
     char mp[16], rp[16];
     snprintf(mp, sizeof mp, "%d", mport);
     snprintf(rp, sizeof rp, "%d", rport);
-    /* no diskless-sync delay: the replica is in sync (a failover candidate) at once */
-    pid_t master = spawn((const char *const[]){ "redis-server", "--port", mp, "--bind", "127.0.0.1",
-                                                "--save", "", "--appendonly", "no",
-                                                "--repl-diskless-sync-delay", "0", NULL });
-    pid_t replica = spawn((const char *const[]){ "redis-server", "--port", rp, "--bind", "127.0.0.1",
-                                                 "--save", "", "--appendonly", "no", "--replicaof",
-                                                 "127.0.0.1", mp, NULL });
+    /* every file the servers write (sync RDBs, Sentinel's config) goes here */
     char dir[] = "/tmp/test_lb_redis.XXXXXX";
     assert_non_null(mkdtemp(dir));
+    /* no diskless-sync delay: the replica is in sync (a failover candidate) at once */
+    pid_t master = spawn((const char *const[]){ "redis-server", "--port", mp, "--bind", "127.0.0.1",
+                                                "--save", "", "--appendonly", "no", "--dir", dir,
+                                                "--dbfilename", "master.rdb",
+                                                "--repl-diskless-sync-delay", "0", NULL });
+    pid_t replica = spawn((const char *const[]){ "redis-server", "--port", rp, "--bind", "127.0.0.1",
+                                                 "--save", "", "--appendonly", "no", "--dir", dir,
+                                                 "--dbfilename", "replica.rdb", "--replicaof",
+                                                 "127.0.0.1", mp, NULL });
     char conf[64];
     snprintf(conf, sizeof conf, "%s/sentinel.conf", dir);
     FILE *f = fopen(conf, "w");
@@ -871,8 +891,7 @@ static void test_sentinel_readonly(void **state)
     stop_redis(sentinel);
     stop_redis(replica);
     stop_redis(master);
-    unlink(conf);
-    rmdir(dir);
+    remove_dir(dir);
     ev_loop_destroy(c.loop);
 }
 
