@@ -165,15 +165,7 @@ const struct cfg_opt be_config_table[] = {
     OPT("limits", "per_source_burst", CFG_INT, per_source_burst, 1, 1000000, "40",
         "burst allowance of per_source_rate"),
 
-    OPT("redis", "url", CFG_STR, redis_url, 0, 0, NULL,
-        "redis://[user:password@]host[:port][/db] of the fleet's Redis; empty = standalone "
-        "(no registry, stats or policy)"),
-    OPT("redis", "prefix", CFG_STR, redis_prefix, 0, 0, "sstp:", "prefix of every key"),
-    OPT("redis", "sentinels", CFG_STR, redis_sentinels, 0, 0, NULL,
-        "comma separated ip:port of Redis Sentinels; when set, the master named "
-        "sentinel_master is asked of them (url still gives password and db)"),
-    OPT("redis", "sentinel_master", CFG_STR, sentinel_master, 0, 0, "mymaster",
-        "master name known to the sentinels"),
+    RDS_CONFIG_OPTS(struct be_config, redis, "empty = standalone (no registry, stats or policy)"),
     OPT("redis", "heartbeat", CFG_MSEC, heartbeat, 0.2, 60, "2s",
         "how often the registry entry is refreshed"),
     OPT("redis", "registry_ttl", CFG_MSEC, registry_ttl, 1, 600, "6s",
@@ -242,7 +234,13 @@ int be_config_load(struct be_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: tls.proxy_ca is required by listen.mtls", path);
         return -1;
     }
-    if (c->max_per_user > 0 && !set(c->redis_url)) {
+    struct rds_opts ro;
+    char why[CFG_ERR_MAX];
+    if (rds_config_opts(&ro, &c->redis, why, sizeof why) == -1) {
+        snprintf(err, err_len, "%s: %s", path, why);
+        return -1;
+    }
+    if (c->max_per_user > 0 && !rds_config_enabled(&c->redis)) {
         snprintf(err, err_len, "%s: policy.max_sessions_per_user needs redis.url (the count is fleet-wide)", path);
         return -1;
     }
@@ -250,7 +248,7 @@ int be_config_load(struct be_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: redis.registry_ttl must be longer than redis.heartbeat", path);
         return -1;
     }
-    if (set(c->redis_url) && !registrable(c, err, err_len, path))
+    if (rds_config_enabled(&c->redis) && !registrable(c, err, err_len, path))
         return -1;
     if (set(c->listen_proxy) && c->proxy_allow.n == 0) {
         snprintf(err, err_len, "%s: listen.proxy needs listen.proxy_allow (which sources may send PROXY headers)", path);

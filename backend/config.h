@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "core/net.h"
+#include "lb/redis_config.h"
 #include "sstp/limits.h"
 
 enum be_hash_choice { BE_HASH_SHA256 = 0, BE_HASH_SHA1 = 1, BE_HASH_BOTH = 2 };
@@ -49,9 +50,8 @@ struct be_config {
     long max_sessions, max_negotiating, per_source_rate, per_source_burst;
     long max_negotiating_per_source, source_prefix_ipv4, source_prefix_ipv6;
 
-    /* fleet: Redis (empty url = standalone) */
-    char *redis_url, *redis_prefix, *sentinel_master;
-    char *redis_sentinels;
+    /* fleet: Redis (empty redis.url = standalone) */
+    struct rds_config redis;
     double heartbeat, registry_ttl, stats_interval;
     long events_max;
     long max_per_user;

@@ -432,21 +432,18 @@ static void on_state(bool up, void *ud)
 int be_fleet_start(struct be_server *srv)
 {
     const struct be_config *cfg = srv->cfg;
-    if (!cfg->redis_url || !cfg->redis_url[0])
-        return 0;
-    struct be_fleet *f = calloc(1, sizeof *f);
     struct rds_opts o;
-    if (!f)
-        return -1;
-    rds_opts_default(&o);
-    if (rds_parse_url(&o, cfg->redis_url) == -1 ||
-        (cfg->redis_sentinels && cfg->redis_sentinels[0] && rds_parse_sentinels(&o, cfg->redis_sentinels) == -1)) {
-        log_error("config", "redis.url or redis.sentinels is invalid");
-        free(f);
+    char err[CFG_ERR_MAX];
+    int rc = rds_config_opts(&o, &cfg->redis, err, sizeof err);
+    if (rc == 0)
+        return 0;
+    if (rc == -1) { /* be_config_load checked it: not reached */
+        log_error("config", "err=\"%s\"", err);
         return -1;
     }
-    snprintf(o.prefix, sizeof o.prefix, "%s", cfg->redis_prefix);
-    snprintf(o.sentinel_master, sizeof o.sentinel_master, "%s", cfg->sentinel_master);
+    struct be_fleet *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
     f->srv = srv;
     f->started_ms = ev_now(srv->loop) * 1000.0;
     /* what proxies connect to: the advertised address, else the first listener */
@@ -489,4 +486,9 @@ void be_fleet_stop(struct be_server *srv)
 bool be_fleet_accepting(const struct be_server *srv)
 {
     return !srv->fleet || !srv->fleet->draining;
+}
+
+const struct rds *be_fleet_rds(const struct be_server *srv)
+{
+    return srv->fleet ? srv->fleet->rds : NULL;
 }

@@ -39,4 +39,9 @@ void be_fleet_session_end(struct be_session *s);
 /* be_fleet_accepting: false while this backend is drained. */
 bool be_fleet_accepting(const struct be_server *srv);
 
+struct rds;
+/* be_fleet_rds: the Redis client (for metrics and /readyz), NULL without
+ * redis.url. */
+const struct rds *be_fleet_rds(const struct be_server *srv);
+
 #endif

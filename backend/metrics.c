@@ -9,6 +9,7 @@
 #include "backend/fleet.h"
 #include "backend/server.h"
 #include "core/log.h"
+#include "lb/redis.h"
 
 static const char *const listener_names[BE_LISTEN_COUNT] = { "tls", "proxy", "mtls" };
 static const char *const refuse_names[] = {
@@ -26,6 +27,30 @@ static void one(FILE *f, const char *name, const char *type, const char *help, u
 {
     family(f, name, type, help);
     fprintf(f, "%s %llu\n", name, v);
+}
+
+/* the Redis client's state and counters (only with redis.url) */
+static void write_redis(FILE *f, const struct rds *r)
+{
+    const struct rds_stats *st = rds_stats(r);
+    one(f, "sstp_backend_redis_up", "gauge",
+        "1 while the Redis link is up (AUTH/SELECT passed, replies on time).", rds_is_up(r));
+    one(f, "sstp_backend_redis_in_flight", "gauge", "Redis commands owed a reply now.",
+        (unsigned long long)st->in_flight);
+    family(f, "sstp_backend_redis_commands_total", "counter",
+           "Redis commands: sent, failed (error or lost reply), refused (Redis down, or too many "
+           "in flight).");
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"sent\"} %llu\n", (unsigned long long)st->sent);
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"error\"} %llu\n", (unsigned long long)st->errors);
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"dropped_down\"} %llu\n",
+            (unsigned long long)st->dropped_down);
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"dropped_full\"} %llu\n",
+            (unsigned long long)st->dropped_full);
+    family(f, "sstp_backend_redis_errors_total", "counter",
+           "Redis connections that failed or were dropped, by reason.");
+    for (int e = 0; e < RDS_ERR_COUNT; e++)
+        fprintf(f, "sstp_backend_redis_errors_total{reason=\"%s\"} %llu\n", rds_err_name(e),
+                (unsigned long long)st->err[e]);
 }
 
 static int write_metrics(void *ctx, void *out)
@@ -91,6 +116,8 @@ static int write_metrics(void *ctx, void *out)
     fprintf(f, "sstp_backend_bytes_total{direction=\"out\"} %llu\n", (unsigned long long)st->bytes_out);
     one(f, "sstp_backend_draining", "gauge", "1 while drained (no new sessions).",
         be_fleet_accepting(s) && !s->stopping ? 0 : 1);
+    if (be_fleet_rds(s))
+        write_redis(f, be_fleet_rds(s));
     return ferror(f) ? -1 : 0;
 }
 
@@ -103,6 +130,12 @@ static bool ready(void *ctx, char *why, size_t why_len)
     }
     if (!be_fleet_accepting(s)) {
         snprintf(why, why_len, "drained");
+        return false;
+    }
+    const struct rds *r = be_fleet_rds(s);
+    if (r && s->cfg->redis.ready_needs_redis && !rds_is_up(r)) {
+        enum rds_err e = rds_down_reason(r);
+        snprintf(why, why_len, "redis down (%s)", e == RDS_ERR_COUNT ? "connecting" : rds_err_name(e));
         return false;
     }
     if (s->n_sessions >= (uint64_t)s->cfg->max_sessions) {

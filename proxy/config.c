@@ -13,6 +13,7 @@
 #include "lb/health.h"
 #include "lb/redis.h"
 #include "lb/registry.h"
+#include "lb/redis_config.h"
 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
@@ -392,18 +393,10 @@ const struct cfg_opt px_config_table[] = {
                "admin HTTP listener (/healthz, /readyz, /metrics) of the master process; "
                "no authentication, keep it on loopback or a management network; empty = off"),
 
-    OPT("redis", "url", CFG_STR, redis_url, 0, 0, NULL,
-        "redis://[user:password@]host[:port][/db] of the fleet's Redis: the backend registry, "
-        "session affinity and fleet counters; empty = none (static servers only). Each worker "
-        "keeps its own connection; while Redis is away the last registry and the static "
-        "servers stay in use"),
-    OPT("redis", "prefix", CFG_STR, redis_prefix, 0, 0, "sstp:",
-        "prefix of every key (the same on proxies, backends and sstpctl)"),
-    OPT("redis", "sentinels", CFG_STR, redis_sentinels, 0, 0, NULL,
-        "comma separated ip:port of Redis Sentinels; when set, the master named "
-        "sentinel_master is asked of them (url still gives user, password and db)"),
-    OPT("redis", "sentinel_master", CFG_STR, sentinel_master, 0, 0, "mymaster",
-        "master name known to the sentinels"),
+    RDS_CONFIG_OPTS(struct px_config, redis,
+                    "it holds the backend registry, session affinity and fleet counters; empty = "
+                    "none (static servers only). Each worker keeps its own connection; while Redis "
+                    "is away the last registry and the static servers stay in use"),
     OPT("redis", "registry_interval", CFG_MSEC, registry_interval, 0.1, 60, "1s",
         "how often the backend registry is read (one round trip); additions, removals, weights "
         "and drains take effect without a restart"),
@@ -491,19 +484,16 @@ int px_config_load(struct px_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: no certificate: set tls.cert", path);
         return -1;
     }
-    if (c->servers.n == 0 && !set(c->redis_url)) {
+    if (c->servers.n == 0 && !rds_config_enabled(&c->redis)) {
         snprintf(err, err_len, "%s: no backend: set backends.server (or redis.url for the "
                  "backend registry)", path);
         return -1;
     }
-    if (set(c->redis_url)) {
-        struct rds_opts o;
-        if (px_config_redis(c, &o) == -1) {
-            snprintf(err, err_len, "%s: redis.url, redis.prefix or redis.sentinels is invalid "
-                     "(redis://[user:password@]host[:port][/db]; prefix up to %d bytes; up to %d "
-                     "sentinels ip:port)", path, RDS_PREFIX_MAX - 1, RDS_MAX_SENTINELS);
-            return -1;
-        }
+    struct rds_opts ro;
+    char why[CFG_ERR_MAX];
+    if (rds_config_opts(&ro, &c->redis, why, sizeof why) == -1) {
+        snprintf(err, err_len, "%s: %s", path, why);
+        return -1;
     }
     if (lb_policy_by_index(c->policy) == &lb_policy_chash && c->aff_mode == LB_AFF_NONE) {
         snprintf(err, err_len, "%s: backends.policy = chash hashes the affinity key: set "
@@ -522,7 +512,7 @@ int px_config_load(struct px_config *c, const char *path, char *err, size_t err_
         snprintf(err, err_len, "%s: a tls server needs backends.ca", path);
         return -1;
     }
-    if (c->registry_mtls_only && (!set(c->redis_url) || !set(c->backend_ca))) {
+    if (c->registry_mtls_only && (!rds_config_enabled(&c->redis) || !set(c->backend_ca))) {
         snprintf(err, err_len, "%s: redis.registry_mtls_only needs redis.url and backends.ca", path);
         return -1;
     }
@@ -541,18 +531,7 @@ void px_config_free(struct px_config *c)
 
 int px_config_redis(const struct px_config *c, struct rds_opts *o)
 {
-    rds_opts_default(o);
-    if (!set(c->redis_url))
-        return -1;
-    if (rds_parse_url(o, c->redis_url) == -1 || !c->redis_prefix ||
-        strlen(c->redis_prefix) >= sizeof o->prefix ||
-        (set(c->redis_sentinels) && rds_parse_sentinels(o, c->redis_sentinels) == -1) ||
-        (c->sentinel_master && strlen(c->sentinel_master) >= sizeof o->sentinel_master))
-        return -1;
-    snprintf(o->prefix, sizeof o->prefix, "%s", c->redis_prefix);
-    snprintf(o->sentinel_master, sizeof o->sentinel_master, "%s",
-             c->sentinel_master ? c->sentinel_master : "mymaster");
-    return 0;
+    return rds_config_opts(o, &c->redis, NULL, 0) == 1 ? 0 : -1;
 }
 
 void px_config_registry(const struct px_config *c, unsigned worker, struct lb_registry_opts *o)

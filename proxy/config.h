@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/net.h"
 #include "lb/lb.h"
+#include "lb/redis_config.h"
 
 /* One `bind` line: where clients (or a cloud load balancer) connect. */
 struct px_bind {
@@ -90,8 +91,8 @@ struct px_config {
 
     char *admin;              /* admin listener address; "" = off */
 
-    /* [redis]: the fleet (registry, affinity, counters); redis_url "" = none */
-    char *redis_url, *redis_prefix, *redis_sentinels, *sentinel_master;
+    /* [redis]: the fleet (registry, affinity, counters); redis.url "" = none */
+    struct rds_config redis;
     double registry_interval;
     struct net_cidr_list registry_allow; /* addresses registered backends may have */
     bool registry_mtls_only;  /* only kind mtls, certificate name = id */
@@ -136,8 +137,9 @@ void px_config_free(struct px_config *c);
 long px_config_workers(const struct px_config *c);
 
 struct rds_opts;
-/* px_config_redis fills o from the [redis] options (checked at load).
- * Returns 0, or -1 when redis.url is empty (no Redis). */
+/* px_config_redis fills o from the [redis] options (checked at load) with
+ * the shared converter, rds_config_opts. Returns 0, or -1 when redis.url is
+ * empty (no Redis). */
 int px_config_redis(const struct px_config *c, struct rds_opts *o);
 
 struct lb_registry_opts;

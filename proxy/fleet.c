@@ -218,6 +218,8 @@ void px_fleet_publish(struct px_fleet *f)
     metrics_add(mv, fam, PXQ_ERROR, st->errors - f->published.errors);
     metrics_add(mv, fam, PXQ_DROPPED_DOWN, st->dropped_down - f->published.dropped_down);
     metrics_add(mv, fam, PXQ_DROPPED_FULL, st->dropped_full - f->published.dropped_full);
+    for (int e = 0; e < RDS_ERR_COUNT; e++)
+        metrics_add(mv, &f->w->m->fam[PXM_REDIS_ERRORS], (size_t)e, st->err[e] - f->published.err[e]);
     f->published = *st;
 }
 

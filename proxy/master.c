@@ -224,15 +224,9 @@ static void warn_static_changes(const struct px_config *old, const struct px_con
     if (strcmp(old->admin ? old->admin : "", nc->admin ? nc->admin : "") != 0)
         log_warn("reload_partial", "option=admin.address msg=needs_a_restart");
     /* each worker's Redis client and registry reader live as long as it */
-    const struct { const char *name, *a, *b; } redis[] = {
-        { "redis.url", old->redis_url, nc->redis_url },
-        { "redis.prefix", old->redis_prefix, nc->redis_prefix },
-        { "redis.sentinels", old->redis_sentinels, nc->redis_sentinels },
-        { "redis.sentinel_master", old->sentinel_master, nc->sentinel_master },
-    };
-    for (size_t i = 0; i < sizeof redis / sizeof redis[0]; i++)
-        if (strcmp(redis[i].a ? redis[i].a : "", redis[i].b ? redis[i].b : "") != 0)
-            log_warn("reload_partial", "option=%s msg=needs_a_restart", redis[i].name);
+    const char *redis_changed = rds_config_diff(&old->redis, &nc->redis);
+    if (redis_changed)
+        log_warn("reload_partial", "option=%s msg=needs_a_restart", redis_changed);
     if (old->registry_interval != nc->registry_interval)
         log_warn("reload_partial", "option=redis.registry_interval msg=needs_a_restart");
     if (old->ticket_rotate != nc->ticket_rotate)
@@ -308,6 +302,17 @@ static bool admin_ready(void *ctx, char *why, size_t why_len)
     if (ready == 0 || ready == METRICS_ABSENT) {
         snprintf(why, why_len, "no worker ready (listening with a backend up)");
         return false;
+    }
+    /* each worker has its own Redis link: all of them must be up */
+    if (rds_config_enabled(&m->cfg->redis) && m->cfg->redis.ready_needs_redis) {
+        uint64_t up = metrics_sum(&m->m, PXM_REDIS_CONNECTED, 0);
+        if (up == METRICS_ABSENT)
+            up = 0;
+        if (up < m->n_running) {
+            snprintf(why, why_len, "redis down (%llu of %u workers connected)",
+                     (unsigned long long)up, m->n_running);
+            return false;
+        }
     }
     return true;
 }

@@ -2,6 +2,7 @@
 #include "proxy/stats.h"
 
 #include "lb/registry.h"
+#include "lb/redis.h"
 
 static const char *const refuse_labels[PXR_COUNT] = {
     "max_conns", "untrusted_proxy_source", "accept_error", "draining", "out_of_memory",
@@ -17,6 +18,11 @@ static const char *const nb_labels[PXN_COUNT] = { "no_backend_up", "no_backend_f
                                                   "attempts_failed" };
 static const char *const check_labels[] = { "ok", "fail" };
 static const char *const cmd_labels[PXQ_COUNT] = { "sent", "error", "dropped_down", "dropped_full" };
+static const char *const rds_err_labels[RDS_ERR_COUNT] = {
+#define X(n, tok, s) tok,
+    RDS_ERR_LIST(X)
+#undef X
+};
 static const char *const registry_labels[] = { "same", "changed" };
 /* every reason but LB_REG_OK, in lb_reg_rc order (index rc - 1) */
 #define PX_REG_LABEL(n, s) s,
@@ -128,6 +134,11 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
     out[PXM_REGISTRY_BACKENDS] = FAM("sstp_proxy_registry_backends",
                                      "Backends registered in Redis, as last read.",
                                      METRICS_GAUGE, METRICS_MAX, NULL, NULL, 0);
+    out[PXM_REDIS_ERRORS] = FAM("sstp_proxy_redis_errors_total",
+                                "Redis connections that failed or were dropped, by reason (auth, "
+                                "select, timeout, readonly, ...).",
+                                METRICS_COUNTER, METRICS_SUM, "reason", rds_err_labels,
+                                N(rds_err_labels));
     out[PXM_AFFINITY] = FAM("sstp_proxy_affinity_total", "Affinity look-ups of new sessions, by result.",
                             METRICS_COUNTER, METRICS_SUM, "result", aff_labels, N(aff_labels));
     out[PXM_TLS_POLICY] = FAM("sstp_proxy_tls_policy_total",

@@ -58,6 +58,7 @@ enum px_metric {
     PXM_MEMORY_WAITS,       /* relay reads put off because limits.relay_memory was taken */
     PXM_BUFFER_BYTES,       /* bytes of pool buffers held now */
     PXM_BUFFER_BYTES_PEAK,  /* most bytes of pool buffers held at once since start (max over workers) */
+    PXM_REDIS_ERRORS,       /* {reason} Redis connections failed or dropped (enum rds_err) */
     PXM_COUNT
 };
 

@@ -714,7 +714,7 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     setup_health(&w, cfg);
     if (w.health)
         lb_health_sync(w.health, w.lb);
-    if (cfg->redis_url && cfg->redis_url[0] && !(w.fleet = px_fleet_new(&w)))
+    if (rds_config_enabled(&cfg->redis) && !(w.fleet = px_fleet_new(&w)))
         goto out;
     w.max_conns = conn_limit(cfg);
     if (init_limits(&w, cfg) == -1) {

@@ -3,8 +3,8 @@
 #   redis-sentinel (quorum 1), sstp-proxy and sstp-backend configured with the
 #   sentinel; the master is SIGKILLed under load and both daemons follow the
 #   promoted replica (time measured and printed), no session fails, the
-#   sessions held across it are untouched. `failover_stop` as an argument
-#   runs the SIGSTOP variant (needs the reply deadline of branch i11-redis).
+#   sessions held across it are untouched; then the same with the master
+#   SIGSTOPped (a hung host, noticed by the Redis client's reply deadline).
 # The cases are in lib/sentinel_failover.py. Uses the ASan builds when present.
 set -u
 cd "$(dirname "$0")/../.."

@@ -59,10 +59,10 @@ static void test_defaults(void **state)
     struct rds_opts o;
     char err[512];
     assert_int_equal(load(MIN_OK, &c, err, sizeof err), 0);
-    assert_true(!c.redis_url || !c.redis_url[0]);
+    assert_true(!c.redis.url || !c.redis.url[0]);
     assert_int_equal(px_config_redis(&c, &o), -1); /* no Redis */
-    assert_string_equal(c.redis_prefix, "sstp:");
-    assert_string_equal(c.sentinel_master, "mymaster");
+    assert_string_equal(c.redis.prefix, "sstp:");
+    assert_string_equal(c.redis.sentinel_master, "mymaster");
     assert_true(c.registry_interval == 1.0);
     assert_int_equal(c.events_max, 10000);
     assert_int_equal(c.aff_mode, LB_AFF_NONE);
@@ -134,14 +134,14 @@ static void test_redis_instead_of_servers(void **state)
 static void test_rejections(void **state)
 {
     (void)state;
-    expect_error(MIN_OK "[redis]\nurl = redis://host:99999\n", "", "redis.url, redis.prefix or redis.sentinels");
-    expect_error(MIN_OK "[redis]\nurl = redis://h/x\n", "", "is invalid");
-    expect_error(MIN_OK "[redis]\nurl = redis://h\nsentinels = nowhere\n", "", "is invalid");
+    expect_error(MIN_OK "[redis]\nurl = redis://host:99999\n", "", "redis.url: not");
+    expect_error(MIN_OK "[redis]\nurl = redis://h/x\n", "", "redis.url: not");
+    expect_error(MIN_OK "[redis]\nurl = redis://h\nsentinels = nowhere\n", "", "redis.sentinels: not");
     expect_error(MIN_OK "[redis]\nurl = redis://h\nsentinels = 1.1.1.1:1,1.1.1.2:1,1.1.1.3:1,1.1.1.4:1,"
-                 "1.1.1.5:1,1.1.1.6:1,1.1.1.7:1,1.1.1.8:1,1.1.1.9:1\n", "", "is invalid");
+                 "1.1.1.5:1,1.1.1.6:1,1.1.1.7:1,1.1.1.8:1,1.1.1.9:1\n", "", "redis.sentinels: not");
     char longprefix[256];
     snprintf(longprefix, sizeof longprefix, MIN_OK "[redis]\nurl = redis://h\nprefix = %070d\n", 0);
-    expect_error(longprefix, "", "is invalid");
+    expect_error(longprefix, "", "redis.prefix: must be");
     expect_error(MIN_OK "[redis]\nregistry_interval = 50ms\n", ":8: redis.registry_interval", "outside");
     expect_error(MIN_OK "[affinity]\nmode = cookie\n", ":8: affinity.mode", "not one of the choices");
     expect_error(MIN_OK "[affinity]\nprefix4 = 33\n", ":8: affinity.prefix4", "outside");
