@@ -9,6 +9,7 @@
 #include "backend/fleet.h"
 #include "backend/server.h"
 #include "core/log.h"
+#include "lb/redis.h"
 
 static const char *const listener_names[BE_LISTEN_COUNT] = { "tls", "proxy", "mtls" };
 static const char *const refuse_names[] = {
@@ -26,6 +27,43 @@ static void one(FILE *f, const char *name, const char *type, const char *help, u
 {
     family(f, name, type, help);
     fprintf(f, "%s %llu\n", name, v);
+}
+
+static void write_fleet(FILE *f, const struct be_fleet *fl)
+{
+    const struct be_fleet_stats *st = be_fleet_stats(fl);
+    const struct rds_stats *rs = be_fleet_rds_stats(fl);
+    one(f, "sstp_backend_redis_up", "gauge", "1 while the Redis connection is usable.",
+        be_fleet_redis_up(fl) ? 1 : 0);
+    family(f, "sstp_backend_redis_commands_total", "counter",
+           "Redis commands: sent, answered with an error or lost, refused (down or max_pending).");
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"sent\"} %llu\n", (unsigned long long)rs->sent);
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"error\"} %llu\n", (unsigned long long)rs->errors);
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"refused_down\"} %llu\n",
+            (unsigned long long)rs->dropped_down);
+    fprintf(f, "sstp_backend_redis_commands_total{result=\"refused_full\"} %llu\n",
+            (unsigned long long)rs->dropped_full);
+    one(f, "sstp_backend_fleet_upserts_total", "counter", "Session writes sent (hash, TTL, indexes).",
+        (unsigned long long)st->upserts);
+    one(f, "sstp_backend_fleet_upsert_refused_total", "counter",
+        "Session write batches Redis could not take (retried at the next tick).",
+        (unsigned long long)st->upsert_refused);
+    one(f, "sstp_backend_fleet_write_errors_total", "counter", "Fleet writes answered with an error or lost.",
+        (unsigned long long)st->write_errors);
+    one(f, "sstp_backend_fleet_janitor_removed_total", "counter", "Dead session ids removed from the indexes.",
+        (unsigned long long)st->janitor_removed);
+    one(f, "sstp_backend_fleet_ends_dropped_total", "counter", "Session ends not written: queue full.",
+        (unsigned long long)st->ends_dropped);
+    one(f, "sstp_backend_fleet_duplicate_id_total", "counter",
+        "Heartbeats that found another live process registered with this id.",
+        (unsigned long long)st->duplicate_id);
+    family(f, "sstp_backend_fleet_admissions_total", "counter", "Per-user admissions, by outcome.");
+    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"allow\"} %llu\n", (unsigned long long)st->admit_allow);
+    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"deny\"} %llu\n", (unsigned long long)st->admit_deny);
+    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"timeout_allow\"} %llu\n",
+            (unsigned long long)st->admit_timeout);
+    one(f, "sstp_backend_fleet_kicks_total", "counter", "Older sessions kicked by per_user_action = replace.",
+        (unsigned long long)st->admit_kick);
 }
 
 static int write_metrics(void *ctx, void *out)
@@ -84,7 +122,9 @@ static int write_metrics(void *ctx, void *out)
     fprintf(f, "sstp_backend_bytes_total{direction=\"in\"} %llu\n", (unsigned long long)st->bytes_in);
     fprintf(f, "sstp_backend_bytes_total{direction=\"out\"} %llu\n", (unsigned long long)st->bytes_out);
     one(f, "sstp_backend_draining", "gauge", "1 while drained (no new sessions).",
-        be_fleet_accepting(s) && !s->stopping ? 0 : 1);
+        be_fleet_accepting(s->fleet) && !s->stopping ? 0 : 1);
+    if (s->fleet)
+        write_fleet(f, s->fleet);
     return ferror(f) ? -1 : 0;
 }
 
@@ -95,7 +135,7 @@ static bool ready(void *ctx, char *why, size_t why_len)
         snprintf(why, why_len, "stopping");
         return false;
     }
-    if (!be_fleet_accepting(s)) {
+    if (!be_fleet_accepting(s->fleet)) {
         snprintf(why, why_len, "drained");
         return false;
     }

@@ -142,7 +142,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     s->pid = 0;
     close_pty(s);
     if (!s->user[0] && WIFEXITED(st) && WEXITSTATUS(st) == PPPD_EXIT_PEER_AUTH_FAILED)
-        be_fleet_session_event(s, "auth_fail", "ppp_auth_failed");
+        be_fleet_session_event(s->srv->fleet, &s->fleet, "auth_fail", "ppp_auth_failed");
     if (s->phase < BE_PH_CLOSED) {
         /* PPP is over: the call ends with CALL_DISCONNECT (MS-SSTP 6.7) */
         struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPPD_EXITED };
@@ -316,6 +316,13 @@ static int send_ack(struct be_session *s, uint8_t type)
     return n > 0 && send(s->plugin_fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n ? 0 : -1;
 }
 
+static void on_admitted(bool allow, void *arg)
+{
+    struct be_session *s = arg;
+    s->admit = NULL;
+    be_session_auth_decided(s, allow);
+}
+
 static void on_auth(struct be_session *s, const struct sstp_plugin_msg *m)
 {
     uint8_t hlak[SSTP_HLAK_LEN];
@@ -330,8 +337,10 @@ static void on_auth(struct be_session *s, const struct sstp_plugin_msg *m)
     bool binding_failed = act.ppp_stop;
     if (be_session_run_actions(s, &act) == -1 || binding_failed)
         return;
-    /* pppd waits for the ACK: the fleet's per-user policy decides first */
-    be_fleet_session_auth(s);
+    /* pppd waits for the ACK: the fleet's per-user policy decides first,
+     * on the exact name (the sanitised one is only for logs) */
+    s->admit = be_fleet_user_admit(s->srv->fleet, &s->fleet, m->user, strnlen(m->user, sizeof m->user),
+                                   on_admitted, s);
 }
 
 void be_session_auth_decided(struct be_session *s, bool allow)
@@ -345,7 +354,7 @@ void be_session_auth_decided(struct be_session *s, bool allow)
     }
     log_info("auth_fail", "sid=%s client=%s user=%s reason=max_sessions_per_user", s->sid,
              s->client_str, s->user);
-    be_fleet_session_event(s, "auth_fail", "max_sessions_per_user");
+    be_fleet_session_event(s->srv->fleet, &s->fleet, "auth_fail", "max_sessions_per_user");
     struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_LOCAL_DISCONNECT };
     struct sstp_srv_actions act;
     be_session_set_term(s, 'P', SSTP_OK);
@@ -362,7 +371,7 @@ static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
     snprintf(s->ip_remote, sizeof s->ip_remote, "%s", remote);
     log_info("ppp_up", "sid=%s user=%s local=%s remote=%s", s->sid, s->user[0] ? s->user : "-",
              local, remote);
-    be_fleet_session_ip(s);
+    be_fleet_session_update(s->srv->fleet, &s->fleet);
     send_ack(s, SSTP_PLUGIN_IP_UP);
 }
 
