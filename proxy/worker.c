@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "proxy/fleet.h"
+#include "proxy/worker_fleet.h"
 
 #define ACCEPT_BATCH 64          /* accepts per readiness event: fairness with sessions */
 #define ACCEPT_PAUSE_S 0.1       /* after EMFILE/ENFILE: let closes free descriptors */
@@ -223,7 +224,7 @@ static void publish(struct px_worker *w)
         w->health_pub = *hs;
     }
     if (w->fleet)
-        px_fleet_publish(w->fleet);
+        px_worker_fleet_publish(w);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -522,7 +523,7 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     setup_health(&w, cfg);
     if (w.health)
         lb_health_sync(w.health, w.lb);
-    if (cfg->redis_url && cfg->redis_url[0] && !(w.fleet = px_fleet_new(&w)))
+    if (cfg->redis_url && cfg->redis_url[0] && !(w.fleet = px_worker_fleet_new(&w)))
         goto out;
     w.max_conns = conn_limit(cfg);
     if (open_listeners(&w) == -1)

@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "lb/health.h"
 #include "lb/lb.h"
+#include "lb/redis.h"
 #include "lb/registry.h"
 #include "proxy/config.h"
 #include "proxy/conn.h"
@@ -46,6 +47,7 @@ struct px_worker {
     struct px_fleet *fleet;     /* Redis: registry, affinity, counters (NULL without redis.url) */
     struct lb_health *health;   /* active checks of lb's backends (NULL: health.probe = none) */
     struct lb_health_stats health_pub; /* health counters already in the metrics */
+    struct rds_stats redis_pub; /* the Redis client's counters already in the metrics */
     char shadowed[256];         /* registered names hidden by static servers, as last logged */
     uint8_t ticket_secret[PX_TICKET_SECRET_LEN]; /* random from the master */
 
