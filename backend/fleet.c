@@ -96,7 +96,7 @@ static const char UPSERT_LUA[] =
 
 /* Per-user admission, one atomic step. KEYS: user:<key>. ARGV: prefix,
  * sid, start ms, limit, replace (1/0), ttl, backend id, user (display),
- * user key, now ms. Drops ids whose hash is gone, counts the others; under
+ * user key, now ms, state. Drops ids whose hash is gone, counts the others; under
  * the limit (or replacing the oldest) adds this session and returns
  * {1, kicked sid, its backend, ...}; over it returns {0}. A kicked session
  * is marked so that its own upserts do not count it again. */
@@ -122,7 +122,7 @@ static const char ADMIT_LUA[] =
     "end "
     "local k = p .. 'session:' .. sid "
     "redis.call('HSET', k, 'id', sid, 'backend', ARGV[7], 'start', start, 'user', ARGV[8], "
-    "  'user_key', ARGV[9], 'state', 'authenticated', 'updated', ARGV[10]) "
+    "  'user_key', ARGV[9], 'state', ARGV[11], 'updated', ARGV[10]) "
     "redis.call('EXPIRE', k, ttl) "
     "redis.call('ZADD', KEYS[1], start, sid) "
     "redis.call('EXPIRE', KEYS[1], ttl) "
@@ -697,7 +697,8 @@ struct be_fleet_ask *be_fleet_user_admit(struct be_fleet *f, struct be_fleet_ses
     }
     char key[BE_FLEET_USER_KEY_LEN + 1];
     be_fleet_user_key(key, (enum be_user_norm)f->cfg->per_user_normalize, raw, raw_len);
-    fs->state = BE_FS_AUTHENTICATED;
+    if (fs->state < BE_FS_AUTHENTICATED) /* admission may come after the binding */
+        fs->state = BE_FS_AUTHENTICATED;
     be_fleet_session_event(f, fs, "auth_ok", NULL);
     struct be_fleet_ask *a = NULL;
     if (f->cfg->max_per_user > 0 && rds_is_up(f->rds) && (a = calloc(1, sizeof *a)) != NULL) {
@@ -713,6 +714,7 @@ struct be_fleet_ask *be_fleet_user_admit(struct be_fleet *f, struct be_fleet_ses
         const char *args[] = {
             schema_key(uk, sizeof uk, prefix(f), SCHEMA_K_USER, key), prefix(f), fs->sid, start, limit,
             f->cfg->per_user_action == BE_USER_REPLACE ? "1" : "0", ttl, f->cfg->id, user, key, now,
+            state_names[fs->state],
         };
         a->f = f;
         a->fs = fs;

@@ -381,6 +381,21 @@ static void test_scale_and_restart(void **state)
     assert_int_equal(r_int(c, "EXISTS t:backend:be-scale"), 1);
     printf("fleet_restart: sessions=%d client back %.2f s after the restart; whole view back %.2f s "
            "after that (interval %.1f s)\n", n_sess, up - back, complete - up, INTERVAL);
+    /* no key of a live thing without a TTL (hash and TTL are set together) */
+    redisReply *keys = redisCommand(c, "KEYS t:*");
+    assert_non_null(keys);
+    size_t with_ttl = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *k = keys->element[i]->str;
+        if (strncmp(k, "t:session:", 10) == 0 || strncmp(k, "t:user:", 7) == 0 ||
+            strncmp(k, "t:backend:", 10) == 0) {
+            if (r_int(c, "TTL %s", k) <= 0)
+                fail_msg("%s has no TTL", k);
+            with_ttl++;
+        }
+    }
+    assert_true(with_ttl >= 2 * (size_t)n_sess); /* sessions and their users */
+    freeReplyObject(keys);
     /* the per-user limit holds again: user7 already has a session */
     char key[BE_FLEET_USER_KEY_LEN + 1];
     be_fleet_user_key(key, BE_USER_NORM_NONE, "user7", 5);
@@ -522,7 +537,13 @@ static void test_identity(void **state)
     struct be_fleet *f = fleet_up(loop, &cfg, &d);
     struct sess s1, s2, s3, s4;
     sess_start(f, &s1, "i1", "a.b");
+    be_fleet_session_state(f, &s1.fs, BE_FS_CONNECTED); /* admission after the binding */
     admit(loop, f, &s1, "a b");
+    redisContext *c = inspect(port);
+    redisReply *st = redisCommand(c, "HGET t:session:i1 state");
+    assert_string_equal(st->str, "connected");
+    freeReplyObject(st);
+    redisFree(c);
     sess_start(f, &s2, "i2", "a.b");
     admit(loop, f, &s2, "a.b");
     assert_int_equal(s1.decided, 1);

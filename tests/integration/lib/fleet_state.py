@@ -12,6 +12,10 @@ sstp-proxy, the real sstp-backend with a fake pppd (issue 11).
                   `sstpctl sessions` lists every live session again with its
                   indexes, and the per-user limit holds again
   duplicate_id    two backends started with one id both log duplicate_id
+  interim         live sessions with traffic through the real daemons: after
+                  each stats interval every hash is fresh and indexed, and
+                  the backend's and the fleet's byte totals equal the sum of
+                  the sessions' bytes
 Run by tests/integration/fleet_state.sh; a case name as an argument runs
 only that case. Every wait is bounded; only processes started here are
 signalled.
@@ -158,11 +162,47 @@ def t_duplicate_id(env, fl):
     check(two.b.wait_log("duplicate_id", 5, id="dup"), "the second one never logged duplicate_id")
 
 
+@pf.with_fleet
+def t_interim(env, fl):
+    be = fl.real("be-i")                  # stats_interval 1 s
+    env.proxy(fl.sections(["be-i %s" % be.addr]))
+    rc = fl.rc
+    clients, sids = [], []
+    for i in range(12):
+        hlak = be.prepare("user%d" % i)
+        c, r, corr = be.call(env)
+        c.call_connected(hlak)
+        clients.append(c)
+        sids.append(r.start["env"]["SSTP_SESSION_ID"])
+    for rnd in range(3):
+        for i, c in enumerate(clients):
+            c.send(sc.data(b"\xff\x03" + b"x" * (10 * (i + 1) + rnd)))
+        time.sleep(1.25)                  # one interval and a tick
+        now_ms = time.time() * 1000
+        sum_in = sum_out = 0
+        for sid in sids:
+            h = rc.hgetall(P + "session:" + sid)
+            check(h and now_ms - int(h["updated"]) < 1500, "session %s stale or gone: %r" % (sid, h))
+            check(rnd == 0 or int(h["bytes_in"]) > 0, "session %s: no bytes counted" % sid)
+            sum_in += int(h["bytes_in"])
+            sum_out += int(h["bytes_out"])
+        check(sorted(rc.cmd("SMEMBERS", P + "backend:be-i:sessions")) == sorted(sids), "backend set")
+        bst, allst = rc.hgetall(P + "stats:backend:be-i"), rc.hgetall(P + "stats")
+        check(int(bst["bytes_in"]) == sum_in == int(allst["bytes_in"]) and
+              int(bst["bytes_out"]) == sum_out == int(allst["bytes_out"]),
+              "totals %r / %r vs sums in=%d out=%d" % (bst, allst, sum_in, sum_out))
+    print("     interim: %d sessions fresh after each of 3 intervals; totals = sums (in=%d out=%d)"
+          % (len(sids), sum_in, sum_out))
+    for c in clients:
+        c.close()
+
+
 CASES = [
     ("proxy_registry", t_proxy_registry),
     ("affinity_renew", t_affinity_renew),
     ("redis_restart", t_redis_restart),
     ("duplicate_id", t_duplicate_id),
+    ("interim", t_interim),
 ]
 
 if __name__ == "__main__":
