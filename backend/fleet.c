@@ -229,6 +229,7 @@ struct be_fleet_ask {
     bool done;                 /* decided was called (or cancelled) */
     bool reply_pending;
     char user_key[BE_FLEET_USER_KEY_LEN + 1];
+    char sid[BE_FLEET_SID_MAX];
     char user[64];             /* sanitised, for the log */
 };
 
@@ -625,6 +626,7 @@ static void ask_decide(struct be_fleet_ask *a, bool allow)
     ev_timer_stop(a->f->loop, &a->t);
     if (allow)
         snprintf(a->fs->user_key, sizeof a->fs->user_key, "%s", a->user_key);
+    a->fs = NULL; /* the session may end any time now: not ours to touch */
     a->decided(allow, a->arg);
 }
 
@@ -659,12 +661,13 @@ static void on_admit(const struct redisReply *r, void *ud)
         return;
     }
     bool allow = r->element[0]->integer == 1;
-    /* kicks only for a session still there to take the place */
-    for (size_t i = 1; a->fs && i + 1 < r->elements; i += 2) {
+    /* the script has replaced them (even if this answer came late, or the
+     * new session is already gone): they go, or they would live on uncounted */
+    for (size_t i = 1; i + 1 < r->elements; i += 2) {
         if (r->element[i]->type != REDIS_REPLY_STRING || r->element[i + 1]->type != REDIS_REPLY_STRING)
             continue;
         log_info("policy_replace", "user=%s old=%s backend=%s new=%s", a->user, r->element[i]->str,
-                 r->element[i + 1]->str, a->fs->sid);
+                 r->element[i + 1]->str, a->sid);
         f->st.admit_kick++;
         kick(f, r->element[i]->str, r->element[i + 1]->str);
     }
@@ -682,7 +685,7 @@ static void admit_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     struct be_fleet_ask *a = w->data;
     a->f->st.admit_timeout++;
-    log_warn("policy_timeout", "sid=%s action=allow", a->fs->sid);
+    log_warn("policy_timeout", "sid=%s action=allow", a->sid);
     ask_decide(a, true);
     ask_maybe_free(a); /* else the reply frees it when it comes */
 }
@@ -722,6 +725,7 @@ struct be_fleet_ask *be_fleet_user_admit(struct be_fleet *f, struct be_fleet_ses
         a->arg = arg;
         snprintf(a->user_key, sizeof a->user_key, "%s", key);
         snprintf(a->user, sizeof a->user, "%s", user);
+        snprintf(a->sid, sizeof a->sid, "%s", fs->sid);
         if (lb_script_call(f->rds, &f->scripts[SCRIPT_ADMIT], on_admit, a, 1,
                            (int)(sizeof args / sizeof args[0]), args) == -1) {
             free(a);
@@ -732,6 +736,7 @@ struct be_fleet_ask *be_fleet_user_admit(struct be_fleet *f, struct be_fleet_ses
             if (f->asks)
                 f->asks->prev = a;
             f->asks = a;
+            ev_now_update(f->loop); /* a busy loop turn must not eat the wait */
             ev_timer_init(&a->t, admit_timeout_cb, BE_FLEET_ADMIT_TIMEOUT_S, 0);
             a->t.data = a;
             ev_timer_start(f->loop, &a->t);

@@ -489,6 +489,50 @@ static void test_race_and_replace(void **state)
     ev_loop_destroy(loop);
 }
 
+/* Redis stops answering: an admission allows after its bounded wait; one
+ * cancelled by its session's end never calls back; the late answers free
+ * what they held (ASan checks). */
+static void test_admit_timeout_and_cancel(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    int port = free_port();
+    pid_t pid = start_redis(port);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    struct be_config cfg;
+    cfg_init(&cfg, url, "be-t");
+    cfg.max_per_user = 1;
+    struct daemon d = { 0 };
+    struct be_fleet *f = fleet_up(loop, &cfg, &d);
+    struct sess slow, gone;
+    sess_start(f, &slow, "slow", "sam");
+    sess_start(f, &gone, "gone", "gus");
+    run_for(loop, 0.1);
+    kill(pid, SIGSTOP);
+    double t0 = ev_time();
+    struct be_fleet_ask *a1 = be_fleet_user_admit(f, &slow.fs, "sam", 3, on_decided, &slow);
+    struct be_fleet_ask *a2 = be_fleet_user_admit(f, &gone.fs, "gus", 3, on_decided, &gone);
+    assert_non_null(a1);
+    assert_non_null(a2);
+    be_fleet_ask_cancel(a2);
+    be_fleet_session_end(f, &gone.fs, "closed");
+    for (int i = 0; i < 300 && !slow.decided; i++)
+        run_for(loop, 0.01);
+    double waited = ev_time() - t0;
+    assert_int_equal(slow.decided, 1);
+    assert_true(waited >= BE_FLEET_ADMIT_TIMEOUT_S - 0.05 && waited < BE_FLEET_ADMIT_TIMEOUT_S + 1.0);
+    assert_int_equal(be_fleet_stats(f)->admit_timeout, 1);
+    kill(pid, SIGCONT);
+    run_for(loop, 0.5);
+    assert_int_equal(gone.decided, 0);
+    be_fleet_session_end(f, &slow.fs, "x");
+    run_for(loop, 0.1);
+    be_fleet_free(f);
+    stop_redis(pid);
+    ev_loop_destroy(loop);
+}
+
 static void test_identity(void **state)
 {
     (void)state;
@@ -624,6 +668,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity),
+        cmocka_unit_test(test_admit_timeout_and_cancel),
         cmocka_unit_test(test_race_and_replace),
         cmocka_unit_test(test_duplicate_janitor_drain),
         cmocka_unit_test(test_scale_and_restart),
