@@ -25,11 +25,13 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H                      # noqa: E402
 import proxy_env as pe                   # noqa: E402
 import proxy_fleet as pf                 # noqa: E402
+import proxy_util as pu                  # noqa: E402
 import sstpclient as sc                  # noqa: E402
 from proxy_util import check             # noqa: E402
 
@@ -165,6 +167,10 @@ def t_duplicate_id(env, fl):
 @pf.with_fleet
 def t_interim(env, fl):
     be = fl.real("be-i")                  # stats_interval 1 s
+    admin = pu.free_port()
+    be.b.stop()
+    be.cfg["backend"]["admin"] = "127.0.0.1:%d" % admin
+    be.start()
     env.proxy(fl.sections(["be-i %s" % be.addr]))
     rc = fl.rc
     clients, sids = [], []
@@ -191,8 +197,16 @@ def t_interim(env, fl):
         check(int(bst["bytes_in"]) == sum_in == int(allst["bytes_in"]) and
               int(bst["bytes_out"]) == sum_out == int(allst["bytes_out"]),
               "totals %r / %r vs sums in=%d out=%d" % (bst, allst, sum_in, sum_out))
-    print("     interim: %d sessions fresh after each of 3 intervals; totals = sums (in=%d out=%d)"
-          % (len(sids), sum_in, sum_out))
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin, timeout=5) as resp:
+        text = resp.read().decode()
+    refused = sum(pu.metric(text, "sstp_backend_redis_commands_total", {"result": x}) or 0
+                  for x in ("refused_down", "refused_full"))
+    upserts = pu.metric(text, "sstp_backend_fleet_upserts_total") or 0
+    errors = pu.metric(text, "sstp_backend_fleet_write_errors_total")
+    check(refused == 0 and errors == 0 and upserts >= 3 * len(sids),
+          "backend metrics: refused=%r write_errors=%r upserts=%r" % (refused, errors, upserts))
+    print("     interim: %d sessions fresh after each of 3 intervals; totals = sums (in=%d out=%d); "
+          "upserts=%d refused=0" % (len(sids), sum_in, sum_out, upserts))
     for c in clients:
         c.close()
 
