@@ -171,7 +171,7 @@ static const char COUNT_LUA[] =
     "end "
     "return 1";
 
-enum { SCRIPT_UPSERT, SCRIPT_ADMIT, SCRIPT_HEARTBEAT, SCRIPT_JANITOR, SCRIPT_COUNT, SCRIPT_COUNT_ };
+enum { SCRIPT_UPSERT, SCRIPT_ADMIT, SCRIPT_HEARTBEAT, SCRIPT_JANITOR, SCRIPT_COUNT, N_SCRIPTS };
 
 /* One session as an upsert sends it: copies, since a view's strings are
  * borrowed only during the hook and an ended session is gone. */
@@ -188,7 +188,7 @@ struct be_fleet {
     const struct be_config *cfg;
     struct be_fleet_hooks hooks;
     struct rds *rds;
-    struct lb_script scripts[SCRIPT_COUNT_];
+    struct lb_script scripts[N_SCRIPTS];
     ev_timer heartbeat, tick;
     double started_ms;
     char instance[INSTANCE_LEN + 1];
@@ -222,7 +222,7 @@ struct be_fleet {
 struct be_fleet_ask {
     struct be_fleet *f;
     struct be_fleet_ask *prev, *next;
-    struct be_fleet_sess *fs;  /* NULL once cancelled */
+    struct be_fleet_sess *fs;  /* NULL once decided or cancelled */
     be_fleet_decided_fn decided;
     void *arg;
     ev_timer t;
