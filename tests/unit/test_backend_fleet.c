@@ -20,21 +20,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backend/fleet.h"
 #include "lb/redis.h"
+#include "tests/unit/redis_server.h"
 
 #define INTERVAL 2.0                       /* stats_interval of these tests */
 #define TICK (INTERVAL / BE_FLEET_TICKS)
@@ -48,57 +44,7 @@ static int n_scale(void)
     return n > 0 ? n : N_SCALE_DEFAULT;
 }
 
-/* ---- a real redis-server -------------------------------------------------- */
-
-static int free_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_not_equal(fd, -1);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t start_redis(int port)
-{
-    char portarg[16];
-    snprintf(portarg, sizeof portarg, "%d", port);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion must not leave it behind */
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", portarg, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop_redis(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-static redisContext *inspect(int port)
-{
-    for (int i = 0; i < 200; i++) {
-        redisContext *c = redisConnect("127.0.0.1", port);
-        if (c && !c->err)
-            return c;
-        if (c)
-            redisFree(c);
-        usleep(10000);
-    }
-    fail_msg("redis-server on port %d never answered", port);
-    return NULL;
-}
+/* ---- looking inside Redis -------------------------------------------------- */
 
 static long long r_int(redisContext *c, const char *fmt, ...)
 {
@@ -297,9 +243,9 @@ static void test_scale_and_restart(void **state)
 {
     (void)state;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    int port = free_port();
-    pid_t pid = start_redis(port);
-    redisContext *c = inspect(port);
+    int port = test_redis_port();
+    pid_t pid = test_redis_start(port);
+    redisContext *c = test_redis_inspect(port);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     struct be_config cfg;
@@ -353,7 +299,7 @@ static void test_scale_and_restart(void **state)
     }
 
     /* Redis restarted empty; meanwhile one session ends, one starts */
-    stop_redis(pid);
+    test_redis_stop(pid);
     redisFree(c);
     run_for(loop, 0.3);
     ss[0].in += 500;
@@ -362,8 +308,8 @@ static void test_scale_and_restart(void **state)
     sess_start(f, &late, "late", "latecomer");
     run_for(loop, 0.2);
     uint64_t connects = be_fleet_rds_stats(f)->connects;
-    pid = start_redis(port);
-    c = inspect(port);
+    pid = test_redis_start(port);
+    c = test_redis_inspect(port);
     double back = ev_time();
     for (int i = 0; i < 500 && be_fleet_rds_stats(f)->connects == connects; i++)
         run_for(loop, 0.01);
@@ -414,7 +360,7 @@ static void test_scale_and_restart(void **state)
     be_fleet_free(f);
     free(ss);
     redisFree(c);
-    stop_redis(pid);
+    test_redis_stop(pid);
     ev_loop_destroy(loop);
 }
 
@@ -422,9 +368,9 @@ static void test_race_and_replace(void **state)
 {
     (void)state;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    int port = free_port();
-    pid_t pid = start_redis(port);
-    redisContext *c = inspect(port);
+    int port = test_redis_port();
+    pid_t pid = test_redis_start(port);
+    redisContext *c = test_redis_inspect(port);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     struct be_config ca, cb;
@@ -485,7 +431,7 @@ static void test_race_and_replace(void **state)
     be_fleet_free(fa);
     be_fleet_free(fb);
     redisFree(c);
-    stop_redis(pid);
+    test_redis_stop(pid);
     ev_loop_destroy(loop);
 }
 
@@ -496,8 +442,8 @@ static void test_admit_timeout_and_cancel(void **state)
 {
     (void)state;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    int port = free_port();
-    pid_t pid = start_redis(port);
+    int port = test_redis_port();
+    pid_t pid = test_redis_start(port);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     struct be_config cfg;
@@ -529,7 +475,7 @@ static void test_admit_timeout_and_cancel(void **state)
     be_fleet_session_end(f, &slow.fs, "x");
     run_for(loop, 0.1);
     be_fleet_free(f);
-    stop_redis(pid);
+    test_redis_stop(pid);
     ev_loop_destroy(loop);
 }
 
@@ -570,8 +516,8 @@ static void test_identity(void **state)
 
     /* through Redis with a limit of 1 */
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    int port = free_port();
-    pid_t pid = start_redis(port);
+    int port = test_redis_port();
+    pid_t pid = test_redis_start(port);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     struct be_config cfg;
@@ -583,7 +529,7 @@ static void test_identity(void **state)
     sess_start(f, &s1, "i1", "a.b");
     be_fleet_session_state(f, &s1.fs, BE_FS_CONNECTED); /* admission after the binding */
     admit(loop, f, &s1, "a b");
-    redisContext *c = inspect(port);
+    redisContext *c = test_redis_inspect(port);
     redisReply *st = redisCommand(c, "HGET t:session:i1 state");
     assert_string_equal(st->str, "connected");
     freeReplyObject(st);
@@ -604,7 +550,7 @@ static void test_identity(void **state)
         be_fleet_session_end(f, &all[i]->fs, "x");
     run_for(loop, 0.1);
     be_fleet_free(f);
-    stop_redis(pid);
+    test_redis_stop(pid);
     ev_loop_destroy(loop);
 }
 
@@ -612,9 +558,9 @@ static void test_duplicate_janitor_drain(void **state)
 {
     (void)state;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    int port = free_port();
-    pid_t pid = start_redis(port);
-    redisContext *c = inspect(port);
+    int port = test_redis_port();
+    pid_t pid = test_redis_start(port);
+    redisContext *c = test_redis_inspect(port);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     struct be_config c1, c2, c3;
@@ -660,7 +606,7 @@ static void test_duplicate_janitor_drain(void **state)
     run_for(loop, 0.1);
     be_fleet_free(f3);
     redisFree(c);
-    stop_redis(pid);
+    test_redis_stop(pid);
     ev_loop_destroy(loop);
 }
 
