@@ -7,6 +7,7 @@
  * Redis except admission, which holds pppd's ACK for a bounded time. */
 #include "backend/fleet.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
@@ -353,18 +354,25 @@ static int upsert_items(struct be_fleet *f, struct item *const *items, size_t n)
     return 0;
 }
 
-/* Upserts n live sessions, each with its own state. */
-static int upsert(struct be_fleet *f, struct be_fleet_sess *const *list, size_t n, const char *event)
+/* Upserts n live sessions, each with its own state. The first of each
+ * session that is sent carries its "connect" event: a session that started
+ * while Redis was away is announced when it is back. */
+static int upsert(struct be_fleet *f, struct be_fleet_sess *const *list, size_t n)
 {
+    struct item *ptrs[BE_FLEET_BATCH] = { NULL };
+    assert(n > 0 && n <= BE_FLEET_BATCH);
     struct item *items = malloc(n * sizeof *items);
-    struct item *ptrs[BE_FLEET_BATCH];
     if (!items)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        item_fill(f, &items[i], list[i], state_names[list[i]->state], event);
+        /* its first write that reaches Redis announces it (event, counter) */
+        item_fill(f, &items[i], list[i], state_names[list[i]->state],
+                  list[i]->announced ? NULL : "connect");
         ptrs[i] = &items[i];
     }
     int rc = upsert_items(f, ptrs, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        list[i]->announced = true;
     free(items);
     return rc;
 }
@@ -394,9 +402,9 @@ static void list_append(struct be_fleet *f, struct be_fleet_sess *fs)
 }
 
 /* Written now: it goes to the tail, the last to be due again. */
-static int upsert_one(struct be_fleet *f, struct be_fleet_sess *fs, const char *event)
+static int upsert_one(struct be_fleet *f, struct be_fleet_sess *fs)
 {
-    if (!rds_is_up(f->rds) || upsert(f, &fs, 1, event) == -1)
+    if (!rds_is_up(f->rds) || upsert(f, &fs, 1) == -1)
         return -1;
     fs->written_at = ev_now(f->loop);
     list_unlink(f, fs);
@@ -477,7 +485,7 @@ static void tick(struct be_fleet *f)
                                                 (written + n < share || x->written_at <= due);
              x = x->next)
             batch[n++] = x;
-        if (n == 0 || upsert(f, batch, n, NULL) == -1)
+        if (n == 0 || upsert(f, batch, n) == -1)
             break; /* done, or refused: these stay first for the next tick */
         for (size_t i = 0; i < n; i++) {
             batch[i]->written_at = now;
@@ -516,6 +524,7 @@ void be_fleet_session_start(struct be_fleet *f, struct be_fleet_sess *fs, const 
     fs->state = BE_FS_NEGOTIATING;
     fs->user_key[0] = '\0';
     fs->linked = true;
+    fs->announced = false;
     fs->written_at = 0;
     /* due at once: written now, or by the first tick that reaches Redis */
     fs->prev = NULL;
@@ -526,7 +535,7 @@ void be_fleet_session_start(struct be_fleet *f, struct be_fleet_sess *fs, const 
         f->tail = fs;
     f->head = fs;
     f->n_sess++;
-    upsert_one(f, fs, "connect");
+    upsert_one(f, fs);
 }
 
 void be_fleet_session_state(struct be_fleet *f, struct be_fleet_sess *fs, enum be_fleet_state state)
@@ -534,13 +543,13 @@ void be_fleet_session_state(struct be_fleet *f, struct be_fleet_sess *fs, enum b
     if (!f || !fs->linked)
         return;
     fs->state = state;
-    upsert_one(f, fs, NULL);
+    upsert_one(f, fs);
 }
 
 void be_fleet_session_update(struct be_fleet *f, struct be_fleet_sess *fs)
 {
     if (f && fs->linked)
-        upsert_one(f, fs, NULL);
+        upsert_one(f, fs);
 }
 
 void be_fleet_session_event(struct be_fleet *f, struct be_fleet_sess *fs, const char *type,
@@ -745,7 +754,7 @@ struct be_fleet_ask *be_fleet_user_admit(struct be_fleet *f, struct be_fleet_ses
     }
     /* nothing to ask (no limit, Redis down or refusing): allowed, counted as the user */
     snprintf(fs->user_key, sizeof fs->user_key, "%s", key);
-    upsert_one(f, fs, NULL);
+    upsert_one(f, fs);
     decided(true, arg);
     return NULL;
 }

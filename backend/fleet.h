@@ -57,6 +57,7 @@ struct be_fleet_sess {
     char user_key[BE_FLEET_USER_KEY_LEN + 1];  /* "" before admission */
     double written_at;                         /* loop time of its last upsert sent; 0 = due */
     bool linked;
+    bool announced;                            /* its "connect" reached Redis */
 };
 
 struct be_fleet_hooks {

@@ -323,6 +323,9 @@ static void test_scale_and_restart(void **state)
      * end was kept while Redis was away), the registry */
     check_view(c, ss + 1, (size_t)n_sess - 1, "be-scale", 1, ss[0].in, ss[0].out);
     assert_int_equal(r_int(c, "EXISTS t:session:late"), 1);
+    /* counted as started and ended, though Redis was away for both */
+    assert_int_equal(r_int(c, "HGET t:stats:backend:be-scale sessions_started"), 1);
+    assert_int_equal(r_int(c, "HGET t:stats:backend:be-scale sessions_ended"), 1);
     assert_int_equal(r_int(c, "EXISTS t:session:s00000"), 0);
     assert_int_equal(r_int(c, "EXISTS t:backend:be-scale"), 1);
     printf("fleet_restart: sessions=%d client back %.2f s after the restart; whole view back %.2f s "
