@@ -188,7 +188,7 @@ def t_interim(env, fl):
         sum_in = sum_out = 0
         for sid in sids:
             h = rc.hgetall(P + "session:" + sid)
-            check(h and now_ms - int(h["updated"]) < 1500, "session %s stale or gone: %r" % (sid, h))
+            check(h and now_ms - int(h["updated"]) < 2000, "session %s stale or gone: %r" % (sid, h))
             check(rnd == 0 or int(h["bytes_in"]) > 0, "session %s: no bytes counted" % sid)
             sum_in += int(h["bytes_in"])
             sum_out += int(h["bytes_out"])
