@@ -26,6 +26,10 @@
 #define SESSION_TTL_MIN_S 30
 #define JANITOR_COUNT 500        /* ids checked per index per tick */
 #define ENDS_MAX 65536           /* ended sessions waiting to be written */
+/* upsert calls in flight at most: 6,400 sessions, well inside the Redis
+ * client's pending budget (lb/redis.h max_pending) whatever the backlog;
+ * the rest waits for the next tick, still due */
+#define UPSERTS_IN_FLIGHT_MAX 64
 #define DUPLICATE_WINDOW_S 60.0  /* a second sighting of another instance this soon: duplicate */
 #define DUPLICATE_LOG_EVERY_S 30.0
 #define NUM_MAX 24
@@ -201,6 +205,7 @@ struct be_fleet {
     struct be_fleet_sess *head, *tail;
     size_t n_sess;
 
+    size_t upserts_in_flight;
     struct item *ends, **ends_tail;   /* ended sessions not yet written */
     size_t n_ends;
     ev_timer ends_soon;               /* writes them in batches, next loop turn */
@@ -316,10 +321,19 @@ static void item_fill(struct be_fleet *f, struct item *it, const struct be_fleet
     snprintf(it->event, sizeof it->event, "%s", event ? event : "");
 }
 
+static void on_upsert(const struct redisReply *r, void *ud)
+{
+    struct be_fleet *f = ud;
+    f->upserts_in_flight--;
+    on_write(r, f);
+}
+
 /* Sends one upsert of n items (n <= BE_FLEET_BATCH). Returns 0 if sent,
- * -1 if refused (counted). */
+ * -1 if refused (counted) or the in-flight budget is used up. */
 static int upsert_items(struct be_fleet *f, struct item *const *items, size_t n)
 {
+    if (f->upserts_in_flight >= UPSERTS_IN_FLIGHT_MAX)
+        return -1;
     const char *args[UPSERT_KEYS + UPSERT_FIXED + BE_FLEET_BATCH * UPSERT_ARGS];
     char ttl[NUM_MAX], now[NUM_MAX], max[NUM_MAX];
     snprintf(ttl, sizeof ttl, "%ld", session_ttl(f));
@@ -344,11 +358,12 @@ static int upsert_items(struct be_fleet *f, struct item *const *items, size_t n)
         memcpy(args + argc, a, sizeof a);
         argc += UPSERT_ARGS;
     }
-    if (lb_script_call(f->rds, &f->scripts[SCRIPT_UPSERT], on_write, f, UPSERT_KEYS,
+    if (lb_script_call(f->rds, &f->scripts[SCRIPT_UPSERT], on_upsert, f, UPSERT_KEYS,
                        (int)argc, args) == -1) {
         f->st.upsert_refused++;
         return -1;
     }
+    f->upserts_in_flight++;
     f->st.upserts += n;
     f->st.upsert_batches++;
     return 0;
