@@ -26,7 +26,8 @@
  * proxy:<id>, proxies. ARGV: n counter pairs, events max, entry ttl ms,
  * heartbeat ms, proxy id, n entry pairs, then the counter name/delta
  * pairs, the entry field/value pairs, and 4 values per reject event
- * (session, client, reason, proxy). */
+ * (session, client, reason, proxy). Proxies whose entry has expired leave
+ * the index. */
 static const char FLUSH_LUA[] =
     "local n, max, ttl, hb, id, ne = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5], "
     "  tonumber(ARGV[6]) "
@@ -40,6 +41,7 @@ static const char FLUSH_LUA[] =
     "  redis.call('HSET', KEYS[4], unpack(ARGV, i, i + 2 * ne - 1)) "
     "  redis.call('PEXPIRE', KEYS[4], ttl) "
     "  redis.call('ZADD', KEYS[5], hb, id) "
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(hb) - tonumber(ttl))) "
     "  i = i + 2 * ne "
     "end "
     "while i + 3 <= #ARGV do "

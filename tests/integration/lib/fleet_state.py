@@ -67,6 +67,9 @@ def t_proxy_registry(env, fl):
           "proxy hash %r" % h)
     ttl = rc.cmd("PTTL", P + "proxy:" + pid)
     check(0 < ttl <= 15000, "proxy entry TTL %r ms" % ttl)
+    # a proxy gone for longer than the TTL leaves the index at the next beat
+    rc.cmd("ZADD", P + "proxies", int(time.time() * 1000) - 60000, "px-dead")
+    pf.wait_for(lambda: rc.cmd("ZSCORE", P + "proxies", "px-dead") is None, 7, "a dead proxy stayed listed")
     # counters: fleet-wide, per proxy, per backend
     st = pf.wait_for(lambda: (lambda h: h if int(h.get("proxy_sessions", 0)) >= 1 else None)(
         rc.hgetall(P + "stats:proxy:" + pid)), 8, "no per-proxy counters")
