@@ -173,7 +173,15 @@ def t_interim(env, fl):
     admin = pu.free_port()
     be.b.stop()
     be.cfg["backend"]["admin"] = "127.0.0.1:%d" % admin
-    be.start()
+    be.start()                            # (its log still holds the first life's "ready")
+
+    def healthy():
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % admin, timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+    pf.wait_for(healthy, 10, "the restarted backend never answered /healthz")
     env.proxy(fl.sections(["be-i %s" % be.addr]))
     rc = fl.rc
     clients, sids = [], []
