@@ -13,6 +13,7 @@ static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
 static const char *const hashes[] = { "sha256", "sha1", "both", NULL };
 static const char *const user_actions[] = { "deny", "replace", NULL };
+static const char *const user_norms[] = { "none", "fold", NULL };
 
 /* Appends each hex hash in a comma/space separated list; its length says
  * whether it is SHA-256 (64 hex digits) or SHA-1 (40). */
@@ -171,7 +172,8 @@ const struct cfg_opt be_config_table[] = {
     OPT("redis", "registry_ttl", CFG_MSEC, registry_ttl, 1, 600, "6s",
         "a backend that misses heartbeats for this long disappears from the registry"),
     OPT("redis", "stats_interval", CFG_MSEC, stats_interval, 1, 3600, "10s",
-        "interim byte counters of live sessions are written this often"),
+        "every live session (hash, indexes, byte counters) is written again this often, "
+        "spread over the interval"),
     OPT("redis", "events_max", CFG_INT, events_max, 100, 10000000, "10000",
         "approximate length cap of the event stream"),
 
@@ -179,6 +181,10 @@ const struct cfg_opt be_config_table[] = {
         "sessions one user may hold across the whole fleet (0 = unlimited; needs redis)"),
     OPT_ENUM("policy", "per_user_action", per_user_action, user_actions, "deny",
              "over the limit: deny the new session, or replace (disconnect) the oldest"),
+    OPT_ENUM("policy", "per_user_normalize", per_user_normalize, user_norms, "none",
+             "which names are one user: none = the exact authenticated name (bytes); fold = "
+             "ASCII case folded with DOMAIN\\ and @realm stripped, so Alice, CORP\\alice and "
+             "alice@corp count as one"),
 };
 const size_t be_config_table_len = sizeof be_config_table / sizeof be_config_table[0];
 

@@ -17,6 +17,11 @@
 
 enum be_hash_choice { BE_HASH_SHA256 = 0, BE_HASH_SHA1 = 1, BE_HASH_BOTH = 2 };
 enum be_user_action { BE_USER_DENY = 0, BE_USER_REPLACE = 1 };
+/* how an authenticated name becomes the per-user key */
+enum be_user_norm {
+    BE_USER_NORM_NONE = 0, /* the exact bytes */
+    BE_USER_NORM_FOLD = 1, /* ASCII case folded, "DOMAIN\" and "@realm" stripped */
+};
 
 /* Certificate hashes the operator trusts for connections that carry none
  * of ours (behind a third-party TLS offloader); several for rollover. */
@@ -56,6 +61,7 @@ struct be_config {
     long events_max;
     long max_per_user;
     int per_user_action;
+    int per_user_normalize;   /* enum be_user_norm */
 };
 
 /* every option can be set from the environment: SSTP_BACKEND_<SECTION>_<NAME> */

@@ -53,6 +53,33 @@ static void write_redis(FILE *f, const struct rds *r)
                 (unsigned long long)st->err[e]);
 }
 
+static void write_fleet(FILE *f, const struct be_fleet *fl)
+{
+    const struct be_fleet_stats *st = be_fleet_stats(fl);
+    write_redis(f, be_fleet_rds(fl));
+    one(f, "sstp_backend_fleet_upserts_total", "counter", "Session writes sent (hash, TTL, indexes).",
+        (unsigned long long)st->upserts);
+    one(f, "sstp_backend_fleet_upsert_refused_total", "counter",
+        "Session write batches Redis could not take (retried at the next tick).",
+        (unsigned long long)st->upsert_refused);
+    one(f, "sstp_backend_fleet_write_errors_total", "counter", "Fleet writes answered with an error or lost.",
+        (unsigned long long)st->write_errors);
+    one(f, "sstp_backend_fleet_janitor_removed_total", "counter", "Dead session ids removed from the indexes.",
+        (unsigned long long)st->janitor_removed);
+    one(f, "sstp_backend_fleet_ends_dropped_total", "counter", "Session ends not written: queue full.",
+        (unsigned long long)st->ends_dropped);
+    one(f, "sstp_backend_fleet_duplicate_id_total", "counter",
+        "Heartbeats that found another live process registered with this id.",
+        (unsigned long long)st->duplicate_id);
+    family(f, "sstp_backend_fleet_admissions_total", "counter", "Per-user admissions, by outcome.");
+    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"allow\"} %llu\n", (unsigned long long)st->admit_allow);
+    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"deny\"} %llu\n", (unsigned long long)st->admit_deny);
+    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"timeout_allow\"} %llu\n",
+            (unsigned long long)st->admit_timeout);
+    one(f, "sstp_backend_fleet_kicks_total", "counter", "Older sessions kicked by per_user_action = replace.",
+        (unsigned long long)st->admit_kick);
+}
+
 static int write_metrics(void *ctx, void *out)
 {
     const struct be_server *s = ctx;
@@ -115,9 +142,9 @@ static int write_metrics(void *ctx, void *out)
     fprintf(f, "sstp_backend_bytes_total{direction=\"in\"} %llu\n", (unsigned long long)st->bytes_in);
     fprintf(f, "sstp_backend_bytes_total{direction=\"out\"} %llu\n", (unsigned long long)st->bytes_out);
     one(f, "sstp_backend_draining", "gauge", "1 while drained (no new sessions).",
-        be_fleet_accepting(s) && !s->stopping ? 0 : 1);
-    if (be_fleet_rds(s))
-        write_redis(f, be_fleet_rds(s));
+        be_fleet_accepting(s->fleet) && !s->stopping ? 0 : 1);
+    if (s->fleet)
+        write_fleet(f, s->fleet);
     return ferror(f) ? -1 : 0;
 }
 
@@ -128,11 +155,11 @@ static bool ready(void *ctx, char *why, size_t why_len)
         snprintf(why, why_len, "stopping");
         return false;
     }
-    if (!be_fleet_accepting(s)) {
+    if (!be_fleet_accepting(s->fleet)) {
         snprintf(why, why_len, "drained");
         return false;
     }
-    const struct rds *r = be_fleet_rds(s);
+    const struct rds *r = be_fleet_rds(s->fleet);
     if (r && s->cfg->redis.ready_needs_redis && !rds_is_up(r)) {
         enum rds_err e = rds_down_reason(r);
         snprintf(why, why_len, "redis down (%s)", e == RDS_ERR_COUNT ? "connecting" : rds_err_name(e));

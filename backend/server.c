@@ -2,6 +2,7 @@
 #include "backend/server.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,50 @@ bool be_log_limit_allow(struct be_log_limit *l, ev_tstamp now, uint64_t *out_sup
     l->suppressed = 0;
     l->next = now + LOG_LIMIT_S;
     return true;
+}
+
+/* ---- the fleet's hooks (fleet.c knows nothing of sessions) --------------- */
+
+static struct be_session *session_of(const struct be_fleet_sess *fs)
+{
+    return (struct be_session *)((char *)fs - offsetof(struct be_session, fleet));
+}
+
+static void fleet_view(const struct be_fleet_sess *fs, struct be_fleet_view *out, void *ud)
+{
+    const struct be_session *x = session_of(fs);
+    (void)ud;
+    net_addr_ip((const struct sockaddr *)&x->client, out->client_ip, sizeof out->client_ip);
+    out->client_port = net_port((const struct sockaddr *)&x->client);
+    out->sni = x->sni;
+    out->proxy = x->proxy_id;
+    out->user = x->user;
+    out->ip = x->ip_remote;
+    out->bytes_in = x->bytes_in;
+    out->bytes_out = x->bytes_out;
+}
+
+static void fleet_kick(struct be_fleet_sess *fs, void *ud)
+{
+    (void)ud;
+    be_session_disconnect(session_of(fs));
+}
+
+static void fleet_drain(bool draining, bool disconnect, void *ud)
+{
+    struct be_server *s = ud;
+    (void)draining;
+    for (struct be_session *x = s->sessions, *next; disconnect && x; x = next) {
+        next = x->next;
+        be_session_disconnect(x);
+    }
+}
+
+static uint64_t fleet_load(bool *stopping, void *ud)
+{
+    const struct be_server *s = ud;
+    *stopping = s->stopping;
+    return s->n_sessions;
 }
 
 static void refuse(struct be_server *s, int fd, enum be_refuse why, const struct sockaddr *peer)
@@ -198,7 +243,10 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     ev_signal_start(loop, &s->sigterm);
     ev_signal_start(loop, &s->sigint);
     ev_signal_start(loop, &s->sighup);
-    if (be_fleet_start(s) == -1 || be_metrics_start(s) == -1)
+    bool fleet_err;
+    struct be_fleet_hooks hooks = { fleet_view, fleet_kick, fleet_drain, fleet_load, s };
+    s->fleet = be_fleet_new(loop, cfg, &hooks, &fleet_err);
+    if (fleet_err || be_metrics_start(s) == -1)
         return -1;
     ev_timer_init(&s->stop_deadline, stop_deadline_cb,
                   cfg->disconnect_t1 + cfg->kill_grace + STOP_SLACK_S, 0);
@@ -232,7 +280,8 @@ void be_server_stop(struct be_server *s)
 
 void be_server_cleanup(struct be_server *s)
 {
-    be_fleet_stop(s);
+    be_fleet_free(s->fleet);
+    s->fleet = NULL;
     be_metrics_stop(s);
     ev_timer_stop(s->loop, &s->stop_deadline);
     ev_signal_stop(s->loop, &s->sigterm);

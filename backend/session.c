@@ -133,11 +133,14 @@ static void unsafe_id(struct be_session *s, const char *what)
  * of a list walk that saved `next`), so nothing touches s afterwards. */
 void be_session_maybe_free(struct be_session *s)
 {
-    if (s->phase != BE_PH_CLOSED || s->pid != 0 || s->refs > 0)
+    if (s->phase != BE_PH_CLOSED || s->pid != 0)
         return;
     struct be_server *srv = s->srv;
+    char why[48];
     log_close(s);
-    be_fleet_session_end(s);
+    snprintf(why, sizeof why, "term=%s rc=%s", s->term[0] ? s->term : "--", sstp_rc_name(s->rc));
+    be_fleet_ask_cancel(s->admit);
+    be_fleet_session_end(srv->fleet, &s->fleet, why);
     set_negotiating(s, false);
     sstp_srv_cleanup(&s->fsm);
     buf_drop(&srv->pool, &s->cin);
@@ -241,7 +244,7 @@ static void log_binding(struct be_session *s, const struct sstp_srv_actions *act
         set_negotiating(s, false);
         log_info("binding_ok", "sid=%s client=%s user=%s", s->sid, s->client_str,
                  s->user[0] ? s->user : "-");
-        be_fleet_session_connected(s);
+        be_fleet_session_state(s->srv->fleet, &s->fleet, BE_FS_CONNECTED);
     } else if (act->bind == SSTP_SRV_BIND_FAILED) {
         st->binding_fail++;
         if (act->bind_rc != act->rc) /* else counted once with the step's rc */
@@ -250,7 +253,7 @@ static void log_binding(struct be_session *s, const struct sstp_srv_actions *act
         log_warn("binding_fail", "sid=%s client=%s user=%s rc=%s reason=\"%s\"", s->sid,
                  s->client_str, s->user[0] ? s->user : "-", sstp_rc_name(act->bind_rc),
                  sstp_rc_str(act->bind_rc));
-        be_fleet_session_event(s, "binding_fail", sstp_rc_name(act->bind_rc));
+        be_fleet_session_event(s->srv->fleet, &s->fleet, "binding_fail", sstp_rc_name(act->bind_rc));
     }
 }
 
@@ -457,7 +460,7 @@ static int parse_http(struct be_session *s)
         uint8_t out[256];
         struct sstp_wbuf w;
         struct be_server *srv = s->srv;
-        bool accepting = !srv->stopping && be_fleet_accepting(srv) &&
+        bool accepting = !srv->stopping && be_fleet_accepting(srv->fleet) &&
                          srv->n_sessions <= (uint64_t)srv->cfg->max_sessions;
         srv->stats.probes++;
         s->probe = true;
@@ -468,7 +471,7 @@ static int parse_http(struct be_session *s)
         close_after_flush(s);
         return -1;
     }
-    if (!be_fleet_accepting(s->srv)) {
+    if (!be_fleet_accepting(s->srv->fleet)) {
         /* drained: probes still get their answer (503); a new call is closed
          * before any byte, which a proxy that has not yet seen the drain in
          * the registry takes as "try another backend" */
@@ -495,7 +498,7 @@ static int parse_http(struct be_session *s)
     log_info("start", "sid=%s client=%s listener=%d sni=%s corr=%s", s->sid, s->client_str,
              (int)s->kind, s->sni[0] ? s->sni : "-", s->corr_id[0] ? s->corr_id : "-");
     s->phase = BE_PH_SSTP;
-    be_fleet_session_start(s);
+    be_fleet_session_start(s->srv->fleet, &s->fleet, s->sid, s->t_start);
     struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_HTTP_DONE };
     struct sstp_srv_actions act;
     return be_session_step(s, &ev, &act);

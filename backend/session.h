@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "backend/fleet.h"
 #include "backend/server.h"
 #include "core/buf.h"
 #include "core/io.h"
@@ -88,10 +89,9 @@ struct be_session {
     ev_timer pty_hold;
 
     /* accounting */
-    int refs;                          /* pending Redis answers that point here */
     bool probe;                        /* a HEAD health probe, not a session */
-    bool in_fleet;                     /* has a session hash in Redis */
-    uint64_t rep_in, rep_out;          /* bytes already added to the fleet counters */
+    struct be_fleet_sess fleet;        /* its record in the fleet (Redis) */
+    struct be_fleet_ask *admit;        /* the per-user admission in flight */
     char proxy_id[SSTP_PP_META_PROXY_ID_MAX + 1];
     char user[BE_USER_MAX];            /* sanitised, for logs and stats */
     /* the one PPP authentication of the call: pppd gets its ACK only after

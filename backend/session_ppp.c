@@ -142,7 +142,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     s->pid = 0;
     close_pty(s);
     if (!s->user[0] && WIFEXITED(st) && WEXITSTATUS(st) == PPPD_EXIT_PEER_AUTH_FAILED)
-        be_fleet_session_event(s, "auth_fail", "ppp_auth_failed");
+        be_fleet_session_event(s->srv->fleet, &s->fleet, "auth_fail", "ppp_auth_failed");
     if (s->phase < BE_PH_CLOSED) {
         /* PPP is over: the call ends with CALL_DISCONNECT (MS-SSTP 6.7) */
         struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPPD_EXITED };
@@ -361,6 +361,13 @@ static void on_second_auth(struct be_session *s, const struct sstp_plugin_msg *m
         be_session_ppp_hangup(s); /* already ending: still, no more PPP */
 }
 
+static void on_admitted(bool allow, void *arg)
+{
+    struct be_session *s = arg;
+    s->admit = NULL;
+    be_session_auth_decided(s, allow);
+}
+
 static void on_auth(struct be_session *s, const struct sstp_plugin_msg *m)
 {
     uint8_t hlak[SSTP_HLAK_LEN];
@@ -400,8 +407,10 @@ static void on_auth(struct be_session *s, const struct sstp_plugin_msg *m)
 void be_session_bound(struct be_session *s)
 {
     /* the policy counts this session for its user only now, with the exact
-     * name pppd authenticated (the sanitised one is for logs) */
-    be_fleet_session_auth(s, s->auth_name, s->auth_name_len);
+     * name pppd authenticated (the sanitised one is for logs); pppd waits
+     * for its ACK until the fleet decided (on_admitted) */
+    s->admit = be_fleet_user_admit(s->srv->fleet, &s->fleet, s->auth_name, s->auth_name_len,
+                                   on_admitted, s);
 }
 
 void be_session_auth_decided(struct be_session *s, bool allow)
@@ -419,7 +428,7 @@ void be_session_auth_decided(struct be_session *s, bool allow)
     }
     log_info("auth_fail", "sid=%s client=%s user=%s reason=max_sessions_per_user", s->sid,
              s->client_str, s->user);
-    be_fleet_session_event(s, "auth_fail", "max_sessions_per_user");
+    be_fleet_session_event(s->srv->fleet, &s->fleet, "auth_fail", "max_sessions_per_user");
     struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_LOCAL_DISCONNECT };
     struct sstp_srv_actions act;
     be_session_set_term(s, 'P', SSTP_OK);
@@ -443,7 +452,7 @@ static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
     snprintf(s->ip_remote, sizeof s->ip_remote, "%s", remote);
     log_info("ppp_up", "sid=%s user=%s local=%s remote=%s", s->sid, s->user[0] ? s->user : "-",
              local, remote);
-    be_fleet_session_ip(s);
+    be_fleet_session_update(s->srv->fleet, &s->fleet);
     send_ack(s, SSTP_PLUGIN_IP_UP);
 }
 

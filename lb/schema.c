@@ -2,6 +2,7 @@
 #include "lb/schema.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 const char *schema_key(char *out, size_t out_len, const char *prefix, const char *fmt, ...)
 {
@@ -13,4 +14,11 @@ const char *schema_key(char *out, size_t out_len, const char *prefix, const char
     vsnprintf(out + n, out_len - (size_t)n, fmt, ap);
     va_end(ap);
     return out;
+}
+
+bool schema_version_ok(const char *v)
+{
+    char *end;
+    long major = v ? strtol(v, &end, 10) : -1;
+    return v && end != v && (*end == '\0' || *end == '.') && major == SCHEMA_VERSION_MAJOR;
 }

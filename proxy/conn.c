@@ -192,6 +192,8 @@ void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
     buf_drop(&w->pool, &c->b2c);
     lb_release(c->backend);
     c->backend = NULL;
+    px_fleet_aff_release(c->aff_hold);
+    c->aff_hold = NULL;
     px_tls_unref(c->tls);
     c->tls = NULL;
     px_conn_set_state(c, PXC_CLOSED);
@@ -890,7 +892,7 @@ static void established(struct px_conn *c)
     if (lb_report(w->lb, be, LB_EV_CONNECT_OK, ev_now(w->loop)))
         log_info("backend_up", "backend=%s", be->spec.name);
     if (hs->aff_key[0] && w->fleet) /* (re)start the key's TTL on the backend that took it */
-        lb_aff_record(px_fleet_rds(w->fleet), hs->aff_key, be->spec.name, w->cfg->aff_ttl);
+        c->aff_hold = px_fleet_aff_hold(w->fleet, hs->aff_key, be->spec.name);
     buf_consume(&c->c2b, hs->pipe_off);
     buf_release(&w->pool, &c->c2b);
     count(c, PXM_SESSIONS, 0);

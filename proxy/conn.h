@@ -73,6 +73,7 @@ enum px_be_step {
 #define PX_CN_MAX 64           /* client certificate CN sent to the backend */
 
 struct px_worker;
+struct px_fleet_aff;
 
 /* What only the handshake phases need. */
 struct px_hs {
@@ -117,6 +118,7 @@ struct px_conn {
     struct px_hs *hs;                 /* NULL from RELAY on */
     struct px_tls *tls;               /* the generation this connection uses (ref) */
     struct lb_backend *backend;       /* ref while connecting or relaying */
+    struct px_fleet_aff *aff_hold;    /* its affinity record, renewed while it lives */
 
     ev_tstamp t_start, t_last;
     uint64_t bytes_in, bytes_out;     /* client to backend / backend to client */

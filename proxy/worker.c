@@ -18,6 +18,7 @@
 #include "core/net.h"
 #include "proxy/fleet.h"
 #include "proxy/relay.h"
+#include "proxy/worker_fleet.h"
 
 #define ACCEPT_BATCH 64          /* accepts per readiness event: fairness with sessions */
 #define ACCEPT_PAUSE_S 0.1       /* after EMFILE/ENFILE: let closes free descriptors */
@@ -314,7 +315,7 @@ static void publish(struct px_worker *w)
         w->health_pub = *hs;
     }
     if (w->fleet) {
-        px_fleet_publish(w->fleet);
+        px_worker_fleet_publish(w);
         publish_registry(w);
     }
 }
@@ -714,7 +715,7 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     setup_health(&w, cfg);
     if (w.health)
         lb_health_sync(w.health, w.lb);
-    if (rds_config_enabled(&cfg->redis) && !(w.fleet = px_fleet_new(&w)))
+    if (rds_config_enabled(&cfg->redis) && !(w.fleet = px_worker_fleet_new(&w)))
         goto out;
     w.max_conns = conn_limit(cfg);
     if (init_limits(&w, cfg) == -1) {

@@ -20,6 +20,7 @@
 #include "core/srclimit.h"
 #include "lb/health.h"
 #include "lb/lb.h"
+#include "lb/redis.h"
 #include "lb/registry.h"
 #include "proxy/config.h"
 #include "proxy/conn.h"
@@ -49,6 +50,7 @@ struct px_worker {
     struct lb_health *health;   /* active checks of lb's backends (NULL: health.probe = none) */
     struct lb_health_stats health_pub; /* health counters already in the metrics */
     struct lb_reg_stats registry_pub;  /* registry counters already in the metrics */
+    struct rds_stats redis_pub; /* the Redis client's counters already in the metrics */
     char shadowed[256];         /* registered names hidden by static servers, as last logged */
 
     struct px_listener *listeners;

@@ -4,6 +4,7 @@
 # summary line a reader can check: "sstp-lb tests: N passed, M failed".
 #   unit         tests/unit/test_*.c under ASan+UBSan (build/asan/tests/)
 #   rc-coverage  every SSTP_E_* return code is produced by some unit test
+#   fleet-shape  lb/ and */fleet.[ch] include no session or worker header
 #   fuzz-corpus  each libFuzzer target replays its seed corpus
 #   integration  tests/integration/*.sh (loopback, real redis-server, ...)
 #   e2e          tests/e2e/run.sh (User-Mode Linux, real pppd and sstpc),
@@ -11,7 +12,7 @@
 # SUITES="unit e2e" tests/run.sh runs a subset.
 set -u
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit rc-coverage fuzz-corpus integration e2e"}
+SUITES=${SUITES:-"unit rc-coverage fleet-shape fuzz-corpus integration e2e"}
 passed=0 failed=0 failures=()
 
 ok()   { passed=$((passed + 1)); echo "PASS $1"; }
@@ -42,6 +43,19 @@ suite_rc-coverage() {
         fi
     done
     [ $missing = 0 ] && ok "rc-coverage" || fail "rc-coverage"
+}
+
+# The fleet layer is a leaf: it hears from sessions and workers through
+# hooks and views, never by including them (issue 11).
+suite_fleet-shape() {
+    local hits
+    hits=$(grep -nE '#include "(backend/(session|session_int|server)|proxy/(worker|conn|stats))\.h"' \
+        lb/*.[ch] backend/fleet.[ch] proxy/fleet.[ch])
+    if [ -z "$hits" ]; then
+        ok "fleet-shape"
+    else
+        echo "$hits"; fail "fleet-shape"
+    fi
 }
 
 suite_fuzz-corpus() {

@@ -26,6 +26,7 @@ backends registered by hand where a case needs exact registry contents.
 Run by tests/integration/proxy_fleet.sh; a case name as an argument runs only
 that case. Every wait is bounded; only processes started here are signalled.
 """
+import hashlib
 import os
 import re
 import signal
@@ -562,7 +563,7 @@ def t_schema(env, fl):
              5, "the session hash never showed the connected state and address")
     c.send(sc.data(b"\xff\x03" + b"x" * 100))
     # schema
-    check(rc.cmd("GET", P + "schema") == "1", "schema version")
+    check(rc.cmd("GET", P + "schema") == "2.0", "schema version")
     # backend:<id>
     h = rc.hgetall(P + "backend:be-s")
     want = {"id", "addr", "kind", "group", "weight", "capacity", "sessions", "state", "version", "started",
@@ -590,8 +591,9 @@ def t_schema(env, fl):
           "session hash %r" % h)
     check(rc.cmd("TTL", sk) > 0, "session hash without TTL")
     check(rc.cmd("ZSCORE", P + "sessions", sid) == h["start"], "sessions zset")
-    check(rc.cmd("ZRANGE", P + "user:alice", 0, -1) == [sid] and rc.cmd("TTL", P + "user:alice") > 0,
-          "user zset")
+    uk = P + "user:" + hashlib.sha256(b"alice").hexdigest()  # the exact name, hashed
+    check(h["user_key"] == uk[len(P) + 5:], "session's user key %r" % h.get("user_key"))
+    check(rc.cmd("ZRANGE", uk, 0, -1) == [sid] and rc.cmd("TTL", uk) > 0, "user zset")
     # aff:<key>
     check(rc.cmd("GET", P + "aff:ip:127.0.0.1") == "be-s", "affinity record")
     check(0 < rc.cmd("TTL", P + "aff:ip:127.0.0.1") <= 600, "affinity TTL")
