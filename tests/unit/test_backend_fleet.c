@@ -147,9 +147,12 @@ static void cfg_init(struct be_config *c, char *url, const char *id)
 {
     memset(c, 0, sizeof *c);
     c->id = (char *)id;
-    c->redis_url = url;
-    c->redis_prefix = "t:";
-    c->sentinel_master = "mymaster";
+    c->redis.url = url;
+    c->redis.prefix = "t:";
+    c->redis.sentinel_master = "mymaster";
+    c->redis.connect_timeout = 2;
+    c->redis.reply_timeout = 5;
+    c->redis.max_pending = 65536;
     c->listen_proxy = "127.0.0.1:4433";
     c->heartbeat = 0.2;
     c->registry_ttl = 2;

@@ -143,8 +143,10 @@ def t_redis_restart(env, fl):
     print("     redis restart: every session, index and the registry back %.2f s after the restart"
           % (time.time() - t0))
     # the per-user limit holds again: u0 already has a session
-    be.prepare("u0")
-    c2, r2, _ = be.call(env, wait_ack=False)
+    # (the policy runs once the binding is verified)
+    h2 = be.prepare("u0")
+    c2, r2, _ = be.call(env)
+    c2.call_connected(h2)
     m = c2.recv_ctrl(5)
     check(getattr(m, "msg_type", None) == sc.CALL_DISCONNECT, "u0's second session: want "
           "CALL_DISCONNECT, got %r" % (m,))

@@ -74,7 +74,7 @@ def seed(rc):
                "group", group, "weight", 1, "capacity", 500, "sessions", 2, "state", "up",
                "version", "t", "started", now, "heartbeat", now)
         rc.cmd("ZADD", P + "backends", now, be)
-    rc.cmd("SET", P + "schema", "1")
+    rc.cmd("SET", P + "schema", "%d.0" % built_major())
 
 
 def sids(rows):
