@@ -50,6 +50,8 @@ enum px_metric {
     PXM_TLS_POLICY,         /* {reason} resumptions and connections refused, staples dropped */
     PXM_REGISTRY_IGNORED,   /* {reason} registry entries ignored (each read), lb_reg_rc - 1 */
     PXM_REGISTRY_HELD,      /* registry reads held back: empty or shrunken within the grace */
+    PXM_CERT_NOT_AFTER,     /* {cert} master: notAfter of each served certificate, unix seconds */
+    PXM_OCSP_NEXT_UPDATE,   /* {cert} master: nextUpdate of the OCSP response stapled with it */
     PXM_COUNT
 };
 
@@ -79,6 +81,7 @@ enum px_tls_policy { PXTP_TICKET_CERT_NOT_SERVED = 0, PXTP_NO_VERIFIED_CLIENT_CE
                      PXTP_OCSP_NOT_STAPLED, PXTP_COUNT };
 
 #define PX_BACKEND_SLOTS 64 /* backend names a worker can publish over its lifetime */
+#define PX_CERT_SLOTS 32    /* certificate names the master can publish over its lifetime */
 
 /* px_stats_table fills out[PXM_COUNT] with the families (the caller owns
  * the storage: metrics_init writes the layout into it). */
