@@ -41,6 +41,8 @@ from proxy_util import check             # noqa: E402
 
 P = pf.P
 SSTPCTL = pf.SSTPCTL
+# the server under test: the ASan build when there is one (its log is checked)
+SERVE_BIN = next((b for b in (os.path.join(pu.ROOT, "build", "asan", "sstpctl"), SSTPCTL) if os.access(b, os.X_OK)))
 SHOTS = os.path.join(pu.ROOT, "build", "test-output", "dashboard")
 
 
@@ -58,7 +60,7 @@ class Serve:
         self.port = pu.free_port()
         self.log_path = os.path.join(work, "serve.log")
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([SSTPCTL, "-r", fl.redis.url, "serve", "--listen",
+        self.proc = subprocess.Popen([SERVE_BIN, "-r", fl.redis.url, "serve", "--listen",
                                       "127.0.0.1:%d" % self.port], stdout=self.log, stderr=subprocess.STDOUT)
         pf.wait_for(lambda: self.try_get("/metrics"), 5, "sstpctl serve did not answer")
 
