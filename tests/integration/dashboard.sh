@@ -8,7 +8,7 @@
 # The cases are in lib/dashboard.py (a case name as an argument runs only
 # that case). Uses the ASan builds when present.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 for bin in sstp-proxy sstp-backend sstpctl; do
     if [ ! -x build/asan/$bin ] && [ ! -x build/$bin ]; then
         echo "$bin is not built (make)"; exit 1

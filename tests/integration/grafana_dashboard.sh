@@ -4,7 +4,7 @@
 #   real sstp-proxy and sstp-backend (so a renamed metric fails here, not on
 #   an operator's screen). The check is in lib/grafana_dashboard.py.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 for bin in sstp-proxy sstp-backend; do
     if [ ! -x build/asan/$bin ] && [ ! -x build/$bin ]; then
         echo "$bin is not built (make)"; exit 1
