@@ -83,6 +83,8 @@ $(B)/sstp-proxy: $(B)/obj/proxy/main.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 $(B)/%: $(B)/obj/tools/%.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+# sstpctl serve's page is assembled into the binary (.incbin), unseen by -MMD.
+$(B)/obj/tools/sstpctl.o: tools/dashboard/index.html
 
 # The plugin is built against Debian's ppp-dev (pppd 2.4.9); MPPE exposes the
 # mppe_*_key globals in chap_ms.h. pppd's headers are not -Wextra clean.

@@ -114,6 +114,10 @@ const struct cfg_opt be_config_table[] = {
     OPT("tls", "ciphers", CFG_STR, ciphers, 0, 0, SSTPLB_TLS12_CIPHERS, "TLS 1.2 cipher list"),
     OPT("tls", "ciphersuites", CFG_STR, ciphersuites, 0, 0, SSTPLB_TLS13_SUITES,
         "TLS 1.3 cipher suites"),
+    OPT("tls", "expiry_warn_days", CFG_INT, expiry_warn_days, 0, 365, "21",
+        "log a warning (cert_expiring) from this many days before tls.cert's notAfter, at "
+        "start and once a day while running; an expired one is an error (cert_expired). "
+        "0 = never. Its notAfter is in /metrics either way (sstp_backend_cert_not_after_seconds)"),
     OPT("tls", "proxy_ca", CFG_STR, proxy_ca, 0, 0, NULL,
         "CA that signs sstp-proxy client certificates (required for the mtls listener)"),
 

@@ -42,6 +42,7 @@ struct be_config {
     struct net_cidr_list proxy_allow;
 
     char *cert, *key, *ciphers, *ciphersuites, *proxy_ca;
+    long expiry_warn_days;      /* warn this many days before tls.cert expires; 0 = never */
 
     int hash;
     struct be_hash_list trusted;

@@ -4,12 +4,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/config.h"
 #include "backend/server.h"
 #include "core/daemon.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/version.h"
 
 
@@ -52,7 +54,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) {
-        printf("%s: ok\n", path);
+        /* a certificate about to expire is a warning, not an invalid config */
+        log_setup("sstp-backend", LOG_WARN, (enum log_format)cfg.log_format);
+        bool expiring = cfg.cert && cfg.cert[0] &&
+                        tls_file_expiry_warn(cfg.cert, time(NULL), cfg.expiry_warn_days);
+        printf("%s: ok%s\n", path, expiring ? " (with certificate warnings)" : "");
         be_config_free(&cfg);
         return 0;
     }

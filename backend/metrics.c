@@ -10,6 +10,7 @@
 #include "backend/server.h"
 #include "core/log.h"
 #include "lb/redis.h"
+#include "core/tls.h"
 
 static const char *const listener_names[BE_LISTEN_COUNT] = { "tls", "proxy", "mtls" };
 static const char *const refuse_names[] = {
@@ -80,6 +81,22 @@ static void write_fleet(FILE *f, const struct be_fleet *fl)
         (unsigned long long)st->admit_kick);
 }
 
+/* The certificate of the tls and mtls listeners, labelled by file name as
+ * sstp-proxy labels its own. */
+static void cert_metrics(FILE *f, const struct be_server *s)
+{
+    SSL_CTX *ctx = s->tls_ctx ? s->tls_ctx : s->mtls_ctx;
+    X509 *leaf = ctx ? SSL_CTX_get0_certificate(ctx) : NULL;
+    int64_t not_after;
+    if (!leaf || tls_not_after(leaf, &not_after) == -1)
+        return;
+    const char *slash = strrchr(s->cfg->cert, '/');
+    family(f, "sstp_backend_cert_not_after_seconds", "gauge",
+           "notAfter of tls.cert (unix seconds), by file name (SSTP clients refuse an expired one).");
+    fprintf(f, "sstp_backend_cert_not_after_seconds{cert=\"%s\"} %lld\n", slash ? slash + 1 : s->cfg->cert,
+            (long long)not_after);
+}
+
 static int write_metrics(void *ctx, void *out)
 {
     const struct be_server *s = ctx;
@@ -145,7 +162,39 @@ static int write_metrics(void *ctx, void *out)
         be_fleet_accepting(s->fleet) && !s->stopping ? 0 : 1);
     if (s->fleet)
         write_fleet(f, s->fleet);
+    cert_metrics(f, s);
     return ferror(f) ? -1 : 0;
+}
+
+static void cert_check(struct be_server *s, double now)
+{
+    SSL_CTX *ctx = s->tls_ctx ? s->tls_ctx : s->mtls_ctx;
+    X509 *leaf = ctx ? SSL_CTX_get0_certificate(ctx) : NULL;
+    if (!leaf || (s->cert_warned != 0 && now - s->cert_warned < TLS_EXPIRY_REPEAT_S))
+        return;
+    if (tls_expiry_warn(s->cfg->cert, leaf, (time_t)now, s->cfg->expiry_warn_days))
+        s->cert_warned = now;
+}
+
+static void cert_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    cert_check(t->data, ev_now(loop));
+}
+
+void be_cert_watch_start(struct be_server *s)
+{
+    ev_timer_init(&s->cert_check, cert_check_cb, TLS_EXPIRY_CHECK_S, TLS_EXPIRY_CHECK_S);
+    s->cert_check.data = s;
+    if (!s->tls_ctx && !s->mtls_ctx)
+        return;
+    cert_check(s, ev_now(s->loop));
+    ev_timer_start(s->loop, &s->cert_check);
+}
+
+void be_cert_watch_stop(struct be_server *s)
+{
+    ev_timer_stop(s->loop, &s->cert_check);
 }
 
 static bool ready(void *ctx, char *why, size_t why_len)

@@ -97,6 +97,8 @@ struct be_server {
     bool stopping;
     ev_signal sigterm, sigint, sighup;
     ev_timer stop_deadline;
+    ev_timer cert_check;                /* tls.cert expiry, every TLS_EXPIRY_CHECK_S (metrics.c) */
+    double cert_warned;                 /* when cert_expiring was last logged (0: never) */
     struct be_stats stats;
     struct be_fleet *fleet;             /* Redis registry/stats/policy; NULL = standalone */
     struct admin admin;                 /* /healthz, /readyz, /metrics */

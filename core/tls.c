@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +111,68 @@ int tls_ctx_cert_hashes(SSL_CTX *ctx, struct tls_cert_hashes *out)
 int tls_x509_sha256(X509 *x, uint8_t out[SSTP_SHA256_LEN])
 {
     return x509_hashes(x, NULL, out);
+}
+
+int tls_not_after(const X509 *x, int64_t *out)
+{
+    const ASN1_TIME *t = X509_get0_notAfter(x);
+    struct tm tm;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return -1;
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
+void tls_subject_cn(const X509 *x, char *out, size_t len)
+{
+    const X509_NAME *subj = X509_get_subject_name(x);
+    int at = subj ? X509_NAME_get_index_by_NID(subj, NID_commonName, -1) : -1;
+    snprintf(out, len, "-");
+    if (at < 0)
+        return;
+    const ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, at));
+    size_t n = (size_t)ASN1_STRING_length(cn), o = 0;
+    const unsigned char *d = ASN1_STRING_get0_data(cn);
+    /* a certificate is operator input, but keep the log line one line */
+    for (size_t i = 0; i < n && o + 1 < len; i++)
+        out[o++] = d[i] > 0x20 && d[i] < 0x7f && d[i] != '"' ? (char)d[i] : '_';
+    out[o] = '\0';
+}
+
+bool tls_expiry_warn(const char *what, const X509 *x, time_t now, long warn_days)
+{
+    int64_t not_after;
+    char cn[128], when[32];
+    if (warn_days <= 0 || tls_not_after(x, &not_after) == -1)
+        return false;
+    double days_left = (double)(not_after - (int64_t)now) / 86400.0;
+    if (days_left > (double)warn_days)
+        return false;
+    tls_subject_cn(x, cn, sizeof cn);
+    time_t na = (time_t)not_after;
+    struct tm tm;
+    gmtime_r(&na, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (days_left <= 0)
+        log_error("cert_expired", "cert=%s subject=\"%s\" not_after=%s msg=clients_refuse_it", what, cn,
+                  when);
+    else
+        log_warn("cert_expiring", "cert=%s subject=\"%s\" not_after=%s days_left=%.1f warn_days=%ld",
+                 what, cn, when, days_left, warn_days);
+    return true;
+}
+
+bool tls_file_expiry_warn(const char *file, time_t now, long warn_days)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return false;
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    ERR_clear_error();
+    bool warned = x && tls_expiry_warn(file, x, now, warn_days);
+    X509_free(x);
+    return warned;
 }
 
 char *tls_hex(char *out, const uint8_t *in, size_t len)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "sstp/limits.h"
 
@@ -58,6 +59,29 @@ int tls_ctx_cert_hashes(SSL_CTX *ctx, struct tls_cert_hashes *out);
 
 /* tls_x509_sha256 hashes a certificate's DER (e.g. a client certificate). */
 int tls_x509_sha256(X509 *x, uint8_t out[SSTP_SHA256_LEN]);
+
+/* Certificate expiry. SSTP clients hard-fail on an expired certificate, so
+ * both daemons publish each served certificate's notAfter and warn from
+ * tls.expiry_warn_days before it. */
+#define TLS_EXPIRY_CHECK_S 3600.0     /* how often a running daemon looks again */
+#define TLS_EXPIRY_REPEAT_S 86400.0   /* one warning per certificate per day at most */
+
+/* tls_not_after reads x's notAfter as unix seconds. 0, or -1. */
+int tls_not_after(const X509 *x, int64_t *out);
+
+/* tls_subject_cn writes x's subject commonName (or "-") into out. */
+void tls_subject_cn(const X509 *x, char *out, size_t len);
+
+/* tls_expiry_warn logs one line for a certificate inside the warning
+ * window: warn cert_expiring (days left), or error cert_expired. Nothing
+ * when it is further than warn_days away or warn_days is 0. Returns true
+ * when it logged. what names the certificate (file, or listener). */
+bool tls_expiry_warn(const char *what, const X509 *x, time_t now, long warn_days);
+
+/* tls_file_expiry_warn does the same for the first certificate of a PEM
+ * file (--check-config). Returns true when it logged; an unreadable file
+ * logs nothing (loading it reports that). */
+bool tls_file_expiry_warn(const char *file, time_t now, long warn_days);
 
 /* tls_hex writes len bytes as lower-case hex into out (2*len+1 bytes). */
 char *tls_hex(char *out, const uint8_t *in, size_t len);

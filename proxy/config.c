@@ -327,6 +327,11 @@ const struct cfg_opt px_config_table[] = {
         "lifetime of a ticket and, without ticket_key_file, of one key; tickets of the "
         "previous key are still accepted (and renewed). A change needs a restart for the "
         "random keys"),
+    OPT("tls", "expiry_warn_days", CFG_INT, expiry_warn_days, 0, 365, "21",
+        "log a warning (cert_expiring) from this many days before a served certificate's "
+        "notAfter, at start, at each reload and once a day while running; an expired one is an "
+        "error (cert_expired). --check-config warns too. 0 = never. Each certificate's notAfter "
+        "is in /metrics either way (sstp_proxy_cert_not_after_seconds)"),
     OPT("tls", "ticket_key_file", CFG_STR, ticket_key_file, 0, 0, NULL,
         "ticket keys shared by several proxies, so they resume each other's sessions: one "
         "base64 key of 32..96 random bytes per line (openssl rand -base64 48), up to 8; the "

@@ -75,6 +75,7 @@ struct px_config {
     int client_crl_check;     /* enum px_crl_check */
     bool tickets;
     double ticket_rotate;
+    long expiry_warn_days;    /* warn this many days before a certificate expires; 0 = never */
     char *ticket_key_file;
     char *keylog_file;
     bool alpn;

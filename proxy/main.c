@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/daemon.h"
 #include "core/log.h"
@@ -23,7 +24,8 @@ static void usage(FILE *out)
             "\n"
             "  -c, --config FILE   configuration file (default /etc/sstp-lb/sstp-proxy.conf)\n"
             "      --check-config  read the configuration and load its certificates, print\n"
-            "                      the first problem (file:line), exit 0 if it is valid\n"
+            "                      the first problem (file:line), exit 0 if it is valid;\n"
+            "                      certificates within tls.expiry_warn_days are warned\n"
             "      --version       print the version\n"
             "  -h, --help          this text, then every configuration option\n"
             "\n"
@@ -64,11 +66,14 @@ int main(int argc, char **argv)
          * a reload would fail on them */
         struct px_tls *t = NULL;
         int rc = 0;
+        log_setup("sstp-proxy", LOG_WARN, (enum log_format)cfg->log_format);
         if (!(t = px_tls_new(cfg, NULL, 0, err, sizeof err))) {
             fprintf(stderr, "sstp-proxy: %s: %s\n", path, err);
             rc = 1;
         } else {
-            printf("%s: ok\n", path);
+            /* a certificate about to expire is a warning, not an invalid config */
+            size_t expiring = px_tls_expiry(t, NULL, 0, time(NULL), cfg->expiry_warn_days);
+            printf("%s: ok%s\n", path, expiring ? " (with certificate warnings)" : "");
         }
         px_tls_unref(t);
         px_config_free(cfg);

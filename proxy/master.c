@@ -57,6 +57,7 @@ struct px_master {
     ev_signal sighup, sigterm, sigint;
     ev_timer kill_timer;
     ev_timer key_tick;
+    ev_timer cert_check;   /* certificate expiry, every TLS_EXPIRY_CHECK_S */
     bool stopping;
     int exit_code;
 };
@@ -165,6 +166,7 @@ static void child_detach(struct px_master *m)
     ev_signal_stop(m->loop, &m->sigint);
     ev_timer_stop(m->loop, &m->kill_timer);
     ev_timer_stop(m->loop, &m->key_tick);
+    ev_timer_stop(m->loop, &m->cert_check);
     for (size_t i = 0; i < m->n_slots; i++) {
         ev_child_stop(m->loop, &m->slots[i].child);
         ev_timer_stop(m->loop, &m->slots[i].restart);
@@ -257,6 +259,7 @@ static void reload(struct px_master *m)
         return;
     }
     metrics_add(m->mv, &m->fam[PXM_TLS_POLICY], PXTP_OCSP_NOT_STAPLED, nt->n_ocsp_dropped);
+    px_tls_expiry(nt, &m->m, m->n_slots, time(NULL), nc->expiry_warn_days);
     px_tls_unref(m->tls);
     m->tls = nt;
     warn_static_changes(m->cfg, nc);
@@ -354,6 +357,7 @@ static int preflight(struct px_master *m)
                  (int)t->certs[i].is_default, t->certs[i].n_names);
     }
     metrics_add(m->mv, &m->fam[PXM_TLS_POLICY], PXTP_OCSP_NOT_STAPLED, t->n_ocsp_dropped);
+    px_tls_expiry(t, &m->m, m->n_slots, time(NULL), m->cfg->expiry_warn_days);
     m->tls = t; /* the generation every worker starts from */
     return 0;
 }
@@ -364,6 +368,15 @@ static void key_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct px_master *m = t->data;
     if (m->tls)
         px_tls_tick(m->tls, ev_now(loop));
+}
+
+static void cert_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct px_master *m = t->data;
+    if (m->tls)
+        px_tls_expiry(m->tls, &m->m, m->n_slots, time(NULL), m->cfg->expiry_warn_days);
 }
 
 int px_master_main(const char *cfg_path, struct px_config *cfg)
@@ -414,6 +427,9 @@ int px_master_main(const char *cfg_path, struct px_config *cfg)
     ev_timer_init(&m.key_tick, key_tick_cb, KEY_TICK_S, KEY_TICK_S);
     m.key_tick.data = &m;
     ev_timer_start(m.loop, &m.key_tick);
+    ev_timer_init(&m.cert_check, cert_check_cb, TLS_EXPIRY_CHECK_S, TLS_EXPIRY_CHECK_S);
+    m.cert_check.data = &m;
+    ev_timer_start(m.loop, &m.cert_check);
     for (size_t i = 0; i < m.n_slots; i++) {
         struct px_slot *s = &m.slots[i];
         s->m = &m;
@@ -440,6 +456,7 @@ done:
         ev_signal_stop(m.loop, &m.sigint);
         ev_timer_stop(m.loop, &m.kill_timer);
         ev_timer_stop(m.loop, &m.key_tick);
+        ev_timer_stop(m.loop, &m.cert_check);
         for (size_t i = 0; m.slots && i < m.n_slots; i++)
             ev_timer_stop(m.loop, &m.slots[i].restart);
     }

@@ -152,6 +152,14 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                                     "not mtls).",
                                     METRICS_COUNTER, METRICS_SUM, "reason", reg_all_labels + 1,
                                     LB_REG_RC_COUNT - 1);
+    out[PXM_CERT_NOT_AFTER] = FAM("sstp_proxy_cert_not_after_seconds",
+                                  "notAfter of each served certificate (unix seconds), by file name "
+                                  "(SSTP clients refuse an expired one).",
+                                  METRICS_GAUGE, METRICS_MAX, "cert", NULL, PX_CERT_SLOTS);
+    out[PXM_OCSP_NEXT_UPDATE] = FAM("sstp_proxy_ocsp_next_update_seconds",
+                                    "nextUpdate of the OCSP response stapled with each certificate "
+                                    "(unix seconds), by file name; absent when none is stapled.",
+                                    METRICS_GAUGE, METRICS_MAX, "cert", NULL, PX_CERT_SLOTS);
     out[PXM_REGISTRY_HELD] = FAM("sstp_proxy_registry_held_total",
                                  "Registry reads not taken: empty or shrunken to less than half, "
                                  "within redis.registry_grace.",

@@ -59,6 +59,8 @@ enum px_metric {
     PXM_BUFFER_BYTES,       /* bytes of pool buffers held now */
     PXM_BUFFER_BYTES_PEAK,  /* most bytes of pool buffers held at once since start (max over workers) */
     PXM_REDIS_ERRORS,       /* {reason} Redis connections failed or dropped (enum rds_err) */
+    PXM_CERT_NOT_AFTER,     /* {cert} master: notAfter of each served certificate, unix seconds */
+    PXM_OCSP_NEXT_UPDATE,   /* {cert} master: nextUpdate of the OCSP response stapled with it */
     PXM_COUNT
 };
 
@@ -98,6 +100,7 @@ enum px_tls_policy { PXTP_TICKET_CERT_NOT_SERVED = 0, PXTP_NO_VERIFIED_CLIENT_CE
                      PXTP_OCSP_NOT_STAPLED, PXTP_COUNT };
 
 #define PX_BACKEND_SLOTS 64 /* backend names a worker can publish over its lifetime */
+#define PX_CERT_SLOTS 32    /* certificate names the master can publish over its lifetime */
 
 /* px_stats_table fills out[PXM_COUNT] with the families (the caller owns
  * the storage: metrics_init writes the layout into it). */

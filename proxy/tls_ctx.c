@@ -519,6 +519,8 @@ static int load_cert(struct px_tls *t, struct px_cert *c, const struct px_cert_s
     if (!leaf || tls_ctx_cert_hashes(c->ctx, &c->hashes) == -1)
         return fail(err, err_len, "cannot hash certificate", spec->cert);
     describe_key(c, leaf);
+    if (tls_not_after(leaf, &c->not_after) == -1)
+        return fail(err, err_len, "cannot read the notAfter of", spec->cert);
     if (spec->names) {
         for (size_t i = 0; i < spec->n_names; i++)
             if (add_name(c, spec->names[i], strlen(spec->names[i])) == -1)
@@ -861,6 +863,39 @@ void px_tls_hs_detach(SSL *ssl)
 void px_tls_tick(struct px_tls *t, double now)
 {
     px_ticket_ring_advance(t->keys->ratchet, now);
+}
+
+size_t px_tls_expiry(struct px_tls *t, const struct metrics *m, size_t b, time_t now, long warn_days)
+{
+    size_t inside = 0;
+    uint64_t *v = m ? metrics_values(m, b) : NULL;
+    if (m) { /* a reload may have dropped a certificate */
+        metrics_family_absent(m, b, PXM_CERT_NOT_AFTER);
+        metrics_family_absent(m, b, PXM_OCSP_NEXT_UPDATE);
+    }
+    for (size_t i = 0; i < t->n_certs; i++) {
+        struct px_cert *c = &t->certs[i];
+        /* the file name: an RSA and an ECDSA certificate often share a subject */
+        const char *slash = strrchr(c->file, '/');
+        const char *label = slash ? slash + 1 : c->file;
+        if (m) {
+            metrics_set(v, &m->fam[PXM_CERT_NOT_AFTER], metrics_slot(m, b, PXM_CERT_NOT_AFTER, label),
+                        c->not_after > 0 ? (uint64_t)c->not_after : 0);
+            if (c->ocsp) /* the response's own nextUpdate, without our leeway */
+                metrics_set(v, &m->fam[PXM_OCSP_NEXT_UPDATE],
+                            metrics_slot(m, b, PXM_OCSP_NEXT_UPDATE, label),
+                            c->ocsp_next_update > OCSP_LEEWAY_S
+                                ? (uint64_t)(c->ocsp_next_update - OCSP_LEEWAY_S) : 0);
+        }
+        if (warn_days <= 0 || c->not_after - (int64_t)now > (int64_t)warn_days * 86400)
+            continue;
+        inside++;
+        if (c->expiry_warned == 0 || (double)now - c->expiry_warned >= TLS_EXPIRY_REPEAT_S) {
+            tls_expiry_warn(c->file, SSL_CTX_get0_certificate(c->ctx), now, warn_days);
+            c->expiry_warned = (double)now;
+        }
+    }
+    return inside;
 }
 
 int px_tls_presented(SSL *ssl, struct px_tls_hs *hs, struct tls_cert_hashes *out)

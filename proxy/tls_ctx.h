@@ -51,6 +51,8 @@ struct px_cert {
     uint8_t *ocsp;                  /* DER OCSP response to staple, or NULL */
     size_t ocsp_len;
     time_t ocsp_next_update;        /* stapled until then */
+    int64_t not_after;              /* of the leaf, unix seconds */
+    double expiry_warned;           /* when cert_expiring was last logged (0: never) */
 };
 
 /* A certificate of an earlier generation whose hashes a ticket may still
@@ -122,6 +124,13 @@ void px_tls_hs_detach(SSL *ssl);
 /* px_tls_tick moves the ticket key ratchet to the clock (wiping the key
  * that fell out) even when no handshake needs it. Call about once a second. */
 void px_tls_tick(struct px_tls *t, double now);
+
+/* px_tls_expiry publishes each certificate's notAfter and OCSP nextUpdate
+ * in block b of m (the master's) and logs cert_expiring / cert_expired for
+ * those within warn_days, each at most once per TLS_EXPIRY_REPEAT_S (a new
+ * generation warns again). m may be NULL (--check-config). Returns the
+ * number of certificates inside the window. */
+size_t px_tls_expiry(struct px_tls *t, const struct metrics *m, size_t b, time_t now, long warn_days);
 
 /* px_tls_presented returns, after a finished handshake, the hashes of the
  * certificate the client holds for this server: the chosen certificate's

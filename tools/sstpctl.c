@@ -11,20 +11,30 @@
  *     undrain BACKEND
  *     kick SESSION              end one session (CALL_DISCONNECT)
  *     events [-n N] [--follow]  the event stream
+ *     serve [--listen ADDR]     the live dashboard (read-only HTTP, loopback by default)
  *
  * Reads are pipelined: one round trip for an index, one per PIPE_BATCH
  * hashes. The schema version is read first; an unknown major version is
  * refused (exit 3) rather than misread. JSON gives numbers as numbers. */
+#include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/admin.h"
+#include "core/log.h"
+#include "core/net.h"
 #include "lb/redis.h"
 #include "lb/registry.h"
 #include "lb/schema.h"
@@ -49,6 +59,7 @@ struct ctl {
     const char *prefix;
     bool json;
     struct filters f;
+    FILE *out; /* stdout, or a request's body (serve) */
 };
 
 /* ---- output: aligned tables or JSON ------------------------------------- */
@@ -75,19 +86,19 @@ static void table_add(struct table *t, const char *const *row)
     t->n_rows++;
 }
 
-static void json_str(const char *s)
+static void json_str(FILE *o, const char *s)
 {
-    putchar('"');
+    fputc('"', o);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
+            fprintf(o, "\\%c", ch);
+        else if (ch < 0x20 || ch == '<') /* '<': the JSON may be read inside a page */
+            fprintf(o, "\\u%04x", ch);
         else
-            putchar(ch);
+            fputc(ch, o);
     }
-    putchar('"');
+    fputc('"', o);
 }
 
 /* A decimal number as JSON allows it (no sign but '-', no leading zeros
@@ -112,31 +123,31 @@ static bool is_json_number(const char *s)
 
 /* numeric: a number when it reads as one, null when empty, else (a value
  * Redis holds but no writer of ours produces) the string */
-static void json_value(const char *v, bool numeric)
+static void json_value(FILE *o, const char *v, bool numeric)
 {
     if (numeric && is_json_number(v))
-        fputs(v, stdout);
+        fputs(v, o);
     else if (numeric && !v[0])
-        fputs("null", stdout);
+        fputs("null", o);
     else
-        json_str(v);
+        json_str(o, v);
 }
 
-static void table_print(struct table *t, bool json)
+static void table_print(FILE *o, struct table *t, bool json)
 {
     if (json) {
-        printf("[");
+        fputc('[', o);
         for (size_t r = 0; r < t->n_rows; r++) {
-            printf("%s{", r ? "," : "");
+            fprintf(o, "%s{", r ? "," : "");
             for (size_t c = 0; c < t->n_cols; c++) {
-                printf("%s", c ? "," : "");
-                json_str(t->head[c]);
-                putchar(':');
-                json_value(t->cells[r * t->n_cols + c], t->numeric & (1u << c));
+                fprintf(o, "%s", c ? "," : "");
+                json_str(o, t->head[c]);
+                fputc(':', o);
+                json_value(o, t->cells[r * t->n_cols + c], t->numeric & (1u << c));
             }
-            printf("}");
+            fputc('}', o);
         }
-        printf("]\n");
+        fputs("]\n", o);
     } else {
         size_t w[COLS_MAX];
         for (size_t c = 0; c < t->n_cols; c++) {
@@ -148,10 +159,10 @@ static void table_print(struct table *t, bool json)
             }
         }
         for (size_t c = 0; c < t->n_cols; c++)
-            printf("%-*s%s", (int)w[c], t->head[c], c + 1 < t->n_cols ? "  " : "\n");
+            fprintf(o, "%-*s%s", (int)w[c], t->head[c], c + 1 < t->n_cols ? "  " : "\n");
         for (size_t r = 0; r < t->n_rows; r++)
             for (size_t c = 0; c < t->n_cols; c++)
-                printf("%-*s%s", (int)w[c], t->cells[r * t->n_cols + c], c + 1 < t->n_cols ? "  " : "\n");
+                fprintf(o, "%-*s%s", (int)w[c], t->cells[r * t->n_cols + c], c + 1 < t->n_cols ? "  " : "\n");
     }
     for (size_t i = 0; i < t->n_rows * t->n_cols; i++)
         free(t->cells[i]);
@@ -198,15 +209,15 @@ static long schema_major(const char *v)
 
 /* Refuses a Redis written by a schema this sstpctl does not know: its keys
  * may mean something else. No `schema` key yet (nothing registered) is
- * fine. Returns 0, or EXIT_SCHEMA with the reason on stderr. */
-static int check_schema(struct ctl *x)
+ * fine. Returns 0, or EXIT_SCHEMA with the reason written to why. */
+static int check_schema(struct ctl *x, FILE *why)
 {
     char k[SCHEMA_KEY_MAX];
     redisReply *r = run(x, 2, (const char *[]){ "GET", key(x, k, SCHEMA_K_VERSION, "") });
     int rc = 0;
     if (r->type == REDIS_REPLY_STRING &&
         schema_major(r->str) != schema_major(SCHEMA_VERSION)) {
-        fprintf(stderr, "sstpctl: the Redis schema at %s is version '%.32s'; this sstpctl reads "
+        fprintf(why, "sstpctl: the Redis schema at %s is version '%.32s'; this sstpctl reads "
                 "major version %ld only (upgrade sstpctl)\n", k, r->str, schema_major(SCHEMA_VERSION));
         rc = EXIT_SCHEMA;
     }
@@ -374,7 +385,7 @@ static int cmd_sessions(struct ctl *x)
     each_hash(x, ids, SCHEMA_K_SESSION, add_session, &sc);
     rds_sync_reply_free(ids);
     groups_free(&sc.groups);
-    table_print(&sc.t, x->json);
+    table_print(x->out, &sc.t, x->json);
     return 0;
 }
 
@@ -440,7 +451,7 @@ static int cmd_backends(struct ctl *x)
         rds_sync_reply_free(d);
     }
     rds_sync_reply_free(ids);
-    table_print(&t, x->json);
+    table_print(x->out, &t, x->json);
     return 0;
 }
 
@@ -453,18 +464,18 @@ static void add_proxy(struct ctl *x, const char *id, const redisReply *h, void *
     if (!match(x->f.proxy, id))
         return;
     if (x->json) {
-        printf("%s{\"proxy\":", t->n_rows++ ? "," : "");
-        json_str(id);
-        printf(",\"expired\":%s", h->elements ? "false" : "true");
+        fprintf(x->out, "%s{\"proxy\":", t->n_rows++ ? "," : "");
+        json_str(x->out, id);
+        fprintf(x->out, ",\"expired\":%s", h->elements ? "false" : "true");
         for (size_t i = 0; i + 1 < h->elements; i += 2) {
             if (strcmp(h->element[i]->str, "id") == 0)
                 continue;
-            putchar(',');
-            json_str(h->element[i]->str);
-            putchar(':');
-            json_value(h->element[i + 1]->str, is_json_number(h->element[i + 1]->str));
+            fputc(',', x->out);
+            json_str(x->out, h->element[i]->str);
+            fputc(':', x->out);
+            json_value(x->out, h->element[i + 1]->str, is_json_number(h->element[i + 1]->str));
         }
-        putchar('}');
+        fputc('}', x->out);
         return;
     }
     age(started, sizeof started, field(h, "started"));
@@ -480,14 +491,14 @@ static int cmd_proxies(struct ctl *x)
     struct table t = { head, 6, 0, 0, NULL, 0 };
     redisReply *ids = index_ids(x, SCHEMA_K_PROXIES, "", true);
     if (x->json)
-        putchar('[');
+        fputc('[', x->out);
     each_hash(x, ids, SCHEMA_K_PROXY, add_proxy, &t);
     rds_sync_reply_free(ids);
     if (x->json) {
-        printf("]\n");
+        fputs("]\n", x->out);
         return 0;
     }
-    table_print(&t, false);
+    table_print(x->out, &t, false);
     return 0;
 }
 
@@ -500,7 +511,7 @@ static int cmd_stats(struct ctl *x)
     for (size_t i = 0; i + 1 < h->elements; i += 2)
         table_add(&t, (const char *[]){ h->element[i]->str, h->element[i + 1]->str });
     rds_sync_reply_free(h);
-    table_print(&t, x->json);
+    table_print(x->out, &t, x->json);
     return 0;
 }
 
@@ -541,19 +552,21 @@ static int cmd_kick(struct ctl *x, const char *sid)
     return rc;
 }
 
-static void print_event(struct ctl *x, const redisReply *e)
+/* JSON: one object a line, or with `sep` (an array) after the first. */
+static void print_event(struct ctl *x, const redisReply *e, const char *sep)
 {
     const redisReply *kv = e->element[1];
+    FILE *o = x->out;
     if (x->json) {
-        printf("{\"id\":");
-        json_str(e->element[0]->str);
+        fprintf(o, "%s{\"id\":", sep ? sep : "");
+        json_str(o, e->element[0]->str);
         for (size_t i = 0; i + 1 < kv->elements; i += 2) {
-            putchar(',');
-            json_str(kv->element[i]->str);
-            putchar(':');
-            json_str(kv->element[i + 1]->str);
+            fputc(',', o);
+            json_str(o, kv->element[i]->str);
+            fputc(':', o);
+            json_str(o, kv->element[i + 1]->str);
         }
-        printf("}\n");
+        fputs(sep ? "}" : "}\n", o);
     } else {
         long long ms = atoll(e->element[0]->str);
         time_t secs = (time_t)(ms / 1000);
@@ -561,13 +574,13 @@ static void print_event(struct ctl *x, const redisReply *e)
         char ts[32];
         gmtime_r(&secs, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("%s", ts);
+        fprintf(o, "%s", ts);
         for (size_t i = 0; i + 1 < kv->elements; i += 2)
             if (kv->element[i + 1]->str[0])
-                printf(" %s=%s", kv->element[i]->str, kv->element[i + 1]->str);
-        putchar('\n');
+                fprintf(o, " %s=%s", kv->element[i]->str, kv->element[i + 1]->str);
+        fputc('\n', o);
     }
-    fflush(stdout);
+    fflush(o);
 }
 
 static volatile sig_atomic_t stop;
@@ -577,14 +590,20 @@ static void on_sigint(int sig)
     stop = 1;
 }
 
-static int cmd_events(struct ctl *x, long n, bool follow)
+/* The last n events, oldest first; array: as one JSON array (sstpctl
+ * serve), else one a line, then new ones while follow. */
+static int cmd_events(struct ctl *x, long n, bool follow, bool array)
 {
     char k[SCHEMA_KEY_MAX], count[24], last[64] = "$";
     snprintf(count, sizeof count, "%ld", n);
     key(x, k, SCHEMA_K_EVENTS, "");
     redisReply *r = run(x, 6, (const char *[]){ "XREVRANGE", k, "+", "-", "COUNT", count });
+    if (array)
+        fputc('[', x->out);
     for (size_t i = r->elements; i > 0; i--)
-        print_event(x, r->element[i - 1]);
+        print_event(x, r->element[i - 1], !array ? NULL : i == r->elements ? "" : ",");
+    if (array)
+        fputs("]\n", x->out);
     if (r->elements > 0)
         snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
     rds_sync_reply_free(r);
@@ -604,12 +623,317 @@ static int cmd_events(struct ctl *x, long n, bool follow)
         if (s->type == REDIS_REPLY_ARRAY && s->elements == 1) {
             const redisReply *entries = s->element[0]->element[1];
             for (size_t i = 0; i < entries->elements; i++) {
-                print_event(x, entries->element[i]);
+                print_event(x, entries->element[i], NULL);
                 snprintf(last, sizeof last, "%s", entries->element[i]->element[0]->str);
             }
         }
         rds_sync_reply_free(s);
     }
+    return 0;
+}
+
+
+/* ---- serve: the live dashboard ------------------------------------------- */
+
+/* The page (tools/dashboard/index.html), built into the binary so that
+ * nothing outside it is served or fetched. */
+__asm__(".section .rodata\n"
+        "sstpctl_page:\n.incbin \"tools/dashboard/index.html\"\n"
+        "sstpctl_page_end:\n"
+        ".previous\n");
+extern const char sstpctl_page[], sstpctl_page_end[];
+
+#define SERVE_LISTEN_DEFAULT "127.0.0.1:9190"
+#define SERVE_CHILDREN_MAX 8  /* requests served at once; the rest wait in the backlog */
+#define SERVE_TIMEOUT_S 10    /* a request's whole life (head, Redis, answer): SIGALRM */
+#define SERVE_REDIS_TIMEOUT_S 3.0
+#define SERVE_EVENTS 50       /* events the page shows */
+#define SERVE_LOG_EVERY_S 10  /* one refusal line per this at most, across children */
+#define SERVE_EXIT_REDIS 1    /* a child's exit status: Redis failed mid-answer (run() exits) */
+
+/* What became of a request: the result label of sstpctl_serve_requests_total. */
+#define SERVE_RESULTS(X) \
+    X(SR_OK, "ok") X(SR_NOT_FOUND, "not_found") X(SR_METHOD, "method_not_allowed") \
+    X(SR_HOST, "host_refused") X(SR_BAD_REQUEST, "bad_request") X(SR_TIMEOUT, "timeout") \
+    X(SR_REDIS, "redis_error") X(SR_BUSY, "accept_error")
+#define SR_ENUM(n, s) n,
+enum serve_result { SERVE_RESULTS(SR_ENUM) SR_COUNT };
+#undef SR_ENUM
+#define SR_NAME(n, s) s,
+static const char *const serve_result_names[SR_COUNT] = { SERVE_RESULTS(SR_NAME) };
+#undef SR_NAME
+
+/* Counters shared by the server and its per-request children (a shared
+ * anonymous mapping made before the first fork). */
+struct serve_stats {
+    uint64_t n[SR_COUNT];
+    int64_t last_log;     /* unix seconds of the last refusal line */
+    uint64_t suppressed;  /* refusal lines held back since */
+};
+
+struct serve {
+    struct ctl *x;
+    const struct rds_opts *o;
+    struct net_addr listen;
+    struct serve_stats *st;
+};
+
+static void serve_count(struct serve_stats *st, enum serve_result r, const char *detail)
+{
+    __atomic_fetch_add(&st->n[r], 1, __ATOMIC_RELAXED);
+    if (r == SR_OK || r == SR_NOT_FOUND)
+        return;
+    int64_t now = (int64_t)time(NULL), last = __atomic_load_n(&st->last_log, __ATOMIC_RELAXED);
+    if (now - last < SERVE_LOG_EVERY_S ||
+        !__atomic_compare_exchange_n(&st->last_log, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&st->suppressed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    log_warn("serve_refused", "reason=%s %s suppressed=%llu", serve_result_names[r], detail,
+             (unsigned long long)__atomic_exchange_n(&st->suppressed, 0, __ATOMIC_RELAXED));
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One answer, then the connection closes. The page may load nothing from
+ * elsewhere (CSP) and no other site may frame it. */
+static void respond(int fd, int status, const char *type, const char *body, size_t len)
+{
+    static const char *const reasons[] = { [200] = "OK", [400] = "Bad Request", [404] = "Not Found",
+                                           [405] = "Method Not Allowed", [421] = "Misdirected Request",
+                                           [502] = "Bad Gateway" };
+    char head[768];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                     "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+                     "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+                     "style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'\r\n"
+                     "%sConnection: close\r\n\r\n",
+                     status, reasons[status], type, len, status == 405 ? "Allow: GET\r\n" : "");
+    if (write_all(fd, head, (size_t)n) == 0)
+        write_all(fd, body, len);
+}
+
+static void respond_text(int fd, int status, const char *text)
+{
+    respond(fd, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* The JSON of one read-only command, from a fresh Redis connection (this
+ * child's own). */
+static void serve_api(struct serve *sv, int fd, const char *what)
+{
+    struct ctl *x = sv->x;
+    char err[256], *body = NULL;
+    size_t len = 0;
+    x->c = rds_sync_connect(sv->o, SERVE_REDIS_TIMEOUT_S, err, sizeof err);
+    if (!x->c) {
+        serve_count(sv->st, SR_REDIS, "msg=cannot_connect");
+        respond_text(fd, 502, err);
+        return;
+    }
+    x->json = json_ages = true;
+    if (!(x->out = open_memstream(&body, &len))) {
+        respond_text(fd, 502, "out of memory");
+        rds_sync_close(x->c);
+        return;
+    }
+    int rc = check_schema(x, x->out); /* a refusal is explained in the answer */
+    if (rc == 0 && strcmp(what, "sessions") == 0)
+        cmd_sessions(x);
+    else if (rc == 0 && strcmp(what, "backends") == 0)
+        cmd_backends(x);
+    else if (rc == 0 && strcmp(what, "proxies") == 0)
+        cmd_proxies(x);
+    else if (rc == 0 && strcmp(what, "stats") == 0)
+        cmd_stats(x);
+    else if (rc == 0)
+        cmd_events(x, SERVE_EVENTS, false, true);
+    fclose(x->out);
+    x->out = NULL;
+    rds_sync_close(x->c);
+    if (rc != 0) {
+        serve_count(sv->st, SR_REDIS, "msg=schema_version");
+        respond_text(fd, 502, body ? body : "schema");
+    } else {
+        serve_count(sv->st, SR_OK, "");
+        respond(fd, 200, "application/json", body, len);
+    }
+    free(body);
+}
+
+static void serve_metrics(struct serve *sv, int fd)
+{
+    char *body = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&body, &len);
+    if (!o) {
+        respond_text(fd, 502, "out of memory");
+        return;
+    }
+    serve_count(sv->st, SR_OK, "");
+    fputs("# HELP sstpctl_serve_requests_total Dashboard requests, by result.\n"
+          "# TYPE sstpctl_serve_requests_total counter\n", o);
+    for (int r = 0; r < SR_COUNT; r++)
+        fprintf(o, "sstpctl_serve_requests_total{result=\"%s\"} %llu\n", serve_result_names[r],
+                (unsigned long long)__atomic_load_n(&sv->st->n[r], __ATOMIC_RELAXED));
+    fclose(o);
+    respond(fd, 200, "text/plain; version=0.0.4", body, len);
+    free(body);
+}
+
+/* One request on fd (a child process, bounded by SIGALRM). */
+static void serve_one(struct serve *sv, int fd, const char *peer)
+{
+    char buf[ADMIN_REQ_MAX + 1], path[256], host[ADMIN_HOST_MAX], detail[160];
+    size_t len = 0;
+    enum admin_method method;
+    int rc = 0;
+    while (rc == 0 && len < sizeof buf - 1) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        rc = admin_request_parse(buf, len, &method, path, sizeof path);
+    }
+    snprintf(detail, sizeof detail, "client=%s", peer);
+    if (rc != 1) {
+        serve_count(sv->st, SR_BAD_REQUEST, detail);
+        respond_text(fd, 400, "bad request\n");
+        return;
+    }
+    int host_rc = admin_request_host(buf, len, host, sizeof host);
+    if (host_rc == -1) {
+        serve_count(sv->st, SR_BAD_REQUEST, detail);
+        respond_text(fd, 400, "one Host header, please\n");
+        return;
+    }
+    if (host_rc == 1 && !admin_host_allowed(host, &sv->listen)) {
+        serve_count(sv->st, SR_HOST, detail); /* DNS rebinding: a name other than ours */
+        respond_text(fd, 421, "use localhost or an IP address in Host\n");
+        return;
+    }
+    if (method != ADMIN_GET) { /* read-only: nothing here changes the fleet */
+        serve_count(sv->st, SR_METHOD, detail);
+        respond_text(fd, 405, "GET only\n");
+        return;
+    }
+    if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        serve_count(sv->st, SR_OK, "");
+        respond(fd, 200, "text/html; charset=utf-8", sstpctl_page, (size_t)(sstpctl_page_end - sstpctl_page));
+    } else if (strcmp(path, "/metrics") == 0) {
+        serve_metrics(sv, fd);
+    } else if (strcmp(path, "/api/sessions") == 0 || strcmp(path, "/api/backends") == 0 ||
+               strcmp(path, "/api/proxies") == 0 || strcmp(path, "/api/stats") == 0 ||
+               strcmp(path, "/api/events") == 0) {
+        serve_api(sv, fd, path + strlen("/api/"));
+    } else {
+        serve_count(sv->st, SR_NOT_FOUND, "");
+        respond_text(fd, 404, "not found\n");
+    }
+}
+
+/* Reaps finished children; counts those that died mid-request. Returns how
+ * many were reaped. */
+static unsigned serve_reap(struct serve *sv, bool block)
+{
+    unsigned n = 0;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, block && n == 0 ? 0 : WNOHANG)) > 0) {
+        n++;
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+            serve_count(sv->st, SR_TIMEOUT, "msg=request_took_too_long");
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == SERVE_EXIT_REDIS)
+            serve_count(sv->st, SR_REDIS, "msg=lost_the_connection");
+    }
+    return n;
+}
+
+/* sstpctl serve: one process accepts; each request is served by a child
+ * of its own (its own Redis connection, SIGALRM after SERVE_TIMEOUT_S), so
+ * a slow client or a hung Redis holds one child, never the server. */
+static int cmd_serve(struct ctl *x, const struct rds_opts *o, const char *listen_at)
+{
+    struct serve sv = { .x = x, .o = o };
+    if (net_addr_parse(&sv.listen, listen_at) == -1) {
+        fprintf(stderr, "sstpctl: bad --listen address '%s' (ip:port, [ipv6]:port)\n", listen_at);
+        return 2;
+    }
+    int lfd = net_listen(&sv.listen, 64, false);
+    if (lfd == -1) {
+        fprintf(stderr, "sstpctl: cannot listen on %s: %s\n", listen_at, strerror(errno));
+        return 1;
+    }
+    sv.st = mmap(NULL, sizeof *sv.st, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sv.st == MAP_FAILED) {
+        perror("sstpctl: mmap");
+        close(lfd);
+        return 1;
+    }
+    memset(sv.st, 0, sizeof *sv.st);
+    log_setup("sstpctl", LOG_INFO, LOG_TEXT);
+    log_info("serve", "addr=%s redis=%s:%d prefix=%s", listen_at, o->host, o->port, x->prefix);
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    signal(SIGPIPE, SIG_IGN);
+    unsigned children = 0;
+    while (!stop) {
+        children -= serve_reap(&sv, children >= SERVE_CHILDREN_MAX);
+        struct pollfd p = { lfd, POLLIN, 0 };
+        if (poll(&p, 1, 500) <= 0)
+            continue;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                serve_count(sv.st, SR_BUSY, "msg=accept_failed");
+                poll(NULL, 0, 500); /* EMFILE: let descriptors free up rather than spin */
+            }
+            continue;
+        }
+        char peer[64];
+        net_addr_str((struct sockaddr *)&ss, peer, sizeof peer);
+        fflush(NULL); /* a child must not write the parent's buffered output again */
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(lfd);
+            signal(SIGINT, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
+            alarm(SERVE_TIMEOUT_S);
+            struct timeval tv = { SERVE_TIMEOUT_S, 0 };
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            serve_one(&sv, fd, peer);
+            close(fd);
+            _exit(0);
+        }
+        if (pid == -1)
+            serve_count(sv.st, SR_BUSY, "msg=fork_failed");
+        else
+            children++;
+        close(fd);
+    }
+    close(lfd);
+    while (children > 0 && serve_reap(&sv, true) > 0)
+        children--;
+    log_info("serve_stop", "requests_ok=%llu", (unsigned long long)sv.st->n[SR_OK]);
+    munmap(sv.st, sizeof *sv.st);
     return 0;
 }
 
@@ -647,7 +971,14 @@ static void usage(FILE *out)
             "  drain BACKEND [--disconnect]  take no new sessions (and end the live ones)\n"
             "  undrain BACKEND               take sessions again\n"
             "  kick SESSION                  end one session with CALL_DISCONNECT\n"
-            "  events [-n N] [--follow]      the last N events (default 20), then new ones\n",
+            "  events [-n N] [--follow]      the last N events (default 20), then new ones\n"
+            "  serve [--listen ADDR]         a live dashboard of the fleet (read-only HTTP, GET\n"
+            "                                only) on ADDR (default " SERVE_LISTEN_DEFAULT "): the page\n"
+            "                                at /, its JSON at /api/{proxies,backends,sessions,\n"
+            "                                events,stats}, its own counters at /metrics. No\n"
+            "                                authentication: keep it on loopback (ssh -L) or\n"
+            "                                behind an authenticating proxy. Host must be\n"
+            "                                localhost or an IP (DNS rebinding); filters apply\n",
             schema_major(SCHEMA_VERSION));
 }
 
@@ -655,7 +986,7 @@ static void usage(FILE *out)
  * option. */
 static int parse_opts(int argc, char **argv, struct ctl *x, const char **url, const char **prefix,
                       const char **sentinels, const char **master, bool *disconnect, bool *follow,
-                      long *n)
+                      long *n, const char **listen_at)
 {
     static const struct option longopts[] = {
         { "redis", required_argument, NULL, 'r' },    { "prefix", required_argument, NULL, 'p' },
@@ -664,7 +995,7 @@ static int parse_opts(int argc, char **argv, struct ctl *x, const char **url, co
         { "sentinel", required_argument, NULL, 's' }, { "master", required_argument, NULL, 'm' },
         { "user", required_argument, NULL, 'U' },     { "backend", required_argument, NULL, 'B' },
         { "proxy", required_argument, NULL, 'P' },    { "tenant", required_argument, NULL, 'T' },
-        { NULL, 0, NULL, 0 },
+        { "listen", required_argument, NULL, 'L' },   { NULL, 0, NULL, 0 },
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "+r:n:fh", longopts, NULL)) != -1) {
@@ -681,6 +1012,7 @@ static int parse_opts(int argc, char **argv, struct ctl *x, const char **url, co
         case 'B': x->f.backend = optarg; break;
         case 'P': x->f.proxy = optarg; break;
         case 'T': x->f.tenant = optarg; break;
+        case 'L': *listen_at = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
@@ -696,9 +1028,11 @@ int main(int argc, char **argv)
     const char *prefix = getenv("SSTP_REDIS_PREFIX");
     const char *sentinels = getenv("SSTP_REDIS_SENTINELS");
     const char *master = getenv("SSTP_REDIS_MASTER");
+    const char *listen_at = SERVE_LISTEN_DEFAULT;
     bool disconnect = false, follow = false;
     long n = 20;
-    if (parse_opts(argc, argv, &x, &url, &prefix, &sentinels, &master, &disconnect, &follow, &n))
+    x.out = stdout;
+    if (parse_opts(argc, argv, &x, &url, &prefix, &sentinels, &master, &disconnect, &follow, &n, &listen_at))
         return 2;
     int first = optind;
     if (first >= argc) {
@@ -707,7 +1041,7 @@ int main(int argc, char **argv)
     }
     /* the options that follow the command */
     optind = first + 1;
-    if (parse_opts(argc, argv, &x, &url, &prefix, &sentinels, &master, &disconnect, &follow, &n))
+    if (parse_opts(argc, argv, &x, &url, &prefix, &sentinels, &master, &disconnect, &follow, &n, &listen_at))
         return 2;
     const char *cmd = argv[first];
     const char *arg = optind < argc ? argv[optind] : NULL;
@@ -733,13 +1067,15 @@ int main(int argc, char **argv)
         snprintf(o.sentinel_master, sizeof o.sentinel_master, "mymaster");
     }
     x.prefix = prefix ? prefix : o.prefix;
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(&x, &o, listen_at);
     char err[256];
     x.c = rds_sync_connect(&o, 3.0, err, sizeof err);
     if (!x.c) {
         fprintf(stderr, "sstpctl: %s\n", err);
         return 1;
     }
-    int rc = check_schema(&x);
+    int rc = check_schema(&x, stderr);
     if (rc == EXIT_SCHEMA)
         goto out;
     if (strcmp(cmd, "sessions") == 0)
@@ -755,7 +1091,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "kick") == 0 && arg)
         rc = cmd_kick(&x, arg);
     else if (strcmp(cmd, "events") == 0)
-        rc = cmd_events(&x, n > 0 ? n : 20, follow);
+        rc = cmd_events(&x, n > 0 ? n : 20, follow, false);
     else {
         usage(stderr);
         rc = 2;
