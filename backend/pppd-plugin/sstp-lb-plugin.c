@@ -364,7 +364,7 @@ static void refuse_eap(void)
  *    (e.g. from /etc/ppp/options) and keeps its own Acct-Session-Id. */
 
 #define RADIUS_SESSION_ID_MAX 32   /* radius.so's MAXSESSIONID: strncpy'd into 33 bytes */
-#define SESSION_ID_MAX 64          /* sstp-backend's ids are 16 hex digits, a proxy's token <= 39 */
+#define SESSION_ID_MAX 64          /* ours are 16 hex digits, a proxy's token <= 39 */
 #define SESSION_ID_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
 
 /* The session id from `ipparam`, or NULL if it is not one: a token that
@@ -395,8 +395,8 @@ char *rc_mksid(void)
     if (!fallback_msg_done) {
         fallback_msg_done = 1;
         notice("sstp-lb: session id %q cannot be the RADIUS Acct-Session-Id (a token of at most "
-             "%d characters): radius.so's own is used, Acct-Multi-Session-Id carries it",
-             ipparam ? ipparam : "", RADIUS_SESSION_ID_MAX);
+               "%d characters): radius.so's own is used, Acct-Multi-Session-Id carries it",
+               ipparam ? ipparam : "", RADIUS_SESSION_ID_MAX);
     }
     return theirs ? theirs() : (char *)"";
 }
@@ -429,7 +429,7 @@ static void name_radius_accounting(void)
     sid = session_id();
     if (!sid) {
         notice("sstp-lb: ipparam %q is not an sstp-lb session id: RADIUS accounting will not "
-             "carry it", ipparam ? ipparam : "");
+               "carry it", ipparam ? ipparam : "");
         return;
     }
     slprintf(attr, sizeof(attr), "Acct-Multi-Session-Id=%s", sid);
@@ -453,10 +453,10 @@ static void on_auth_up(void *arg, int val)
  * SERIALCONN and ESTABLISH before LCP sends anything (EAP is withdrawn and
  * radius.so's accounting named then); link_established() enters
  * AUTHENTICATE (even with no authentication to do), which after a report
- * means a renegotiation and ends pppd; network_phase() fires auth_up and then enters NETWORK, before
- * CCP and IPCP open. Some pppd versions fire auth_up only when the peer had
- * to authenticate (2.4.8), so AUTH (method none) goes at NETWORK if auth_up
- * did not fire. NETWORK is entered again when the last network protocol
+ * means a renegotiation and ends pppd; network_phase() fires auth_up and
+ * then enters NETWORK, before CCP and IPCP open. Some pppd versions fire
+ * auth_up only when the peer had to authenticate (2.4.8), so AUTH (method
+ * none) goes at NETWORK if auth_up did not fire. NETWORK is entered again when the last network protocol
  * goes down (np_down(), also at teardown, after link_down): by then the
  * report was made, so nothing is sent twice. Without the option pppd stops
  * at the first phase change, before any negotiation. */
