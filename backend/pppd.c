@@ -86,10 +86,12 @@ int pppd_spawn(const struct pppd_spawn_args *a, struct pppd_child *out, char *er
     /* pppd 2.4.9 builds its scripts' environment from scratch: `set` is the
      * way a variable reaches ip-up/ip-down (the values were checked by the
      * session: tokens and addresses, nothing a shell reads as syntax) */
+    /* our plugin before the options file: loaded ahead of a radius.so the
+     * file names, it gives radius.so its Acct-Session-Id (sstp-lb-plugin.c) */
     const char *argv[] = {
         a->path, slave_name, "nodetach", "logfd", "2",
-        "file", a->options_file,
         "plugin", a->plugin, SSTP_PLUGIN_FD_OPTION, fd_arg,
+        "file", a->options_file,
         "remotenumber", a->client_ip,
         "set", env_sid, "set", env_client, "set", env_corr,
         "ipparam", a->session_id,

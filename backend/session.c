@@ -239,11 +239,16 @@ static void log_binding(struct be_session *s, const struct sstp_srv_actions *act
 {
     struct be_stats *st = &s->srv->stats;
     if (act->bind == SSTP_SRV_BIND_OK) {
+        /* the certificate hash the client saw and we matched: an operator
+         * compares it with the certificate the TLS side presents */
+        size_t hash_len = sstp_bind_hash_len((enum sstp_bind_hash)act->bind_hash);
+        char cert_hex[2 * SSTP_BIND_FIELD_LEN + 1];
+        tls_hex(cert_hex, act->bind_cert_hash, hash_len);
         st->binding_ok++;
         st->sessions_connected++;
         set_negotiating(s, false);
-        log_info("binding_ok", "sid=%s client=%s user=%s", s->sid, s->client_str,
-                 s->user[0] ? s->user : "-");
+        log_info("binding_ok", "sid=%s client=%s user=%s cert_%s=%s", s->sid, s->client_str,
+                 s->user[0] ? s->user : "-", hash_len == 20 ? "sha1" : "sha256", cert_hex);
         be_fleet_session_state(s->srv->fleet, &s->fleet, BE_FS_CONNECTED);
     } else if (act->bind == SSTP_SRV_BIND_FAILED) {
         st->binding_fail++;

@@ -113,22 +113,25 @@ say "SESSION UP in $(secs_since "$t_connect") s: client $PPP_CLI (ppp0, namespac
 # ---- the certificate: what a client is shown, and the backend's check
 # The client hashes the certificate it received (SHA-256 of the DER) into
 # its Crypto Binding; sstp-proxy forwards the hash of the certificate it
-# presented (PROXY v2 TLV) and sstp-backend checks the client's against it.
+# presented (PROXY v2 TLV), sstp-backend checks the client's against it and
+# logs the hash it matched in its binding_ok line (cert_sha256=).
 client_hash=$(ip netns exec cli openssl s_client -connect "$SRV_ADDR:$PORT" -servername "$SERVER_NAME" \
     < /dev/null 2> /dev/null | openssl x509 -outform DER 2> /dev/null | sha256sum)
 client_hash=${client_hash%% *}
-proxy_hash=$(openssl x509 -in "$STACK/certs/server.crt" -outform DER | sha256sum)
-proxy_hash=${proxy_hash%% *}
 binding=$(grep -h "ev=binding_ok .*user=$DEMO_USER" "$STACK/sstp-backend.log" | head -n 1)
 [ ${#client_hash} = 64 ] || fail "no certificate from $SERVER_NAME:$PORT in namespace cli"
 [ -n "$binding" ] || fail "sstp-backend logged no binding_ok for $DEMO_USER"
+backend_hash=${binding##* cert_sha256=}
+backend_hash=${backend_hash%% *}
+[ ${#backend_hash} = 64 ] || fail "sstp-backend's binding_ok names no cert_sha256: $binding"
 say "certificate SHA-256 the client sees:        $client_hash"
 say "  (the server certificate at $SERVER_NAME:$PORT, fetched again from namespace cli)"
-say "certificate SHA-256 the backend checks with: $proxy_hash"
-say "  (sstp-proxy's server.crt, which it forwards to sstp-backend in its PROXY v2 header)"
+say "certificate SHA-256 the backend verified:   $backend_hash"
+say "  (sstp-backend's binding_ok line: the hash in the client's Crypto Binding, matched"
+say "   against the one sstp-proxy forwarded in its PROXY v2 header)"
 say "sstp-backend: ${binding#*ev=}"
 say "  (the client's Crypto Binding carried that hash and a valid Compound MAC)"
-[ "$client_hash" = "$proxy_hash" ] || fail "the client saw another certificate than the proxy forwards"
+[ "$client_hash" = "$backend_hash" ] || fail "the client saw another certificate than the backend verified"
 
 # ---- ping through the tunnel
 ping_out=$(ip netns exec cli ping -c 3 -i 0.3 -W 2 "$PPP_SRV" 2>&1)

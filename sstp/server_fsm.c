@@ -388,6 +388,10 @@ static void bind_verify(struct sstp_srv *sm, const uint8_t *msg, struct sstp_srv
                                        trust, sm->hlak);
     if (rc == SSTP_OK) {
         out->bind = SSTP_SRV_BIND_OK;
+        /* verified: byte 15 is SHA-1 or SHA-256, the hash one of ours */
+        out->bind_hash = msg[SSTP_BIND_OFF_HASH_PROTO];
+        memcpy(out->bind_cert_hash, msg + SSTP_BIND_OFF_CERT_HASH,
+               sstp_bind_hash_len((enum sstp_bind_hash)out->bind_hash));
         timer_stop(sm, out, SSTP_SRV_T_NEGOTIATION);
         timer_start(sm, out, SSTP_SRV_T_HELLO);
         sm->echo_outstanding = false;
@@ -663,6 +667,8 @@ void sstp_srv_step(struct sstp_srv *sm, const struct sstp_srv_ev *ev,
     out->frame = SSTP_SRV_FRAME_NONE;
     out->bind = SSTP_SRV_BIND_NONE;
     out->bind_rc = SSTP_OK;
+    out->bind_hash = 0;
+    memset(out->bind_cert_hash, 0, sizeof(out->bind_cert_hash));
     out->rc = SSTP_OK;
     out->peer_status_valid = false;
     out->peer_attrib_id = 0;

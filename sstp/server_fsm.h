@@ -137,6 +137,11 @@ struct sstp_srv_actions {
     enum sstp_rc bind_rc;            /* BIND_FAILED: E_BIND_*, a ctrl code or E_FSM_TIMEOUT;
                                       * ppp_stop is set with it: nothing more
                                       * crosses, pppd is hung up at once */
+    uint8_t bind_hash;               /* BIND_OK: the hash protocol the client used
+                                      * (enum sstp_bind_hash); else 0 */
+    uint8_t bind_cert_hash[SSTP_BIND_FIELD_LEN]; /* BIND_OK: the certificate hash the
+                                      * client sent, which matched a trusted one
+                                      * (sstp_bind_hash_len(bind_hash) bytes); else 0 */
     enum sstp_rc rc;                 /* why this step aborted or closed; SSTP_OK if it
                                       * did neither or ended normally */
     bool peer_status_valid;          /* the peer's ABORT/DISCONNECT had a Status Info */

@@ -4,10 +4,13 @@
  * (plugin-proto.h), blocking for an ACK each time. Does not compute the
  * HLAK. Fails closed: any socket or ACK problem ends pppd, and so does a
  * second authentication on the link (the crypto binding covers only the
- * first). Never offers EAP: pppd 2.4.9 cannot give its full keys. */
+ * first). Never offers EAP: pppd 2.4.9 cannot give its full keys. With
+ * pppd's radius.so, names the RADIUS accounting session after sstp-lb's
+ * session id (see "RADIUS accounting" below). */
 
 /* pppd's headers come first: pppd.h typedefs bool, stdbool.h (via
  * plugin-proto.h) later redefines it as a macro, never the other way round. */
+#define _GNU_SOURCE 1           /* dlfcn.h: RTLD_DEFAULT, RTLD_NEXT, dladdr */
 #define INET6 1                 /* ipv6cp.h/eui64.h need it; Debian's pppd has IPV6CP */
 #include <pppd/pppd.h>
 #include <pppd/fsm.h>
@@ -18,6 +21,7 @@
 #include <pppd/chap-new.h>
 #include <pppd/chap_ms.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -44,6 +48,7 @@ char pppd_version[] = VERSION;
 static int backend_fd = -1;      /* from sstp-lb-fd; -1 until given */
 static int auth_reported;        /* AUTH acknowledged: the link's one authentication */
 static int eap_checked;          /* refuse_eap() ran */
+static int radius_checked;       /* name_radius_accounting() ran */
 
 static const char *auth_name(enum sstp_plugin_auth a)
 {
@@ -339,6 +344,104 @@ static void refuse_eap(void)
            "crypto binding needs MSK[0..31]", VERSION);
 }
 
+/* ---- RADIUS accounting ------------------------------------------------
+ *
+ * Operators join accounting records with `sstpctl sessions` on sstp-lb's
+ * session id, which sstp-backend passes as pppd's `ipparam` (the same value
+ * ip-up gets as $6 and SSTP_SESSION_ID). radius.so has no option for its
+ * Acct-Session-Id: radius_acct_start() takes it from radiusclient's
+ * rc_mksid(), and Debian's 2.4.9 build of that is broken (slprintf has no
+ * %lX/%hX: "%lX<start second in hex>%hX", shared by two sessions of one
+ * second). Two ways in, both used:
+ *  - rc_mksid below: radius.so (linked BIND_NOW) calls rc_mksid through
+ *    its PLT, and pppd dlopen()s plugins RTLD_GLOBAL, so when this plugin
+ *    is loaded before radius.so (sstp-backend's command line names it
+ *    before the options file) radius.so binds to this definition and
+ *    Acct-Session-Id is the session id in Start, Interim and Stop;
+ *  - `avpair Acct-Multi-Session-Id=<id>`, added before the first
+ *    authentication (radius.so parses avpairs then and appends them to
+ *    every request): the session id even when radius.so was loaded first
+ *    (e.g. from /etc/ppp/options) and keeps its own Acct-Session-Id. */
+
+#define RADIUS_SESSION_ID_MAX 32   /* radius.so's MAXSESSIONID: strncpy'd into 33 bytes */
+#define SESSION_ID_MAX 64          /* ours are 16 hex digits, a proxy's token <= 39 */
+#define SESSION_ID_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
+
+/* The session id from `ipparam`, or NULL if it is not one: a token that
+ * can go into an avpair string ("attr=value", ',' separates pairs) as is. */
+static const char *session_id(void)
+{
+    size_t n;
+
+    if (!ipparam)
+        return NULL;
+    n = strlen(ipparam);
+    if (n == 0 || n > SESSION_ID_MAX || strspn(ipparam, SESSION_ID_CHARS) != n)
+        return NULL;
+    return ipparam;
+}
+
+/* radiusclient's name for "a new accounting session id" (see above). An id
+ * radius.so cannot hold whole falls back to radius.so's own, never cut. */
+char *rc_mksid(void)
+{
+    static char fallback_msg_done;
+    const char *sid = session_id();
+    char *(*theirs)(void);
+
+    if (sid && strlen(sid) <= RADIUS_SESSION_ID_MAX)
+        return (char *)sid;
+    theirs = (char *(*)(void))dlsym(RTLD_NEXT, "rc_mksid");
+    if (!fallback_msg_done) {
+        fallback_msg_done = 1;
+        notice("sstp-lb: session id %q cannot be the RADIUS Acct-Session-Id (a token of at most "
+               "%d characters): radius.so's own is used, Acct-Multi-Session-Id carries it",
+               ipparam ? ipparam : "", RADIUS_SESSION_ID_MAX);
+    }
+    return theirs ? theirs() : (char *)"";
+}
+
+/* The object a symbol found in pppd's global scope belongs to is this
+ * plugin: compared by load address (&rc_mksid itself would go through our
+ * GOT and name whichever definition won). */
+static int defined_here(void *sym)
+{
+    Dl_info theirs, ours;
+
+    return sym && dladdr(sym, &theirs) && dladdr((void *)session_id, &ours) &&
+           theirs.dli_fbase == ours.dli_fbase;
+}
+
+/* Once per link, before LCP (so before radius.so's first request). Without
+ * radius.so nothing happens: `avpair` is its option, unknown to pppd. */
+static void name_radius_accounting(void)
+{
+    char attr[sizeof("Acct-Multi-Session-Id=") + SESSION_ID_MAX];
+    struct wordlist value = { NULL, attr };
+    struct wordlist opt = { &value, "avpair" };
+    const char *sid;
+
+    if (radius_checked)
+        return;
+    radius_checked = 1;
+    if (!dlsym(RTLD_DEFAULT, "radius_attributes_hook")) /* radius.so's public hook */
+        return;
+    sid = session_id();
+    if (!sid) {
+        notice("sstp-lb: ipparam %q is not an sstp-lb session id: RADIUS accounting will not "
+               "carry it", ipparam ? ipparam : "");
+        return;
+    }
+    slprintf(attr, sizeof(attr), "Acct-Multi-Session-Id=%s", sid);
+    if (!options_from_list(&opt, 1))
+        fatal("sstp-lb: radius.so refused `avpair %s`", attr);
+    if (defined_here(dlsym(RTLD_DEFAULT, "rc_mksid")))
+        info("sstp-lb: RADIUS accounting: Acct-Session-Id and Acct-Multi-Session-Id = %s", sid);
+    else
+        notice("sstp-lb: RADIUS accounting: radius.so was loaded before sstp-lb's plugin and "
+               "names Acct-Session-Id itself; Acct-Multi-Session-Id = %s", sid);
+}
+
 static void on_auth_up(void *arg, int val)
 {
     (void)arg;
@@ -347,13 +450,13 @@ static void on_auth_up(void *arg, int val)
 }
 
 /* Phases, in the order pppd walks them for each link: start_link() enters
- * SERIALCONN and ESTABLISH before LCP sends anything (EAP is withdrawn
- * then); link_established() enters AUTHENTICATE (even with no
- * authentication to do), which after a report means a renegotiation and
- * ends pppd; network_phase() fires auth_up and then enters NETWORK, before
- * CCP and IPCP open. Some pppd versions fire auth_up only when the peer had
- * to authenticate (2.4.8), so AUTH (method none) goes at NETWORK if auth_up
- * did not fire. NETWORK is entered again when the last network protocol
+ * SERIALCONN and ESTABLISH before LCP sends anything (EAP is withdrawn and
+ * radius.so's accounting named then); link_established() enters
+ * AUTHENTICATE (even with no authentication to do), which after a report
+ * means a renegotiation and ends pppd; network_phase() fires auth_up and
+ * then enters NETWORK, before CCP and IPCP open. Some pppd versions fire
+ * auth_up only when the peer had to authenticate (2.4.8), so AUTH (method
+ * none) goes at NETWORK if auth_up did not fire. NETWORK is entered again when the last network protocol
  * goes down (np_down(), also at teardown, after link_down): by then the
  * report was made, so nothing is sent twice. Without the option pppd stops
  * at the first phase change, before any negotiation. */
@@ -362,8 +465,10 @@ static void on_phase(void *arg, int p)
     (void)arg;
     if (backend_fd == -1 && p != PHASE_DEAD && p != PHASE_INITIALIZE)
         fatal("sstp-lb: plugin loaded without the %s option", SSTP_PLUGIN_FD_OPTION);
-    if (p == PHASE_SERIALCONN || p == PHASE_ESTABLISH)
+    if (p == PHASE_SERIALCONN || p == PHASE_ESTABLISH) {
         refuse_eap(); /* before LCP's first Configure-Request */
+        name_radius_accounting();
+    }
     else if (p == PHASE_AUTHENTICATE && auth_reported)
         /* LCP renegotiated (the peer sent a Configure-Request on the open
          * link) and pppd is about to authenticate again: a second identity

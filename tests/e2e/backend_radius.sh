@@ -8,12 +8,13 @@
 #             the backend reports keys=1 and binding_ok, ping crosses;
 #             accounting Start reaches FreeRADIUS with Calling-Station-Id =
 #             the client address the proxy's PROXY header carried, the
-#             user and the address sstpctl shows for the session; the
+#             user and the address sstpctl shows for the session, and
+#             Acct-Session-Id = Acct-Multi-Session-Id = its sstpctl id; the
 #             ip-up script gets SSTP_SESSION_ID and SSTP_CLIENT_ADDR
 #   relayed   radkeys' credentials without the keys (random HLAK) while
 #             radkeys is up (per_user_action=replace): refused before IPCP,
 #             no ip-up, no accounting Start, the live session untouched;
-#             then the live session ends: accounting Stop, same session id
+#             then the live session ends: accounting Stop, same session ids
 #   nokeys    FreeRADIUS accepts MS-CHAPv2 but returns no MS-MPPE keys:
 #             a compound MAC over a zero HLAK is refused; real sstpc is
 #             refused with the backend's reason, never up
@@ -164,9 +165,22 @@ calling=$(attr_of "$start" Calling-Station-Id)
     verdict_fail "keys: Calling-Station-Id is '$calling', not the client address $CLI_ADDR"
 acct_sid=$(attr_of "$start" Acct-Session-Id) || verdict_fail "keys: Start without Acct-Session-Id"
 [ "$(attr_of "$start" Framed-IP-Address)" = "${ADDR[radkeys]}" ] || verdict_fail "keys: Start with the wrong Framed-IP-Address"
+# The accounting session is sstp-lb's session id (the plugin's rc_mksid
+# and its avpair): one Acct-Session-Id, equal to the id sstpctl shows,
+# and Acct-Multi-Session-Id too.
+acct_ids_are_sid() {    # RECORD SID WHAT
+    [ "$(grep -o '|Acct-Session-Id = ' <<< "|$1" | wc -l)" = 1 ] ||
+        verdict_fail "$3: not exactly one Acct-Session-Id: $1"
+    [ "$(attr_of "|$1" Acct-Session-Id)" = "$2" ] ||
+        verdict_fail "$3: Acct-Session-Id is '$(attr_of "|$1" Acct-Session-Id)', not the session id $2"
+    [ "$(attr_of "|$1" Acct-Multi-Session-Id)" = "$2" ] ||
+        verdict_fail "$3: Acct-Multi-Session-Id is '$(attr_of "|$1" Acct-Multi-Session-Id)', not $2"
+}
+acct_ids_are_sid "$start" "$sid" "keys: Start"
+log_has "$BACKEND_LOG" "sstp-lb: RADIUS accounting: Acct-Session-Id and Acct-Multi-Session-Id = $sid" ||
+    verdict_fail "keys: pppd did not log the accounting session id"
 # sstpctl's row for this session: user, client and address must be the
-# ones accounting reported. (pppd 2.4.9's radius.so names the accounting
-# session itself, see the README: the sstpctl id is not in the record.)
+# ones accounting reported, under the same session id.
 row=$($SSTPCTL --json sessions | python3 -c '
 import json, sys
 for r in json.load(sys.stdin):
@@ -195,6 +209,7 @@ hang_up keys
 wait_for 10 eval '[ -n "$(detail_records Stop radkeys)" ]' || verdict_fail "keys: no accounting Stop"
 stop=$(detail_records Stop radkeys)
 [ "$(attr_of "$stop" Acct-Session-Id)" = "$acct_sid" ] || verdict_fail "keys: Stop's Acct-Session-Id differs from Start's"
+acct_ids_are_sid "$stop" "$sid" "keys: Stop"
 [ "$(attr_of "$stop" Calling-Station-Id)" = "$CLI_ADDR" ] || verdict_fail "keys: Stop's Calling-Station-Id is not $CLI_ADDR"
 
 # ---- nokeys: MS-CHAPv2 accepted without MS-MPPE keys
@@ -236,6 +251,17 @@ wait_for 25 client_has "${ADDR[radpap]}" || verdict_fail "pap: radpap not up wit
 tunnel_ping || verdict_fail "pap: no ping"
 has_line "$BACKEND_LOG" "ev=auth_ok * user=radpap method=pap" || verdict_fail "pap: no auth_ok method=pap"
 hang_up pap
+# each session's Start and Stop under its own id (radius.so's own ids
+# would repeat within one second)
+for u in nopolicy1 policy0a radpap; do
+    usid=$(log_line "$BACKEND_LOG" "ev=binding_ok * user=$u ") || verdict_fail "accounting: no binding_ok for $u"
+    usid=${usid#*sid=}
+    usid=${usid%% *}
+    [ "$usid" != "$sid" ] || verdict_fail "accounting: $u has radkeys' session id"
+    wait_for 10 eval '[ -n "$(detail_records Stop $u)" ]' || verdict_fail "accounting: no Stop for $u"
+    acct_ids_are_sid "$(detail_records Start $u)" "$usid" "accounting: $u Start"
+    acct_ids_are_sid "$(detail_records Stop $u)" "$usid" "accounting: $u Stop"
+done
 
 # ---- badpass: Access-Reject
 sstpc_as badpass radkeys "wrong-${PASS[radkeys]}" "$W/client.options"

@@ -30,7 +30,11 @@ Then it checks what it got against values it computes itself:
             through the plugin's fatal() on re-entering authentication,
             with one AUTH report only and no second CHAP Challenge. The
             noack scenario also checks that a pppd.options allowing only
-            EAP stops pppd at start (pppd 2.4.9 cannot give the MSK).
+            EAP stops pppd at start (pppd 2.4.9 cannot give the MSK), and
+            how the plugin names radius.so's accounting session from
+            ipparam (both attributes, only Acct-Multi-Session-Id when
+            radius.so was loaded first, a bad ipparam skipped, nothing
+            without radius.so), pppd going on to LCP each time.
 
 Usage (inside a uml.sh guest, namespaces "srv" and "cli" already made):
     plugin_test.py SCENARIO WORKDIR PLUGIN_SO
@@ -605,6 +609,7 @@ def run(scenario, work, plugin):
                 "IPCP never started (fail closed)")
         s.stop("cli", sig_timeout=0.5)     # its peer is gone: no TermAck will come
         option_checks(s, c)
+        radius_checks(s, c)
 
     elif scenario == "reauth":
         ok = s.pump(lambda: s.got("AUTH") and s.got("IP_UP") and "local  IP address" in s.log("cli"), 20)
@@ -683,6 +688,53 @@ def option_checks(s, c):
         want_text="EAP is the only authentication pppd.options allows")
     a.close()
     b.close()
+
+
+def radius_checks(s, c):
+    """With pppd's radius.so the plugin names the accounting session after
+    `ipparam` (sstp-backend's session id) before LCP starts: both
+    attributes when the plugin is loaded first (sstp-backend's order), only
+    Acct-Multi-Session-Id when radius.so came first; a non-token ipparam
+    is skipped with a notice. Without radius.so nothing is said or added.
+    In every case pppd goes on to LCP (no peer: it gives up after one
+    Configure-Request) rather than stopping in the plugin. No RADIUS
+    server is needed: radius.so reads its config at the first request."""
+    sid = SCRIPT_SET[0].split("=", 1)[1]
+    cases = [
+        ("radius-after", ["plugin", s.plugin, "plugin", "radius.so", "ipparam", sid],
+         "sstp-lb: RADIUS accounting: Acct-Session-Id and Acct-Multi-Session-Id = " + sid),
+        ("radius-first", ["plugin", "radius.so", "plugin", s.plugin, "ipparam", sid],
+         "sstp-lb: RADIUS accounting: radius.so was loaded before sstp-lb's plugin and names "
+         "Acct-Session-Id itself; Acct-Multi-Session-Id = " + sid),
+        ("radius-bad-ipparam", ["plugin", s.plugin, "plugin", "radius.so", "ipparam", "a,b=c"],
+         "sstp-lb: ipparam a,b=c is not an sstp-lb session id"),
+        ("no-radius", ["plugin", s.plugin, "ipparam", sid], ""),
+    ]
+    running = []                        # side by side: each waits ~1.5 s for LCP
+    for tag, extra, want in cases:
+        m, sl, path = s.open_pty()
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        name = "acct-" + tag
+        args = ([path] + s.common(name) + ["noauth", "lcp-max-configure", "1", "lcp-restart", "1"] +
+                extra + ["sstp-lb-fd", "3"])
+        p = s.spawn(name, "srv", args, fd3=b.fileno())
+        b.close()
+        running.append((tag, want, name, p, (m, sl), a))
+    for tag, want, name, p, fds, a in running:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        for fd in fds:
+            os.close(fd)
+        a.close()
+        with open(s.log_path(name) + ".out", errors="replace") as f:
+            text = f.read() + s.log(name)
+        said = [ln for ln in text.splitlines() if "RADIUS accounting" in ln or "session id" in ln]
+        c.check("sent [LCP ConfReq" in text and
+                (any(want in ln for ln in said) if want else not said),
+                "%s: pppd reached LCP (status %s), sstp-lb said %r" % (tag, p.returncode, said))
 
 
 def main():

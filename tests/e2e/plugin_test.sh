@@ -6,7 +6,10 @@
 #   pap       AUTH method PAP, no keys; IP_UP and IPV6_UP match IPCP/IPV6CP
 #   noauth    no authentication: AUTH (method none) still precedes IPCP
 #   noack     no ACK for AUTH: pppd exits ~10 s later, before IPCP; a bad,
-#             non-SEQPACKET or missing sstp-lb-fd stops pppd at once
+#             non-SEQPACKET or missing sstp-lb-fd stops pppd at once; with
+#             radius.so the plugin names the accounting session after
+#             ipparam (loaded after or before radius.so, bad ipparam), and
+#             without it adds nothing; pppd reaches LCP each time
 #   badack    an ACK for the wrong type: pppd exits at once
 #   reauth    an LCP renegotiation after the report: pppd ends itself
 #             (the plugin's fatal() on re-entering authentication)

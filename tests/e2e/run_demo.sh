@@ -85,11 +85,11 @@ check_printed() { # DIR -> WHY on failure
     want=${want%% *}
     hash=$(sed -n 's/^certificate SHA-256 the client sees: *\([0-9a-f]*\)$/\1/p' "$printed")
     [ "$hash" = "$want" ] || { WHY="client's certificate hash '$hash', server.crt's is $want"; return 1; }
-    hash=$(sed -n 's/^certificate SHA-256 the backend checks with: *\([0-9a-f]*\)$/\1/p' "$printed")
+    hash=$(sed -n 's/^certificate SHA-256 the backend verified: *\([0-9a-f]*\)$/\1/p' "$printed")
     [ "$hash" = "$want" ] || { WHY="the backend's certificate hash '$hash', server.crt's is $want"; return 1; }
-    grep -q "^sstp-backend: binding_ok .*user=sstp-demo" "$printed" &&
-        grep -q "ev=binding_ok .*user=sstp-demo" "$w/stack/sstp-backend.log" ||
-        { WHY="no binding_ok for sstp-demo (printed and in sstp-backend.log)"; return 1; }
+    grep -q "^sstp-backend: binding_ok .*user=sstp-demo cert_sha256=$want\$" "$printed" &&
+        grep -q "ev=binding_ok .*user=sstp-demo cert_sha256=$want\$" "$w/stack/sstp-backend.log" ||
+        { WHY="no binding_ok for sstp-demo with cert_sha256=$want (printed and in sstp-backend.log)"; return 1; }
     grep -q "^  3 packets transmitted, 3 received, 0% packet loss" "$printed" ||
         { WHY="ping: $(grep 'packets transmitted' "$printed" || echo 'no ping summary printed')"; return 1; }
     line=$(grep "^throughput client -> server: 8 MiB in [0-9.]* s = [0-9.]* Mbit/s" "$printed") ||

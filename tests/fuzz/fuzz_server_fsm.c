@@ -280,6 +280,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(before == SSTP_SRV_CALL_CONNECTED_PENDING && after == SSTP_SRV_CALL_CONNECTED);
             CHECK(out.timers_start & SSTP_SRV_TIMER_BIT(SSTP_SRV_T_HELLO));
             bind_ok = true;
+        } else {
+            CHECK(out.bind_hash == 0); /* a certificate hash only with a binding */
         }
         if (after == SSTP_SRV_CALL_CONNECTED)
             CHECK(bind_ok);

@@ -458,6 +458,11 @@ def s07_proxy_tlvs(ctx):
         auth_gated(r)
         c.call_connected(hlak, hash_proto=hp, cert_der=front)
         check(b.wait_log("binding_ok", 5, sid=uid), "binding against the TLV hash (proto %d) failed" % hp)
+        # the line names the hash it matched: the front certificate's, not its own
+        key = "cert_sha256" if hp == C.HASH_SHA256 else "cert_sha1"
+        logged = b.find("binding_ok", sid=uid).get(key)
+        check(logged == C.cert_hash(front, hp).hex() and logged != C.cert_hash(own, hp).hex(),
+              "binding_ok %s=%r, the front certificate's is %s" % (key, logged, C.cert_hash(front, hp).hex()))
         c.send(C.call_disconnect())
         check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
 

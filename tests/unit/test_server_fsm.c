@@ -539,6 +539,9 @@ static void test_setup_exact_bytes_and_timers(void **state)
     CTRL(f, VEC_A_CONNECTED);
     assert_int_equal(f->a.bind, SSTP_SRV_BIND_OK);
     assert_int_equal(f->a.bind_rc, SSTP_OK);
+    /* the hash the client sent and a trusted one matched (the second) */
+    assert_int_equal(f->a.bind_hash, SSTP_BIND_HASH_SHA256);
+    assert_memory_equal(f->a.bind_cert_hash, VEC_A_CERT_SHA256, 32);
     assert_int_equal(sstp_srv_state(&f->sm), SSTP_SRV_CALL_CONNECTED);
     assert_int_equal(f->a.timers_stop, TB(SSTP_SRV_T_NEGOTIATION));
     assert_int_equal(f->a.timers_start, TB(SSTP_SRV_T_HELLO));
@@ -562,6 +565,14 @@ static void test_sha1_binding(void **state)
     CTRL(f, VEC_B_CONNECTED);
     assert_int_equal(f->a.bind, SSTP_SRV_BIND_OK);
     assert_int_equal(sstp_srv_state(&f->sm), SSTP_SRV_CALL_CONNECTED);
+    static const uint8_t zero[12];
+    assert_int_equal(f->a.bind_hash, SSTP_BIND_HASH_SHA1);
+    assert_memory_equal(f->a.bind_cert_hash, VEC_B_CERT_SHA1, 20);
+    assert_memory_equal(f->a.bind_cert_hash + 20, zero, 12); /* not the client's padding */
+    /* the next step reports no binding and no hash */
+    ev_frame(f, SSTP_SRV_EV_PPP_FROM_PPPD, F_LCP, sizeof(F_LCP));
+    assert_int_equal(f->a.bind_hash, 0);
+    assert_memory_equal(f->a.bind_cert_hash, zero, 12);
     fx_free(f);
 }
 
@@ -606,6 +617,8 @@ static void test_deferral_keys_later(void **state)
 
     ev_keys(f, VEC_A_HLAK);
     assert_int_equal(f->a.bind, SSTP_SRV_BIND_OK);
+    assert_int_equal(f->a.bind_hash, SSTP_BIND_HASH_SHA256); /* from the kept message */
+    assert_memory_equal(f->a.bind_cert_hash, VEC_A_CERT_SHA256, 32);
     assert_int_equal(sstp_srv_state(&f->sm), SSTP_SRV_CALL_CONNECTED);
     assert_int_equal(f->a.timers_stop, TB(SSTP_SRV_T_NEGOTIATION));
     assert_int_equal(f->a.timers_start, TB(SSTP_SRV_T_HELLO));
