@@ -111,11 +111,20 @@ redis_shows_user() {
     return 1
 }
 # redis_user_sets SID: how many times MONITOR saw SID added to a per-user set
-# (the per-user policy ran for it).
+# (the session counted for a user: each interim upsert adds it again).
 redis_user_sets() {
     local sid=$1 line n=0
     while IFS= read -r line; do
         [[ $line == *'"ZADD" "sstp:user:'*"\"$sid\""* ]] && n=$((n + 1))
+    done < "$W/monitor.log"
+    echo $n
+}
+# redis_admissions SID: how many times the per-user policy admitted SID
+# (one auth_ok event per admission).
+redis_admissions() {
+    local sid=$1 line n=0
+    while IFS= read -r line; do
+        [[ $line == *'"XADD" "sstp:events"'*'"type" "auth_ok" "session" "'"$sid"'"'* ]] && n=$((n + 1))
     done < "$W/monitor.log"
     echo $n
 }
@@ -143,7 +152,7 @@ log_has "$BACKEND_LOG" "ev=ppp_up sid=$sid user=user2" && verdict_fail "reauth: 
 reason=$(log_line "$BACKEND_LOG" "sid=$sid *rc=E_BIND_REAUTH") ||
     verdict_fail "reauth: the backend logged no E_BIND_REAUTH for $sid"
 redis_shows_user "$sid" user2 && verdict_fail "reauth: Redis showed user2 for session $sid"
-[ "$(redis_user_sets "$sid")" -le 1 ] || verdict_fail "reauth: the per-user policy ran twice for $sid"
+[ "$(redis_admissions "$sid")" -le 1 ] || verdict_fail "reauth: the per-user policy ran twice for $sid"
 log_has "$BACKEND_LOG" "ev=policy_replace user=user2" && verdict_fail "reauth: the victim was replaced"
 victim_ok || verdict_fail "reauth: the victim's session was disturbed"
 gs_log "reauth: refused: ${reason#*ev=}"
@@ -187,7 +196,8 @@ log_has "$BACKEND_LOG" "ev=binding_fail sid=$sid " || verdict_fail "relayed: no 
 log_has "$BACKEND_LOG" "ev=ppp_up sid=$sid " && verdict_fail "relayed: ppp_up for $sid"
 log_has "$W/ip-up.log" "sid=$sid " && verdict_fail "relayed: ip-up ran for $sid"
 redis_shows_user "$sid" user2 && verdict_fail "relayed: Redis showed user2 for session $sid"
-[ "$(redis_user_sets "$sid")" = 0 ] || verdict_fail "relayed: the per-user policy ran for $sid"
+[ "$(redis_admissions "$sid")" = 0 ] || verdict_fail "relayed: the per-user policy ran for $sid"
+[ "$(redis_user_sets "$sid")" = 0 ] || verdict_fail "relayed: $sid was counted for a user"
 log_has "$BACKEND_LOG" "ev=policy_replace" && verdict_fail "relayed: the victim's session was replaced"
 victim_ok || verdict_fail "relayed: the victim's session was disturbed"
 log_has "$W/ip-up.log" "sid=$victim_sid " || verdict_fail "ip-up.sh never ran (even for the victim)"

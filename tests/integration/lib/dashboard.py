@@ -226,11 +226,9 @@ def t_fleet_page(env, fl, sv):
     s["proxy"]["id"] = "px-dashboard"
     p = env.proxy(s)
     p.wait_log(r"ev=registry worker=0 registered=", timeout=5)
-    now = int(time.time() * 1000)
-    # what a proxy's own registration writes (sstpctl proxies reads it)
-    fl.rc.cmd("HSET", P + "proxy:px-dashboard", "id", "px-dashboard", "addr", "127.0.0.1:%d" % env.port,
-              "version", "test", "workers", 1, "started", now - 60000, "heartbeat", now)
-    fl.rc.cmd("ZADD", P + "proxies", now, "px-dashboard")
+    # the proxy registers itself (proxy:<id>, the proxies index)
+    pf.wait_for(lambda: fl.rc.cmd("ZSCORE", P + "proxies", "px-dashboard") is not None, 5,
+                "the proxy never registered itself")
     clients = []
     for i, user in enumerate(("alice", "bob", "carol")):
         hlak = be.prepare(user)
