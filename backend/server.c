@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -88,12 +89,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             continue;
         }
         /* behind a proxy every connection has the proxy's address: the
-         * per-source limit only makes sense for direct clients */
-        if (l->kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(loop))) {
-            refuse(s, fd, BE_REFUSE_RATE, sa);
-            continue;
-        }
-        be_session_accept(s, l->kind, fd, sa, len);
+         * per-source limit only makes sense for direct clients. Over it, the
+         * client still gets a 503 it can read (after TLS), not a bare close */
+        bool over_rate = l->kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(loop));
+        be_session_accept(s, l->kind, fd, sa, len, over_rate);
     }
 }
 
@@ -145,6 +144,27 @@ static void stop_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* The tls listener's clients saw this server's certificate, or that of an
+ * offloader re-encrypting to it (sstp.trusted_cert_hash). */
+static int direct_trust_build(struct be_server *s)
+{
+    const struct be_hash_list *cfg = &s->cfg->trusted;
+    struct be_hash_list *t = &s->direct_trust;
+    t->sha256 = calloc(cfg->n_sha256 + 1, sizeof *t->sha256);
+    t->sha1 = calloc(cfg->n_sha1 + 1, sizeof *t->sha1);
+    if (!t->sha256 || !t->sha1)
+        return -1;
+    memcpy(t->sha256[0], s->own.sha256, SSTP_SHA256_LEN);
+    memcpy(t->sha1[0], s->own.sha1, SSTP_SHA1_LEN);
+    if (cfg->n_sha256)
+        memcpy(t->sha256 + 1, cfg->sha256, cfg->n_sha256 * sizeof *t->sha256);
+    if (cfg->n_sha1)
+        memcpy(t->sha1 + 1, cfg->sha1, cfg->n_sha1 * sizeof *t->sha1);
+    t->n_sha256 = cfg->n_sha256 + 1;
+    t->n_sha1 = cfg->n_sha1 + 1;
+    return 0;
+}
+
 int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config *cfg)
 {
     char err[512];
@@ -177,6 +197,10 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
         }
         char hex[2 * SSTP_SHA256_LEN + 1];
         log_info("cert", "sha256=%s", tls_hex(hex, s->own.sha256, SSTP_SHA256_LEN));
+        if (direct_trust_build(s) == -1) {
+            log_error("tls_config", "err=\"out of memory\"");
+            return -1;
+        }
     }
     if (cfg->listen_mtls && cfg->listen_mtls[0]) {
         o.client_ca = cfg->proxy_ca;
@@ -246,6 +270,8 @@ void be_server_cleanup(struct be_server *s)
     }
     SSL_CTX_free(s->tls_ctx);
     SSL_CTX_free(s->mtls_ctx);
+    free(s->direct_trust.sha256);
+    free(s->direct_trust.sha1);
     ratelimit_cleanup(&s->rate);
     srclimit_cleanup(&s->negotiating_by_source);
     buf_pool_cleanup(&s->pool);

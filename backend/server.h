@@ -87,6 +87,7 @@ struct be_server {
     SSL_CTX *tls_ctx;                   /* tls listener */
     SSL_CTX *mtls_ctx;                  /* mtls listener (requires proxy certificates) */
     struct tls_cert_hashes own;         /* of tls.cert: trusted on the direct listener */
+    struct be_hash_list direct_trust;   /* own + sstp.trusted_cert_hash: the tls listener's */
     struct be_listener listeners[BE_LISTEN_COUNT];
     struct buf_pool pool;
     struct ratelimit rate;
