@@ -13,6 +13,8 @@
 #   concurrent  20 sessions up at once (waves of 5), then all down: no pppd
 #               left, no fd growth in sstp-backend
 #   echo        hello_interval 2 s: ECHO_REQUEST/RESPONSE on an idle session
+#   haproxy     Debian's HAProxy re-encrypting to the tls listener: its
+#               certificate's hash trusted: up; not trusted: E_BIND_CERT_HASH
 #
 #   tests/e2e/run.sh [--debug] [SCENARIO...]
 # Prints one line per scenario, "PASS <name> (<seconds>s)" or
@@ -34,11 +36,12 @@ declare -A SCRIPT=(
     [mschapv2]=backend_mschapv2.sh [pap_early]=backend_pap_early.sh
     [certhash]=backend_certhash.sh [sigkill]=backend_sigkill.sh
     [concurrent]=backend_concurrent.sh [echo]=backend_echo.sh
+    [haproxy]=backend_haproxy.sh
 )
-declare -A TIMEOUT=([concurrent]=200 [certhash]=120)
+declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [haproxy]=120)
 declare -A MEM=([concurrent]=768M)
 # Longest first: with two lanes the suite ends about when the longest does.
-ALL=(concurrent certhash echo pap_early mschapv2 sigkill)
+ALL=(concurrent certhash haproxy echo pap_early mschapv2 sigkill)
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for sc in "${scenarios[@]}"; do
