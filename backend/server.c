@@ -19,6 +19,9 @@
 #define RATE_SLOTS 65536
 #define LOG_LIMIT_S 10.0 /* at most one line per interval for floodable events */
 #define STOP_SLACK_S 2.0 /* beyond disconnect_timeout + kill_grace */
+/* Connections over per_source_rate answered 503 at once (each costs a TLS
+ * handshake); beyond this a flood is closed at accept, as it was before */
+#define OVER_RATE_ANSWERS_MAX 64
 
 static const char *const refuse_names[] = {
 #define X(n, s) s,
@@ -48,9 +51,13 @@ bool be_log_limit_allow(struct be_log_limit *l, ev_tstamp now, uint64_t *out_sup
 static void refuse(struct be_server *s, int fd, enum be_refuse why, const struct sockaddr *peer)
 {
     char addr[NET_ADDR_STR_MAX];
+    uint64_t suppressed = 0;
     s->stats.refused[why]++;
-    /* one line per refusal is fine at these rates; floods hit per_source_rate first */
-    log_info("refuse", "peer=%s reason=%s", net_addr_str(peer, addr, sizeof addr), refuse_names[why]);
+    /* one line per refusal is fine at these rates; a flood over
+     * per_source_rate gets one line per interval */
+    if (why != BE_REFUSE_RATE || be_log_limit_allow(&s->log_refuse_source, ev_now(s->loop), &suppressed))
+        log_info("refuse", "peer=%s reason=%s suppressed=%llu", net_addr_str(peer, addr, sizeof addr),
+                 refuse_names[why], (unsigned long long)suppressed);
     close(fd);
 }
 
@@ -92,6 +99,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
          * per-source limit only makes sense for direct clients. Over it, the
          * client still gets a 503 it can read (after TLS), not a bare close */
         bool over_rate = l->kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(loop));
+        if (over_rate && s->n_over_rate >= OVER_RATE_ANSWERS_MAX) {
+            refuse(s, fd, BE_REFUSE_RATE, sa);
+            continue;
+        }
+        if (over_rate)
+            s->stats.refused[BE_REFUSE_RATE]++;
         be_session_accept(s, l->kind, fd, sa, len, over_rate);
     }
 }

@@ -95,6 +95,7 @@ struct be_server {
     struct be_log_limit log_refuse_source, log_auth_refused, log_unsafe_id;
     struct be_session *sessions;        /* doubly linked */
     uint64_t n_sessions, n_negotiating, next_id;
+    uint64_t n_over_rate;               /* sessions over per_source_rate being answered 503 */
     bool stopping;
     ev_signal sigterm, sigint, sighup;
     ev_timer stop_deadline;

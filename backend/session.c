@@ -151,6 +151,8 @@ void be_session_maybe_free(struct be_session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->n_sessions--;
+    if (s->busy && s->busy_why == BE_REFUSE_RATE)
+        srv->n_over_rate--;
     srv->stats.sessions_ended++;
     free(s);
     if (srv->stopping && srv->n_sessions == 0)
@@ -339,7 +341,8 @@ static void busy_reject(struct be_session *s)
     uint8_t out[256];
     struct sstp_wbuf w;
     uint64_t suppressed;
-    srv->stats.refused[s->busy_why]++;
+    if (s->busy_why != BE_REFUSE_RATE) /* that one is counted at accept, answered or not */
+        srv->stats.refused[s->busy_why]++;
     /* a client can repeat this at will: one line per interval */
     if (be_log_limit_allow(&srv->log_refuse_source, ev_now(srv->loop), &suppressed))
         log_info("refuse", "sid=%s client=%s reason=%s table=%s status=503 suppressed=%llu", s->sid,
@@ -932,6 +935,7 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
         s->busy = true;
         s->busy_why = BE_REFUSE_RATE;
         s->busy_verdict = SRCLIMIT_OK;
+        srv->n_over_rate++;
     } else if (kind == BE_LISTEN_TLS || pp_none(s)) {
         admit(s);
     }

@@ -20,6 +20,7 @@ Run: tests/integration/interop_haproxy.sh [-k SUBSTRING] [-v]"""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,6 @@ class Haproxy:
         check(up and self.proc.poll() is None, "haproxy did not start: %s" % self.text())
 
     def listening(self):
-        import socket
         try:
             socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
             return True
@@ -223,6 +223,24 @@ def i06_rate_limited_client_reads_503(ctx):
     check(b.stats().get("refused_rate") == 1, "the refusal is not counted once in refused_rate")
     c.close()
     c2.close()
+    # a flood: at most 64 over-rate connections are held for their answer
+    # (a TLS handshake each); the rest are closed at accept, as before
+    socks = [BT.raw_tcp(b, "tls") for _ in range(80)]
+    time.sleep(0.5)  # well within handshake_timeout (5 s)
+
+    def closed_now(s):
+        s.setblocking(False)
+        try:
+            return s.recv(1) == b""
+        except BlockingIOError:
+            return False
+        except ConnectionError:
+            return True
+    closed = sum(1 for s in socks if closed_now(s))
+    for s in socks:
+        s.close()
+    check(closed == 80 - 64, "%d of 80 flood connections closed at accept, want 16" % closed)
+    check(H.wait_until(lambda: b.stats().get("refused_rate") == 81, 3), "flood refusals not counted")
 
 
 @scenario
