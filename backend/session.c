@@ -815,11 +815,13 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     struct be_session *s = w->data;
-    if (s->phase == BE_PH_PROXY && pp_before_tls(s) && !s->io.ssl)
+    bool clear_header = s->phase == BE_PH_PROXY && pp_before_tls(s) && !s->io.ssl;
+    if (clear_header)
         read_proxy_before_tls(s);
     if (s->phase == BE_PH_TLS)
         tls_handshake(s);
-    if (s->phase > BE_PH_TLS && s->phase < BE_PH_CLOSED) {
+    /* a header before TLS still incomplete: nothing else may read the socket */
+    if (s->phase > BE_PH_TLS && s->phase < BE_PH_CLOSED && !(clear_header && s->phase == BE_PH_PROXY)) {
         if (revents & EV_CUSTOM)
             process_input(s);
         if (s->phase < BE_PH_CLOSED && flush_client(s) == 0 && s->phase < BE_PH_FLUSH)

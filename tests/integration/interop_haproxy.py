@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -195,6 +196,22 @@ def i05_mtls_placements_refuse_the_other(ctx):
     s.close()
     b.stats()
     check(b.wait_log("stats_err", 3, rc="E_PP_SIGNATURE", count=2), "refusals not counted by rc")
+    # the header dribbled byte by byte, the ClientHello right behind it:
+    # the backend reads no byte of TLS as header
+    hdr = C.proxy_v2("192.0.2.77", "192.0.2.1", 4077, 443)
+    raw = BT.raw_tcp(b, "mtls")
+    for i in range(len(hdr)):
+        raw.sendall(hdr[i:i + 1])
+        time.sleep(0.005)
+    tctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tctx.load_verify_locations(ctx.cert("ca.crt"))
+    tctx.load_cert_chain(ctx.cert("proxy-client.crt"), ctx.cert("proxy-client.key"))
+    c = C.SstpClient.__new__(C.SstpClient)
+    c.rbuf, c.sock = b"", tctx.wrap_socket(raw, server_hostname="localhost")
+    status, _ = c.http_handshake(corr_id=BT.corr())
+    check(status == 200, "dribbled header: HTTP %r" % status)
+    check(b.wait_log("start", 3, client="192.0.2.77:4077"), "the dribbled header's client address not used")
+    c.close()
     # inside (the default): a PROXY header before TLS fails the TLS handshake
     b2 = ctx.backend(listeners=("mtls",))
     s = BT.raw_tcp(b2, "mtls")
