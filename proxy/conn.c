@@ -928,7 +928,6 @@ static void established(struct px_conn *c)
     px_relay_run(c, 0, 0); /* the backend's first bytes go to the client now */
 }
 
-/* Returns 0 when everything is sent, 1 to wait, -1 when the attempt failed. */
 /* The PROXY v2 header, in the clear, before the TLS handshake. 0 sent, 1
  * again later, -1 failed (errno). */
 static int send_clear_header(struct px_conn *c)
@@ -946,6 +945,7 @@ static int send_clear_header(struct px_conn *c)
     return 0;
 }
 
+/* Returns 0 when everything is sent, 1 to wait, -1 when the attempt failed. */
 static int send_preamble(struct px_conn *c)
 {
     struct px_hs *hs = c->hs;
