@@ -14,6 +14,8 @@
 #              an error (B2's own certificate is not what the client saw)
 #   proxy_v2   HAProxy -> B3: up, and B3 knows the client's address from the
 #              PROXY v2 header HAProxy sends before its TLS handshake
+#   terminate  HAProxy terminating, send-proxy-v2 in plain TCP to B4's proxy
+#              listener (trusted_cert_hash = other.crt's): up, client address
 . "$E2E_DIR/lib/sstp.sh"
 
 fingerprint() {     # SHA-256 of a certificate's DER, lower-case hex
@@ -43,8 +45,13 @@ sstp_backend_conf "$W/backend3.conf" backend.id=e2e-backend-3 listen.tls= listen
     sstp.trusted_cert_hash="$front"
 bg_start backend3 ip netns exec $SRV_NS "$BACKEND_BIN" -c "$W/backend3.conf"
 wait_for 10 log_has "$W/backend3.log" "ev=ready" || verdict_fail "sstp-backend B3 did not start"
+sstp_backend_conf "$W/backend4.conf" backend.id=e2e-backend-4 listen.tls= listen.proxy=127.0.0.1:4446 \
+    listen.proxy_allow=127.0.0.1/32 sstp.trusted_cert_hash="$front"
+bg_start backend4 ip netns exec $SRV_NS "$BACKEND_BIN" -c "$W/backend4.conf"
+wait_for 10 log_has "$W/backend4.log" "ev=ready" || verdict_fail "sstp-backend B4 did not start"
 
-haproxy_start() {   # PORT [OPTIONS]: HAProxy on SRV_ADDR:443 re-encrypting to 127.0.0.1:PORT
+haproxy_start() {   # PORT [OPTIONS]: HAProxy on SRV_ADDR:443 in front of 127.0.0.1:PORT
+    local opts=${2-ssl verify required ca-file $CERTS/ca.crt}
     cat > "$W/haproxy.cfg" <<CFG
 global
     maxconn 64
@@ -55,7 +62,7 @@ defaults
     timeout server 60s
 listen sstp
     bind $SRV_ADDR:$SSTP_PORT ssl crt $W/haproxy-front.pem
-    server be 127.0.0.1:$1 ssl verify required ca-file $CERTS/ca.crt ${2:-}
+    server be 127.0.0.1:$1 $opts
 CFG
     bg_start haproxy ip netns exec $SRV_NS haproxy -db -f "$W/haproxy.cfg"
     wait_for 10 ip netns exec $SRV_NS bash -c "exec 3<>/dev/tcp/$SRV_ADDR/$SSTP_PORT" 2> /dev/null ||
@@ -92,7 +99,7 @@ bg_stop haproxy 5
 gs_log "untrusted: refused as expected (sstpc status $rc)"
 
 # proxy_v2: PROXY v2 before TLS to the mtls listener, HAProxy's client certificate
-haproxy_start 4445 "crt $W/haproxy-client.pem send-proxy-v2"
+haproxy_start 4445 "ssl verify required ca-file $CERTS/ca.crt crt $W/haproxy-client.pem send-proxy-v2"
 sstp_client_start proxy_v2 1 "$W/client.options"
 sstp_up 1 30 || verdict_fail "proxy_v2: tunnel not up within 30 s"
 ip netns exec $CLI_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "proxy_v2: ping failed"
@@ -104,7 +111,21 @@ wait_for 15 eval '[ "$(log_count "$W/backend3.log" "ev=close ")" -ge 1 ] && [ -z
 bg_stop haproxy 5
 gs_log "proxy_v2: up with the client's address"
 
+# terminate: HAProxy ends TLS, PROXY v2 + plain SSTP to the proxy listener
+haproxy_start 4446 "send-proxy-v2"
+sstp_client_start terminate 1 "$W/client.options"
+sstp_up 1 30 || verdict_fail "terminate: tunnel not up within 30 s"
+ip netns exec $CLI_NS ping -c 1 -W 2 -q $PPP_SRV_IP > /dev/null || verdict_fail "terminate: ping failed"
+log_has "$W/backend4.log" "ev=binding_ok * client=$CLI_ADDR:*" ||
+    verdict_fail "terminate: no binding_ok for the client's address $CLI_ADDR"
+bg_stop terminate 10
+wait_for 15 eval '[ "$(log_count "$W/backend4.log" "ev=close ")" -ge 1 ] && [ -z "$(procs_named pppd)" ]' ||
+    verdict_fail "terminate: session not closed after sstpc exit"
+bg_stop haproxy 5
+gs_log "terminate: up with the client's address"
+
 bg_stop backend2 15 || verdict_fail "B2 did not exit cleanly"
 bg_stop backend3 15 || verdict_fail "B3 did not exit cleanly"
+bg_stop backend4 15 || verdict_fail "B4 did not exit cleanly"
 sstp_backend_stop || verdict_fail "B1 did not exit cleanly"
-verdict_pass "HAProxy re-encrypt: its certificate's hash trusted: up; not trusted: refused (E_BIND_CERT_HASH); with send-proxy-v2 to mtls (before): up, client address kept"
+verdict_pass "HAProxy re-encrypt: its certificate's hash trusted: up; not trusted: refused (E_BIND_CERT_HASH); with send-proxy-v2 to mtls (before): up, client address kept; terminating + send-proxy-v2: up"
