@@ -13,8 +13,11 @@
 #   concurrent  20 sessions up at once (waves of 5), then all down: no pppd
 #               left, no fd growth in sstp-backend
 #   echo        hello_interval 2 s: ECHO_REQUEST/RESPONSE on an idle session
-#   haproxy     Debian's HAProxy re-encrypting to the tls listener: its
-#               certificate's hash trusted: up; not trusted: E_BIND_CERT_HASH
+#   haproxy     Debian's HAProxy in front: re-encrypting to the tls listener,
+#               its certificate's hash trusted: up; not trusted:
+#               E_BIND_CERT_HASH; re-encrypting with send-proxy-v2 to the
+#               mtls listener (mtls_proxy_header = before) and terminating
+#               with send-proxy-v2 to the proxy listener: up, client address
 #
 #   tests/e2e/run.sh [--debug] [SCENARIO...]
 # Prints one line per scenario, "PASS <name> (<seconds>s)" or
