@@ -109,7 +109,8 @@ const struct cfg_opt be_config_table[] = {
              "before = PROXY v2 before the TLS handshake (HAProxy `server ... ssl crt ... "
              "send-proxy-v2`): not integrity-protected, so use it only on a network you "
              "control; none = no header (a re-encrypting offloader without PROXY support): "
-             "the client address is the offloader's and sstp.trusted_cert_hash applies"),
+             "the client address is the offloader's and sstp.trusted_cert_hash applies. "
+             "Proxies that find this backend in the Redis registry send it inside"),
     OPT_CUSTOM("listen", "proxy_allow", proxy_allow, cfg_parse_cidrs, cfg_release_cidrs,
                "source addresses/CIDRs whose PROXY headers and sstp-lb TLVs are trusted "
                "(repeatable); connections from other sources to the proxy/mtls listeners "
