@@ -17,11 +17,29 @@ sstp_backend_conf "$W/backend.conf"
 sstp_backend_start "$W/backend.conf" || verdict_fail "sstp-backend did not start"
 fds0=$(fd_count "$BACKEND_PID")
 
+# sstpc 1.0.18's own race (e2e-uml.md) ends a client right after "Connected
+# to", before it sent one byte of HTTP: the server never saw a request. A
+# real user's client retries; so does this test, once per client, counted.
+declare -A raced=()
+retry_raced() {     # user $1's sstpc died of the client race: start it again
+    local i=$1 log="$SSTPLB_WORK/sstpc-$1.log"
+    [ -z "${raced[$i]:-}" ] && ! bg_alive "sstpc-$i" &&
+        grep -q 'event loop terminated unsuccessfully' "$log" 2> /dev/null &&
+        ! grep -q 'Connection Established' "$log" || return 0
+    raced[$i]=1
+    mv "$log" "$log.raced"
+    gs_log "user$i: sstpc client race, started again"
+    sstp_client_start "sstpc-$i" "$i" "$W/client.options"
+}
+
 all_up() {          # users $1..$2 have both tunnel ends
-    local i
+    local i ok=0
     for ((i = $1; i <= $2; i++)); do
-        _sstp_both_ends "$i" || return 1
+        _sstp_both_ends "$i" && continue
+        retry_raced "$i"
+        ok=1
     done
+    return $ok
 }
 
 race_delay_on veth0 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed"
@@ -79,5 +97,5 @@ kill -HUP "$BACKEND_PID"
 wait_for 5 log_has "$BACKEND_LOG" "ev=stats sessions=0 negotiating=0 " ||
     verdict_fail "stats after teardown: $(log_line "$BACKEND_LOG" "ev=stats")"
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
-echo "timing: sessions=$N wave=$WAVE up_ms=$up_ms down_ms=$down_ms fds_idle=$fds0 fds_up=$fds_up"
+echo "timing: sessions=$N wave=$WAVE up_ms=$up_ms down_ms=$down_ms fds_idle=$fds0 fds_up=$fds_up client_races=${#raced[@]}"
 verdict_pass "$N sessions up in ${up_ms}ms (waves of $WAVE), down in ${down_ms}ms, fds $fds0 -> $fds_up -> $fds0"

@@ -13,6 +13,15 @@
 #   concurrent  20 sessions up at once (waves of 5), then all down: no pppd
 #               left, no fd growth in sstp-backend
 #   echo        hello_interval 2 s: ECHO_REQUEST/RESPONSE on an idle session
+#   binding_attack  lib/attacker.py (its own PPP) next to a real victim:
+#               re-authentication as another user, zero-HLAK and relayed
+#               bindings refused before IPCP (no ip-up, never in Redis, the
+#               victim untouched); EAP never offered; 500 negotiations from
+#               one address (or one IPv6 /64) capped per source, another
+#               source's sstpc still connects
+#   radius      pppd's radius.so against FreeRADIUS behind sstp-proxy:
+#               MS-CHAPv2 keys bind, no keys refused with the reason, PAP,
+#               wrong password, accounting Start/Stop with the client address
 #   haproxy     Debian's HAProxy in front: re-encrypting to the tls listener,
 #               its certificate's hash trusted: up; not trusted:
 #               E_BIND_CERT_HASH; re-encrypting with send-proxy-v2 to the
@@ -39,12 +48,13 @@ declare -A SCRIPT=(
     [mschapv2]=backend_mschapv2.sh [pap_early]=backend_pap_early.sh
     [certhash]=backend_certhash.sh [sigkill]=backend_sigkill.sh
     [concurrent]=backend_concurrent.sh [echo]=backend_echo.sh
+    [binding_attack]=backend_binding_attack.sh [radius]=backend_radius.sh
     [haproxy]=backend_haproxy.sh
 )
-declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [haproxy]=120)
-declare -A MEM=([concurrent]=768M)
+declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [binding_attack]=200 [radius]=200 [haproxy]=120)
+declare -A MEM=([concurrent]=768M [binding_attack]=768M [radius]=768M)
 # Longest first: with two lanes the suite ends about when the longest does.
-ALL=(concurrent certhash haproxy echo pap_early mschapv2 sigkill)
+ALL=(concurrent binding_attack radius certhash haproxy echo pap_early mschapv2 sigkill)
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for sc in "${scenarios[@]}"; do

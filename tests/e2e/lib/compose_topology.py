@@ -53,6 +53,7 @@ KNOWN_SERVICE_KEYS = {
     "build", "image", "restart", "depends_on", "sysctls", "volumes",
     "healthcheck", "environment", "ports", "networks", "cap_add", "devices",
     "command", "entrypoint",
+    "stop_grace_period",  # compose's wait after SIGTERM; the guest stops services itself
 }
 # Capabilities and devices a root process in the UML guest already has.
 KNOWN_CAPS = {"NET_ADMIN"}
