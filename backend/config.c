@@ -12,6 +12,7 @@
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
 static const char *const hashes[] = { "sha256", "sha1", "both", NULL };
+static const char *const pp_placements[] = { "inside", "before", "none", NULL };
 static const char *const user_actions[] = { "deny", "replace", NULL };
 static const char *const user_norms[] = { "none", "fold", NULL };
 
@@ -102,7 +103,15 @@ const struct cfg_opt be_config_table[] = {
         "a PROXY v1/v2 header is required; only sources in proxy_allow are accepted"),
     OPT_CUSTOM("listen", "mtls", listen_mtls, cfg_parse_addr, cfg_release_str,
         "address for sstp-proxy over TLS; the proxy must present a certificate signed by "
-        "tls.proxy_ca; a PROXY v2 header is required"),
+        "tls.proxy_ca; a PROXY header is read as mtls_proxy_header says"),
+    OPT_ENUM("listen", "mtls_proxy_header", mtls_proxy_header, pp_placements, "inside",
+             "where the mtls listener reads the PROXY header: inside = PROXY v1/v2 inside TLS "
+             "(sstp-proxy; the header and its certificate hash TLVs are integrity-protected); "
+             "before = PROXY v2 before the TLS handshake (HAProxy `server ... ssl crt ... "
+             "send-proxy-v2`): not integrity-protected, so use it only on a network you "
+             "control; none = no header (a re-encrypting offloader without PROXY support): "
+             "the client address is the offloader's and sstp.trusted_cert_hash applies. "
+             "Proxies that find this backend in the Redis registry send it inside"),
     OPT_CUSTOM("listen", "proxy_allow", proxy_allow, cfg_parse_cidrs, cfg_release_cidrs,
                "source addresses/CIDRs whose PROXY headers and sstp-lb TLVs are trusted "
                "(repeatable); connections from other sources to the proxy/mtls listeners "
@@ -127,7 +136,9 @@ const struct cfg_opt be_config_table[] = {
     OPT_CUSTOM("sstp", "trusted_cert_hash", trusted, parse_hashes, release_hashes,
                "hex SHA-256 or SHA-1 of a certificate presented to clients by a third-party "
                "TLS offloader (repeatable, for rollover); used when a connection carries no "
-               "sstp-lb hash TLVs"),
+               "sstp-lb hash TLVs, and on the tls listener beside this server's own certificate "
+               "(an offloader that re-encrypts to it: HAProxy `ssl`, F5 re-encrypt, a cloud "
+               "TLS listener)"),
     OPT("sstp", "negotiation_timeout", CFG_MSEC, negotiation_timeout, 1, 600, "60s",
         "time for CALL_CONNECT_REQUEST and for CALL_CONNECTED (MS-SSTP 3.3.2)"),
     OPT("sstp", "hello_interval", CFG_MSEC, hello_interval, 1, 600, "60s",
@@ -166,7 +177,9 @@ const struct cfg_opt be_config_table[] = {
         "IPv6 prefix length that counts as one source for max_negotiating_per_source (one "
         "host usually owns a whole /64)"),
     OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "20",
-        "new connections per second from one source address (0 = unlimited)"),
+        "new connections per second from one source address on the tls listener (0 = "
+        "unlimited); one more is answered HTTP 503 with Retry-After after its TLS handshake "
+        "and request head, and counted (refused{reason=per_source_rate})"),
     OPT("limits", "per_source_burst", CFG_INT, per_source_burst, 1, 1000000, "40",
         "burst allowance of per_source_rate"),
 

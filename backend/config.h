@@ -32,6 +32,13 @@ struct be_hash_list {
     size_t n_sha1;
 };
 
+/* Where the mtls listener reads the PROXY header (listen.mtls_proxy_header). */
+enum be_pp_placement {
+    BE_PP_INSIDE = 0, /* inside TLS, after the handshake: sstp-proxy (integrity-protected) */
+    BE_PP_BEFORE = 1, /* PROXY v2 before the TLS handshake: HAProxy `ssl send-proxy-v2` */
+    BE_PP_NONE   = 2, /* no header: an offloader that re-encrypts without one */
+};
+
 struct be_config {
     char *id;
     int log_level, log_format;
@@ -39,6 +46,7 @@ struct be_config {
     long weight;
 
     char *listen_tls, *listen_proxy, *listen_mtls;
+    int mtls_proxy_header;             /* enum be_pp_placement */
     struct net_cidr_list proxy_allow;
 
     char *cert, *key, *ciphers, *ciphersuites, *proxy_ca;

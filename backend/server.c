@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,9 @@
 #define RATE_SLOTS 65536
 #define LOG_LIMIT_S 10.0 /* at most one line per interval for floodable events */
 #define STOP_SLACK_S 2.0 /* beyond disconnect_timeout + kill_grace */
+/* Connections over per_source_rate answered 503 at once (each costs a TLS
+ * handshake); beyond this a flood is closed at accept, as it was before */
+#define OVER_RATE_ANSWERS_MAX 64
 
 static const char *const refuse_names[] = {
 #define X(n, s) s,
@@ -92,9 +96,13 @@ static uint64_t fleet_load(bool *stopping, void *ud)
 static void refuse(struct be_server *s, int fd, enum be_refuse why, const struct sockaddr *peer)
 {
     char addr[NET_ADDR_STR_MAX];
+    uint64_t suppressed = 0;
     s->stats.refused[why]++;
-    /* one line per refusal is fine at these rates; floods hit per_source_rate first */
-    log_info("refuse", "peer=%s reason=%s", net_addr_str(peer, addr, sizeof addr), refuse_names[why]);
+    /* one line per refusal is fine at these rates; a flood over
+     * per_source_rate gets one line per interval */
+    if (why != BE_REFUSE_RATE || be_log_limit_allow(&s->log_refuse_source, ev_now(s->loop), &suppressed))
+        log_info("refuse", "peer=%s reason=%s suppressed=%llu", net_addr_str(peer, addr, sizeof addr),
+                 refuse_names[why], (unsigned long long)suppressed);
     close(fd);
 }
 
@@ -133,12 +141,16 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             continue;
         }
         /* behind a proxy every connection has the proxy's address: the
-         * per-source limit only makes sense for direct clients */
-        if (l->kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(loop))) {
+         * per-source limit only makes sense for direct clients. Over it, the
+         * client still gets a 503 it can read (after TLS), not a bare close */
+        bool over_rate = l->kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(loop));
+        if (over_rate && s->n_over_rate >= OVER_RATE_ANSWERS_MAX) {
             refuse(s, fd, BE_REFUSE_RATE, sa);
             continue;
         }
-        be_session_accept(s, l->kind, fd, sa, len);
+        if (over_rate)
+            s->stats.refused[BE_REFUSE_RATE]++;
+        be_session_accept(s, l->kind, fd, sa, len, over_rate);
     }
 }
 
@@ -190,6 +202,27 @@ static void stop_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* The tls listener's clients saw this server's certificate, or that of an
+ * offloader re-encrypting to it (sstp.trusted_cert_hash). */
+static int direct_trust_build(struct be_server *s)
+{
+    const struct be_hash_list *cfg = &s->cfg->trusted;
+    struct be_hash_list *t = &s->direct_trust;
+    t->sha256 = calloc(cfg->n_sha256 + 1, sizeof *t->sha256);
+    t->sha1 = calloc(cfg->n_sha1 + 1, sizeof *t->sha1);
+    if (!t->sha256 || !t->sha1)
+        return -1;
+    memcpy(t->sha256[0], s->own.sha256, SSTP_SHA256_LEN);
+    memcpy(t->sha1[0], s->own.sha1, SSTP_SHA1_LEN);
+    if (cfg->n_sha256)
+        memcpy(t->sha256 + 1, cfg->sha256, cfg->n_sha256 * sizeof *t->sha256);
+    if (cfg->n_sha1)
+        memcpy(t->sha1 + 1, cfg->sha1, cfg->n_sha1 * sizeof *t->sha1);
+    t->n_sha256 = cfg->n_sha256 + 1;
+    t->n_sha1 = cfg->n_sha1 + 1;
+    return 0;
+}
+
 int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config *cfg)
 {
     char err[512];
@@ -222,6 +255,10 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
         }
         char hex[2 * SSTP_SHA256_LEN + 1];
         log_info("cert", "sha256=%s", tls_hex(hex, s->own.sha256, SSTP_SHA256_LEN));
+        if (direct_trust_build(s) == -1) {
+            log_error("tls_config", "err=\"out of memory\"");
+            return -1;
+        }
     }
     if (cfg->listen_mtls && cfg->listen_mtls[0]) {
         o.client_ca = cfg->proxy_ca;
@@ -297,6 +334,8 @@ void be_server_cleanup(struct be_server *s)
     }
     SSL_CTX_free(s->tls_ctx);
     SSL_CTX_free(s->mtls_ctx);
+    free(s->direct_trust.sha256);
+    free(s->direct_trust.sha1);
     ratelimit_cleanup(&s->rate);
     srclimit_cleanup(&s->negotiating_by_source);
     buf_pool_cleanup(&s->pool);

@@ -87,6 +87,7 @@ struct be_server {
     SSL_CTX *tls_ctx;                   /* tls listener */
     SSL_CTX *mtls_ctx;                  /* mtls listener (requires proxy certificates) */
     struct tls_cert_hashes own;         /* of tls.cert: trusted on the direct listener */
+    struct be_hash_list direct_trust;   /* own + sstp.trusted_cert_hash: the tls listener's */
     struct be_listener listeners[BE_LISTEN_COUNT];
     struct buf_pool pool;
     struct ratelimit rate;
@@ -94,6 +95,7 @@ struct be_server {
     struct be_log_limit log_refuse_source, log_auth_refused, log_unsafe_id;
     struct be_session *sessions;        /* doubly linked */
     uint64_t n_sessions, n_negotiating, next_id;
+    uint64_t n_over_rate;               /* sessions over per_source_rate being answered 503 */
     bool stopping;
     ev_signal sigterm, sigint, sighup;
     ev_timer stop_deadline;

@@ -154,6 +154,8 @@ void be_session_maybe_free(struct be_session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->n_sessions--;
+    if (s->busy && s->busy_why == BE_REFUSE_RATE)
+        srv->n_over_rate--;
     srv->stats.sessions_ended++;
     free(s);
     if (srv->stopping && srv->n_sessions == 0)
@@ -347,7 +349,8 @@ static void busy_reject(struct be_session *s)
     uint8_t out[256];
     struct sstp_wbuf w;
     uint64_t suppressed;
-    srv->stats.refused[s->busy_why]++;
+    if (s->busy_why != BE_REFUSE_RATE) /* that one is counted at accept, answered or not */
+        srv->stats.refused[s->busy_why]++;
     /* a client can repeat this at will: one line per interval */
     if (be_log_limit_allow(&srv->log_refuse_source, ev_now(srv->loop), &suppressed))
         log_info("refuse", "sid=%s client=%s reason=%s table=%s status=503 suppressed=%llu", s->sid,
@@ -364,6 +367,26 @@ static bool looks_like_proxy_header(const uint8_t *p, size_t n)
 {
     static const uint8_t v2[] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D };
     return (n >= 6 && memcmp(p, "PROXY ", 6) == 0) || (n >= 6 && memcmp(p, v2, 6) == 0);
+}
+
+static void trust_list(struct be_session *s, const struct be_hash_list *l)
+{
+    s->trust.sha256 = (const uint8_t(*)[32])l->sha256;
+    s->trust.n_sha256 = l->n_sha256;
+    s->trust.sha1 = (const uint8_t(*)[20])l->sha1;
+    s->trust.n_sha1 = l->n_sha1;
+    sstp_srv_set_trust(&s->fsm, &s->trust);
+}
+
+/* The mtls listener's PROXY header placement (listen.mtls_proxy_header). */
+static bool pp_before_tls(const struct be_session *s)
+{
+    return s->kind == BE_LISTEN_MTLS && s->srv->cfg->mtls_proxy_header == BE_PP_BEFORE;
+}
+
+static bool pp_none(const struct be_session *s)
+{
+    return s->kind == BE_LISTEN_MTLS && s->srv->cfg->mtls_proxy_header == BE_PP_NONE;
 }
 
 /* The TLVs of an authenticated sstp-proxy say which certificate the client
@@ -383,13 +406,10 @@ static void trust_from_proxy(struct be_session *s, const struct sstp_pp_hdr *h)
             s->trust.sha1 = (const uint8_t(*)[20])s->tlv_sha1;
             s->trust.n_sha1 = 1;
         }
+        sstp_srv_set_trust(&s->fsm, &s->trust);
     } else {
-        s->trust.sha256 = (const uint8_t(*)[32])cfg->sha256;
-        s->trust.n_sha256 = cfg->n_sha256;
-        s->trust.sha1 = (const uint8_t(*)[20])cfg->sha1;
-        s->trust.n_sha1 = cfg->n_sha1;
+        trust_list(s, cfg);
     }
-    sstp_srv_set_trust(&s->fsm, &s->trust);
 }
 
 static int parse_proxy(struct be_session *s)
@@ -421,13 +441,15 @@ static int parse_proxy(struct be_session *s)
     if (h.present & SSTP_PP_HAS_META)
         log_sanitize(s->proxy_id, sizeof s->proxy_id, (const char *)h.meta.proxy_id.p,
                      h.meta.proxy_id.len);
+    s->sni[0] = '\0'; /* the client's SNI, or none: never a hop's */
     if (h.present & SSTP_PP_HAS_AUTHORITY)
         log_sanitize(s->sni, sizeof s->sni, (const char *)h.authority.p, h.authority.len);
     if (h.n_foreign)
         log_info("proxy_foreign_tlv", "sid=%s count=%u", s->sid, h.n_foreign);
     trust_from_proxy(s, &h);
     buf_consume(&s->cin, used);
-    admit(s);
+    if (!s->busy)
+        admit(s);
     s->phase = BE_PH_HTTP;
     return 0;
 }
@@ -706,6 +728,74 @@ void be_session_update_client(struct be_session *s)
         ev_feed_event(s->srv->loop, &s->cw, EV_CUSTOM);
 }
 
+/* The TLS server side of a tls or mtls connection. 0, or -1 (no SSL). */
+static int tls_start(struct be_session *s)
+{
+    s->io.ssl = SSL_new(s->kind == BE_LISTEN_TLS ? s->srv->tls_ctx : s->srv->mtls_ctx);
+    if (!s->io.ssl || SSL_set_fd(s->io.ssl, s->io.fd) != 1) {
+        SSL_free(s->io.ssl);
+        s->io.ssl = NULL;
+        return -1;
+    }
+    s->phase = BE_PH_TLS;
+    return 0;
+}
+
+/* PROXY v2 in front of the TLS handshake (HAProxy's send-proxy-v2 with
+ * ssl): read exactly its signature, its fixed part, then the length it
+ * announces, so no byte of the ClientHello is taken from the socket. v1
+ * (a line of unknown length) is refused here. */
+static void read_proxy_before_tls(struct be_session *s)
+{
+    static const uint8_t sig[] = SSTP_PP2_SIG;
+    enum { SIG_LEN = sizeof sig - 1, FIXED_LEN = 16 }; /* PROXY v2 §2.2 */
+    if (buf_take(&s->srv->pool, &s->cin) == -1) {
+        be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+        be_session_close_transport(s);
+        return;
+    }
+    while (s->phase == BE_PH_PROXY) {
+        size_t have = buf_len(&s->cin);
+        const uint8_t *p = buf_rptr(&s->cin);
+        size_t want = have < SIG_LEN ? SIG_LEN : have < FIXED_LEN ? FIXED_LEN
+                                                                 : FIXED_LEN + ((size_t)p[14] << 8 | p[15]);
+        if (have >= SIG_LEN && memcmp(p, sig, SIG_LEN) != 0) {
+            s->srv->stats.proto_err[SSTP_E_PP_SIGNATURE]++;
+            be_session_set_term(s, 'C', SSTP_E_PP_SIGNATURE);
+            log_info("proxy_reject", "sid=%s peer=%s rc=%s placement=before", s->sid, s->client_str,
+                     sstp_rc_name(SSTP_E_PP_SIGNATURE));
+            be_session_close_transport(s);
+            return;
+        }
+        /* the parser judges the fixed part (an over-long header is an error
+         * before its body is read), and takes the header once whole */
+        if (have >= FIXED_LEN && parse_proxy(s) == -1)
+            return;
+        if (s->phase != BE_PH_PROXY)
+            break;
+        if (want > have + buf_room(&s->cin)) {
+            be_session_set_term(s, 'C', SSTP_E_NOSPACE);
+            be_session_close_transport(s);
+            return;
+        }
+        ssize_t n = recv(s->io.fd, buf_wptr(&s->cin), want - have, 0);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            be_session_set_term(s, 'C', SSTP_OK);
+            be_session_close_transport(s);
+            return;
+        }
+        s->bytes_in += (uint64_t)n;
+        s->cin.tail += (size_t)n;
+    }
+    buf_release(&s->srv->pool, &s->cin);
+    if (tls_start(s) == -1) {
+        be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+        be_session_close_transport(s);
+    }
+}
+
 static void tls_handshake(struct be_session *s)
 {
     int r = io_accept(&s->io);
@@ -721,19 +811,25 @@ static void tls_handshake(struct be_session *s)
         return;
     }
     s->io.want = 0;
+    /* behind a PROXY header the client's SNI is its AUTHORITY TLV: the
+     * hop's SNI names the backend, not what the client asked for */
     const char *sni = SSL_get_servername(s->io.ssl, TLSEXT_NAMETYPE_host_name);
-    if (sni)
+    if (sni && (s->kind == BE_LISTEN_TLS || pp_none(s)))
         log_sanitize(s->sni, sizeof s->sni, sni, strlen(sni));
-    s->phase = s->kind == BE_LISTEN_MTLS ? BE_PH_PROXY : BE_PH_HTTP;
+    s->phase = s->kind == BE_LISTEN_MTLS && !pp_none(s) && !pp_before_tls(s) ? BE_PH_PROXY : BE_PH_HTTP;
 }
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     struct be_session *s = w->data;
+    bool clear_header = s->phase == BE_PH_PROXY && pp_before_tls(s) && !s->io.ssl;
+    if (clear_header)
+        read_proxy_before_tls(s);
     if (s->phase == BE_PH_TLS)
         tls_handshake(s);
-    if (s->phase > BE_PH_TLS && s->phase < BE_PH_CLOSED) {
+    /* a header before TLS still incomplete: nothing else may read the socket */
+    if (s->phase > BE_PH_TLS && s->phase < BE_PH_CLOSED && !(clear_header && s->phase == BE_PH_PROXY)) {
         if (revents & EV_CUSTOM)
             process_input(s);
         if (s->phase < BE_PH_CLOSED && flush_client(s) == 0 && s->phase < BE_PH_FLUSH)
@@ -770,7 +866,7 @@ static void hash_bitmask(const struct be_config *cfg, struct sstp_srv_cfg *fc)
 }
 
 int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
-                      const struct sockaddr *peer, socklen_t peer_len)
+                      const struct sockaddr *peer, socklen_t peer_len, bool over_rate)
 {
     const struct be_config *cfg = srv->cfg;
     uint8_t nonce[SSTP_NONCE_LEN], rnd[8];
@@ -803,12 +899,11 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
     sstp_srv_init(&s->fsm, &fc, nonce);
     OPENSSL_cleanse(nonce, sizeof nonce);
     if (kind == BE_LISTEN_TLS) {
-        /* single-node mode: the client saw our own certificate */
-        s->trust.sha256 = (const uint8_t(*)[32])srv->own.sha256;
-        s->trust.n_sha256 = 1;
-        s->trust.sha1 = (const uint8_t(*)[20])srv->own.sha1;
-        s->trust.n_sha1 = 1;
-        sstp_srv_set_trust(&s->fsm, &s->trust);
+        /* single-node mode: the client saw our own certificate, or that of
+         * an offloader re-encrypting to us */
+        trust_list(s, &srv->direct_trust);
+    } else if (kind == BE_LISTEN_MTLS && cfg->mtls_proxy_header == BE_PP_NONE) {
+        trust_list(s, &cfg->trusted); /* no header, so no TLVs: the offloader's certificate */
     }
 
     s->http = malloc(sizeof *s->http);
@@ -820,19 +915,14 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
     }
     sstp_http_req_init(s->http, (size_t)cfg->max_head);
 
-    if (kind != BE_LISTEN_PROXY) {
-        s->io.ssl = SSL_new(kind == BE_LISTEN_TLS ? srv->tls_ctx : srv->mtls_ctx);
-        if (!s->io.ssl || SSL_set_fd(s->io.ssl, fd) != 1) {
-            SSL_free(s->io.ssl);
-            free(s->http);
-            free(s);
-            close(fd);
-            srv->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
-            return -1;
-        }
-        s->phase = BE_PH_TLS;
-    } else {
+    if (kind == BE_LISTEN_PROXY || pp_before_tls(s)) {
         s->phase = BE_PH_PROXY;
+    } else if (tls_start(s) == -1) {
+        free(s->http);
+        free(s);
+        close(fd);
+        srv->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
+        return -1;
     }
 
     ev_io_init(&s->cw, client_cb, fd, 0);
@@ -851,8 +941,14 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
     srv->sessions = s;
     srv->n_sessions++;
     /* behind sstp-proxy the client's address comes with the PROXY header */
-    if (kind == BE_LISTEN_TLS)
+    if (over_rate) {
+        s->busy = true;
+        s->busy_why = BE_REFUSE_RATE;
+        s->busy_verdict = SRCLIMIT_OK;
+        srv->n_over_rate++;
+    } else if (kind == BE_LISTEN_TLS || pp_none(s)) {
         admit(s);
+    }
     srv->stats.accepted[kind]++;
     ev_timer_start(srv->loop, &s->deadline);
     log_debug("accept", "sid=%s peer=%s listener=%d", s->sid, s->client_str, (int)kind);

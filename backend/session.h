@@ -107,10 +107,12 @@ struct be_session {
     enum sstp_rc rc;
 };
 
-/* be_session_accept takes a connected fd from a listener. Returns 0, or -1
- * (fd closed, counted). */
+/* be_session_accept takes a connected fd from a listener. over_rate: the
+ * source is past listen's per_source_rate; the session is answered 503
+ * with Retry-After after its request head, so a client can tell. Returns
+ * 0, or -1 (fd closed, counted). */
 int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
-                      const struct sockaddr *peer, socklen_t peer_len);
+                      const struct sockaddr *peer, socklen_t peer_len, bool over_rate);
 
 /* be_session_disconnect asks a session to end (shutdown, admin): an SSTP
  * session gets CALL_DISCONNECT, one still in its handshake is closed. */

@@ -22,9 +22,9 @@
 #define STATUS_LINE_MIN 12  /* "HTTP/1.1 200" */
 #define WHY_MAX 64
 
-const char *const lb_probe_names[] = { "none", "tcp", "sstp", NULL };
+const char *const lb_probe_names[] = { "none", "tcp", "sstp", "http", NULL };
 
-enum phase { P_IDLE = 0, P_CONNECTING, P_TLS, P_SEND, P_READ };
+enum phase { P_IDLE = 0, P_CONNECTING, P_PP_CLEAR, P_TLS, P_SEND, P_READ };
 
 struct probe {
     struct lb_health *h;
@@ -35,8 +35,9 @@ struct probe {
     ev_timer tick;              /* start of each check */
     ev_timer deadline;          /* the running check's timeout */
     enum phase phase;
-    uint8_t out[PROBE_OUT_MAX];
-    size_t out_len, out_off;
+    enum lb_probe kind;         /* of the running check */
+    uint8_t out[PROBE_OUT_MAX]; /* [PROXY v2 LOCAL][HEAD request] */
+    size_t pp_len, out_len, out_off;
     char in[PROBE_IN_MAX];
     size_t in_len;
     unsigned n_ok, n_fail;      /* in a row */
@@ -107,8 +108,21 @@ static void watch(struct probe *p, int events)
     ev_io_start(p->h->loop, &p->w);
 }
 
+/* The server line's probe kind, else the configured one. */
+static enum lb_probe kind_of(const struct probe *p)
+{
+    switch (p->be->spec.probe) {
+    case LB_SPEC_PROBE_SSTP: return LB_PROBE_SSTP;
+    case LB_SPEC_PROBE_HTTP: return LB_PROBE_HTTP;
+    case LB_SPEC_PROBE_TCP: return LB_PROBE_TCP;
+    case LB_SPEC_PROBE_DEFAULT: break;
+    }
+    return p->h->o.probe;
+}
+
 /* The PROXY v2 LOCAL header (the proxy's own connection, PROXY v2 §2.2)
- * and the HEAD probe of MS-SSTP's URI, Host the backend's name or IP. */
+ * unless the server reads none, and for the sstp and http kinds the HEAD
+ * probe of MS-SSTP's URI, Host the backend's name or IP. */
 static int build_request(struct probe *p)
 {
     struct sstp_wbuf w;
@@ -119,8 +133,13 @@ static int build_request(struct probe *p)
     local.version = SSTP_PP_V2;
     local.command = SSTP_PP_CMD_LOCAL;
     sstp_wbuf_init(&w, p->out, sizeof p->out);
-    if (sstp_pp2_build(&w, &local) != SSTP_OK)
+    if (sp->pp != LB_PP_NONE && sstp_pp2_build(&w, &local) != SSTP_OK)
         return -1;
+    p->pp_len = w.len;
+    p->out_len = w.len;
+    p->out_off = 0;
+    if (p->kind == LB_PROBE_TCP)
+        return 0;
     const char *name = sp->sni[0] ? sp->sni : net_addr_ip((const struct sockaddr *)&sp->addr.ss, host, sizeof host);
     if (sstp_http_req_build(&w, SSTP_HTTP_M_HEAD, name, NULL, NULL) != SSTP_OK || w.err)
         return -1;
@@ -129,15 +148,29 @@ static int build_request(struct probe *p)
     return 0;
 }
 
+/* "HTTP/1.x NNN": a status line's start, whatever the status */
+static bool well_formed_status(const char *s, size_t n)
+{
+    return n >= STATUS_LINE_MIN && memcmp(s, "HTTP/1.", 7) == 0 && (s[7] == '0' || s[7] == '1') &&
+           s[8] == ' ' && s[9] >= '1' && s[9] <= '5' && s[10] >= '0' && s[10] <= '9' &&
+           s[11] >= '0' && s[11] <= '9';
+}
+
 /* 1: a whole status line is in, 0: more wanted; sets *ok */
 static int status_seen(const struct probe *p, bool *ok, char *why, size_t why_len)
 {
     if (p->in_len < STATUS_LINE_MIN && !memchr(p->in, '\n', p->in_len))
         return 0;
-    /* 200, or 503 from a drained backend: its SSTP stack answers, so it is
-     * alive; whether it takes sessions is the registry's business */
-    *ok = p->in_len >= STATUS_LINE_MIN && (memcmp(p->in, "HTTP/1.1 200", STATUS_LINE_MIN) == 0 ||
-                                           memcmp(p->in, "HTTP/1.1 503", STATUS_LINE_MIN) == 0);
+    if (p->kind == LB_PROBE_HTTP) {
+        /* another SSTP server: any answer of its HTTP stack (accel-ppp's 501
+         * to HEAD) says it is alive, but 503, which says it takes no calls */
+        *ok = well_formed_status(p->in, p->in_len) && memcmp(p->in + 9, "503", 3) != 0;
+    } else {
+        /* 200, or 503 from a drained backend: its SSTP stack answers, so it
+         * is alive; whether it takes sessions is the registry's business */
+        *ok = p->in_len >= STATUS_LINE_MIN && (memcmp(p->in, "HTTP/1.1 200", STATUS_LINE_MIN) == 0 ||
+                                               memcmp(p->in, "HTTP/1.1 503", STATUS_LINE_MIN) == 0);
+    }
     if (!*ok) {
         size_t n = p->in_len < STATUS_LINE_MIN ? p->in_len : STATUS_LINE_MIN;
         char line[STATUS_LINE_MIN + 1];
@@ -149,7 +182,6 @@ static int status_seen(const struct probe *p, bool *ok, char *why, size_t why_le
 
 static void step(struct probe *p)
 {
-    struct lb_health *h = p->h;
     char why[WHY_MAX];
     switch (p->phase) {
     case P_CONNECTING: {
@@ -161,16 +193,33 @@ static void step(struct probe *p)
             check_end(p, false, strerror(err));
             return;
         }
-        if (!p->io.ssl && h->o.probe == LB_PROBE_TCP) {
+        if (!p->io.ssl && p->kind == LB_PROBE_TCP) {
             check_end(p, true, NULL);
             return;
         }
-        p->phase = p->io.ssl ? P_TLS : P_SEND;
+        bool clear_pp = p->io.ssl && p->be->spec.pp == LB_PP_BEFORE && p->pp_len > 0;
+        p->phase = clear_pp ? P_PP_CLEAR : p->io.ssl ? P_TLS : P_SEND;
         p->io.want = 0;
         break;
     }
     default:
         break;
+    }
+    if (p->phase == P_PP_CLEAR) {
+        /* the header in front of the TLS handshake, as the server expects */
+        while (p->out_off < p->pp_len) {
+            ssize_t n = send(p->io.fd, p->out + p->out_off, p->pp_len - p->out_off, MSG_NOSIGNAL);
+            if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+                watch(p, EV_WRITE);
+                return;
+            }
+            if (n == -1) {
+                check_end(p, false, strerror(errno));
+                return;
+            }
+            p->out_off += (size_t)n;
+        }
+        p->phase = P_TLS;
     }
     if (p->phase == P_TLS) {
         int r = io_connect(&p->io);
@@ -185,7 +234,7 @@ static void step(struct probe *p)
             return;
         }
         p->io.want = 0;
-        if (h->o.probe == LB_PROBE_TCP) {
+        if (p->kind == LB_PROBE_TCP) {
             check_end(p, true, NULL);
             return;
         }
@@ -251,7 +300,8 @@ static void check_start(struct probe *p)
     const struct lb_spec *sp = &p->be->spec;
     if (p->phase != P_IDLE)
         return; /* the last one is still within its timeout */
-    if (h->o.probe == LB_PROBE_SSTP && build_request(p) == -1) {
+    p->kind = kind_of(p);
+    if (build_request(p) == -1) {
         check_end(p, false, "request_too_long");
         return;
     }

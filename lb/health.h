@@ -3,7 +3,10 @@
  * the TLS handshake for a tls backend), and with the sstp probe a PROXY v2
  * LOCAL header and `HEAD /sra_{...}/ HTTP/1.1` that sstp-backend answers
  * itself (200 while it takes sessions, 503 when full or stopping) without
- * starting pppd. `fall` failed checks in a row mark the backend down
+ * starting pppd; with the http probe any SSTP server's HTTP answer other
+ * than 503 will do. A server line's probe= overrides the default kind, and
+ * its proxy_header= says where the LOCAL header goes (inside or before TLS,
+ * or not at all), as for sessions. `fall` failed checks in a row mark the backend down
  * (lb_backend.health_down, which lb_eligible honours), `rise` good ones
  * bring it back and clear a passive down mark. One log line per
  * transition. Checks never block: non-blocking sockets on the owner's
@@ -25,7 +28,9 @@
 enum lb_probe {
     LB_PROBE_NONE = 0, /* no active checks: passive marking only */
     LB_PROBE_TCP  = 1, /* connect (+ TLS handshake) */
-    LB_PROBE_SSTP = 2, /* ... + PROXY v2 LOCAL + HEAD probe, expect HTTP/1.1 200 */
+    LB_PROBE_SSTP = 2, /* ... + PROXY v2 LOCAL + HEAD probe, expect HTTP/1.1 200 or 503 */
+    LB_PROBE_HTTP = 3, /* ... the same request; any well-formed HTTP answer but 503 is
+                        * alive (accel-ppp answers HEAD with 501) */
 };
 
 /* NULL-terminated names of enum lb_probe, for config enums */

@@ -75,6 +75,8 @@ struct lb *lb_new(const struct lb_policy_ops *ops, const struct lb_params *param
             be->spec.weight = specs->items[i].weight;
             be->spec.maxconn = specs->items[i].maxconn;
             memcpy(be->spec.group, specs->items[i].group, sizeof be->spec.group);
+            be->spec.probe = specs->items[i].probe; /* read per check and attempt */
+            be->spec.pp = specs->items[i].pp;
         } else {
             be = calloc(1, sizeof *be);
             if (!be)

@@ -25,6 +25,21 @@
 #define LB_TRIES_MAX  8   /* backends one session may try (1 + retries) */
 #define LB_GROUP_MAX  64  /* tenant group names, with NUL */
 
+/* How a server is health-checked (server line probe=); DEFAULT is health.probe's. */
+enum lb_spec_probe {
+    LB_SPEC_PROBE_DEFAULT = 0,
+    LB_SPEC_PROBE_SSTP    = 1, /* sstp-backend: PROXY v2 LOCAL + HEAD, 200 or 503 */
+    LB_SPEC_PROBE_HTTP    = 2, /* any SSTP server: HEAD, any HTTP answer but 503 is alive */
+    LB_SPEC_PROBE_TCP     = 3, /* connect (+ TLS) only */
+};
+
+/* Where our PROXY v2 header goes on a tls server (server line proxy_header=). */
+enum lb_pp_placement {
+    LB_PP_INSIDE = 0, /* inside TLS: sstp-backend's mtls listener (integrity-protected) */
+    LB_PP_BEFORE = 1, /* before the TLS handshake: accel-ppp accept=ssl,proxy, HAProxy */
+    LB_PP_NONE   = 2, /* none: servers that read no PROXY header (SoftEther, RRAS) */
+};
+
 /* What the config (or a registry) says about one backend. */
 struct lb_spec {
     char name[LB_NAME_MAX];
@@ -34,6 +49,8 @@ struct lb_spec {
     bool tls;             /* TLS (mTLS) to the backend instead of plain TCP */
     char sni[LB_SNI_MAX]; /* "" = no SNI and no host name check */
     char group[LB_GROUP_MAX]; /* tenant group: requests with ?tenantid=<group>; "" = default */
+    enum lb_spec_probe probe;
+    enum lb_pp_placement pp;  /* on a plain server, BEFORE is INSIDE */
 };
 
 struct lb_spec_list {
@@ -229,8 +246,12 @@ void lb_release(struct lb_backend *be);
 void lb_backend_ref(struct lb_backend *be);
 void lb_backend_unref(struct lb_backend *be);
 
+/* NULL-terminated names of enum lb_pp_placement: "inside", "before", "none". */
+extern const char *const lb_pp_names[];
+
 /* lb_spec_parse reads a `server` line: "NAME ADDRESS [weight=N]
- * [maxconn=N] [tls] [sni=HOST] [group=NAME]" (ADDRESS numeric: ip:port or
+ * [maxconn=N] [tls] [sni=HOST] [group=NAME] [probe=sstp|http|tcp]
+ * [proxy_header=inside|before|none]" (ADDRESS numeric: ip:port or
  * [ipv6]:port; NAME of a group like a server name) and appends it to l.
  * Returns 0, or -1 with the reason in err (bad or duplicate name, bad
  * address, unknown or repeated flag, value out of range, out of memory). */

@@ -63,6 +63,18 @@ static bool addr_unspecified(const struct net_addr *a)
     return IN6_IS_ADDR_UNSPECIFIED(v6);
 }
 
+/* index 0 of spec_probe_names (the default) is never written on a line */
+static const char *const spec_probe_names[] = { "", "sstp", "http", "tcp", NULL };
+const char *const lb_pp_names[] = { "inside", "before", "none", NULL };
+
+static int name_index(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
 static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 {
     char *end;
@@ -81,6 +93,7 @@ int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t er
     char tok[TOKEN_MAX];
     const char *p = line;
     bool seen_weight = false, seen_maxconn = false, seen_sni = false, seen_group = false;
+    bool seen_probe = false, seen_pp = false;
     int n;
 
     memset(&spec, 0, sizeof spec);
@@ -137,9 +150,26 @@ int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t er
                 return -1;
             }
             snprintf(spec.group, sizeof spec.group, "%s", tok + 6);
+        } else if (strncmp(tok, "probe=", 6) == 0 && !seen_probe) {
+            seen_probe = true;
+            int i = name_index(spec_probe_names, tok + 6);
+            if (i <= LB_SPEC_PROBE_DEFAULT) {
+                snprintf(err, err_len, "server '%s': probe must be sstp, http or tcp", spec.name);
+                return -1;
+            }
+            spec.probe = (enum lb_spec_probe)i;
+        } else if (strncmp(tok, "proxy_header=", 13) == 0 && !seen_pp) {
+            seen_pp = true;
+            int i = name_index(lb_pp_names, tok + 13);
+            if (i < 0) {
+                snprintf(err, err_len, "server '%s': proxy_header must be inside, before or none",
+                         spec.name);
+                return -1;
+            }
+            spec.pp = (enum lb_pp_placement)i;
         } else {
-            snprintf(err, err_len, "server '%s': unknown or repeated option '%s' "
-                     "(weight=N maxconn=N tls sni=HOST group=NAME)", spec.name, tok);
+            snprintf(err, err_len, "server '%s': unknown or repeated option '%s' (weight=N "
+                     "maxconn=N tls sni=HOST group=NAME probe=KIND proxy_header=WHERE)", spec.name, tok);
             return -1;
         }
     }

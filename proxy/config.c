@@ -346,14 +346,23 @@ const struct cfg_opt px_config_table[] = {
         "middleboxes dislike a missing answer)"),
 
     OPT_CUSTOM("backends", "server", servers, NULL, parse_server, release_servers,
-               "NAME ADDRESS [weight=N] [maxconn=N] [tls] [sni=HOST] [group=NAME] (repeatable): "
-               "an sstp-backend proxy listener; weight 0..256 (0 = drained); tls = connect with "
-               "TLS, verify the backend against backend_ca and present backend_cert (mTLS); "
-               "sni= also checks the backend certificate's name. group= puts it in a tenant "
-               "group: a request whose URI has ?tenantid=NAME goes only to backends of group "
-               "NAME, a request without a tenantid only to backends without a group (503 when "
-               "none serves it). Backends registered in Redis (redis.url) are added to these; "
-               "a registered backend with the name of a server line is ignored"),
+               "NAME ADDRESS [weight=N] [maxconn=N] [tls] [sni=HOST] [group=NAME] "
+               "[probe=sstp|http|tcp] [proxy_header=inside|before|none] (repeatable): an "
+               "sstp-backend proxy listener, or another SSTP server; weight 0..256 (0 = "
+               "drained); tls = connect with TLS, verify the backend against backend_ca and "
+               "present backend_cert (mTLS); sni= also checks the backend certificate's name. "
+               "group= puts it in a tenant group: a request whose URI has ?tenantid=NAME goes "
+               "only to backends of group NAME, a request without a tenantid only to backends "
+               "without a group (503 when none serves it; see tenant_strict). probe= overrides "
+               "health.probe for this server (accel-ppp: http, it answers HEAD with 501; "
+               "SoftEther, RRAS: http or tcp). proxy_header= places our PROXY v2 header: inside "
+               "TLS (default; sstp-backend's mtls listener), before the TLS handshake (accel-ppp "
+               "accept=ssl,proxy; HAProxy's convention: not integrity-protected, so only on a "
+               "network you control), or none (SoftEther, RRAS: they see this proxy's address, "
+               "and check the crypto binding against their own certificate, so give them the "
+               "certificate this proxy presents; see the README's deployments table). Backends "
+               "registered in Redis (redis.url) are added to these; a registered backend with "
+               "the name of a server line is ignored"),
     OPT_ENUM("backends", "policy", policy, lb_policy_names, "leastconn",
              "leastconn = fewest sessions of this worker per weight; wrr = smooth weighted "
              "round robin; leastsessions = fewest sessions fleet-wide per weight (the counts "
@@ -377,6 +386,10 @@ const struct cfg_opt px_config_table[] = {
         "percent: when fewer of the backends that could take a session are up, their down "
         "marks are ignored and sessions spread over all of them (Envoy's panic mode) instead "
         "of 503; 0 = never"),
+    OPT("backends", "tenant_strict", CFG_BOOL, tenant_strict, 0, 0, "no",
+        "a request with ?tenantid= when no backend has a group: no = it goes to the default "
+        "pool (clients that always send one work); yes = 503 (no_backend_for_tenant). With "
+        "groups, a tenantid no group serves gets 503 either way"),
     OPT("backends", "ca", CFG_STR, backend_ca, 0, 0, NULL,
         "CA file that signs the backends' certificates (required by tls servers)"),
     OPT("backends", "cert", CFG_STR, backend_cert, 0, 0, NULL,
@@ -447,8 +460,11 @@ const struct cfg_opt px_config_table[] = {
         "it out at once for backends.down_time as well)"),
     OPT_ENUM("health", "probe", health_probe, lb_probe_names, "sstp",
              "sstp = a PROXY v2 LOCAL header and HEAD /sra_{...}/ (sstp-backend answers 200 "
-             "while it takes sessions, without starting pppd); tcp = connect (and TLS for tls "
-             "servers) only; none = no active checks"),
+             "while it takes sessions, without starting pppd); http = the same request, any "
+             "well-formed HTTP answer but 503 means alive (other SSTP servers: accel-ppp "
+             "answers 501); tcp = connect (and TLS for tls servers) only; none = no active "
+             "checks at all (a server line's probe= included). A server line's probe= "
+             "overrides this per server"),
 };
 const size_t px_config_table_len = sizeof px_config_table / sizeof px_config_table[0];
 

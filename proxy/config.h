@@ -86,6 +86,7 @@ struct px_config {
     long retries;
     double down_time;
     long panic_threshold;     /* percent, 0 = never (lb_panic) */
+    bool tenant_strict;       /* a tenantid no group serves gets 503 even without groups */
     char *backend_ca, *backend_cert, *backend_key;
 
     double idle_timeout, fin_timeout, drain_timeout;

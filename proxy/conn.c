@@ -234,7 +234,7 @@ static void update(struct px_conn *c)
         px_conn_watch(c, &c->cw, c->cli.fd, hs->aff_watch_off ? 0 : EV_READ);
         break;
     case PXC_BACKEND_CONNECT: {
-        int ev = hs->step == PXB_CONNECTING ? EV_WRITE
+        int ev = hs->step == PXB_CONNECTING || hs->step == PXB_PP_CLEAR ? EV_WRITE
                  : hs->step == PXB_WAIT     ? want_or((uint8_t)c->be.want, EV_READ)
                                             : want_or((uint8_t)c->be.want, EV_WRITE);
         px_conn_watch(c, &c->cw, c->cli.fd, 0);
@@ -599,6 +599,7 @@ static int build_preamble(struct px_conn *c)
     sstp_wbuf_init(&wb, buf_wptr(&hs->pre), buf_room(&hs->pre));
     if (px_pp_build(&wb, &in) != SSTP_OK)
         return -1;
+    hs->pp_len = wb.len; /* a server may want it before TLS, or not at all */
     if (sstp_http_req_canonical_build(&wb, &hs->http.f) != SSTP_OK || wb.err)
         return -1;
     hs->pre.tail += wb.len;
@@ -800,6 +801,14 @@ static void affinity_timeout(struct px_conn *c)
     pick_and_connect(c, NULL);
 }
 
+static bool any_group(const struct lb *lb)
+{
+    for (size_t i = 0; i < lb->n_be; i++)
+        if (lb->be[i]->spec.group[0])
+            return true;
+    return false;
+}
+
 /* The request head is valid: from here the connection needs a backend.
  * The affinity key is computed once (consistent hashing uses it too); with
  * Redis the backend recorded for it is asked first (PXC_AFFINITY). */
@@ -810,7 +819,10 @@ static void begin_backend(struct px_conn *c)
     const struct px_config *cfg = w->cfg;
     px_conn_set_state(c, PXC_BACKEND_CONNECT);
     hs->req.client = (const struct sockaddr *)&hs->client;
-    hs->req.tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
+    const char *tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
+    /* without any tenant group a tenantid selects nothing: the default pool
+     * takes it, unless tenant_strict keeps such requests out (503) */
+    hs->req.tenant = tenant && (cfg->tenant_strict || any_group(w->lb)) ? tenant : NULL;
     if (build_preamble(c) == -1) {
         px_conn_close(c, 'I', SSTP_E_NOSPACE);
         return;
@@ -819,7 +831,7 @@ static void begin_backend(struct px_conn *c)
         struct lb_aff_cfg ac = { (enum lb_aff_mode)cfg->aff_mode, (unsigned)cfg->aff_prefix4,
                                  (unsigned)cfg->aff_prefix6, cfg->aff_ttl };
         if (lb_aff_key(hs->aff_key, sizeof hs->aff_key, &ac, (const struct sockaddr *)&hs->client,
-                       hs->client_cert ? hs->client_sha256 : NULL, hs->req.tenant) == 0) {
+                       hs->client_cert ? hs->client_sha256 : NULL, tenant) == 0) {
             hs->req.affinity = hs->aff_key;
         } else {
             hs->aff_key[0] = '\0';
@@ -870,7 +882,10 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
         return;
     }
     hs->step = PXB_CONNECTING;
-    hs->pre_off = hs->pipe_off = 0;
+    /* proxy_header=none: servers that read no header get the request head
+     * first; before (on a tls server) sends it in front of the handshake */
+    hs->pre_off = sp->pp == LB_PP_NONE ? hs->pp_len : 0;
+    hs->pipe_off = 0;
     /* after slow answers, more patience: a surge lengthens every queue,
      * and an attempt given up still costs the backend its work */
     unsigned doublings = hs->n_slow < SLOW_DOUBLINGS_MAX ? hs->n_slow : SLOW_DOUBLINGS_MAX;
@@ -913,6 +928,23 @@ static void established(struct px_conn *c)
     c->t_last = ev_now(w->loop);
     px_conn_arm_timer(c, w->cfg->idle_timeout);
     px_relay_run(c, 0, 0); /* the backend's first bytes go to the client now */
+}
+
+/* The PROXY v2 header, in the clear, before the TLS handshake. 0 sent, 1
+ * again later, -1 failed (errno). */
+static int send_clear_header(struct px_conn *c)
+{
+    struct px_hs *hs = c->hs;
+    while (hs->pre_off < hs->pp_len) {
+        ssize_t n = send(c->be.fd, buf_rptr(&hs->pre) + hs->pre_off, hs->pp_len - hs->pre_off,
+                         MSG_NOSIGNAL);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR))
+            return 1;
+        if (n == -1)
+            return -1;
+        hs->pre_off += (size_t)n;
+    }
+    return 0;
 }
 
 /* Returns 0 when everything is sent, 1 to wait, -1 when the attempt failed. */
@@ -1000,11 +1032,24 @@ static void do_backend_connect(struct px_conn *c)
             attempt_errno(c, err);
             return;
         }
-        hs->step = c->be.ssl ? PXB_TLS : PXB_SEND;
+        hs->step = !c->be.ssl                                            ? PXB_SEND
+                   : c->backend->spec.pp == LB_PP_BEFORE && hs->pp_len > 0 ? PXB_PP_CLEAR
+                                                                       : PXB_TLS;
         c->be.want = 0;
         if (hs->step == PXB_SEND)
             break;
     } /* fall through */
+    case PXB_PP_CLEAR:
+        if (hs->step == PXB_PP_CLEAR) {
+            int r = send_clear_header(c);
+            if (r == 1)
+                return;
+            if (r == -1) {
+                attempt_errno(c, errno);
+                return;
+            }
+            hs->step = PXB_TLS;
+        } /* fall through */
     case PXB_TLS: {
         int r = io_connect(&c->be);
         if (r == IO_AGAIN)
@@ -1017,8 +1062,11 @@ static void do_backend_connect(struct px_conn *c)
                 return;
             }
             long v = SSL_get_verify_result(c->be.ssl);
-            snprintf(why, sizeof why, "tls:%s%s%s", log_openssl_errors(ossl, sizeof ossl),
-                     v != X509_V_OK ? ":" : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+            const char *err = log_openssl_errors(ossl, sizeof ossl);
+            if (strcmp(err, "-") == 0) /* nothing queued: the socket said why, or the peer closed */
+                err = c->be.err ? strerror(c->be.err) : "closed_in_handshake";
+            snprintf(why, sizeof why, "tls:%s%s%s", err, v != X509_V_OK ? ":" : "",
+                     v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
             attempt_failed(c, PXF_BACKEND, why);
             return;
         }
@@ -1141,7 +1189,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
         /* no connection or no TLS in time: the backend's fault; accepted
          * but no answer yet: slow, which under a surge is not death */
-        if (c->hs->step == PXB_CONNECTING || c->hs->step == PXB_TLS)
+        if (c->hs->step == PXB_CONNECTING || c->hs->step == PXB_PP_CLEAR || c->hs->step == PXB_TLS)
             attempt_failed(c, PXF_BACKEND, "timeout");
         else {
             c->hs->n_slow++; /* bounded by LB_TRIES_MAX */

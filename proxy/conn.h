@@ -66,6 +66,7 @@ enum px_be_step {
     PXB_TLS        = 1, /* TLS handshake with a tls backend */
     PXB_SEND       = 2, /* PROXY v2 header + request head + pipelined bytes */
     PXB_WAIT       = 3, /* the backend's first byte (its HTTP answer) */
+    PXB_PP_CLEAR   = 4, /* PROXY v2 header before TLS (server proxy_header=before) */
 };
 
 #define PX_SID_LEN 16          /* hex chars of the session id */
@@ -92,6 +93,7 @@ struct px_hs {
     bool aff_watch_off;               /* PXC_AFFINITY: the client sent more, stop peeking */
     enum px_be_step step;
     struct buf pre;                   /* PROXY v2 header + head, kept for a retry */
+    size_t pp_len;                    /* bytes of pre that are the PROXY v2 header */
     size_t pre_off, pipe_off;         /* sent to the current backend so far */
     unsigned n_slow;                  /* attempts given up as slow: the next ones wait longer */
 };

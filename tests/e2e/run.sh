@@ -22,6 +22,11 @@
 #   radius      pppd's radius.so against FreeRADIUS behind sstp-proxy:
 #               MS-CHAPv2 keys bind, no keys refused with the reason, PAP,
 #               wrong password, accounting Start/Stop with the client address
+#   haproxy     Debian's HAProxy in front: re-encrypting to the tls listener,
+#               its certificate's hash trusted: up; not trusted:
+#               E_BIND_CERT_HASH; re-encrypting with send-proxy-v2 to the
+#               mtls listener (mtls_proxy_header = before) and terminating
+#               with send-proxy-v2 to the proxy listener: up, client address
 #
 #   tests/e2e/run.sh [--debug] [SCENARIO...]
 # Prints one line per scenario, "PASS <name> (<seconds>s)" or
@@ -44,11 +49,12 @@ declare -A SCRIPT=(
     [certhash]=backend_certhash.sh [sigkill]=backend_sigkill.sh
     [concurrent]=backend_concurrent.sh [echo]=backend_echo.sh
     [binding_attack]=backend_binding_attack.sh [radius]=backend_radius.sh
+    [haproxy]=backend_haproxy.sh
 )
-declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [binding_attack]=200 [radius]=200)
+declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [binding_attack]=200 [radius]=200 [haproxy]=120)
 declare -A MEM=([concurrent]=768M [binding_attack]=768M [radius]=768M)
 # Longest first: with two lanes the suite ends about when the longest does.
-ALL=(concurrent binding_attack radius certhash echo pap_early mschapv2 sigkill)
+ALL=(concurrent binding_attack radius certhash haproxy echo pap_early mschapv2 sigkill)
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for sc in "${scenarios[@]}"; do

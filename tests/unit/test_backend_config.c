@@ -118,6 +118,18 @@ static void test_defaults(void **state)
     assert_string_equal(c->pppd_path, "/usr/sbin/pppd");
     assert_int_equal(c->trusted.n_sha256 + c->trusted.n_sha1, 0);
     assert_int_equal(c->proxy_allow.n, 0);
+    assert_int_equal(c->mtls_proxy_header, BE_PP_INSIDE); /* sstp-proxy's placement */
+}
+
+/* listen.mtls_proxy_header: HAProxy's ssl send-proxy-v2 puts it before TLS */
+static void test_mtls_proxy_header(void **state)
+{
+    struct fixture *f = *state;
+    expect_ok(f, BASE "[listen]\nmtls_proxy_header = before\n");
+    assert_int_equal(f->cfg.mtls_proxy_header, BE_PP_BEFORE);
+    expect_ok(f, BASE "[listen]\nmtls_proxy_header = none\n");
+    assert_int_equal(f->cfg.mtls_proxy_header, BE_PP_NONE);
+    expect_fail(f, BASE "[listen]\nmtls_proxy_header = after\n", 9, "listen.mtls_proxy_header");
 }
 
 static void test_values(void **state)
@@ -402,6 +414,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mtls_proxy_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_frees, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_names, setup, teardown),

@@ -42,6 +42,16 @@ static void test_spec_parse(void **state)
     add(&l, "be1 10.0.0.1:4433");
     add(&l, "  be-2.x_y\t[2001:db8::2]:4433 weight=7 maxconn=100 tls sni=backend.example ");
     add(&l, "drained 10.0.0.3:4433 weight=0");
+    add(&l, "accel 10.0.0.4:443 tls probe=http proxy_header=before");
+    add(&l, "softether 10.0.0.5:443 tls proxy_header=none probe=tcp");
+    assert_int_equal(l.items[0].probe, LB_SPEC_PROBE_DEFAULT);
+    assert_int_equal(l.items[0].pp, LB_PP_INSIDE);
+    assert_int_equal(l.items[3].probe, LB_SPEC_PROBE_HTTP);
+    assert_int_equal(l.items[3].pp, LB_PP_BEFORE);
+    assert_int_equal(l.items[4].probe, LB_SPEC_PROBE_TCP);
+    assert_int_equal(l.items[4].pp, LB_PP_NONE);
+    assert_string_equal(lb_pp_names[LB_PP_NONE], "none");
+    l.n = 3; /* the checks below are about the first three */
     assert_int_equal(l.n, 3);
     assert_string_equal(l.items[0].name, "be1");
     assert_int_equal(l.items[0].weight, 1);
@@ -82,6 +92,11 @@ static void test_spec_rejects(void **state)
     expect_reject("x 10.0.0.1:443 backup", "unknown or repeated");
     expect_reject("x 10.0.0.1:443 sni=a_b tls", "sni");
     expect_reject("x 10.0.0.1:443 sni=host.example", "needs tls");
+    expect_reject("x 10.0.0.1:443 probe=none", "probe must be");
+    expect_reject("x 10.0.0.1:443 probe=", "probe must be");
+    expect_reject("x 10.0.0.1:443 probe=http probe=tcp", "unknown or repeated");
+    expect_reject("x 10.0.0.1:443 proxy_header=after", "proxy_header must be");
+    expect_reject("x 10.0.0.1:443 proxy_header=none proxy_header=none", "unknown or repeated");
     char longopt[400];
     snprintf(longopt, sizeof longopt, "x 10.0.0.1:443 sni=%0350d", 0);
     expect_reject(longopt, "too long");

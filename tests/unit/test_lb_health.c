@@ -24,7 +24,7 @@
 #include "core/log.h"
 #include "lb/health.h"
 
-enum mode { ANSWER_200 = 0, ANSWER_503, ANSWER_500, SILENT };
+enum mode { ANSWER_200 = 0, ANSWER_503, ANSWER_500, ANSWER_501, ANSWER_GARBAGE, SILENT };
 
 #define MAX_CONNS 64
 
@@ -58,6 +58,8 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
             return; /* read, never answer */
         const char *ans = s->mode == ANSWER_200   ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
                           : s->mode == ANSWER_503 ? "HTTP/1.1 503 Service Unavailable\r\n\r\n"
+                          : s->mode == ANSWER_501 ? "HTTP/1.1 501 Not Implemented\r\n\r\n"
+                          : s->mode == ANSWER_GARBAGE ? "SSH-2.0-OpenSSH_9.2p1 Debian\r\n"
                                                   : "HTTP/1.1 500 Internal Server Error\r\n\r\n";
         assert_true(write(w->fd, ans, strlen(ans)) > 0);
         s->answered++;
@@ -452,7 +454,70 @@ static void test_probe_names(void **state)
     assert_string_equal(lb_probe_names[LB_PROBE_NONE], "none");
     assert_string_equal(lb_probe_names[LB_PROBE_TCP], "tcp");
     assert_string_equal(lb_probe_names[LB_PROBE_SSTP], "sstp");
-    assert_null(lb_probe_names[3]);
+    assert_string_equal(lb_probe_names[LB_PROBE_HTTP], "http");
+    assert_null(lb_probe_names[4]);
+}
+
+/* probe=http on the server line (the default kind being sstp): another SSTP
+ * server's 501 is alive, its 503 is not, nor a non-HTTP answer; a 501 under
+ * the sstp kind takes it down (the control). */
+static void test_http_probe_per_server(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct srv s;
+    srv_start(&s, loop);
+    s.mode = ANSWER_501;
+    struct lb *lb = one_backend(s.port, " probe=http");
+    struct lb_backend *be = lb->be[0];
+    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL);
+    assert_int_equal(lb_health_sync(h, lb), 0);
+    struct counts c = { h, 4, 0 };
+    assert_true(run_until(loop, oks, &c, 3));
+    assert_false(be->health_down);
+    assert_int_equal(lb_health_stats(h)->fail, 0);
+    assert_memory_equal(s.last, "\r\n\r\n\0\r\nQUIT\n", 12); /* the LOCAL header still goes first */
+    s.mode = ANSWER_503;
+    assert_true(run_until(loop, is_down, be, 3));
+    s.mode = ANSWER_200;
+    assert_true(run_until(loop, is_up, be, 3));
+    s.mode = ANSWER_GARBAGE;
+    assert_true(run_until(loop, is_down, be, 3));
+    lb_health_free(h);
+    lb_free(lb);
+
+    /* the control: the same 501 under the sstp kind */
+    s.mode = ANSWER_501;
+    lb = one_backend(s.port, "");
+    h = lb_health_new(loop, &OPTS, NULL, NULL);
+    assert_int_equal(lb_health_sync(h, lb), 0);
+    assert_true(run_until(loop, is_down, lb->be[0], 3));
+    lb_health_free(h);
+    lb_free(lb);
+    srv_stop(&s);
+    ev_loop_destroy(loop);
+}
+
+/* proxy_header=none: the probe is the bare HEAD (a server that reads no
+ * PROXY header would take the header for a broken request). */
+static void test_probe_without_proxy_header(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct srv s;
+    srv_start(&s, loop);
+    s.mode = ANSWER_501;
+    struct lb *lb = one_backend(s.port, " probe=http proxy_header=none");
+    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL);
+    assert_int_equal(lb_health_sync(h, lb), 0);
+    struct counts c = { h, 2, 0 };
+    assert_true(run_until(loop, oks, &c, 3));
+    assert_true(s.last_len > 5 && memcmp(s.last, "HEAD /sra_", 10) == 0);
+    assert_false(lb->be[0]->health_down);
+    lb_health_free(h);
+    lb_free(lb);
+    srv_stop(&s);
+    ev_loop_destroy(loop);
 }
 
 int main(void)
@@ -466,6 +531,8 @@ int main(void)
         cmocka_unit_test(test_sync_follows_generations),
         cmocka_unit_test(test_new_backend_waits_for_a_check),
         cmocka_unit_test(test_probe_names),
+        cmocka_unit_test(test_http_probe_per_server),
+        cmocka_unit_test(test_probe_without_proxy_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

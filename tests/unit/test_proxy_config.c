@@ -129,6 +129,7 @@ static void test_defaults(void **state)
     assert_null(c.client_crl);
     assert_null(c.ticket_key_file);
     assert_null(c.keylog_file);
+    assert_false(c.tenant_strict); /* a tenantid without groups goes to the default pool */
     px_config_free(&c);
 }
 
