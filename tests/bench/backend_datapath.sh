@@ -134,10 +134,10 @@ kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 io_calls() { awk '/^sys(cr|cw):/ {n += $2} END {print n + 0}' "/proc/$1/io" 2>/dev/null || echo 0; }
 wakeups() { awk '/^voluntary_ctxt_switches:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-# echo_cpu: CPU ticks of the pty_echo children of the backends so far
+# echo_cpu PID: CPU ticks of PID's pty_echo children (the session's stand-in)
 echo_cpu() {
     local t=0 p
-    for p in $(pgrep -f "^$work/pty_echo"); do t=$((t + $(cpu_ticks "$p"))); done
+    for p in $(pgrep -P "$1" -f "^$work/pty_echo"); do t=$((t + $(cpu_ticks "$p"))); done
     echo "$t"
 }
 
@@ -155,9 +155,9 @@ run() {
     PIDS+=("$cpid")
     sleep "$(awk -v w="$WARMUP" 'BEGIN {print w + 1.2}')"
     local c0 i0 w0 e0 t0 c1 i1 w1 e1 t1
-    c0=$(cpu_ticks "$pid"); i0=$(io_calls "$pid"); w0=$(wakeups "$pid"); e0=$(echo_cpu); t0=$(date +%s.%N)
+    c0=$(cpu_ticks "$pid"); i0=$(io_calls "$pid"); w0=$(wakeups "$pid"); e0=$(echo_cpu "$pid"); t0=$(date +%s.%N)
     sleep "$(awk -v d="$DUR" 'BEGIN {print (d > 2 ? d - 1.5 : d / 2)}')"
-    c1=$(cpu_ticks "$pid"); i1=$(io_calls "$pid"); w1=$(wakeups "$pid"); e1=$(echo_cpu); t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$pid"); i1=$(io_calls "$pid"); w1=$(wakeups "$pid"); e1=$(echo_cpu "$pid"); t1=$(date +%s.%N)
     wait "$cpid"
     local line; line=$(grep '^bench ' "$out" | tail -1)
     [ -n "$line" ] || { echo "round $r $col: no result ($(tail -2 "$work/client.err"))"; return; }
