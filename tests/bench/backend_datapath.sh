@@ -134,10 +134,11 @@ kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 io_calls() { awk '/^sys(cr|cw):/ {n += $2} END {print n + 0}' "/proc/$1/io" 2>/dev/null || echo 0; }
 wakeups() { awk '/^voluntary_ctxt_switches:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-# echo_cpu PID: CPU ticks of PID's pty_echo children (the session's stand-in)
+# echo_cpu PID: CPU ticks of the newest pty_echo child of PID (this run's session;
+# the last run's may still be exiting)
 echo_cpu() {
     local t=0 p
-    for p in $(pgrep -P "$1" -f "^$work/pty_echo"); do t=$((t + $(cpu_ticks "$p"))); done
+    for p in $(pgrep -n -P "$1" -f "^$work/pty_echo"); do t=$((t + $(cpu_ticks "$p"))); done
     echo "$t"
 }
 
