@@ -32,7 +32,7 @@
 #   tests/bench/backend_datapath.sh
 #   BACKEND_B=/tmp/old/sstp-backend ROUNDS=5 tests/bench/backend_datapath.sh
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-3}

@@ -8,7 +8,7 @@
 #   tests/bench/hdlc_speed.sh
 #   REF=integ2 ROUNDS=7 tests/bench/hdlc_speed.sh
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REF=${REF:-main}
 ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-0.5}

@@ -52,7 +52,7 @@
 #   MODES=bulk ROUNDS=9 PROXY_B=/tmp/old/sstp-proxy tests/bench/proxy_vs_haproxy.sh
 #   MODES="handshake rsa paced" HS_CONC=32 tests/bench/proxy_vs_haproxy.sh
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-5}
@@ -295,11 +295,11 @@ stop_targets() {
     stop_pid "$PID_direct"; stop_pid "$PID_hap_be"; stop_pid "$PID_direct_rsa"
     if [ -z "$SP_SKIP" ]; then stop_pid "$PID_sp"; stop_pid "$PID_sp_be"; stop_pid "$PID_sp_rsa"; fi
     if [ -z "$SPB_SKIP" ]; then stop_pid "$PID_spb"; stop_pid "$PID_spb_be"; stop_pid "$PID_spb_rsa"; fi
-    PID_direct= PID_hap_be= PID_sp= PID_sp_be= PID_spb= PID_spb_be= HAP_PIDS=()
-    PID_direct_rsa= PID_sp_rsa= PID_spb_rsa=
+    PID_direct="" PID_hap_be="" PID_sp="" PID_sp_be="" PID_spb="" PID_spb_be="" HAP_PIDS=()
+    PID_direct_rsa="" PID_sp_rsa="" PID_spb_rsa=""
 }
 
-PID_direct_rsa= PID_sp_rsa= PID_spb_rsa=
+PID_direct_rsa="" PID_sp_rsa="" PID_spb_rsa=""
 
 # front_port COL [rsa]: where COL listens with the ECDSA (or the RSA) certificate
 front_port() {
