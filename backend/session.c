@@ -20,6 +20,7 @@
 #include "core/tls.h"
 #include "sstp/packet.h"
 #include "sstp/proxyproto.h"
+#include "sstp/record.h"
 
 #define FLUSH_LINGER_S 2.0  /* last ABORT/DISCONNECT/HTTP error gets this long to leave */
 /* A refused negotiation's Retry-After: a few seconds is what one
@@ -613,23 +614,22 @@ static void io_failed(struct be_session *s, ssize_t r)
     be_session_close_transport(s);
 }
 
-/* Bytes of cout for the next write. Over TLS each SSTP packet goes in a
- * record of its own: sstpc (1.0.18) reads one SSTP packet per socket
- * wake-up, so a second packet in the same record stays decrypted inside
- * its OpenSSL until more bytes arrive (a lost CHAP Challenge costs a 3 s
- * retransmit). Bytes that are not an SSTP header (the HTTP response) go
- * as they are. */
+/* Bytes of cout for the next write: over TLS, one record as
+ * sstp_record_len cuts them (sstpc reads one SSTP packet per socket
+ * wake-up, so a packet must never end the last record sent while sharing
+ * it: a lost CHAP Challenge costs a 3 s retransmit; data packets with more
+ * behind them may share, which saves a write and a record per packet
+ * under load). Once a record is started its length is kept until it is
+ * written, as a retried SSL_write needs. Bytes that are not an SSTP header
+ * (the HTTP response) go as they are. */
 static size_t client_write_len(struct be_session *s)
 {
     size_t n = buf_len(&s->cout);
     const uint8_t *p = buf_rptr(&s->cout);
     if (!s->io.ssl)
         return n;
-    if (s->cout_pkt_left == 0 && n >= SSTP_HDR_LEN && p[0] == SSTP_VERSION) {
-        size_t len = ((size_t)(p[2] & 0x0F) << 8) | p[3]; /* MS-SSTP 2.2.1: 12-bit length */
-        if (len >= SSTP_HDR_LEN)
-            s->cout_pkt_left = len;
-    }
+    if (s->cout_pkt_left == 0 && n >= SSTP_HDR_LEN && p[0] == SSTP_VERSION)
+        s->cout_pkt_left = sstp_record_len(p, n, SSTP_TLS_RECORD_MAX);
     return s->cout_pkt_left && s->cout_pkt_left < n ? s->cout_pkt_left : n;
 }
 

@@ -69,7 +69,7 @@ struct be_session {
     struct sstp_bind_trust trust;
 
     struct buf cin, cout, pout;        /* client in, client out, pty out */
-    size_t cout_pkt_left;              /* unwritten bytes of the SSTP packet at cout's head */
+    size_t cout_pkt_left;              /* unwritten bytes of the TLS record at cout's head */
     struct sstp_hdlc_dec dec;          /* pty bytes -> PPP frames */
     /* the decoder assembles each frame from pppd right where it goes in the
      * SSTP data packet, after room for the 4-byte header */

@@ -23,6 +23,7 @@
 #include "sstp/packet.h"
 
 #define PTY_READ_MAX 4096
+#define PTY_READS_PER_WAKEUP 4 /* bounded: other sessions wait on the same loop */
 /* Longest wait for pppd's first output before client frames go to its pty
  * anyway (a `silent` pppd waits for the peer); a busy host can take
  * seconds to start pppd, and frames written before it is ready are lost. */
@@ -177,7 +178,8 @@ static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     struct be_session *s = w->data;
     while (buf_len(&s->pout) > 0) {
-        ssize_t n = write(s->pty_fd, buf_rptr(&s->pout), buf_len(&s->pout));
+        size_t want = buf_len(&s->pout);
+        ssize_t n = write(s->pty_fd, buf_rptr(&s->pout), want);
         if (n == -1) {
             if (errno == EINTR)
                 continue;
@@ -186,6 +188,8 @@ static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents)
             break;
         }
         buf_consume(&s->pout, (size_t)n);
+        if ((size_t)n < want)
+            break; /* the pty is full: a retry now would only say EAGAIN */
     }
     buf_release(&s->srv->pool, &s->pout);
     be_session_update_client(s); /* room for more client input */
@@ -240,7 +244,12 @@ static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     struct be_session *s = w->data;
     uint8_t in[PTY_READ_MAX];
-    if (!pty_read_blocked(s)) {
+    /* A pty hands over at most its line discipline's buffer (4 KiB) per
+     * read: read again while the client output has room, so one wake-up
+     * and one flush carry several reads' packets (and they can share TLS
+     * records, see client_write_len). */
+    for (int i = 0; i < PTY_READS_PER_WAKEUP && s->pty_fd != -1 && !pty_read_blocked(s) &&
+                    s->phase < BE_PH_FLUSH; i++) {
         ssize_t n = read(s->pty_fd, in, sizeof in);
         if (n > 0) {
             if (!s->pty_ready) { /* pppd has set its tty up: release held frames */
@@ -248,9 +257,10 @@ static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
                 ev_timer_stop(loop, &s->pty_hold);
             }
             relay_pty_bytes(s, in, (size_t)n);
-        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            /* EIO once pppd has closed the slave; the child watcher ends the call */
-            close_pty(s);
+        } else {
+            if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                close_pty(s); /* EIO once pppd has closed the slave; the child watcher ends the call */
+            break;
         }
     }
     be_session_update_client(s);

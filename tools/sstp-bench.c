@@ -152,6 +152,7 @@ struct opts {
     int tls_ver;             /* 0: negotiate; TLS1_2_VERSION or TLS1_3_VERSION: pinned */
     unsigned sessions, concurrency, procs, payload;
     double duration, warmup, timeout;
+    double rate;             /* echo: requests per second over all sessions; 0: back to back */
     uint8_t hash_bits;       /* serve: Hash Protocol Bitmask advertised in the ACK */
 };
 
@@ -168,6 +169,7 @@ static void usage(FILE *out)
         "  bulk       N sessions send data packets as fast as back-pressure allows and\n"
         "             read what the target echoes; Gbit/s each direction (SSTP bytes)\n"
         "  echo       N sessions ping-pong ECHO_REQUEST/ECHO_RESPONSE; RTT p50/p90/p99 in us\n"
+        "             (back to back, or paced with --rate)\n"
         "  idle       open N sessions, print 'ready ...' when all are set up, hold them\n"
         "             for the duration; prints how many stayed up (for RSS per session)\n"
         "\n"
@@ -181,6 +183,9 @@ static void usage(FILE *out)
         "  -w, --warmup S         time before the window opens (default %.0f; idle 0)\n"
         "  -s, --size N           bulk: PPP frame bytes per data packet, %d..%d (default %d)\n"
         "  -j, --procs N          spread the sessions over N processes (default 1)\n"
+        "      --rate R           echo: R requests per second over all sessions, spread\n"
+        "                         evenly (a session still waiting skips its turn); the\n"
+        "                         traffic users send, where wake-ups cost (default: none)\n"
         "      --timeout S        per connection, connect to ACK (default %.0f)\n"
         "      --sni NAME         TLS server name (also checked against the certificate)\n"
         "      --host NAME        HTTP Host (default: the SNI, else the target IP)\n"
@@ -234,7 +239,7 @@ static int parse_secs(const char *s, double *out)
 }
 
 enum { O_SNI = 256, O_HOST, O_TLS, O_CA, O_INSECURE, O_PLAIN, O_PROXY_V2, O_CERT, O_KEY,
-       O_SERVE, O_PROXY_IN, O_HASH_BITS, O_TIMEOUT, O_IDLE_STATE };
+       O_SERVE, O_PROXY_IN, O_HASH_BITS, O_TIMEOUT, O_IDLE_STATE, O_RATE };
 
 static int opts_parse(struct opts *o, int argc, char **argv)
 {
@@ -261,6 +266,7 @@ static int opts_parse(struct opts *o, int argc, char **argv)
         { "proxy-in", no_argument, NULL, O_PROXY_IN },
         { "hash-bits", required_argument, NULL, O_HASH_BITS },
         { "idle-state", required_argument, NULL, O_IDLE_STATE },
+        { "rate", required_argument, NULL, O_RATE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -321,6 +327,10 @@ static int opts_parse(struct opts *o, int argc, char **argv)
             else if (strcmp(optarg, "connected") != 0)
                 bad = "--idle-state";
             break;
+        case O_RATE:
+            if (parse_secs(optarg, &o->rate) || o->rate < 1.0)
+                bad = "--rate";
+            break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -349,6 +359,8 @@ static int opts_parse(struct opts *o, int argc, char **argv)
             why = "TLS needs --ca FILE or --insecure";
         else if (o->proxy_v2 && !o->plain)
             why = "--proxy-v2 needs --plain";
+        else if (o->rate > 0 && o->mode != M_ECHO)
+            why = "--rate is for --mode echo";
         if (!o->sessions)
             o->sessions = o->mode == M_ECHO ? 1 : o->mode == M_BULK ? 10 : 100;
         if (!o->concurrency)
@@ -395,6 +407,7 @@ struct cl_result {
     uint64_t up, failed;      /* sessions set up / failed to set up */
     uint64_t still_up;        /* idle: up at the end of the hold */
     uint64_t tx_bytes, rx_bytes, rx_pkts;
+    uint64_t pace_skips;      /* echo --rate: turns skipped, the session still waiting */
     uint64_t err[CL_E_COUNT]; /* over the whole run */
     double window_s;
     char tls_version[16];
@@ -606,6 +619,8 @@ struct cl_worker {
     bool measuring;
     ev_tstamp t_window;
     ev_timer stage_timer;
+    ev_timer pace_timer;     /* echo --rate: one request per tick */
+    size_t pace_next;        /* the session whose turn it is */
     uint8_t *blk;            /* bulk: whole data packets back to back */
     size_t blk_len, pkt_len;
     bool have_front_cert;    /* plain: hashes of --cert */
@@ -672,6 +687,12 @@ static void check_all_set(struct cl_worker *wk)
         stage_set(wk, ST_HOLD, wk->o->duration);
     } else {
         stage_set(wk, ST_WARMUP, wk->o->warmup);
+        if (wk->o->rate > 0 && wk->n_conns > 0) {
+            /* this process's share of the rate, as of the sessions */
+            double share = wk->o->rate * (double)wk->n_conns / wk->o->sessions;
+            ev_timer_set(&wk->pace_timer, 1.0 / share, 1.0 / share);
+            ev_timer_start(wk->loop, &wk->pace_timer);
+        }
     }
 }
 
@@ -683,6 +704,7 @@ static void stage_cb(struct ev_loop *loop, ev_timer *t, int revents)
     case ST_WARMUP:
         /* the window starts clean: only errors count over the whole run */
         wk->res.done = wk->res.tx_bytes = wk->res.rx_bytes = wk->res.rx_pkts = 0;
+        wk->res.pace_skips = 0;
         memset(&wk->res.lat, 0, sizeof wk->res.lat);
         wk->measuring = true;
         wk->t_window = ev_time();
@@ -873,6 +895,28 @@ static int cl_queue_echo(struct cl_conn *c)
     return 0;
 }
 
+/* echo --rate: the next session in turn sends one request, unless it still
+ * waits for its last answer (its turn is skipped, counted). */
+static void pace_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct cl_worker *wk = t->data;
+    struct cl_conn *c = &wk->conns[wk->pace_next];
+    wk->pace_next = (wk->pace_next + 1) % wk->n_conns;
+    if (c->phase != CP_UP || wk->stage == ST_DONE)
+        return;
+    if (c->echo_wait) {
+        if (wk->measuring)
+            wk->res.pace_skips++;
+        return;
+    }
+    if (cl_queue_echo(c) == -1) {
+        cl_fail(c, CL_E_RESOURCE);
+        return;
+    }
+    cl_io_cb(loop, &c->w, EV_WRITE); /* write it now, not at the next wake-up */
+}
+
 /* CALL_CONNECT_ACK arrived. Returns 0, or -1 when the connection is gone
  * (closed, or restarted in handshake mode): the caller must not touch it. */
 static int cl_got_ack(struct cl_conn *c, const struct sstp_ctrl *m)
@@ -915,7 +959,7 @@ static int cl_got_ack(struct cl_conn *c, const struct sstp_ctrl *m)
     }
     sstp_put_bytes(&w, msg, sizeof msg);
     c->out.tail += w.len;
-    if (w.err || (o->mode == M_ECHO && cl_queue_echo(c) == -1)) {
+    if (w.err || (o->mode == M_ECHO && !o->rate && cl_queue_echo(c) == -1)) {
         cl_fail(c, CL_E_RESOURCE);
         return -1;
     }
@@ -945,7 +989,8 @@ static int cl_ctrl(struct cl_conn *c, const struct sstp_pkt *pkt)
                 hist_add(&wk->res.lat, mono_us() - c->t0_us);
                 wk->res.done++;
             }
-            if (wk->stage != ST_DONE && cl_queue_echo(c) == -1) {
+            c->echo_wait = false;
+            if (!wk->o->rate && wk->stage != ST_DONE && cl_queue_echo(c) == -1) {
                 cl_fail(c, CL_E_RESOURCE);
                 return -1;
             }
@@ -1277,6 +1322,8 @@ static int cl_worker_run(const struct opts *o, SSL_CTX *ctx, unsigned idx, int n
     }
     ev_init(&wk->stage_timer, stage_cb);
     wk->stage_timer.data = wk;
+    ev_init(&wk->pace_timer, pace_cb);
+    wk->pace_timer.data = wk;
     if (o->mode == M_HANDSHAKE) {
         for (size_t i = 0; i < wk->n_conns; i++)
             cl_start(&wk->conns[i]);
@@ -1293,6 +1340,7 @@ out:
         for (size_t i = 0; i < wk->n_conns; i++)
             cl_close(&wk->conns[i]);
     ev_timer_stop(wk->loop, &wk->stage_timer);
+    ev_timer_stop(wk->loop, &wk->pace_timer);
     again_stop(wk->loop, &wk->again);
     *res = wk->res;
     free(wk->conns);
@@ -1354,11 +1402,11 @@ static void cl_print(const struct opts *o, const struct cl_result *r, double rat
                o->sessions, (unsigned long long)errors, window);
         break;
     case M_ECHO:
-        printf("sessions=%u up=%llu window_s=%.2f echoes=%llu echo_per_s=%.0f echo_p50_us=%llu "
-               "echo_p90_us=%llu echo_p99_us=%llu errors=%llu%s\n",
+        printf("sessions=%u up=%llu window_s=%.2f echoes=%llu echo_per_s=%.0f rate=%.0f "
+               "pace_skips=%llu echo_p50_us=%llu echo_p90_us=%llu echo_p99_us=%llu errors=%llu%s\n",
                o->sessions, (unsigned long long)r->up, window, (unsigned long long)r->done,
-               rate_done, (unsigned long long)p50, (unsigned long long)p90,
-               (unsigned long long)p99, (unsigned long long)errors, errs);
+               rate_done, o->rate, (unsigned long long)r->pace_skips, (unsigned long long)p50,
+               (unsigned long long)p90, (unsigned long long)p99, (unsigned long long)errors, errs);
         printf("# echo: RTT p50 %llu us, p90 %llu us, p99 %llu us over %llu round trips "
                "(%llu of %u sessions), %llu errors\n",
                (unsigned long long)p50, (unsigned long long)p90, (unsigned long long)p99,
@@ -1390,6 +1438,7 @@ static void cl_accumulate(struct cl_result *sum, const struct cl_result *r, doub
     sum->tx_bytes += r->tx_bytes;
     sum->rx_bytes += r->rx_bytes;
     sum->rx_pkts += r->rx_pkts;
+    sum->pace_skips += r->pace_skips;
     for (int e = 0; e < CL_E_COUNT; e++)
         sum->err[e] += r->err[e];
     if (!sum->tls_version[0]) {

@@ -10,14 +10,19 @@
 #               (skipped, with the reason, when not built or its config is refused)
 #   sp-b        optional: a second sstp-proxy build (PROXY_B), set up the same way
 # Rows: handshakes/s (TCP + full TLS + HTTP + CALL_CONNECT_REQUEST/ACK, no
-# resumption), bulk Gbit/s (echoed data packets, both directions), echo RTT
-# p50 (ECHO_REQUEST/RESPONSE, one session), RSS per idle session (IDLE_N
-# connected sessions, RSS of the relay — or of the direct target — minus its
-# RSS before, divided by the sessions up).
+# resumption) with the ECDSA P-256 certificate and (mode rsa) with an
+# RSA-2048 one, each front listening a second time with it; bulk Gbit/s
+# (echoed data packets, both directions); echo RTT p50 (ECHO_REQUEST/
+# RESPONSE, one session back to back); paced echo RTT p50/p99 (PACED_N
+# sessions sending PACED_RATE requests/s in all, spread evenly: the traffic
+# users send, where each packet costs wake-ups); RSS per idle session
+# (IDLE_N connected sessions, RSS of the relay — or of the direct target —
+# minus its RSS before, divided by the sessions up). Each round line ends
+# with the 1-minute load average (/proc/loadavg) when it was measured.
 #
 # Targets from the issue (sstp-proxy vs HAProxy, same run):
-#   handshakes/s >= 1.1x, bulk Gbit/s >= 1.3x, echo p50 <= 0.8x,
-#   RSS per idle session <= 0.5x.
+#   handshakes/s >= 1.1x (RSA-2048 >= 1.05x), bulk Gbit/s >= 1.3x,
+#   echo p50 <= 0.8x (paced), RSS per idle session <= 0.5x.
 #
 # The load client shares the CPUs with the targets, so absolute figures are
 # this host's; compare columns of one run. Each round runs every column once,
@@ -34,8 +39,9 @@
 # (SO_REUSEPORT), and the targets and the load client run PROCS processes.
 #
 # Environment: DUR (seconds per run, 5), ROUNDS (5), WARMUP (1), MODES (which
-# rows: "handshake bulk echo idle"), IDLE_N (10000), IDLE_HOLD (5), HS_CONC
-# (64), BULK_N (8), ECHO_N (1), PROCS (2), BASE_PORT (24600), PROXY,
+# rows: "handshake rsa bulk echo paced idle"), IDLE_N (10000), IDLE_HOLD (5),
+# HS_CONC (64), BULK_N (8), ECHO_N (1), PACED_N (16), PACED_RATE (2000,
+# requests/s over all paced sessions), PROCS (2), BASE_PORT (24600), PROXY,
 # PROXY_B (a second sstp-proxy binary: adds a column "sp-b", for A/B runs of
 # two builds), PRIO (a nice value, e.g. -5: weight of this run's scheduling
 # group against other work on the host — Linux autogroup, needs root; the
@@ -44,18 +50,21 @@
 #
 #   tests/bench/proxy_vs_haproxy.sh
 #   MODES=bulk ROUNDS=9 PROXY_B=/tmp/old/sstp-proxy tests/bench/proxy_vs_haproxy.sh
+#   MODES="handshake rsa paced" HS_CONC=32 tests/bench/proxy_vs_haproxy.sh
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-5}
 WARMUP=${WARMUP:-1}
-MODES=${MODES:-handshake bulk echo idle}
+MODES=${MODES:-handshake rsa bulk echo paced idle}
 IDLE_N=${IDLE_N:-10000}
 IDLE_HOLD=${IDLE_HOLD:-5}
 HS_CONC=${HS_CONC:-64}
 BULK_N=${BULK_N:-8}
 ECHO_N=${ECHO_N:-1}
+PACED_N=${PACED_N:-16}
+PACED_RATE=${PACED_RATE:-2000}
 PROCS=${PROCS:-2}
 BASE_PORT=${BASE_PORT:-24600}
 BENCH=build/sstp-bench
@@ -85,7 +94,9 @@ trap 'exit 130' INT TERM
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
 CRT=$work/certs/server.crt KEY=$work/certs/server.key CA=$work/certs/ca.crt
+RSA_CRT=$work/certs/server-rsa.crt RSA_KEY=$work/certs/server-rsa.key
 cat "$CRT" "$KEY" > "$work/certs/server.pem"
+cat "$RSA_CRT" "$RSA_KEY" > "$work/certs/server-rsa.pem"
 SNI=vpn.example.test
 
 port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
@@ -145,6 +156,11 @@ kv() { # LINE KEY: the value of KEY= in a "bench ..." line
 # ---- targets -------------------------------------------------------------
 
 HAP_PORT=; HAP_BE_PORT=; DIRECT_PORT=; SP_PORT=; SP_BE_PORT=; SPB_PORT=; SPB_BE_PORT=
+# the same fronts, listening a second time with the RSA-2048 certificate
+alloc_port; DIRECT_RSA_PORT=$REPLY
+alloc_port; HAP_RSA_PORT=$REPLY
+alloc_port; SP_RSA_PORT=$REPLY
+alloc_port; SPB_RSA_PORT=$REPLY
 alloc_port; DIRECT_PORT=$REPLY
 alloc_port; HAP_PORT=$REPLY
 alloc_port; HAP_BE_PORT=$REPLY
@@ -169,13 +185,16 @@ defaults
 frontend sstp
     bind 127.0.0.1:$HAP_PORT ssl crt $work/certs/server.pem
     default_backend sstp_backends
+frontend sstp_rsa
+    bind 127.0.0.1:$HAP_RSA_PORT ssl crt $work/certs/server-rsa.pem
+    default_backend sstp_backends
 backend sstp_backends
     server be1 127.0.0.1:$HAP_BE_PORT send-proxy-v2
 EOC
 }
 
 # sstp-proxy's INI format (proxy/config.c, `sstp-proxy --help`)
-sp_cfg() { # FILE PORT BACKEND_PORT
+sp_cfg() { # FILE PORT BACKEND_PORT [CERT KEY]
     cat >"$1" <<EOC
 [proxy]
 id = bench
@@ -185,7 +204,7 @@ workers = $PROCS
 bind = 127.0.0.1:$2
 backlog = 4096
 [tls]
-cert = $CRT $KEY
+cert = ${4:-$CRT} ${5:-$KEY}
 [backends]
 server = be1 127.0.0.1:$3
 [session]
@@ -204,10 +223,12 @@ check_proxy() {
     fi
 }
 sp_cfg "$work/sstp-proxy.conf" "$SP_PORT" "$SP_BE_PORT"
+sp_cfg "$work/sstp-proxy-rsa.conf" "$SP_RSA_PORT" "$SP_BE_PORT" "$RSA_CRT" "$RSA_KEY"
 SP_SKIP=$(check_proxy "$PROXY" "$work/sstp-proxy.conf")
 SPB_SKIP="no PROXY_B given"
 if [ -n "$PROXY_B" ]; then
     sp_cfg "$work/sstp-proxy-b.conf" "$SPB_PORT" "$SPB_BE_PORT"
+    sp_cfg "$work/sstp-proxy-b-rsa.conf" "$SPB_RSA_PORT" "$SPB_BE_PORT" "$RSA_CRT" "$RSA_KEY"
     SPB_SKIP=$(check_proxy "$PROXY_B" "$work/sstp-proxy-b.conf")
 fi
 COLS=(direct haproxy)
@@ -220,16 +241,20 @@ if [ -n "$PRIO" ]; then
 fi
 
 # start_proxy NAME BINARY CONF BACKEND_PORT: a plain target and a proxy before it
+# (and, for mode rsa, a second proxy with CONF's -rsa twin in front of the same target)
 start_proxy() {
     start "$1_be" "$work/$1_be.log" "$BENCH" --serve "127.0.0.1:$4" --plain --proxy-in \
         --cert "$CRT" -j "$PROCS"
     start "$1" "$work/$1.log" "$2" -c "$3"
+    has_mode rsa && start "$1_rsa" "$work/$1_rsa.log" "$2" -c "${3%.conf}-rsa.conf"
 }
 
 # start_targets HAP_PROCS HAP_THREADS HAP_MAXCONN
 start_targets() {
     start direct "$work/direct.log" "$BENCH" --serve "127.0.0.1:$DIRECT_PORT" --cert "$CRT" \
         --key "$KEY" -j "$PROCS"
+    has_mode rsa && start direct_rsa "$work/direct_rsa.log" "$BENCH" --serve "127.0.0.1:$DIRECT_RSA_PORT" \
+        --cert "$RSA_CRT" --key "$RSA_KEY" -j "$PROCS"
     start hap_be "$work/hap_be.log" "$BENCH" --serve "127.0.0.1:$HAP_BE_PORT" --plain --proxy-in \
         --cert "$CRT" -j "$PROCS"
     hap_cfg "$work/haproxy.cfg" "$2" "$3"
@@ -240,17 +265,26 @@ start_targets() {
         eval "HAP_PIDS+=(\$PID_hap$i)"
     done
     wait_port "$DIRECT_PORT" || die "direct target not listening on $DIRECT_PORT: $(tail -2 "$work/direct.log")"
+    if has_mode rsa; then
+        wait_port "$DIRECT_RSA_PORT" || die "direct target (RSA) not listening on $DIRECT_RSA_PORT: $(tail -2 "$work/direct_rsa.log")"
+    fi
     wait_port "$HAP_BE_PORT" || die "plain target not listening on $HAP_BE_PORT: $(tail -2 "$work/hap_be.log")"
     wait_port "$HAP_PORT" || die "haproxy not listening on $HAP_PORT: $(tail -2 "$work/haproxy0.log")"
     if [ -z "$SP_SKIP" ]; then
         start_proxy sp "$PROXY" "$work/sstp-proxy.conf" "$SP_BE_PORT"
         wait_port "$SP_BE_PORT" || die "plain target not listening on $SP_BE_PORT: $(tail -2 "$work/sp_be.log")"
         wait_port "$SP_PORT" || die "sstp-proxy not listening on $SP_PORT: $(tail -3 "$work/sp.log")"
+        if has_mode rsa; then
+            wait_port "$SP_RSA_PORT" || die "sstp-proxy (RSA) not listening on $SP_RSA_PORT: $(tail -3 "$work/sp_rsa.log")"
+        fi
     fi
     if [ -z "$SPB_SKIP" ]; then
         start_proxy spb "$PROXY_B" "$work/sstp-proxy-b.conf" "$SPB_BE_PORT"
         wait_port "$SPB_BE_PORT" || die "plain target not listening on $SPB_BE_PORT: $(tail -2 "$work/spb_be.log")"
         wait_port "$SPB_PORT" || die "$PROXY_B not listening on $SPB_PORT: $(tail -3 "$work/spb.log")"
+        if has_mode rsa; then
+            wait_port "$SPB_RSA_PORT" || die "$PROXY_B (RSA) not listening on $SPB_RSA_PORT: $(tail -3 "$work/spb_rsa.log")"
+        fi
     fi
     sleep 0.3
 }
@@ -258,23 +292,32 @@ start_targets() {
 stop_targets() {
     local p
     for p in "${HAP_PIDS[@]}"; do stop_pid "$p"; done
-    stop_pid "$PID_direct"; stop_pid "$PID_hap_be"
-    if [ -z "$SP_SKIP" ]; then stop_pid "$PID_sp"; stop_pid "$PID_sp_be"; fi
-    if [ -z "$SPB_SKIP" ]; then stop_pid "$PID_spb"; stop_pid "$PID_spb_be"; fi
-    PID_direct= PID_hap_be= PID_sp= PID_sp_be= PID_spb= PID_spb_be= HAP_PIDS=()
+    stop_pid "$PID_direct"; stop_pid "$PID_hap_be"; stop_pid "$PID_direct_rsa"
+    if [ -z "$SP_SKIP" ]; then stop_pid "$PID_sp"; stop_pid "$PID_sp_be"; stop_pid "$PID_sp_rsa"; fi
+    if [ -z "$SPB_SKIP" ]; then stop_pid "$PID_spb"; stop_pid "$PID_spb_be"; stop_pid "$PID_spb_rsa"; fi
+    PID_direct="" PID_hap_be="" PID_sp="" PID_sp_be="" PID_spb="" PID_spb_be="" HAP_PIDS=()
+    PID_direct_rsa="" PID_sp_rsa="" PID_spb_rsa=""
 }
 
+PID_direct_rsa="" PID_sp_rsa="" PID_spb_rsa=""
+
+# front_port COL [rsa]: where COL listens with the ECDSA (or the RSA) certificate
 front_port() {
-    case $1 in
-        direct) echo "$DIRECT_PORT" ;; haproxy) echo "$HAP_PORT" ;;
-        sstp-proxy) echo "$SP_PORT" ;; sp-b) echo "$SPB_PORT" ;;
+    case $1/${2:-} in
+        direct/) echo "$DIRECT_PORT" ;; haproxy/) echo "$HAP_PORT" ;;
+        sstp-proxy/) echo "$SP_PORT" ;; sp-b/) echo "$SPB_PORT" ;;
+        direct/rsa) echo "$DIRECT_RSA_PORT" ;; haproxy/rsa) echo "$HAP_RSA_PORT" ;;
+        sstp-proxy/rsa) echo "$SP_RSA_PORT" ;; sp-b/rsa) echo "$SPB_RSA_PORT" ;;
     esac
 }
 
-# bench COL ARGS... : one client run against a column; prints its bench line
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# bench COL ARGS... : one client run against a column; prints its bench line.
+# BENCH_KEY=rsa: the column's RSA-2048 front.
 bench() {
     local col=$1; shift
-    local port; port=$(front_port "$col")
+    local port; port=$(front_port "$col" "${BENCH_KEY:-}")
     local out
     out=$(timeout -k 5 $((DUR * 4 + 300)) "$BENCH" -t "127.0.0.1:$port" --ca "$CA" --sni "$SNI" "$@" 2>>"$work/client.err")
     grep '^bench ' <<<"$out" | tail -1
@@ -301,14 +344,15 @@ ratio_rounds() {
     done
 }
 
-echo "sstp-bench comparison: DUR=${DUR}s ROUNDS=$ROUNDS PROCS=$PROCS HS_CONC=$HS_CONC BULK_N=$BULK_N ECHO_N=$ECHO_N IDLE_N=$IDLE_N MODES=\"$MODES\"${PRIO:+ PRIO=$PRIO}"
+echo "sstp-bench comparison: DUR=${DUR}s ROUNDS=$ROUNDS PROCS=$PROCS HS_CONC=$HS_CONC BULK_N=$BULK_N ECHO_N=$ECHO_N PACED_N=$PACED_N PACED_RATE=$PACED_RATE IDLE_N=$IDLE_N MODES=\"$MODES\"${PRIO:+ PRIO=$PRIO}"
+echo "host: $(nproc) CPUs, uptime:$(uptime | sed 's/.*up/ up/')"
 echo "haproxy: $("$HAPROXY" -v | head -1)"
 [ -n "$SP_SKIP" ] && echo "sstp-proxy column skipped: $SP_SKIP"
 [ -n "$PROXY_B" ] && echo "sp-b: $PROXY_B${SPB_SKIP:+ (skipped: $SPB_SKIP)}"
 
 # ---- handshake, bulk, echo: one set of targets, columns interleaved -------------
 
-if has_mode handshake || has_mode bulk || has_mode echo; then
+if has_mode handshake || has_mode rsa || has_mode bulk || has_mode echo || has_mode paced; then
     start_targets 1 "$PROCS" 9000
     TLS_SEEN=()
     for ((r = 1; r <= ROUNDS; r++)); do
@@ -316,17 +360,26 @@ if has_mode handshake || has_mode bulk || has_mode echo; then
         if has_mode handshake; then
             for col in "${order[@]}"; do
                 line=$(bench "$col" -m handshake -c "$HS_CONC" -j "$PROCS" -d "$DUR" -w "$WARMUP")
-                echo "round $r $col: $line"
+                echo "round $r $col: $line load=$(load1)"
                 add hs "$col" "$(kv "$line" hs_per_s)"
                 add hs_p50 "$col" "$(kv "$line" lat_p50_us)"
                 add hs_err "$col" "$(kv "$line" errors)"
                 TLS_SEEN+=("$col=$(kv "$line" tls)/$(kv "$line" cipher)")
             done
         fi
+        if has_mode rsa; then
+            for col in "${order[@]}"; do
+                line=$(BENCH_KEY=rsa bench "$col" -m handshake -c "$HS_CONC" -j "$PROCS" -d "$DUR" -w "$WARMUP")
+                echo "round $r $col rsa: $line load=$(load1)"
+                add hs_rsa "$col" "$(kv "$line" hs_per_s)"
+                add hs_rsa_p50 "$col" "$(kv "$line" lat_p50_us)"
+                add hs_err "$col" "$(kv "$line" errors)"
+            done
+        fi
         if has_mode bulk; then
             for col in "${order[@]}"; do
                 line=$(bench "$col" -m bulk -n "$BULK_N" -j "$PROCS" -d "$DUR" -w "$WARMUP")
-                echo "round $r $col: $line"
+                echo "round $r $col: $line load=$(load1)"
                 add tx "$col" "$(kv "$line" tx_gbps)"
                 add rx "$col" "$(kv "$line" rx_gbps)"
                 add bulk_err "$col" "$(kv "$line" errors)"
@@ -335,9 +388,18 @@ if has_mode handshake || has_mode bulk || has_mode echo; then
         if has_mode echo; then
             for col in "${order[@]}"; do
                 line=$(bench "$col" -m echo -n "$ECHO_N" -d "$DUR" -w "$WARMUP")
-                echo "round $r $col: $line"
+                echo "round $r $col: $line load=$(load1)"
                 add echo "$col" "$(kv "$line" echo_p50_us)"
                 add echo99 "$col" "$(kv "$line" echo_p99_us)"
+            done
+        fi
+        if has_mode paced; then
+            for col in "${order[@]}"; do
+                line=$(bench "$col" -m echo -n "$PACED_N" -j "$PROCS" --rate "$PACED_RATE" -d "$DUR" -w "$WARMUP")
+                echo "round $r $col paced: $line load=$(load1)"
+                add paced "$col" "$(kv "$line" echo_p50_us)"
+                add paced99 "$col" "$(kv "$line" echo_p99_us)"
+                add paced_rate "$col" "$(kv "$line" echo_per_s)"
             done
         fi
     done
@@ -430,12 +492,17 @@ row() { # key label [op limit]
         "$( [ -z "$SPB_SKIP" ] && echo "${b:--}")" "$(ratio "$h" "$d")" "$(ratio "$s" "$d")" "$pr" "${range:--}" \
         "${3:+$3 $4x}" "$( [ -n "$3" ] && verdict "$pr" "$3" "$4")"
 }
-row hs "handshakes/s" ">=" 1.1
+row hs "handshakes/s ECDSA P-256" ">=" 1.1
 row hs_p50 "handshake p50 us"
+row hs_rsa "handshakes/s RSA-2048" ">=" 1.05
+row hs_rsa_p50 "  RSA handshake p50 us"
 row tx "bulk Gbit/s sent"
 row rx "bulk Gbit/s echoed" ">=" 1.3
-row echo "echo RTT p50 us" "<=" 0.8
-row echo99 "echo RTT p99 us"
+row echo "echo RTT p50 us, back to back"
+row echo99 "echo RTT p99 us, back to back"
+row paced "paced echo RTT p50 us" "<=" 0.8
+row paced99 "paced echo RTT p99 us"
+row paced_rate "paced echoes/s done"
 row rss "RSS KiB per idle session" "<=" 0.5
 row rss_be "  plain target behind, KiB"
 row idle_up "idle sessions up (of $IDLE_N)"
@@ -444,13 +511,14 @@ row bulk_err "bulk run errors"
 if [ -z "$SPB_SKIP" ]; then
     echo
     echo "sp-b against sstp-proxy (median of per-round ratios, range):"
-    for k in hs rx echo rss; do
+    for k in hs hs_rsa rx echo paced rss; do
         rs=$(ratio_rounds "$k" sp-b sstp-proxy | tr '\n' ' ')
         [ -n "${rs// /}" ] && printf '  %-6s %s  [%s]\n' "$k" "$(median "$rs")x" "$rs"
     done
 fi
 echo
 echo "Cells: medians over the rounds. sp/hap: median of the per-round ratios (range: lowest-highest)."
+echo "Paced echo: $PACED_N sessions, $PACED_RATE requests/s in all. Load at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 if has_mode idle; then
     echo "RSS per idle session: the front process(es) only (direct: the TLS target; haproxy: both"
     echo "haproxy processes; sstp-proxy: master and workers), (RSS with the sessions - RSS before) / up."

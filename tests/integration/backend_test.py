@@ -1439,6 +1439,62 @@ def s30_one_source_cannot_starve_others(ctx):
         sk.close()
 
 
+@scenario
+def s40_tls_records_end_on_the_last_packet(ctx):
+    """TLS records towards the client (sstp/record.c): data packets with
+    more behind them share records (fewer writes under load), every record
+    ends on a packet boundary, and the last packet of a burst ends a record
+    of its own: sstpc reads one packet per wake-up and would leave a packet
+    that shares the last record unread. One SSL_read returns at most one
+    record, so each recv() below is one record (or the rest of one)."""
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    c, r = connect_call(ctx, b, hlak)
+    r.ctl(cmd="quiet")
+    n, size = 300, 1400
+    frames = [burst_frame(i, size) for i in range(n)]
+    r.ctl(cmd="burst", count=n, size=size)
+    time.sleep(0.5)  # the client reads late: the backend's output fills
+    pending = bytearray(c.rbuf)
+    c.rbuf = b""
+    records = []     # per record: list of (is_ctrl, payload), bytes left over after it
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < n and time.monotonic() < deadline:
+        c.sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            chunk = c.sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            break
+        check(chunk, "stream closed after %d of %d frames" % (len(got), n))
+        pending += chunk
+        pkts = []
+        while len(pending) >= 4:
+            plen = ((pending[2] & 0x0F) << 8) | pending[3]
+            check(plen >= 4, "bad packet length %d" % plen)
+            if len(pending) < plen:
+                break
+            is_ctrl = bool(pending[1] & 1)
+            payload = bytes(pending[4:plen])
+            del pending[:plen]
+            pkts.append((is_ctrl, payload))
+            if not is_ctrl and payload[:4] == b"\xff\x03\x00\x21":
+                got.append(payload)
+        records.append((pkts, len(pending)))
+    check(got == frames, "client got %d of %d frames, or not in order" % (len(got), n))
+    check(all(left == 0 for _, left in records),
+          "a record ends inside a packet: %r" % [(len(p), left) for p, left in records if left][:5])
+    last = [p for p, _ in records if any(not ct and pl == frames[-1] for ct, pl in p)]
+    check(len(last) == 1 and len(last[0]) == 1,
+          "the burst's last packet shares its record: %r" % [len(p) for p in last])
+    check(all(len(p) == 1 for p, _ in records if any(ct for ct, _ in p)), "a control packet shares a record")
+    most = max(len(p) for p, _ in records)
+    check(most > 1, "no record carries more than one data packet (%d records for %d frames)" % (len(records), n))
+    print("  %d frames in %d records, up to %d per record" % (n, len(records), most))
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
 def main():
     global VERBOSE
     args = sys.argv[1:]

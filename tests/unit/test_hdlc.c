@@ -1,7 +1,8 @@
 /* test_hdlc.c — RFC 1662 async HDLC codec: FCS check value, the worked
  * LCP example (sstpc's unit test frame) both ways, vectors from
  * tests/vectors/hdlc.py, every decoder error, chunking invariance, shared
- * flags and the frame size limit. */
+ * flags, the frame size limit, and the run/table fast paths against a
+ * byte-at-a-time decoder and encoder on random streams. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -645,6 +646,145 @@ static void test_decode_mixed_stream(void **state)
     results_free(&rs);
 }
 
+
+/* ------------------------------------------ fast paths vs byte at a time */
+
+/* ref_decode: the decoder's documented rules, one byte at a time and
+ * nothing else (no runs, no tables), over the whole stream. The codec
+ * copies runs of plain bytes and skips tossed tails with memchr; both must
+ * give exactly these results. */
+static void ref_decode(struct results *rs, const uint8_t *in, size_t in_len)
+{
+    uint8_t *buf = malloc(SSTP_HDLC_FRAME_BUF);
+    size_t len = 0;
+    int esc = 0, toss = 0;
+
+    assert_non_null(buf);
+    rs->n = 0;
+    for (size_t i = 0; i < in_len; i++) {
+        uint8_t c = in[i];
+        if (c == 0x7e) {
+            enum sstp_rc rc = SSTP_AGAIN;
+            if (toss)
+                rc = SSTP_E_HDLC_TOO_LONG;
+            else if (esc)
+                rc = SSTP_E_HDLC_ABORT;
+            else if (len > 0 && len < 4)
+                rc = SSTP_E_HDLC_RUNT;
+            else if (len >= 4)
+                rc = ref_fcs(0xffff, buf, len) == 0xf0b8 ? SSTP_OK : SSTP_E_HDLC_FCS;
+            if (rc != SSTP_AGAIN) {
+                assert_true(rs->n < MAX_RESULTS);
+                struct result *r = &rs->r[rs->n++];
+                r->rc = rc;
+                r->len = rc == SSTP_OK ? len - 2 : 0;
+                r->frame = rc == SSTP_OK ? dup(buf, len - 2) : NULL;
+            }
+            len = 0;
+            esc = toss = 0;
+        } else if (toss) {
+            continue;
+        } else if (esc) {
+            esc = 0;
+            if (len == SSTP_HDLC_FRAME_BUF)
+                toss = 1;
+            else
+                buf[len++] = c ^ 0x20;
+        } else if (c == 0x7d) {
+            esc = 1;
+        } else if (len == SSTP_HDLC_FRAME_BUF) {
+            toss = 1;
+        } else {
+            buf[len++] = c;
+        }
+    }
+    free(buf);
+}
+
+static uint32_t xs32(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* A byte drawn mostly from the ones the codec treats apart (flag, escape,
+ * control characters) or mostly plain, as `bias` says. */
+static uint8_t rand_byte(uint32_t *x, unsigned bias)
+{
+    static const uint8_t odd[] = { 0x7e, 0x7d, 0x00, 0x1f, 0x20, 0x5d, 0x5e, 0xff };
+    uint32_t r = xs32(x);
+    return (r % 100) < bias ? odd[(r >> 8) % sizeof(odd)] : (uint8_t)(r >> 16);
+}
+
+/* Random streams of good frames (escaping everything or only what RFC 1662
+ * requires), corrupted, aborted, overlong and runt frames, raw noise and
+ * idle flags: the codec's decoder gives what ref_decode gives, whole and in
+ * every chunking; its encoder gives encode_ref's bytes for any head/body
+ * split. */
+static void test_fast_paths_match_bytewise(void **state)
+{
+    (void)state;
+    enum { STREAM_MAX = 48 * (2 * SSTP_HDLC_FRAME_BUF + 8) };
+    uint8_t *in = malloc(STREAM_MAX), *frame = malloc(SSTP_HDLC_FRAME_BUF + 64);
+    uint8_t *ref = malloc(HDLC_ENCODED_MAX(SSTP_HDLC_FRAME_BUF + 64));
+    uint32_t x = 0x9e3779b9u;
+    struct results got, want;
+
+    assert_true(in && frame && ref);
+    for (int round = 0; round < 60; round++) {
+        size_t n_in = 0;
+        int segs = 1 + (int)(xs32(&x) % 24);
+        for (int k = 0; k < segs; k++) {
+            unsigned kind = xs32(&x) % 8, bias = xs32(&x) % 4 == 0 ? 60 : 5;
+            size_t flen = kind == 5 ? SSTP_HDLC_FRAME_BUF + xs32(&x) % 40 /* overlong */
+                          : kind == 6 ? xs32(&x) % 4                     /* runt-ish */
+                                      : 2 + xs32(&x) % (xs32(&x) % 3 ? 200 : SSTP_PPP_MAX_FRAME - 1);
+            for (size_t b = 0; b < flen; b++)
+                frame[b] = rand_byte(&x, bias);
+            size_t m = encode_ref(in + n_in, frame, flen, kind != 1);
+            if (kind == 2 && m > 3)
+                in[n_in + 1 + xs32(&x) % (m - 2)] ^= 0x01;   /* corrupt: FCS, or an escape/flag */
+            if (kind == 3) {
+                in[n_in + m - 1] = 0x7d;                        /* abort: 7D 7E */
+                in[n_in + m++] = 0x7e;
+            }
+            if (kind == 7) {                                    /* noise, then idle flags */
+                size_t noise = xs32(&x) % 50;
+                for (size_t b = 0; b < noise; b++)
+                    in[n_in + m++] = rand_byte(&x, bias);
+                in[n_in + m++] = 0x7e;
+                in[n_in + m++] = 0x7e;
+            }
+            n_in += m;
+            assert_true(n_in <= STREAM_MAX);
+
+            /* the encoder, when the frame is encodable */
+            if (kind != 5 && flen >= SSTP_HDLC_MIN_FRAME) {
+                size_t split = xs32(&x) % (flen + 1), en = 0;
+                size_t rn = encode_ref(ref, frame, flen, 1);
+                /* exactly the room promised, on the heap: ASan sees any write past it */
+                uint8_t *exact = malloc(HDLC_ENCODED_MAX(flen));
+                assert_non_null(exact);
+                assert_int_equal(sstp_hdlc_encode2(exact, HDLC_ENCODED_MAX(flen), &en, frame, split,
+                                                   frame + split, flen - split), SSTP_OK);
+                assert_int_equal(en, rn);
+                assert_memory_equal(exact, ref, rn);
+                free(exact);
+            }
+        }
+        ref_decode(&want, in, n_in);
+        decode_check(&got, in, n_in);
+        results_equal(&got, &want);
+        results_free(&got);
+        results_free(&want);
+    }
+    free(in);
+    free(frame);
+    free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_decode_size_limit),
         cmocka_unit_test(test_decode_lenient),
         cmocka_unit_test(test_decode_mixed_stream),
+        cmocka_unit_test(test_fast_paths_match_bytewise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,206 @@
+#!/bin/bash
+# backend_datapath.sh — the cost of sstp-backend's data path on this host:
+# Gbit/s per session and CPU seconds per Gbit, both directions, with the
+# syscalls and wake-ups per packet that explain them. No pppd, no kernel PPP:
+# sstp-backend runs tests/bench/pty_echo.c in pppd's place, which reports
+# AUTH/IP_UP over the plugin socket and writes back every byte it reads from
+# the pty, so each data packet crosses the backend twice (SSTP -> HDLC
+# encode -> pty, pty -> HDLC decode -> SSTP -> TLS).
+#
+# Columns, measured by one sstp-bench bulk client in ONE run, rounds
+# interleaved (the order rotates from round to round):
+#   direct     sstp-bench --serve terminating TLS and echoing SSTP data packets
+#              itself: the reference (TLS and SSTP framing only, no HDLC, no pty)
+#   backend    build/sstp-backend (BACKEND) with pty_echo as its pppd
+#   backend-b  optional: a second sstp-backend binary (BACKEND_B), for
+#              before/after figures of two builds in one run
+# Per cell (the median over the rounds):
+#   Gbit/s     SSTP bytes the client sent plus those echoed back, per session
+#   cpu s/Gbit CPU seconds (user+system, /proc/PID/stat) of the measured
+#              process (the backend, or the direct target) per Gbit moved
+#   sc/pkt     read+write syscalls (/proc/PID/io syscr+syscw) per SSTP data
+#              packet, counting each packet once per direction
+#   wk/pkt     voluntary context switches (wake-ups) per packet
+# The pty_echo process's own CPU is printed per round, not counted. The
+# figures are this host's; compare columns of one run (the load average of
+# each round is printed beside it).
+#
+# Environment: DUR (5 s per run), ROUNDS (3), WARMUP (2), SESSIONS (1),
+# SIZE (1400-byte PPP frames), BACKEND, BACKEND_B, BASE_PORT (24700),
+# KEEP=1 keeps the work directory. Not part of `make test`.
+#
+#   tests/bench/backend_datapath.sh
+#   BACKEND_B=/tmp/old/sstp-backend ROUNDS=5 tests/bench/backend_datapath.sh
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-3}
+WARMUP=${WARMUP:-2}
+SESSIONS=${SESSIONS:-1}
+SIZE=${SIZE:-1400}
+BASE_PORT=${BASE_PORT:-24700}
+BENCH=build/sstp-bench
+BACKEND=${BACKEND:-build/sstp-backend}
+BACKEND_B=${BACKEND_B:-}
+HZ=$(getconf CLK_TCK)
+
+die() { echo "backend_datapath: $*" >&2; exit 1; }
+
+make -j2 "$BENCH" build/sstp-backend >/dev/null || die "cannot build $BENCH and build/sstp-backend"
+[ -x "$BACKEND" ] || die "$BACKEND is not built"
+[ -z "$BACKEND_B" ] || [ -x "$BACKEND_B" ] || die "$BACKEND_B is not executable"
+
+work=$(mktemp -d /tmp/sstp-dp.XXXXXX)
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    sleep 0.3
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I. -o "$work/pty_echo" tests/bench/pty_echo.c ||
+    die "cannot build tests/bench/pty_echo.c"
+scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
+CRT=$work/certs/server.crt KEY=$work/certs/server.key CA=$work/certs/ca.crt
+SNI=vpn.example.test
+: >"$work/pppd.options"
+
+port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
+next_port=$BASE_PORT
+alloc_port() {
+    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
+    REPLY=$next_port
+    next_port=$((next_port + 1))
+}
+wait_port() { # port: 0 once something listens on it (30 s at most)
+    local i
+    for ((i = 0; i < 600; i++)); do
+        port_free "$1" || return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+be_cfg() { # FILE PORT ID
+    cat >"$1" <<EOC
+[backend]
+id = $3
+log_level = warn
+[listen]
+tls = 127.0.0.1:$2
+proxy =
+[tls]
+cert = $CRT
+key = $KEY
+[pppd]
+path = $work/pty_echo
+options = $work/pppd.options
+plugin = /nonexistent/not-loaded.so
+kill_grace = 1s
+[limits]
+per_source_rate = 0
+max_negotiating_per_source = 0
+EOC
+}
+
+declare -A PORT PID
+COLS=(direct backend)
+[ -n "$BACKEND_B" ] && COLS+=(backend-b)
+for col in "${COLS[@]}"; do alloc_port; PORT[$col]=$REPLY; done
+
+start() { # COL CMD...
+    local col=$1; shift
+    "$@" >"$work/$col.log" 2>&1 &
+    PID[$col]=$!
+    PIDS+=("$!")
+}
+start direct "$BENCH" --serve "127.0.0.1:${PORT[direct]}" --cert "$CRT" --key "$KEY"
+be_cfg "$work/backend.conf" "${PORT[backend]}" bench-a
+start backend "$BACKEND" -c "$work/backend.conf"
+if [ -n "$BACKEND_B" ]; then
+    be_cfg "$work/backend-b.conf" "${PORT[backend-b]}" bench-b
+    start backend-b "$BACKEND_B" -c "$work/backend-b.conf"
+fi
+for col in "${COLS[@]}"; do
+    wait_port "${PORT[$col]}" || die "$col not listening on ${PORT[$col]}: $(tail -3 "$work/$col.log")"
+done
+
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+io_calls() { awk '/^sys(cr|cw):/ {n += $2} END {print n + 0}' "/proc/$1/io" 2>/dev/null || echo 0; }
+wakeups() { awk '/^voluntary_ctxt_switches:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# echo_cpu PID: CPU ticks of the newest pty_echo child of PID (this run's session;
+# the last run's may still be exiting)
+echo_cpu() {
+    local t=0 p
+    for p in $(pgrep -n -P "$1" -f "^$work/pty_echo"); do t=$((t + $(cpu_ticks "$p"))); done
+    echo "$t"
+}
+
+declare -A VAL
+add() { VAL[$1/$2]="${VAL[$1/$2]:-} $3"; }
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print ""}'; }
+
+# run COL: one bulk client run; the counters of the measured process are
+# sampled inside the client's window (after set-up and warm-up)
+run() {
+    local col=$1 pid=${PID[$1]} out=$work/client.out
+    timeout -k 5 $((WARMUP + DUR + 60)) "$BENCH" -m bulk -t "127.0.0.1:${PORT[$col]}" --ca "$CA" --sni "$SNI" \
+        -n "$SESSIONS" -s "$SIZE" -w "$WARMUP" -d "$DUR" >"$out" 2>>"$work/client.err" &
+    local cpid=$!
+    PIDS+=("$cpid")
+    sleep "$(awk -v w="$WARMUP" 'BEGIN {print w + 1.2}')"
+    local c0 i0 w0 e0 t0 c1 i1 w1 e1 t1
+    c0=$(cpu_ticks "$pid"); i0=$(io_calls "$pid"); w0=$(wakeups "$pid"); e0=$(echo_cpu "$pid"); t0=$(date +%s.%N)
+    sleep "$(awk -v d="$DUR" 'BEGIN {print (d > 2 ? d - 1.5 : d / 2)}')"
+    c1=$(cpu_ticks "$pid"); i1=$(io_calls "$pid"); w1=$(wakeups "$pid"); e1=$(echo_cpu "$pid"); t1=$(date +%s.%N)
+    wait "$cpid"
+    local line; line=$(grep '^bench ' "$out" | tail -1)
+    [ -n "$line" ] || { echo "round $r $col: no result ($(tail -2 "$work/client.err"))"; return; }
+    local tx rx pps errs
+    tx=$(kv "$line" tx_gbps); rx=$(kv "$line" rx_gbps); errs=$(kv "$line" errors)
+    pps=$(awk -v a="$(kv "$line" tx_pps)" -v b="$(kv "$line" rx_pps)" 'BEGIN {print a + b}')
+    read -r gbps cpg scp wkp ecpu <<<"$(awk -v tx="$tx" -v rx="$rx" -v pps="$pps" -v hz="$HZ" \
+        -v dc=$((c1 - c0)) -v di=$((i1 - i0)) -v dw=$((w1 - w0)) -v de=$((e1 - e0)) -v t0="$t0" -v t1="$t1" 'BEGIN {
+        dt = t1 - t0; g = tx + rx
+        cpu = dc / hz / dt            # CPU seconds per second
+        printf "%.3f %.3f %.2f %.3f %.2f\n", g, (g > 0 ? cpu / g : 0), (pps > 0 ? di / dt / pps : 0),
+               (pps > 0 ? dw / dt / pps : 0), de / hz / dt }')"
+    echo "round $r $col: gbps=$gbps (tx $tx rx $rx) pps=$pps cpu_s_per_gbit=$cpg syscalls_per_pkt=$scp" \
+        "wakeups_per_pkt=$wkp cpu=$(awk -v c="$cpg" -v g="$gbps" 'BEGIN {printf "%.2f", c * g}')" \
+        "pty_echo_cpu=$ecpu errors=$errs load=$(cut -d' ' -f1 /proc/loadavg)"
+    add gbps "$col" "$gbps"; add cpg "$col" "$cpg"; add scp "$col" "$scp"; add wkp "$col" "$wkp"
+}
+
+echo "backend data path: DUR=${DUR}s ROUNDS=$ROUNDS SESSIONS=$SESSIONS SIZE=$SIZE (PPP frame bytes)"
+echo "host: $(nproc) CPUs, uptime:$(uptime | sed 's/.*up/ up/')"
+[ -n "$BACKEND_B" ] && echo "backend-b: $BACKEND_B"
+for ((r = 1; r <= ROUNDS; r++)); do
+    n=${#COLS[@]}
+    for ((k = 0; k < n; k++)); do run "${COLS[$(((k + r - 1) % n))]}"; done
+done
+
+echo
+printf '%-30s' metric; for col in "${COLS[@]}"; do printf ' %10s' "$col"; done
+printf ' %10s' "be/direct"; [ -n "$BACKEND_B" ] && printf ' %10s' "b/backend"; echo
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
+row() { # key label
+    local col cells=()
+    printf '%-30s' "$2"
+    for col in "${COLS[@]}"; do cells+=("$(median "${VAL[$1/$col]:-}")"); printf ' %10s' "${cells[-1]:--}"; done
+    printf ' %10s' "$(ratio "${cells[1]}" "${cells[0]}")"
+    [ -n "$BACKEND_B" ] && printf ' %10s' "$(ratio "${cells[2]}" "${cells[1]}")"
+    echo
+}
+row gbps "Gbit/s, both directions"
+row cpg "CPU s per Gbit"
+row scp "read+write syscalls per pkt"
+row wkp "wake-ups per pkt"
+echo
+echo "Cells: medians over the rounds; $SESSIONS session(s), $SIZE-byte frames. Load at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+exit 0
