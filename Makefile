@@ -137,7 +137,7 @@ $(UNITS): $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call objs_of,$(UNIT_HELPER_SRC
 unit: $(UNITS)
 
 # libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over sstp/ only.
-$(B)/fuzz/%: tests/fuzz/%.c $(SSTP_SRC) $(wildcard sstp/*.h)
+$(B)/fuzz/%: tests/fuzz/%.c $(SSTP_SRC) $(wildcard sstp/*.h) tests/unit/pp_same.h
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I. -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $< $(SSTP_SRC) -lcrypto
