@@ -91,8 +91,8 @@ struct cl_result {
 
 #define SRV_STAT_LIST(X) \
     X(accepted) X(accept_err) X(tls_fail) X(proxy_err) X(http_ok) X(http_err) X(acked) \
-    X(connected) X(binding_fail) X(binding_unchecked) X(sstp_err) X(timeouts) \
-    X(echo_replies) X(data_pkts) X(dropped) X(bytes_in) X(bytes_out)
+    X(connected) X(binding_fail) X(sstp_err) X(timeouts) X(data_pkts) X(dropped) \
+    X(bytes_in) X(bytes_out)
 
 struct srv_stats {
 #define X(n) uint64_t n;

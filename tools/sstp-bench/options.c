@@ -60,9 +60,11 @@ void usage(FILE *out)
         "      --hash-bits N      Hash Protocol Bitmask in the ACK: 1 SHA-1, 2 SHA-256, 3 both\n"
         "                         (default 3)\n"
         "  -j, --procs N          N worker processes on one port (SO_REUSEPORT)\n"
-        "The target answers 200, CALL_CONNECT_ACK, checks CALL_CONNECTED (zero HLAK) when\n"
-        "it knows the certificate hash, echoes data packets once connected and answers\n"
-        "ECHO_REQUEST. SIGTERM/SIGINT: print one 'serve key=value ...' line and exit.\n",
+        "The target runs the product's SSTP state machine (sstp/server_fsm.c) with PPP\n"
+        "stubbed: 200, CALL_CONNECT_ACK, CALL_CONNECTED checked with a zero HLAK against\n"
+        "the certificate hash (PROXY TLVs, else --cert; neither: every binding fails),\n"
+        "data packets echoed once connected, ECHO and the MS-SSTP timers as sstp-backend.\n"
+        "SIGTERM/SIGINT: print one 'serve key=value ...' line and exit.\n",
         DEF_HS_CONC, DEF_RAMP_CONC, DEF_DURATION_S, DEF_WARMUP_S, MIN_PAYLOAD, SSTP_PPP_MAX_FRAME,
         DEF_PAYLOAD, DEF_TIMEOUT_S);
 }

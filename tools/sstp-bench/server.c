@@ -1,4 +1,8 @@
-/* server.c — --serve, the reference target. */
+/* server.c — --serve, the reference target: TLS or plain (optionally
+ * behind a PROXY header), the HTTP handshake, then the product's SSTP
+ * server state machine (sstp/server_fsm.c) with PPP stubbed: it
+ * "authenticates" at once with a zero HLAK and echoes every data frame.
+ * It trusts its peers: for benchmarks on a private host only. */
 #include "tools/sstp-bench/bench.h"
 
 #include <errno.h>
@@ -18,19 +22,19 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "sstp/binding.h"
-#include "sstp/ctrl.h"
 #include "sstp/http.h"
 #include "sstp/packet.h"
 #include "sstp/proxyproto.h"
+#include "sstp/server_fsm.h"
 
 
+/* A connection's transport phases; once the 200 is sent, sstp_srv_step
+ * decides everything (SP_SSTP). */
 enum sp_phase {
     SP_PROXY = 0,  /* waiting for the PROXY header */
     SP_TLS,        /* TLS handshake */
     SP_HTTP,       /* request head */
-    SP_REQ,        /* 200 sent, waiting for CALL_CONNECT_REQUEST */
-    SP_CONN_WAIT,  /* ACK sent, waiting for CALL_CONNECTED */
-    SP_UP,         /* connected: data packets are echoed */
+    SP_SSTP,       /* 200 sent: the state machine runs the call */
 };
 
 struct srv_worker;
@@ -38,26 +42,28 @@ struct srv_worker;
 /* What only the set-up needs; freed once the call is connected, so an idle
  * session holds just struct srv_conn and its SSL. */
 struct srv_setup {
-    ev_timer deadline;                 /* MS-SSTP 3.3.2: negotiation timer */
     struct sstp_http_req *http;        /* only during SP_HTTP */
-    uint8_t nonce[SSTP_NONCE_LEN];
-    bool have_tlv256, have_tlv1;       /* cert hashes from the PROXY header */
-    uint8_t tlv256[SSTP_SHA256_LEN];
+    struct sstp_bind_trust trust;      /* lent to the state machine until connected */
+    uint8_t tlv256[SSTP_SHA256_LEN];   /* cert hashes from the PROXY header */
     uint8_t tlv1[SSTP_SHA1_LEN];
 };
 
 struct srv_conn {
     ev_io w;                           /* first: the callback casts back */
+    ev_timer timer;                    /* set-up deadline, then the earliest machine timer */
     struct io io;
     struct srv_worker *wk;
     struct srv_conn *prev, *next;
     struct srv_setup *setup;
+    struct sstp_srv sm;                /* the product's SSTP server state machine */
+    ev_tstamp due[SSTP_SRV_T_COUNT];   /* when each armed machine timer expires; 0: off */
     struct buf in, out;                /* pool buffers, held only while not empty */
     size_t span;                       /* data packets at the front of `in` being echoed */
     struct again_link again;
     enum sp_phase phase;
     int want;                          /* EV_READ or EV_WRITE */
     bool closing;                      /* close once `out` is flushed */
+    bool ended;                        /* the call's abort was counted */
 };
 
 struct srv_worker {
@@ -70,22 +76,30 @@ struct srv_worker {
     ev_signal sigterm, sigint;
     struct buf_pool pool;
     struct again_q again;
+    struct sstp_srv_cfg fsm_cfg;       /* MS-SSTP defaults, --hash-bits */
     bool have_trust;                   /* hashes of the certificate the client saw */
     struct tls_cert_hashes trust;
     struct srv_conn *conns;
     struct srv_stats st;
 };
 
+static void setup_free(struct srv_conn *c)
+{
+    if (!c->setup)
+        return;
+    free(c->setup->http);
+    free(c->setup);
+    c->setup = NULL;
+}
+
 static void srv_close(struct srv_conn *c)
 {
     struct srv_worker *wk = c->wk;
     ev_io_stop(wk->loop, &c->w);
+    ev_timer_stop(wk->loop, &c->timer);
     again_remove(&wk->again, &c->again);
-    if (c->setup) {
-        ev_timer_stop(wk->loop, &c->setup->deadline);
-        free(c->setup->http);
-        free(c->setup);
-    }
+    sstp_srv_cleanup(&c->sm);
+    setup_free(c);
     io_close(&c->io);
     buf_drop(&wk->pool, &c->in);
     buf_drop(&wk->pool, &c->out);
@@ -108,108 +122,157 @@ static void srv_commit(struct srv_conn *c, const struct sstp_wbuf *w)
     c->out.tail += w->len;
 }
 
-/* Queues CALL_ABORT and closes after flushing it (MS-SSTP 3.3.5.2.x). */
-static int srv_send_abort(struct srv_conn *c, uint8_t attrib, uint32_t status)
+/* The hashes the client may have bound to: sstp-proxy's TLVs when the PROXY
+ * header carried them (a bench target trusts its PROXY peer; a real backend
+ * checks who sent them), else the certificate this target knows. None:
+ * every binding fails, as in the product. */
+static void trust_set(struct srv_conn *c, const struct sstp_pp_hdr *h)
 {
-    struct sstp_status_info si = { .attrib_id = attrib, .status = status };
-    struct sstp_wbuf w;
-    if (srv_out(c, &w) && sstp_ctrl_encode_abort(&w, &si) == SSTP_OK)
-        srv_commit(c, &w);
-    c->closing = true;
-    return 1;
-}
-
-/* A protocol error: counted, then CALL_ABORT with AttribID STATUS_INFO. */
-static int srv_abort(struct srv_conn *c, uint32_t status)
-{
-    c->wk->st.sstp_err++;
-    return srv_send_abort(c, SSTP_ATTRIB_STATUS_INFO, status);
-}
-
-static int srv_connected(struct srv_conn *c, const struct sstp_pkt *pkt)
-{
-    struct srv_worker *wk = c->wk;
     struct srv_setup *s = c->setup;
-    const uint8_t (*h256)[32] = NULL, (*h1)[20] = NULL;
-    if (s->have_tlv256 || s->have_tlv1) {
-        h256 = s->have_tlv256 ? &s->tlv256 : NULL;
-        h1 = s->have_tlv1 ? &s->tlv1 : NULL;
-    } else if (wk->have_trust) {
-        h256 = &wk->trust.sha256;
-        h1 = &wk->trust.sha1;
-    }
-    if (!h256 && !h1) {
-        wk->st.binding_unchecked++;
-    } else {
-        uint8_t hlak[SSTP_HLAK_LEN];
-        struct sstp_bind_trust trust = { h256, h256 ? 1u : 0u, h1, h1 ? 1u : 0u };
-        sstp_bind_hlak_none(hlak);
-        enum sstp_rc rc = sstp_bind_verify(pkt->raw, pkt->len, wk->o->hash_bits, s->nonce, &trust, hlak);
-        if (rc != SSTP_OK) {
-            /* MS-SSTP 3.3.5.2.3: ABORT about the Crypto Binding attribute */
-            wk->st.binding_fail++;
-            return srv_send_abort(c, SSTP_ATTRIB_CRYPTO_BINDING, SSTP_STATUS_VALUE_NOT_SUPPORTED);
+    struct srv_worker *wk = c->wk;
+    bool tlv256 = h && (h->present & SSTP_PP_HAS_CERT_SHA256);
+    bool tlv1 = h && (h->present & SSTP_PP_HAS_CERT_SHA1);
+    memset(&s->trust, 0, sizeof s->trust);
+    if (tlv256 || tlv1) {
+        if (tlv256) {
+            memcpy(s->tlv256, h->cert_sha256, SSTP_SHA256_LEN);
+            s->trust.sha256 = &s->tlv256;
+            s->trust.n_sha256 = 1;
         }
+        if (tlv1) {
+            memcpy(s->tlv1, h->cert_sha1, SSTP_SHA1_LEN);
+            s->trust.sha1 = &s->tlv1;
+            s->trust.n_sha1 = 1;
+        }
+    } else if (wk->have_trust) {
+        s->trust.sha256 = &wk->trust.sha256;
+        s->trust.n_sha256 = 1;
+        s->trust.sha1 = &wk->trust.sha1;
+        s->trust.n_sha1 = 1;
     }
-    wk->st.connected++;
-    c->phase = SP_UP;
-    ev_timer_stop(wk->loop, &s->deadline);
-    free(s->http);
-    free(s);
-    c->setup = NULL;
-    return 1;
+    sstp_srv_set_trust(&c->sm, &s->trust);
 }
 
-/* One control packet. 1, or -1 when the connection was closed. */
-static int srv_ctrl(struct srv_conn *c, const struct sstp_pkt *pkt)
+/* Arms c->timer for the earliest machine timer (or leaves it armed when it
+ * fires sooner: the callback re-arms for what is left). */
+static void timer_rearm(struct srv_conn *c)
+{
+    struct ev_loop *loop = c->wk->loop;
+    ev_tstamp next = 0;
+    for (int t = 0; t < SSTP_SRV_T_COUNT; t++)
+        if (c->due[t] > 0 && (next == 0 || c->due[t] < next))
+            next = c->due[t];
+    if (next == 0) {
+        ev_timer_stop(loop, &c->timer);
+        return;
+    }
+    ev_tstamp fires = ev_now(loop) + ev_timer_remaining(loop, &c->timer);
+    if (ev_is_active(&c->timer) && fires <= next)
+        return;
+    ev_timer_stop(loop, &c->timer);
+    ev_timer_set(&c->timer, next - ev_now(loop), 0.);
+    ev_timer_start(loop, &c->timer);
+}
+
+/* Runs one step's actions in the documented order (server_fsm.h). PPP is a
+ * stub: started, it authenticates at once with a zero HLAK (what the
+ * bench client binds with, like a PAP client); data frames are echoed by
+ * the caller. Returns -1 when the connection was closed. */
+static int srv_run_actions(struct srv_conn *c, const struct sstp_srv_actions *a)
 {
     struct srv_worker *wk = c->wk;
-    struct sstp_ctrl m;
-    struct sstp_wbuf w;
-    if (sstp_ctrl_decode(&m, pkt->raw, pkt->len) != SSTP_OK)
-        return srv_abort(c, SSTP_STATUS_INVALID_FRAME_RECEIVED);
-    switch (m.type) {
-    case SSTP_MSG_CALL_CONNECT_REQUEST:
-        if (c->phase != SP_REQ || sstp_ctrl_check(&m) != SSTP_OK)
-            return srv_abort(c, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED);
-        if (RAND_bytes(c->setup->nonce, SSTP_NONCE_LEN) != 1 || !srv_out(c, &w) ||
-            sstp_ctrl_encode_connect_ack(&w, wk->o->hash_bits, c->setup->nonce) != SSTP_OK) {
-            srv_close(c);
-            return -1;
-        }
-        srv_commit(c, &w);
-        wk->st.acked++;
-        c->phase = SP_CONN_WAIT;
-        return 1;
-    case SSTP_MSG_CALL_CONNECTED:
-        if (c->phase != SP_CONN_WAIT)
-            return srv_abort(c, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED);
-        return srv_connected(c, pkt);
-    case SSTP_MSG_ECHO_REQUEST:
-        /* lenient like the backend: answered from the ACK on */
-        if (c->phase < SP_CONN_WAIT)
-            return srv_abort(c, SSTP_STATUS_UNACCEPTED_FRAME_RECEIVED);
-        if (!srv_out(c, &w) || sstp_ctrl_encode_echo_response(&w) != SSTP_OK) {
-            srv_close(c);
-            return -1;
-        }
-        srv_commit(c, &w);
-        wk->st.echo_replies++;
-        return 1;
-    case SSTP_MSG_ECHO_RESPONSE:
-        return 1;
-    case SSTP_MSG_CALL_DISCONNECT:
-        if (srv_out(c, &w) && sstp_ctrl_encode_disconnect_ack(&w) == SSTP_OK)
-            srv_commit(c, &w);
-        c->closing = true;
-        return 1;
-    case SSTP_MSG_CALL_ABORT:
-    case SSTP_MSG_CALL_DISCONNECT_ACK:
-        srv_close(c);
-        return -1;
-    default:
-        return srv_abort(c, SSTP_STATUS_INVALID_FRAME_RECEIVED);
+    bool timers = a->timers_stop || a->timers_start;
+    for (int t = 0; t < SSTP_SRV_T_COUNT; t++) {
+        if (a->timers_stop & SSTP_SRV_TIMER_BIT(t))
+            c->due[t] = 0;
+        if (a->timers_start & SSTP_SRV_TIMER_BIT(t))
+            c->due[t] = ev_now(wk->loop) + a->timer_ms[t] / 1000.0;
     }
+    if (a->send_len) {
+        struct sstp_wbuf w;
+        if (!srv_out(c, &w)) {
+            srv_close(c);
+            return -1;
+        }
+        sstp_put_bytes(&w, a->send, a->send_len);
+        if (w.err) { /* cannot happen: a pool buffer holds the largest step */
+            srv_close(c);
+            return -1;
+        }
+        srv_commit(c, &w);
+    }
+    if (timers)
+        timer_rearm(c);
+    if (a->bind == SSTP_SRV_BIND_OK) {
+        wk->st.connected++;
+        setup_free(c); /* the machine no longer reads the trust */
+    } else if (a->bind == SSTP_SRV_BIND_FAILED) {
+        wk->st.binding_fail++;
+        c->ended = true;
+    }
+    if (a->rc != SSTP_OK && a->rc != SSTP_AGAIN && !c->ended) {
+        /* once per call: the clean-up after an abort repeats its reason */
+        c->ended = true;
+        if (a->rc == SSTP_E_FSM_TIMEOUT)
+            wk->st.timeouts++;
+        else
+            wk->st.sstp_err++;
+    }
+    if (a->close) {
+        c->closing = true;
+        return 0;
+    }
+    if (a->ppp_start) {
+        wk->st.acked++;
+        uint8_t hlak[SSTP_HLAK_LEN];
+        sstp_bind_hlak_none(hlak);
+        struct sstp_srv_ev keys = { .type = SSTP_SRV_EV_KEYS, .hlak = hlak };
+        struct sstp_srv_actions next;
+        sstp_srv_step(&c->sm, &keys, &next);
+        return srv_run_actions(c, &next);
+    }
+    return 0;
+}
+
+/* Data packets from the front of `in`, each through the machine twice: from
+ * the client, then back from the stub pppd that echoes it. Whole packets
+ * up to the next control packet go back in one write (c->span). */
+static int srv_data(struct srv_conn *c, const struct sstp_pkt *first, size_t first_used)
+{
+    struct srv_worker *wk = c->wk;
+    struct buf *in = &c->in;
+    struct sstp_pkt pkt = *first;
+    size_t used = first_used, span = 0;
+    struct sstp_srv_actions a;
+    for (;;) {
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPP_FROM_CLIENT, .data = pkt.payload.p,
+                                  .len = pkt.payload.len };
+        sstp_srv_step(&c->sm, &ev, &a);
+        bool forward = a.frame == SSTP_SRV_FRAME_FORWARD;
+        if (srv_run_actions(c, &a) == -1)
+            return -1;
+        if (forward) {
+            ev.type = SSTP_SRV_EV_PPP_FROM_PPPD;
+            sstp_srv_step(&c->sm, &ev, &a);
+            forward = a.frame == SSTP_SRV_FRAME_FORWARD;
+            if (srv_run_actions(c, &a) == -1)
+                return -1;
+        }
+        if (!forward) { /* MS-SSTP 3.3.7: gated (no data before CALL_CONNECTED) */
+            wk->st.dropped++;
+            if (span == 0)
+                buf_consume(in, used);
+            break; /* a drop in a span only comes with an abort: c->closing */
+        }
+        wk->st.data_pkts++;
+        span += used;
+        if (c->closing || span >= buf_len(in) ||
+            sstp_pkt_decode(&pkt, &used, buf_rptr(in) + span, buf_len(in) - span) != SSTP_OK ||
+            pkt.is_ctrl)
+            break;
+    }
+    c->span = span;
+    return 1;
 }
 
 /* Consumes the front of `in`: 1 on progress, 0 when more bytes are needed,
@@ -219,6 +282,7 @@ static int srv_parse(struct srv_conn *c)
     struct srv_worker *wk = c->wk;
     struct buf *in = &c->in;
     struct sstp_wbuf w;
+    struct sstp_srv_actions a;
     size_t used = 0;
     enum sstp_rc rc;
     switch (c->phase) {
@@ -232,16 +296,7 @@ static int srv_parse(struct srv_conn *c)
             srv_close(c);
             return -1;
         }
-        /* sstp-proxy's TLVs: the certificate this client saw (a bench target
-         * trusts its PROXY peer; a real backend checks who sent them) */
-        if (h.present & SSTP_PP_HAS_CERT_SHA256) {
-            memcpy(c->setup->tlv256, h.cert_sha256, SSTP_SHA256_LEN);
-            c->setup->have_tlv256 = true;
-        }
-        if (h.present & SSTP_PP_HAS_CERT_SHA1) {
-            memcpy(c->setup->tlv1, h.cert_sha1, SSTP_SHA1_LEN);
-            c->setup->have_tlv1 = true;
-        }
+        trust_set(c, &h);
         buf_consume(in, used);
         c->phase = SP_HTTP;
         return 1;
@@ -265,24 +320,29 @@ static int srv_parse(struct srv_conn *c)
             srv_close(c);
             return -1;
         }
-        if (rc == SSTP_OK && !sstp_http_req_is_probe(s->http)) {
+        bool call = rc == SSTP_OK && !sstp_http_req_is_probe(s->http);
+        if (call) {
             rc = sstp_http_resp_ok_build(&w, now);
             wk->st.http_ok++;
-            c->phase = SP_REQ;
+        } else if (rc == SSTP_OK) {
+            rc = sstp_http_resp_probe_build(&w, true, now);
         } else {
-            if (rc == SSTP_OK) {
-                rc = sstp_http_resp_probe_build(&w, true, now);
-            } else {
-                wk->st.http_err++;
-                rc = sstp_http_resp_error_build(&w, sstp_http_status_for(rc), now);
-            }
-            c->closing = true;
+            wk->st.http_err++;
+            rc = sstp_http_resp_error_build(&w, sstp_http_status_for(rc), now);
         }
         if (rc == SSTP_OK)
             srv_commit(c, &w);
         free(s->http);
         s->http = NULL;
-        return 1;
+        if (!call) {
+            c->closing = true;
+            return 1;
+        }
+        c->phase = SP_SSTP;
+        ev_timer_stop(wk->loop, &c->timer); /* the machine's negotiation timer takes over */
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_HTTP_DONE };
+        sstp_srv_step(&c->sm, &ev, &a);
+        return srv_run_actions(c, &a) == -1 ? -1 : 1;
     }
     default:
         break;
@@ -296,30 +356,12 @@ static int srv_parse(struct srv_conn *c)
         srv_close(c);
         return -1;
     }
-    if (pkt.is_ctrl) {
-        if (srv_ctrl(c, &pkt) == -1)
-            return -1;
-        buf_consume(in, used);
-        return 1;
-    }
-    if (c->phase != SP_UP) { /* MS-SSTP 3.3.7: no data before CALL_CONNECTED */
-        wk->st.dropped++;
-        buf_consume(in, used);
-        return 1;
-    }
-    /* echo every whole data packet up to the next control packet in one write */
-    size_t span = used;
-    uint64_t n_pkts = 1;
-    while (span < buf_len(in)) {
-        rc = sstp_pkt_decode(&pkt, &used, buf_rptr(in) + span, buf_len(in) - span);
-        if (rc != SSTP_OK || pkt.is_ctrl)
-            break;
-        span += used;
-        n_pkts++;
-    }
-    wk->st.data_pkts += n_pkts;
-    c->span = span;
-    return 1;
+    if (!pkt.is_ctrl)
+        return srv_data(c, &pkt, used);
+    struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_CTRL, .data = pkt.raw, .len = pkt.len };
+    sstp_srv_step(&c->sm, &ev, &a);
+    buf_consume(in, used);
+    return srv_run_actions(c, &a) == -1 ? -1 : 1;
 }
 
 /* One step: flush, handshake, parse or read. 1 on progress, 0 when blocked
@@ -417,13 +459,29 @@ static void srv_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     again_push(loop, &c->wk->again, &c->again, w);
 }
 
-static void srv_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* Before the 200: the set-up deadline (MS-SSTP 3.3.2). After: each
+ * machine timer that is due, then the next one armed. */
+static void srv_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)loop;
     (void)revents;
     struct srv_conn *c = t->data;
-    c->wk->st.timeouts++;
-    srv_close(c);
+    if (c->phase != SP_SSTP) {
+        c->wk->st.timeouts++;
+        srv_close(c);
+        return;
+    }
+    for (int i = 0; i < SSTP_SRV_T_COUNT; i++) {
+        if (c->due[i] == 0 || c->due[i] > ev_now(loop))
+            continue;
+        c->due[i] = 0;
+        struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_TIMER, .timer = (enum sstp_srv_timer)i };
+        struct sstp_srv_actions a;
+        sstp_srv_step(&c->sm, &ev, &a);
+        if (srv_run_actions(c, &a) == -1)
+            return;
+    }
+    timer_rearm(c);
+    ev_feed_event(loop, &c->w, EV_WRITE); /* flush what the timers sent, or close */
 }
 
 static void srv_pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -453,7 +511,9 @@ static void srv_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         struct srv_conn *c = calloc(1, sizeof *c);
         struct srv_setup *s = calloc(1, sizeof *s);
         SSL *ssl = wk->ctx ? SSL_new(wk->ctx) : NULL;
-        if (!c || !s || (wk->ctx && (!ssl || SSL_set_fd(ssl, fd) != 1))) {
+        uint8_t nonce[SSTP_NONCE_LEN];
+        if (!c || !s || (wk->ctx && (!ssl || SSL_set_fd(ssl, fd) != 1)) ||
+            RAND_bytes(nonce, sizeof nonce) != 1) {
             wk->st.accept_err++;
             SSL_free(ssl);
             free(s);
@@ -467,15 +527,18 @@ static void srv_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         c->io = (struct io){ .fd = fd, .ssl = ssl };
         c->wk = wk;
         c->setup = s;
+        sstp_srv_init(&c->sm, &wk->fsm_cfg, nonce);
+        if (!wk->o->proxy_in)
+            trust_set(c, NULL);
         c->phase = wk->o->proxy_in ? SP_PROXY : ssl ? SP_TLS : SP_HTTP;
         c->want = EV_READ;
         c->next = wk->conns;
         if (wk->conns)
             wk->conns->prev = c;
         wk->conns = c;
-        ev_timer_init(&s->deadline, srv_deadline_cb, SSTP_NEGOTIATION_TIMEOUT_S, 0.);
-        s->deadline.data = c;
-        ev_timer_start(loop, &s->deadline);
+        ev_timer_init(&c->timer, srv_timer_cb, SSTP_NEGOTIATION_TIMEOUT_S, 0.);
+        c->timer.data = c;
+        ev_timer_start(loop, &c->timer);
         ev_io_init(&c->w, srv_io_cb, fd, EV_READ);
         ev_io_start(loop, &c->w);
     }
@@ -511,12 +574,14 @@ static int srv_worker_run(const struct opts *o, SSL_CTX *ctx, int lfd, struct sr
     wk->loop = ev_default_loop(EVFLAG_AUTO);
     buf_pool_init(&wk->pool, POOL_SPARE);
     again_init(wk->loop, &wk->again);
+    sstp_srv_cfg_default(&wk->fsm_cfg);
+    wk->fsm_cfg.hash_bitmask = o->hash_bits;
     if (ctx) {
         wk->have_trust = tls_ctx_cert_hashes(ctx, &wk->trust) == 0;
     } else if (o->cert) {
         wk->have_trust = cert_file_hashes(o->cert, &wk->trust) == 0;
         if (!wk->have_trust)
-            log_warn("cert_unreadable", "file=%s msg=binding_not_checked", o->cert);
+            log_warn("cert_unreadable", "file=%s msg=bindings_fail_without_proxy_tlvs", o->cert);
     }
     ev_io_init(&wk->lw, srv_accept_cb, lfd, EV_READ);
     wk->lw.data = wk;
