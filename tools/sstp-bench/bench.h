@@ -32,8 +32,6 @@
 #define RETRY_DELAY_S      0.01  /* handshake mode: pause a slot after an error */
 #define POOL_SPARE         64    /* spare 16 KiB buffers kept per process (idle RSS) */
 #define HTTP_RESP_MAX      4096  /* client: longest 200 head accepted */
-#define ACCEPT_BATCH       64
-#define ACCEPT_PAUSE_S     0.1   /* EMFILE: stop accepting this long */
 #define LISTEN_BACKLOG     4096
 #define CORR_ID_LEN        38    /* "{8-4-4-4-12}" GUID, MS-DTYP 2.3.4.3 */
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/io.h"
+#include "core/listener.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "sstp/binding.h"
@@ -70,9 +71,7 @@ struct srv_worker {
     struct ev_loop *loop;
     const struct opts *o;
     SSL_CTX *ctx;                      /* NULL: plain */
-    int lfd;
-    ev_io lw;
-    ev_timer pause;                    /* accept paused after EMFILE */
+    struct listener listener;
     ev_signal sigterm, sigint;
     struct buf_pool pool;
     struct again_q again;
@@ -484,64 +483,48 @@ static void srv_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ev_feed_event(loop, &c->w, EV_WRITE); /* flush what the timers sent, or close */
 }
 
-static void srv_pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* A new connection from the listener (core/listener.c). */
+static void srv_accept(struct listener *l, int fd, const struct sockaddr *peer, socklen_t peer_len)
 {
-    (void)revents;
-    struct srv_worker *wk = t->data;
-    ev_io_start(loop, &wk->lw);
-}
-
-static void srv_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    (void)revents;
-    struct srv_worker *wk = w->data;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(wk->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd == -1) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                wk->st.accept_err++;
-                ev_io_stop(loop, &wk->lw);
-                ev_timer_set(&wk->pause, ACCEPT_PAUSE_S, 0.);
-                ev_timer_start(loop, &wk->pause);
-            }
-            return;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct srv_conn *c = calloc(1, sizeof *c);
-        struct srv_setup *s = calloc(1, sizeof *s);
-        SSL *ssl = wk->ctx ? SSL_new(wk->ctx) : NULL;
-        uint8_t nonce[SSTP_NONCE_LEN];
-        if (!c || !s || (wk->ctx && (!ssl || SSL_set_fd(ssl, fd) != 1)) ||
-            RAND_bytes(nonce, sizeof nonce) != 1) {
-            wk->st.accept_err++;
-            SSL_free(ssl);
-            free(s);
-            free(c);
-            close(fd);
-            continue;
-        }
-        wk->st.accepted++;
-        if (ssl)
-            SSL_set_accept_state(ssl);
-        c->io = (struct io){ .fd = fd, .ssl = ssl };
-        c->wk = wk;
-        c->setup = s;
-        sstp_srv_init(&c->sm, &wk->fsm_cfg, nonce);
-        if (!wk->o->proxy_in)
-            trust_set(c, NULL);
-        c->phase = wk->o->proxy_in ? SP_PROXY : ssl ? SP_TLS : SP_HTTP;
-        c->want = EV_READ;
-        c->next = wk->conns;
-        if (wk->conns)
-            wk->conns->prev = c;
-        wk->conns = c;
-        ev_timer_init(&c->timer, srv_timer_cb, SSTP_NEGOTIATION_TIMEOUT_S, 0.);
-        c->timer.data = c;
-        ev_timer_start(loop, &c->timer);
-        ev_io_init(&c->w, srv_io_cb, fd, EV_READ);
-        ev_io_start(loop, &c->w);
+    (void)peer;
+    (void)peer_len;
+    struct srv_worker *wk = l->data;
+    struct ev_loop *loop = wk->loop;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct srv_conn *c = calloc(1, sizeof *c);
+    struct srv_setup *s = calloc(1, sizeof *s);
+    SSL *ssl = wk->ctx ? SSL_new(wk->ctx) : NULL;
+    uint8_t nonce[SSTP_NONCE_LEN];
+    if (!c || !s || (wk->ctx && (!ssl || SSL_set_fd(ssl, fd) != 1)) ||
+        RAND_bytes(nonce, sizeof nonce) != 1) {
+        wk->st.accept_err++;
+        SSL_free(ssl);
+        free(s);
+        free(c);
+        close(fd);
+        return;
     }
+    wk->st.accepted++;
+    if (ssl)
+        SSL_set_accept_state(ssl);
+    c->io = (struct io){ .fd = fd, .ssl = ssl };
+    c->wk = wk;
+    c->setup = s;
+    sstp_srv_init(&c->sm, &wk->fsm_cfg, nonce);
+    if (!wk->o->proxy_in)
+        trust_set(c, NULL);
+    c->phase = wk->o->proxy_in ? SP_PROXY : ssl ? SP_TLS : SP_HTTP;
+    c->want = EV_READ;
+    c->next = wk->conns;
+    if (wk->conns)
+        wk->conns->prev = c;
+    wk->conns = c;
+    ev_timer_init(&c->timer, srv_timer_cb, SSTP_NEGOTIATION_TIMEOUT_S, 0.);
+    c->timer.data = c;
+    ev_timer_start(loop, &c->timer);
+    ev_io_init(&c->w, srv_io_cb, fd, EV_READ);
+    ev_io_start(loop, &c->w);
 }
 
 static void srv_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -570,7 +553,6 @@ static int srv_worker_run(const struct opts *o, SSL_CTX *ctx, int lfd, struct sr
         return -1;
     wk->o = o;
     wk->ctx = ctx;
-    wk->lfd = lfd;
     wk->loop = ev_default_loop(EVFLAG_AUTO);
     buf_pool_init(&wk->pool, POOL_SPARE);
     again_init(wk->loop, &wk->again);
@@ -583,11 +565,8 @@ static int srv_worker_run(const struct opts *o, SSL_CTX *ctx, int lfd, struct sr
         if (!wk->have_trust)
             log_warn("cert_unreadable", "file=%s msg=bindings_fail_without_proxy_tlvs", o->cert);
     }
-    ev_io_init(&wk->lw, srv_accept_cb, lfd, EV_READ);
-    wk->lw.data = wk;
-    ev_io_start(wk->loop, &wk->lw);
-    ev_init(&wk->pause, srv_pause_cb);
-    wk->pause.data = wk;
+    listener_init(&wk->listener, wk->loop, lfd, o->listen, srv_accept, wk);
+    listener_start(&wk->listener);
     ev_signal_init(&wk->sigterm, srv_signal_cb, SIGTERM);
     ev_signal_start(wk->loop, &wk->sigterm);
     ev_signal_init(&wk->sigint, srv_signal_cb, SIGINT);
@@ -595,8 +574,8 @@ static int srv_worker_run(const struct opts *o, SSL_CTX *ctx, int lfd, struct sr
     ev_run(wk->loop, 0);
     while (wk->conns)
         srv_close(wk->conns);
-    ev_io_stop(wk->loop, &wk->lw);
-    ev_timer_stop(wk->loop, &wk->pause);
+    listener_stop(&wk->listener);
+    wk->st.accept_err += wk->listener.n_resource_fail;
     ev_signal_stop(wk->loop, &wk->sigterm);
     ev_signal_stop(wk->loop, &wk->sigint);
     again_stop(wk->loop, &wk->again);
