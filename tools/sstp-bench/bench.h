@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "core/buf.h"
 #include "core/tls.h"
@@ -108,6 +109,25 @@ unsigned share_of(unsigned total, unsigned i, unsigned n);
 /* write_all / read_all: all n bytes through a pipe (EINTR retried); 0 or -1. */
 int write_all(int fd, const void *p, size_t n);
 int read_all(int fd, void *p, size_t n);
+
+/* Worker processes, each with the read end of its pipe to the parent. */
+struct procs {
+    pid_t pid[MAX_PROCS];
+    int fd[MAX_PROCS];
+    unsigned n;
+};
+/* A worker's body: i of n, writing to result_fd. 0 = success (exit 0). */
+typedef int (*proc_main_fn)(unsigned i, int result_fd, void *arg);
+/* procs_spawn forks n workers (n <= MAX_PROCS); each dies with its parent,
+ * closes the pipes of the workers before it, runs run(i, fd, arg) and
+ * exits. 0, or -1 when a pipe or fork failed: ps->n were started. */
+int procs_spawn(struct procs *ps, unsigned n, proc_main_fn run, void *arg);
+/* result_send / result_recv: MSG_RESULT, then the len bytes of res. 0 or -1. */
+int result_send(int fd, const void *res, size_t len);
+int result_recv(int fd, void *res, size_t len);
+/* procs_reap closes the pipes and waits for every worker. 0 when all
+ * exited 0, else -1. */
+int procs_reap(struct procs *ps);
 
 /* ---- event-loop helpers (loop.c) ---------------------------------------------- */
 

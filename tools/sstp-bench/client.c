@@ -15,9 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/io.h"
@@ -879,6 +877,21 @@ static void cl_accumulate(struct cl_result *sum, const struct cl_result *r, doub
         *window = r->window_s;
 }
 
+struct cl_proc_arg {
+    const struct opts *o;
+    SSL_CTX *ctx;
+    struct cl_result *one;
+};
+
+/* A worker process: its share of the connections, its result to the parent. */
+static int cl_proc_main(unsigned i, int result_fd, void *arg)
+{
+    struct cl_proc_arg *a = arg;
+    if (cl_worker_run(a->o, a->ctx, i, result_fd, a->one) == -1)
+        return -1;
+    return result_send(result_fd, a->one, sizeof *a->one);
+}
+
 int client_main(const struct opts *o)
 {
     SSL_CTX *ctx = NULL;
@@ -887,9 +900,7 @@ int client_main(const struct opts *o)
     struct cl_result *sum = calloc(1, sizeof *sum), *one = calloc(1, sizeof *one);
     double rate_done = 0, rate_tx = 0, rate_rx = 0, rate_rxp = 0, window = 0;
     int rc = 1;
-    pid_t pids[MAX_PROCS];
-    int fds[MAX_PROCS];
-    unsigned n = 0;
+    struct procs ps = { .n = 0 };
     if (!sum || !one)
         goto out;
     if (o->procs == 1) {
@@ -899,66 +910,30 @@ int client_main(const struct opts *o)
         }
         goto print;
     }
-    for (; n < o->procs; n++) {
-        int p[2];
-        if (pipe(p) == -1)
-            break;
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == -1) {
-            close(p[0]);
-            close(p[1]);
-            break;
-        }
-        if (pid == 0) {
-            close(p[0]);
-            for (unsigned k = 0; k < n; k++)
-                close(fds[k]);
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            char m = MSG_RESULT;
-            int wrc = cl_worker_run(o, ctx, n, p[1], one);
-            if (wrc == 0 && (write_all(p[1], &m, 1) == -1 || write_all(p[1], one, sizeof *one) == -1))
-                wrc = -1;
-            close(p[1]);
-            free(one);
-            free(sum);
-            SSL_CTX_free(ctx);
-            _exit(wrc == 0 ? 0 : 1);
-        }
-        close(p[1]);
-        pids[n] = pid;
-        fds[n] = p[0];
-    }
-    rc = n == o->procs ? 0 : 1;
+    struct cl_proc_arg arg = { o, ctx, one };
+    rc = procs_spawn(&ps, o->procs, cl_proc_main, &arg) == 0 ? 0 : 1;
     if (o->mode == M_IDLE && rc == 0) {
         uint64_t ready = 0;
-        for (unsigned k = 0; k < n; k++) {
+        for (unsigned k = 0; k < ps.n; k++) {
             char m = 0;
-            if (read_all(fds[k], &m, 1) == 0 && m == MSG_READY)
+            if (read_all(ps.fd[k], &m, 1) == 0 && m == MSG_READY)
                 ready++;
         }
-        if (ready == n) {
-            printf("ready mode=idle procs=%u\n", n);
+        if (ready == ps.n) {
+            printf("ready mode=idle procs=%u\n", ps.n);
             fflush(stdout);
         } else {
             rc = 1;
         }
     }
-    for (unsigned k = 0; k < n; k++) {
-        char m = 0;
-        if (read_all(fds[k], &m, 1) == 0 && m == MSG_RESULT && read_all(fds[k], one, sizeof *one) == 0)
+    for (unsigned k = 0; k < ps.n; k++) {
+        if (result_recv(ps.fd[k], one, sizeof *one) == 0)
             cl_accumulate(sum, one, &rate_done, &rate_tx, &rate_rx, &rate_rxp, &window);
         else
             rc = 1;
-        close(fds[k]);
     }
-    for (unsigned k = 0; k < n; k++) {
-        int st;
-        while (waitpid(pids[k], &st, 0) == -1 && errno == EINTR)
-            ;
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            rc = 1;
-    }
+    if (procs_reap(&ps) == -1)
+        rc = 1;
     if (rc != 0)
         fprintf(stderr, "sstp-bench: a worker process failed; results are partial\n");
 print:
@@ -969,7 +944,3 @@ out:
     SSL_CTX_free(ctx);
     return rc;
 }
-
-/* ============================================================================
- * Target (--serve)
- * ========================================================================== */

@@ -13,9 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/io.h"
@@ -593,15 +591,38 @@ static void srv_stats_add(struct srv_stats *to, const struct srv_stats *from)
 #undef X
 }
 
+struct srv_proc_arg {
+    const struct opts *o;
+    SSL_CTX *ctx;
+    const int *lfds;        /* one listening socket per worker */
+    sigset_t old_mask;      /* the parent blocks the signals it waits for */
+};
+
+/* A worker process: its own listening socket, its stats to the parent. */
+static int srv_proc_main(unsigned i, int result_fd, void *arg)
+{
+    struct srv_proc_arg *a = arg;
+    struct srv_stats one;
+    sigprocmask(SIG_SETMASK, &a->old_mask, NULL);
+    for (unsigned k = 0; k < a->o->procs; k++)
+        if (k != i)
+            close(a->lfds[k]);
+    memset(&one, 0, sizeof one);
+    if (srv_worker_run(a->o, a->ctx, a->lfds[i], &one) == -1)
+        return -1;
+    return result_send(result_fd, &one, sizeof one);
+}
+
 int serve_main(const struct opts *o)
 {
     struct net_addr a;
     SSL_CTX *ctx = NULL;
-    int lfds[MAX_PROCS], fds[MAX_PROCS];
-    pid_t pids[MAX_PROCS];
-    unsigned n = 0, n_listen = 0;
+    int lfds[MAX_PROCS];
+    unsigned n_listen = 0;
     int rc = 1;
     struct srv_stats sum, one;
+    struct procs ps = { .n = 0 };
+    struct srv_proc_arg arg = { .o = o };
     memset(&sum, 0, sizeof sum);
     if (net_addr_parse(&a, o->listen) == -1) {
         fprintf(stderr, "sstp-bench: bad listen address %s\n", o->listen);
@@ -630,64 +651,29 @@ int serve_main(const struct opts *o)
         srv_print(o, &sum, 1);
         goto out;
     }
-    sigset_t set, old;
+    sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, &old);
-    for (; n < o->procs; n++) {
-        int p[2];
-        if (pipe(p) == -1)
-            break;
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == -1) {
-            close(p[0]);
-            close(p[1]);
-            break;
-        }
-        if (pid == 0) {
-            sigprocmask(SIG_SETMASK, &old, NULL);
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            close(p[0]);
-            for (unsigned k = 0; k < n; k++)
-                close(fds[k]);
-            for (unsigned k = 0; k < n_listen; k++)
-                if (k != n)
-                    close(lfds[k]);
-            char m = MSG_RESULT;
-            memset(&one, 0, sizeof one);
-            int wrc = srv_worker_run(o, ctx, lfds[n], &one);
-            close(lfds[n]);
-            if (wrc == 0 && (write_all(p[1], &m, 1) == -1 || write_all(p[1], &one, sizeof one) == -1))
-                wrc = -1;
-            close(p[1]);
-            SSL_CTX_free(ctx);
-            _exit(wrc == 0 ? 0 : 1);
-        }
-        close(p[1]);
-        pids[n] = pid;
-        fds[n] = p[0];
-    }
-    if (n == o->procs) {
+    sigprocmask(SIG_BLOCK, &set, &arg.old_mask);
+    arg.lfds = lfds;
+    arg.ctx = ctx;
+    if (procs_spawn(&ps, o->procs, srv_proc_main, &arg) == 0) {
         int sig = 0;
         sigwait(&set, &sig); /* SIGTERM/SIGINT, or SIGCHLD: a worker died */
         rc = sig == SIGCHLD ? 1 : 0;
     }
-    for (unsigned k = 0; k < n; k++)
-        kill(pids[k], SIGTERM);
-    for (unsigned k = 0; k < n; k++) {
-        char m = 0;
-        if (read_all(fds[k], &m, 1) == 0 && m == MSG_RESULT && read_all(fds[k], &one, sizeof one) == 0)
+    for (unsigned k = 0; k < ps.n; k++)
+        kill(ps.pid[k], SIGTERM);
+    for (unsigned k = 0; k < ps.n; k++) {
+        if (result_recv(ps.fd[k], &one, sizeof one) == 0)
             srv_stats_add(&sum, &one);
         else
             rc = 1;
-        close(fds[k]);
-        int st;
-        while (waitpid(pids[k], &st, 0) == -1 && errno == EINTR)
-            ;
     }
+    unsigned n = ps.n;
+    procs_reap(&ps); /* the results above already tell whether each worker did its part */
     srv_print(o, &sum, n);
 out:
     for (unsigned k = 0; k < n_listen; k++)
