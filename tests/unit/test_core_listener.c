@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -91,114 +92,116 @@ static unsigned run_until(struct ev_loop *loop, const struct owner *o, size_t wa
     return ev_iteration(loop) - start;
 }
 
+/* Each test: a loop, a listening socket and a listener over it (not
+ * started), the owner's connections closed at the end. */
+struct fixture {
+    struct ev_loop *loop;
+    struct sockaddr_in addr;
+    int lfd;
+    struct owner owner;
+    struct listener l;
+    struct rlimit nofile;  /* restored at teardown, even after a failed check */
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    f->lfd = listen_loopback(&f->addr);
+    listener_init(&f->l, f->loop, f->lfd, "test", on_accept, &f->owner);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &f->nofile), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    setrlimit(RLIMIT_NOFILE, &f->nofile);
+    listener_stop(&f->l);
+    owner_close(&f->owner);
+    close(f->lfd);
+    ev_loop_destroy(f->loop);
+    free(f);
+    return 0;
+}
+
 static void test_accepts(void **state)
 {
-    (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct sockaddr_in a;
-    int lfd = listen_loopback(&a);
-    struct owner o = { .n = 0 };
-    struct listener l;
-    listener_init(&l, loop, lfd, "test", on_accept, &o);
-    listener_start(&l);
+    struct fixture *f = *state;
+    listener_start(&f->l);
     int c[3];
     for (int i = 0; i < 3; i++)
-        c[i] = connect_to(&a);
-    run_until(loop, &o, 3, 2.0);
-    assert_int_equal(o.n, 3);
-    assert_int_equal(l.n_accepted, 3);
-    assert_int_equal(o.family, AF_INET);
-    assert_int_equal(l.n_resource_fail, 0);
-    for (size_t i = 0; i < o.n; i++) /* the owner gets non-blocking descriptors */
-        assert_true(fcntl(o.fds[i], F_GETFL) & O_NONBLOCK);
-    listener_stop(&l);
-    owner_close(&o);
+        c[i] = connect_to(&f->addr);
+    run_until(f->loop, &f->owner, 3, 2.0);
+    assert_int_equal(f->owner.n, 3);
+    assert_int_equal(f->l.n_accepted, 3);
+    assert_int_equal(f->owner.family, AF_INET);
+    assert_int_equal(f->l.n_resource_fail, 0);
+    for (size_t i = 0; i < f->owner.n; i++) /* the owner gets non-blocking descriptors */
+        assert_true(fcntl(f->owner.fds[i], F_GETFL) & O_NONBLOCK);
     for (int i = 0; i < 3; i++)
         close(c[i]);
-    close(lfd);
-    ev_loop_destroy(loop);
 }
 
 static void test_emfile_pauses(void **state)
 {
-    (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct sockaddr_in a;
-    int lfd = listen_loopback(&a);
-    struct owner o = { .n = 0 };
-    struct listener l;
-    listener_init(&l, loop, lfd, "test", on_accept, &o);
-    int c1 = connect_to(&a), c2 = connect_to(&a);
+    struct fixture *f = *state;
+    int c1 = connect_to(&f->addr), c2 = connect_to(&f->addr);
 
     /* no descriptor left: the lowest free one is the limit */
-    struct rlimit old, low;
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
     int next = dup(0);
     assert_true(next != -1);
     close(next);
-    low = old;
+    struct rlimit low = f->nofile;
     low.rlim_cur = (rlim_t)next;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     assert_int_equal(dup(0), -1);
     assert_int_equal(errno, EMFILE);
 
-    listener_start(&l);
-    unsigned iterations = run_until(loop, &o, 1, 0.35);
-    assert_int_equal(o.n, 0);
-    assert_int_equal(l.n_accepted, 0);
+    listener_start(&f->l);
+    unsigned iterations = run_until(f->loop, &f->owner, 1, 0.35);
+    assert_int_equal(f->owner.n, 0);
+    assert_int_equal(f->l.n_accepted, 0);
     /* one failure per 0.1 s pause, not one per loop turn */
-    assert_in_range(l.n_resource_fail, 1, 5);
+    assert_in_range(f->l.n_resource_fail, 1, 5);
     assert_in_range(iterations, 1, 20);
-    assert_true(listener_paused(&l));
+    assert_true(listener_paused(&f->l));
     /* the first failure was logged; the others waited for the interval */
-    assert_int_equal(l.n_suppressed, l.n_resource_fail - 1);
+    assert_int_equal(f->l.n_suppressed, f->l.n_resource_fail - 1);
 
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
-    run_until(loop, &o, 2, 2.0);
-    assert_int_equal(o.n, 2); /* nothing lost: both waited in the backlog */
-    assert_false(listener_paused(&l));
-
-    listener_stop(&l);
-    owner_close(&o);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &f->nofile), 0);
+    run_until(f->loop, &f->owner, 2, 2.0);
+    assert_int_equal(f->owner.n, 2); /* nothing lost: both waited in the backlog */
+    assert_false(listener_paused(&f->l));
     close(c1);
     close(c2);
-    close(lfd);
-    ev_loop_destroy(loop);
 }
 
 static void test_hold(void **state)
 {
-    (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct sockaddr_in a;
-    int lfd = listen_loopback(&a);
-    struct owner o = { .n = 0 };
-    struct listener l;
-    listener_init(&l, loop, lfd, "test", on_accept, &o);
-    listener_start(&l);
-    listener_hold(&l);
-    int c = connect_to(&a);
-    run_until(loop, &o, 1, 0.2);
-    assert_int_equal(o.n, 0);
-    assert_true(listener_paused(&l));
-    listener_start(&l); /* a start while held does not resume */
-    assert_true(listener_paused(&l));
-    listener_release(&l);
-    run_until(loop, &o, 1, 2.0);
-    assert_int_equal(o.n, 1);
-    listener_stop(&l);
-    owner_close(&o);
+    struct fixture *f = *state;
+    listener_start(&f->l);
+    listener_hold(&f->l);
+    int c = connect_to(&f->addr);
+    run_until(f->loop, &f->owner, 1, 0.2);
+    assert_int_equal(f->owner.n, 0);
+    assert_true(listener_paused(&f->l));
+    listener_start(&f->l); /* a start while held does not resume */
+    assert_true(listener_paused(&f->l));
+    listener_release(&f->l);
+    run_until(f->loop, &f->owner, 1, 2.0);
+    assert_int_equal(f->owner.n, 1);
     close(c);
-    close(lfd);
-    ev_loop_destroy(loop);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts),
-        cmocka_unit_test(test_emfile_pauses),
-        cmocka_unit_test(test_hold),
+        cmocka_unit_test_setup_teardown(test_accepts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emfile_pauses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
