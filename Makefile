@@ -4,7 +4,8 @@
 # new file needs no Makefile change:
 #   sstp/ core/ lb/          static libraries
 #   backend/ proxy/          a library of everything but main.c, plus the daemon
-#   tools/<name>.c           one tool per file (sstpctl, sstp-bench)
+#   tools/<name>.c           one tool per file (sstpctl)
+#   tools/<name>/*.c         one tool per folder (sstp-bench)
 #   backend/pppd-plugin/     the pppd plugin .so
 #   tests/unit/test_*.c      one cmocka binary each
 #   tests/fuzz/fuzz_*.c      one libFuzzer target each (corpus in tests/fuzz/corpus/<name>/)
@@ -43,6 +44,7 @@ LB_SRC      := $(call src_of,lb)
 BACKEND_SRC := $(filter-out backend/main.c,$(call src_of,backend))
 PROXY_SRC   := $(filter-out proxy/main.c,$(call src_of,proxy))
 TOOL_SRC    := $(call src_of,tools)
+TOOL_DIRS   := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))
 PLUGIN_SRC  := $(call src_of,backend/pppd-plugin)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_HELPER_SRC := $(filter-out $(UNIT_SRC),$(call src_of,tests/unit))
@@ -51,17 +53,39 @@ UNIT_HELPER_SRC := $(filter-out $(UNIT_SRC),$(call src_of,tests/unit))
 VECTOR_HDRS := $(patsubst tests/vectors/%.py,$(B)/vectors/%.h,$(wildcard tests/vectors/*.py))
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 
-# Libraries in link order: each depends only on those after it.
-LIBS := $(B)/libbackend.a $(B)/libproxy.a $(B)/liblb.a $(B)/libcore.a $(B)/libsstp.a
+# Each binary links only the libraries it needs, so a wrong dependency fails
+# the build. Lists are in link order: each library depends only on those after it.
+SSTP_LIBS    := $(B)/libsstp.a
+CORE_LIBS    := $(B)/libcore.a $(SSTP_LIBS)
+LB_LIBS      := $(B)/liblb.a $(CORE_LIBS)
+PROXY_LIBS   := $(B)/libproxy.a $(LB_LIBS)
+BACKEND_LIBS := $(B)/libbackend.a $(LB_LIBS)
+
+# A tool's libraries: libs_<tool>.
+libs_sstpctl    := $(LB_LIBS)
+libs_sstp-bench := $(CORE_LIBS)
+
+# A unit test links the part it tests (its name says which) and what lies below.
+# test_lb_redis_config checks both daemons' [redis] converters.
+unit_libs = $(strip \
+    $(if $(filter test_lb_redis_config,$(1)),$(B)/libproxy.a $(BACKEND_LIBS), \
+    $(if $(filter test_backend_% test_plugin_%,$(1)),$(BACKEND_LIBS), \
+    $(if $(filter test_proxy_%,$(1)),$(PROXY_LIBS), \
+    $(if $(filter test_lb%,$(1)),$(LB_LIBS), \
+    $(if $(filter test_core% test_ratelimit test_srclimit,$(1)),$(CORE_LIBS), \
+    $(SSTP_LIBS)))))))
 
 DAEMONS := $(if $(wildcard backend/main.c),$(B)/sstp-backend) \
            $(if $(wildcard proxy/main.c),$(B)/sstp-proxy)
-TOOLS   := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
+TOOLS   := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC)) $(addprefix $(B)/,$(TOOL_DIRS))
 PLUGIN  := $(if $(PLUGIN_SRC),$(B)/sstp-lb-pppd.so)
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all test unit fuzz fuzz-build run install clean deps
+# Second expansion lets a binary's prerequisites name its own library list
+# ($$(libs_$$*), $$(call unit_libs,$$*)).
+.SECONDEXPANSION:
 all: $(DAEMONS) $(TOOLS) $(PLUGIN)
 
 $(B)/obj/%.o: %.c
@@ -77,11 +101,13 @@ $(B)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/sstp-backend: $(B)/obj/backend/main.o $(LIBS)
+$(B)/sstp-backend: $(B)/obj/backend/main.o $(BACKEND_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
-$(B)/sstp-proxy: $(B)/obj/proxy/main.o $(LIBS)
+$(B)/sstp-proxy: $(B)/obj/proxy/main.o $(PROXY_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
-$(B)/%: $(B)/obj/tools/%.o $(LIBS)
+$(patsubst tools/%.c,$(B)/%,$(TOOL_SRC)): $(B)/%: $(B)/obj/tools/%.o $$(libs_$$*)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(addprefix $(B)/,$(TOOL_DIRS)): $(B)/%: $$(call objs_of,$$(wildcard tools/$$*/*.c)) $$(libs_$$*)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 # sstpctl serve's page is assembled into the binary (.incbin), unseen by -MMD.
 $(B)/obj/tools/sstpctl.o: tools/dashboard/index.html
@@ -104,20 +130,20 @@ $(UNIT_OBJS): $(B)/obj/%.o: %.c | $(VECTOR_HDRS)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 .SECONDARY:
 
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(call objs_of,$(UNIT_HELPER_SRC)) $(LIBS)
+$(UNITS): $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call objs_of,$(UNIT_HELPER_SRC)) $$(call unit_libs,$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 
 unit: $(UNITS)
 
 # libFuzzer targets: clang with the fuzzer, ASan and UBSan runtimes, over sstp/ only.
-build/fuzz/%: tests/fuzz/%.c $(SSTP_SRC) $(wildcard sstp/*.h)
+$(B)/fuzz/%: tests/fuzz/%.c $(SSTP_SRC) $(wildcard sstp/*.h) tests/unit/pp_same.h
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I. -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $< $(SSTP_SRC) -lcrypto
 fuzz-build: $(FUZZERS)
 fuzz: $(FUZZERS)
-	tests/fuzz/run.sh $(FUZZ_SECONDS)
+	FUZZ_DIR=$(B)/fuzz tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 deps:
 	scripts/deps.sh test
@@ -140,7 +166,7 @@ install: all
 	$(if $(TOOLS),install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/)
 	$(if $(PLUGIN),install -m 644 $(PLUGIN) $(DESTDIR)$(PREFIX)/lib/sstp-lb/)
 	install -d $(DESTDIR)/etc/sstp-lb
-	install -m 644 conf/*.conf conf/*.options $(DESTDIR)/etc/sstp-lb/ 2>/dev/null || true
+	install -m 644 $(wildcard conf/*.conf conf/*.options) $(DESTDIR)/etc/sstp-lb/
 	$(if $(wildcard conf/systemd/*.service),install -d $(DESTDIR)/lib/systemd/system && \
 	    install -m 644 conf/systemd/*.service $(DESTDIR)/lib/systemd/system/)
 

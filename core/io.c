@@ -148,8 +148,3 @@ void io_close(struct io *io)
         io->fd = -1;
     }
 }
-
-size_t io_pending(const struct io *io)
-{
-    return io->ssl ? (size_t)SSL_pending(io->ssl) : 0;
-}

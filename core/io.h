@@ -43,8 +43,5 @@ int io_connect(struct io *io);
 /* io_close sends a TLS close_notify (best effort, non-blocking), frees the
  * SSL and closes the fd. Safe on a zeroed io with fd = -1. */
 void io_close(struct io *io);
-/* io_pending: bytes already decrypted and buffered inside OpenSSL (must be
- * consumed before waiting for the socket again). */
-size_t io_pending(const struct io *io);
 
 #endif

@@ -230,13 +230,6 @@ enum lb_status lb_pick_backend(struct lb *lb, struct lb_req *req, struct lb_back
     return acquire(req, be);
 }
 
-void lb_cancel(struct lb *lb, struct lb_req *req)
-{
-    /* the static policies answer at once: nothing is ever pending */
-    (void)lb;
-    req->done = NULL;
-}
-
 bool lb_report(struct lb *lb, struct lb_backend *be, enum lb_event ev, double now)
 {
     bool changed;

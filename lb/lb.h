@@ -93,17 +93,11 @@ struct lb_req {
     unsigned n_tried;
     struct lb_backend *picked;     /* out: LB_PICKED */
     bool panic;                    /* out: lb_pick chose in panic mode (lb_panic) */
-    /* LB_PENDING only (asynchronous policies, e.g. a Redis affinity
-     * look-up): called once from the event loop with the result, unless
-     * lb_cancel() was called first. */
-    void (*done)(struct lb_req *req, int status);
-    void *data;
 };
 
 enum lb_status {
     LB_PICKED  = 0, /* req->picked holds a backend (acquired: see lb_pick) */
     LB_NONE    = 1, /* no backend can take the session now */
-    LB_PENDING = 2, /* the answer comes later through req->done */
 };
 
 enum lb_event {
@@ -116,7 +110,7 @@ enum lb_event {
 
 /* A selection policy. `pick` returns a candidate for req (lb_candidate:
  * eligible, of the request's group, not tried yet), or NULL; it may keep
- * state in lb->policy_data. Static policies never return LB_PENDING. */
+ * state in lb->policy_data. */
 struct lb_policy_ops {
     const char *name;
     int (*init)(struct lb *lb);                 /* 0 or -1; may be NULL */
@@ -213,7 +207,7 @@ bool lb_panic(const struct lb *lb, const struct lb_req *req, double now);
  * appended to req->tried, counts one more active session and holds a
  * reference: the caller must lb_release() it exactly once. LB_NONE:
  * nothing eligible (every backend down, full, drained or tried already, or
- * req->tried is full). LB_PENDING: see struct lb_req. In panic mode
+ * req->tried is full). In panic mode
  * (lb_panic) the policy chooses among every backend of the group whatever
  * its down marks, and req->panic is set. */
 enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now);
@@ -223,8 +217,6 @@ enum lb_status lb_pick(struct lb *lb, struct lb_req *req, double now);
 enum lb_status lb_pick_backend(struct lb *lb, struct lb_req *req, struct lb_backend *be, double now);
 /* lb_req_tried: be is in req->tried (for policies). */
 bool lb_req_tried(const struct lb_req *req, const struct lb_backend *be);
-/* lb_cancel abandons a pending pick: `done` will not be called. */
-void lb_cancel(struct lb *lb, struct lb_req *req);
 
 /* lb_report records the outcome of a connection attempt to be. CONNECT_FAIL
  * marks it down for params.down_time; REFUSED marks a registered backend

@@ -64,7 +64,7 @@ pass=$(cat "$run/demo-password")
 rpass=$(cat "$run/redis-password")
 redis_url="redis://:$rpass@127.0.0.1:$redis_port"
 
-sed -e "s|^10.8.0.1:|10.8.0.1:|" conf/pppd.options > "$run/pppd.options"
+cp conf/pppd.options "$run/pppd.options"
 cp conf/pppd-client.options "$run/pppd-client.options"
 
 cat > "$run/sstp-backend.conf" <<EOF
@@ -94,11 +94,11 @@ cert = $run/certs/server.crt $run/certs/server.key default
 server = backend-1 127.0.0.1:$be_port
 [admin]
 address = 127.0.0.1:$admin_port
+[redis]
+url = $redis_url
+; the backend registers on loopback, which the registry may only name when allowed
+registry_allow = 127.0.0.0/8
 EOF
-if build/sstp-proxy --help | grep -q '^\[redis\]'; then
-    # the backend registers on loopback, which the registry may only name when allowed
-    printf '[redis]\nurl = %s\nregistry_allow = 127.0.0.0/8\n' "$redis_url" >> "$run/sstp-proxy.conf"
-fi
 
 pids=()
 stop_all() {

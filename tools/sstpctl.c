@@ -199,14 +199,6 @@ static const char *field(const redisReply *h, const char *name)
     return "";
 }
 
-/* The schema's major version (the digits before any '.'), or -1. */
-static long schema_major(const char *v)
-{
-    char *end;
-    long major = strtol(v, &end, 10);
-    return end != v && major >= 0 && (*end == '\0' || *end == '.') ? major : -1;
-}
-
 /* Refuses a Redis written by a schema this sstpctl does not know: its keys
  * may mean something else. No `schema` key yet (nothing registered) is
  * fine. Returns 0, or EXIT_SCHEMA with the reason written to why. */
@@ -216,9 +208,9 @@ static int check_schema(struct ctl *x, FILE *why)
     redisReply *r = run(x, 2, (const char *[]){ "GET", key(x, k, SCHEMA_K_VERSION, "") });
     int rc = 0;
     if (r->type == REDIS_REPLY_STRING &&
-        schema_major(r->str) != schema_major(SCHEMA_VERSION)) {
+        !schema_version_ok(r->str)) {
         fprintf(why, "sstpctl: the Redis schema at %s is version '%.32s'; this sstpctl reads "
-                "major version %ld only (upgrade sstpctl)\n", k, r->str, schema_major(SCHEMA_VERSION));
+                "major version %ld only (upgrade sstpctl)\n", k, r->str, (long)SCHEMA_VERSION_MAJOR);
         rc = EXIT_SCHEMA;
     }
     rds_sync_reply_free(r);
@@ -979,7 +971,7 @@ static void usage(FILE *out)
             "                                authentication: keep it on loopback (ssh -L) or\n"
             "                                behind an authenticating proxy. Host must be\n"
             "                                localhost or an IP (DNS rebinding); filters apply\n",
-            schema_major(SCHEMA_VERSION));
+            (long)SCHEMA_VERSION_MAJOR);
 }
 
 /* Options may come before and after the command. Returns 0, or 2 on a bad

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run.sh SECONDS — run every libFuzzer target for SECONDS each, starting from
+# run.sh SECONDS — run every libFuzzer target (in $FUZZ_DIR, default build/fuzz) for SECONDS each, starting from
 # a copy of its seed corpus (the repo's corpus is never written), and print
 # the executions each reached. Any crash, leak or UB report fails the run.
 set -u
@@ -8,7 +8,7 @@ secs=${1:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
-for t in build/fuzz/fuzz_*; do
+for t in "${FUZZ_DIR:-build/fuzz}"/fuzz_*; do
     name=${t##*/fuzz_}
     mkdir -p "$work/$name"
     cp -r "tests/fuzz/corpus/$name/." "$work/$name/" 2>/dev/null

@@ -15,6 +15,7 @@
 #include <openssl/provider.h>
 
 #include "sstp/binding.h"
+#include "tests/unit/helpers.h"
 #include "binding.h" /* generated: build/.../vectors/binding.h */
 
 /* ------------------------------------------------------------ literals */
@@ -100,23 +101,13 @@ static const uint8_t SHA256_EMPTY[32] = {
 
 /* ------------------------------------------------------------- helpers */
 
-/* dup copies b into an exact-size heap block, so ASan sees any over-read. */
-static uint8_t *dup(const uint8_t *b, size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, b, n);
-    return p;
-}
-
 /* verify runs sstp_bind_verify on an exact-size heap copy of msg. */
 static enum sstp_rc verify(const uint8_t *msg, size_t len, uint8_t bitmask, const uint8_t *nonce,
                            const struct sstp_bind_trust *trust, const uint8_t *hlak)
 {
-    uint8_t *m = dup(msg, len);
-    uint8_t *n = dup(nonce, SSTP_NONCE_LEN);
-    uint8_t *h = dup(hlak, SSTP_HLAK_LEN);
+    uint8_t *m = dup_exact(msg, len);
+    uint8_t *n = dup_exact(nonce, SSTP_NONCE_LEN);
+    uint8_t *h = dup_exact(hlak, SSTP_HLAK_LEN);
     enum sstp_rc rc = sstp_bind_verify(m, len, bitmask, n, trust, h);
     free(m);
     free(n);
@@ -160,7 +151,7 @@ static void test_hash_len(void **state)
 static void test_cert_hash(void **state)
 {
     uint8_t out1[20], out256[32];
-    uint8_t *der = dup(PY_SYN_DER, sizeof(PY_SYN_DER));
+    uint8_t *der = dup_exact(PY_SYN_DER, sizeof(PY_SYN_DER));
     (void)state;
 
     assert_int_equal(sstp_bind_cert_sha1(out1, der, sizeof(PY_SYN_DER)), SSTP_OK);
@@ -277,13 +268,13 @@ static void test_build_spec(void **state)
     /* mac_build over a message whose MAC field holds junk */
     memcpy(msg, A_MSG, 112);
     memset(msg + 80, 0xEE, 32);
-    uint8_t *m = dup(msg, 112);
+    uint8_t *m = dup_exact(msg, 112);
     assert_int_equal(sstp_bind_mac_build(m, 112, A_HLAK), SSTP_OK);
     assert_memory_equal(m, A_MSG, 112);
     free(m);
     memcpy(msg, B_MSG, 112);
     memset(msg + 80, 0xEE, 32);
-    m = dup(msg, 112);
+    m = dup_exact(msg, 112);
     assert_int_equal(sstp_bind_mac_build(m, 112, B_HLAK), SSTP_OK);
     assert_memory_equal(m, B_MSG, 112); /* SHA-1 pad rewritten as zeros */
     free(m);
@@ -293,7 +284,7 @@ static void test_build_spec(void **state)
     assert_int_equal(sstp_bind_connected_build(msg, (enum sstp_bind_hash)3, A_NONCE, A_CERT, A_HLAK),
                      SSTP_E_BIND_HASH_PROTO);
     assert_int_equal(msg[0], 0x33);
-    m = dup(A_MSG, 112);
+    m = dup_exact(A_MSG, 112);
     m[15] = 0;
     assert_int_equal(sstp_bind_mac_build(m, 112, A_HLAK), SSTP_E_BIND_HASH_PROTO);
     m[15] = 2;
@@ -350,7 +341,7 @@ static void test_mac_verify(void **state)
             want = SSTP_E_BIND_HASH_PROTO; /* 2 -> 3 or 1 -> 0 */
         else if (i >= 80 + maclen)
             want = SSTP_OK;                /* SHA-1 MAC pad: not part of the MAC */
-        uint8_t *m = dup(msg, 112);
+        uint8_t *m = dup_exact(msg, 112);
         assert_int_equal(sstp_bind_mac_verify(m, 112, hlak), want);
         free(m);
     }
@@ -383,7 +374,7 @@ static void test_extra_cases(void **state)
         enum sstp_bind_hash h = (enum sstp_bind_hash)c->hash;
         size_t hl = sstp_bind_hash_len(h);
         uint8_t hlak[32], cert[32], cmk[32], msg[112];
-        uint8_t *der = dup(c->der, c->der_len);
+        uint8_t *der = dup_exact(c->der, c->der_len);
 
         if (c->msk_len == 0)
             sstp_bind_hlak_none(hlak);

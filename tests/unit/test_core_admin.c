@@ -13,14 +13,13 @@
 #include <string.h>
 
 #include "core/admin.h"
+#include "tests/unit/helpers.h"
 
 /* Parses the head from an exact-size heap copy, so ASan sees an overread. */
 static int host_of(const char *head, char *out, size_t out_len)
 {
     size_t n = strlen(head);
-    char *b = malloc(n ? n : 1);
-    assert_non_null(b);
-    memcpy(b, head, n);
+    char *b = (char *)dup_exact(head, n);
     int r = admin_request_host(b, n, out, out_len);
     free(b);
     return r;

@@ -15,6 +15,7 @@
 #include "sstp/packet.h"
 
 #include "ctrl.h" /* build/vectors/ctrl.h: VEC_A_*, VEC_B_* */
+#include "tests/unit/helpers.h"
 
 /* MS-SSTP 2.2.9-2.2.15 byte images. */
 static const uint8_t IMG_REQUEST[] = { 0x10, 0x01, 0x00, 0x0E, 0x00, 0x01, 0x00, 0x01,
@@ -44,10 +45,7 @@ static struct dec *dec_new(const uint8_t *p, size_t n)
 {
     struct dec *d = calloc(1, sizeof(*d));
     assert_non_null(d);
-    d->buf = malloc(n ? n : 1);
-    assert_non_null(d->buf);
-    if (n)
-        memcpy(d->buf, p, n);
+    d->buf = dup_exact(p, n);
     d->rc = sstp_ctrl_decode(&d->c, d->buf, n);
     return d;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sstp/hdlc.h"
+#include "tests/unit/helpers.h"
 #include "hdlc.h" /* generated: build/.../vectors/hdlc.h */
 
 /* The LCP Configure-Request of sstpc's FCS unit test and its encoding
@@ -39,15 +40,6 @@ static uint16_t ref_fcs(uint16_t fcs, const uint8_t *p, size_t n)
             fcs = (fcs & 1) ? (uint16_t)((fcs >> 1) ^ 0x8408) : (uint16_t)(fcs >> 1);
     }
     return fcs;
-}
-
-static uint8_t *dup(const uint8_t *b, size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, b, n);
-    return p;
 }
 
 #define MAX_RESULTS 64
@@ -94,7 +86,7 @@ static void decode_all(struct results *rs, const uint8_t *in, size_t in_len, siz
         } else if (chunk && chunk < n) {
             n = chunk;
         }
-        uint8_t *c = dup(in + off, n);
+        uint8_t *c = dup_exact(in + off, n);
         size_t pos = 0;
         while (pos < n) {
             size_t used = 0, flen = 0;
@@ -110,7 +102,7 @@ static void decode_all(struct results *rs, const uint8_t *in, size_t in_len, siz
             struct result *r = &rs->r[rs->n++];
             r->rc = rc;
             r->len = rc == SSTP_OK ? flen : 0;
-            r->frame = rc == SSTP_OK ? dup(buf, flen) : NULL;
+            r->frame = rc == SSTP_OK ? dup_exact(buf, flen) : NULL;
         }
         free(c);
         off += n;
@@ -205,7 +197,7 @@ static void test_example_encode(void **state)
 {
     uint8_t out[HDLC_ENCODED_MAX(28)];
     size_t n = 0;
-    uint8_t *f = dup(LCP_FRAME, 28);
+    uint8_t *f = dup_exact(LCP_FRAME, 28);
     (void)state;
 
     assert_int_equal(sstp_hdlc_encode(out, sizeof(out), &n, f, 28), SSTP_OK);
@@ -239,7 +231,7 @@ static void test_vectors_encode(void **state)
         const struct py_hdlc_vec *v = &PY_HDLC[i];
         size_t cap = HDLC_ENCODED_MAX(v->len), n = 0;
         uint8_t *out = malloc(cap);
-        uint8_t *f = dup(v->frame, v->len);
+        uint8_t *f = dup_exact(v->frame, v->len);
 
         assert_non_null(out);
         assert_int_equal(ref_fcs(0xffff, v->frame, v->len) ^ 0xffff,

@@ -13,22 +13,13 @@
 #include <string.h>
 
 #include "sstp/http.h"
+#include "tests/unit/helpers.h"
 
 #define URI "/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/"
 #define CL "Content-Length: 18446744073709551615"
 #define REQ_LINE "SSTP_DUPLEX_POST " URI " HTTP/1.1"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* A copy of p in an exact-size heap block, so ASan sees any over-read. */
-static uint8_t *dup_exact(const void *p, size_t n)
-{
-    uint8_t *b = malloc(n ? n : 1);
-    assert_non_null(b);
-    if (n)
-        memcpy(b, p, n);
-    return b;
-}
 
 static void assert_fields_equal(const struct sstp_http_fields *a,
                                 const struct sstp_http_fields *b)

@@ -211,7 +211,6 @@ static void test_tried_and_none(void **state)
     memset(&full, 0, sizeof full);
     full.n_tried = LB_TRIES_MAX;
     assert_int_equal(lb_pick(lb, &full, 0), LB_NONE);
-    lb_cancel(lb, &req); /* static policies: nothing pending, no effect */
     lb_free(lb);
 }
 

@@ -18,6 +18,7 @@
 #include "backend/config.h"
 #include "lb/redis_config.h"
 #include "proxy/config.h"
+#include "tests/unit/helpers.h"
 
 #define BE_BASE "[listen]\ntls = 127.0.0.1:4443\n[tls]\ncert = /c.pem\nkey = /k.pem\n"
 #define PX_BASE "[listen]\nbind = 127.0.0.1:8443\n[tls]\ncert = /c.pem\n[backends]\nserver = b1 10.0.0.1:4433\n"
@@ -27,11 +28,7 @@ static char path[64];
 static void write_conf(const char *text)
 {
     snprintf(path, sizeof path, "/tmp/test_lb_redis_config_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    size_t n = strlen(text);
-    assert_int_equal(write(fd, text, n), (ssize_t)n);
-    close(fd);
+    temp_file_write(path, text);
 }
 
 /* loads redis_text into both daemons; returns their load results, the

@@ -27,6 +27,39 @@ static enum lb_reg_rc parse(struct lb_reg_entry *e, const char *id, const char *
     return lb_reg_parse(e, FIELDS, v, 7);
 }
 
+/* Every field of an entry, in the order a heartbeat writes them. */
+static void test_parse_fields(void **state)
+{
+    (void)state;
+    struct lb_reg_entry e;
+    const char *f[] = { "id", "addr", "kind", "group", "weight", "capacity", "sessions", "state", "heartbeat" };
+    const char *v[] = { "be1", "10.0.0.11:4433", "mtls", "acme", "3", "500", "42", "up", "1795393788007" };
+    assert_int_equal(lb_reg_parse(&e, f, v, 9), 0);
+    assert_string_equal(e.spec.name, "be1");
+    assert_true(e.spec.tls);
+    assert_string_equal(e.group, "acme");
+    assert_int_equal(e.spec.weight, 3);
+    assert_int_equal(e.capacity, 500);
+    assert_int_equal(e.sessions, 42);
+    assert_false(e.draining);
+    assert_true(e.heartbeat > 1795393788.0 && e.heartbeat < 1795393788.1);
+
+    const char *v2[] = { "be2", "10.0.0.12:4433", "proxy", "", "3", "500", "1", "draining", "1" };
+    assert_int_equal(lb_reg_parse(&e, f, v2, 9), 0);
+    assert_true(e.draining);
+    assert_int_equal(e.spec.weight, 0); /* never picked */
+    assert_false(e.spec.tls);
+
+    const char *v3[] = { "be3", "not-an-address", "proxy", "", "1", "1", "0", "up", "1" };
+    assert_int_equal(lb_reg_parse(&e, f, v3, 9), LB_REG_E_ADDR);
+    assert_int_equal(lb_reg_parse(&e, f + 1, v + 1, 8), LB_REG_E_ID); /* no id */
+    const char *v4[] = { "a-name-that-is-far-too-long-for-a-backend-name", "10.0.0.1:1" };
+    assert_int_equal(lb_reg_parse(&e, f, v4, 2), LB_REG_E_ID);
+    const char *v5[] = { "be5", "10.0.0.1:1" }; /* weight missing: 1 */
+    assert_int_equal(lb_reg_parse(&e, f, v5, 2), 0);
+    assert_int_equal(e.spec.weight, 1);
+}
+
 static void test_parse_reasons(void **state)
 {
     (void)state;
@@ -284,6 +317,7 @@ static void test_tie_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_fields),
         cmocka_unit_test(test_parse_reasons),
         cmocka_unit_test(test_forbidden_addresses),
         cmocka_unit_test(test_allowlist),

@@ -10,15 +10,7 @@
 #include <string.h>
 
 #include "sstp/packet.h"
-
-static uint8_t *dup_exact(const uint8_t *p, size_t n)
-{
-    uint8_t *q = malloc(n ? n : 1);
-    assert_non_null(q);
-    if (n)
-        memcpy(q, p, n);
-    return q;
-}
+#include "tests/unit/helpers.h"
 
 static enum sstp_rc decode_exact(struct sstp_pkt *out, size_t *used, const uint8_t *p, size_t n)
 {

@@ -16,17 +16,13 @@
 
 #include "backend/pppd-plugin/plugin-proto.h"
 #include "backend/session_int.h"
+#include "tests/unit/helpers.h"
 
 /* Decode from an exact-size heap copy. */
 static int decode_copy(struct sstp_plugin_msg *m, const uint8_t *in, size_t len)
 {
-    uint8_t *copy = malloc(len ? len : 1);
-    int rc;
-
-    assert_non_null(copy);
-    if (len)
-        memcpy(copy, in, len);
-    rc = sstp_plugin_msg_decode(m, copy, len);
+    uint8_t *copy = dup_exact(in, len);
+    int rc = sstp_plugin_msg_decode(m, copy, len);
     free(copy);
     return rc;
 }

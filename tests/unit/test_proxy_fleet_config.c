@@ -21,36 +21,10 @@
 #include "lb/redis.h"
 #include "lb/registry.h"
 #include "proxy/config.h"
+#include "tests/unit/proxy_config_file.h"
 
 #define BASE "[listen]\nbind = 127.0.0.1:8443\n[tls]\ncert = /c.pem\n"
 #define MIN_OK BASE "[backends]\nserver = b1 10.0.0.1:4433\n"
-
-static char path[64];
-
-static int load(const char *text, struct px_config *c, char *err, size_t err_len)
-{
-    snprintf(path, sizeof path, "/tmp/test_proxy_fleet_config_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    size_t n = strlen(text);
-    assert_int_equal(write(fd, text, n), (ssize_t)n);
-    close(fd);
-    memset(c, 0, sizeof *c);
-    int rc = px_config_load(c, path, err, err_len);
-    unlink(path);
-    return rc;
-}
-
-static void expect_error(const char *text, const char *where, const char *what)
-{
-    struct px_config c;
-    char err[512] = "", want[128];
-    assert_int_equal(load(text, &c, err, sizeof err), -1);
-    snprintf(want, sizeof want, "%s%s", path, where);
-    if (!strstr(err, want) || !strstr(err, what))
-        fail_msg("error '%s' lacks '%s' or '%s'", err, want, what);
-    px_config_free(&c);
-}
 
 static void test_defaults(void **state)
 {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "proxy/framer.h"
+#include "tests/unit/helpers.h"
 
 #define HEAD "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\nServer: x\r\n\r\n"
 
@@ -203,9 +204,7 @@ static void relay_walk(const struct stream *s, size_t chunk)
     for (;;) {
         bool end = have == s->len;
         size_t avail = have - at;
-        uint8_t *copy = malloc(avail ? avail : 1);
-        assert_non_null(copy);
-        memcpy(copy, s->p + at, avail);
+        uint8_t *copy = dup_exact(s->p + at, avail);
         size_t rec = px_framer_record(&f, copy, avail, end);
         assert_true(rec <= avail);
         if (rec == 0) {

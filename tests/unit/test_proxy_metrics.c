@@ -18,6 +18,7 @@
 #include "core/admin.h"
 #include "core/metrics.h"
 #include "proxy/stats.h"
+#include "tests/unit/helpers.h"
 
 static const char *const dirs[] = { "in", "out" };
 
@@ -200,9 +201,7 @@ static void test_proxy_table(void **state)
 static int parse(const char *req, enum admin_method *method, char *path, size_t path_len)
 {
     size_t n = strlen(req);
-    char *b = malloc(n ? n : 1);
-    assert_non_null(b);
-    memcpy(b, req, n);
+    char *b = (char *)dup_exact(req, n);
     int r = admin_request_parse(b, n, method, path, path_len);
     free(b);
     return r;

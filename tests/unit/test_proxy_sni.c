@@ -13,14 +13,7 @@
 #include <string.h>
 
 #include "proxy/sni.h"
-
-static uint8_t *dup_exact(const void *p, size_t n)
-{
-    uint8_t *b = malloc(n ? n : 1);
-    assert_non_null(b);
-    memcpy(b, p, n);
-    return b;
-}
+#include "tests/unit/helpers.h"
 
 static int sni(const void *ext, size_t len, char *out, size_t out_len)
 {

@@ -14,6 +14,11 @@ import socket
 import subprocess
 import time
 
+import netutil
+
+# written once in netutil; kept under this name for the suites that call it here
+free_port = netutil.free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 FAKE_PPPD = os.path.join(HERE, "fake_pppd.py")
@@ -40,14 +45,6 @@ def backend_binary():
     if os.access(asan, os.X_OK):
         return asan
     return os.path.join(ROOT, "build", "sstp-backend")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def make_certs(d):

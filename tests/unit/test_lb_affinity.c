@@ -1,4 +1,4 @@
-/* test_lb_fleet.c — lb/affinity.c keys and lb/registry.c entry parsing. */
+/* test_lb_affinity.c — lb/affinity.c: the affinity key of each mode. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "lb/affinity.h"
-#include "lb/registry.h"
 
 static struct sockaddr_storage addr(const char *ip)
 {
@@ -67,43 +66,10 @@ static void test_affinity_keys(void **state)
     assert_string_equal(out, "net:198.51.96.0/20");
 }
 
-static void test_registry_parse(void **state)
-{
-    (void)state;
-    struct lb_reg_entry e;
-    const char *f[] = { "id", "addr", "kind", "group", "weight", "capacity", "sessions", "state", "heartbeat" };
-    const char *v[] = { "be1", "10.0.0.11:4433", "mtls", "acme", "3", "500", "42", "up", "1795393788007" };
-    assert_int_equal(lb_reg_parse(&e, f, v, 9), 0);
-    assert_string_equal(e.spec.name, "be1");
-    assert_true(e.spec.tls);
-    assert_string_equal(e.group, "acme");
-    assert_int_equal(e.spec.weight, 3);
-    assert_int_equal(e.capacity, 500);
-    assert_int_equal(e.sessions, 42);
-    assert_false(e.draining);
-    assert_true(e.heartbeat > 1795393788.0 && e.heartbeat < 1795393788.1);
-
-    const char *v2[] = { "be2", "10.0.0.12:4433", "proxy", "", "3", "500", "1", "draining", "1" };
-    assert_int_equal(lb_reg_parse(&e, f, v2, 9), 0);
-    assert_true(e.draining);
-    assert_int_equal(e.spec.weight, 0); /* never picked */
-    assert_false(e.spec.tls);
-
-    const char *v3[] = { "be3", "not-an-address", "proxy", "", "1", "1", "0", "up", "1" };
-    assert_int_equal(lb_reg_parse(&e, f, v3, 9), LB_REG_E_ADDR);
-    assert_int_equal(lb_reg_parse(&e, f + 1, v + 1, 8), LB_REG_E_ID); /* no id */
-    const char *v4[] = { "a-name-that-is-far-too-long-for-a-backend-name", "10.0.0.1:1" };
-    assert_int_equal(lb_reg_parse(&e, f, v4, 2), LB_REG_E_ID);
-    const char *v5[] = { "be5", "10.0.0.1:1" }; /* weight missing: 1 */
-    assert_int_equal(lb_reg_parse(&e, f, v5, 2), 0);
-    assert_int_equal(e.spec.weight, 1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_affinity_keys),
-        cmocka_unit_test(test_registry_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
