@@ -670,7 +670,7 @@ static void ref_decode(struct results *rs, const uint8_t *in, size_t in_len)
                 struct result *r = &rs->r[rs->n++];
                 r->rc = rc;
                 r->len = rc == SSTP_OK ? len - 2 : 0;
-                r->frame = rc == SSTP_OK ? dup(buf, len - 2) : NULL;
+                r->frame = rc == SSTP_OK ? dup_exact(buf, len - 2) : NULL;
             }
             len = 0;
             esc = toss = 0;
