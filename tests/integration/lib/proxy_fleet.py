@@ -563,7 +563,7 @@ def t_schema(env, fl):
              5, "the session hash never showed the connected state and address")
     c.send(sc.data(b"\xff\x03" + b"x" * 100))
     # schema
-    check(rc.cmd("GET", P + "schema") == "2.0", "schema version")
+    check(rc.cmd("GET", P + "schema") == "2.1", "schema version")
     # backend:<id>
     h = rc.hgetall(P + "backend:be-s")
     want = {"id", "addr", "kind", "group", "weight", "capacity", "sessions", "state", "version", "started",
