@@ -111,7 +111,11 @@ schema=$(ip netns exec $SRV_NS redis-cli -p $REDIS_PORT --raw get sstp:schema)
 [ "$schema" = 2.1 ] || verdict_fail "the schema key is '$schema', not 2.1"
 
 bg_stop sstpc 10
-wait_for 15 log_has "$BACKEND_LOG" "ev=close * user=user1" || verdict_fail "no close after sstpc exit"
+# The backend's TCP peer was the proxy at ::1; the client it names came in
+# the PROXY v2 header.
+wait_for 15 log_has "$BACKEND_LOG" "ev=close * client=\[$CLI6\]:* user=user1" ||
+    verdict_fail "no close of user1 from [$CLI6] after sstpc exit"
+log_has "$BACKEND_LOG" "ev=accept * peer=\[::1\]:*" || verdict_fail "the backend saw no connection from [::1]"
 wait_for 10 eval '[ "$($SSTPCTL --json sessions)" = "[]" ]' || verdict_fail "the session stays in sstpctl after the close"
 bg_stop proxy 10
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
