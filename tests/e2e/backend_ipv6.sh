@@ -59,12 +59,7 @@ CONF
 bg_start proxy ip netns exec $SRV_NS "$REPO/build/sstp-proxy" -c "$W/proxy.conf"
 wait_for 15 log_has "$W/proxy.log" "ev=worker_ready" || verdict_fail "sstp-proxy did not start"
 
-# sstpc's set-up race (lib/guest.sh race_delay_on), for IPv6 packets.
-tc -n $SRV_NS -batch - <<TC || verdict_fail "netem set-up failed"
-qdisc add dev veth0 root handle 1: prio
-qdisc add dev veth0 parent 1:3 handle 30: netem delay 10ms
-filter add dev veth0 parent 1:0 protocol ipv6 prio 1 u32 match ip6 sport $SSTP_PORT 0xffff flowid 1:3
-TC
+race_delay_on veth0 $SSTP_PORT $SRV_NS || verdict_fail "netem set-up failed"
 t0=$(gs_now_ms)
 sstp_client_start sstpc 1 "$W/client.options" vpn6.e2e
 sstp_up 1 20 || verdict_fail "tunnel not up within 20 s"
