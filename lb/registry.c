@@ -37,11 +37,33 @@ static const struct net_cidr FORBIDDEN[] = {
     { AF_INET, { 224 }, 4 },                    /* 224.0.0.0/4 */
     { AF_INET, { 240 }, 4 },                    /* 240.0.0.0/4, 255.255.255.255 */
     { AF_INET, { 100, 100, 100, 200 }, 32 },    /* Alibaba Cloud metadata */
+    { AF_INET, { 168, 63, 129, 16 }, 32 },      /* Azure WireServer */
     { AF_INET6, { 0 }, 128 },                   /* :: */
     { AF_INET6, { [15] = 1 }, 128 },            /* ::1 */
     { AF_INET6, { 0xfe, 0x80 }, 10 },           /* fe80::/10 */
     { AF_INET6, { 0xff }, 8 },                  /* ff00::/8 */
     { AF_INET6, { 0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54 }, 128 }, /* fd00:ec2::254 */
+};
+
+/* With an empty redis.registry_allow: private ranges only. Whoever can
+ * write Redis chooses where decrypted PPP goes; "anywhere" is no default. */
+static const struct net_cidr PRIVATE[] = {
+    { AF_INET, { 10 }, 8 },                     /* 10.0.0.0/8 */
+    { AF_INET, { 172, 16 }, 12 },               /* 172.16.0.0/12 */
+    { AF_INET, { 192, 168 }, 16 },              /* 192.168.0.0/16 */
+    { AF_INET, { 100, 64 }, 10 },               /* 100.64.0.0/10 (shared, CGNAT) */
+    { AF_INET6, { 0xfc }, 7 },                  /* fc00::/7 (unique local) */
+};
+
+/* IPv6 forms that carry an IPv4 address a router may reach: NAT64,
+ * IPv4-compatible, 6to4. The IPv4 inside is checked like an IPv4 entry. */
+static const struct {
+    struct net_cidr net;
+    unsigned v4_at;                             /* offset of the IPv4 address */
+} EMBEDDING[] = {
+    { { AF_INET6, { 0x00, 0x64, 0xff, 0x9b }, 96 }, 12 }, /* 64:ff9b::/96 */
+    { { AF_INET6, { 0 }, 96 }, 12 },                      /* ::/96 */
+    { { AF_INET6, { 0x20, 0x02 }, 16 }, 2 },              /* 2002::/16 */
 };
 
 #define ROW_FIELDS_MAX 32     /* fields read of one backend hash (it has 11) */
@@ -171,17 +193,47 @@ enum lb_reg_rc lb_reg_parse(struct lb_reg_entry *out, const char *const *fields,
     return LB_REG_OK;
 }
 
+static const struct net_cidr_list forbidden = { (struct net_cidr *)FORBIDDEN,
+                                                sizeof FORBIDDEN / sizeof FORBIDDEN[0] };
+static const struct net_cidr_list private_ranges = { (struct net_cidr *)PRIVATE,
+                                                     sizeof PRIVATE / sizeof PRIVATE[0] };
+
+/* True if sa is an IPv6 address that embeds a forbidden IPv4 address. */
+static bool embeds_forbidden(const struct sockaddr *sa)
+{
+    if (sa->sa_family != AF_INET6)
+        return false;
+    const uint8_t *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    for (size_t i = 0; i < sizeof EMBEDDING / sizeof EMBEDDING[0]; i++) {
+        const struct net_cidr *n = &EMBEDDING[i].net;
+        const struct net_cidr_list one = { (struct net_cidr *)n, 1 };
+        if (!net_cidr_list_longest(&one, sa))
+            continue;
+        struct sockaddr_in v4 = { .sin_family = AF_INET };
+        memcpy(&v4.sin_addr, a6 + EMBEDDING[i].v4_at, 4);
+        if (net_cidr_list_longest(&forbidden, (const struct sockaddr *)&v4))
+            return true;
+    }
+    return false;
+}
+
+const struct net_cidr_list *lb_reg_allow_default(void)
+{
+    return &private_ranges;
+}
+
 enum lb_reg_rc lb_reg_check(const struct lb_reg_policy *p, const struct lb_reg_entry *e)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&e->spec.addr.ss;
-    const struct net_cidr_list forbidden = { (struct net_cidr *)FORBIDDEN,
-                                             sizeof FORBIDDEN / sizeof FORBIDDEN[0] };
+    const struct net_cidr_list *allow = p->allow && p->allow->n > 0 ? p->allow : &private_ranges;
     const struct net_cidr *bad = net_cidr_list_longest(&forbidden, sa);
-    const struct net_cidr *ok = p->allow ? net_cidr_list_longest(p->allow, sa) : NULL;
+    const struct net_cidr *ok = net_cidr_list_longest(allow, sa);
     /* 0.0.0.0/0 does not open loopback: only an entry inside the range does */
     if (bad && !(ok && ok->prefix >= bad->prefix))
         return LB_REG_E_ADDR_FORBIDDEN;
-    if (p->allow && p->allow->n > 0 && !ok)
+    if (embeds_forbidden(sa))
+        return LB_REG_E_ADDR_FORBIDDEN;
+    if (!ok)
         return LB_REG_E_ADDR_NOT_ALLOWED;
     if (p->mtls_only && !e->spec.tls)
         return LB_REG_E_NOT_MTLS;

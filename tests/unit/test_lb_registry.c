@@ -77,23 +77,63 @@ static enum lb_reg_rc check(const struct lb_reg_policy *p, const char *addr, con
 static void test_forbidden_addresses(void **state)
 {
     (void)state;
-    const struct lb_reg_policy open = { NULL, false, true };
+    char err[128];
+    struct net_cidr_list everything = { 0 };
+    assert_int_equal(net_cidr_list_add(&everything, "0.0.0.0/0 ::/0", err, sizeof err), 0);
+    const struct lb_reg_policy open = { &everything, false, true };
     static const char *const bad[] = {
         "127.0.0.1:4433", "127.9.9.9:1", "0.0.0.0:4433", "0.1.2.3:1", "169.254.169.254:80",
         "169.254.1.1:4433", "224.0.0.1:1", "255.255.255.255:1", "240.0.0.1:1", "100.100.100.200:80",
+        "168.63.129.16:80", "[::ffff:168.63.129.16]:80",
         "[::1]:4433", "[::]:4433", "[fe80::1]:4433", "[ff02::1]:1", "[fd00:ec2::254]:80",
         "[::ffff:127.0.0.1]:4433", "[::ffff:169.254.169.254]:80", "[::ffff:0.0.0.0]:1",
+        /* IPv6 forms a router turns into a forbidden IPv4 address */
+        "[64:ff9b::7f00:1]:4433", "[64:ff9b::169.254.169.254]:80", "[64:ff9b::a83f:8110]:80",
+        "[::127.0.0.1]:4433", "[::169.254.169.254]:80", "[::100.100.100.200]:80",
+        "[2002:7f00:1::1]:4433", "[2002:a9fe:a9fe::]:80", "[2002:a83f:8110:1::5]:80",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (check(&open, bad[i], "proxy") != LB_REG_E_ADDR_FORBIDDEN)
             fail_msg("%s is not refused", bad[i]);
     static const char *const good[] = {
         "10.0.0.1:4433", "192.168.1.2:4433", "172.28.0.11:4433", "203.0.113.5:1",
-        "100.100.100.201:1", "[2001:db8::1]:4433", "[fd00:ec2::253]:1", "[::ffff:10.0.0.1]:1",
+        "100.100.100.201:1", "168.63.129.17:1", "[2001:db8::1]:4433", "[fd00:ec2::253]:1",
+        "[::ffff:10.0.0.1]:1", "[64:ff9b::a00:1]:1", "[2002:cb00:7105::1]:1", "[::10.0.0.1]:1",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (check(&open, good[i], "proxy") != LB_REG_OK)
             fail_msg("%s is refused", good[i]);
+    net_cidr_list_free(&everything);
+}
+
+/* No allowlist is not "anywhere": whoever writes Redis would choose where
+ * decrypted PPP goes. Empty means the private ranges. */
+static void test_default_allowlist(void **state)
+{
+    (void)state;
+    struct net_cidr_list empty = { 0 };
+    const struct lb_reg_policy none = { NULL, false, true }, zero = { &empty, false, true };
+    static const char *const inside[] = {
+        "10.0.0.1:4433", "10.255.255.254:1", "172.16.0.1:1", "172.31.255.254:1", "172.28.0.11:4433",
+        "192.168.1.2:4433", "100.64.0.1:1", "100.127.255.254:1", "[fd12::5]:4433", "[fc00::1]:1",
+        "[::ffff:10.0.0.1]:1",
+    };
+    static const char *const outside[] = {
+        "203.0.113.5:1", "8.8.8.8:443", "172.32.0.1:1", "172.15.255.255:1", "192.169.0.1:1",
+        "100.128.0.1:1", "11.0.0.1:1", "[2001:db8::1]:4433", "[fe00::1]:1", "[::ffff:8.8.8.8]:1",
+        "[64:ff9b::808:808]:1", "[2002:808:808::1]:1",
+    };
+    for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++)
+        if (check(&none, inside[i], "proxy") != LB_REG_OK || check(&zero, inside[i], "proxy") != LB_REG_OK)
+            fail_msg("%s is refused by the default allowlist", inside[i]);
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++)
+        if (check(&none, outside[i], "proxy") != LB_REG_E_ADDR_NOT_ALLOWED ||
+            check(&zero, outside[i], "proxy") != LB_REG_E_ADDR_NOT_ALLOWED)
+            fail_msg("%s is taken without an allowlist", outside[i]);
+    /* forbidden stays forbidden */
+    assert_int_equal(check(&none, "127.0.0.1:1", "proxy"), LB_REG_E_ADDR_FORBIDDEN);
+    assert_int_equal(check(&none, "168.63.129.16:80", "proxy"), LB_REG_E_ADDR_FORBIDDEN);
+    assert_int_equal(lb_reg_allow_default()->n, 5);
 }
 
 static void test_allowlist(void **state)
@@ -286,6 +326,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_reasons),
         cmocka_unit_test(test_forbidden_addresses),
+        cmocka_unit_test(test_default_allowlist),
         cmocka_unit_test(test_allowlist),
         cmocka_unit_test(test_mtls_policy),
         cmocka_unit_test(test_shrunk),
