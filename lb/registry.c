@@ -14,13 +14,23 @@
 #include "lb/schema.h"
 
 /* Every registered backend's key id and hash in one round trip; ids whose
- * hash has expired (a dead backend stops its heartbeat) leave the index. */
+ * hash has expired (a dead backend stops its heartbeat) leave the index.
+ * Anyone who can write Redis can add members: an id that could not be a
+ * backend's, or whose key is not a hash (HGETALL would fail the whole
+ * script, and every proxy would keep a stale list), comes back with the
+ * reason in place of its hash, to be counted. */
 static const char REGISTRY_LUA[] =
     "local out = {} "
     "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do "
-    "  local h = redis.call('HGETALL', ARGV[1] .. id) "
-    "  if #h > 0 then table.insert(out, id); table.insert(out, h) "
-    "  else redis.call('ZREM', KEYS[1], id) end "
+    "  if #id > 31 or not string.match(id, '^[%w_.-]+$') then "
+    "    table.insert(out, id); table.insert(out, 'bad_id') "
+    "  else "
+    "    local t = redis.call('TYPE', ARGV[1] .. id).ok "
+    "    if t == 'hash' then "
+    "      table.insert(out, id); table.insert(out, redis.call('HGETALL', ARGV[1] .. id)) "
+    "    elseif t == 'none' then redis.call('ZREM', KEYS[1], id) "
+    "    else table.insert(out, id); table.insert(out, 'wrong_type') end "
+    "  end "
     "end "
     "return out";
 
@@ -97,6 +107,8 @@ struct lb_registry {
     struct lb_reg_stats st;
     char ignored[IGNORED_LOG_MAX];  /* summary of the ignored entries last logged */
     double ignored_logged;          /* when (0 = never) */
+    double read_error_logged;       /* when a failed read was last logged (0 = never) */
+    uint64_t read_errors_unlogged;  /* failed reads since */
 };
 
 /* The pending reply must not reach a freed registry: it carries a pointer
@@ -343,6 +355,8 @@ static enum lb_reg_rc take_row(const struct lb_registry *r, struct lb_reg_entry 
 {
     const char *fields[ROW_FIELDS_MAX], *values[ROW_FIELDS_MAX];
     size_t n = 0;
+    if (h->type == REDIS_REPLY_STRING && strcmp(h->str, "wrong_type") == 0)
+        return LB_REG_E_WRONG_TYPE; /* the script's verdict in place of the hash */
     if (id->type != REDIS_REPLY_STRING || h->type != REDIS_REPLY_ARRAY)
         return LB_REG_E_ID;
     for (size_t k = 0; k + 1 < h->elements && n < ROW_FIELDS_MAX; k += 2, n++) {
@@ -400,6 +414,29 @@ static bool hold_back(struct lb_registry *r, const struct lb_reg_list *next)
     return false;
 }
 
+/* A read that brought no list (a script error such as WRONGTYPE on the
+ * index, or the link lost): counted, and said at most every
+ * IGNORED_LOG_EVERY, since it repeats at every read. */
+static void read_failed(struct lb_registry *r, const struct redisReply *rep)
+{
+    char why[128];
+    double now = ev_now(r->loop);
+    r->st.read_errors++;
+    r->read_errors_unlogged++;
+    if (r->read_error_logged && now - r->read_error_logged < IGNORED_LOG_EVERY)
+        return;
+    if (!rep)
+        snprintf(why, sizeof why, "no reply");
+    else if (rep->type == REDIS_REPLY_ERROR)
+        log_sanitize(why, sizeof why, rep->str, rep->len);
+    else
+        snprintf(why, sizeof why, "reply type %d", rep->type);
+    log_warn("registry_read_error", "worker=%u err=\"%s\" count=%llu msg=keeping_last_list", r->o.id,
+             why, (unsigned long long)r->read_errors_unlogged);
+    r->read_errors_unlogged = 0;
+    r->read_error_logged = now;
+}
+
 static void on_reply(const struct redisReply *rep, void *ud)
 {
     struct lb_registry *r = ud;
@@ -408,8 +445,10 @@ static void on_reply(const struct redisReply *rep, void *ud)
     if (!r) /* freed while waiting: nothing to do */
         return;
     r->in_flight = false;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY)
-        return; /* keep the last list */
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        read_failed(r, rep); /* the last list stays in use */
+        return;
+    }
     size_t rows = rep->elements / 2;
     struct lb_reg_list next = { calloc(rows ? rows : 1, sizeof *next.items), 0 };
     if (!next.items)

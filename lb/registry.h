@@ -39,7 +39,8 @@
                                            * metadata, and no allowlist entry inside it */  \
     X(E_ADDR_NOT_ALLOWED, "addr_not_allowed") /* outside the allowlist (empty: private ranges) */\
     X(E_NOT_MTLS, "not_mtls")          /* mtls_only and its kind is proxy */                  \
-    X(E_NO_TLS, "no_backend_tls")      /* kind mtls, but this proxy has no backend CA */
+    X(E_NO_TLS, "no_backend_tls")      /* kind mtls, but this proxy has no backend CA */    \
+    X(E_WRONG_TYPE, "wrong_type")      /* its key is not a hash */
 
 enum lb_reg_rc {
 #define X(n, s) LB_REG_##n,
@@ -82,6 +83,7 @@ struct lb_registry_opts {
 struct lb_reg_stats {
     uint64_t ignored[LB_REG_RC_COUNT]; /* entries ignored, counted at each read, by reason */
     uint64_t held;                     /* reads not taken: shrunken within the grace time */
+    uint64_t read_errors;              /* reads that brought no list (script error, link lost) */
 };
 
 struct rds;

@@ -4,18 +4,23 @@
  * mtls-only policy and the name check it sets up, the "sharply shrunken"
  * rule of the grace period, and what the registry's facts do to the pick:
  * capacity, a refusal, the first health check, the per-worker start of
- * round-robin ties. */
+ * round-robin ties; against a real redis-server, index members that are
+ * no backend's (bad ids, keys of another type) skipped and counted while
+ * the rest is read, and a failed read counted. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lb/lb.h"
+#include "lb/redis.h"
 #include "lb/registry.h"
+#include "tests/unit/redis_server.h"
 
 static const char *const FIELDS[] = { "id", "addr", "kind", "weight", "capacity", "sessions", "state" };
 
@@ -321,12 +326,136 @@ static void test_tie_start(void **state)
     lb_spec_list_free(&specs);
 }
 
+/* ---- against a real redis-server ---- */
+
+struct reads {
+    struct ev_loop *loop;
+    int n;
+    size_t n_backends;
+    char first[LB_NAME_MAX];
+};
+
+static void on_list(const struct lb_reg_list *list, bool changed, void *ud)
+{
+    struct reads *c = ud;
+    (void)changed;
+    c->n++;
+    c->n_backends = list->n;
+    snprintf(c->first, sizeof c->first, "%s", list->n ? list->items[0].spec.name : "");
+}
+
+static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+static void run_for(struct ev_loop *loop, double secs)
+{
+    ev_timer t;
+    ev_now_update(loop);
+    ev_timer_init(&t, break_cb, secs, 0);
+    ev_timer_start(loop, &t);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &t);
+}
+
+static void redis_do(redisContext *c, const char *fmt, const char *a, const char *b)
+{
+    redisReply *r = redisCommand(c, fmt, a, b);
+    assert_non_null(r);
+    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+}
+
+/* One read after the current one (a read may be in flight). */
+static void read_again(struct reads *c, struct lb_registry *reg)
+{
+    int before = c->n;
+    for (int i = 0; i < 100 && c->n < before + 2; i++) {
+        lb_registry_refresh(reg);
+        run_for(c->loop, 0.02);
+    }
+    assert_true(c->n >= before + 2);
+}
+
+static void test_index_members_that_are_no_backend(void **state)
+{
+    (void)state;
+    struct reads c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int port = test_redis_port();
+    pid_t pid = test_redis_start(port);
+    redisContext *ins = test_redis_inspect(port);
+    struct rds_opts o;
+    rds_opts_default(&o);
+    o.port = port;
+    struct rds *rds = rds_new(c.loop, &o, NULL, NULL);
+    for (int i = 0; i < 100 && !rds_is_up(rds); i++)
+        run_for(c.loop, 0.02);
+    assert_true(rds_is_up(rds));
+    redisReply *r = redisCommand(ins, "HSET sstp:backend:be1 id be1 addr 10.0.0.1:4433 kind proxy weight 1");
+    freeReplyObject(r);
+    redis_do(ins, "ZADD sstp:backends 0 %s", "be1", NULL);
+    /* what anyone who can write Redis may add: a set where a hash should
+     * be (the backends' own sessions key), a string, ids no backend has */
+    redis_do(ins, "ZADD sstp:backends 0 %s", "be1:sessions", NULL);
+    redis_do(ins, "SADD sstp:backend:%s %s", "be1:sessions", "s1");
+    redis_do(ins, "ZADD sstp:backends 0 %s", "be2", NULL);
+    redis_do(ins, "SET sstp:backend:%s %s", "be2", "x");
+    redis_do(ins, "ZADD sstp:backends 0 %s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL); /* 32 */
+    redis_do(ins, "HSET sstp:backend:%s id %s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+
+    struct lb_registry_opts ro = { .interval = 30, .grace = 0, .id = 0 };
+    struct net_cidr_list allow = { 0 };
+    char err[64];
+    assert_int_equal(net_cidr_list_add(&allow, "10.0.0.0/8", err, sizeof err), 0);
+    ro.policy.allow = &allow;
+    struct lb_registry *reg = lb_registry_new(c.loop, rds, &ro, on_list, &c);
+    assert_non_null(reg);
+    read_again(&c, reg);
+    /* the good one is read; the others are skipped and counted, by reason */
+    assert_int_equal(c.n_backends, 1);
+    assert_string_equal(c.first, "be1");
+    const struct lb_reg_stats *st = lb_registry_stats(reg);
+    assert_true(st->ignored[LB_REG_E_WRONG_TYPE] >= 2);
+    assert_true(st->ignored[LB_REG_E_ID] >= 2);
+    assert_int_equal(st->read_errors, 0);
+    /* nothing was deleted but the dead: the string and the set are still there */
+    r = redisCommand(ins, "ZCARD sstp:backends");
+    assert_int_equal(r->integer, 4);
+    freeReplyObject(r);
+
+    /* an index that is not a sorted set fails the read: counted, and the
+     * last list stays in use */
+    redis_do(ins, "DEL sstp:backends%s%s", "", "");
+    redis_do(ins, "SET sstp:backends %s%s", "x", "");
+    uint64_t before = st->read_errors;
+    int n_before = c.n;
+    for (int i = 0; i < 100 && st->read_errors < before + 2; i++) {
+        lb_registry_refresh(reg);
+        run_for(c.loop, 0.02);
+    }
+    assert_true(st->read_errors >= before + 2);
+    assert_int_equal(c.n, n_before); /* no new list taken */
+    assert_int_equal(lb_registry_list(reg)->n, 1);
+
+    lb_registry_free(reg);
+    net_cidr_list_free(&allow);
+    rds_free(rds);
+    redisFree(ins);
+    test_redis_stop(pid);
+    ev_loop_destroy(c.loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_reasons),
         cmocka_unit_test(test_forbidden_addresses),
         cmocka_unit_test(test_default_allowlist),
+        cmocka_unit_test(test_index_members_that_are_no_backend),
         cmocka_unit_test(test_allowlist),
         cmocka_unit_test(test_mtls_policy),
         cmocka_unit_test(test_shrunk),
