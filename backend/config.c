@@ -208,7 +208,9 @@ const struct cfg_opt be_config_table[] = {
     OPT_ENUM("policy", "per_user_normalize", per_user_normalize, user_norms, "none",
              "which names are one user: none = the exact authenticated name (bytes); fold = "
              "ASCII case folded with DOMAIN\\ and @realm stripped, so Alice, CORP\\alice and "
-             "alice@corp count as one"),
+             "alice@corp count as one. With RADIUS or Active Directory (which accept all three "
+             "spellings as one account) set fold, or max_sessions_per_user can be passed by "
+             "changing the spelling"),
 };
 const size_t be_config_table_len = sizeof be_config_table / sizeof be_config_table[0];
 

@@ -287,7 +287,9 @@ const struct cfg_opt px_config_table[] = {
         "an idle one none). Beyond it, a session that holds none stops reading until buffers "
         "are given back (back-pressure: nothing grows, nothing is dropped; counted in "
         "relay_memory_waits); one that holds a buffer may still take its second, so a round "
-        "trip in progress always finishes: at most about twice this. 0 = no limit"),
+        "trip in progress always finishes: at most about twice this. The staging buffer of "
+        "the TLS records going to a client (64 KiB while a session sends) is not counted: "
+        "with it a worker may hold up to about three times this. 0 = no limit"),
 
     OPT_CUSTOM("tls", "cert", certs, NULL, parse_cert, release_certs,
                "CERTFILE [KEYFILE] [ocsp=DERFILE] [sni=NAME,...] [default] (repeatable): a "
