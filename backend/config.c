@@ -151,6 +151,9 @@ const struct cfg_opt be_config_table[] = {
         "disconnect timer 2"),
     OPT("sstp", "handshake_timeout", CFG_MSEC, handshake_timeout, 0.5, 120, "10s",
         "time for the PROXY header, TLS handshake and HTTP request head"),
+    OPT("sstp", "connect_request_timeout", CFG_MSEC, connect_request_timeout, 0.5, 600, "5s",
+        "time from the HTTP request head to CALL_CONNECT_REQUEST (clients send it at once); "
+        "a session waiting for it holds a max_negotiating slot"),
     OPT("sstp", "max_head", CFG_INT, max_head, 256, 8192, "4096",
         "largest HTTP request head accepted, bytes"),
 
@@ -163,14 +166,18 @@ const struct cfg_opt be_config_table[] = {
         "after SIGTERM, time before pppd gets SIGKILL"),
 
     OPT("limits", "max_sessions", CFG_INT, max_sessions, 1, 1000000, "1000",
-        "sessions at once; further connections are refused"),
+        "sessions at once; beyond it the tls listener closes new connections at accept, the "
+        "proxy listeners answer them (HEAD probes: 503, calls: 503 with Retry-After; up to 64 "
+        "held at once, more are closed)"),
     OPT("limits", "max_negotiating", CFG_INT, max_negotiating, 1, 1000000, "200",
-        "sessions still before CALL_CONNECTED at once"),
-    OPT("limits", "max_negotiating_per_source", CFG_INT, max_negotiating_per_source, 0, 1000000, "32",
+        "sessions still before CALL_CONNECTED at once (from the request head on a proxy "
+        "listener); beyond it new calls are refused as for max_sessions"),
+    OPT("limits", "max_negotiating_per_source", CFG_INT, max_negotiating_per_source, -1, 1000000, "-1",
         "sessions before CALL_CONNECTED from one source (each costs a root pppd), counted by "
         "the real client address (the PROXY header's behind sstp-proxy) cut to "
         "source_prefix_ipv4/ipv6; over it a request gets 503 with Retry-After before any "
-        "pppd starts (0 = unlimited)"),
+        "pppd starts (-1 = max_negotiating/8, at least 1, so that eight sources are needed "
+        "to fill max_negotiating; 0 = unlimited)"),
     OPT("limits", "source_prefix_ipv4", CFG_INT, source_prefix_ipv4, 1, 32, "32",
         "IPv4 prefix length that counts as one source for max_negotiating_per_source"),
     OPT("limits", "source_prefix_ipv6", CFG_INT, source_prefix_ipv6, 1, 128, "64",
@@ -201,7 +208,9 @@ const struct cfg_opt be_config_table[] = {
     OPT_ENUM("policy", "per_user_normalize", per_user_normalize, user_norms, "none",
              "which names are one user: none = the exact authenticated name (bytes); fold = "
              "ASCII case folded with DOMAIN\\ and @realm stripped, so Alice, CORP\\alice and "
-             "alice@corp count as one"),
+             "alice@corp count as one. With RADIUS or Active Directory (which accept all three "
+             "spellings as one account) set fold, or max_sessions_per_user can be passed by "
+             "changing the spelling"),
 };
 const size_t be_config_table_len = sizeof be_config_table / sizeof be_config_table[0];
 
@@ -273,6 +282,8 @@ int be_config_load(struct be_config *c, const char *path, char *err, size_t err_
     }
     if (rds_config_enabled(&c->redis) && !registrable(c, err, err_len, path))
         return -1;
+    if (c->max_negotiating_per_source == -1)
+        c->max_negotiating_per_source = c->max_negotiating / 8 > 0 ? c->max_negotiating / 8 : 1;
     if (set(c->listen_proxy) && c->proxy_allow.n == 0) {
         snprintf(err, err_len, "%s: listen.proxy needs listen.proxy_allow (which sources may send PROXY headers)", path);
         return -1;

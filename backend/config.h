@@ -55,7 +55,7 @@ struct be_config {
     int hash;
     struct be_hash_list trusted;
     double negotiation_timeout, hello_interval, abort_t1, abort_t2, disconnect_t1, disconnect_t2;
-    double handshake_timeout;
+    double handshake_timeout, connect_request_timeout;
     long max_head;
 
     char *pppd_path, *pppd_options, *plugin;

@@ -130,6 +130,9 @@ static int write_metrics(void *ctx, void *out)
         (unsigned long long)st->tls_fail);
     one(f, "sstp_backend_handshake_timeouts_total", "counter",
         "Connections closed before their request head.", (unsigned long long)st->handshake_timeout);
+    one(f, "sstp_backend_connect_request_timeouts_total", "counter",
+        "Calls closed for no CALL_CONNECT_REQUEST within sstp.connect_request_timeout of their request head.",
+        (unsigned long long)st->connect_request_timeout);
     one(f, "sstp_backend_probes_total", "counter", "HEAD health probes answered.",
         (unsigned long long)st->probes);
     one(f, "sstp_backend_sessions_started_total", "counter", "SSTP requests accepted.",

@@ -20,9 +20,11 @@
 #define RATE_SLOTS 65536
 #define LOG_LIMIT_S 10.0 /* at most one line per interval for floodable events */
 #define STOP_SLACK_S 2.0 /* beyond disconnect_timeout + kill_grace */
-/* Connections over per_source_rate answered 503 at once (each costs a TLS
- * handshake); beyond this a flood is closed at accept, as it was before */
-#define OVER_RATE_ANSWERS_MAX 64
+/* Connections accepted only to be answered 503 (over per_source_rate, or
+ * a proxy listener's connection while the backend is full), at once: each
+ * costs a TLS handshake or a request head. Beyond this a flood is closed at
+ * accept. */
+#define HELD_REFUSALS_MAX 64
 
 static const char *const refuse_names[] = {
 #define X(n, s) s,
@@ -99,12 +101,40 @@ static void refuse(struct be_server *s, int fd, enum be_refuse why, const struct
     char addr[NET_ADDR_STR_MAX];
     uint64_t suppressed = 0;
     s->stats.refused[why]++;
-    /* one line per refusal is fine at these rates; a flood over
-     * per_source_rate gets one line per interval */
-    if (why != BE_REFUSE_RATE || be_log_limit_allow(&s->log_refuse_source, ev_now(s->loop), &suppressed))
+    /* a flood comes at accept speed: one line per interval */
+    if (be_log_limit_allow(&s->log_refuse_accept, ev_now(s->loop), &suppressed))
         log_info("refuse", "peer=%s reason=%s suppressed=%llu", net_addr_str(peer, addr, sizeof addr),
                  refuse_names[why], (unsigned long long)suppressed);
     close(fd);
+}
+
+/* Why a new connection will be refused, or BE_REFUSE_COUNT. */
+static enum be_refuse load_refusal(struct be_server *s, enum be_listener_kind kind,
+                                   const struct sockaddr *sa)
+{
+    const struct be_config *cfg = s->cfg;
+    if (s->n_sessions >= (uint64_t)cfg->max_sessions)
+        return BE_REFUSE_MAX_SESSIONS;
+    if (s->n_negotiating >= (uint64_t)cfg->max_negotiating)
+        return BE_REFUSE_MAX_NEGOTIATING;
+    /* behind a proxy every connection has the proxy's address: the
+     * per-source rate only makes sense for direct clients */
+    if (kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(s->loop)))
+        return BE_REFUSE_RATE;
+    return BE_REFUSE_COUNT;
+}
+
+/* Whether a refused connection is still answered (held for its request
+ * head, then 503 or a probe's answer) rather than closed at accept. On the
+ * proxy listeners it may be a proxy's HEAD probe, which must be answered
+ * even when full (a close would mark this backend down); a direct client
+ * over per_source_rate gets a 503 it can read. Load on the tls listener is
+ * refused before the TLS handshake it would cost. */
+static bool refusal_answered(const struct be_server *s, enum be_listener_kind kind, enum be_refuse why)
+{
+    if (s->n_held_refusals >= HELD_REFUSALS_MAX)
+        return false;
+    return kind != BE_LISTEN_TLS || why == BE_REFUSE_RATE;
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -113,6 +143,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct be_listener *l = (struct be_listener *)w;
     struct be_server *s = l->srv;
     const struct be_config *cfg = s->cfg;
+    (void)loop;
 
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage peer;
@@ -133,25 +164,14 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             refuse(s, fd, BE_REFUSE_UNTRUSTED_SOURCE, sa);
             continue;
         }
-        if (s->n_sessions >= (uint64_t)cfg->max_sessions) {
-            refuse(s, fd, BE_REFUSE_MAX_SESSIONS, sa);
+        enum be_refuse why = load_refusal(s, l->kind, sa);
+        if (why != BE_REFUSE_COUNT && !refusal_answered(s, l->kind, why)) {
+            refuse(s, fd, why, sa);
             continue;
         }
-        if (s->n_negotiating >= (uint64_t)cfg->max_negotiating) {
-            refuse(s, fd, BE_REFUSE_MAX_NEGOTIATING, sa);
-            continue;
-        }
-        /* behind a proxy every connection has the proxy's address: the
-         * per-source limit only makes sense for direct clients. Over it, the
-         * client still gets a 503 it can read (after TLS), not a bare close */
-        bool over_rate = l->kind == BE_LISTEN_TLS && !ratelimit_allow(&s->rate, sa, ev_now(loop));
-        if (over_rate && s->n_over_rate >= OVER_RATE_ANSWERS_MAX) {
-            refuse(s, fd, BE_REFUSE_RATE, sa);
-            continue;
-        }
-        if (over_rate)
+        if (why == BE_REFUSE_RATE) /* counted at the decision, answered or not */
             s->stats.refused[BE_REFUSE_RATE]++;
-        be_session_accept(s, l->kind, fd, sa, len, over_rate);
+        be_session_accept(s, l->kind, fd, sa, len, why);
     }
 }
 
@@ -350,6 +370,7 @@ void be_server_log_stats(const struct be_server *s)
              "pppd_spawned=%llu pppd_spawn_fail=%llu pppd_killed=%llu plugin_bad_msg=%llu "
              "refused_max_sessions=%llu refused_max_negotiating=%llu refused_rate=%llu "
              "refused_untrusted=%llu refused_proxy_header=%llu refused_per_source=%llu "
+             "connect_request_timeout=%llu "
              "auth_again=%llu unsafe_ids=%llu bytes_in=%llu bytes_out=%llu",
              (unsigned long long)s->n_sessions, (unsigned long long)s->n_negotiating,
              (unsigned long long)st->sessions_started, (unsigned long long)st->sessions_connected,
@@ -364,6 +385,7 @@ void be_server_log_stats(const struct be_server *s)
              (unsigned long long)st->refused[BE_REFUSE_UNTRUSTED_SOURCE],
              (unsigned long long)st->refused[BE_REFUSE_UNEXPECTED_PROXY_HEADER],
              (unsigned long long)st->refused[BE_REFUSE_PER_SOURCE_NEGOTIATING],
+             (unsigned long long)st->connect_request_timeout,
              (unsigned long long)st->auth_again, (unsigned long long)st->unsafe_ids,
              (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out);
     for (int rc = SSTP_OK + 1; rc < SSTP_RC_COUNT; rc++)

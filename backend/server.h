@@ -57,6 +57,7 @@ struct be_stats {
     uint64_t refused[BE_REFUSE_COUNT];
     uint64_t proto_err[SSTP_RC_COUNT];  /* by sstp_rc: HTTP, PROXY, SSTP errors */
     uint64_t tls_fail, handshake_timeout;
+    uint64_t connect_request_timeout;   /* request head, then no CALL_CONNECT_REQUEST */
     uint64_t probes;                    /* HEAD health probes answered */
     uint64_t sessions_started, sessions_connected, sessions_ended;
     uint64_t binding_ok, binding_fail;
@@ -92,10 +93,11 @@ struct be_server {
     struct buf_pool pool;
     struct ratelimit rate;
     struct srclimit negotiating_by_source; /* max_negotiating_per_source */
-    struct be_log_limit log_refuse_source, log_auth_refused, log_unsafe_id;
+    struct be_log_limit log_refuse_accept, log_refuse_source, log_auth_refused, log_unsafe_id;
+    struct be_log_limit log_connect_request;
     struct be_session *sessions;        /* doubly linked */
     uint64_t n_sessions, n_negotiating, next_id;
-    uint64_t n_over_rate;               /* sessions over per_source_rate being answered 503 */
+    uint64_t n_held_refusals;           /* sessions accepted only to be answered 503 */
     bool stopping;
     ev_signal sigterm, sigint, sighup;
     ev_timer stop_deadline;

@@ -155,8 +155,8 @@ void be_session_maybe_free(struct be_session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->n_sessions--;
-    if (s->busy && s->busy_why == BE_REFUSE_RATE)
-        srv->n_over_rate--;
+    if (s->held_refusal)
+        srv->n_held_refusals--;
     srv->stats.sessions_ended++;
     free(s);
     if (srv->stopping && srv->n_sessions == 0)
@@ -305,6 +305,8 @@ int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *
     }
     if (act->bind == SSTP_SRV_BIND_OK)
         be_session_bound(s);
+    if (s->phase == BE_PH_SSTP && sstp_srv_state(&s->fsm) != SSTP_SRV_CONNECT_REQUEST_PENDING)
+        ev_timer_stop(s->srv->loop, &s->deadline); /* the request came (or the call ended) */
     be_session_update_client(s);
     return 0;
 }
@@ -449,9 +451,7 @@ static int parse_proxy(struct be_session *s)
         log_info("proxy_foreign_tlv", "sid=%s count=%u", s->sid, h.n_foreign);
     trust_from_proxy(s, &h);
     buf_consume(&s->cin, used);
-    if (!s->busy)
-        admit(s);
-    s->phase = BE_PH_HTTP;
+    s->phase = BE_PH_HTTP; /* admitted at the request head: a probe holds no slot */
     return 0;
 }
 
@@ -509,13 +509,19 @@ static int parse_http(struct be_session *s)
         be_session_close_transport(s);
         return -1;
     }
+    if (!s->busy && !s->negotiating)
+        admit(s);
     if (s->busy) {
         busy_reject(s);
         return -1;
     }
     free(s->http);
     s->http = NULL;
-    ev_timer_stop(s->srv->loop, &s->deadline); /* the FSM's negotiation timer takes over */
+    /* a request head alone holds a negotiation slot: CALL_CONNECT_REQUEST
+     * must follow soon (the FSM's negotiation timer is for pppd's work) */
+    ev_timer_stop(s->srv->loop, &s->deadline);
+    ev_timer_set(&s->deadline, s->srv->cfg->connect_request_timeout, 0);
+    ev_timer_start(s->srv->loop, &s->deadline);
 
     uint8_t out[256];
     struct sstp_wbuf w;
@@ -851,6 +857,13 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
         log_info("handshake_timeout", "sid=%s client=%s phase=%s", s->sid, s->client_str,
                  phase_names[s->phase]);
         be_session_set_term(s, 'C', SSTP_AGAIN);
+    } else if (s->phase == BE_PH_SSTP) {
+        uint64_t suppressed;
+        s->srv->stats.connect_request_timeout++;
+        if (be_log_limit_allow(&s->srv->log_connect_request, ev_now(loop), &suppressed))
+            log_info("connect_request_timeout", "sid=%s client=%s suppressed=%llu", s->sid,
+                     s->client_str, (unsigned long long)suppressed);
+        be_session_set_term(s, 'C', SSTP_E_FSM_TIMEOUT);
     }
     be_session_close_transport(s);
     be_session_maybe_free(s);
@@ -866,7 +879,7 @@ static void hash_bitmask(const struct be_config *cfg, struct sstp_srv_cfg *fc)
 }
 
 int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
-                      const struct sockaddr *peer, socklen_t peer_len, bool over_rate)
+                      const struct sockaddr *peer, socklen_t peer_len, enum be_refuse refuse)
 {
     const struct be_config *cfg = srv->cfg;
     uint8_t nonce[SSTP_NONCE_LEN], rnd[8];
@@ -940,13 +953,15 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->n_sessions++;
-    /* behind sstp-proxy the client's address comes with the PROXY header */
-    if (over_rate) {
+    /* behind sstp-proxy the client's address comes with the PROXY header:
+     * admitted at the request head */
+    if (refuse != BE_REFUSE_COUNT) {
         s->busy = true;
-        s->busy_why = BE_REFUSE_RATE;
+        s->busy_why = refuse;
         s->busy_verdict = SRCLIMIT_OK;
-        srv->n_over_rate++;
-    } else if (kind == BE_LISTEN_TLS || pp_none(s)) {
+        s->held_refusal = true;
+        srv->n_held_refusals++;
+    } else if (kind == BE_LISTEN_TLS) {
         admit(s);
     }
     srv->stats.accepted[kind]++;

@@ -64,6 +64,7 @@ struct be_session {
     bool src_held;                     /* counted in srv->negotiating_by_source */
     bool busy;                         /* not admitted: 503 at the request head */
     enum be_refuse busy_why;
+    bool held_refusal;                 /* counted in srv->n_held_refusals */
     enum srclimit_verdict busy_verdict;
     uint8_t tlv_sha256[SSTP_SHA256_LEN], tlv_sha1[SSTP_SHA1_LEN];
     struct sstp_bind_trust trust;
@@ -108,12 +109,14 @@ struct be_session {
     enum sstp_rc rc;
 };
 
-/* be_session_accept takes a connected fd from a listener. over_rate: the
- * source is past listen's per_source_rate; the session is answered 503
- * with Retry-After after its request head, so a client can tell. Returns
- * 0, or -1 (fd closed, counted). */
+/* be_session_accept takes a connected fd from a listener. refuse: why
+ * the session is accepted only to be refused (per_source_rate, or load on
+ * a proxy listener), or BE_REFUSE_COUNT for none; such a session is
+ * answered 503 with Retry-After after its request head, so a client can
+ * tell, and a HEAD probe still gets its answer. Returns 0, or -1 (fd
+ * closed, counted). */
 int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
-                      const struct sockaddr *peer, socklen_t peer_len, bool over_rate);
+                      const struct sockaddr *peer, socklen_t peer_len, enum be_refuse refuse);
 
 /* be_session_disconnect asks a session to end (shutdown, admin): an SSTP
  * session gets CALL_DISCONNECT, one still in its handshake is closed. */

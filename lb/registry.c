@@ -14,13 +14,23 @@
 #include "lb/schema.h"
 
 /* Every registered backend's key id and hash in one round trip; ids whose
- * hash has expired (a dead backend stops its heartbeat) leave the index. */
+ * hash has expired (a dead backend stops its heartbeat) leave the index.
+ * Anyone who can write Redis can add members: an id that could not be a
+ * backend's, or whose key is not a hash (HGETALL would fail the whole
+ * script, and every proxy would keep a stale list), comes back with the
+ * reason in place of its hash, to be counted. */
 static const char REGISTRY_LUA[] =
     "local out = {} "
     "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do "
-    "  local h = redis.call('HGETALL', ARGV[1] .. id) "
-    "  if #h > 0 then table.insert(out, id); table.insert(out, h) "
-    "  else redis.call('ZREM', KEYS[1], id) end "
+    "  if #id > 31 or not string.match(id, '^[%w_.-]+$') then "
+    "    table.insert(out, id); table.insert(out, 'bad_id') "
+    "  else "
+    "    local t = redis.call('TYPE', ARGV[1] .. id).ok "
+    "    if t == 'hash' then "
+    "      table.insert(out, id); table.insert(out, redis.call('HGETALL', ARGV[1] .. id)) "
+    "    elseif t == 'none' then redis.call('ZREM', KEYS[1], id) "
+    "    else table.insert(out, id); table.insert(out, 'wrong_type') end "
+    "  end "
     "end "
     "return out";
 
@@ -37,11 +47,33 @@ static const struct net_cidr FORBIDDEN[] = {
     { AF_INET, { 224 }, 4 },                    /* 224.0.0.0/4 */
     { AF_INET, { 240 }, 4 },                    /* 240.0.0.0/4, 255.255.255.255 */
     { AF_INET, { 100, 100, 100, 200 }, 32 },    /* Alibaba Cloud metadata */
+    { AF_INET, { 168, 63, 129, 16 }, 32 },      /* Azure WireServer */
     { AF_INET6, { 0 }, 128 },                   /* :: */
     { AF_INET6, { [15] = 1 }, 128 },            /* ::1 */
     { AF_INET6, { 0xfe, 0x80 }, 10 },           /* fe80::/10 */
     { AF_INET6, { 0xff }, 8 },                  /* ff00::/8 */
     { AF_INET6, { 0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54 }, 128 }, /* fd00:ec2::254 */
+};
+
+/* With an empty redis.registry_allow: private ranges only. Whoever can
+ * write Redis chooses where decrypted PPP goes; "anywhere" is no default. */
+static const struct net_cidr PRIVATE[] = {
+    { AF_INET, { 10 }, 8 },                     /* 10.0.0.0/8 */
+    { AF_INET, { 172, 16 }, 12 },               /* 172.16.0.0/12 */
+    { AF_INET, { 192, 168 }, 16 },              /* 192.168.0.0/16 */
+    { AF_INET, { 100, 64 }, 10 },               /* 100.64.0.0/10 (shared, CGNAT) */
+    { AF_INET6, { 0xfc }, 7 },                  /* fc00::/7 (unique local) */
+};
+
+/* IPv6 forms that carry an IPv4 address a router may reach: NAT64,
+ * IPv4-compatible, 6to4. The IPv4 inside is checked like an IPv4 entry. */
+static const struct {
+    struct net_cidr net;
+    unsigned v4_at;                             /* offset of the IPv4 address */
+} EMBEDDING[] = {
+    { { AF_INET6, { 0x00, 0x64, 0xff, 0x9b }, 96 }, 12 }, /* 64:ff9b::/96 */
+    { { AF_INET6, { 0 }, 96 }, 12 },                      /* ::/96 */
+    { { AF_INET6, { 0x20, 0x02 }, 16 }, 2 },              /* 2002::/16 */
 };
 
 #define ROW_FIELDS_MAX 32     /* fields read of one backend hash (it has 11) */
@@ -75,6 +107,8 @@ struct lb_registry {
     struct lb_reg_stats st;
     char ignored[IGNORED_LOG_MAX];  /* summary of the ignored entries last logged */
     double ignored_logged;          /* when (0 = never) */
+    double read_error_logged;       /* when a failed read was last logged (0 = never) */
+    uint64_t read_errors_unlogged;  /* failed reads since */
 };
 
 /* The pending reply must not reach a freed registry: it carries a pointer
@@ -171,17 +205,47 @@ enum lb_reg_rc lb_reg_parse(struct lb_reg_entry *out, const char *const *fields,
     return LB_REG_OK;
 }
 
+static const struct net_cidr_list forbidden = { (struct net_cidr *)FORBIDDEN,
+                                                sizeof FORBIDDEN / sizeof FORBIDDEN[0] };
+static const struct net_cidr_list private_ranges = { (struct net_cidr *)PRIVATE,
+                                                     sizeof PRIVATE / sizeof PRIVATE[0] };
+
+/* True if sa is an IPv6 address that embeds a forbidden IPv4 address. */
+static bool embeds_forbidden(const struct sockaddr *sa)
+{
+    if (sa->sa_family != AF_INET6)
+        return false;
+    const uint8_t *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    for (size_t i = 0; i < sizeof EMBEDDING / sizeof EMBEDDING[0]; i++) {
+        const struct net_cidr *n = &EMBEDDING[i].net;
+        const struct net_cidr_list one = { (struct net_cidr *)n, 1 };
+        if (!net_cidr_list_longest(&one, sa))
+            continue;
+        struct sockaddr_in v4 = { .sin_family = AF_INET };
+        memcpy(&v4.sin_addr, a6 + EMBEDDING[i].v4_at, 4);
+        if (net_cidr_list_longest(&forbidden, (const struct sockaddr *)&v4))
+            return true;
+    }
+    return false;
+}
+
+const struct net_cidr_list *lb_reg_allow_default(void)
+{
+    return &private_ranges;
+}
+
 enum lb_reg_rc lb_reg_check(const struct lb_reg_policy *p, const struct lb_reg_entry *e)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&e->spec.addr.ss;
-    const struct net_cidr_list forbidden = { (struct net_cidr *)FORBIDDEN,
-                                             sizeof FORBIDDEN / sizeof FORBIDDEN[0] };
+    const struct net_cidr_list *allow = p->allow && p->allow->n > 0 ? p->allow : &private_ranges;
     const struct net_cidr *bad = net_cidr_list_longest(&forbidden, sa);
-    const struct net_cidr *ok = p->allow ? net_cidr_list_longest(p->allow, sa) : NULL;
+    const struct net_cidr *ok = net_cidr_list_longest(allow, sa);
     /* 0.0.0.0/0 does not open loopback: only an entry inside the range does */
     if (bad && !(ok && ok->prefix >= bad->prefix))
         return LB_REG_E_ADDR_FORBIDDEN;
-    if (p->allow && p->allow->n > 0 && !ok)
+    if (embeds_forbidden(sa))
+        return LB_REG_E_ADDR_FORBIDDEN;
+    if (!ok)
         return LB_REG_E_ADDR_NOT_ALLOWED;
     if (p->mtls_only && !e->spec.tls)
         return LB_REG_E_NOT_MTLS;
@@ -291,6 +355,8 @@ static enum lb_reg_rc take_row(const struct lb_registry *r, struct lb_reg_entry 
 {
     const char *fields[ROW_FIELDS_MAX], *values[ROW_FIELDS_MAX];
     size_t n = 0;
+    if (h->type == REDIS_REPLY_STRING && strcmp(h->str, "wrong_type") == 0)
+        return LB_REG_E_WRONG_TYPE; /* the script's verdict in place of the hash */
     if (id->type != REDIS_REPLY_STRING || h->type != REDIS_REPLY_ARRAY)
         return LB_REG_E_ID;
     for (size_t k = 0; k + 1 < h->elements && n < ROW_FIELDS_MAX; k += 2, n++) {
@@ -348,6 +414,29 @@ static bool hold_back(struct lb_registry *r, const struct lb_reg_list *next)
     return false;
 }
 
+/* A read that brought no list (a script error such as WRONGTYPE on the
+ * index, or the link lost): counted, and said at most every
+ * IGNORED_LOG_EVERY, since it repeats at every read. */
+static void read_failed(struct lb_registry *r, const struct redisReply *rep)
+{
+    char why[128];
+    double now = ev_now(r->loop);
+    r->st.read_errors++;
+    r->read_errors_unlogged++;
+    if (r->read_error_logged && now - r->read_error_logged < IGNORED_LOG_EVERY)
+        return;
+    if (!rep)
+        snprintf(why, sizeof why, "no reply");
+    else if (rep->type == REDIS_REPLY_ERROR)
+        log_sanitize(why, sizeof why, rep->str, rep->len);
+    else
+        snprintf(why, sizeof why, "reply type %d", rep->type);
+    log_warn("registry_read_error", "worker=%u err=\"%s\" count=%llu msg=keeping_last_list", r->o.id,
+             why, (unsigned long long)r->read_errors_unlogged);
+    r->read_errors_unlogged = 0;
+    r->read_error_logged = now;
+}
+
 static void on_reply(const struct redisReply *rep, void *ud)
 {
     struct lb_registry *r = ud;
@@ -356,8 +445,10 @@ static void on_reply(const struct redisReply *rep, void *ud)
     if (!r) /* freed while waiting: nothing to do */
         return;
     r->in_flight = false;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY)
-        return; /* keep the last list */
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        read_failed(r, rep); /* the last list stays in use */
+        return;
+    }
     size_t rows = rep->elements / 2;
     struct lb_reg_list next = { calloc(rows ? rows : 1, sizeof *next.items), 0 };
     if (!next.items)

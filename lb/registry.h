@@ -37,9 +37,10 @@
     X(E_NUMBER, "bad_number")          /* capacity or sessions unreadable */                  \
     X(E_ADDR_FORBIDDEN, "addr_forbidden") /* loopback, unspecified, link-local, multicast,   \
                                            * metadata, and no allowlist entry inside it */  \
-    X(E_ADDR_NOT_ALLOWED, "addr_not_allowed") /* outside a non-empty allowlist */             \
+    X(E_ADDR_NOT_ALLOWED, "addr_not_allowed") /* outside the allowlist (empty: private ranges) */\
     X(E_NOT_MTLS, "not_mtls")          /* mtls_only and its kind is proxy */                  \
-    X(E_NO_TLS, "no_backend_tls")      /* kind mtls, but this proxy has no backend CA */
+    X(E_NO_TLS, "no_backend_tls")      /* kind mtls, but this proxy has no backend CA */    \
+    X(E_WRONG_TYPE, "wrong_type")      /* its key is not a hash */
 
 enum lb_reg_rc {
 #define X(n, s) LB_REG_##n,
@@ -67,7 +68,7 @@ struct lb_reg_list {
 
 /* What a proxy accepts from the registry (its config). */
 struct lb_reg_policy {
-    const struct net_cidr_list *allow; /* borrowed; NULL or empty: any address not forbidden */
+    const struct net_cidr_list *allow; /* borrowed; NULL or empty: lb_reg_allow_default() */
     bool mtls_only;                    /* only kind mtls, certificate name = id */
     bool have_tls;                     /* the proxy can connect with TLS (backends.ca set) */
 };
@@ -82,6 +83,7 @@ struct lb_registry_opts {
 struct lb_reg_stats {
     uint64_t ignored[LB_REG_RC_COUNT]; /* entries ignored, counted at each read, by reason */
     uint64_t held;                     /* reads not taken: shrunken within the grace time */
+    uint64_t read_errors;              /* reads that brought no list (script error, link lost) */
 };
 
 struct rds;
@@ -115,8 +117,15 @@ const struct lb_reg_stats *lb_registry_stats(const struct lb_registry *r);
 enum lb_reg_rc lb_reg_parse(struct lb_reg_entry *out, const char *const *fields,
                             const char *const *values, size_t n);
 
+/* lb_reg_allow_default: the addresses registered backends may have when
+ * redis.registry_allow is empty: the private ranges (10/8, 172.16/12,
+ * 192.168/16, 100.64/10, fc00::/7). */
+const struct net_cidr_list *lb_reg_allow_default(void);
+
 /* lb_reg_check applies the proxy's policy to a parsed entry: LB_REG_OK,
- * E_ADDR_FORBIDDEN, E_ADDR_NOT_ALLOWED, E_NOT_MTLS or E_NO_TLS. */
+ * E_ADDR_FORBIDDEN (also an IPv6 address embedding a forbidden IPv4 one:
+ * NAT64, IPv4-compatible, 6to4), E_ADDR_NOT_ALLOWED, E_NOT_MTLS or
+ * E_NO_TLS. */
 enum lb_reg_rc lb_reg_check(const struct lb_reg_policy *p, const struct lb_reg_entry *e);
 
 /* lb_reg_shrunk: a list of n_next entries replacing one of n_prev is an

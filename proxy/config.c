@@ -287,7 +287,9 @@ const struct cfg_opt px_config_table[] = {
         "an idle one none). Beyond it, a session that holds none stops reading until buffers "
         "are given back (back-pressure: nothing grows, nothing is dropped; counted in "
         "relay_memory_waits); one that holds a buffer may still take its second, so a round "
-        "trip in progress always finishes: at most about twice this. 0 = no limit"),
+        "trip in progress always finishes: at most about twice this. The staging buffer of "
+        "the TLS records going to a client (64 KiB while a session sends) is not counted: "
+        "with it a worker may hold up to about three times this. 0 = no limit"),
 
     OPT_CUSTOM("tls", "cert", certs, NULL, parse_cert, release_certs,
                "CERTFILE [KEYFILE] [ocsp=DERFILE] [sni=NAME,...] [default] (repeatable): a "
@@ -420,10 +422,14 @@ const struct cfg_opt px_config_table[] = {
         "and drains take effect without a restart"),
     OPT_CUSTOM("redis", "registry_allow", registry_allow, NULL, cfg_parse_cidrs, cfg_release_cidrs,
                "addresses/CIDRs registered backends may have (repeatable); an entry elsewhere is "
-               "ignored and counted (sstp_proxy_registry_ignored_total). Empty = any address but "
-               "loopback, 0/8, link-local (169.254/16, fe80::/10: cloud metadata), multicast, "
-               "reserved and metadata addresses, which are refused even within a wider entry: "
-               "allow them with an entry inside their range (e.g. 127.0.0.0/8 for tests)"),
+               "ignored and counted (sstp_proxy_registry_ignored_total). Whoever can write Redis "
+               "chooses where decrypted PPP goes: set the backends' own networks. Empty = the "
+               "private ranges only (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), with a "
+               "warning at start. Loopback, 0/8, link-local (169.254/16, fe80::/10: cloud "
+               "metadata), multicast, reserved and metadata addresses (also Azure's "
+               "168.63.129.16) are refused even within a wider entry: allow them with an entry "
+               "inside their range (e.g. 127.0.0.0/8 for tests); IPv6 addresses embedding such "
+               "an IPv4 address (64:ff9b::/96, ::/96, 2002::/16) are always refused"),
     OPT("redis", "registry_mtls_only", CFG_BOOL, registry_mtls_only, 0, 0, "no",
         "use only registered backends of kind mtls (needs backends.ca); a registered mtls "
         "backend is always verified against backends.ca and its certificate must carry its "

@@ -1187,9 +1187,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     case PXC_BACKEND_CONNECT:
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
-        /* no connection or no TLS in time: the backend's fault; accepted
-         * but no answer yet: slow, which under a surge is not death */
-        if (c->hs->step == PXB_CONNECTING || c->hs->step == PXB_PP_CLEAR || c->hs->step == PXB_TLS)
+        /* no TCP connection in time: the backend's fault; accepted but
+         * its TLS handshake or answer late: slow, which under a surge (a
+         * handshake costs the backend CPU) is not death */
+        if (c->hs->step == PXB_CONNECTING)
             attempt_failed(c, PXF_BACKEND, "timeout");
         else {
             c->hs->n_slow++; /* bounded by LB_TRIES_MAX */

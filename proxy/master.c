@@ -345,6 +345,10 @@ static int preflight(struct px_master *m)
         }
         close(fd); /* a listener here would take a share of the connections */
     }
+    if (rds_config_enabled(&m->cfg->redis) && m->cfg->registry_allow.n == 0)
+        log_warn("registry_allow_default", "allow=\"10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 "
+                 "100.64.0.0/10 fc00::/7\" msg=\"redis.registry_allow is empty: registered "
+                 "backends are limited to private ranges; set the backends' own networks\"");
     struct px_tls *t = px_tls_new(m->cfg, NULL, PX_TLS_LOG_WARNINGS, err, sizeof err);
     if (!t) {
         log_error("tls_config", "err=\"%s\"", err);

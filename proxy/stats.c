@@ -23,7 +23,7 @@ static const char *const rds_err_labels[RDS_ERR_COUNT] = {
     RDS_ERR_LIST(X)
 #undef X
 };
-static const char *const registry_labels[] = { "same", "changed" };
+static const char *const registry_labels[] = { "same", "changed", "error" };
 /* every reason but LB_REG_OK, in lb_reg_rc order (index rc - 1) */
 #define PX_REG_LABEL(n, s) s,
 static const char *const reg_all_labels[LB_REG_RC_COUNT] = { LB_REG_RC_LIST(PX_REG_LABEL) };
@@ -128,7 +128,7 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                                   "(Redis down, or too many in flight).",
                                   METRICS_COUNTER, METRICS_SUM, "result", cmd_labels, N(cmd_labels));
     out[PXM_REGISTRY_REFRESHES] = FAM("sstp_proxy_registry_refreshes_total",
-                                      "Backend registry reads answered, by whether the list changed.",
+                                      "Backend registry reads, by whether the list changed, or error (no list: the last stays in use).",
                                       METRICS_COUNTER, METRICS_SUM, "result", registry_labels,
                                       N(registry_labels));
     out[PXM_REGISTRY_BACKENDS] = FAM("sstp_proxy_registry_backends",

@@ -83,7 +83,7 @@ enum px_resource { PXE_EMFILE = 0, PXE_ENFILE, PXE_ENOBUFS, PXE_ENOMEM, PXE_EADD
                    PXE_OTHER, PXE_COUNT };
 enum px_check { PXK_OK = 0, PXK_FAIL = 1 };
 enum px_rds_cmd { PXQ_SENT = 0, PXQ_ERROR, PXQ_DROPPED_DOWN, PXQ_DROPPED_FULL, PXQ_COUNT };
-enum px_registry { PXG_SAME = 0, PXG_CHANGED = 1 };
+enum px_registry { PXG_SAME = 0, PXG_CHANGED = 1, PXG_ERROR = 2 };
 /* hit: the recorded backend took the session; miss: nothing recorded;
  * stale: the recorded backend cannot take it; timeout: no answer within
  * affinity.lookup_timeout; unavailable: Redis down or its queue full, not

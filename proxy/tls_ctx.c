@@ -27,8 +27,6 @@
 #define OCSP_MAX_LEN (64 * 1024)       /* a stapled response is a few KiB */
 #define OCSP_LEEWAY_S 300              /* clock skew allowed on thisUpdate/nextUpdate */
 #define PKI_FILE_MAX (64 * 1024 * 1024) /* a CA bundle or a large CRL */
-#define SERVED_MAX 1024                /* replaced certificates remembered (oldest dropped) */
-#define SERVED_WINDOWS 2               /* a ticket of the previous key lives up to two rotations */
 #define TICKET_APPDATA_LEN (SSTP_SHA256_LEN + SSTP_SHA1_LEN)
 #define TLS13_TICKETS 1                /* one resumption ticket per full handshake is enough */
 
@@ -131,16 +129,13 @@ static bool same_hashes(const struct tls_cert_hashes *a, const struct tls_cert_h
     return memcmp(a->sha256, b->sha256, sizeof a->sha256) == 0 && memcmp(a->sha1, b->sha1, sizeof a->sha1) == 0;
 }
 
-/* Whether this process presented the certificate of hashes h within a
- * ticket lifetime: one of the generation's own, or a replaced one still in
- * its window. */
-static bool served(const struct px_tls *t, const struct tls_cert_hashes *h, double now)
+/* Whether the certificate of hashes h is one this generation serves. A
+ * certificate a reload replaced (perhaps because its key leaked) is
+ * vouched for no more: its tickets get a full handshake. */
+static bool served(const struct px_tls *t, const struct tls_cert_hashes *h)
 {
     for (size_t i = 0; i < t->n_certs; i++)
         if (same_hashes(&t->certs[i].hashes, h))
-            return true;
-    for (size_t i = 0; i < t->n_served; i++)
-        if (t->served[i].until > now && same_hashes(&t->served[i].hashes, h))
             return true;
     return false;
 }
@@ -185,7 +180,7 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss, const unsigned c
         memcpy(h.sha1, (uint8_t *)data + SSTP_SHA256_LEN, SSTP_SHA1_LEN);
         /* even a ticket under our key (a stolen or shared one) never makes
          * us vouch for a certificate we did not present */
-        if (!served(c->tls, &h, (double)time(NULL))) {
+        if (!served(c->tls, &h)) {
             hs->ticket_not_served = true;
             return SSL_TICKET_RETURN_IGNORE_RENEW;
         }
@@ -565,7 +560,6 @@ static void tls_free(struct px_tls *t)
     if (t->keylog_fd != -1)
         close(t->keylog_fd);
     keys_unref(t->keys);
-    free(t->served);
     free(t);
 }
 
@@ -710,31 +704,6 @@ static struct px_ticket_ring *read_key_file(const char *path, char *err, size_t 
     return r;
 }
 
-/* The certificates of prev (and those it still remembered) stay claimable
- * by tickets for served_window from now. */
-static int inherit_served(struct px_tls *t, const struct px_tls *prev, double now)
-{
-    if (!prev)
-        return 0;
-    size_t cap = prev->n_served + prev->n_certs;
-    t->served = calloc(cap ? cap : 1, sizeof *t->served);
-    if (!t->served)
-        return -1;
-    for (size_t i = 0; i < prev->n_certs; i++)
-        t->served[t->n_served++] = (struct px_served){ prev->certs[i].hashes, now + t->served_window };
-    for (size_t i = 0; i < prev->n_served; i++) {
-        const struct px_served *e = &prev->served[i];
-        bool dup = false;
-        for (size_t j = 0; j < t->n_served && !dup; j++)
-            dup = same_hashes(&t->served[j].hashes, &e->hashes);
-        if (e->until > now && !dup)
-            t->served[t->n_served++] = *e;
-    }
-    if (t->n_served > SERVED_MAX)
-        t->n_served = SERVED_MAX; /* newest first: the oldest go, their tickets get a full handshake */
-    return 0;
-}
-
 /* The key log decrypts every session: never through a symlink someone
  * planted, never readable by others, and always said out loud. */
 static int open_keylog(struct px_tls *t, const char *path, unsigned flags, char *err, size_t err_len)
@@ -760,7 +729,6 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
     struct px_tls *t = calloc(1, sizeof *t);
     STACK_OF(X509_CRL) *crls = NULL;
     struct px_ticket_ring *file_keys = NULL;
-    double now = (double)time(NULL);
     if (!t) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -770,16 +738,11 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
     t->alpn = cfg->alpn;
     t->tickets_on = cfg->tickets;
     t->client_verify = cfg->client_verify;
-    t->served_window = SERVED_WINDOWS * cfg->ticket_rotate;
     if (load_policy(t, cfg, &crls, err, err_len) == -1 || setup_keys(t, cfg, prev, err, err_len) == -1)
         goto fail;
     if (cfg->ticket_key_file && cfg->ticket_key_file[0] &&
         !(file_keys = read_key_file(cfg->ticket_key_file, err, err_len)))
         goto fail;
-    if (inherit_served(t, prev, now) == -1) {
-        snprintf(err, err_len, "out of memory");
-        goto fail;
-    }
     if (cfg->keylog_file && cfg->keylog_file[0] && open_keylog(t, cfg->keylog_file, flags, err, err_len) == -1)
         goto fail;
     t->certs = calloc(cfg->certs.n, sizeof *t->certs);

@@ -57,11 +57,6 @@ struct px_cert {
 
 /* A certificate of an earlier generation whose hashes a ticket may still
  * claim until `until` (unix time). */
-struct px_served {
-    struct tls_cert_hashes hashes;
-    double until;
-};
-
 /* The ticket keys of a process, shared by all its generations so that a
  * rotation or a replaced key file wipes the old keys everywhere at once. */
 struct px_ticket_keys {
@@ -83,9 +78,6 @@ struct px_tls {
     uint8_t policy[PX_TICKET_POLICY_LEN]; /* digest of verify mode, CA, CRLs: session id
                                            * context and ticket key input */
     struct px_ticket_keys *keys;
-    double served_window;           /* how long a replaced certificate stays claimable */
-    struct px_served *served;       /* certificates of earlier generations */
-    size_t n_served;
     unsigned n_ocsp_dropped;        /* staples refused at load (stale, other certificate) */
 };
 
@@ -106,8 +98,8 @@ struct px_tls_hs {
 
 /* px_tls_new loads every certificate, key, chain, OCSP, CA, CRL and ticket
  * key file of cfg and builds the contexts. prev is the generation it
- * follows (NULL at start): its ticket keys are shared and its certificates
- * stay claimable by tickets for served_window. Returns a generation with
+ * follows (NULL at start): its ticket keys are shared; tickets that claim
+ * a certificate it no longer serves get a full handshake. Returns a generation with
  * one reference, or NULL with the file and OpenSSL's reason in err. */
 struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsigned flags,
                           char *err, size_t err_len);

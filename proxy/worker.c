@@ -286,6 +286,7 @@ static void publish_registry(struct px_worker *w)
     for (size_t i = 1; i < LB_REG_RC_COUNT; i++) /* LB_REG_OK is not a reason */
         metrics_add(w->mv, &f[PXM_REGISTRY_IGNORED], i - 1, rs->ignored[i] - w->registry_pub.ignored[i]);
     metrics_add(w->mv, &f[PXM_REGISTRY_HELD], 0, rs->held - w->registry_pub.held);
+    metrics_add(w->mv, &f[PXM_REGISTRY_REFRESHES], PXG_ERROR, rs->read_errors - w->registry_pub.read_errors);
     w->registry_pub = *rs;
 }
 

@@ -171,6 +171,33 @@ static void table_print(FILE *o, struct table *t, bool json)
 
 /* ---- Redis helpers ------------------------------------------------------- */
 
+/* Whoever can write Redis chooses what comes back: a reply of the wrong
+ * type reads as empty (blanks in the output), never as a crash. */
+static const redisReply no_reply = { .type = REDIS_REPLY_NIL };
+
+/* the text of a string or status reply, "" for anything else */
+static const char *reply_str(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && r->str ? r->str : "";
+}
+
+/* how many elements an array reply has, 0 for anything else */
+static size_t reply_len(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+}
+
+/* element i of an array reply, an empty reply for anything else */
+static const redisReply *reply_at(const redisReply *r, size_t i)
+{
+    return i < reply_len(r) && r->element[i] ? r->element[i] : &no_reply;
+}
+
+static long long reply_int(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+}
+
 static redisReply *run(struct ctl *x, int argc, const char **argv)
 {
     redisReply *r = rds_sync_cmd(x->c, argc, argv);
@@ -179,7 +206,7 @@ static redisReply *run(struct ctl *x, int argc, const char **argv)
         exit(1);
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        fprintf(stderr, "sstpctl: redis: %s\n", r->str);
+        fprintf(stderr, "sstpctl: redis: %s\n", r->str ? r->str : "?");
         exit(1);
     }
     return r;
@@ -193,9 +220,9 @@ static const char *key(struct ctl *x, char *out, const char *fmt, const char *id
 /* field of an HGETALL reply, "" if absent */
 static const char *field(const redisReply *h, const char *name)
 {
-    for (size_t i = 0; h && i + 1 < h->elements; i += 2)
-        if (strcmp(h->element[i]->str, name) == 0)
-            return h->element[i + 1]->str;
+    for (size_t i = 0; i + 1 < reply_len(h); i += 2)
+        if (strcmp(reply_str(reply_at(h, i)), name) == 0)
+            return reply_str(reply_at(h, i + 1));
     return "";
 }
 
@@ -224,10 +251,11 @@ static void each_hash(struct ctl *x, const redisReply *ids, const char *fmt,
                       void (*fn)(struct ctl *x, const char *id, const redisReply *h, void *ud), void *ud)
 {
     char k[SCHEMA_KEY_MAX];
-    for (size_t from = 0; from < ids->elements; from += PIPE_BATCH) {
-        size_t to = from + PIPE_BATCH < ids->elements ? from + PIPE_BATCH : ids->elements;
+    size_t n = reply_len(ids);
+    for (size_t from = 0; from < n; from += PIPE_BATCH) {
+        size_t to = from + PIPE_BATCH < n ? from + PIPE_BATCH : n;
         for (size_t i = from; i < to; i++)
-            if (rds_sync_append(x->c, 2, (const char *[]){ "HGETALL", key(x, k, fmt, ids->element[i]->str) }) == -1) {
+            if (rds_sync_append(x->c, 2, (const char *[]){ "HGETALL", key(x, k, fmt, reply_str(reply_at(ids, i))) }) == -1) {
                 fprintf(stderr, "sstpctl: out of memory\n");
                 exit(1);
             }
@@ -238,7 +266,7 @@ static void each_hash(struct ctl *x, const redisReply *ids, const char *fmt,
                 exit(1);
             }
             if (h->type == REDIS_REPLY_ARRAY)
-                fn(x, ids->element[i]->str, h, ud);
+                fn(x, reply_str(reply_at(ids, i)), h, ud);
             rds_sync_reply_free(h);
         }
     }
@@ -300,15 +328,16 @@ static void groups_read(struct ctl *x, struct groups *g)
 {
     char k[SCHEMA_KEY_MAX];
     g->ids = index_ids(x, SCHEMA_K_BACKENDS, "", true);
-    g->group = calloc(g->ids->elements + 1, sizeof *g->group);
+    size_t n = reply_len(g->ids);
+    g->group = calloc(n + 1, sizeof *g->group);
     if (!g->group) {
         fprintf(stderr, "sstpctl: out of memory\n");
         exit(1);
     }
-    for (size_t i = 0; i < g->ids->elements; i++)
-        rds_sync_append(x->c, 3, (const char *[]){ "HGET", key(x, k, SCHEMA_K_BACKEND, g->ids->element[i]->str),
+    for (size_t i = 0; i < n; i++)
+        rds_sync_append(x->c, 3, (const char *[]){ "HGET", key(x, k, SCHEMA_K_BACKEND, reply_str(reply_at(g->ids, i))),
                                                   SCHEMA_F_BE_GROUP });
-    for (size_t i = 0; i < g->ids->elements; i++)
+    for (size_t i = 0; i < n; i++)
         if (!(g->group[i] = rds_sync_next(x->c))) {
             fprintf(stderr, "sstpctl: lost the connection to Redis\n");
             exit(1);
@@ -317,7 +346,7 @@ static void groups_read(struct ctl *x, struct groups *g)
 
 static void groups_free(struct groups *g)
 {
-    for (size_t i = 0; g->ids && i < g->ids->elements; i++)
+    for (size_t i = 0; g->ids && i < reply_len(g->ids); i++)
         rds_sync_reply_free(g->group[i]);
     free(g->group);
     rds_sync_reply_free(g->ids);
@@ -331,9 +360,9 @@ static const char *session_tenant(const redisReply *h, const struct groups *g)
     if (t[0] || !g->ids)
         return t;
     const char *be = field(h, SCHEMA_F_S_BACKEND);
-    for (size_t i = 0; i < g->ids->elements; i++)
-        if (strcmp(g->ids->element[i]->str, be) == 0)
-            return g->group[i]->type == REDIS_REPLY_STRING ? g->group[i]->str : "";
+    for (size_t i = 0; i < reply_len(g->ids); i++)
+        if (strcmp(reply_str(reply_at(g->ids, i)), be) == 0)
+            return reply_str(g->group[i]);
     return "";
 }
 
@@ -345,7 +374,7 @@ struct sessions_ctx {
 static void add_session(struct ctl *x, const char *sid, const redisReply *h, void *ud)
 {
     struct sessions_ctx *sc = ud;
-    if (h->elements == 0) /* an id whose hash expired belongs to a crashed node */
+    if (reply_len(h) == 0) /* an id whose hash expired belongs to a crashed node */
         return;
     if (!match(x->f.user, field(h, SCHEMA_F_S_USER)) || !match(x->f.backend, field(h, SCHEMA_F_S_BACKEND)) ||
         !match(x->f.proxy, field(h, SCHEMA_F_S_PROXY)) || !match(x->f.tenant, session_tenant(h, &sc->groups)))
@@ -391,15 +420,15 @@ static void add_backend(struct ctl *x, const char *id, const redisReply *h, void
     char hb[16], state[48];
     if (!match(x->f.backend, id) || !match(x->f.tenant, field(h, SCHEMA_F_BE_GROUP)))
         return;
-    for (size_t i = 0; i + 1 < h->elements && n < 32; i += 2, n++) {
-        fields[n] = h->element[i]->str;
-        values[n] = h->element[i + 1]->str;
+    for (size_t i = 0; i + 1 < reply_len(h) && n < 32; i += 2, n++) {
+        fields[n] = reply_str(reply_at(h, i));
+        values[n] = reply_str(reply_at(h, i + 1));
     }
     /* what proxies make of it: an entry they ignore is shown as such */
-    enum lb_reg_rc rc = h->elements ? lb_reg_parse(&e, fields, values, n) : LB_REG_OK;
-    if (rc == LB_REG_OK && h->elements && strcmp(e.spec.name, id) != 0)
+    enum lb_reg_rc rc = reply_len(h) ? lb_reg_parse(&e, fields, values, n) : LB_REG_OK;
+    if (rc == LB_REG_OK && reply_len(h) && strcmp(e.spec.name, id) != 0)
         rc = LB_REG_E_ID_MISMATCH;
-    if (h->elements == 0)
+    if (reply_len(h) == 0)
         snprintf(state, sizeof state, "expired");
     else if (rc != LB_REG_OK)
         snprintf(state, sizeof state, "invalid:%s", lb_reg_rc_name(rc));
@@ -424,18 +453,18 @@ static int cmd_backends(struct ctl *x)
     redisReply *ids = index_ids(x, SCHEMA_K_BACKENDS, "", true);
     each_hash(x, ids, SCHEMA_K_BACKEND, add_backend, &t);
     /* a drain asked for but not yet seen by the backend (one round trip) */
-    for (size_t i = 0; i < ids->elements; i++)
-        rds_sync_append(x->c, 2, (const char *[]){ "EXISTS", key(x, k, SCHEMA_K_DRAIN, ids->element[i]->str) });
-    for (size_t i = 0, row = 0; i < ids->elements; i++) {
+    for (size_t i = 0; i < reply_len(ids); i++)
+        rds_sync_append(x->c, 2, (const char *[]){ "EXISTS", key(x, k, SCHEMA_K_DRAIN, reply_str(reply_at(ids, i))) });
+    for (size_t i = 0, row = 0; i < reply_len(ids); i++) {
         redisReply *d = rds_sync_next(x->c);
         if (!d) {
             fprintf(stderr, "sstpctl: lost the connection to Redis\n");
             exit(1);
         }
         /* rows were added in id order, filtered ones skipped */
-        if (row < t.n_rows && strcmp(t.cells[row * t.n_cols], ids->element[i]->str) == 0) {
+        if (row < t.n_rows && strcmp(t.cells[row * t.n_cols], reply_str(reply_at(ids, i))) == 0) {
             char **state = &t.cells[row * t.n_cols + 4];
-            if (d->type == REDIS_REPLY_INTEGER && d->integer == 1 && strcmp(*state, "up") == 0) {
+            if (reply_int(d) == 1 && strcmp(*state, "up") == 0) {
                 free(*state);
                 *state = strdup("draining"); /* asked, not yet seen by the backend */
             }
@@ -459,21 +488,22 @@ static void add_proxy(struct ctl *x, const char *id, const redisReply *h, void *
     if (x->json) {
         fprintf(x->out, "%s{\"proxy\":", t->n_rows++ ? "," : "");
         json_str(x->out, id);
-        fprintf(x->out, ",\"expired\":%s", h->elements ? "false" : "true");
-        for (size_t i = 0; i + 1 < h->elements; i += 2) {
-            if (strcmp(h->element[i]->str, "id") == 0)
+        fprintf(x->out, ",\"expired\":%s", reply_len(h) ? "false" : "true");
+        for (size_t i = 0; i + 1 < reply_len(h); i += 2) {
+            const char *name = reply_str(reply_at(h, i)), *value = reply_str(reply_at(h, i + 1));
+            if (strcmp(name, "id") == 0)
                 continue;
             fputc(',', x->out);
-            json_str(x->out, h->element[i]->str);
+            json_str(x->out, name);
             fputc(':', x->out);
-            json_value(x->out, h->element[i + 1]->str, is_json_number(h->element[i + 1]->str));
+            json_value(x->out, value, is_json_number(value));
         }
         fputc('}', x->out);
         return;
     }
     age(started, sizeof started, field(h, "started"));
     age(hb, sizeof hb, field(h, "heartbeat"));
-    const char *row[] = { id, h->elements ? field(h, "addr") : "(expired)", field(h, "version"),
+    const char *row[] = { id, reply_len(h) ? field(h, "addr") : "(expired)", field(h, "version"),
                           field(h, "workers"), started, hb };
     table_add(t, row);
 }
@@ -501,8 +531,8 @@ static int cmd_stats(struct ctl *x)
     struct table t = { head, 2, 0, 0, NULL, 1u << 1 };
     char k[SCHEMA_KEY_MAX];
     redisReply *h = run(x, 2, (const char *[]){ "HGETALL", key(x, k, SCHEMA_K_STATS, "") });
-    for (size_t i = 0; i + 1 < h->elements; i += 2)
-        table_add(&t, (const char *[]){ h->element[i]->str, h->element[i + 1]->str });
+    for (size_t i = 0; i + 1 < reply_len(h); i += 2)
+        table_add(&t, (const char *[]){ reply_str(reply_at(h, i)), reply_str(reply_at(h, i + 1)) });
     rds_sync_reply_free(h);
     table_print(x->out, &t, x->json);
     return 0;
@@ -512,7 +542,7 @@ static int cmd_drain(struct ctl *x, const char *id, bool drain, bool disconnect)
 {
     char k[SCHEMA_KEY_MAX], ch[SCHEMA_KEY_MAX];
     redisReply *h = run(x, 2, (const char *[]){ "EXISTS", key(x, k, SCHEMA_K_BACKEND, id) });
-    bool known = h->integer == 1;
+    bool known = reply_int(h) == 1;
     rds_sync_reply_free(h);
     if (!known)
         fprintf(stderr, "sstpctl: warning: backend %s is not registered (now)\n", id);
@@ -521,7 +551,7 @@ static int cmd_drain(struct ctl *x, const char *id, bool drain, bool disconnect)
                               : run(x, 2, (const char *[]){ "DEL", k }));
     redisReply *p = run(x, 3, (const char *[]){ "PUBLISH", key(x, ch, SCHEMA_K_CTL, id), "drain" });
     printf("%s %s%s (%lld listener%s notified)\n", drain ? "drained" : "undrained", id,
-           disconnect ? ", sessions disconnected" : "", p->integer, p->integer == 1 ? "" : "s");
+           disconnect ? ", sessions disconnected" : "", reply_int(p), reply_int(p) == 1 ? "" : "s");
     rds_sync_reply_free(p);
     return 0;
 }
@@ -537,9 +567,9 @@ static int cmd_kick(struct ctl *x, const char *sid)
     }
     snprintf(msg, sizeof msg, "kick %s", sid);
     redisReply *p = run(x, 3, (const char *[]){ "PUBLISH", key(x, ch, SCHEMA_K_CTL, b->str), msg });
-    printf("kick %s sent to backend %s (%lld listener%s)\n", sid, b->str, p->integer,
-           p->integer == 1 ? "" : "s");
-    int rc = p->integer > 0 ? 0 : 1;
+    printf("kick %s sent to backend %s (%lld listener%s)\n", sid, b->str, reply_int(p),
+           reply_int(p) == 1 ? "" : "s");
+    int rc = reply_int(p) > 0 ? 0 : 1;
     rds_sync_reply_free(p);
     rds_sync_reply_free(b);
     return rc;
@@ -548,29 +578,30 @@ static int cmd_kick(struct ctl *x, const char *sid)
 /* JSON: one object a line, or with `sep` (an array) after the first. */
 static void print_event(struct ctl *x, const redisReply *e, const char *sep)
 {
-    const redisReply *kv = e->element[1];
+    const redisReply *kv = reply_at(e, 1);
+    const char *id = reply_str(reply_at(e, 0));
     FILE *o = x->out;
     if (x->json) {
         fprintf(o, "%s{\"id\":", sep ? sep : "");
-        json_str(o, e->element[0]->str);
-        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+        json_str(o, id);
+        for (size_t i = 0; i + 1 < reply_len(kv); i += 2) {
             fputc(',', o);
-            json_str(o, kv->element[i]->str);
+            json_str(o, reply_str(reply_at(kv, i)));
             fputc(':', o);
-            json_str(o, kv->element[i + 1]->str);
+            json_str(o, reply_str(reply_at(kv, i + 1)));
         }
         fputs(sep ? "}" : "}\n", o);
     } else {
-        long long ms = atoll(e->element[0]->str);
+        long long ms = atoll(id);
         time_t secs = (time_t)(ms / 1000);
         struct tm tm;
         char ts[32];
         gmtime_r(&secs, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
         fprintf(o, "%s", ts);
-        for (size_t i = 0; i + 1 < kv->elements; i += 2)
-            if (kv->element[i + 1]->str[0])
-                fprintf(o, " %s=%s", kv->element[i]->str, kv->element[i + 1]->str);
+        for (size_t i = 0; i + 1 < reply_len(kv); i += 2)
+            if (reply_str(reply_at(kv, i + 1))[0])
+                fprintf(o, " %s=%s", reply_str(reply_at(kv, i)), reply_str(reply_at(kv, i + 1)));
         fputc('\n', o);
     }
     fflush(o);
@@ -593,12 +624,12 @@ static int cmd_events(struct ctl *x, long n, bool follow, bool array)
     redisReply *r = run(x, 6, (const char *[]){ "XREVRANGE", k, "+", "-", "COUNT", count });
     if (array)
         fputc('[', x->out);
-    for (size_t i = r->elements; i > 0; i--)
-        print_event(x, r->element[i - 1], !array ? NULL : i == r->elements ? "" : ",");
+    for (size_t i = reply_len(r); i > 0; i--)
+        print_event(x, reply_at(r, i - 1), !array ? NULL : i == reply_len(r) ? "" : ",");
     if (array)
         fputs("]\n", x->out);
-    if (r->elements > 0)
-        snprintf(last, sizeof last, "%s", r->element[0]->element[0]->str);
+    if (reply_len(r) > 0 && reply_str(reply_at(reply_at(r, 0), 0))[0])
+        snprintf(last, sizeof last, "%s", reply_str(reply_at(reply_at(r, 0), 0)));
     rds_sync_reply_free(r);
     if (!follow)
         return 0;
@@ -613,11 +644,13 @@ static int cmd_events(struct ctl *x, long n, bool follow, bool array)
             fprintf(stderr, "sstpctl: lost the connection to Redis\n");
             return 1;
         }
-        if (s->type == REDIS_REPLY_ARRAY && s->elements == 1) {
-            const redisReply *entries = s->element[0]->element[1];
-            for (size_t i = 0; i < entries->elements; i++) {
-                print_event(x, entries->element[i], NULL);
-                snprintf(last, sizeof last, "%s", entries->element[i]->element[0]->str);
+        if (reply_len(s) == 1) {
+            const redisReply *entries = reply_at(reply_at(s, 0), 1);
+            for (size_t i = 0; i < reply_len(entries); i++) {
+                const char *id = reply_str(reply_at(reply_at(entries, i), 0));
+                print_event(x, reply_at(entries, i), NULL);
+                if (id[0]) /* "" would make the next XREAD an error */
+                    snprintf(last, sizeof last, "%s", id);
             }
         }
         rds_sync_reply_free(s);

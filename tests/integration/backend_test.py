@@ -1394,9 +1394,10 @@ def s29_script_env(ctx):
 
 @scenario
 def s30_one_source_cannot_starve_others(ctx):
-    """Item 6: 60 negotiations from one source (PROXY headers, then
-    silence) do not fill max_negotiating; another source still binds. The
-    same flood without the per-source cap does fill it (the control)."""
+    """Item 6: 60 negotiations from one source (PROXY header and request
+    head, then silence) do not fill max_negotiating; another source still
+    binds. The same flood without the per-source cap does fill it (the
+    control)."""
     hlak = ctx.mschap()
     front = H.der_of(ctx.cert("server.crt"))
     trusted = {"trusted_cert_hash": hashlib.sha256(front).hexdigest()}
@@ -1405,7 +1406,7 @@ def s30_one_source_cannot_starve_others(ctx):
         socks = []
         for i in range(n):
             sk = raw_tcp(b, "proxy")
-            sk.sendall(C.proxy_v2("203.0.113.7", "198.51.100.10", 30000 + i, 443))
+            sk.sendall(C.proxy_v2("203.0.113.7", "198.51.100.10", 30000 + i, 443) + head_only_request())
             socks.append(sk)
         check(H.wait_until(lambda: b.stats()["sessions"] >= n, 5), "the flood was not accepted")
         return socks
@@ -1430,11 +1431,10 @@ def s30_one_source_cannot_starve_others(ctx):
     b2 = ctx.backend(listeners=("proxy",), sstp=trusted,
                      limits={"max_negotiating": "20", "max_negotiating_per_source": "0"})
     socks = flood(b2, 20)
-    sk = raw_tcp(b2, "proxy")
-    sk.sendall(C.proxy_v2("198.51.100.9", "198.51.100.10", 42001, 443))
-    check(closed_without_data(sk, 2), "control: the flood did not fill max_negotiating")
+    check(H.wait_until(lambda: b2.stats()["negotiating"] == 20, 3), "control: the flood did not fill max_negotiating")
+    busy_503(ctx.client(b2, "proxy", pre=C.proxy_v2("198.51.100.9", "198.51.100.10", 42001, 443)),
+             "control: another source at max_negotiating")
     check(b2.find("refuse", reason="max_negotiating"), "control: no refusal at max_negotiating")
-    sk.close()
     for sk in socks:
         sk.close()
 
@@ -1494,6 +1494,65 @@ def s40_tls_records_end_on_the_last_packet(ctx):
     c.send(C.call_disconnect())
     check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
     pppd_terminated(r)
+
+
+def head_only_request():
+    """An SSTP request head and nothing after it: no CALL_CONNECT_REQUEST."""
+    return ("SSTP_DUPLEX_POST %s HTTP/1.1\r\nContent-Length: %s\r\nHost: localhost\r\n"
+            "SSTPCORRELATIONID: %s\r\n\r\n" % (C.SSTP_URI, C.SSTP_CONTENT_LENGTH, corr())).encode()
+
+
+@scenario
+def s31_head_only_sessions_cannot_silence_the_backend(ctx):
+    """Review item 1: eight sources hold head-only sessions (PROXY header,
+    request head, then silence) and fill max_negotiating. The backend still
+    answers a HEAD probe (a close would mark it down at every proxy),
+    answers a new call 503 + Retry-After (readable, not a reset), drops the
+    head-only sessions after sstp.connect_request_timeout, and a real call
+    then binds. The default per-source cap is max_negotiating/8."""
+    hlak = ctx.mschap()
+    front = H.der_of(ctx.cert("server.crt"))
+    b = ctx.backend(listeners=("proxy",),
+                    sstp={"trusted_cert_hash": hashlib.sha256(front).hexdigest(),
+                          "connect_request_timeout": "1.5s"},
+                    limits={"max_negotiating": "16"})
+    socks = []
+    for src in range(8):
+        for i in range(3):  # the third from each source is over max_negotiating/8 = 2
+            sk = raw_tcp(b, "proxy")
+            sk.sendall(C.proxy_v2("203.0.113.%d" % (src + 1), "198.51.100.10", 30000 + i, 443) +
+                       head_only_request())
+            socks.append(sk)
+    check(H.wait_until(lambda: b.stats()["negotiating"] == 16, 3),
+          "negotiating=%d, want 16 (two per source)" % b.stats()["negotiating"])
+    check(b.stats()["refused_per_source"] == 8, "refused_per_source=%d, want 8" % b.stats()["refused_per_source"])
+    t_full = time.monotonic()
+    # (a) a health probe, as the proxies send it (PROXY v2 LOCAL, HEAD)
+    probe = ctx.client(b, "proxy", pre=C.proxy_v2("127.0.0.1", "127.0.0.1", 1, 1, command=0))
+    status, _ = probe.http_handshake(method="HEAD", content_length=None)
+    check(status == 200, "HEAD probe at max_negotiating: HTTP %r, want 200 (alive)" % status)
+    probe.close()
+    # (b) a new call from a fresh source: a 503 it can read
+    busy_503(ctx.client(b, "proxy", pre=C.proxy_v2("198.51.100.9", "198.51.100.10", 42000, 443)),
+             "new call at max_negotiating")
+    check(b.stats()["refused_max_negotiating"] == 1, "refused_max_negotiating=%d, want 1"
+          % b.stats()["refused_max_negotiating"])
+    # (c) the head-only sessions are dropped after the short timer, not the 10 s negotiation one
+    check(H.wait_until(lambda: b.stats()["negotiating"] == 0, 4),
+          "head-only sessions still negotiating %.1fs after the backend filled" % (time.monotonic() - t_full))
+    check(time.monotonic() - t_full < 4.5, "head-only sessions dropped late")
+    check(b.stats()["connect_request_timeout"] == 16,
+          "connect_request_timeout=%d, want 16" % b.stats()["connect_request_timeout"])
+    check(b.wait_log("connect_request_timeout", 1), "no ev=connect_request_timeout")
+    for sk in socks:
+        sk.close()
+    c, r = start_call(ctx, b, "proxy", pre=C.proxy_v2("198.51.100.9", "198.51.100.10", 42001, 443))
+    auth_gated(r)
+    c.call_connected(hlak, cert_der=front)
+    check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "a real call did not bind after the drop")
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
 
 def main():
     global VERBOSE

@@ -112,7 +112,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->max_negotiating, 200);
     assert_int_equal(c->per_source_rate, 20);
     assert_int_equal(c->per_source_burst, 40);
-    assert_int_equal(c->max_negotiating_per_source, 32);
+    assert_int_equal(c->max_negotiating_per_source, 25); /* max_negotiating / 8 */
+    assert_true(c->connect_request_timeout == 5.0);
     assert_int_equal(c->source_prefix_ipv4, 32);
     assert_int_equal(c->source_prefix_ipv6, 64);
     assert_string_equal(c->pppd_path, "/usr/sbin/pppd");
@@ -164,6 +165,21 @@ static void test_values(void **state)
     assert_int_equal(c->trusted.sha256[1][31], 1);
     assert_memory_equal(c->trusted.sha1[0], h1, sizeof h1);
     assert_int_equal(c->trusted.sha1[0][19], 0xA5);
+}
+
+/* The per-source cap follows max_negotiating unless set: one source may
+ * never hold more than an eighth of the negotiation slots by default. */
+static void test_per_source_default(void **state)
+{
+    struct fixture *f = *state;
+    expect_ok(f, BASE "[limits]\nmax_negotiating = 16\n");
+    assert_int_equal(f->cfg.max_negotiating_per_source, 2);
+    expect_ok(f, BASE "[limits]\nmax_negotiating = 5\n");
+    assert_int_equal(f->cfg.max_negotiating_per_source, 1);
+    expect_ok(f, BASE "[limits]\nmax_negotiating = 16\nmax_negotiating_per_source = 0\n");
+    assert_int_equal(f->cfg.max_negotiating_per_source, 0);
+    expect_ok(f, BASE "[limits]\nmax_negotiating_per_source = 7\n");
+    assert_int_equal(f->cfg.max_negotiating_per_source, 7);
 }
 
 static void test_reload_frees(void **state)
@@ -220,7 +236,8 @@ static void test_bad_int(void **state)
     expect_fail(f, BASE "[limits]\nper_source_burst = 0\n", 9, "limits.per_source_burst");
     expect_fail(f, BASE "[limits]\nsource_prefix_ipv4 = 33\n", 9, "limits.source_prefix_ipv4");
     expect_fail(f, BASE "[limits]\nsource_prefix_ipv6 = 0\n", 9, "limits.source_prefix_ipv6");
-    expect_fail(f, BASE "[limits]\nmax_negotiating_per_source = -1\n", 9, "limits.max_negotiating_per_source");
+    expect_fail(f, BASE "[limits]\nmax_negotiating_per_source = -2\n", 9, "limits.max_negotiating_per_source");
+    expect_fail(f, BASE "[sstp]\nconnect_request_timeout = 0.1s\n", 9, "sstp.connect_request_timeout");
     expect_fail(f, BASE "[sstp]\nmax_head = 255\n", 9, "sstp.max_head: 255 is outside [256, 8192]");
     expect_fail(f, BASE "[sstp]\nmax_head = 8193\n", 9, "sstp.max_head");
     expect_fail(f, BASE "[backend]\nweight = 0\n", 9, "backend.weight");
@@ -413,6 +430,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_source_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mtls_proxy_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_frees, setup, teardown),

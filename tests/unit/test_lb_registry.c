@@ -4,18 +4,23 @@
  * mtls-only policy and the name check it sets up, the "sharply shrunken"
  * rule of the grace period, and what the registry's facts do to the pick:
  * capacity, a refusal, the first health check, the per-worker start of
- * round-robin ties. */
+ * round-robin ties; against a real redis-server, index members that are
+ * no backend's (bad ids, keys of another type) skipped and counted while
+ * the rest is read, and a failed read counted. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lb/lb.h"
+#include "lb/redis.h"
 #include "lb/registry.h"
+#include "tests/unit/redis_server.h"
 
 static const char *const FIELDS[] = { "id", "addr", "kind", "weight", "capacity", "sessions", "state" };
 
@@ -110,23 +115,63 @@ static enum lb_reg_rc check(const struct lb_reg_policy *p, const char *addr, con
 static void test_forbidden_addresses(void **state)
 {
     (void)state;
-    const struct lb_reg_policy open = { NULL, false, true };
+    char err[128];
+    struct net_cidr_list everything = { 0 };
+    assert_int_equal(net_cidr_list_add(&everything, "0.0.0.0/0 ::/0", err, sizeof err), 0);
+    const struct lb_reg_policy open = { &everything, false, true };
     static const char *const bad[] = {
         "127.0.0.1:4433", "127.9.9.9:1", "0.0.0.0:4433", "0.1.2.3:1", "169.254.169.254:80",
         "169.254.1.1:4433", "224.0.0.1:1", "255.255.255.255:1", "240.0.0.1:1", "100.100.100.200:80",
+        "168.63.129.16:80", "[::ffff:168.63.129.16]:80",
         "[::1]:4433", "[::]:4433", "[fe80::1]:4433", "[ff02::1]:1", "[fd00:ec2::254]:80",
         "[::ffff:127.0.0.1]:4433", "[::ffff:169.254.169.254]:80", "[::ffff:0.0.0.0]:1",
+        /* IPv6 forms a router turns into a forbidden IPv4 address */
+        "[64:ff9b::7f00:1]:4433", "[64:ff9b::169.254.169.254]:80", "[64:ff9b::a83f:8110]:80",
+        "[::127.0.0.1]:4433", "[::169.254.169.254]:80", "[::100.100.100.200]:80",
+        "[2002:7f00:1::1]:4433", "[2002:a9fe:a9fe::]:80", "[2002:a83f:8110:1::5]:80",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (check(&open, bad[i], "proxy") != LB_REG_E_ADDR_FORBIDDEN)
             fail_msg("%s is not refused", bad[i]);
     static const char *const good[] = {
         "10.0.0.1:4433", "192.168.1.2:4433", "172.28.0.11:4433", "203.0.113.5:1",
-        "100.100.100.201:1", "[2001:db8::1]:4433", "[fd00:ec2::253]:1", "[::ffff:10.0.0.1]:1",
+        "100.100.100.201:1", "168.63.129.17:1", "[2001:db8::1]:4433", "[fd00:ec2::253]:1",
+        "[::ffff:10.0.0.1]:1", "[64:ff9b::a00:1]:1", "[2002:cb00:7105::1]:1", "[::10.0.0.1]:1",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (check(&open, good[i], "proxy") != LB_REG_OK)
             fail_msg("%s is refused", good[i]);
+    net_cidr_list_free(&everything);
+}
+
+/* No allowlist is not "anywhere": whoever writes Redis would choose where
+ * decrypted PPP goes. Empty means the private ranges. */
+static void test_default_allowlist(void **state)
+{
+    (void)state;
+    struct net_cidr_list empty = { 0 };
+    const struct lb_reg_policy none = { NULL, false, true }, zero = { &empty, false, true };
+    static const char *const inside[] = {
+        "10.0.0.1:4433", "10.255.255.254:1", "172.16.0.1:1", "172.31.255.254:1", "172.28.0.11:4433",
+        "192.168.1.2:4433", "100.64.0.1:1", "100.127.255.254:1", "[fd12::5]:4433", "[fc00::1]:1",
+        "[::ffff:10.0.0.1]:1",
+    };
+    static const char *const outside[] = {
+        "203.0.113.5:1", "8.8.8.8:443", "172.32.0.1:1", "172.15.255.255:1", "192.169.0.1:1",
+        "100.128.0.1:1", "11.0.0.1:1", "[2001:db8::1]:4433", "[fe00::1]:1", "[::ffff:8.8.8.8]:1",
+        "[64:ff9b::808:808]:1", "[2002:808:808::1]:1",
+    };
+    for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++)
+        if (check(&none, inside[i], "proxy") != LB_REG_OK || check(&zero, inside[i], "proxy") != LB_REG_OK)
+            fail_msg("%s is refused by the default allowlist", inside[i]);
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++)
+        if (check(&none, outside[i], "proxy") != LB_REG_E_ADDR_NOT_ALLOWED ||
+            check(&zero, outside[i], "proxy") != LB_REG_E_ADDR_NOT_ALLOWED)
+            fail_msg("%s is taken without an allowlist", outside[i]);
+    /* forbidden stays forbidden */
+    assert_int_equal(check(&none, "127.0.0.1:1", "proxy"), LB_REG_E_ADDR_FORBIDDEN);
+    assert_int_equal(check(&none, "168.63.129.16:80", "proxy"), LB_REG_E_ADDR_FORBIDDEN);
+    assert_int_equal(lb_reg_allow_default()->n, 5);
 }
 
 static void test_allowlist(void **state)
@@ -314,12 +359,137 @@ static void test_tie_start(void **state)
     lb_spec_list_free(&specs);
 }
 
+/* ---- against a real redis-server ---- */
+
+struct reads {
+    struct ev_loop *loop;
+    int n;
+    size_t n_backends;
+    char first[LB_NAME_MAX];
+};
+
+static void on_list(const struct lb_reg_list *list, bool changed, void *ud)
+{
+    struct reads *c = ud;
+    (void)changed;
+    c->n++;
+    c->n_backends = list->n;
+    snprintf(c->first, sizeof c->first, "%s", list->n ? list->items[0].spec.name : "");
+}
+
+static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+static void run_for(struct ev_loop *loop, double secs)
+{
+    ev_timer t;
+    ev_now_update(loop);
+    ev_timer_init(&t, break_cb, secs, 0);
+    ev_timer_start(loop, &t);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &t);
+}
+
+static void redis_do(redisContext *c, const char *fmt, const char *a, const char *b)
+{
+    redisReply *r = redisCommand(c, fmt, a, b);
+    assert_non_null(r);
+    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+}
+
+/* One read after the current one (a read may be in flight). */
+static void read_again(struct reads *c, struct lb_registry *reg)
+{
+    int before = c->n;
+    for (int i = 0; i < 100 && c->n < before + 2; i++) {
+        lb_registry_refresh(reg);
+        run_for(c->loop, 0.02);
+    }
+    assert_true(c->n >= before + 2);
+}
+
+static void test_index_members_that_are_no_backend(void **state)
+{
+    (void)state;
+    struct reads c = { .loop = ev_loop_new(EVFLAG_AUTO) };
+    int port = test_redis_port();
+    pid_t pid = test_redis_start(port);
+    redisContext *ins = test_redis_inspect(port);
+    struct rds_opts o;
+    rds_opts_default(&o);
+    o.port = port;
+    struct rds *rds = rds_new(c.loop, &o, NULL, NULL);
+    for (int i = 0; i < 100 && !rds_is_up(rds); i++)
+        run_for(c.loop, 0.02);
+    assert_true(rds_is_up(rds));
+    redisReply *r = redisCommand(ins, "HSET sstp:backend:be1 id be1 addr 10.0.0.1:4433 kind proxy weight 1");
+    freeReplyObject(r);
+    redis_do(ins, "ZADD sstp:backends 0 %s", "be1", NULL);
+    /* what anyone who can write Redis may add: a set where a hash should
+     * be (the backends' own sessions key), a string, ids no backend has */
+    redis_do(ins, "ZADD sstp:backends 0 %s", "be1:sessions", NULL);
+    redis_do(ins, "SADD sstp:backend:%s %s", "be1:sessions", "s1");
+    redis_do(ins, "ZADD sstp:backends 0 %s", "be2", NULL);
+    redis_do(ins, "SET sstp:backend:%s %s", "be2", "x");
+    redis_do(ins, "ZADD sstp:backends 0 %s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL); /* 32 */
+    redis_do(ins, "HSET sstp:backend:%s id %s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+
+    struct lb_registry_opts ro = { .interval = 30, .grace = 0, .id = 0 };
+    struct net_cidr_list allow = { 0 };
+    char err[64];
+    assert_int_equal(net_cidr_list_add(&allow, "10.0.0.0/8", err, sizeof err), 0);
+    ro.policy.allow = &allow;
+    struct lb_registry *reg = lb_registry_new(c.loop, rds, &ro, on_list, &c);
+    assert_non_null(reg);
+    read_again(&c, reg);
+    /* the good one is read; the others are skipped and counted, by reason */
+    assert_int_equal(c.n_backends, 1);
+    assert_string_equal(c.first, "be1");
+    const struct lb_reg_stats *st = lb_registry_stats(reg);
+    assert_true(st->ignored[LB_REG_E_WRONG_TYPE] >= 2);
+    assert_true(st->ignored[LB_REG_E_ID] >= 2);
+    assert_int_equal(st->read_errors, 0);
+    /* nothing was deleted but the dead: the string and the set are still there */
+    r = redisCommand(ins, "ZCARD sstp:backends");
+    assert_int_equal(r->integer, 4);
+    freeReplyObject(r);
+
+    /* an index that is not a sorted set fails the read: counted, and the
+     * last list stays in use */
+    redis_do(ins, "DEL sstp:backends%s%s", "", "");
+    redis_do(ins, "SET sstp:backends %s%s", "x", "");
+    uint64_t before = st->read_errors;
+    int n_before = c.n;
+    for (int i = 0; i < 100 && st->read_errors < before + 2; i++) {
+        lb_registry_refresh(reg);
+        run_for(c.loop, 0.02);
+    }
+    assert_true(st->read_errors >= before + 2);
+    assert_int_equal(c.n, n_before); /* no new list taken */
+    assert_int_equal(lb_registry_list(reg)->n, 1);
+
+    lb_registry_free(reg);
+    net_cidr_list_free(&allow);
+    rds_free(rds);
+    redisFree(ins);
+    test_redis_stop(pid);
+    ev_loop_destroy(c.loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_fields),
         cmocka_unit_test(test_parse_reasons),
         cmocka_unit_test(test_forbidden_addresses),
+        cmocka_unit_test(test_default_allowlist),
+        cmocka_unit_test(test_index_members_that_are_no_backend),
         cmocka_unit_test(test_allowlist),
         cmocka_unit_test(test_mtls_policy),
         cmocka_unit_test(test_shrunk),

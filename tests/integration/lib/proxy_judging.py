@@ -2,7 +2,8 @@
 """proxy_judging.py — sstp-proxy judges backends only by what they did
 (issue 10, item 4): a client's LF-only request, a request the backend
 refuses, a silent client never change a backend's state, and with one
-backend nobody else is refused; a slow answer is retried, not death; the
+backend nobody else is refused; a slow answer, or a TLS handshake slow
+after the TCP connect, is retried, not death; the
 proxy's own lack of descriptors is counted as such; when most backends are
 marked down the proxy balances across them anyway (panic threshold).
 Run by tests/integration/proxy_judging.sh.
@@ -154,6 +155,61 @@ def t_slow_answer_not_death(env):
     check(pu.metric(text, "sstp_proxy_backend_attempts_failed_total", {"cause": "slow"}) == 1, "slow counter")
 
 
+class StalledTls:
+    """A tls backend stand-in under a surge: it accepts TCP and reads the
+    ClientHello, but its ServerHello is late (never, here)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.hellos = 0
+        self.held = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(c)
+            c.settimeout(5)
+            try:
+                if c.recv(5)[:1] == b"\x16":     # a TLS handshake record: the ClientHello
+                    self.hellos += 1
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def t_slow_tls_not_death(env):
+    """Review item 6: TCP connected, TLS handshake late (a backend busy
+    with handshakes under a surge): slow, not a connect failure; the
+    backend is not marked down."""
+    stall = StalledTls()
+    try:
+        s = env.sections(["stall %s tls sni=backend" % stall.addr])
+        s["backends"].update({"connect_timeout": "0.4s", "retries": "0", "ca": env.cert("ca.crt"),
+                              "cert": env.cert("proxy-client.crt"), "key": env.cert("proxy-client.key")})
+        p = env.proxy(s)
+        for _ in range(2):
+            c = env.client()
+            check(c.http_handshake()[0] == 503, "no ServerHello within connect_timeout: 503 for this client")
+            c.close()
+        p.wait_log(r"ev=backend_fail .*backend=stall .*cause=slow reason=timeout", count=2)
+        check(stall.hellos == 2, "the stand-in saw %d ClientHellos, want 2 (TCP connected)" % stall.hellos)
+        text = untouched(p, env, "stall")
+        check(pu.metric(text, "sstp_proxy_backend_attempts_failed_total", {"cause": "slow"}) == 2, "slow counter")
+    finally:
+        stall.close()
+
+
 def t_panic_threshold(env):
     """Both backends fail once (closed before answering) and are marked
     down; with the default panic threshold the next session is balanced
@@ -216,6 +272,7 @@ CASES = [
     ("silent_clients", t_silent_clients),
     ("one_backend_no_collateral", t_one_backend_no_collateral),
     ("slow_answer_not_death", t_slow_answer_not_death),
+    ("slow_tls_not_death", t_slow_tls_not_death),
     ("panic_threshold", t_panic_threshold),
     ("local_emfile", t_local_emfile),
 ]

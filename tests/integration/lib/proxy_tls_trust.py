@@ -15,6 +15,10 @@ with, attacked with real `openssl s_client` and real certificates:
                          the certificate presented (TLS 1.2, 1.3)
   ticket_key_file        the operator's keys: the first encrypts, all decrypt;
                          a key dropped from the file (SIGHUP) resumes no more
+  replaced_cert_ticket   a ticket issued under certificate A resumes after a
+                         SIGHUP that kept A; after one that replaced A by B
+                         (a leaked key, say) it is a full handshake and the
+                         backend gets B's hash (TLS 1.2, 1.3)
   worker_restart_no_disk SIGKILLed workers restart while the certificate
                          file is gone: the others serve meanwhile, the new
                          ones serve the last good certificate
@@ -379,6 +383,44 @@ def t_ticket_key_file(env):
     check(answered(out) and resumed(out), "a ticket of the kept key does not resume:\n" + out[-800:])
 
 
+def replaced_cert_ticket(env, version):
+    be = env.backend()
+    crt, key = os.path.join(env.work, "live.crt"), os.path.join(env.work, "live.key")
+
+    def install(name):
+        for src, dst in ((env.cert(name + ".crt"), crt), (env.cert(name + ".key"), key)):
+            with open(src, "rb") as a, open(dst + ".new", "wb") as b:
+                b.write(a.read())
+            os.rename(dst + ".new", dst)
+    install("server")
+    a_hash, b_hash = pu.cert_der_sha256(env.cert("server.crt")), pu.cert_der_sha256(env.cert("server-rsa.crt"))
+    p = env.proxy(env.sections(["be1 %s" % be.addr], tls={"cert": ["%s %s" % (crt, key)]}))
+    sess = os.path.join(env.work, "a.pem")
+    check(answered(s_client(env, version, "-sess_out", sess)), "no session under A")
+    p.signal(signal.SIGHUP)                       # A still configured: its tickets resume
+    p.wait_log(r"ev=reloaded worker=0")
+    out = s_client(env, version, "-sess_in", sess)
+    check(answered(out) and resumed(out), "a ticket of the kept certificate does not resume:\n" + out[-800:])
+    install("server-rsa")                         # A replaced by B
+    p.signal(signal.SIGHUP)
+    p.wait_log(r"ev=reloaded worker=0", count=2)
+    n = len(be.records)
+    out = s_client(env, version, "-sess_in", sess)
+    check(answered(out), "no answer after the replacement:\n" + out[-800:])
+    check(not resumed(out), "a ticket of the replaced certificate resumed:\n" + out[-800:])
+    rec = be.wait_records(n + 1)[-1]
+    told = pu.tlv1(rec["pp"], pu.T_CERT_SHA256)
+    check(told == b_hash, "the backend was told %s, not B's hash (A's: %s)" % (told.hex(), told == a_hash))
+
+
+def t_replaced_cert_ticket_tls12(env):
+    replaced_cert_ticket(env, "-tls1_2")
+
+
+def t_replaced_cert_ticket_tls13(env):
+    replaced_cert_ticket(env, "-tls1_3")
+
+
 # ---- worker restart ----
 
 def t_worker_restart_no_disk(env):
@@ -579,6 +621,8 @@ CASES = [
     ("forged_ticket_tls12", t_forged_ticket_tls12),
     ("forged_ticket_tls13", t_forged_ticket_tls13),
     ("ticket_key_file", t_ticket_key_file),
+    ("replaced_cert_ticket_tls12", t_replaced_cert_ticket_tls12),
+    ("replaced_cert_ticket_tls13", t_replaced_cert_ticket_tls13),
     ("worker_restart_no_disk", t_worker_restart_no_disk),
     ("keylog_file", t_keylog_file),
     ("ocsp_checked", t_ocsp_checked),

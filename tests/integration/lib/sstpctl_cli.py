@@ -11,6 +11,11 @@
   schema         an unknown major schema version is refused (exit 3, no
                  output), minor versions and a missing key are read
   proxies        the proxies view lists the proxy hashes, numbers as numbers
+  hostile        a fake Redis (loopback) that answers every read with the
+                 wrong type (HGETALL with integers, EXISTS with a string,
+                 XREVRANGE with flat integers...): every command, and
+                 `sstpctl serve`'s /api/*, ends cleanly (blanks, or exit
+                 0/1 with a message), never a crash
   acl            README's ACL example, run as written in a real
                  redis-server with the default user off: a real
                  sstp-backend, sstp-proxy and sstpctl work with their users
@@ -25,11 +30,14 @@ import json
 import os
 import re
 import selectors
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -350,12 +358,139 @@ def t_acl(env, fl):
     print("     acl: backend, proxy and sstpctl ran with README's users; ACL LOG empty")
 
 
+class HostileRedis:
+    """A RESP2 server on loopback that answers reads with the wrong types,
+    as a compromised Redis could: index reads give ids, everything else
+    integers or strings where arrays belong (and the reverse)."""
+
+    ANSWERS = {
+        "ZRANGE": b"*2\r\n$2\r\nb1\r\n$2\r\ns1\r\n",
+        "SMEMBERS": b"*1\r\n$2\r\ns1\r\n",
+        "HGETALL": b"*4\r\n:1\r\n:2\r\n*1\r\n:3\r\n$-1\r\n",
+        "HGET": b"*1\r\n:5\r\n",
+        "GET": b":2\r\n",
+        "EXISTS": b"$1\r\n1\r\n",
+        "PUBLISH": b"+OK\r\n",
+        "XREVRANGE": b"*3\r\n:1\r\n*1\r\n:2\r\n*2\r\n$-1\r\n:4\r\n",
+        "XREAD": b"*1\r\n:9\r\n",
+    }
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.seen = set()
+        self.t = threading.Thread(target=self.serve, daemon=True)
+        self.t.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.client, args=(c,), daemon=True).start()
+
+    def client(self, c):
+        buf = b""
+        c.settimeout(30)
+        try:
+            while True:
+                while True:
+                    cmd, buf = self.parse(buf)
+                    if cmd is None:
+                        break
+                    name = cmd[0].decode().upper() if cmd else ""
+                    self.seen.add(name)
+                    c.sendall(self.ANSWERS.get(name, b"+OK\r\n"))
+                d = c.recv(65536)
+                if not d:
+                    return
+                buf += d
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    @staticmethod
+    def parse(buf):
+        """One command of RESP arrays of bulk strings: (args, rest) or (None, buf)."""
+        if not buf.startswith(b"*") or b"\r\n" not in buf:
+            return None, buf
+        head, rest = buf.split(b"\r\n", 1)
+        args = []
+        for _ in range(int(head[1:])):
+            if b"\r\n" not in rest:
+                return None, buf
+            ln, after = rest.split(b"\r\n", 1)
+            n = int(ln[1:])
+            if len(after) < n + 2:
+                return None, buf
+            args.append(after[:n])
+            rest = after[n + 2:]
+        return args, rest
+
+    def close(self):
+        self.sock.close()
+
+
+def t_hostile(env):
+    fake = HostileRedis()
+    url = "redis://127.0.0.1:%d" % fake.port
+    ctl_bin = next((b for b in (os.path.join(pu.ROOT, "build", "asan", "sstpctl"), SSTPCTL)
+                    if os.access(b, os.X_OK)))
+    try:
+        runs = [["sessions"], ["--json", "sessions"], ["sessions", "--tenant", "acme"], ["backends"],
+                ["--json", "backends"], ["proxies"], ["--json", "proxies"], ["stats"], ["events"],
+                ["--json", "events"], ["kick", "s1"], ["drain", "b1"], ["undrain", "b1"],
+                ["sessions", "--backend", "b1"]]
+        for args in runs:
+            r = subprocess.run([ctl_bin, "-r", url] + args, capture_output=True, text=True, timeout=20)
+            check(r.returncode in (0, 1), "sstpctl %s under a hostile Redis: exit %d (a crash?)\n%s"
+                  % (" ".join(args), r.returncode, r.stderr[-2000:]))
+            check(not pu.SANITIZER.search(r.stderr), "sanitizer report:\n" + r.stderr[-3000:])
+        for cmd in ("HGETALL", "XREVRANGE", "EXISTS", "HGET"):
+            check(cmd in fake.seen, "the fake Redis never saw %s: the test did not reach it" % cmd)
+        # the dashboard server reads the same replies, and must stay up
+        port = pu.free_port()
+        log_path = os.path.join(env.work, "serve.log")
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([ctl_bin, "-r", url, "serve", "--listen", "127.0.0.1:%d" % port],
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def get(path):
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+                        return r.status
+                except urllib.error.HTTPError as e:
+                    return e.code
+                except OSError:
+                    return None
+            pf.wait_for(lambda: get("/metrics"), 5, "sstpctl serve did not answer")
+            for what in ("sessions", "backends", "proxies", "stats", "events"):
+                st = get("/api/" + what)
+                check(st is not None and proc.poll() is None,
+                      "sstpctl serve died on /api/%s under a hostile Redis (status %r)" % (what, proc.returncode))
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(15)
+        text = open(log_path, "rb").read().decode("utf-8", "replace")
+        check(proc.returncode == 0, "sstpctl serve exit status %r:\n%s" % (proc.returncode, text[-2000:]))
+        check(not pu.SANITIZER.search(text), "sanitizer report:\n" + text[-3000:])
+    finally:
+        fake.close()
+
+
 CASES = [
     ("filters", t_filters),
     ("json", t_json),
     ("pipelined", t_pipelined),
     ("schema", t_schema),
     ("proxies", t_proxies),
+    ("hostile", t_hostile),
     ("acl", t_acl),
 ]
 
