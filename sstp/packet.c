@@ -48,6 +48,13 @@ bool sstp_pkt_peek_ctrl(const uint8_t *hdr)
     return (hdr[1] & SSTP_PKT_C_BIT) != 0;
 }
 
+uint16_t sstp_pkt_ctrl_type(const struct sstp_pkt *pkt)
+{
+    if (!pkt->is_ctrl || pkt->payload.len < 2)
+        return 0;
+    return sstp_load_u16be(pkt->payload.p);
+}
+
 enum sstp_rc sstp_pkt_hdr_encode(struct sstp_wbuf *w, bool is_ctrl, size_t total_len)
 {
     if (!w)

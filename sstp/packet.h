@@ -56,6 +56,12 @@ enum sstp_rc sstp_pkt_decode(struct sstp_pkt *out, size_t *used,
 size_t sstp_pkt_peek_len(const uint8_t *hdr);
 bool sstp_pkt_peek_ctrl(const uint8_t *hdr);
 
+/* sstp_pkt_ctrl_type returns the Message Type of a decoded control packet
+ * (MS-SSTP 2.2.3), unchecked, for logging before the control message is
+ * decoded; 0 (no message type) for a data packet or a control packet too
+ * short to carry one. Pure. */
+uint16_t sstp_pkt_ctrl_type(const struct sstp_pkt *pkt);
+
 /* sstp_pkt_hdr_encode appends the 4-byte header of a packet whose total
  * length (header included) is total_len, with every reserved bit zero.
  * Returns SSTP_OK; SSTP_E_PKT_TOO_LONG if total_len > 4095;
