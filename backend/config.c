@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admin.h"
 #include "core/tls.h"
 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
@@ -87,13 +88,15 @@ const struct cfg_opt be_config_table[] = {
                "ip:port that sstp-proxy instances connect to, published in the Redis registry "
                "(default: the proxy listener's, or the mtls listener's, address). Required with "
                "redis.url when that listener is a wildcard (0.0.0.0, [::], *)"),
-    OPT_CUSTOM("backend", "admin", admin, cfg_parse_addr, cfg_release_str,
-               "admin HTTP listener (/healthz, /readyz, /metrics), e.g. 127.0.0.1:9181; no "
-               "authentication: loopback or a management network only; empty = off"),
+    OPT_CUSTOM("backend", "admin", admin_old_name, cfg_parse_addr, cfg_release_str,
+               "deprecated: the old name of admin.address, still read (with a warning at start); "
+               "admin.address wins when both are set"),
     OPT("backend", "group", CFG_STR, group, 0, 0, NULL,
         "backend group for tenant routing (the tenantid of the SSTP URI); empty = default group"),
     OPT("backend", "weight", CFG_INT, weight, 1, 1000, "1",
         "relative share of new sessions under weighted policies"),
+
+    ADMIN_CONFIG_OPT(struct be_config, admin, NULL, "of the backend (e.g. 127.0.0.1:9181)"),
 
     OPT_CUSTOM("listen", "tls", listen_tls, cfg_parse_addr, cfg_release_str,
         "address for clients connecting directly over TLS (single-node mode), e.g. *:443; "
@@ -254,6 +257,16 @@ int be_config_load(struct be_config *c, const char *path, char *err, size_t err_
     if (cfg_load(be_config_table, be_config_table_len, c, path, err, err_len) == -1 ||
         cfg_apply_env(be_config_table, be_config_table_len, c, BE_ENV_PREFIX, err, err_len) == -1)
         return -1;
+    /* backend.admin (or SSTP_BACKEND_BACKEND_ADMIN) is admin.address under
+     * its old name: kept working, main() warns once logging is set up */
+    if (set(c->admin_old_name)) {
+        c->admin_old_name_used = true;
+        if (!set(c->admin)) {
+            char *swap = c->admin;
+            c->admin = c->admin_old_name;
+            c->admin_old_name = swap;
+        }
+    }
     if (!set(c->listen_tls) && !set(c->listen_proxy) && !set(c->listen_mtls)) {
         snprintf(err, err_len, "%s: no listener: set listen.tls, listen.proxy or listen.mtls", path);
         return -1;

@@ -42,7 +42,10 @@ enum be_pp_placement {
 struct be_config {
     char *id;
     int log_level, log_format;
-    char *advertise, *group, *admin;
+    char *advertise, *group;
+    char *admin;                /* admin.address */
+    char *admin_old_name;       /* backend.admin: admin.address's deprecated name */
+    bool admin_old_name_used;   /* it was set: warn at start */
     long weight;
 
     char *listen_tls, *listen_proxy, *listen_mtls;

@@ -36,6 +36,14 @@ static void usage(FILE *out)
     cfg_print_help(be_config_table, be_config_table_len, out);
 }
 
+/* Options read under an old name: one warning each, once logging is set up. */
+static void warn_deprecated(const struct be_config *cfg)
+{
+    if (cfg->admin_old_name_used)
+        log_warn("config_deprecated", "option=backend.admin use=admin.address%s",
+                 cfg->admin_old_name && cfg->admin_old_name[0] ? " msg=\"both set: admin.address wins\"" : "");
+}
+
 int main(int argc, char **argv)
 {
     struct daemon_cmdline cl = { "/etc/sstp-lb/sstp-backend.conf", false };
@@ -56,6 +64,7 @@ int main(int argc, char **argv)
     if (check_only) {
         /* a certificate about to expire is a warning, not an invalid config */
         log_setup("sstp-backend", LOG_WARN, (enum log_format)cfg.log_format);
+        warn_deprecated(&cfg);
         bool expiring = cfg.cert && cfg.cert[0] &&
                         tls_file_expiry_warn(cfg.cert, time(NULL), cfg.expiry_warn_days);
         printf("%s: ok%s\n", path, expiring ? " (with certificate warnings)" : "");
@@ -63,6 +72,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_setup("sstp-backend", (enum log_level)cfg.log_level, (enum log_format)cfg.log_format);
+    warn_deprecated(&cfg);
     if (access(cfg.pppd_path, X_OK) == -1)
         log_error("pppd_missing", "path=%s msg=sessions_will_fail", cfg.pppd_path);
     if (access("/dev/ppp", R_OK | W_OK) == -1)

@@ -575,7 +575,7 @@ static int parse_sstp(struct be_session *s)
         struct sstp_srv_actions act;
         uint16_t ctype = 0;
         if (pkt.is_ctrl && pkt.payload.len >= 2) {
-            ctype = (uint16_t)(pkt.payload.p[0] << 8 | pkt.payload.p[1]);
+            ctype = sstp_pkt_ctrl_type(&pkt);
             log_debug("ctrl_in", "sid=%s type=%s state=%s", s->sid, sstp_ctrl_type_name(ctype),
                       sstp_srv_state_str(sstp_srv_state(&s->fsm)));
         }
@@ -763,8 +763,7 @@ static void read_proxy_before_tls(struct be_session *s)
     while (s->phase == BE_PH_PROXY) {
         size_t have = buf_len(&s->cin);
         const uint8_t *p = buf_rptr(&s->cin);
-        size_t want = have < SIG_LEN ? SIG_LEN : have < FIXED_LEN ? FIXED_LEN
-                                                                 : FIXED_LEN + ((size_t)p[14] << 8 | p[15]);
+        size_t want = sstp_pp2_want(p, have);
         if (have >= SIG_LEN && memcmp(p, sig, SIG_LEN) != 0) {
             s->srv->stats.proto_err[SSTP_E_PP_SIGNATURE]++;
             be_session_set_term(s, 'C', SSTP_E_PP_SIGNATURE);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/config.h"
 #include "core/net.h"
 
 #define ADMIN_REQ_MAX   2048 /* request line + headers; curl and Prometheus send < 300 */
@@ -32,6 +33,15 @@
 #define ADMIN_ACCEPT_PAUSE_S 0.5 /* after EMFILE/ENFILE: let descriptors free up */
 #define ADMIN_LOG_EVERY_S 10.0   /* one accept-error line per this at most */
 #define ADMIN_HOST_MAX 262       /* "[" IPv6 "]:" port, or a DNS name and port */
+
+/* The [admin] address option of both daemons' tables: one name, one parser
+ * and one help text. st is the daemon's config struct, fld its char *
+ * member, def its default ("" or NULL = off), where says what serves it. */
+#define ADMIN_CONFIG_OPT(st, fld, def_addr, where)                                              \
+    { .section = "admin", .name = "address", .type = CFG_CUSTOM, .offset = offsetof(st, fld),  \
+      .def = def_addr, .parse = cfg_parse_addr, .release = cfg_release_str,                    \
+      .help = "admin HTTP listener (/healthz, /readyz, /metrics) " where "; no authentication: " \
+              "keep it on loopback or a management network; empty = off" }
 
 struct admin_hooks {
     void *ctx;

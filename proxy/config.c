@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/admin.h"
 #include "core/tls.h"
 #include "lb/affinity.h"
 #include "lb/health.h"
@@ -409,9 +410,7 @@ const struct cfg_opt px_config_table[] = {
         PX_STR(PX_KILL_SLACK_S) " s later are killed. A service manager's stop timeout must be "
         "longer than both (systemd TimeoutStopSec, compose stop_grace_period)"),
 
-    OPT_CUSTOM("admin", "address", admin, "127.0.0.1:9180", cfg_parse_addr, cfg_release_str,
-               "admin HTTP listener (/healthz, /readyz, /metrics) of the master process; "
-               "no authentication, keep it on loopback or a management network; empty = off"),
+    ADMIN_CONFIG_OPT(struct px_config, admin, "127.0.0.1:9180", "of the master process"),
 
     RDS_CONFIG_OPTS(struct px_config, redis,
                     "it holds the backend registry, session affinity and fleet counters; empty = "

@@ -2,6 +2,7 @@
 #include "proxy/framer.h"
 
 #include "sstp/limits.h"
+#include "sstp/packet.h"
 
 /* Moves f past one byte; returns 1 when that byte ended a unit. */
 static int step(struct px_framer *f, uint8_t c)
@@ -24,7 +25,7 @@ static int step(struct px_framer *f, uint8_t c)
         f->hdr[f->hdr_have++] = c;
         if (f->hdr_have < SSTP_HDR_LEN)
             return 0;
-        uint32_t total = ((uint32_t)(f->hdr[2] & 0x0F) << 8) | f->hdr[3];
+        uint32_t total = (uint32_t)sstp_pkt_peek_len(f->hdr);
         f->left = total > SSTP_HDR_LEN ? total - SSTP_HDR_LEN : 0;
     } else {
         f->left--;
@@ -56,10 +57,11 @@ static size_t advance(struct px_framer *f, const uint8_t *p, size_t n, int stop_
 }
 
 /* The length of the packet whose header starts at p (4 bytes there): a
- * length below the header's own counts as the header alone, as in step(). */
+ * length below the header's own counts as the header alone, as in step()
+ * and sstp_record_len. */
 static size_t pkt_len(const uint8_t *p)
 {
-    size_t total = ((size_t)(p[2] & 0x0F) << 8) | p[3];
+    size_t total = sstp_pkt_peek_len(p);
     return total > SSTP_HDR_LEN ? total : SSTP_HDR_LEN;
 }
 
@@ -75,28 +77,11 @@ size_t px_framer_record(const struct px_framer *f, const uint8_t *p, size_t len,
         size_t n = advance(&probe, p, len, 1);
         return probe.hdr_have == 0 || end ? n : 0;
     }
-    size_t at = 0, last = 0;
-    unsigned n = 0;
-    while (len - at >= SSTP_HDR_LEN) {
-        size_t plen = pkt_len(p + at);
-        if (plen > len - at)
-            break; /* not complete yet */
-        if (p[at + 1] & 0x01) { /* C bit: a control packet (MS-SSTP 2.2.1) */
-            if (n == 0)
-                return plen;
-            break;
-        }
-        if (n > 0 && at + plen > PX_FR_RECORD_MAX)
-            break;
-        at += plen;
-        last = plen;
-        n++;
-    }
-    if (n == 0)
+    /* a packet not complete yet waits for its rest; whole packets are cut
+     * by the one rule (sstp/record.h) */
+    if (len < SSTP_HDR_LEN || pkt_len(p) > len)
         return end ? px_framer_unit(f, p, len) : 0;
-    if (n > 1 && at == len)
-        at -= last; /* nothing buffered behind them: the last packet goes alone */
-    return at;
+    return sstp_record_len(p, len, PX_FR_RECORD_MAX);
 }
 
 size_t px_framer_unit(const struct px_framer *f, const uint8_t *p, size_t len)

@@ -21,6 +21,9 @@
  * An idle tunnel's packets (echo, a single frame) thus still leave one per
  * record, and the tail of every burst is a single-packet record.
  *
+ * The rules for whole packets are sstp/record.h's (sstp_record_len); the
+ * framer adds the head and the wait for a packet's rest.
+ *
  * Pure, no allocation; the stream is the backend's (trusted to be SSTP, but
  * a malformed length only changes where records are cut, never the bytes). */
 #ifndef SSTP_LB_PROXY_FRAMER_H
@@ -30,7 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PX_FR_RECORD_MAX 16384 /* largest TLS plaintext record (RFC 8446 §5.1, RFC 5246 §6.2.1) */
+#include "sstp/record.h"
+
+#define PX_FR_RECORD_MAX SSTP_TLS_RECORD_MAX
 
 enum px_framer_phase {
     PX_FR_HEAD = 0, /* in the HTTP answer head */

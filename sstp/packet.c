@@ -38,6 +38,23 @@ enum sstp_rc sstp_pkt_decode(struct sstp_pkt *out, size_t *used,
     return SSTP_OK;
 }
 
+size_t sstp_pkt_peek_len(const uint8_t *hdr)
+{
+    return sstp_load_u16be(hdr + 2) & SSTP_LEN_MASK;
+}
+
+bool sstp_pkt_peek_ctrl(const uint8_t *hdr)
+{
+    return (hdr[1] & SSTP_PKT_C_BIT) != 0;
+}
+
+uint16_t sstp_pkt_ctrl_type(const struct sstp_pkt *pkt)
+{
+    if (!pkt->is_ctrl || pkt->payload.len < 2)
+        return 0;
+    return sstp_load_u16be(pkt->payload.p);
+}
+
 enum sstp_rc sstp_pkt_hdr_encode(struct sstp_wbuf *w, bool is_ctrl, size_t total_len)
 {
     if (!w)

@@ -47,6 +47,21 @@ struct sstp_pkt {
 enum sstp_rc sstp_pkt_decode(struct sstp_pkt *out, size_t *used,
                              const uint8_t *in, size_t in_len);
 
+/* sstp_pkt_peek_len returns the length field of the 4-byte header at hdr
+ * (12 bits, header included, reserved bits masked) and sstp_pkt_peek_ctrl
+ * its C bit, without judging either: for code that only needs to know
+ * where packets end in a stream it writes or relays (TLS record
+ * boundaries, sstp/record.h). Input to be acted on goes through
+ * sstp_pkt_decode. Pure; hdr must hold SSTP_HDR_LEN bytes. */
+size_t sstp_pkt_peek_len(const uint8_t *hdr);
+bool sstp_pkt_peek_ctrl(const uint8_t *hdr);
+
+/* sstp_pkt_ctrl_type returns the Message Type of a decoded control packet
+ * (MS-SSTP 2.2.3), unchecked, for logging before the control message is
+ * decoded; 0 (no message type) for a data packet or a control packet too
+ * short to carry one. Pure. */
+uint16_t sstp_pkt_ctrl_type(const struct sstp_pkt *pkt);
+
 /* sstp_pkt_hdr_encode appends the 4-byte header of a packet whose total
  * length (header included) is total_len, with every reserved bit zero.
  * Returns SSTP_OK; SSTP_E_PKT_TOO_LONG if total_len > 4095;

@@ -505,6 +505,15 @@ static enum sstp_rc v2_parse(struct sstp_pp_hdr *out, size_t *used,
     return SSTP_OK;
 }
 
+size_t sstp_pp2_want(const uint8_t *in, size_t in_len)
+{
+    if (in_len < PP_V2_SIG_LEN)
+        return PP_V2_SIG_LEN;
+    if (in_len < PP_V2_HDR_LEN)
+        return PP_V2_HDR_LEN;
+    return PP_V2_HDR_LEN + sstp_load_u16be(in + 14);
+}
+
 enum sstp_rc sstp_pp_parse(struct sstp_pp_hdr *out, size_t *used,
                            const uint8_t *in, size_t in_len)
 {

@@ -244,6 +244,13 @@ struct sstp_pp_hdr {
 enum sstp_rc sstp_pp_parse(struct sstp_pp_hdr *out, size_t *used,
                            const uint8_t *in, size_t in_len);
 
+/* sstp_pp2_want returns how many bytes the PROXY v2 header starting at
+ * in[0..in_len) needs before it can be judged, for a reader that must not
+ * take one byte past it (the TLS handshake follows): the 12-byte signature
+ * while fewer are in, then the 16 fixed bytes, then 16 + the length they
+ * announce (§2.2). Unchecked: sstp_pp_parse judges the bytes. Pure. */
+size_t sstp_pp2_want(const uint8_t *in, size_t in_len);
+
 /* sstp_pp1_build appends a v1 line for h->family: TCP4 (src/dst must be
  * AF_INET), TCP6 (AF_INET6) or UNSPEC ("PROXY UNKNOWN\r\n"); h->command and
  * TLVs are ignored. Returns SSTP_OK; SSTP_E_ARG for another family or a

@@ -6,16 +6,19 @@
 #include "sstp/limits.h"
 #include "sstp/packet.h"
 
-/* packet_at: the length of the whole packet at p[0..len), or 0 when there
- * is none (short, or a length below the header's). *ctrl gets its C bit. */
+/* packet_at: the length of the whole packet at p[0..len), or 0 when it is
+ * not all there. A length below the header's own counts as the header
+ * alone. *ctrl gets its C bit. */
 static size_t packet_at(const uint8_t *p, size_t len, bool *ctrl)
 {
     if (len < SSTP_HDR_LEN)
         return 0;
-    size_t n = ((size_t)(p[2] & 0x0F) << 8) | p[3]; /* MS-SSTP 2.2.1: 12-bit length */
-    if (n < SSTP_HDR_LEN || n > len)
+    size_t n = sstp_pkt_peek_len(p);
+    if (n < SSTP_HDR_LEN)
+        n = SSTP_HDR_LEN;
+    if (n > len)
         return 0;
-    *ctrl = (p[1] & SSTP_PKT_C_BIT) != 0;
+    *ctrl = sstp_pkt_peek_ctrl(p);
     return n;
 }
 

@@ -26,10 +26,11 @@
 /* sstp_record_len returns how many of the len bytes at p, which start at
  * an SSTP packet boundary, make the next TLS record by the rules above:
  * whole packets only, at most max bytes unless the first packet alone is
- * longer. When p does not hold a whole packet (fewer than its length
- * bytes, or a header whose length is below the header's own 4 bytes) it
- * returns len: the bytes are not a packet stream the rules can cut, and go
- * as they are. 0 only when len is 0. */
+ * longer. A length field below the header's own 4 bytes counts as a packet
+ * of the header alone (a malformed length only moves where records end,
+ * never the bytes). When p does not start with a whole packet (fewer bytes
+ * than its length) it returns len: the bytes go as they are (proxy/framer.c
+ * holds such a tail back itself). 0 only when len is 0. */
 size_t sstp_record_len(const uint8_t *p, size_t len, size_t max);
 
 #endif

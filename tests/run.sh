@@ -5,6 +5,7 @@
 #   unit         tests/unit/test_*.c under ASan+UBSan (build/asan/tests/)
 #   rc-coverage  every SSTP_E_* return code is produced by some unit test
 #   fleet-shape  lb/ and */fleet.[ch] include no session or worker header
+#   sstp-wire    no SSTP (or PROXY v2) header field decoded by hand outside sstp/
 #   fuzz-corpus  each libFuzzer target replays its seed corpus
 #   integration  tests/integration/*.sh (loopback, real redis-server, ...)
 #   e2e          tests/e2e/run.sh (User-Mode Linux, real pppd and sstpc),
@@ -12,7 +13,7 @@
 # SUITES="unit e2e" tests/run.sh runs a subset.
 set -u
 cd "$(dirname "$0")/.."
-SUITES=${SUITES:-"unit rc-coverage fleet-shape fuzz-corpus integration e2e"}
+SUITES=${SUITES:-"unit rc-coverage fleet-shape sstp-wire fuzz-corpus integration e2e"}
 passed=0 failed=0 failures=()
 
 ok()   { passed=$((passed + 1)); echo "PASS $1"; }
@@ -117,6 +118,25 @@ suite_e2e() {
     for t in tests/e2e/topology_*.sh; do
         [ -x "$t" ] && count_cases "e2e-$(basename "$t" .sh)" "$t"
     done
+}
+
+# Wire formats live in sstp/ (issue 12): the daemons and tools read packet
+# lengths, the C bit and message types through sstp/ functions
+# (sstp_pkt_decode, sstp_pkt_peek_len/_ctrl, sstp_pkt_ctrl_type,
+# sstp_pp2_want), never with their own shifts and masks. Looked for: the
+# 12-bit length (x & 0x0F) << 8, the C bit tested as p[..1] & 1, sstp/'s
+# header masks used elsewhere, and a 16-bit big-endian field read as
+# p[i] << 8 | p[j]. Tests may build bytes by hand and are not looked at.
+suite_sstp-wire() {
+    local hits
+    hits=$(grep -nE '0x0[fF] *\) *<< *8|\[[^]]*\b1\] *& *(0x0*1|1|SSTP_PKT_C_BIT)\b|SSTP_LEN_MASK|SSTP_PKT_C_BIT|\] *<< *8 *\| *[][A-Za-z0-9_.>+ -]*\[' \
+        core/*.[ch] lb/*.[ch] proxy/*.[ch] backend/*.[ch] tools/*.c tools/*/*.[ch])
+    if [ -z "$hits" ]; then
+        ok "sstp-wire"
+    else
+        echo "SSTP wire fields decoded by hand outside sstp/ (use sstp/ functions):"
+        echo "$hits"; fail "sstp-wire"
+    fi
 }
 
 for s in $SUITES; do

@@ -6,7 +6,8 @@
                pppd options, plugin, certificates) exists in its image stage
                of docker/Dockerfile, in `make install`'s tree, or a volume
   conf         conf/sstp-backend.conf and conf/sstp-proxy.conf pass
-               --check-config (with the same environment overrides compose sets)
+               --check-config (with the same environment overrides compose sets);
+               the backend's old backend.admin is read with a warning
   systemd      the units name binaries and configs `make install` installs
   stop-timeout sstp-proxy's systemd TimeoutStopSec and compose stop_grace_period
                cover session.drain_timeout plus the master's kill slack (a
@@ -157,6 +158,16 @@ def check_configs(cfg, tmp):
     for daemon, conf in (("sstp-backend", "conf/sstp-backend.conf"), ("sstp-proxy", "conf/sstp-proxy.conf")):
         r = run([os.path.join(BUILD, daemon), "-c", conf, "--check-config"], env=dict(os.environ, **test_cert))
         check(f"check-config:{conf}", r.returncode == 0, (r.stdout + r.stderr).strip()[-300:])
+    # the backend's admin listener was backend.admin before it became
+    # admin.address (the proxy's name): the old variable still works, warned
+    be = [os.path.join(BUILD, "sstp-backend"), "-c", "conf/sstp-backend.conf", "--check-config"]
+    r = run(be, env=dict(os.environ, SSTP_BACKEND_BACKEND_ADMIN="127.0.0.1:9181"))
+    check("check-config:backend.admin-still-read-with-warning",
+          r.returncode == 0 and "ev=config_deprecated option=backend.admin use=admin.address" in r.stderr,
+          (r.stdout + r.stderr).strip()[-300:])
+    r = run(be, env=dict(os.environ, SSTP_BACKEND_ADMIN_ADDRESS="127.0.0.1:9181"))
+    check("check-config:admin.address-no-warning",
+          r.returncode == 0 and "config_deprecated" not in r.stderr, (r.stdout + r.stderr).strip()[-300:])
     if not cfg:
         return
     # each service's environment on top of the image's config, with the

@@ -384,6 +384,37 @@ static void test_env(void **state)
     expect_fail(f, BASE "[limits]\nmax_sessions = 0\n", 9, "limits.max_sessions");
 }
 
+/* admin.address, the proxy's name; backend.admin, its old name here, is
+ * still read (file or environment) and flagged for main()'s warning */
+static void test_admin_address(void **state)
+{
+    struct fixture *f = *state;
+    expect_ok(f, BASE);
+    assert_null(f->cfg.admin);                         /* off by default */
+    assert_false(f->cfg.admin_old_name_used);
+    expect_ok(f, BASE "[admin]\naddress = 127.0.0.1:9181\n");
+    assert_string_equal(f->cfg.admin, "127.0.0.1:9181");
+    assert_false(f->cfg.admin_old_name_used);
+    expect_ok(f, BASE "[backend]\nadmin = 127.0.0.1:9182\n");
+    assert_string_equal(f->cfg.admin, "127.0.0.1:9182");
+    assert_true(f->cfg.admin_old_name_used);
+    /* both: the new name wins, the old one is still reported */
+    expect_ok(f, BASE "[backend]\nadmin = 127.0.0.1:9182\n[admin]\naddress = 127.0.0.1:9181\n");
+    assert_string_equal(f->cfg.admin, "127.0.0.1:9181");
+    assert_string_equal(f->cfg.admin_old_name, "127.0.0.1:9182");
+    assert_true(f->cfg.admin_old_name_used);
+    /* the old name is checked like the new one */
+    expect_fail(f, BASE "[backend]\nadmin = nowhere\n", 9, "backend.admin");
+    /* the environment: the old variable still works, the new one wins */
+    setenv("SSTP_BACKEND_BACKEND_ADMIN", "127.0.0.1:9183", 1);
+    expect_ok(f, BASE);
+    assert_string_equal(f->cfg.admin, "127.0.0.1:9183");
+    assert_true(f->cfg.admin_old_name_used);
+    setenv("SSTP_BACKEND_ADMIN_ADDRESS", "127.0.0.1:9184", 1);
+    expect_ok(f, BASE);
+    assert_string_equal(f->cfg.admin, "127.0.0.1:9184");
+}
+
 /* ---- refused across options (no single line to name) ---- */
 
 static void test_fleet_cross_checks(void **state)
@@ -445,6 +476,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fleet_cross_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cross_checks, setup, teardown),
     };

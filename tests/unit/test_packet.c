@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sstp/ctrl.h"
 #include "sstp/packet.h"
 #include "tests/unit/helpers.h"
 
@@ -335,6 +336,48 @@ static void check_proto(const uint8_t *f, size_t n, enum sstp_rc want_rc, uint16
     free(q);
 }
 
+/* peek: the length field and C bit as they are, reserved bits masked,
+ * nothing judged (version, short length) */
+static void test_peek(void **state)
+{
+    (void)state;
+    static const uint8_t data[] = { 0x10, 0x00, 0x05, 0xDC };
+    static const uint8_t ctrl[] = { 0x10, 0x01, 0x00, 0x08 };
+    static const uint8_t reserved[] = { 0x10, 0xFE, 0xFF, 0xFF };
+    static const uint8_t odd[] = { 0x99, 0xFF, 0x00, 0x02 };
+    assert_int_equal(sstp_pkt_peek_len(data), 1500);
+    assert_false(sstp_pkt_peek_ctrl(data));
+    assert_int_equal(sstp_pkt_peek_len(ctrl), 8);
+    assert_true(sstp_pkt_peek_ctrl(ctrl));
+    assert_int_equal(sstp_pkt_peek_len(reserved), 4095);
+    assert_false(sstp_pkt_peek_ctrl(reserved));
+    assert_int_equal(sstp_pkt_peek_len(odd), 2);
+    assert_true(sstp_pkt_peek_ctrl(odd));
+    /* the message type of a control packet, 0 for data or too short */
+    static const uint8_t echo[] = { 0x10, 0x01, 0x00, 0x08, 0x00, 0x08, 0x00, 0x00 };
+    static const uint8_t frame[] = { 0x10, 0x00, 0x00, 0x06, 0xC0, 0x21 };
+    struct sstp_pkt decoded;
+    size_t used;
+    assert_int_equal(sstp_pkt_decode(&decoded, &used, echo, sizeof echo), SSTP_OK);
+    assert_int_equal(sstp_pkt_ctrl_type(&decoded), SSTP_MSG_ECHO_REQUEST);
+    assert_int_equal(sstp_pkt_decode(&decoded, &used, frame, sizeof frame), SSTP_OK);
+    assert_int_equal(sstp_pkt_ctrl_type(&decoded), 0);
+    decoded.is_ctrl = true;
+    decoded.payload.len = 1;
+    assert_int_equal(sstp_pkt_ctrl_type(&decoded), 0);
+    /* agrees with the decoder on every length and both C bits */
+    uint8_t b[SSTP_PKT_MAX_LEN];
+    memset(b, 0, sizeof b);
+    for (unsigned n = SSTP_CTRL_HDR_LEN; n <= SSTP_PKT_MAX_LEN; n++) {
+        for (int c = 0; c < 2; c++) {
+            b[0] = SSTP_VERSION, b[1] = (uint8_t)c, b[2] = (uint8_t)(n >> 8), b[3] = (uint8_t)n;
+            assert_int_equal(sstp_pkt_decode(&decoded, &used, b, n), SSTP_OK);
+            assert_int_equal(sstp_pkt_peek_len(b), decoded.len);
+            assert_int_equal(sstp_pkt_peek_ctrl(b), decoded.is_ctrl);
+        }
+    }
+}
+
 static void test_ppp_classify(void **state)
 {
     (void)state;
@@ -372,6 +415,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_data),
+        cmocka_unit_test(test_peek),
         cmocka_unit_test(test_decode_ctrl_and_trailing_stream),
         cmocka_unit_test(test_decode_empty_data_packet),
         cmocka_unit_test(test_decode_max_len),

@@ -1154,10 +1154,36 @@ static void test_udp_unix_build(void **state)
     assert_memory_equal(out + 16, want, 12);
 }
 
+/* how much a v2 header needs: the signature, the fixed part, then the
+ * length it announces (up to 16 + 65535, judged by the parser, not here) */
+static void test_v2_want(void **state)
+{
+    (void)state;
+    uint8_t h[PP_V2_HDR_LEN] = SSTP_PP2_SIG;
+    h[12] = 0x21, h[13] = 0x11, h[14] = 0x00, h[15] = 12;
+    assert_int_equal(sstp_pp2_want(h, 0), PP_V2_SIG_LEN);
+    assert_int_equal(sstp_pp2_want(h, PP_V2_SIG_LEN - 1), PP_V2_SIG_LEN);
+    assert_int_equal(sstp_pp2_want(h, PP_V2_SIG_LEN), PP_V2_HDR_LEN);
+    assert_int_equal(sstp_pp2_want(h, PP_V2_HDR_LEN - 1), PP_V2_HDR_LEN);
+    assert_int_equal(sstp_pp2_want(h, PP_V2_HDR_LEN), PP_V2_HDR_LEN + 12);
+    h[14] = 0xFF, h[15] = 0xFF;
+    assert_int_equal(sstp_pp2_want(h, PP_V2_HDR_LEN), PP_V2_HDR_LEN + 65535);
+    /* a whole header from the builder: want is exactly its length */
+    uint8_t buf[SSTP_PP_MAX_HDR_LEN];
+    struct sstp_wbuf w;
+    struct sstp_pp_hdr hdr;
+    memset(&hdr, 0, sizeof hdr);
+    hdr.command = SSTP_PP_CMD_LOCAL;
+    sstp_wbuf_init(&w, buf, sizeof buf);
+    assert_int_equal(sstp_pp2_build(&w, &hdr), SSTP_OK);
+    assert_int_equal(sstp_pp2_want(buf, w.len), w.len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c),
+        cmocka_unit_test(test_v2_want),
         cmocka_unit_test(test_v1_doc_example),
         cmocka_unit_test(test_v1_tcp6),
         cmocka_unit_test(test_v1_unknown),

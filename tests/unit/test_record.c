@@ -65,9 +65,13 @@ static void test_rules(void **state)
     /* not a whole packet: the bytes go as they are */
     assert_int_equal(sstp_record_len(b, 3, 16384), 3);
     assert_int_equal(sstp_record_len(b, 100, 16384), 100);        /* 4095-byte header, 100 bytes */
+    /* a length below the header's own: a packet of the header alone */
     put_pkt(b, 4, 0);
-    b[3] = 2;                                                      /* length 2 < header */
-    assert_int_equal(sstp_record_len(b, 50, 16384), 50);
+    b[3] = 2;
+    put_pkt(b + 4, 4, 0);
+    b[7] = 0;
+    assert_int_equal(sstp_record_len(b, 9, 16384), 8);
+    assert_int_equal(sstp_record_len(b, 8, 16384), 4);             /* nothing behind: alone */
     assert_int_equal(sstp_record_len(b, 0, 16384), 0);
 }
 

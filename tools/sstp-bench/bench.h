@@ -50,6 +50,7 @@ struct opts {
     int tls_ver;             /* 0: negotiate; TLS1_2_VERSION or TLS1_3_VERSION: pinned */
     unsigned sessions, concurrency, procs, payload;
     double duration, warmup, timeout;
+    double rate;             /* echo: requests per second over all sessions; 0: back to back */
     uint8_t hash_bits;       /* serve: Hash Protocol Bitmask advertised in the ACK */
 };
 
@@ -81,6 +82,7 @@ struct cl_result {
     uint64_t up, failed;      /* sessions set up / failed to set up */
     uint64_t still_up;        /* idle: up at the end of the hold */
     uint64_t tx_bytes, rx_bytes, rx_pkts;
+    uint64_t pace_skips;      /* echo --rate: turns skipped, the session still waiting */
     uint64_t err[CL_E_COUNT]; /* over the whole run */
     double window_s;
     char tls_version[16];

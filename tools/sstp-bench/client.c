@@ -75,6 +75,8 @@ struct cl_worker {
     bool measuring;
     ev_tstamp t_window;
     ev_timer stage_timer;
+    ev_timer pace_timer;     /* echo --rate: one request per tick */
+    size_t pace_next;        /* the session whose turn it is */
     uint8_t *blk;            /* bulk: whole data packets back to back */
     size_t blk_len, pkt_len;
     bool have_front_cert;    /* plain: hashes of --cert */
@@ -141,6 +143,12 @@ static void check_all_set(struct cl_worker *wk)
         stage_set(wk, ST_HOLD, wk->o->duration);
     } else {
         stage_set(wk, ST_WARMUP, wk->o->warmup);
+        if (wk->o->rate > 0 && wk->n_conns > 0) {
+            /* this process's share of the rate, as of its share of the sessions */
+            double share = wk->o->rate * (double)wk->n_conns / wk->o->sessions;
+            ev_timer_set(&wk->pace_timer, 1.0 / share, 1.0 / share);
+            ev_timer_start(wk->loop, &wk->pace_timer);
+        }
     }
 }
 
@@ -152,6 +160,7 @@ static void stage_cb(struct ev_loop *loop, ev_timer *t, int revents)
     case ST_WARMUP:
         /* the window starts clean: only errors count over the whole run */
         wk->res.done = wk->res.tx_bytes = wk->res.rx_bytes = wk->res.rx_pkts = 0;
+        wk->res.pace_skips = 0;
         memset(&wk->res.lat, 0, sizeof wk->res.lat);
         wk->measuring = true;
         wk->t_window = ev_time();
@@ -342,6 +351,28 @@ static int cl_queue_echo(struct cl_conn *c)
     return 0;
 }
 
+/* echo --rate: the next session in turn sends one request, unless it still
+ * waits for its last answer (its turn is skipped, counted). */
+static void pace_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct cl_worker *wk = t->data;
+    struct cl_conn *c = &wk->conns[wk->pace_next];
+    wk->pace_next = (wk->pace_next + 1) % wk->n_conns;
+    if (c->phase != CP_UP || wk->stage == ST_DONE)
+        return;
+    if (c->echo_wait) {
+        if (wk->measuring)
+            wk->res.pace_skips++;
+        return;
+    }
+    if (cl_queue_echo(c) == -1) {
+        cl_fail(c, CL_E_RESOURCE);
+        return;
+    }
+    cl_io_cb(loop, &c->w, EV_WRITE); /* write it now, not at the next wake-up */
+}
+
 /* CALL_CONNECT_ACK arrived. Returns 0, or -1 when the connection is gone
  * (closed, or restarted in handshake mode): the caller must not touch it. */
 static int cl_got_ack(struct cl_conn *c, const struct sstp_ctrl *m)
@@ -384,7 +415,7 @@ static int cl_got_ack(struct cl_conn *c, const struct sstp_ctrl *m)
     }
     sstp_put_bytes(&w, msg, sizeof msg);
     c->out.tail += w.len;
-    if (w.err || (o->mode == M_ECHO && cl_queue_echo(c) == -1)) {
+    if (w.err || (o->mode == M_ECHO && !o->rate && cl_queue_echo(c) == -1)) {
         cl_fail(c, CL_E_RESOURCE);
         return -1;
     }
@@ -414,7 +445,8 @@ static int cl_ctrl(struct cl_conn *c, const struct sstp_pkt *pkt)
                 hist_add(&wk->res.lat, mono_us() - c->t0_us);
                 wk->res.done++;
             }
-            if (wk->stage != ST_DONE && cl_queue_echo(c) == -1) {
+            c->echo_wait = false;
+            if (!wk->o->rate && wk->stage != ST_DONE && cl_queue_echo(c) == -1) {
                 cl_fail(c, CL_E_RESOURCE);
                 return -1;
             }
@@ -746,6 +778,8 @@ static int cl_worker_run(const struct opts *o, SSL_CTX *ctx, unsigned idx, int n
     }
     ev_init(&wk->stage_timer, stage_cb);
     wk->stage_timer.data = wk;
+    ev_init(&wk->pace_timer, pace_cb);
+    wk->pace_timer.data = wk;
     if (o->mode == M_HANDSHAKE) {
         for (size_t i = 0; i < wk->n_conns; i++)
             cl_start(&wk->conns[i]);
@@ -762,6 +796,7 @@ out:
         for (size_t i = 0; i < wk->n_conns; i++)
             cl_close(&wk->conns[i]);
     ev_timer_stop(wk->loop, &wk->stage_timer);
+    ev_timer_stop(wk->loop, &wk->pace_timer);
     again_stop(wk->loop, &wk->again);
     *res = wk->res;
     free(wk->conns);
@@ -823,11 +858,11 @@ static void cl_print(const struct opts *o, const struct cl_result *r, double rat
                o->sessions, (unsigned long long)errors, window);
         break;
     case M_ECHO:
-        printf("sessions=%u up=%llu window_s=%.2f echoes=%llu echo_per_s=%.0f echo_p50_us=%llu "
-               "echo_p90_us=%llu echo_p99_us=%llu errors=%llu%s\n",
+        printf("sessions=%u up=%llu window_s=%.2f echoes=%llu echo_per_s=%.0f rate=%.0f "
+               "pace_skips=%llu echo_p50_us=%llu echo_p90_us=%llu echo_p99_us=%llu errors=%llu%s\n",
                o->sessions, (unsigned long long)r->up, window, (unsigned long long)r->done,
-               rate_done, (unsigned long long)p50, (unsigned long long)p90,
-               (unsigned long long)p99, (unsigned long long)errors, errs);
+               rate_done, o->rate, (unsigned long long)r->pace_skips, (unsigned long long)p50,
+               (unsigned long long)p90, (unsigned long long)p99, (unsigned long long)errors, errs);
         printf("# echo: RTT p50 %llu us, p90 %llu us, p99 %llu us over %llu round trips "
                "(%llu of %u sessions), %llu errors\n",
                (unsigned long long)p50, (unsigned long long)p90, (unsigned long long)p99,
@@ -859,6 +894,7 @@ static void cl_accumulate(struct cl_result *sum, const struct cl_result *r, doub
     sum->tx_bytes += r->tx_bytes;
     sum->rx_bytes += r->rx_bytes;
     sum->rx_pkts += r->rx_pkts;
+    sum->pace_skips += r->pace_skips;
     for (int e = 0; e < CL_E_COUNT; e++)
         sum->err[e] += r->err[e];
     if (!sum->tls_version[0]) {

@@ -24,6 +24,7 @@ void usage(FILE *out)
         "  bulk       N sessions send data packets as fast as back-pressure allows and\n"
         "             read what the target echoes; Gbit/s each direction (SSTP bytes)\n"
         "  echo       N sessions ping-pong ECHO_REQUEST/ECHO_RESPONSE; RTT p50/p90/p99 in us\n"
+        "             (back to back, or paced with --rate)\n"
         "  idle       open N sessions, print 'ready ...' when all are set up, hold them\n"
         "             for the duration; prints how many stayed up (for RSS per session)\n"
         "\n"
@@ -37,6 +38,9 @@ void usage(FILE *out)
         "  -w, --warmup S         time before the window opens (default %.0f; idle 0)\n"
         "  -s, --size N           bulk: PPP frame bytes per data packet, %d..%d (default %d)\n"
         "  -j, --procs N          spread the sessions over N processes (default 1)\n"
+        "      --rate R           echo: R requests per second over all sessions, spread\n"
+        "                         evenly (a session still waiting skips its turn); the\n"
+        "                         traffic users send, where wake-ups cost (default: none)\n"
         "      --timeout S        per connection, connect to ACK (default %.0f)\n"
         "      --sni NAME         TLS server name (also checked against the certificate)\n"
         "      --host NAME        HTTP Host (default: the SNI, else the target IP)\n"
@@ -92,7 +96,7 @@ static int parse_secs(const char *s, double *out)
 }
 
 enum { O_SNI = 256, O_HOST, O_TLS, O_CA, O_INSECURE, O_PLAIN, O_PROXY_V2, O_CERT, O_KEY,
-       O_SERVE, O_PROXY_IN, O_HASH_BITS, O_TIMEOUT, O_IDLE_STATE };
+       O_SERVE, O_PROXY_IN, O_HASH_BITS, O_TIMEOUT, O_IDLE_STATE, O_RATE };
 
 int opts_parse(struct opts *o, int argc, char **argv)
 {
@@ -119,6 +123,7 @@ int opts_parse(struct opts *o, int argc, char **argv)
         { "proxy-in", no_argument, NULL, O_PROXY_IN },
         { "hash-bits", required_argument, NULL, O_HASH_BITS },
         { "idle-state", required_argument, NULL, O_IDLE_STATE },
+        { "rate", required_argument, NULL, O_RATE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -179,6 +184,10 @@ int opts_parse(struct opts *o, int argc, char **argv)
             else if (strcmp(optarg, "connected") != 0)
                 bad = "--idle-state";
             break;
+        case O_RATE:
+            if (parse_secs(optarg, &o->rate) || o->rate < 1.0)
+                bad = "--rate";
+            break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -207,6 +216,8 @@ int opts_parse(struct opts *o, int argc, char **argv)
             why = "TLS needs --ca FILE or --insecure";
         else if (o->proxy_v2 && !o->plain)
             why = "--proxy-v2 needs --plain";
+        else if (o->rate > 0 && o->mode != M_ECHO)
+            why = "--rate is for --mode echo";
         if (!o->sessions)
             o->sessions = o->mode == M_ECHO ? 1 : o->mode == M_BULK ? 10 : 100;
         if (!o->concurrency)

@@ -156,7 +156,8 @@ def t_backend_metrics_warn(env):
     soon_crt, soon_key = leaf(env, "soon", 5)
     admin = H.free_port()
     sections = {
-        "backend": {"id": "be-expiry", "admin": "127.0.0.1:%d" % admin, "log_level": "info"},
+        "backend": {"id": "be-expiry", "log_level": "info"},
+        "admin": {"address": "127.0.0.1:%d" % admin},
         "listen": {"tls": "127.0.0.1:%d" % H.free_port()},
         "tls": {"cert": soon_crt, "key": soon_key},
     }

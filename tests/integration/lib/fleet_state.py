@@ -174,7 +174,7 @@ def t_interim(env, fl):
     be = fl.real("be-i")                  # stats_interval 1 s
     admin = pu.free_port()
     be.b.stop()
-    be.cfg["backend"]["admin"] = "127.0.0.1:%d" % admin
+    be.cfg.setdefault("admin", {})["address"] = "127.0.0.1:%d" % admin
     be.start()                            # (its log still holds the first life's "ready")
 
     def healthy():

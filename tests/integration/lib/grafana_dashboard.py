@@ -86,7 +86,8 @@ def t_queries_exist(env):
     proxy_text = p.admin_get(env.admin, "/metrics")[1]
     admin = H.free_port()
     b = H.Backend(env.work, env.certs, {
-        "backend": {"id": "be-grafana", "admin": "127.0.0.1:%d" % admin},
+        "backend": {"id": "be-grafana"},
+        "admin": {"address": "127.0.0.1:%d" % admin},
         "listen": {"tls": "127.0.0.1:%d" % H.free_port()},
         "tls": {"cert": env.cert("server.crt"), "key": env.cert("server.key")},
     })

@@ -48,7 +48,7 @@ class AdminBackend(pf.RealBackend):
     def start(self):
         if not hasattr(self, "admin"):
             self.admin = pu.free_port()
-        self.cfg["backend"]["admin"] = "127.0.0.1:%d" % self.admin
+        self.cfg.setdefault("admin", {})["address"] = "127.0.0.1:%d" % self.admin
         self.cfg.setdefault("redis", {})["reply_timeout"] = "%gs" % REPLY_TIMEOUT
         self.cfg["redis"]["ready_needs_redis"] = "yes"  # the default is no: readiness checked here
         super().start()
