@@ -2,6 +2,7 @@
  * (bind, cert, server) and the checks across options. */
 #include "proxy/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "lb/redis.h"
 #include "lb/registry.h"
 #include "lb/redis_config.h"
+#include "proxy/sni.h"
 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
@@ -94,6 +96,69 @@ static int parse_bind(void *field, const char *val, char *err, size_t err_len)
     l->items = g;
     l->items[l->n++] = b;
     return 0;
+}
+
+/* passthrough = NAME ADDRESS [proxy_header=v2|none] */
+static int parse_passthrough(void *field, const char *val, char *err, size_t err_len)
+{
+    struct px_pass_list *l = field;
+    struct px_pass e = { 0 };
+    char name[TOKEN_MAX], tok[TOKEN_MAX];
+    const char *p = val;
+    if (cfg_next_token(&p, name, sizeof name) <= 0 || strlen(name) > PX_SNI_MAX || name[0] == '\0') {
+        snprintf(err, err_len, "'%s': expected NAME ADDRESS [proxy_header=v2|none]", val);
+        return -1;
+    }
+    for (char *q = name; *q; q++) {
+        bool wild_ok = q == name && q[0] == '*' && q[1] == '.';
+        if (!wild_ok && !isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
+            snprintf(err, err_len, "'%s' is not a host name (or *.domain)", name);
+            return -1;
+        }
+        *q = (char)tolower((unsigned char)*q);
+    }
+    if (cfg_next_token(&p, tok, sizeof tok) <= 0 || net_addr_parse(&e.addr, tok) == -1 ||
+        tok[0] == '*') {
+        snprintf(err, err_len, "passthrough %s: '%s' is not ip:port or [ipv6]:port", name, val);
+        return -1;
+    }
+    int n;
+    while ((n = cfg_next_token(&p, tok, sizeof tok)) != 0) {
+        if (n > 0 && strcmp(tok, "proxy_header=v2") == 0)
+            e.pp2 = true;
+        else if (n > 0 && strcmp(tok, "proxy_header=none") == 0)
+            e.pp2 = false;
+        else {
+            snprintf(err, err_len, "unknown passthrough option '%s' (proxy_header=v2|none)",
+                     n > 0 ? tok : "?");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].name, name) == 0) {
+            snprintf(err, err_len, "passthrough %s: the name is given twice", name);
+            return -1;
+        }
+    struct px_pass *g = realloc(l->items, (l->n + 1) * sizeof *g);
+    if (!g || !(e.name = strdup(name))) {
+        if (g)
+            l->items = g;
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    l->items = g;
+    l->items[l->n++] = e;
+    return 0;
+}
+
+static void release_passthrough(void *field)
+{
+    struct px_pass_list *l = field;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i].name);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
 }
 
 static void release_binds(void *field)
@@ -261,6 +326,15 @@ const struct cfg_opt px_config_table[] = {
     OPT_ENUM("listen", "http_errors", http_errors, http_errors, "status",
              "a rejected request: status = answer 400/404/405/411/505 and close; "
              "silent = close without an answer"),
+    OPT_CUSTOM("listen", "passthrough", passthrough, NULL, parse_passthrough, release_passthrough,
+               "NAME ADDRESS [proxy_header=v2|none] (repeatable): a TLS client whose ClientHello "
+               "names NAME (SNI; *.example.com matches one label in front) is not terminated "
+               "here: its bytes go to ADDRESS as they came (e.g. an RRAS server or another HTTPS "
+               "service keeping its own certificate), after a PROXY v2 header with the client's "
+               "address if proxy_header=v2. A ClientHello without SNI or with any other name is "
+               "terminated here as usual; a malformed one is closed (rejects_total{rc=E_HELLO_*}). "
+               "Bounded like a session: handshake_timeout until the target connected, then idle_timeout, "
+               "per_source limits and max_conns"),
 
     OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "0",
         "new connections a second from one source (an address prefix, see source_prefix4/6), "

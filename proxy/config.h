@@ -41,6 +41,19 @@ struct px_cert_list {
     size_t n;
 };
 
+/* One `passthrough` line: a TLS server name whose connections are not
+ * terminated here but forwarded as they came (proxy/passthrough.c). */
+struct px_pass {
+    char *name;               /* lower case; "*.example.com" matches one label in front */
+    struct net_addr addr;
+    bool pp2;                 /* a PROXY v2 header goes first */
+};
+
+struct px_pass_list {
+    struct px_pass *items;
+    size_t n;
+};
+
 enum px_untrusted { PX_UNTRUSTED_REJECT = 0, PX_UNTRUSTED_DIRECT = 1 };
 enum px_verify { PX_VERIFY_NONE = 0, PX_VERIFY_OPTIONAL = 1, PX_VERIFY_REQUIRED = 2 };
 enum px_http_errors { PX_HTTP_ERRORS_STATUS = 0, PX_HTTP_ERRORS_SILENT = 1 };
@@ -60,6 +73,7 @@ struct px_config {
     double request_timeout;   /* TLS done -> HTTP head complete */
     long max_head;
     int http_errors;          /* enum px_http_errors */
+    struct px_pass_list passthrough; /* SNI names forwarded without TLS termination */
 
     long per_source_rate, per_source_burst; /* new connections/s per source prefix; 0 = off */
     long per_source_conns;    /* connections at once per source prefix; 0 = off */

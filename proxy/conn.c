@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "proxy/fleet.h"
+#include "proxy/passthrough.h"
 #include "proxy/pphdr.h"
 #include "proxy/relay.h"
 #include "proxy/stats.h"
@@ -33,10 +34,11 @@
 
 static const char *const state_names[] = {
     "PROXY_HDR", "TLS", "HTTP_HEAD", "AFFINITY", "BACKEND_CONNECT", "RELAY", "CLOSING", "CLOSED",
+    "PEEK", "PASS",
 };
 /* second letter of `term`: the phase the decision was taken in (choosing
  * the backend, affinity included, is the backend connect phase) */
-static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'C', 'D', 'D', 'D' };
+static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'C', 'D', 'D', 'D', 'T', 'D' };
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -114,6 +116,11 @@ static bool refusal_log_ok(struct px_conn *c)
     return c->log_gate == PXG_LOG;
 }
 
+bool px_conn_log_ok(struct px_conn *c)
+{
+    return refusal_log_ok(c);
+}
+
 /* The connection leaves the worker's handshakes in flight (relayed or closed). */
 static void handshake_done(struct px_conn *c)
 {
@@ -121,6 +128,11 @@ static void handshake_done(struct px_conn *c)
         return;
     c->in_handshake = false;
     c->w->n_handshakes--;
+}
+
+void px_conn_handshake_done(struct px_conn *c)
+{
+    handshake_done(c);
 }
 
 /* ---- closing --------------------------------------------------------------- */
@@ -249,6 +261,12 @@ static void update(struct px_conn *c)
         px_conn_watch(c, &c->cw, c->cli.fd,
                       want_or((uint8_t)c->cli.want, buf_len(&c->b2c) > 0 ? EV_WRITE : EV_READ));
         break;
+    case PXC_PEEK:
+        px_conn_watch(c, &c->cw, c->cli.fd, hs->hello_partial ? 0 : EV_READ);
+        break;
+    case PXC_PASS:
+        px_pass_watch(c);
+        break;
     case PXC_CLOSED:
         break;
     }
@@ -363,7 +381,7 @@ static int admit(struct px_conn *c)
 
 /* ---- PXC_PROXY_HDR ----------------------------------------------------------- */
 
-static int start_tls(struct px_conn *c)
+int px_conn_start_tls(struct px_conn *c)
 {
     SSL *ssl = px_tls_server_ssl(c->tls, c->cli.fd, &c->hs->tls);
     if (!ssl) {
@@ -373,6 +391,15 @@ static int start_tls(struct px_conn *c)
     c->cli.ssl = ssl;
     c->cli.want = 0;
     px_conn_set_state(c, PXC_TLS);
+    return 0;
+}
+
+/* With SNI passthrough configured the ClientHello is peeked first. */
+static int begin_tls(struct px_conn *c)
+{
+    if (c->w->cfg->passthrough.n == 0)
+        return px_conn_start_tls(c);
+    px_conn_set_state(c, PXC_PEEK);
     return 0;
 }
 
@@ -427,7 +454,7 @@ static void do_proxy_hdr(struct px_conn *c)
     buf_drop(&w->pool, &c->c2b);
     if (admit(c) == -1)
         return;
-    start_tls(c); /* the handshake timer, armed at accept, covers both */
+    begin_tls(c); /* the handshake timer, armed at accept, covers both */
 }
 
 /* ---- PXC_TLS ------------------------------------------------------------------ */
@@ -1129,6 +1156,12 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
     case PXC_PROXY_HDR:
         do_proxy_hdr(c);
         break;
+    case PXC_PEEK:
+        px_pass_peek(c);
+        break;
+    case PXC_PASS:
+        px_pass_run(c, revents, 0);
+        return; /* it sets the watchers */
     case PXC_TLS:
         do_tls(c);
         break;
@@ -1157,7 +1190,10 @@ static void backend_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct px_conn *c = w->data;
     if (c->state == PXC_BACKEND_CONNECT)
         do_backend_connect(c);
-    else if (c->state == PXC_RELAY) {
+    else if (c->state == PXC_PASS) {
+        px_pass_run(c, 0, revents);
+        return;
+    } else if (c->state == PXC_RELAY) {
         px_relay_run(c, 0, revents);
         return;
     }
@@ -1211,6 +1247,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     case PXC_CLOSING:
         px_conn_close(c, 'C', SSTP_OK);
+        return;
+    case PXC_PEEK:
+        px_pass_peek_timer(c);
+        update(c);
+        return;
+    case PXC_PASS:
+        px_pass_timer(c);
         return;
     case PXC_CLOSED:
         return;
@@ -1266,7 +1309,7 @@ int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, soc
     log_debug("accept", "sid=%s peer=%s proxy_hdr=%d", c->sid, c->client, (int)proxy_hdr);
 
     c->state = PXC_PROXY_HDR;
-    if (!proxy_hdr && (admit(c) == -1 || start_tls(c) == -1))
+    if (!proxy_hdr && (admit(c) == -1 || begin_tls(c) == -1))
         return 0; /* closed and counted */
     ev_timer_start(w->loop, &c->timer);
     update(c);
