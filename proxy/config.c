@@ -98,6 +98,21 @@ static int parse_bind(void *field, const char *val, char *err, size_t err_len)
     return 0;
 }
 
+/* A host name or *.domain of passthrough and route lines, lower-cased in
+ * place. Returns 0, or -1 with err set. */
+static int host_pattern(char *name, char *err, size_t err_len)
+{
+    for (char *q = name; *q; q++) {
+        bool wild_ok = q == name && q[0] == '*' && q[1] == '.';
+        if (!wild_ok && !isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
+            snprintf(err, err_len, "'%s' is not a host name (or *.domain)", name);
+            return -1;
+        }
+        *q = (char)tolower((unsigned char)*q);
+    }
+    return 0;
+}
+
 /* passthrough = NAME ADDRESS [proxy_header=v2|none] */
 static int parse_passthrough(void *field, const char *val, char *err, size_t err_len)
 {
@@ -109,14 +124,8 @@ static int parse_passthrough(void *field, const char *val, char *err, size_t err
         snprintf(err, err_len, "'%s': expected NAME ADDRESS [proxy_header=v2|none]", val);
         return -1;
     }
-    for (char *q = name; *q; q++) {
-        bool wild_ok = q == name && q[0] == '*' && q[1] == '.';
-        if (!wild_ok && !isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
-            snprintf(err, err_len, "'%s' is not a host name (or *.domain)", name);
-            return -1;
-        }
-        *q = (char)tolower((unsigned char)*q);
-    }
+    if (host_pattern(name, err, err_len) == -1)
+        return -1;
     if (cfg_next_token(&p, tok, sizeof tok) <= 0 || net_addr_parse(&e.addr, tok) == -1 ||
         tok[0] == '*') {
         snprintf(err, err_len, "passthrough %s: '%s' is not ip:port or [ipv6]:port", name, val);
@@ -156,6 +165,59 @@ static void release_passthrough(void *field)
     struct px_pass_list *l = field;
     for (size_t i = 0; i < l->n; i++)
         free(l->items[i].name);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* route = NAME GROUP */
+static int parse_route(void *field, const char *val, char *err, size_t err_len)
+{
+    struct px_route_list *l = field;
+    struct px_route r = { 0 };
+    char name[TOKEN_MAX], group[TOKEN_MAX], extra[TOKEN_MAX];
+    const char *p = val;
+    if (cfg_next_token(&p, name, sizeof name) <= 0 || strlen(name) > PX_SNI_MAX ||
+        cfg_next_token(&p, group, sizeof group) <= 0 || cfg_next_token(&p, extra, sizeof extra) != 0) {
+        snprintf(err, err_len, "'%s': expected NAME GROUP", val);
+        return -1;
+    }
+    if (host_pattern(name, err, err_len) == -1)
+        return -1;
+    for (const char *q = group; *q; q++)
+        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
+            snprintf(err, err_len, "route %s: group '%s' has a byte outside letters, digits, "
+                     "'-', '_' and '.'", name, group);
+            return -1;
+        }
+    if (strlen(group) >= LB_GROUP_MAX) {
+        snprintf(err, err_len, "route %s: group longer than %d bytes", name, LB_GROUP_MAX - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].name, name) == 0) {
+            snprintf(err, err_len, "route %s: the name is given twice", name);
+            return -1;
+        }
+    struct px_route *g = realloc(l->items, (l->n + 1) * sizeof *g);
+    if (g)
+        l->items = g;
+    if (!g || !(r.name = strdup(name)) || !(r.group = strdup(group))) {
+        free(r.name);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    l->items[l->n++] = r;
+    return 0;
+}
+
+static void release_routes(void *field)
+{
+    struct px_route_list *l = field;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].name);
+        free(l->items[i].group);
+    }
     free(l->items);
     l->items = NULL;
     l->n = 0;
@@ -460,6 +522,15 @@ const struct cfg_opt px_config_table[] = {
         "percent: when fewer of the backends that could take a session are up, their down "
         "marks are ignored and sessions spread over all of them (Envoy's panic mode) instead "
         "of 503; 0 = never"),
+    OPT_CUSTOM("backends", "route", routes, NULL, parse_route, release_routes,
+               "NAME GROUP (repeatable): requests for the server name NAME go to the backends "
+               "of group= GROUP (*.example.com matches one label in front; an exact name wins). "
+               "Which name counts: ?tenantid= first (a request with a non-empty tenantid goes "
+               "to that group, routes never override it), else the TLS SNI if the client sent "
+               "one (the name whose certificate it verified), else the Host header (clients "
+               "without SNI: sstpc, MikroTik before 7.15); no match = the default group. A "
+               "group no backend serves answers 503 (no_backend_for_tenant). Routing is not "
+               "access control: any client may name any group with ?tenantid="),
     OPT("backends", "tenant_strict", CFG_BOOL, tenant_strict, 0, 0, "no",
         "a request with ?tenantid= when no backend has a group: no = it goes to the default "
         "pool (clients that always send one work); yes = 503 (no_backend_for_tenant). With "

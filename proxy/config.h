@@ -13,6 +13,7 @@
 #include "core/net.h"
 #include "lb/lb.h"
 #include "lb/redis_config.h"
+#include "proxy/route.h"
 
 /* One `bind` line: where clients (or a cloud load balancer) connect. */
 struct px_bind {
@@ -101,6 +102,7 @@ struct px_config {
     double down_time;
     long panic_threshold;     /* percent, 0 = never (lb_panic) */
     bool tenant_strict;       /* a tenantid no group serves gets 503 even without groups */
+    struct px_route_list routes; /* server names to backend groups (route.h) */
     char *backend_ca, *backend_cert, *backend_key;
 
     double idle_timeout, fin_timeout, drain_timeout;

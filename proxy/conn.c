@@ -836,6 +836,23 @@ static bool any_group(const struct lb *lb)
     return false;
 }
 
+/* The backend group: tenantid > SNI > Host (route.h). */
+static void route(struct px_conn *c, const char *tenant)
+{
+    struct px_hs *hs = c->hs;
+    const struct px_config *cfg = c->w->cfg;
+    enum px_route_by by;
+    const char *group = px_route_group(&cfg->routes, tenant, hs->tls.sni,
+                                       hs->http.f.has_host ? hs->http.f.host : NULL, &by);
+    if (by == PX_ROUTE_TENANTID)
+        /* without any tenant group a tenantid selects nothing: the default
+         * pool takes it, unless tenant_strict keeps such requests out (503) */
+        hs->req.tenant = cfg->tenant_strict || any_group(c->w->lb) ? group : NULL;
+    else
+        hs->req.tenant = group; /* a route's group, or NULL: the default group */
+    log_debug("route", "sid=%s by=%s group=%s", c->sid, px_route_by_name(by), group ? group : "-");
+}
+
 /* The request head is valid: from here the connection needs a backend.
  * The affinity key is computed once (consistent hashing uses it too); with
  * Redis the backend recorded for it is asked first (PXC_AFFINITY). */
@@ -847,9 +864,7 @@ static void begin_backend(struct px_conn *c)
     px_conn_set_state(c, PXC_BACKEND_CONNECT);
     hs->req.client = (const struct sockaddr *)&hs->client;
     const char *tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
-    /* without any tenant group a tenantid selects nothing: the default pool
-     * takes it, unless tenant_strict keeps such requests out (503) */
-    hs->req.tenant = tenant && (cfg->tenant_strict || any_group(w->lb)) ? tenant : NULL;
+    route(c, tenant);
     if (build_preamble(c) == -1) {
         px_conn_close(c, 'I', SSTP_E_NOSPACE);
         return;
