@@ -129,12 +129,17 @@ void px_pass_peek_timer(struct px_conn *c)
 /* ---- PXC_PASS: the bytes -------------------------------------------------------- */
 
 /* One direction: read from `src` while b has room, write to `dst`, pass
- * EOF on once b drained. Returns 0, or -1 with the connection closed. */
-static int pump(struct px_conn *c, int src, int dst, struct buf *b, bool *eof, bool *shut,
-                uint64_t *moved, char src_who, char dst_who)
+ * EOF on once b drained (close_notify, then FIN). Either side may be TLS
+ * (the web backend path: the client's). What a blocked read or write
+ * waits for is kept in *rd_want / *wr_want (IO_WANT_*). Returns 1 if
+ * anything moved, 0 if not, or -1 with the connection closed. */
+static int pump(struct px_conn *c, struct io *src, struct io *dst, struct buf *b, bool *eof,
+                bool *shut, uint64_t *moved, uint8_t *rd_want, uint8_t *wr_want, char src_who,
+                char dst_who)
 {
     struct px_worker *w = c->w;
-    for (int round = 0; round < PASS_ROUNDS; round++) {
+    int moved_any = 0;
+    for (;;) {
         bool progress = false;
         if (!*eof && !buf_full(b)) {
             if (buf_take(&w->pool, b) == -1) {
@@ -142,26 +147,28 @@ static int pump(struct px_conn *c, int src, int dst, struct buf *b, bool *eof, b
                 return -1;
             }
             buf_compact(b);
-            ssize_t n = read(src, buf_wptr(b), buf_room(b));
+            ssize_t n = io_read(src, buf_wptr(b), buf_room(b));
+            *rd_want = n == IO_AGAIN ? (uint8_t)src->want : 0;
             if (n > 0) {
                 b->tail += (size_t)n;
                 *moved += (uint64_t)n;
                 c->t_last = ev_now(w->loop);
                 progress = true;
-            } else if (n == 0) {
+            } else if (n == IO_EOF) {
                 *eof = true;
                 progress = true;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            } else if (n == IO_ERR) {
                 px_conn_close(c, src_who, SSTP_OK);
                 return -1;
             }
         }
         if (buf_len(b) > 0) {
-            ssize_t n = send(dst, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
+            ssize_t n = io_write(dst, buf_rptr(b), buf_len(b));
+            *wr_want = n == IO_AGAIN ? (uint8_t)dst->want : 0;
             if (n > 0) {
                 buf_consume(b, (size_t)n);
                 progress = true;
-            } else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            } else if (n == IO_ERR) {
                 px_conn_close(c, dst_who, SSTP_OK);
                 return -1;
             }
@@ -169,13 +176,16 @@ static int pump(struct px_conn *c, int src, int dst, struct buf *b, bool *eof, b
         if (buf_len(b) == 0)
             buf_release(&w->pool, b);
         if (*eof && buf_len(b) == 0 && !*shut) {
-            shutdown(dst, SHUT_WR);
+            px_conn_shut_write(dst);
             *shut = true;
         }
         if (!progress)
-            break;
+            return moved_any;
+        /* back-pressure bounds each round; a side that keeps both sockets
+         * busy yields after PASS_ROUNDS and is called again at once */
+        if (++moved_any >= PASS_ROUNDS)
+            return moved_any;
     }
-    return 0;
 }
 
 static void connected(struct px_conn *c)
@@ -205,13 +215,23 @@ void px_pass_run(struct px_conn *c, int cli_events, int be_events)
         if (c->state != PXC_PASS)
             return;
     }
-    if (pump(c, c->cli.fd, c->be.fd, &c->c2b, &c->cli_eof, &c->be_shut, &c->bytes_in, 'C', 'S') == -1 ||
-        pump(c, c->be.fd, c->cli.fd, &c->b2c, &c->be_eof, &c->cli_shut, &c->bytes_out, 'S', 'C') == -1)
+    int up = pump(c, &c->cli, &c->be, &c->c2b, &c->cli_eof, &c->be_shut, &c->bytes_in,
+                  &c->cli_rd_want, &c->be_wr_want, 'C', 'S');
+    if (up == -1)
+        return;
+    int down = pump(c, &c->be, &c->cli, &c->b2c, &c->be_eof, &c->cli_shut, &c->bytes_out,
+                    &c->be_rd_want, &c->cli_wr_want, 'S', 'C');
+    if (down == -1)
         return;
     if (c->cli_shut && c->be_shut) {
         px_conn_close(c, '-', SSTP_OK);
         return;
     }
+    /* a round cut short, or TLS records already inside OpenSSL that no
+     * socket event will announce: come back through the loop */
+    if (up >= PASS_ROUNDS || down >= PASS_ROUNDS ||
+        (c->cli.ssl && !c->cli_eof && !buf_full(&c->c2b) && SSL_has_pending(c->cli.ssl)))
+        ev_feed_event(c->w->loop, &c->cw, EV_READ);
     px_pass_watch(c);
 }
 
@@ -224,11 +244,14 @@ void px_pass_watch(struct px_conn *c)
         px_conn_watch(c, &c->bw, c->be.fd, EV_WRITE);
         return;
     }
-    /* read a side while its buffer has room; write a side while bytes wait for it */
-    int cli = (!c->cli_eof && !buf_full(&c->c2b) ? EV_READ : 0) |
-              (buf_len(&c->b2c) > 0 ? EV_WRITE : 0);
-    int be = (!c->be_eof && !buf_full(&c->b2c) ? EV_READ : 0) |
-             (buf_len(&c->c2b) > 0 ? EV_WRITE : 0);
+    /* read a side while its buffer has room; write a side while bytes wait
+     * for it; a TLS side blocked on the other readiness waits for that */
+    bool cli_rd = !c->cli_eof && !buf_full(&c->c2b), be_rd = !c->be_eof && !buf_full(&c->b2c);
+    bool cli_wr = buf_len(&c->b2c) > 0, be_wr = buf_len(&c->c2b) > 0;
+    int cli = (cli_rd ? (c->cli_rd_want ? c->cli_rd_want : EV_READ) : 0) |
+              (cli_wr ? (c->cli_wr_want ? c->cli_wr_want : EV_WRITE) : 0);
+    int be = (be_rd ? (c->be_rd_want ? c->be_rd_want : EV_READ) : 0) |
+             (be_wr ? (c->be_wr_want ? c->be_wr_want : EV_WRITE) : 0);
     px_conn_watch(c, &c->cw, c->cli.fd, cli);
     px_conn_watch(c, &c->bw, c->be.fd, be);
 }
