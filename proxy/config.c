@@ -170,6 +170,36 @@ static void release_passthrough(void *field)
     l->n = 0;
 }
 
+/* web = ADDRESS [proxy_header=v2|none], or "" (off) */
+static int parse_web(void *field, const char *val, char *err, size_t err_len)
+{
+    struct px_web *web = field;
+    char tok[TOKEN_MAX];
+    const char *p = val;
+    memset(web, 0, sizeof *web);
+    int n = cfg_next_token(&p, tok, sizeof tok);
+    if (n == 0)
+        return 0;
+    if (n < 0 || net_addr_parse(&web->addr, tok) == -1 || tok[0] == '*' ||
+        strlen(tok) >= sizeof web->text) {
+        snprintf(err, err_len, "'%s' is not ip:port or [ipv6]:port", val);
+        return -1;
+    }
+    memcpy(web->text, tok, strlen(tok) + 1);
+    while ((n = cfg_next_token(&p, tok, sizeof tok)) != 0) {
+        if (n > 0 && strcmp(tok, "proxy_header=v2") == 0)
+            web->pp2 = true;
+        else if (n > 0 && strcmp(tok, "proxy_header=none") == 0)
+            web->pp2 = false;
+        else {
+            snprintf(err, err_len, "unknown web option '%s' (proxy_header=v2|none)", n > 0 ? tok : "?");
+            return -1;
+        }
+    }
+    web->on = true;
+    return 0;
+}
+
 /* route = NAME GROUP */
 static int parse_route(void *field, const char *val, char *err, size_t err_len)
 {
@@ -531,6 +561,17 @@ const struct cfg_opt px_config_table[] = {
                "without SNI: sstpc, MikroTik before 7.15); no match = the default group. A "
                "group no backend serves answers 503 (no_backend_for_tenant). Routing is not "
                "access control: any client may name any group with ?tenantid="),
+    OPT_CUSTOM("backends", "web", web, "", parse_web, NULL,
+               "ADDRESS [proxy_header=v2|none]: a plain HTTP server that gets every request "
+               "on this port that is not SSTP (another method or URI, after TLS termination), "
+               "so a website can share port 443: the request head and everything after it are "
+               "streamed both ways (HTTP/1.1 keep-alive included) until either side closes, "
+               "bounded by connect_timeout, session.idle_timeout and fin_timeout. "
+               "proxy_header=v2 sends a PROXY v2 header with the client's address first (nginx "
+               "`listen ... proxy_protocol`). The SSTP URI still goes to the SSTP backends and "
+               "its HEAD probe is answered here; a malformed or too long head, or a broken "
+               "request for the SSTP URI, is still refused. Empty = off: other requests get "
+               "the listen.http_errors answer as before"),
     OPT("backends", "tenant_strict", CFG_BOOL, tenant_strict, 0, 0, "no",
         "a request with ?tenantid= when no backend has a group: no = it goes to the default "
         "pool (clients that always send one work); yes = 503 (no_backend_for_tenant). With "

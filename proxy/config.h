@@ -55,6 +55,14 @@ struct px_pass_list {
     size_t n;
 };
 
+/* backends.web: where requests that are not SSTP go (proxy/web.c). */
+struct px_web {
+    bool on;                  /* "" = off: such requests get today's rejects */
+    struct net_addr addr;
+    char text[NET_ADDR_STR_MAX];
+    bool pp2;                 /* a PROXY v2 header with the client's address goes first */
+};
+
 enum px_untrusted { PX_UNTRUSTED_REJECT = 0, PX_UNTRUSTED_DIRECT = 1 };
 enum px_verify { PX_VERIFY_NONE = 0, PX_VERIFY_OPTIONAL = 1, PX_VERIFY_REQUIRED = 2 };
 enum px_http_errors { PX_HTTP_ERRORS_STATUS = 0, PX_HTTP_ERRORS_SILENT = 1 };
@@ -103,6 +111,7 @@ struct px_config {
     long panic_threshold;     /* percent, 0 = never (lb_panic) */
     bool tenant_strict;       /* a tenantid no group serves gets 503 even without groups */
     struct px_route_list routes; /* server names to backend groups (route.h) */
+    struct px_web web;
     char *backend_ca, *backend_cert, *backend_key;
 
     double idle_timeout, fin_timeout, drain_timeout;

@@ -23,6 +23,7 @@
 #include "proxy/pphdr.h"
 #include "proxy/relay.h"
 #include "proxy/stats.h"
+#include "proxy/web.h"
 #include "proxy/worker.h"
 #include "sstp/proxyproto.h"
 
@@ -573,7 +574,10 @@ static void do_http(struct px_conn *c)
         if (rc == SSTP_AGAIN)
             continue;
         if (rc != SSTP_OK) {
-            http_reject(c, rc);
+            if (px_web_wanted(w->cfg, &hs->http, rc))
+                px_web_start(c); /* not SSTP: the website on the same port */
+            else
+                http_reject(c, rc);
             return;
         }
         if (sstp_http_req_is_probe(&hs->http)) {

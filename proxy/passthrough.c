@@ -33,12 +33,28 @@ static void count(struct px_conn *c, enum px_metric f, size_t i)
     metrics_add(c->w->mv, &c->w->m->fam[f], i, 1);
 }
 
-/* Connects to the target; the PROXY v2 header, if asked for, waits in c2b
- * in front of everything the client sends. */
-static void start(struct px_conn *c, const struct px_pass *e, const char *sni)
+void px_pass_connect(struct px_conn *c, const struct net_addr *addr, const char *target)
 {
     struct px_worker *w = c->w;
     px_conn_set_state(c, PXC_PASS);
+    int fd = net_connect(addr);
+    if (fd == -1) {
+        log_info("pass_fail", "sid=%s client=%s sni=%s target=%s err=%s", c->sid, c->client,
+                 c->sni[0] ? c->sni : "-", target, strerror(errno));
+        px_conn_close(c, 'S', SSTP_OK);
+        return;
+    }
+    c->be.fd = fd;
+    c->be.want = 0;
+    c->hs->step = PXB_CONNECTING;
+    px_conn_arm_timer(c, w->cfg->connect_timeout);
+}
+
+/* A listed name: the PROXY v2 header, if asked for, waits in c2b in front
+ * of everything the client sends. */
+static void start(struct px_conn *c, const struct px_pass *e, const char *sni)
+{
+    struct px_worker *w = c->w;
     log_sanitize(c->sni, sizeof c->sni, sni, strlen(sni));
     if (e->pp2) {
         struct sstp_wbuf wb;
@@ -56,18 +72,9 @@ static void start(struct px_conn *c, const struct px_pass *e, const char *sni)
     }
     char target[NET_ADDR_STR_MAX];
     net_addr_str((const struct sockaddr *)&e->addr.ss, target, sizeof target);
-    int fd = net_connect(&e->addr);
-    if (fd == -1) {
-        log_info("pass_fail", "sid=%s client=%s sni=%s target=%s err=%s", c->sid, c->client,
-                 c->sni, target, strerror(errno));
-        px_conn_close(c, 'S', SSTP_OK);
-        return;
-    }
-    c->be.fd = fd;
-    c->hs->step = PXB_CONNECTING;
-    px_conn_arm_timer(c, w->cfg->connect_timeout);
     log_info("passthrough", "sid=%s client=%s sni=%s target=%s proxy_header=%s", c->sid,
              c->client, c->sni, target, e->pp2 ? "v2" : "none");
+    px_pass_connect(c, &e->addr, target);
 }
 
 void px_pass_peek(struct px_conn *c)
@@ -195,8 +202,8 @@ static void connected(struct px_conn *c)
     if (getsockopt(c->be.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
         err = errno;
     if (err) {
-        log_info("pass_fail", "sid=%s client=%s sni=%s err=%s", c->sid, c->client, c->sni,
-                 strerror(err));
+        log_info("pass_fail", "sid=%s client=%s sni=%s err=%s", c->sid, c->client,
+                 c->sni[0] ? c->sni : "-", strerror(err));
         px_conn_close(c, 'S', SSTP_OK);
         return;
     }
@@ -261,7 +268,8 @@ void px_pass_timer(struct px_conn *c)
     struct px_worker *w = c->w;
     if (c->hs->step == PXB_CONNECTING) {
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
-        log_info("pass_fail", "sid=%s client=%s sni=%s err=connect_timeout", c->sid, c->client, c->sni);
+        log_info("pass_fail", "sid=%s client=%s sni=%s err=connect_timeout", c->sid, c->client,
+                 c->sni[0] ? c->sni : "-");
         px_conn_close(c, 'S', SSTP_OK);
         return;
     }

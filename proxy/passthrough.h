@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "core/net.h"
 #include "proxy/config.h"
 
 struct px_conn;
@@ -32,6 +33,11 @@ const struct px_pass *px_pass_find(const struct px_pass_list *l, const char *sni
 void px_pass_peek(struct px_conn *c);
 /* px_pass_peek_timer: the peek's timer fired: peek again, or time out. */
 void px_pass_peek_timer(struct px_conn *c);
+/* px_pass_connect moves the connection to PXC_PASS and starts connecting
+ * to addr (`target` names it in log lines); what c2b holds goes first. On
+ * failure the connection is closed (term SD). Also the web backend's way
+ * in (web.h). */
+void px_pass_connect(struct px_conn *c, const struct net_addr *addr, const char *target);
 /* px_pass_run runs PXC_PASS for the events of the client and the target. */
 void px_pass_run(struct px_conn *c, int cli_events, int be_events);
 /* px_pass_timer: PXC_PASS's timer fired (connect timeout, or idle). */
