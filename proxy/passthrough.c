@@ -234,10 +234,11 @@ void px_pass_run(struct px_conn *c, int cli_events, int be_events)
         px_conn_close(c, '-', SSTP_OK);
         return;
     }
-    /* a round cut short, or TLS records already inside OpenSSL that no
-     * socket event will announce: come back through the loop */
+    /* a round cut short, or decrypted bytes already inside OpenSSL that no
+     * socket event will announce: come back through the loop (SSL_pending,
+     * not SSL_has_pending: half a record waits for the socket, not for us) */
     if (up >= PASS_ROUNDS || down >= PASS_ROUNDS ||
-        (c->cli.ssl && !c->cli_eof && !buf_full(&c->c2b) && SSL_has_pending(c->cli.ssl)))
+        (c->cli.ssl && !c->cli_eof && !buf_full(&c->c2b) && SSL_pending(c->cli.ssl) > 0))
         ev_feed_event(c->w->loop, &c->cw, EV_READ);
     px_pass_watch(c);
 }
