@@ -16,6 +16,7 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import proxy_env as pe                   # noqa: E402
+import proxy_real                        # noqa: E402
 import proxy_util as pu                  # noqa: E402
 import sstpclient as sc                  # noqa: E402
 from proxy_util import check             # noqa: E402
@@ -134,6 +135,35 @@ def t_web_beside_sstp(env):
         web.stop()
 
 
+def t_web_beside_real_backend(env):
+    """The same port with the real sstp-backend (fake pppd): the session's
+    crypto binding is verified by the backend, which logs the client's own
+    address, while curl fetches a page from the website."""
+    web = WebServer()
+    real = proxy_real.Real(env)
+    try:
+        sec = env.sections(["be1 127.0.0.1:%d" % real.port])
+        sec["backends"]["web"] = "%s proxy_header=v2" % web.addr
+        env.proxy(sec)
+        hlak = real.mschap()
+        c, r = real.call()
+        sid = r.start["env"]["SSTP_SESSION_ID"]
+        r2 = curl(env, "--local-port", "47200-47300", "https://localhost:%d/home" % env.port)
+        check(r2.returncode == 0 and r2.stdout == "page /home\n", "curl: %r %r" % (r2.stdout, r2.stderr))
+        ip, port = web.requests[-1][1]
+        check(ip == "127.0.0.1" and 47200 <= port <= 47300, "website saw %s:%d" % (ip, port))
+        c.call_connected(hlak)
+        me = "%s:%d" % c.sock.getsockname()[:2]
+        check(real.b.wait_log("binding_ok", 5, sid=sid, client=me),
+              "no ev=binding_ok with client=%s on the backend" % me)
+        c.send(sc.call_disconnect())
+        check(getattr(c.recv_ctrl(3), "msg_type", None) == sc.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+        c.close()
+    finally:
+        real.stop()
+        web.stop()
+
+
 def t_web_off(env):
     """Without backends.web, a GET gets today's answer (404)."""
     be = env.backend()
@@ -156,6 +186,7 @@ def t_web_down(env):
 
 CASES = [
     ("web_beside_sstp", t_web_beside_sstp),
+    ("web_beside_real_backend", t_web_beside_real_backend),
     ("web_off", t_web_off),
     ("web_down", t_web_down),
 ]
