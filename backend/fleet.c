@@ -40,18 +40,18 @@
  * backend's stats, events. ARGV: prefix, ttl, backend id, now ms, events
  * max, then per session UPSERT_ARGS values: sid, start ms, user key, state
  * ("-" = ended: remove it everywhere), bytes in, bytes out, client, port,
- * sni, proxy, user, ip, event ("connect" for a new session, the reason for
+ * sni, proxy, user, ip, ip6, event ("connect" for a new session, the reason for
  * an ended one, else ""). The byte counters grow by what the stored hash
  * lacked: a repeated write adds nothing, a hash lost with Redis is counted
  * whole again (the counters were lost with it). A session kicked by the
  * per-user policy stays out of its user's set until it is gone. */
 #define UPSERT_KEYS 5
 #define UPSERT_FIXED 5
-#define UPSERT_ARGS 13
+#define UPSERT_ARGS 14
 static const char UPSERT_LUA[] =
     "local p, ttl, id, now, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] "
     "local din, dout, started, ended = 0, 0, 0, 0 "
-    "for i = 6, #ARGV - 12, 13 do "
+    "for i = 6, #ARGV - 13, 14 do "
     "  local sid, start, ukey, state = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3] "
     "  local k = p .. 'session:' .. sid "
     "  local old = redis.call('HMGET', k, 'bytes_in', 'bytes_out', 'kicked') "
@@ -59,7 +59,7 @@ static const char UPSERT_LUA[] =
     "  local oin, oout = tonumber(old[1]) or 0, tonumber(old[2]) or 0 "
     "  if bin > oin then din = din + bin - oin end "
     "  if bout > oout then dout = dout + bout - oout end "
-    "  local ev = ARGV[i+12] "
+    "  local ev = ARGV[i+13] "
     "  if state == '-' then "
     "    redis.call('DEL', k) "
     "    redis.call('ZREM', KEYS[1], sid) "
@@ -74,7 +74,7 @@ static const char UPSERT_LUA[] =
     "    redis.call('HSET', k, 'id', sid, 'backend', id, 'start', start, 'state', state, "
     "      'bytes_in', ARGV[i+4], 'bytes_out', ARGV[i+5], 'client', ARGV[i+6], "
     "      'client_port', ARGV[i+7], 'sni', ARGV[i+8], 'proxy', ARGV[i+9], 'user', ARGV[i+10], "
-    "      'ip', ARGV[i+11], 'user_key', ukey, 'updated', now) "
+    "      'ip', ARGV[i+11], 'ip6', ARGV[i+12], 'user_key', ukey, 'updated', now) "
     "    redis.call('EXPIRE', k, ttl) "
     "    redis.call('ZADD', KEYS[1], start, sid) "
     "    redis.call('SADD', KEYS[2], sid) "
@@ -186,7 +186,7 @@ struct item {
     char sid[BE_FLEET_SID_MAX], user_key[BE_FLEET_USER_KEY_LEN + 1];
     const char *state;                    /* static */
     char start[NUM_MAX], in[NUM_MAX], out[NUM_MAX], port[8];
-    char client[64], sni[64], proxy[64], user[64], ip[48], event[48];
+    char client[64], sni[64], proxy[64], user[64], ip[48], ip6[48], event[48];
 };
 
 struct be_fleet {
@@ -319,6 +319,7 @@ static void item_fill(struct be_fleet *f, struct item *it, const struct be_fleet
     snprintf(it->proxy, sizeof it->proxy, "%s", v.proxy ? v.proxy : "");
     snprintf(it->user, sizeof it->user, "%s", v.user ? v.user : "");
     snprintf(it->ip, sizeof it->ip, "%s", v.ip ? v.ip : "");
+    snprintf(it->ip6, sizeof it->ip6, "%s", v.ip6 ? v.ip6 : "");
     snprintf(it->event, sizeof it->event, "%s", event ? event : "");
 }
 
@@ -355,7 +356,7 @@ static int upsert_items(struct be_fleet *f, struct item *const *items, size_t n)
         const struct item *it = items[i];
         const char *a[UPSERT_ARGS] = { it->sid, it->start, it->user_key, it->state, it->in, it->out,
                                        it->client, it->port, it->sni, it->proxy, it->user, it->ip,
-                                       it->event };
+                                       it->ip6, it->event };
         memcpy(args + argc, a, sizeof a);
         argc += UPSERT_ARGS;
     }

@@ -41,7 +41,7 @@ enum be_fleet_state {
  * hook (zeroed before). Strings are borrowed for the duration of the call. */
 struct be_fleet_view {
     char client_ip[64];
-    const char *sni, *proxy, *user, *ip;
+    const char *sni, *proxy, *user, *ip, *ip6;
     unsigned client_port;
     uint64_t bytes_in, bytes_out;   /* only ever grow */
 };

@@ -66,6 +66,7 @@ static void fleet_view(const struct be_fleet_sess *fs, struct be_fleet_view *out
     out->proxy = x->proxy_id;
     out->user = x->user;
     out->ip = x->ip_remote;
+    out->ip6 = x->ip6_remote;
     out->bytes_in = x->bytes_in;
     out->bytes_out = x->bytes_out;
 }

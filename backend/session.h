@@ -101,6 +101,7 @@ struct be_session {
     char auth_name[BE_AUTH_NAME_MAX];  /* the exact name pppd authenticated */
     size_t auth_name_len;              /* bytes, without the NUL */
     char ip_remote[48];
+    char ip6_remote[48];               /* fe80::<client's IPV6CP identifier> */
     ev_tstamp t_start;
     uint64_t bytes_in, bytes_out;      /* client transport, after TLS */
     char term[3];                      /* who/phase that ended it, "--" if normal */

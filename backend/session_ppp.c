@@ -466,6 +466,26 @@ static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
     send_ack(s, SSTP_PLUGIN_IP_UP);
 }
 
+/* IPV6CP negotiates interface identifiers only: the addresses both ends
+ * put on their ppp interface are the link-local fe80::<identifier>. */
+static void link_local(char *out, size_t out_len, const uint8_t id[8])
+{
+    struct in6_addr a = { .s6_addr = { 0xfe, 0x80 } };
+    memcpy(a.s6_addr + 8, id, 8);
+    inet_ntop(AF_INET6, &a, out, (socklen_t)out_len);
+}
+
+static void on_ipv6_up(struct be_session *s, const struct sstp_plugin_msg *m)
+{
+    char local[INET6_ADDRSTRLEN];
+    link_local(local, sizeof local, m->ipv6_local);
+    link_local(s->ip6_remote, sizeof s->ip6_remote, m->ipv6_remote);
+    log_info("ppp6_up", "sid=%s user=%s local=%s remote=%s", s->sid, s->user[0] ? s->user : "-",
+             local, s->ip6_remote);
+    be_fleet_session_update(s->srv->fleet, &s->fleet);
+    send_ack(s, SSTP_PLUGIN_IPV6_UP);
+}
+
 static void plugin_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
@@ -492,8 +512,7 @@ static void plugin_cb(struct ev_loop *loop, ev_io *w, int revents)
         log_warn("plugin_bad_msg", "sid=%s reason=ipv6_up_before_binding", s->sid);
         be_session_ppp_hangup(s);
     } else if (m.type == SSTP_PLUGIN_IPV6_UP) {
-        log_info("ppp6_up", "sid=%s user=%s", s->sid, s->user[0] ? s->user : "-");
-        send_ack(s, SSTP_PLUGIN_IPV6_UP);
+        on_ipv6_up(s, &m);
     }
     /* an AUTH report carries the raw MPPE keys */
     OPENSSL_cleanse(in, sizeof in);

@@ -1,4 +1,4 @@
-/* schema.h — the Redis schema of sstp-lb, version 2.0: the contract between
+/* schema.h — the Redis schema of sstp-lb, version 2.1: the contract between
  * proxies, backends, sstpctl and ops dashboards. Every key name is built
  * here and nowhere else; README.md ("Redis schema") documents each one and
  * must say the same.
@@ -20,8 +20,8 @@
 #include <stddef.h>
 
 #define SCHEMA_VERSION_MAJOR 2
-#define SCHEMA_VERSION_MINOR 0
-#define SCHEMA_VERSION "2.0"
+#define SCHEMA_VERSION_MINOR 1
+#define SCHEMA_VERSION "2.1"
 
 /* key formats after the prefix; %s is an id */
 #define SCHEMA_K_VERSION      "schema"              /* STRING "major.minor" */
@@ -80,6 +80,8 @@
 #define SCHEMA_F_S_BYTES_IN   "bytes_in"   /* from the client */
 #define SCHEMA_F_S_BYTES_OUT  "bytes_out"  /* to the client */
 #define SCHEMA_F_S_IP         "ip"         /* address IPCP assigned */
+#define SCHEMA_F_S_IP6        "ip6"        /* the client's fe80::<IPV6CP identifier>
+                                              (since 2.1) */
 #define SCHEMA_F_S_STATE      "state"      /* SCHEMA_S_* below */
 #define SCHEMA_F_S_UPDATED    "updated"    /* unix ms of the last write */
 

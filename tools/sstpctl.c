@@ -356,17 +356,18 @@ static void add_session(struct ctl *x, const char *sid, const redisReply *h, voi
                           field(h, SCHEMA_F_S_BACKEND), field(h, SCHEMA_F_S_PROXY),
                           field(h, SCHEMA_F_S_IP), field(h, SCHEMA_F_S_STATE), a,
                           field(h, SCHEMA_F_S_BYTES_IN), field(h, SCHEMA_F_S_BYTES_OUT),
-                          field(h, SCHEMA_F_S_START) };
+                          field(h, SCHEMA_F_S_START), field(h, SCHEMA_F_S_IP6) };
     table_add(&sc->t, row);
 }
 
 static int cmd_sessions(struct ctl *x)
 {
     static const char *const head[] = { "session", "user", "client", "backend", "proxy", "ip",
-                                        "state", "age", "bytes_in", "bytes_out", "start" };
+                                        "state", "age", "bytes_in", "bytes_out", "start", "ip6" };
     static const char *const head_json[] = { "session", "user", "client", "backend", "proxy", "ip",
-                                             "state", "age_s", "bytes_in", "bytes_out", "start" };
-    struct sessions_ctx sc = { { x->json ? head_json : head, 11, 0, 0, NULL,
+                                             "state", "age_s", "bytes_in", "bytes_out", "start",
+                                             "ip6" };
+    struct sessions_ctx sc = { { x->json ? head_json : head, 12, 0, 0, NULL,
                                  1u << 7 | 1u << 8 | 1u << 9 | 1u << 10 }, { NULL, NULL } };
     /* the narrowest index that holds every match (user:<key> indexes may be
      * keyed by a hash of the name: --user reads them all and compares) */

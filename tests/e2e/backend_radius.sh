@@ -213,8 +213,17 @@ acct_ids_are_sid "$stop" "$sid" "keys: Stop"
 [ "$(attr_of "$stop" Calling-Station-Id)" = "$CLI_ADDR" ] || verdict_fail "keys: Stop's Calling-Station-Id is not $CLI_ADDR"
 
 # ---- nokeys: MS-CHAPv2 accepted without MS-MPPE keys
-attack nokeys_zero binding $SRV_ADDR $SSTP_PORT nokeys1 "${PASS[nokeys1]}" $PPP_SRV_IP zero
-refused_before_ipcp "nokeys: zero HLAK"
+# The backend refuses at pppd's AUTH report (E_BIND_NO_KEYS); the abort may
+# reach the attacker before CHAP Success does, so the zero-HLAK attempt may
+# never be staged: refused either way.
+ATTACK_MAY_END_EARLY=1 attack nokeys_zero binding $SRV_ADDR $SSTP_PORT nokeys1 "${PASS[nokeys1]}" $PPP_SRV_IP zero
+if [ "${ATK[ended_early]:-}" = 1 ]; then
+    has_line "$BACKEND_LOG" "ev=auth_refused * user=nokeys1 *rc=E_BIND_NO_KEYS" ||
+        verdict_fail "nokeys: zero HLAK not staged, and no E_BIND_NO_KEYS refusal: ${ATK[stage_error]:-?}"
+    gs_log "nokeys_zero: ended at the AUTH report, before CHAP Success reached the attacker"
+else
+    refused_before_ipcp "nokeys: zero HLAK"
+fi
 sstpc_as nokeys nokeys1 "${PASS[nokeys1]}" "$W/client.options"
 rc=0
 bg_wait nokeys 25 > /dev/null || rc=$?

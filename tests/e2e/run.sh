@@ -27,6 +27,9 @@
 #               E_BIND_CERT_HASH; re-encrypting with send-proxy-v2 to the
 #               mtls listener (mtls_proxy_header = before) and terminating
 #               with send-proxy-v2 to the proxy listener: up, client address
+#   ipv6        sstpc over IPv6 to sstp-proxy, the proxy to the backend over
+#               IPv6 (PROXY v2 TCP6), IPV6CP in the tunnel: ping -6 fe80::1
+#               through it, sstpctl shows the client's v6 address and ip6
 #
 #   tests/e2e/run.sh [--debug] [SCENARIO...]
 # Prints one line per scenario, "PASS <name> (<seconds>s)" or
@@ -49,12 +52,12 @@ declare -A SCRIPT=(
     [certhash]=backend_certhash.sh [sigkill]=backend_sigkill.sh
     [concurrent]=backend_concurrent.sh [echo]=backend_echo.sh
     [binding_attack]=backend_binding_attack.sh [radius]=backend_radius.sh
-    [haproxy]=backend_haproxy.sh
+    [haproxy]=backend_haproxy.sh [ipv6]=backend_ipv6.sh
 )
 declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [binding_attack]=200 [radius]=200 [haproxy]=120)
 declare -A MEM=([concurrent]=768M [binding_attack]=768M [radius]=768M)
 # Longest first: with two lanes the suite ends about when the longest does.
-ALL=(concurrent binding_attack radius certhash haproxy echo pap_early mschapv2 sigkill)
+ALL=(concurrent binding_attack radius certhash haproxy echo pap_early mschapv2 ipv6 sigkill)
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for sc in "${scenarios[@]}"; do

@@ -97,6 +97,7 @@ static void view(const struct be_fleet_sess *fs, struct be_fleet_view *out, void
     out->proxy = "px1";
     out->user = s->user;
     out->ip = "10.8.0.2";
+    out->ip6 = "fe80::5efe:a08:2";
     out->bytes_in = s->in;
     out->bytes_out = s->out;
 }
@@ -551,6 +552,13 @@ static void test_identity(void **state)
     redisReply *st = redisCommand(c, "HGET t:session:i1 state");
     assert_string_equal(st->str, "connected");
     freeReplyObject(st);
+    /* each address in its own field (ip6 since schema 2.1) */
+    redisReply *ips = redisCommand(c, "HMGET t:session:i1 ip ip6 user");
+    assert_int_equal(ips->elements, 3);
+    assert_string_equal(ips->element[0]->str, "10.8.0.2");
+    assert_string_equal(ips->element[1]->str, "fe80::5efe:a08:2");
+    assert_string_equal(ips->element[2]->str, "a.b");
+    freeReplyObject(ips);
     redisFree(c);
     sess_start(f, &s2, "i2", "a.b");
     admit(loop, f, &s2, "a.b");

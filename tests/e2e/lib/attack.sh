@@ -4,7 +4,10 @@
 #   attack NAME ARGS...   lib/attacker.py ARGS in namespace "cli" (60 s at
 #                         most); its key=value output in $W/NAME.out, the
 #                         values in ATK[key]; the scenario fails if the
-#                         attack could not be staged
+#                         attack could not be staged, unless ATTACK_MAY_END_EARLY
+#                         is set: then ATK[ended_early]=1 and the caller checks
+#                         that the server refused it (a refusal can come before
+#                         the attacker sees its authentication succeed)
 #   has_line FILE GLOB    one line of FILE matches GLOB (log_has matches the
 #                         whole file, where a * would span lines)
 #   sid_of USER [N]       the session id of USER's Nth (default first)
@@ -23,6 +26,7 @@ attack() {
     done < "$W/$name.out"
     gs_log "$name: $(tr '\n' ' ' < "$W/$name.out")"
     if [ "${ATK[done]:-}" != 1 ] || [ -n "${ATK[stage_error]:-}" ]; then
+        [ -n "${ATTACK_MAY_END_EARLY:-}" ] && { ATK[ended_early]=1; return 0; }
         verdict_fail "$name: attack not staged: ${ATK[stage_error]:-$(tail -n 3 "$W/$name.err")}"
     fi
 }

@@ -18,8 +18,8 @@
 #                                  with peer PEER
 #   race_delay_on DEV PORT [NS] [DELAY]
 #                                  sstpc 1.0.18 race work-around: delay the
-#                                  packets from source PORT on DEV (default
-#                                  10ms) and nothing else
+#                                  IPv4 and IPv6 packets from source PORT on
+#                                  DEV (default 10ms) and nothing else
 #   race_delay_off DEV [NS]        remove it
 #   bg_start NAME CMD [ARGS]       start CMD in the background, output in
 #                                  $SSTPLB_WORK/NAME.log
@@ -125,6 +125,7 @@ race_delay_on() {
 qdisc add dev $dev root handle 1: prio
 qdisc add dev $dev parent 1:3 handle 30: netem delay $delay
 filter add dev $dev parent 1:0 protocol ip prio 1 u32 match ip sport $port 0xffff flowid 1:3
+filter add dev $dev parent 1:0 protocol ipv6 prio 2 u32 match ip6 sport $port 0xffff flowid 1:3
 EOF
 }
 

@@ -5,7 +5,7 @@ sstp-proxy, the real sstp-backend with a fake pppd (issue 11).
 
   proxy_registry  a proxy registers (proxy:<id> with a TTL, the proxies
                   index); counters land fleet-wide, per proxy and per
-                  backend; the schema key is 2.0
+                  backend; the schema key is 2.1
   affinity_renew  a session that outlives the affinity TTL keeps its record;
                   after it ends the record expires
   redis_restart   Redis restarted empty: within one stats interval
@@ -55,7 +55,7 @@ def t_proxy_registry(env, fl):
     c, r, corr = be.call(env)
     c.call_connected(hlak)
     check(be.b.wait_log("binding_ok", 5), "no binding_ok")
-    check(rc.cmd("GET", P + "schema") == "2.0", "schema version %r" % rc.cmd("GET", P + "schema"))
+    check(rc.cmd("GET", P + "schema") == "2.1", "schema version %r" % rc.cmd("GET", P + "schema"))
     # the proxy's entry: written at once when Redis is up, then every flush
     pid = env.proxy_id if hasattr(env, "proxy_id") else None
     ids = pf.wait_for(lambda: rc.cmd("ZRANGE", P + "proxies", 0, -1), 7, "no proxy registered")

@@ -561,9 +561,19 @@ def t_schema(env, fl):
     sk = P + "session:" + sid
     wait_for(lambda: rc.hgetall(sk).get("ip") == "10.8.0.11" and rc.hgetall(sk).get("state") == "connected",
              5, "the session hash never showed the connected state and address")
+    # IPV6CP up: the client's interface identifier becomes the session's
+    # ip6, its link-local address (field since schema 2.1)
+    check(rc.hgetall(sk).get("ip6") == "", "ip6 before IPV6CP: %r" % rc.hgetall(sk).get("ip6"))
+    ids = bytes.fromhex("0000000000000001" "02163efffe4a5b6c")
+    r.ctl(cmd="plugin_raw", hex=(bytes([1, 3, 0, 16]) + ids).hex())   # version 1, IPV6_UP, 16 bytes
+    check(be.b.wait_log("ppp6_up", 5, sid=sid, local="fe80::1", remote="fe80::216:3eff:fe4a:5b6c"),
+          "no ppp6_up local=fe80::1 remote=fe80::216:3eff:fe4a:5b6c")
+    wait_for(lambda: rc.hgetall(sk).get("ip6") == "fe80::216:3eff:fe4a:5b6c", 5,
+             "the session hash never showed ip6 (%r)" % rc.hgetall(sk).get("ip6"))
+    check(rc.hgetall(sk).get("ip") == "10.8.0.11", "ip6 changed ip: %r" % rc.hgetall(sk).get("ip"))
     c.send(sc.data(b"\xff\x03" + b"x" * 100))
     # schema
-    check(rc.cmd("GET", P + "schema") == "2.0", "schema version")
+    check(rc.cmd("GET", P + "schema") == "2.1", "schema version")
     # backend:<id>
     h = rc.hgetall(P + "backend:be-s")
     want = {"id", "addr", "kind", "group", "weight", "capacity", "sessions", "state", "version", "started",
