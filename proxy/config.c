@@ -2,6 +2,7 @@
  * (bind, cert, server) and the checks across options. */
 #include "proxy/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "lb/redis.h"
 #include "lb/registry.h"
 #include "lb/redis_config.h"
+#include "proxy/sni.h"
 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const formats[] = { "text", "json", NULL };
@@ -95,6 +97,161 @@ static int parse_bind(void *field, const char *val, char *err, size_t err_len)
     l->items = g;
     l->items[l->n++] = b;
     return 0;
+}
+
+/* A host name or *.domain of passthrough and route lines, lower-cased in
+ * place. Returns 0, or -1 with err set. */
+static int host_pattern(char *name, char *err, size_t err_len)
+{
+    for (char *q = name; *q; q++) {
+        bool wild_ok = q == name && q[0] == '*' && q[1] == '.';
+        if (!wild_ok && !isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
+            snprintf(err, err_len, "'%s' is not a host name (or *.domain)", name);
+            return -1;
+        }
+        *q = (char)tolower((unsigned char)*q);
+    }
+    return 0;
+}
+
+/* passthrough = NAME ADDRESS [proxy_header=v2|none] */
+static int parse_passthrough(void *field, const char *val, char *err, size_t err_len)
+{
+    struct px_pass_list *l = field;
+    struct px_pass e = { 0 };
+    char name[TOKEN_MAX], tok[TOKEN_MAX];
+    const char *p = val;
+    if (cfg_next_token(&p, name, sizeof name) <= 0 || strlen(name) > PX_SNI_MAX || name[0] == '\0') {
+        snprintf(err, err_len, "'%s': expected NAME ADDRESS [proxy_header=v2|none]", val);
+        return -1;
+    }
+    if (host_pattern(name, err, err_len) == -1)
+        return -1;
+    if (cfg_next_token(&p, tok, sizeof tok) <= 0 || net_addr_parse(&e.addr, tok) == -1 ||
+        tok[0] == '*') {
+        snprintf(err, err_len, "passthrough %s: '%s' is not ip:port or [ipv6]:port", name, val);
+        return -1;
+    }
+    int n;
+    while ((n = cfg_next_token(&p, tok, sizeof tok)) != 0) {
+        if (n > 0 && strcmp(tok, "proxy_header=v2") == 0)
+            e.pp2 = true;
+        else if (n > 0 && strcmp(tok, "proxy_header=none") == 0)
+            e.pp2 = false;
+        else {
+            snprintf(err, err_len, "unknown passthrough option '%s' (proxy_header=v2|none)",
+                     n > 0 ? tok : "?");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].name, name) == 0) {
+            snprintf(err, err_len, "passthrough %s: the name is given twice", name);
+            return -1;
+        }
+    struct px_pass *g = realloc(l->items, (l->n + 1) * sizeof *g);
+    if (!g || !(e.name = strdup(name))) {
+        if (g)
+            l->items = g;
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    l->items = g;
+    l->items[l->n++] = e;
+    return 0;
+}
+
+static void release_passthrough(void *field)
+{
+    struct px_pass_list *l = field;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i].name);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* web = ADDRESS [proxy_header=v2|none], or "" (off) */
+static int parse_web(void *field, const char *val, char *err, size_t err_len)
+{
+    struct px_web *web = field;
+    char tok[TOKEN_MAX];
+    const char *p = val;
+    memset(web, 0, sizeof *web);
+    int n = cfg_next_token(&p, tok, sizeof tok);
+    if (n == 0)
+        return 0;
+    if (n < 0 || net_addr_parse(&web->addr, tok) == -1 || tok[0] == '*' ||
+        strlen(tok) >= sizeof web->text) {
+        snprintf(err, err_len, "'%s' is not ip:port or [ipv6]:port", val);
+        return -1;
+    }
+    memcpy(web->text, tok, strlen(tok) + 1);
+    while ((n = cfg_next_token(&p, tok, sizeof tok)) != 0) {
+        if (n > 0 && strcmp(tok, "proxy_header=v2") == 0)
+            web->pp2 = true;
+        else if (n > 0 && strcmp(tok, "proxy_header=none") == 0)
+            web->pp2 = false;
+        else {
+            snprintf(err, err_len, "unknown web option '%s' (proxy_header=v2|none)", n > 0 ? tok : "?");
+            return -1;
+        }
+    }
+    web->on = true;
+    return 0;
+}
+
+/* route = NAME GROUP */
+static int parse_route(void *field, const char *val, char *err, size_t err_len)
+{
+    struct px_route_list *l = field;
+    struct px_route r = { 0 };
+    char name[TOKEN_MAX], group[TOKEN_MAX], extra[TOKEN_MAX];
+    const char *p = val;
+    if (cfg_next_token(&p, name, sizeof name) <= 0 || strlen(name) > PX_SNI_MAX ||
+        cfg_next_token(&p, group, sizeof group) <= 0 || cfg_next_token(&p, extra, sizeof extra) != 0) {
+        snprintf(err, err_len, "'%s': expected NAME GROUP", val);
+        return -1;
+    }
+    if (host_pattern(name, err, err_len) == -1)
+        return -1;
+    for (const char *q = group; *q; q++)
+        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
+            snprintf(err, err_len, "route %s: group '%s' has a byte outside letters, digits, "
+                     "'-', '_' and '.'", name, group);
+            return -1;
+        }
+    if (strlen(group) >= LB_GROUP_MAX) {
+        snprintf(err, err_len, "route %s: group longer than %d bytes", name, LB_GROUP_MAX - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].name, name) == 0) {
+            snprintf(err, err_len, "route %s: the name is given twice", name);
+            return -1;
+        }
+    struct px_route *g = realloc(l->items, (l->n + 1) * sizeof *g);
+    if (g)
+        l->items = g;
+    if (!g || !(r.name = strdup(name)) || !(r.group = strdup(group))) {
+        free(r.name);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    l->items[l->n++] = r;
+    return 0;
+}
+
+static void release_routes(void *field)
+{
+    struct px_route_list *l = field;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].name);
+        free(l->items[i].group);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
 }
 
 static void release_binds(void *field)
@@ -262,6 +419,15 @@ const struct cfg_opt px_config_table[] = {
     OPT_ENUM("listen", "http_errors", http_errors, http_errors, "status",
              "a rejected request: status = answer 400/404/405/411/505 and close; "
              "silent = close without an answer"),
+    OPT_CUSTOM("listen", "passthrough", passthrough, NULL, parse_passthrough, release_passthrough,
+               "NAME ADDRESS [proxy_header=v2|none] (repeatable): a TLS client whose ClientHello "
+               "names NAME (SNI; *.example.com matches one label in front) is not terminated "
+               "here: its bytes go to ADDRESS as they came (e.g. an RRAS server or another HTTPS "
+               "service keeping its own certificate), after a PROXY v2 header with the client's "
+               "address if proxy_header=v2. A ClientHello without SNI or with any other name is "
+               "terminated here as usual; a malformed one is closed (rejects_total{rc=E_HELLO_*}). "
+               "Bounded like a session: handshake_timeout until the target connected, then idle_timeout, "
+               "per_source limits and max_conns"),
 
     OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "0",
         "new connections a second from one source (an address prefix, see source_prefix4/6), "
@@ -389,6 +555,26 @@ const struct cfg_opt px_config_table[] = {
         "percent: when fewer of the backends that could take a session are up, their down "
         "marks are ignored and sessions spread over all of them (Envoy's panic mode) instead "
         "of 503; 0 = never"),
+    OPT_CUSTOM("backends", "route", routes, NULL, parse_route, release_routes,
+               "NAME GROUP (repeatable): requests for the server name NAME go to the backends "
+               "of group= GROUP (*.example.com matches one label in front; an exact name wins). "
+               "Which name counts: ?tenantid= first (a request with a non-empty tenantid goes "
+               "to that group, routes never override it), else the TLS SNI if the client sent "
+               "one (the name whose certificate it verified), else the Host header (clients "
+               "without SNI: sstpc, MikroTik before 7.15); no match = the default group. A "
+               "group no backend serves answers 503 (no_backend_for_tenant). Routing is not "
+               "access control: any client may name any group with ?tenantid="),
+    OPT_CUSTOM("backends", "web", web, "", parse_web, NULL,
+               "ADDRESS [proxy_header=v2|none]: a plain HTTP server that gets every request "
+               "on this port that is not SSTP (another method or URI, after TLS termination), "
+               "so a website can share port 443: the request head and everything after it are "
+               "streamed both ways (HTTP/1.1 keep-alive included) until either side closes, "
+               "bounded by connect_timeout, session.idle_timeout and fin_timeout. "
+               "proxy_header=v2 sends a PROXY v2 header with the client's address first (nginx "
+               "`listen ... proxy_protocol`). The SSTP URI still goes to the SSTP backends and "
+               "its HEAD probe is answered here; a malformed or too long head, or a broken "
+               "request for the SSTP URI, is still refused. Empty = off: other requests get "
+               "the listen.http_errors answer as before"),
     OPT("backends", "tenant_strict", CFG_BOOL, tenant_strict, 0, 0, "no",
         "a request with ?tenantid= when no backend has a group: no = it goes to the default "
         "pool (clients that always send one work); yes = 503 (no_backend_for_tenant). With "

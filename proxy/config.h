@@ -13,6 +13,7 @@
 #include "core/net.h"
 #include "lb/lb.h"
 #include "lb/redis_config.h"
+#include "proxy/route.h"
 
 /* One `bind` line: where clients (or a cloud load balancer) connect. */
 struct px_bind {
@@ -41,6 +42,27 @@ struct px_cert_list {
     size_t n;
 };
 
+/* One `passthrough` line: a TLS server name whose connections are not
+ * terminated here but forwarded as they came (proxy/passthrough.c). */
+struct px_pass {
+    char *name;               /* lower case; "*.example.com" matches one label in front */
+    struct net_addr addr;
+    bool pp2;                 /* a PROXY v2 header goes first */
+};
+
+struct px_pass_list {
+    struct px_pass *items;
+    size_t n;
+};
+
+/* backends.web: where requests that are not SSTP go (proxy/web.c). */
+struct px_web {
+    bool on;                  /* "" = off: such requests get today's rejects */
+    struct net_addr addr;
+    char text[NET_ADDR_STR_MAX];
+    bool pp2;                 /* a PROXY v2 header with the client's address goes first */
+};
+
 enum px_untrusted { PX_UNTRUSTED_REJECT = 0, PX_UNTRUSTED_DIRECT = 1 };
 enum px_verify { PX_VERIFY_NONE = 0, PX_VERIFY_OPTIONAL = 1, PX_VERIFY_REQUIRED = 2 };
 enum px_http_errors { PX_HTTP_ERRORS_STATUS = 0, PX_HTTP_ERRORS_SILENT = 1 };
@@ -60,6 +82,7 @@ struct px_config {
     double request_timeout;   /* TLS done -> HTTP head complete */
     long max_head;
     int http_errors;          /* enum px_http_errors */
+    struct px_pass_list passthrough; /* SNI names forwarded without TLS termination */
 
     long per_source_rate, per_source_burst; /* new connections/s per source prefix; 0 = off */
     long per_source_conns;    /* connections at once per source prefix; 0 = off */
@@ -87,6 +110,8 @@ struct px_config {
     double down_time;
     long panic_threshold;     /* percent, 0 = never (lb_panic) */
     bool tenant_strict;       /* a tenantid no group serves gets 503 even without groups */
+    struct px_route_list routes; /* server names to backend groups (route.h) */
+    struct px_web web;
     char *backend_ca, *backend_cert, *backend_key;
 
     double idle_timeout, fin_timeout, drain_timeout;

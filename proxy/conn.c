@@ -19,9 +19,11 @@
 
 #include "core/log.h"
 #include "proxy/fleet.h"
+#include "proxy/passthrough.h"
 #include "proxy/pphdr.h"
 #include "proxy/relay.h"
 #include "proxy/stats.h"
+#include "proxy/web.h"
 #include "proxy/worker.h"
 #include "sstp/proxyproto.h"
 
@@ -33,10 +35,11 @@
 
 static const char *const state_names[] = {
     "PROXY_HDR", "TLS", "HTTP_HEAD", "AFFINITY", "BACKEND_CONNECT", "RELAY", "CLOSING", "CLOSED",
+    "PEEK", "PASS",
 };
 /* second letter of `term`: the phase the decision was taken in (choosing
  * the backend, affinity included, is the backend connect phase) */
-static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'C', 'D', 'D', 'D' };
+static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'C', 'D', 'D', 'D', 'T', 'D' };
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -114,6 +117,11 @@ static bool refusal_log_ok(struct px_conn *c)
     return c->log_gate == PXG_LOG;
 }
 
+bool px_conn_log_ok(struct px_conn *c)
+{
+    return refusal_log_ok(c);
+}
+
 /* The connection leaves the worker's handshakes in flight (relayed or closed). */
 static void handshake_done(struct px_conn *c)
 {
@@ -121,6 +129,11 @@ static void handshake_done(struct px_conn *c)
         return;
     c->in_handshake = false;
     c->w->n_handshakes--;
+}
+
+void px_conn_handshake_done(struct px_conn *c)
+{
+    handshake_done(c);
 }
 
 /* ---- closing --------------------------------------------------------------- */
@@ -249,6 +262,12 @@ static void update(struct px_conn *c)
         px_conn_watch(c, &c->cw, c->cli.fd,
                       want_or((uint8_t)c->cli.want, buf_len(&c->b2c) > 0 ? EV_WRITE : EV_READ));
         break;
+    case PXC_PEEK:
+        px_conn_watch(c, &c->cw, c->cli.fd, hs->hello_partial ? 0 : EV_READ);
+        break;
+    case PXC_PASS:
+        px_pass_watch(c);
+        break;
     case PXC_CLOSED:
         break;
     }
@@ -363,7 +382,7 @@ static int admit(struct px_conn *c)
 
 /* ---- PXC_PROXY_HDR ----------------------------------------------------------- */
 
-static int start_tls(struct px_conn *c)
+int px_conn_start_tls(struct px_conn *c)
 {
     SSL *ssl = px_tls_server_ssl(c->tls, c->cli.fd, &c->hs->tls);
     if (!ssl) {
@@ -373,6 +392,15 @@ static int start_tls(struct px_conn *c)
     c->cli.ssl = ssl;
     c->cli.want = 0;
     px_conn_set_state(c, PXC_TLS);
+    return 0;
+}
+
+/* With SNI passthrough configured the ClientHello is peeked first. */
+static int begin_tls(struct px_conn *c)
+{
+    if (c->w->cfg->passthrough.n == 0)
+        return px_conn_start_tls(c);
+    px_conn_set_state(c, PXC_PEEK);
     return 0;
 }
 
@@ -427,7 +455,7 @@ static void do_proxy_hdr(struct px_conn *c)
     buf_drop(&w->pool, &c->c2b);
     if (admit(c) == -1)
         return;
-    start_tls(c); /* the handshake timer, armed at accept, covers both */
+    begin_tls(c); /* the handshake timer, armed at accept, covers both */
 }
 
 /* ---- PXC_TLS ------------------------------------------------------------------ */
@@ -546,7 +574,10 @@ static void do_http(struct px_conn *c)
         if (rc == SSTP_AGAIN)
             continue;
         if (rc != SSTP_OK) {
-            http_reject(c, rc);
+            if (px_web_wanted(w->cfg, &hs->http, rc))
+                px_web_start(c); /* not SSTP: the website on the same port */
+            else
+                http_reject(c, rc);
             return;
         }
         if (sstp_http_req_is_probe(&hs->http)) {
@@ -809,6 +840,23 @@ static bool any_group(const struct lb *lb)
     return false;
 }
 
+/* The backend group: tenantid > SNI > Host (route.h). */
+static void route(struct px_conn *c, const char *tenant)
+{
+    struct px_hs *hs = c->hs;
+    const struct px_config *cfg = c->w->cfg;
+    enum px_route_by by;
+    const char *group = px_route_group(&cfg->routes, tenant, hs->tls.sni,
+                                       hs->http.f.has_host ? hs->http.f.host : NULL, &by);
+    if (by == PX_ROUTE_TENANTID)
+        /* without any tenant group a tenantid selects nothing: the default
+         * pool takes it, unless tenant_strict keeps such requests out (503) */
+        hs->req.tenant = cfg->tenant_strict || any_group(c->w->lb) ? group : NULL;
+    else
+        hs->req.tenant = group; /* a route's group, or NULL: the default group */
+    log_debug("route", "sid=%s by=%s group=%s", c->sid, px_route_by_name(by), group ? group : "-");
+}
+
 /* The request head is valid: from here the connection needs a backend.
  * The affinity key is computed once (consistent hashing uses it too); with
  * Redis the backend recorded for it is asked first (PXC_AFFINITY). */
@@ -820,9 +868,7 @@ static void begin_backend(struct px_conn *c)
     px_conn_set_state(c, PXC_BACKEND_CONNECT);
     hs->req.client = (const struct sockaddr *)&hs->client;
     const char *tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
-    /* without any tenant group a tenantid selects nothing: the default pool
-     * takes it, unless tenant_strict keeps such requests out (503) */
-    hs->req.tenant = tenant && (cfg->tenant_strict || any_group(w->lb)) ? tenant : NULL;
+    route(c, tenant);
     if (build_preamble(c) == -1) {
         px_conn_close(c, 'I', SSTP_E_NOSPACE);
         return;
@@ -1129,6 +1175,12 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
     case PXC_PROXY_HDR:
         do_proxy_hdr(c);
         break;
+    case PXC_PEEK:
+        px_pass_peek(c);
+        break;
+    case PXC_PASS:
+        px_pass_run(c, revents, 0);
+        return; /* it sets the watchers */
     case PXC_TLS:
         do_tls(c);
         break;
@@ -1157,7 +1209,10 @@ static void backend_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct px_conn *c = w->data;
     if (c->state == PXC_BACKEND_CONNECT)
         do_backend_connect(c);
-    else if (c->state == PXC_RELAY) {
+    else if (c->state == PXC_PASS) {
+        px_pass_run(c, 0, revents);
+        return;
+    } else if (c->state == PXC_RELAY) {
         px_relay_run(c, 0, revents);
         return;
     }
@@ -1213,6 +1268,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     case PXC_CLOSING:
         px_conn_close(c, 'C', SSTP_OK);
         return;
+    case PXC_PEEK:
+        px_pass_peek_timer(c);
+        update(c);
+        return;
+    case PXC_PASS:
+        px_pass_timer(c);
+        return;
     case PXC_CLOSED:
         return;
     }
@@ -1267,7 +1329,7 @@ int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, soc
     log_debug("accept", "sid=%s peer=%s proxy_hdr=%d", c->sid, c->client, (int)proxy_hdr);
 
     c->state = PXC_PROXY_HDR;
-    if (!proxy_hdr && (admit(c) == -1 || start_tls(c) == -1))
+    if (!proxy_hdr && (admit(c) == -1 || begin_tls(c) == -1))
         return 0; /* closed and counted */
     ev_timer_start(w->loop, &c->timer);
     update(c);

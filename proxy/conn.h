@@ -17,6 +17,8 @@
  *   PXC_RELAY            bytes both ways with back-pressure (relay.c)
  *   PXC_CLOSING          a last answer (HTTP error, probe) is flushed
  *   PXC_CLOSED           everything released; freed after the callback
+ *   PXC_PEEK, PXC_PASS   SNI passthrough, before PXC_TLS when configured
+ *                        (passthrough.h)
  *
  * The state changes only through px_conn_set_state() (traced at debug).
  * The connection owns its fds, SSL objects, watchers, timer and buffers;
@@ -58,6 +60,8 @@ enum px_conn_state {
     PXC_RELAY           = 5,
     PXC_CLOSING         = 6,
     PXC_CLOSED          = 7,
+    PXC_PEEK            = 8, /* SNI passthrough: the ClientHello peeked (passthrough.h) */
+    PXC_PASS            = 9, /* SNI passthrough: forwarded without termination */
 };
 
 /* Steps of PXC_BACKEND_CONNECT. */
@@ -91,6 +95,7 @@ struct px_hs {
     char aff_key[LB_AFF_KEY_MAX];     /* affinity key; "" = none for this connection */
     struct lb_aff_get *aff;           /* the look-up in flight (PXC_AFFINITY) */
     bool aff_watch_off;               /* PXC_AFFINITY: the client sent more, stop peeking */
+    bool hello_partial;               /* PXC_PEEK: part of the ClientHello is there; peek by timer */
     enum px_be_step step;
     struct buf pre;                   /* PROXY v2 header + head, kept for a retry */
     size_t pp_len;                    /* bytes of pre that are the PROXY v2 header */
@@ -158,6 +163,14 @@ void px_conn_kill(struct px_conn *c);
 
 /* px_conn_free releases a closed connection's memory (the worker's reaper). */
 void px_conn_free(struct px_conn *c);
+
+/* conn.c helpers shared with passthrough.c: px_conn_start_tls moves on to
+ * PXC_TLS (0, or -1 with the connection closed); px_conn_handshake_done
+ * takes it out of the handshakes in flight; px_conn_log_ok: its refusal
+ * lines pass the worker's rate limit. */
+int px_conn_start_tls(struct px_conn *c);
+void px_conn_handshake_done(struct px_conn *c);
+bool px_conn_log_ok(struct px_conn *c);
 
 /* conn.c helpers shared with relay.c. px_conn_shut_write ends our sending
  * side of io: TLS close_notify (best effort), then FIN. */

@@ -48,24 +48,42 @@ static struct sstp_slice str_view(const char *s)
     return sstp_slice_make(s, s ? strlen(s) : 0);
 }
 
+/* A PROXY command header with the addresses only (see px_pp_build). */
+static void set_addrs(struct sstp_pp_hdr *h, const struct sockaddr *src, const struct sockaddr *dst)
+{
+    struct sockaddr_in s4, d4;
+    memset(h, 0, sizeof *h);
+    h->version = SSTP_PP_V2;
+    h->command = SSTP_PP_CMD_PROXY;
+    if (!is_ip(src) || !is_ip(dst)) {
+        h->family = SSTP_PP_FAM_UNSPEC;
+    } else if (as_v4(src, &s4) && as_v4(dst, &d4)) {
+        h->family = SSTP_PP_FAM_TCP4;
+        memcpy(&h->src, &s4, sizeof s4);
+        memcpy(&h->dst, &d4, sizeof d4);
+    } else {
+        h->family = SSTP_PP_FAM_TCP6;
+        as_v6(src, (struct sockaddr_in6 *)&h->src);
+        as_v6(dst, (struct sockaddr_in6 *)&h->dst);
+    }
+}
+
+enum sstp_rc px_pp_build_plain(struct sstp_wbuf *w, const struct sockaddr *src,
+                               const struct sockaddr *dst, const char *sni)
+{
+    struct sstp_pp_hdr h;
+    set_addrs(&h, src, dst);
+    if (sni && sni[0]) {
+        h.present |= SSTP_PP_HAS_AUTHORITY;
+        h.authority = str_view(sni);
+    }
+    return sstp_pp2_build(w, &h);
+}
+
 enum sstp_rc px_pp_build(struct sstp_wbuf *w, const struct px_pp_info *in)
 {
     struct sstp_pp_hdr h;
-    struct sockaddr_in s4, d4;
-    memset(&h, 0, sizeof h);
-    h.version = SSTP_PP_V2;
-    h.command = SSTP_PP_CMD_PROXY;
-    if (!is_ip(in->src) || !is_ip(in->dst)) {
-        h.family = SSTP_PP_FAM_UNSPEC;
-    } else if (as_v4(in->src, &s4) && as_v4(in->dst, &d4)) {
-        h.family = SSTP_PP_FAM_TCP4;
-        memcpy(&h.src, &s4, sizeof s4);
-        memcpy(&h.dst, &d4, sizeof d4);
-    } else {
-        h.family = SSTP_PP_FAM_TCP6;
-        as_v6(in->src, (struct sockaddr_in6 *)&h.src);
-        as_v6(in->dst, (struct sockaddr_in6 *)&h.dst);
-    }
+    set_addrs(&h, in->src, in->dst);
 
     if (in->sni && in->sni[0]) {
         h.present |= SSTP_PP_HAS_AUTHORITY;

@@ -43,4 +43,11 @@ struct px_pp_info {
  * limits of sstp_pp2_build). Borrows everything. */
 enum sstp_rc px_pp_build(struct sstp_wbuf *w, const struct px_pp_info *in);
 
+/* px_pp_build_plain appends a header with the addresses (as px_pp_build)
+ * and AUTHORITY = sni (NULL or "": none), nothing else: for a connection
+ * forwarded without TLS termination (SNI passthrough), where this proxy
+ * knows nothing of the TLS session. Returns as px_pp_build. */
+enum sstp_rc px_pp_build_plain(struct sstp_wbuf *w, const struct sockaddr *src,
+                               const struct sockaddr *dst, const char *sni);
+
 #endif

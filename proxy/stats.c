@@ -42,7 +42,7 @@ static const char *const resource_labels[PXE_COUNT] = { "emfile", "enfile", "eno
 /* The codes a client or a load balancer can cause at the proxy. */
 static const char *const rc_labels[] = {
 #define PX_RC_LABEL(n, s) #n,
-    SSTP_RC_LIST_HTTP(PX_RC_LABEL) SSTP_RC_LIST_PP(PX_RC_LABEL)
+    SSTP_RC_LIST_HTTP(PX_RC_LABEL) SSTP_RC_LIST_PP(PX_RC_LABEL) SSTP_RC_LIST_HELLO(PX_RC_LABEL)
 #undef PX_RC_LABEL
     "E_NOSPACE",
 };
@@ -65,7 +65,7 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                            "Connections closed at accept or right after a PROXY header, by reason.",
                            METRICS_COUNTER, METRICS_SUM, "reason", refuse_labels, N(refuse_labels));
     out[PXM_PROTO_ERRORS] = FAM("sstp_proxy_rejects_total",
-                                "PROXY headers and HTTP requests rejected, by return code.",
+                                "PROXY headers, peeked TLS ClientHellos and HTTP requests rejected, by return code.",
                                 METRICS_COUNTER, METRICS_SUM, "rc", rc_labels, N(rc_labels));
     out[PXM_TLS_HANDSHAKES] = FAM("sstp_proxy_tls_handshakes_total", "TLS handshakes done, by version.",
                                   METRICS_COUNTER, METRICS_SUM, "version", NULL, 8);

@@ -13,7 +13,7 @@ ppp ppp-dev redis-server openssl ca-certificates iproute2"
 RUN="user-mode-linux kmod sstp-client iputils-ping procps python3"
 TEST="libcmocka-dev clang libclang-rt-14-dev llvm python3 user-mode-linux kmod
 sstp-client iputils-ping procps psmisc haproxy docker-compose faketime
-redis-sentinel freeradius chromium fonts-dejavu-core"
+redis-sentinel freeradius chromium fonts-dejavu-core curl"
 
 want="$BUILD $RUN"
 [ "${1:-}" = "test" ] && want="$BUILD $RUN $TEST"

@@ -84,6 +84,11 @@
     X(E_PP_V2_CRC,    "PROXY v2 CRC32C mismatch") \
     X(E_PP_V2_OUR_TLV, "PROXY v2 sstp-lb TLV malformed (length, version, flags or field)")
 
+/* TLS ClientHello, peeked before termination (RFC 8446 §4.1.2, RFC 6066 §3) */
+#define SSTP_RC_LIST_HELLO(X) \
+    X(E_HELLO_RECORD, "first bytes are not a TLS handshake record") \
+    X(E_HELLO_MSG,    "ClientHello malformed: a length overruns its container or a field repeats")
+
 /* SSTP server state machine (MS-SSTP 3.3) */
 #define SSTP_RC_LIST_FSM(X) \
     X(E_FSM_STATE,     "message not acceptable in the current state") \
@@ -96,7 +101,7 @@
 #define SSTP_RC_LIST(X) \
     SSTP_RC_LIST_COMMON(X) SSTP_RC_LIST_PKT(X) SSTP_RC_LIST_CTRL(X) \
     SSTP_RC_LIST_HTTP(X) SSTP_RC_LIST_BIND(X) SSTP_RC_LIST_HDLC(X) \
-    SSTP_RC_LIST_PP(X) SSTP_RC_LIST_FSM(X)
+    SSTP_RC_LIST_PP(X) SSTP_RC_LIST_HELLO(X) SSTP_RC_LIST_FSM(X)
 
 enum sstp_rc {
 #define SSTP_RC_ENUM(n, s) SSTP_##n,

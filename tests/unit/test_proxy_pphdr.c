@@ -152,6 +152,45 @@ static void test_unspec_parses_back(void **state)
     free(exact);
 }
 
+/* The header of a connection forwarded without termination: addresses and
+ * the SNI, nothing that would claim a TLS session this proxy never had. */
+static void test_plain(void **state)
+{
+    (void)state;
+    struct sockaddr_storage src = ss4("203.0.113.7", 50000), dst = ss6("2001:db8::1", 443);
+    uint8_t buf[SSTP_PP_MAX_HDR_LEN];
+    struct sstp_wbuf w;
+    sstp_wbuf_init(&w, buf, sizeof buf);
+    assert_int_equal(px_pp_build_plain(&w, (struct sockaddr *)&src, (struct sockaddr *)&dst,
+                                       "rras.example.test"), SSTP_OK);
+    uint8_t *exact = malloc(w.len);
+    assert_non_null(exact);
+    memcpy(exact, buf, w.len);
+    struct sstp_pp_hdr p;
+    size_t used = 0;
+    assert_int_equal(sstp_pp_parse(&p, &used, exact, w.len), SSTP_OK);
+    assert_int_equal(used, w.len);
+    assert_int_equal(p.family, SSTP_PP_FAM_TCP6); /* a mix: the IPv4 one mapped */
+    assert_int_equal(p.present, SSTP_PP_HAS_AUTHORITY);
+    assert_int_equal(p.authority.len, strlen("rras.example.test"));
+    assert_memory_equal(p.authority.p, "rras.example.test", p.authority.len);
+    free(exact);
+    /* no SNI (the web path of a client without one): the addresses alone */
+    src = ss4("203.0.113.7", 50000);
+    dst = ss4("198.51.100.10", 443);
+    sstp_wbuf_init(&w, buf, sizeof buf);
+    assert_int_equal(px_pp_build_plain(&w, (struct sockaddr *)&src, (struct sockaddr *)&dst, ""), SSTP_OK);
+    assert_int_equal(w.len, 16 + 12);
+    exact = malloc(w.len);
+    assert_non_null(exact);
+    memcpy(exact, buf, w.len);
+    assert_int_equal(sstp_pp_parse(&p, &used, exact, w.len), SSTP_OK);
+    assert_int_equal(p.family, SSTP_PP_FAM_TCP4);
+    assert_int_equal(p.present, 0);
+    assert_int_equal(((struct sockaddr_in *)&p.src)->sin_port, htons(50000));
+    free(exact);
+}
+
 static void test_optional_fields_left_out(void **state)
 {
     (void)state;
@@ -207,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_client_cert),
         cmocka_unit_test(test_mixed_and_v6),
         cmocka_unit_test(test_unspec_parses_back),
+        cmocka_unit_test(test_plain),
         cmocka_unit_test(test_optional_fields_left_out),
         cmocka_unit_test(test_errors),
     };
