@@ -19,16 +19,17 @@ fds0=$(fd_count "$BACKEND_PID")
 
 # sstpc 1.0.18's own race (e2e-uml.md) ends a client right after "Connected
 # to", before it sent one byte of HTTP: the server never saw a request. A
-# real user's client retries; so does this test, once per client, counted.
+# real user's client retries; so does this test, up to 3 times per client
+# (the race is likelier on a loaded host), each counted.
 declare -A raced=()
 retry_raced() {     # user $1's sstpc died of the client race: start it again
-    local i=$1 log="$SSTPLB_WORK/sstpc-$1.log"
-    [ -z "${raced[$i]:-}" ] && ! bg_alive "sstpc-$i" &&
+    local i=$1 log="$SSTPLB_WORK/sstpc-$1.log" n=${raced[$1]:-0}
+    [ "$n" -lt 3 ] && ! bg_alive "sstpc-$i" &&
         grep -q 'event loop terminated unsuccessfully' "$log" 2> /dev/null &&
         ! grep -q 'Connection Established' "$log" || return 0
-    raced[$i]=1
-    mv "$log" "$log.raced"
-    gs_log "user$i: sstpc client race, started again"
+    raced[$i]=$((n + 1))
+    mv "$log" "$log.raced$n"
+    gs_log "user$i: sstpc client race, started again (${raced[$i]})"
     sstp_client_start "sstpc-$i" "$i" "$W/client.options"
 }
 
@@ -97,5 +98,7 @@ kill -HUP "$BACKEND_PID"
 wait_for 5 log_has "$BACKEND_LOG" "ev=stats sessions=0 negotiating=0 " ||
     verdict_fail "stats after teardown: $(log_line "$BACKEND_LOG" "ev=stats")"
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
-echo "timing: sessions=$N wave=$WAVE up_ms=$up_ms down_ms=$down_ms fds_idle=$fds0 fds_up=$fds_up client_races=${#raced[@]}"
+races=0
+for n in "${raced[@]}"; do races=$((races + n)); done
+echo "timing: sessions=$N wave=$WAVE up_ms=$up_ms down_ms=$down_ms fds_idle=$fds0 fds_up=$fds_up client_races=$races"
 verdict_pass "$N sessions up in ${up_ms}ms (waves of $WAVE), down in ${down_ms}ms, fds $fds0 -> $fds_up -> $fds0"
