@@ -18,7 +18,6 @@
 #define LISTEN_BACKLOG 1024
 #define SPARE_BUFFERS 256
 #define RATE_SLOTS 65536
-#define LOG_LIMIT_S 10.0 /* at most one line per interval for floodable events */
 #define STOP_SLACK_S 2.0 /* beyond disconnect_timeout + kill_grace */
 /* Connections accepted only to be answered 503 (over per_source_rate, or
  * a proxy listener's connection while the backend is full), at once: each
@@ -37,18 +36,6 @@ static const char *const listener_names[] = { "tls", "proxy", "mtls" };
 const char *be_refuse_name(enum be_refuse why)
 {
     return (unsigned)why < BE_REFUSE_COUNT ? refuse_names[why] : "?";
-}
-
-bool be_log_limit_allow(struct be_log_limit *l, ev_tstamp now, uint64_t *out_suppressed)
-{
-    if (now < l->next) {
-        l->suppressed++;
-        return false;
-    }
-    *out_suppressed = l->suppressed;
-    l->suppressed = 0;
-    l->next = now + LOG_LIMIT_S;
-    return true;
 }
 
 /* ---- the fleet's hooks (fleet.c knows nothing of sessions) --------------- */
@@ -137,42 +124,44 @@ static bool refusal_answered(const struct be_server *s, enum be_listener_kind ki
     return kind != BE_LISTEN_TLS || why == BE_REFUSE_RATE;
 }
 
-static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* A new connection on one of the listeners (core/listener): admitted to a
+ * session, or refused. */
+static void accept_one(struct listener *ln, int fd, const struct sockaddr *sa, socklen_t len)
 {
-    (void)revents;
-    struct be_listener *l = (struct be_listener *)w;
+    struct be_listener *l = ln->data;
     struct be_server *s = l->srv;
     const struct be_config *cfg = s->cfg;
-    (void)loop;
-
-    for (int i = 0; i < 64; i++) {
-        struct sockaddr_storage peer;
-        socklen_t len = sizeof peer;
-        int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd == -1) {
-            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-                return;
-            /* EMFILE and friends: count, and let the loop breathe */
-            s->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
-            log_warn("accept_error", "listener=%s err=\"%s\"", listener_names[l->kind], strerror(errno));
-            return;
-        }
-        const struct sockaddr *sa = (const struct sockaddr *)&peer;
-        net_tune(fd);
-        if (l->kind != BE_LISTEN_TLS && cfg->proxy_allow.n > 0 &&
-            !net_cidr_list_match(&cfg->proxy_allow, sa)) {
-            refuse(s, fd, BE_REFUSE_UNTRUSTED_SOURCE, sa);
-            continue;
-        }
-        enum be_refuse why = load_refusal(s, l->kind, sa);
-        if (why != BE_REFUSE_COUNT && !refusal_answered(s, l->kind, why)) {
-            refuse(s, fd, why, sa);
-            continue;
-        }
-        if (why == BE_REFUSE_RATE) /* counted at the decision, answered or not */
-            s->stats.refused[BE_REFUSE_RATE]++;
-        be_session_accept(s, l->kind, fd, sa, len, why);
+    net_tune(fd);
+    if (l->kind != BE_LISTEN_TLS && cfg->proxy_allow.n > 0 && !net_cidr_list_match(&cfg->proxy_allow, sa)) {
+        refuse(s, fd, BE_REFUSE_UNTRUSTED_SOURCE, sa);
+        return;
     }
+    enum be_refuse why = load_refusal(s, l->kind, sa);
+    if (why != BE_REFUSE_COUNT && !refusal_answered(s, l->kind, why)) {
+        refuse(s, fd, why, sa);
+        return;
+    }
+    if (why == BE_REFUSE_RATE) /* counted at the decision, answered or not */
+        s->stats.refused[BE_REFUSE_RATE]++;
+    be_session_accept(s, l->kind, fd, sa, len, why);
+}
+
+/* EMFILE and friends: the listener pauses itself and logs (rate-limited);
+ * here only the counter. */
+static void accept_error(struct listener *ln, int err)
+{
+    struct be_listener *l = ln->data;
+    (void)err;
+    l->srv->stats.refused[BE_REFUSE_ACCEPT_ERROR]++;
+}
+
+static void close_listener(struct be_listener *l)
+{
+    if (l->fd == -1)
+        return;
+    listener_stop(&l->l);
+    close(l->fd);
+    l->fd = -1;
 }
 
 static int open_listener(struct be_server *s, enum be_listener_kind kind, const char *addr)
@@ -194,8 +183,9 @@ static int open_listener(struct be_server *s, enum be_listener_kind kind, const 
     }
     l->kind = kind;
     l->srv = s;
-    ev_io_init(&l->w, accept_cb, l->fd, EV_READ);
-    ev_io_start(s->loop, &l->w);
+    listener_init(&l->l, s->loop, l->fd, listener_names[kind], accept_one, l);
+    l->l.on_error = accept_error;
+    listener_start(&l->l);
     log_info("listen", "listener=%s addr=%s", listener_names[kind], addr);
     return 0;
 }
@@ -254,6 +244,10 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     for (int k = 0; k < BE_LISTEN_COUNT; k++)
         s->listeners[k].fd = -1;
     buf_pool_init(&s->pool, SPARE_BUFFERS);
+    struct log_limit *limits[] = { &s->log_refuse_accept, &s->log_refuse_source, &s->log_auth_refused,
+                                   &s->log_unsafe_id, &s->log_connect_request };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        log_limit_init(limits[i], BE_LOG_LIMIT_S, 1);
     if (ratelimit_init(&s->rate, RATE_SLOTS, (double)cfg->per_source_rate,
                        (double)cfg->per_source_burst) == -1)
         return -1;
@@ -318,13 +312,8 @@ void be_server_stop(struct be_server *s)
     if (s->stopping)
         return;
     s->stopping = true;
-    for (int k = 0; k < BE_LISTEN_COUNT; k++) {
-        if (s->listeners[k].fd != -1) {
-            ev_io_stop(s->loop, &s->listeners[k].w);
-            close(s->listeners[k].fd);
-            s->listeners[k].fd = -1;
-        }
-    }
+    for (int k = 0; k < BE_LISTEN_COUNT; k++)
+        close_listener(&s->listeners[k]);
     log_info("stopping", "sessions=%llu", (unsigned long long)s->n_sessions);
     if (s->n_sessions == 0) {
         ev_break(s->loop, EVBREAK_ALL);
@@ -347,12 +336,8 @@ void be_server_cleanup(struct be_server *s)
     ev_signal_stop(s->loop, &s->sigterm);
     ev_signal_stop(s->loop, &s->sigint);
     ev_signal_stop(s->loop, &s->sighup);
-    for (int k = 0; k < BE_LISTEN_COUNT; k++) {
-        if (s->listeners[k].fd != -1) {
-            ev_io_stop(s->loop, &s->listeners[k].w);
-            close(s->listeners[k].fd);
-        }
-    }
+    for (int k = 0; k < BE_LISTEN_COUNT; k++)
+        close_listener(&s->listeners[k]);
     SSL_CTX_free(s->tls_ctx);
     SSL_CTX_free(s->mtls_ctx);
     free(s->direct_trust.sha256);

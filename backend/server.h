@@ -14,6 +14,8 @@
 #include "backend/config.h"
 #include "core/admin.h"
 #include "core/buf.h"
+#include "core/listener.h"
+#include "core/log.h"
 #include "core/ratelimit.h"
 #include "core/srclimit.h"
 #include "core/tls.h"
@@ -27,8 +29,8 @@ enum be_listener_kind {
 };
 
 struct be_listener {
-    ev_io w;
-    int fd;
+    struct listener l;          /* the accept loop (core/listener) */
+    int fd;                     /* -1: not opened */
     enum be_listener_kind kind;
     struct be_server *srv;
 };
@@ -72,15 +74,15 @@ struct be_stats {
 struct be_session;
 struct be_fleet;
 
-/* One log line per interval for an event a client can repeat at will; the
- * line says how many were left out. */
-struct be_log_limit {
-    ev_tstamp next;
-    uint64_t suppressed;
-};
-/* be_log_limit_allow: true if a line may be written at now; then
- * *out_suppressed gets how many were held back since the last one. */
-bool be_log_limit_allow(struct be_log_limit *l, ev_tstamp now, uint64_t *out_suppressed);
+/* One log line per interval for an event a client can repeat at will (the
+ * line says how many were left out): core/log's limiter, one line per
+ * BE_LOG_LIMIT_S. be_log_limit_allow is its old name, still called by
+ * session*.c. */
+#define BE_LOG_LIMIT_S 10.0
+static inline bool be_log_limit_allow(struct log_limit *l, ev_tstamp now, uint64_t *out_suppressed)
+{
+    return log_limit_allow(l, now, out_suppressed);
+}
 
 struct be_server {
     struct ev_loop *loop;
@@ -93,8 +95,8 @@ struct be_server {
     struct buf_pool pool;
     struct ratelimit rate;
     struct srclimit negotiating_by_source; /* max_negotiating_per_source */
-    struct be_log_limit log_refuse_accept, log_refuse_source, log_auth_refused, log_unsafe_id;
-    struct be_log_limit log_connect_request;
+    struct log_limit log_refuse_accept, log_refuse_source, log_auth_refused, log_unsafe_id;
+    struct log_limit log_connect_request;
     struct be_session *sessions;        /* doubly linked */
     uint64_t n_sessions, n_negotiating, next_id;
     uint64_t n_held_refusals;           /* sessions accepted only to be answered 503 */

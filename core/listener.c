@@ -3,29 +3,32 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/log.h"
 
 static bool resource_errno(int e)
 {
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
-static void pause_for_resources(struct listener *l, int e)
+static void pause_for_resources(struct listener *l)
 {
     l->n_resource_fail++;
     ev_io_stop(l->loop, &l->io);
     ev_timer_stop(l->loop, &l->retry);
     ev_timer_set(&l->retry, LISTENER_PAUSE_S, 0.);
     ev_timer_start(l->loop, &l->retry);
-    ev_tstamp now = ev_now(l->loop);
-    if (now < l->log_next) {
-        l->n_suppressed++;
-        return;
-    }
-    log_warn("accept_fail", "listener=%s err=\"%s\" paused_s=%.1f suppressed=%llu", l->name,
-             strerror(e), LISTENER_PAUSE_S, (unsigned long long)l->n_suppressed);
-    l->n_suppressed = 0;
-    l->log_next = now + LISTENER_LOG_S;
+}
+
+static void accept_failed(struct listener *l, int e)
+{
+    bool resources = resource_errno(e);
+    if (resources)
+        pause_for_resources(l);
+    if (l->on_error)
+        l->on_error(l, e);
+    uint64_t suppressed;
+    if (log_limit_allow(&l->log_limit, ev_now(l->loop), &suppressed))
+        log_warn("accept_error", "listener=%s err=\"%s\" paused_s=%.1f suppressed=%llu", l->name,
+                 strerror(e), resources ? LISTENER_PAUSE_S : 0., (unsigned long long)suppressed);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -38,10 +41,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         socklen_t peer_len = sizeof peer;
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
-            if (resource_errno(errno))
-                pause_for_resources(l, errno);
-            /* EAGAIN: the backlog is empty; anything else (ECONNABORTED, a
-             * signal): that connection is gone, the next wake-up goes on */
+            int e = errno;
+            /* EAGAIN: the backlog is empty; ECONNABORTED, a signal: that
+             * connection is gone, the next wake-up goes on */
+            if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ECONNABORTED)
+                accept_failed(l, e);
             return;
         }
         l->n_accepted++;
@@ -65,6 +69,7 @@ void listener_init(struct listener *l, struct ev_loop *loop, int fd, const char 
     l->name = name;
     l->on_accept = on_accept;
     l->data = data;
+    log_limit_init(&l->log_limit, LISTENER_LOG_S, 1);
     ev_io_init(&l->io, accept_cb, fd, EV_READ);
     ev_init(&l->retry, retry_cb);
     l->retry.data = l;

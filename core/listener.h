@@ -7,7 +7,8 @@
  * backlog and the listener pauses for a while instead of spinning on its
  * level-triggered watcher (libev's "accept()ing when you can't"): the
  * failure is counted and logged at most once per interval. The owner may
- * also pause it (a connection limit) and resume it. */
+ * also pause it (a connection limit) and resume it, and may be told of
+ * every failed accept (its own counter). */
 #ifndef SSTP_LB_CORE_LISTENER_H
 #define SSTP_LB_CORE_LISTENER_H
 
@@ -16,9 +17,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/log.h"
+
 #define LISTENER_BATCH   64   /* accepts per wake-up */
 #define LISTENER_PAUSE_S 0.1  /* out of descriptors or memory: retry after this */
-#define LISTENER_LOG_S   10.0 /* at most one accept_fail line per interval */
+#define LISTENER_LOG_S   10.0 /* at most one accept_error line per interval (default) */
 
 struct listener;
 
@@ -26,19 +29,24 @@ struct listener;
  * owner's; peer is its address (peer_len bytes). */
 typedef void (*listener_accept_fn)(struct listener *l, int fd, const struct sockaddr *peer,
                                    socklen_t peer_len);
+/* An accept() that failed for another reason than an empty backlog or a
+ * connection gone before it was taken (err is its errno). */
+typedef void (*listener_error_fn)(struct listener *l, int err);
 
 struct listener {
     ev_io io;                 /* watches the listening socket */
     ev_timer retry;           /* resumes after a resource failure */
     struct ev_loop *loop;
     listener_accept_fn on_accept;
+    listener_error_fn on_error; /* optional: set after listener_init */
     void *data;               /* the owner's */
     const char *name;         /* for the log line (borrowed) */
     bool held;                /* paused by the owner (listener_hold) */
     uint64_t n_accepted;
     uint64_t n_resource_fail; /* accept() failures for want of descriptors or memory */
-    uint64_t n_suppressed;    /* accept_fail lines not written since the last one */
-    ev_tstamp log_next;       /* no accept_fail line before this */
+    /* the accept_error line: one per LISTENER_LOG_S unless the owner
+     * re-inits it after listener_init */
+    struct log_limit log_limit;
 };
 
 /* listener_init prepares l on the listening socket fd (non-blocking);

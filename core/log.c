@@ -126,6 +126,37 @@ void log_emit(enum log_level level, const char *event, const char *fmt, ...)
     va_end(ap);
 }
 
+void log_limit_init(struct log_limit *l, double interval_s, unsigned burst)
+{
+    memset(l, 0, sizeof *l);
+    l->interval_s = interval_s;
+    l->burst = burst;
+}
+
+uint64_t log_limit_roll(struct log_limit *l, double now)
+{
+    if (now - l->window_start < l->interval_s)
+        return 0;
+    uint64_t left_out = l->suppressed;
+    l->window_start = now;
+    l->lines = 0;
+    l->suppressed = 0;
+    return left_out;
+}
+
+bool log_limit_allow(struct log_limit *l, double now, uint64_t *suppressed)
+{
+    uint64_t left_out = log_limit_roll(l, now);
+    if (suppressed)
+        *suppressed = left_out;
+    if (l->lines < l->burst) {
+        l->lines++;
+        return true;
+    }
+    l->suppressed++;
+    return false;
+}
+
 char *log_sanitize(char *out, size_t out_len, const char *in, size_t in_len)
 {
     size_t i = 0;

@@ -8,7 +8,9 @@
 #define SSTP_LB_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum log_format { LOG_TEXT = 0, LOG_JSON = 1 };
@@ -32,6 +34,28 @@ void log_vemit(enum log_level level, const char *event, const char *fmt, va_list
 #define log_warn(ev, ...)  log_at(LOG_WARN, ev, __VA_ARGS__)
 #define log_info(ev, ...)  log_at(LOG_INFO, ev, __VA_ARGS__)
 #define log_debug(ev, ...) log_at(LOG_DEBUG, ev, __VA_ARGS__)
+
+/* A line a client can repeat at will (a refusal, an accept failure) is
+ * written at most `burst` times per window of `interval_s` seconds; the
+ * others are counted, and the count is handed back when the next window
+ * opens, so the owner can say how many were left out. Times are the event
+ * loop's (ev_now); one limiter per kind of line. */
+struct log_limit {
+    double interval_s;
+    unsigned burst;
+    double window_start;   /* of the current window */
+    unsigned lines;        /* written in it */
+    uint64_t suppressed;   /* left out since the last window opened */
+};
+
+void log_limit_init(struct log_limit *l, double interval_s, unsigned burst);
+/* log_limit_roll opens a new window if the current one is over and returns
+ * how many lines were left out before it (0 while the window lasts). */
+uint64_t log_limit_roll(struct log_limit *l, double now);
+/* log_limit_allow: true if one more line may be written at now. Rolls the
+ * window first; *suppressed (may be NULL) gets what log_limit_roll
+ * returned. A refused line is counted. */
+bool log_limit_allow(struct log_limit *l, double now, uint64_t *suppressed);
 
 /* log_sanitize copies at most out_len-1 bytes of in[0..in_len) into out,
  * replacing bytes outside printable ASCII, spaces, '"', '\\' and '=' with

@@ -20,58 +20,44 @@
 #include "proxy/relay.h"
 #include "proxy/worker_fleet.h"
 
-#define ACCEPT_BATCH 64          /* accepts per readiness event: fairness with sessions */
-#define ACCEPT_PAUSE_S 0.1       /* after EMFILE/ENFILE: let closes free descriptors */
-#define ACCEPT_LOG_EVERY_S 1.0   /* one accept-error line per second at most */
+#define ACCEPT_LOG_EVERY_S 1.0   /* one accept_error line per second per listener at most */
 #define SPARE_BUFFERS 256        /* pool blocks kept for reuse (4 MiB) */
 #define FD_RESERVE 64            /* descriptors kept for listeners, logs, admin */
 #define TICK_S 1.0
 
 /* ---- rate-limited refusal lines ------------------------------------------------ */
 
-static void log_window_roll(struct px_worker *w, double now)
+/* The first line of a new second writes how many lines the last window
+ * left out (one "log_suppressed" line), before its own. */
+static void log_suppressed_summary(struct px_worker *w, double window_start, uint64_t left_out)
 {
-    if (now - w->log_window < 1.0)
-        return;
-    if (w->log_suppressed)
+    if (left_out)
         log_info("log_suppressed", "worker=%u lines=%llu window_s=%.0f", w->index,
-                 (unsigned long long)w->log_suppressed, now - w->log_window);
-    w->log_window = now;
-    w->log_lines = 0;
-    w->log_suppressed = 0;
+                 (unsigned long long)left_out, ev_now(w->loop) - window_start);
 }
 
 bool px_worker_log_ok(struct px_worker *w)
 {
-    log_window_roll(w, ev_now(w->loop));
-    if (w->log_lines < PX_LOG_BURST) {
-        w->log_lines++;
-        return true;
-    }
-    w->log_suppressed++;
-    return false;
+    double window_start = w->log_limit.window_start;
+    uint64_t left_out;
+    bool ok = log_limit_allow(&w->log_limit, ev_now(w->loop), &left_out);
+    log_suppressed_summary(w, window_start, left_out);
+    return ok;
 }
 
 /* ---- listeners -------------------------------------------------------------- */
 
-static void listeners_set(struct px_worker *w, bool on)
+/* The worker's own pause (max_conns) of every open listener, and its end. */
+static void listeners_hold(struct px_worker *w, bool hold)
 {
     for (size_t i = 0; i < w->n_listeners; i++) {
         if (w->listeners[i].fd == -1)
             continue;
-        if (on)
-            ev_io_start(w->loop, &w->listeners[i].w);
+        if (hold)
+            listener_hold(&w->listeners[i].l);
         else
-            ev_io_stop(w->loop, &w->listeners[i].w);
+            listener_release(&w->listeners[i].l);
     }
-}
-
-static void pause_accept(struct px_worker *w)
-{
-    if (w->accept_paused)
-        return;
-    w->accept_paused = true;
-    listeners_set(w, false);
 }
 
 /* At max_conns a worker leaves its listeners' SO_REUSEPORT groups: a
@@ -83,7 +69,10 @@ static void pause_accept(struct px_worker *w)
  * and lands on a worker with room. */
 static void leave_groups(struct px_worker *w)
 {
-    pause_accept(w);
+    if (!w->accept_paused) {
+        w->accept_paused = true;
+        listeners_hold(w, true);
+    }
     if (w->unlistened)
         return;
     w->unlistened = true;
@@ -98,7 +87,7 @@ static void leave_groups(struct px_worker *w)
 
 static void maybe_resume_accept(struct px_worker *w)
 {
-    if (!w->accept_paused || w->draining || ev_is_active(&w->accept_retry) || w->n_conns >= w->max_conns)
+    if (!w->accept_paused || w->draining || w->n_conns >= w->max_conns)
         return;
     if (w->unlistened) {
         for (size_t i = 0; i < w->n_listeners; i++)
@@ -111,14 +100,7 @@ static void maybe_resume_accept(struct px_worker *w)
         log_debug("resumed", "worker=%u conns=%llu", w->index, (unsigned long long)w->n_conns);
     }
     w->accept_paused = false;
-    listeners_set(w, true);
-}
-
-static void accept_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    (void)loop;
-    (void)revents;
-    maybe_resume_accept(t->data);
+    listeners_hold(w, false);
 }
 
 static void refuse(struct px_worker *w, enum px_refuse why)
@@ -126,69 +108,49 @@ static void refuse(struct px_worker *w, enum px_refuse why)
     metrics_add(w->mv, &w->m->fam[PXM_REFUSED], why, 1);
 }
 
-static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+/* A new connection on one of the listeners (core/listener): refused at
+ * once, or handed to conn.c. */
+static void accept_one(struct listener *ln, int fd, const struct sockaddr *sa, socklen_t len)
 {
-    (void)revents;
-    struct px_listener *l = (struct px_listener *)io;
+    struct px_listener *l = ln->data;
     struct px_worker *w = l->wk;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if (w->n_conns >= w->max_conns) {
-            leave_groups(w);
-            return;
+    if (w->cfg->max_handshakes > 0 && w->n_handshakes >= (uint64_t)w->cfg->max_handshakes) {
+        /* before any work: a flood of handshakes cannot grow memory or CPU */
+        refuse(w, PXR_HANDSHAKES);
+        if (px_worker_log_ok(w)) {
+            char addr[NET_ADDR_STR_MAX];
+            log_info("refuse", "peer=%s listener=%s reason=handshakes in_flight=%llu",
+                     net_addr_str(sa, addr, sizeof addr), l->text, (unsigned long long)w->n_handshakes);
         }
-        struct sockaddr_storage peer;
-        socklen_t len = sizeof peer;
-        int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd == -1) {
-            int e = errno;
-            if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED)
-                return;
-            refuse(w, PXR_ACCEPT_ERROR);
-            if (ev_now(loop) - w->last_accept_log >= ACCEPT_LOG_EVERY_S) {
-                w->last_accept_log = ev_now(loop);
-                log_warn("accept_error", "listener=%s err=\"%s\" conns=%llu", l->text, strerror(e),
-                         (unsigned long long)w->n_conns);
-            }
-            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-                pause_accept(w);
-                ev_timer_set(&w->accept_retry, ACCEPT_PAUSE_S, 0);
-                ev_timer_start(loop, &w->accept_retry);
-            }
-            return;
-        }
-        if (w->cfg->max_handshakes > 0 && w->n_handshakes >= (uint64_t)w->cfg->max_handshakes) {
-            /* before any work: a flood of handshakes cannot grow memory or CPU */
-            refuse(w, PXR_HANDSHAKES);
-            if (px_worker_log_ok(w)) {
-                char addr[NET_ADDR_STR_MAX];
-                log_info("refuse", "peer=%s listener=%s reason=handshakes in_flight=%llu",
-                         net_addr_str((const struct sockaddr *)&peer, addr, sizeof addr), l->text,
-                         (unsigned long long)w->n_handshakes);
-            }
-            close(fd);
-            continue;
-        }
-        net_tune(fd); /* TCP_NODELAY: SSTP carries interactive PPP traffic */
-        const struct sockaddr *sa = (const struct sockaddr *)&peer;
-        bool proxy = l->proxy;
-        if (proxy && !net_cidr_list_match(&w->cfg->proxy_allow, sa)) {
-            if (w->cfg->proxy_untrusted == PX_UNTRUSTED_REJECT) {
-                char addr[NET_ADDR_STR_MAX];
-                refuse(w, PXR_UNTRUSTED_PROXY);
-                if (px_worker_log_ok(w))
-                    log_info("refuse", "peer=%s listener=%s reason=untrusted_proxy_source",
-                             net_addr_str(sa, addr, sizeof addr), l->text);
-                close(fd);
-                continue;
-            }
-            proxy = false; /* a direct client: its bytes start with TLS */
-        }
-        px_conn_accept(w, fd, sa, len, proxy);
-        if (w->n_conns >= w->max_conns) { /* full: not one more connection queued here */
-            leave_groups(w);
-            return;
-        }
+        close(fd);
+        return;
     }
+    net_tune(fd); /* TCP_NODELAY: SSTP carries interactive PPP traffic */
+    bool proxy = l->proxy;
+    if (proxy && !net_cidr_list_match(&w->cfg->proxy_allow, sa)) {
+        if (w->cfg->proxy_untrusted == PX_UNTRUSTED_REJECT) {
+            char addr[NET_ADDR_STR_MAX];
+            refuse(w, PXR_UNTRUSTED_PROXY);
+            if (px_worker_log_ok(w))
+                log_info("refuse", "peer=%s listener=%s reason=untrusted_proxy_source",
+                         net_addr_str(sa, addr, sizeof addr), l->text);
+            close(fd);
+            return;
+        }
+        proxy = false; /* a direct client: its bytes start with TLS */
+    }
+    px_conn_accept(w, fd, sa, len, proxy);
+    if (w->n_conns >= w->max_conns) /* full: not one more connection queued here */
+        leave_groups(w);
+}
+
+/* EMFILE and friends: the listener pauses itself and logs (rate-limited);
+ * here only the counter. */
+static void accept_error(struct listener *ln, int err)
+{
+    struct px_listener *l = ln->data;
+    (void)err;
+    refuse(l->wk, PXR_ACCEPT_ERROR);
 }
 
 static int open_listeners(struct px_worker *w)
@@ -209,8 +171,10 @@ static int open_listeners(struct px_worker *w)
         l->proxy = b->items[i].proxy;
         l->wk = w;
         snprintf(l->text, sizeof l->text, "%s", b->items[i].text);
-        ev_io_init(&l->w, accept_cb, l->fd, EV_READ);
-        ev_io_start(w->loop, &l->w);
+        listener_init(&l->l, w->loop, l->fd, l->text, accept_one, l);
+        l->l.on_error = accept_error;
+        log_limit_init(&l->l.log_limit, ACCEPT_LOG_EVERY_S, 1);
+        listener_start(&l->l);
     }
     return 0;
 }
@@ -220,7 +184,7 @@ static void close_listeners(struct px_worker *w)
     for (size_t i = 0; i < w->n_listeners; i++) {
         if (w->listeners[i].fd == -1)
             continue;
-        ev_io_stop(w->loop, &w->listeners[i].w);
+        listener_stop(&w->listeners[i].l);
         close(w->listeners[i].fd);
         w->listeners[i].fd = -1;
     }
@@ -325,7 +289,9 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
     struct px_worker *w = t->data;
-    log_window_roll(w, ev_now(loop)); /* a flood that stopped still gets its summary */
+    /* a flood that stopped still gets its summary */
+    double window_start = w->log_limit.window_start;
+    log_suppressed_summary(w, window_start, log_limit_roll(&w->log_limit, ev_now(loop)));
     publish(w);
 }
 
@@ -649,7 +615,6 @@ static void worker_cleanup(struct px_worker *w)
     reaper_cb(w->loop, &w->reaper, 0);
     close_listeners(w);
     free(w->listeners);
-    ev_timer_stop(w->loop, &w->accept_retry);
     ev_check_stop(w->loop, &w->memory_check);
     ev_timer_stop(w->loop, &w->drain_timer);
     ev_timer_stop(w->loop, &w->tick);
@@ -688,8 +653,7 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     metrics_block_reset_gauges(m, index);
     metrics_gauges_zero(m, index);
     buf_pool_init(&w.pool, SPARE_BUFFERS);
-    ev_timer_init(&w.accept_retry, accept_retry_cb, ACCEPT_PAUSE_S, 0);
-    w.accept_retry.data = &w;
+    log_limit_init(&w.log_limit, 1.0, PX_LOG_BURST);
     ev_timer_init(&w.drain_timer, drain_deadline_cb, 1, 0);
     w.drain_timer.data = &w;
     ev_timer_init(&w.tick, tick_cb, TICK_S, TICK_S);

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/listener.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "core/ratelimit.h"
 #include "core/srclimit.h"
@@ -32,8 +34,8 @@
 #define PX_EXIT_CONFIG 3 /* cannot start (listener, certificate): the master gives up */
 
 struct px_listener {
-    ev_io w;
-    int fd;
+    struct listener l;          /* the accept loop (core/listener) */
+    int fd;                     /* -1: closed */
     bool proxy;                 /* PROXY header expected (bind ... proxy) */
     char text[NET_ADDR_STR_MAX];
     struct px_worker *wk;
@@ -55,9 +57,8 @@ struct px_worker {
 
     struct px_listener *listeners;
     size_t n_listeners;
-    bool accept_paused;         /* at max_conns, or after EMFILE */
+    bool accept_paused;         /* at max_conns: the listeners held (an EMFILE pause is theirs) */
     bool unlistened;            /* at max_conns: out of the SO_REUSEPORT groups (leave_groups) */
-    ev_timer accept_retry;
 
     struct buf_pool pool;
     BIO_METHOD *wstage_meth;    /* the staging write BIO of relayed clients */
@@ -81,11 +82,8 @@ struct px_worker {
     ev_timer drain_timer;
     ev_timer tick;              /* publishes gauges once a second */
     ev_signal sighup, sigterm, sigint;
-    double last_accept_log;     /* rate limit of accept error lines */
-    /* rate limit of per-connection refusal lines (px_worker_log_ok) */
-    double log_window;          /* start of the current second */
-    unsigned log_lines;         /* lines written in it */
-    uint64_t log_suppressed;    /* lines dropped since the last summary */
+    /* per-connection refusal lines (px_worker_log_ok): PX_LOG_BURST a second */
+    struct log_limit log_limit;
 };
 
 #define PX_LOG_BURST 32 /* refusal lines per second per worker: a scan or flood writes a summary */

@@ -12,6 +12,7 @@ Prints PASS/FAIL per scenario; exits 1 if any failed.
 """
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -1552,6 +1553,65 @@ def s31_head_only_sessions_cannot_silence_the_backend(ctx):
     check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "a real call did not bind after the drop")
     c.send(C.call_disconnect())
     check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@scenario
+def s41_emfile_pauses_the_listener(ctx):
+    """Out of descriptors (its soft RLIMIT_NOFILE lowered to what it holds),
+    the backend leaves new connections in the backlog and pauses instead of
+    spinning on its listener; one accept_error line per interval, each
+    failure counted; once descriptors are back it accepts the waiting
+    clients and serves a session."""
+    admin = H.free_port()
+    b = ctx.backend(admin={"address": "127.0.0.1:%d" % admin})
+    n_open = H.fd_count(b.pid)
+    soft, hard = resource.prlimit(b.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(b.pid, resource.RLIMIT_NOFILE, (n_open, hard))   # the soft limit only
+    waiting = []
+    try:
+        for _ in range(4):                  # in the backlog: accept4 fails with EMFILE
+            waiting.append(raw_tcp(b, "tls"))
+        check(b.wait_log("accept_error", 3), "no ev=accept_error line")
+        cpu0 = cpu_seconds(b.pid)
+        time.sleep(1.5)
+        spent = cpu_seconds(b.pid) - cpu0
+        note("%.2fs of CPU in 1.5s out of descriptors" % spent)
+        check(spent < 0.3, "the backend spun on EMFILE: %.2fs of CPU in 1.5s" % spent)
+        lines = b.entries("accept_error")
+        check(len(lines) == 1, "accept errors not rate-limited: %d lines" % len(lines))
+        check(lines[0].get("listener") == "tls" and "Too many open files" in lines[0].get("err", ""),
+              "accept_error line: %r" % (lines[0],))
+    finally:
+        resource.prlimit(b.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    # the clients that waited in the backlog are taken and served: not TLS,
+    # each ends in tls_fail at once
+    for s in waiting:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    check(H.wait_until(lambda: len(b.entries("tls_fail")) >= len(waiting), 5),
+          "the clients that waited in the backlog were not served: %d accepted, %d tls_fail" %
+          (len(b.entries("accept")), len(b.entries("tls_fail"))))
+    for s in waiting:
+        s.close()
+    hlak = ctx.mschap()
+    c, _ = connect_call(ctx, b, hlak)
+    c.close()
+    with socket.create_connection(("127.0.0.1", admin), timeout=3) as m:
+        m.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        body = b""
+        while True:
+            d = m.recv(65536)
+            if not d:
+                break
+            body += d
+    want = 'sstp_backend_refused_total{reason="accept_error"} '
+    got = [int(ln.split()[-1]) for ln in body.decode().splitlines() if ln.startswith(want)]
+    check(got and got[0] >= 1, "sstp_backend_refused_total{reason=accept_error}: %r" % (got,))
 
 
 def main():

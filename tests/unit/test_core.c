@@ -300,6 +300,37 @@ static void test_sanitize_and_hex(void **state)
     assert_int_equal(tls_unhex(h, 4, "deadbeeg"), -1);
 }
 
+/* One line per interval (the backend's refusals) and a burst per window
+ * (the proxy's): what was left out is handed back once, when the next
+ * window opens, and never before it. */
+static void test_log_limit(void **state)
+{
+    (void)state;
+    struct log_limit one, burst;
+    uint64_t left_out = 99;
+    log_limit_init(&one, 10.0, 1);
+    assert_true(log_limit_allow(&one, 1000.0, &left_out));
+    assert_int_equal(left_out, 0);
+    assert_false(log_limit_allow(&one, 1000.5, &left_out));
+    assert_false(log_limit_allow(&one, 1009.99, NULL));
+    assert_int_equal(one.suppressed, 2);
+    assert_true(log_limit_allow(&one, 1010.0, &left_out));
+    assert_int_equal(left_out, 2);
+    assert_true(log_limit_allow(&one, 1020.0, &left_out));
+    assert_int_equal(left_out, 0);
+
+    log_limit_init(&burst, 1.0, 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(log_limit_allow(&burst, 50.0 + i * 0.1, NULL));
+    for (int i = 0; i < 5; i++)
+        assert_false(log_limit_allow(&burst, 50.5, NULL));
+    assert_int_equal(log_limit_roll(&burst, 50.9), 0); /* the window lasts */
+    assert_int_equal(log_limit_roll(&burst, 51.0), 5);
+    assert_int_equal(log_limit_roll(&burst, 51.5), 0); /* handed back once */
+    assert_true(log_limit_allow(&burst, 51.6, &left_out));
+    assert_int_equal(left_out, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_buf_pool),
         cmocka_unit_test(test_buf_pool_big),
         cmocka_unit_test(test_sanitize_and_hex),
+        cmocka_unit_test(test_log_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,8 @@ struct owner {
     int fds[MAX_FDS];
     size_t n;
     int family;
+    unsigned errors;   /* on_error calls */
+    int last_error;
 };
 
 static void on_accept(struct listener *l, int fd, const struct sockaddr *peer, socklen_t peer_len)
@@ -37,6 +39,13 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer, s
     o->family = peer->sa_family;
     assert_true(o->n < MAX_FDS);
     o->fds[o->n++] = fd;
+}
+
+static void on_error(struct listener *l, int err)
+{
+    struct owner *o = l->data;
+    o->errors++;
+    o->last_error = err;
 }
 
 static void owner_close(struct owner *o)
@@ -110,6 +119,7 @@ static int setup(void **state)
     f->loop = ev_loop_new(EVFLAG_AUTO);
     f->lfd = listen_loopback(&f->addr);
     listener_init(&f->l, f->loop, f->lfd, "test", on_accept, &f->owner);
+    f->l.on_error = on_error;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &f->nofile), 0);
     *state = f;
     return 0;
@@ -139,6 +149,7 @@ static void test_accepts(void **state)
     assert_int_equal(f->l.n_accepted, 3);
     assert_int_equal(f->owner.family, AF_INET);
     assert_int_equal(f->l.n_resource_fail, 0);
+    assert_int_equal(f->owner.errors, 0);
     for (size_t i = 0; i < f->owner.n; i++) /* the owner gets non-blocking descriptors */
         assert_true(fcntl(f->owner.fds[i], F_GETFL) & O_NONBLOCK);
     for (int i = 0; i < 3; i++)
@@ -169,7 +180,10 @@ static void test_emfile_pauses(void **state)
     assert_in_range(iterations, 1, 20);
     assert_true(listener_paused(&f->l));
     /* the first failure was logged; the others waited for the interval */
-    assert_int_equal(f->l.n_suppressed, f->l.n_resource_fail - 1);
+    assert_int_equal(f->l.log_limit.suppressed, f->l.n_resource_fail - 1);
+    /* the owner heard of each failure (its counter), logged or not */
+    assert_int_equal(f->owner.errors, f->l.n_resource_fail);
+    assert_int_equal(f->owner.last_error, EMFILE);
 
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &f->nofile), 0);
     run_until(f->loop, &f->owner, 2, 2.0);

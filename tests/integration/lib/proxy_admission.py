@@ -8,6 +8,7 @@ Run by tests/integration/proxy_admission.sh.
 """
 import os
 import re
+import resource
 import socket
 import ssl
 import sys
@@ -100,6 +101,49 @@ def t_full_worker_leaves_reuseport_group(env):
     check((pu.metric(text, "sstp_proxy_accept_pauses_total") or 0) >= 1, "pauses counter")
     # the full worker rejoins once it has room
     p.wait_log(r"ev=resumed worker=\d", timeout=5)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def t_worker_emfile(env):
+    """A worker out of descriptors (its soft RLIMIT_NOFILE lowered to what it
+    holds) leaves new connections in the backlog and pauses its listener
+    instead of spinning: accept_error at most once a second, each failure
+    counted; once descriptors are back the waiting clients are served."""
+    be = env.backend()
+    p = env.proxy(env.sections(["be1 %s" % be.addr]))
+    with open("/proc/%d/task/%d/children" % (p.proc.pid, p.proc.pid)) as f:
+        kids = [int(x) for x in f.read().split()]
+    check(len(kids) == 1, "want one worker, got %r" % kids)
+    wpid = kids[0]
+    n_open = len(os.listdir("/proc/%d/fd" % wpid))
+    soft, hard = resource.prlimit(wpid, resource.RLIMIT_NOFILE)
+    resource.prlimit(wpid, resource.RLIMIT_NOFILE, (n_open, hard))   # the soft limit only
+    waiting = []
+    try:
+        for _ in range(4):                       # in the backlog: accept4 fails with EMFILE
+            waiting.append(socket.create_connection(("127.0.0.1", env.port), timeout=5))
+        p.wait_log(r"ev=accept_error .*Too many open files", timeout=3)
+        cpu0 = cpu_seconds(wpid)
+        time.sleep(1.5)
+        spent = cpu_seconds(wpid) - cpu0
+        check(spent < 0.3, "the worker spun on EMFILE: %.2fs of CPU in 1.5s" % spent)
+        n_lines = len(p.lines("accept_error"))
+        check(1 <= n_lines <= 3, "accept errors not rate-limited: %d lines in about 2 s" % n_lines)
+    finally:
+        resource.prlimit(wpid, resource.RLIMIT_NOFILE, (soft, hard))
+    try:                                         # behind the waiting four in the backlog
+        check(probe_once(env) == 200, "no answer once descriptors were back")
+    finally:
+        for c in waiting:
+            c.close()
+    text = p.admin_get(env.admin, "/metrics")[1]
+    check((pu.metric(text, "sstp_proxy_refused_total", {"reason": "accept_error"}) or 0) >= 1,
+          "refused{accept_error} counter")
 
 
 class from_source:
@@ -298,6 +342,7 @@ def t_relay_memory_budget(env):
 CASES = [
     ("refusal_lines_rate_limited", t_refusal_lines_rate_limited),
     ("full_worker_leaves_reuseport_group", t_full_worker_leaves_reuseport_group),
+    ("worker_emfile", t_worker_emfile),
     ("source_cannot_starve_another", t_source_cannot_starve_another),
     ("limits_on_proxy_header_source", t_limits_on_proxy_header_source),
     ("source_rate", t_source_rate),
