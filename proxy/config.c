@@ -171,7 +171,7 @@ static void release_passthrough(void *field)
     l->n = 0;
 }
 
-/* web = ADDRESS [proxy_header=v2|none], or "" (off) */
+/* web = ADDRESS [proxy_header=v2|none] [headers=forwarded|none], or "" (off) */
 static int parse_web(void *field, const char *val, char *err, size_t err_len)
 {
     struct px_web *web = field;
@@ -192,8 +192,13 @@ static int parse_web(void *field, const char *val, char *err, size_t err_len)
             web->pp2 = true;
         else if (n > 0 && strcmp(tok, "proxy_header=none") == 0)
             web->pp2 = false;
+        else if (n > 0 && strcmp(tok, "headers=forwarded") == 0)
+            web->forwarded = true;
+        else if (n > 0 && strcmp(tok, "headers=none") == 0)
+            web->forwarded = false;
         else {
-            snprintf(err, err_len, "unknown web option '%s' (proxy_header=v2|none)", n > 0 ? tok : "?");
+            snprintf(err, err_len, "unknown web option '%s' (proxy_header=v2|none, headers=forwarded|none)",
+                     n > 0 ? tok : "?");
             return -1;
         }
     }
@@ -565,13 +570,17 @@ const struct cfg_opt px_config_table[] = {
                "group no backend serves answers 503 (no_backend_for_tenant). Routing is not "
                "access control: any client may name any group with ?tenantid="),
     OPT_CUSTOM("backends", "web", web, "", parse_web, NULL,
-               "ADDRESS [proxy_header=v2|none]: a plain HTTP server that gets every request "
+               "ADDRESS [proxy_header=v2|none] [headers=forwarded|none]: a plain HTTP server that gets every request "
                "on this port that is not SSTP (another method or URI, after TLS termination), "
                "so a website can share port 443: the request head and everything after it are "
                "streamed both ways (HTTP/1.1 keep-alive included) until either side closes, "
                "bounded by connect_timeout, session.idle_timeout and fin_timeout. "
                "proxy_header=v2 sends a PROXY v2 header with the client's address first (nginx "
-               "`listen ... proxy_protocol`). The SSTP URI still goes to the SSTP backends and "
+               "`listen ... proxy_protocol`). headers=forwarded (with or without it) rewrites the head: "
+               "the client's X-Forwarded-For and Forwarded headers are dropped and ours added "
+               "(X-Forwarded-For: IP, Forwarded: for=IP;proto=https), with Connection: close, "
+               "since later requests on the connection are streamed unread and could not be "
+               "rewritten: one request per connection then. The SSTP URI still goes to the SSTP backends and "
                "its HEAD probe is answered here; a malformed or too long head, or a broken "
                "request for the SSTP URI, is still refused. Empty = off: other requests get "
                "the listen.http_errors answer as before"),

@@ -61,6 +61,7 @@ struct px_web {
     struct net_addr addr;
     char text[NET_ADDR_STR_MAX];
     bool pp2;                 /* a PROXY v2 header with the client's address goes first */
+    bool forwarded;           /* the head rebuilt with our X-Forwarded-For and Forwarded */
 };
 
 enum px_untrusted { PX_UNTRUSTED_REJECT = 0, PX_UNTRUSTED_DIRECT = 1 };

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/net.h"
 #include "proxy/conn.h"
 #include "proxy/passthrough.h"
 #include "proxy/pphdr.h"
@@ -68,7 +69,21 @@ void px_web_start(struct px_conn *c)
         px_conn_close(c, 'I', SSTP_E_NOSPACE);
         return;
     }
-    sstp_put_bytes(&wb, hs->http.head, hs->http.head_len);
+    if (web->forwarded) {
+        /* the head rebuilt: the client's own X-Forwarded-For/Forwarded
+         * dropped, ours added; a head that cannot be rebuilt safely is
+         * not passed on at all */
+        char ip[NET_ADDR_STR_MAX];
+        net_addr_ip((const struct sockaddr *)&hs->client, ip, sizeof ip);
+        enum sstp_rc rc = sstp_http_req_forwarded_build(&wb, hs->http.head, hs->http.head_len, ip);
+        if (rc != SSTP_OK) {
+            buf_drop(&w->pool, &out);
+            px_conn_close(c, rc == SSTP_E_HTTP_MALFORMED ? 'C' : 'I', rc);
+            return;
+        }
+    } else {
+        sstp_put_bytes(&wb, hs->http.head, hs->http.head_len);
+    }
     sstp_put_bytes(&wb, buf_len(&c->c2b) ? buf_rptr(&c->c2b) : NULL, buf_len(&c->c2b));
     if (wb.err) {
         buf_drop(&w->pool, &out);
@@ -78,7 +93,8 @@ void px_web_start(struct px_conn *c)
     out.tail += wb.len;
     buf_drop(&w->pool, &c->c2b);
     c->c2b = out;
-    log_info("web", "sid=%s client=%s sni=%s target=%s proxy_header=%s", c->sid, c->client,
-             c->sni[0] ? c->sni : "-", web->text, web->pp2 ? "v2" : "none");
+    log_info("web", "sid=%s client=%s sni=%s target=%s proxy_header=%s headers=%s", c->sid, c->client,
+             c->sni[0] ? c->sni : "-", web->text, web->pp2 ? "v2" : "none",
+             web->forwarded ? "forwarded" : "none");
     px_pass_connect(c, &web->addr, web->text);
 }

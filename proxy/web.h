@@ -2,7 +2,9 @@
  * not SSTP (another method or URI) goes to the configured web backend
  * (backends.web) instead of being refused. The request head the parser
  * buffered, and whatever followed it, go first (after a PROXY v2 header
- * with the client's address if configured); from then on the connection's
+ * with the client's address if configured; or the head rebuilt with our
+ * X-Forwarded-For and Forwarded instead of the client's, and Connection:
+ * close, if headers=forwarded); from then on the connection's
  * bytes are streamed both ways, HTTP/1.1 keep-alive included, by
  * passthrough.c's pump, bounded like a session (connect_timeout, then
  * idle_timeout and fin_timeout). The SSTP URI still goes to SSTP backends

@@ -604,3 +604,90 @@ enum sstp_rc sstp_http_resp_status(int *out_status, const uint8_t *in, size_t in
     *out_status = (in[plen] - '0') * 100 + (in[plen + 1] - '0') * 10 + (in[plen + 2] - '0');
     return SSTP_OK;
 }
+
+/* ---- a request head for the web backend ---------------------------------- */
+
+/* The client's copies of what the proxy states itself, and the hop-by-hop
+ * headers its Connection: close replaces. */
+static const char *const forwarded_dropped[] = {
+    "X-Forwarded-For", "Forwarded", "Connection", "Keep-Alive", "Proxy-Connection",
+};
+
+static bool forwarded_dropped_name(const uint8_t *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof forwarded_dropped / sizeof forwarded_dropped[0]; i++)
+        if (eq_ci(name, n, forwarded_dropped[i]))
+            return true;
+    return false;
+}
+
+/* An IPv4 or IPv6 literal as inet_ntop writes it: nothing that could end
+ * the header value or the Forwarded quoted string. */
+static bool ip_literal_ok(const char *ip)
+{
+    size_t n = strlen(ip);
+    if (n == 0 || n > 45) /* INET6_ADDRSTRLEN - 1 */
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(ip[i] >= '0' && ip[i] <= '9') && !((ip[i] | 0x20) >= 'a' && (ip[i] | 0x20) <= 'f') &&
+            ip[i] != '.' && ip[i] != ':')
+            return false;
+    return true;
+}
+
+enum sstp_rc sstp_http_req_forwarded_build(struct sstp_wbuf *w, const uint8_t *head, size_t head_len,
+                                           const char *client_ip)
+{
+    if (!w || !head || !client_ip || !ip_literal_ok(client_ip))
+        return SSTP_E_ARG;
+    if (w->err)
+        return SSTP_E_NOSPACE;
+    size_t start = w->len, pos = 0;
+    bool request_line = true, ended = false;
+    while (pos < head_len && !ended) {
+        const uint8_t *p = head + pos, *lf = memchr(p, '\n', head_len - pos);
+        if (!lf)
+            goto malformed; /* the head does not end */
+        size_t n = (size_t)(lf - p);
+        pos += n + 1;
+        if (n && p[n - 1] == '\r')
+            n--;
+        for (size_t i = 0; i < n; i++)
+            if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7F)
+                goto malformed; /* a bare CR among them */
+        if (n == 0) {
+            if (request_line)
+                goto malformed;
+            ended = true;
+            continue;
+        }
+        if (!request_line) {
+            const uint8_t *colon = memchr(p, ':', n);
+            if (!colon || colon == p)
+                goto malformed;
+            size_t name_len = (size_t)(colon - p);
+            for (size_t i = 0; i < name_len; i++)
+                if (!is_tchar(p[i]))
+                    goto malformed; /* also an obs-fold line, which starts with SP or TAB */
+            if (forwarded_dropped_name(p, name_len))
+                continue;
+        }
+        request_line = false;
+        sstp_put_bytes(w, p, n);
+        put_str(w, CRLF);
+    }
+    if (!ended || pos != head_len)
+        goto malformed;
+    bool v6 = strchr(client_ip, ':') != NULL;
+    put_str(w, "X-Forwarded-For: ");
+    put_str(w, client_ip);
+    put_str(w, "\r\nForwarded: for=");
+    put_str(w, v6 ? "\"[" : "");
+    put_str(w, client_ip);
+    put_str(w, v6 ? "]\"" : "");
+    put_str(w, ";proto=https\r\nConnection: close\r\n\r\n");
+    return finish(w, start);
+malformed:
+    w->len = start;
+    return SSTP_E_HTTP_MALFORMED;
+}

@@ -244,6 +244,27 @@ enum sstp_rc sstp_http_req_build(struct sstp_wbuf *w, enum sstp_http_method meth
  * returns for an accepted head). */
 enum sstp_rc sstp_http_req_canonical_build(struct sstp_wbuf *w, const struct sstp_http_fields *f);
 
+/* sstp_http_req_forwarded_build appends `head`, a complete request head
+ * that is not SSTP (request line, header lines, blank line, nothing after
+ * it; borrowed), rebuilt for a web backend that is told the client's
+ * address: CRLF line ends; every X-Forwarded-For and Forwarded header the
+ * client sent dropped (never trusted, never passed on), and Connection,
+ * Keep-Alive and Proxy-Connection with them; then
+ *   X-Forwarded-For: <client_ip>
+ *   Forwarded: for=<client_ip>;proto=https    (IPv6: for="[<client_ip>]")
+ *   Connection: close
+ * before the blank line. Connection: close because the bytes after this
+ * head are streamed unread: a second request on the connection could not
+ * be rebuilt, so the web server must not take one. client_ip is an IP
+ * literal without port or brackets (hex digits, '.', ':'; borrowed).
+ * Returns SSTP_OK; SSTP_E_HTTP_MALFORMED when head is not such a head (a
+ * control byte but TAB, a folded line, a header line without a field name,
+ * no blank line or bytes after it), nothing appended; SSTP_E_ARG for NULL
+ * arguments or a client_ip that is not an IP literal; SSTP_E_NOSPACE (w
+ * full, nothing partial). */
+enum sstp_rc sstp_http_req_forwarded_build(struct sstp_wbuf *w, const uint8_t *head, size_t head_len,
+                                           const char *client_ip);
+
 /* sstp_http_resp_status reads the status code of the answer that starts
  * at `in` (a backend's, borrowed): "HTTP/1.1 " and three digits, then SP,
  * CR or LF. Returns SSTP_OK with *out_status 100-599; SSTP_AGAIN while

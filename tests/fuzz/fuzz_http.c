@@ -3,7 +3,10 @@
  * is the stream. The stream is parsed whole and in chunks; any difference in
  * rc, bytes used or fields aborts. A valid head is rebuilt as the canonical
  * head (sstp_http_req_canonical_build) and parsed again; it must give the
- * same fields. The stream is also read as a backend's status line.
+ * same fields. A complete head is rebuilt for the web backend
+ * (sstp_http_req_forwarded_build): every well-formed one is, and the result
+ * parses again as well-formed. The stream is also read as a backend's
+ * status line.
  * The status of the rc and its error answer are built too. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -131,6 +134,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(used_a == w.len);
         check_fields_same(&whole.f, &again.f, false);
         check(!again.f.corr_id_too_long);
+    }
+
+    /* the head rebuilt for the web backend (headers=forwarded) */
+    static uint8_t fwd[2 * SSTP_HTTP_HEAD_MAX + 256];
+    bool well_formed = rc_w == SSTP_OK || rc_w == SSTP_E_HTTP_METHOD || rc_w == SSTP_E_HTTP_URI ||
+                       rc_w == SSTP_E_HTTP_VERSION || rc_w == SSTP_E_HTTP_CONTENT_LENGTH ||
+                       rc_w == SSTP_E_HTTP_NO_CONTENT_LENGTH || rc_w == SSTP_E_HTTP_NO_HOST ||
+                       rc_w == SSTP_E_HTTP_DUP_HEADER || rc_w == SSTP_E_HTTP_FIELD_TOO_LONG;
+    sstp_wbuf_init(&w, fwd, sizeof(fwd));
+    enum sstp_rc rc_f = sstp_http_req_forwarded_build(&w, whole.head, whole.head_len,
+                                                      (data[0] & 1) ? "2001:db8::7" : "192.0.2.7");
+    check(rc_f == SSTP_OK || rc_f == SSTP_E_HTTP_MALFORMED);
+    check(!well_formed || rc_f == SSTP_OK);
+    if (rc_f == SSTP_OK && well_formed) {
+        struct sstp_http_req fr;
+        size_t used_f = 0;
+        sstp_http_req_init(&fr, SSTP_HTTP_HEAD_MAX);
+        enum sstp_rc rc_fr = sstp_http_req_feed(&fr, fwd, w.len, &used_f);
+        check(rc_fr != SSTP_E_HTTP_MALFORMED && rc_fr != SSTP_AGAIN);
+        check(rc_fr == SSTP_E_HTTP_HEAD_TOO_LONG || used_f == w.len);
+    } else if (rc_f != SSTP_OK) {
+        check(w.len == 0 && !w.err);
     }
 
     /* the stream read as a backend's answer: a status only from a

@@ -960,6 +960,99 @@ static void test_canonical_head(void **state)
                     "HEAD " URI " HTTP/1.1\r\nHost: b\r\n\r\n");
 }
 
+/* The head a web backend gets with headers=forwarded: exactly these bytes,
+ * and the parser reads it whole as a complete head, not SSTP. */
+static void check_forwarded(const char *in, const char *ip, const char *want)
+{
+    uint8_t buf[1024];
+    struct sstp_wbuf w;
+    sstp_wbuf_init(&w, buf, sizeof(buf));
+    assert_int_equal(sstp_http_req_forwarded_build(&w, (const uint8_t *)in, strlen(in), ip), SSTP_OK);
+    if (w.len != strlen(want) || memcmp(buf, want, w.len) != 0)
+        print_error("got:\n%.*s\nwant:\n%s\n", (int)w.len, (const char *)buf, want);
+    assert_int_equal(w.len, strlen(want));
+    assert_memory_equal(buf, want, w.len);
+    struct sstp_http_req *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    sstp_http_req_init(r, 0);
+    size_t used = 0;
+    /* complete and well-formed: only the first deferred "not SSTP" */
+    assert_int_equal(sstp_http_req_feed(r, buf, w.len, &used), SSTP_E_HTTP_URI);
+    assert_int_equal(used, w.len);
+    free(r);
+}
+
+#define FWD_V4 "X-Forwarded-For: 192.0.2.7\r\nForwarded: for=192.0.2.7;proto=https\r\nConnection: close\r\n\r\n"
+
+static void test_forwarded_head(void **state)
+{
+    (void)state;
+    check_forwarded("GET /index.html HTTP/1.1\r\nHost: www.example\r\n\r\n", "192.0.2.7",
+                    "GET /index.html HTTP/1.1\r\nHost: www.example\r\n" FWD_V4);
+    /* the client's own claims go, in any case and wherever they are; so do
+     * the hop-by-hop headers Connection: close replaces */
+    check_forwarded("GET / HTTP/1.1\r\nx-forwarded-for: 10.6.6.6\r\nHost: h\r\nFORWARDED: for=10.6.6.6\r\n"
+                    "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nProxy-Connection: x\r\n"
+                    "X-Forwarded-For: 10.6.6.7\r\nAccept: */*\r\n\r\n",
+                    "192.0.2.7", "GET / HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n" FWD_V4);
+    /* headers that only start alike stay */
+    check_forwarded("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: http\r\nForwarded-X: 1\r\n\r\n", "192.0.2.7",
+                    "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: http\r\nForwarded-X: 1\r\n" FWD_V4);
+    /* bare LF line ends become CRLF; an IPv6 client is quoted in brackets */
+    check_forwarded("POST /f HTTP/1.1\nHost: h\nContent-Length: 3\n\n", "2001:db8::5",
+                    "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-Forwarded-For: 2001:db8::5\r\n"
+                    "Forwarded: for=\"[2001:db8::5]\";proto=https\r\nConnection: close\r\n\r\n");
+}
+
+static void check_forwarded_refused(const char *in, const char *ip, enum sstp_rc rc)
+{
+    uint8_t buf[256];
+    struct sstp_wbuf w;
+    sstp_wbuf_init(&w, buf, sizeof(buf));
+    sstp_put_u8(&w, 0xAA); /* what was there before stays, nothing is added */
+    assert_int_equal(sstp_http_req_forwarded_build(&w, (const uint8_t *)in, strlen(in), ip), rc);
+    assert_int_equal(w.len, 1);
+    assert_false(w.err);
+}
+
+static void test_forwarded_head_refused(void **state)
+{
+    (void)state;
+    const char *ok = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    /* a folded line could carry a client's X-Forwarded-For past the filter */
+    check_forwarded_refused("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n X-Forwarded-For: 1.2.3.4\r\n\r\n",
+                            "192.0.2.7", SSTP_E_HTTP_MALFORMED);
+    check_forwarded_refused("GET / HTTP/1.1\r\nHost: h\r\n\tX-Forwarded-For: 1.2.3.4\r\n\r\n", "192.0.2.7",
+                            SSTP_E_HTTP_MALFORMED);
+    check_forwarded_refused("GET / HTTP/1.1\r\nX-Forwarded-For : 1.2.3.4\r\nHost: h\r\n\r\n", "192.0.2.7",
+                            SSTP_E_HTTP_MALFORMED); /* space before the colon */
+    check_forwarded_refused("GET / HTTP/1.1\r\nX-Forwarded-For\r\n\r\n", "192.0.2.7", SSTP_E_HTTP_MALFORMED);
+    check_forwarded_refused("GET / HTTP/1.1\r\n: v\r\n\r\n", "192.0.2.7", SSTP_E_HTTP_MALFORMED);
+    check_forwarded_refused("GET / HTTP/1.1\r\nHost: h\rX-Forwarded-For: 1.2.3.4\r\n\r\n", "192.0.2.7",
+                            SSTP_E_HTTP_MALFORMED); /* bare CR */
+    check_forwarded_refused("GET / HTTP/1.1\r\nHost: h\r\n", "192.0.2.7", SSTP_E_HTTP_MALFORMED);
+    check_forwarded_refused("GET / HTTP/1.1\r\nHost: h", "192.0.2.7", SSTP_E_HTTP_MALFORMED);
+    check_forwarded_refused("GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\n\r\n", "192.0.2.7",
+                            SSTP_E_HTTP_MALFORMED); /* bytes after the head */
+    check_forwarded_refused("\r\nHost: h\r\n\r\n", "192.0.2.7", SSTP_E_HTTP_MALFORMED);
+    check_forwarded_refused("", "192.0.2.7", SSTP_E_HTTP_MALFORMED);
+    /* the address must be a literal: nothing that ends a value or a quote */
+    check_forwarded_refused(ok, "", SSTP_E_ARG);
+    check_forwarded_refused(ok, "1.2.3.4\r\nX: y", SSTP_E_ARG);
+    check_forwarded_refused(ok, "[::1]", SSTP_E_ARG);
+    check_forwarded_refused(ok, "fe80::1%eth0", SSTP_E_ARG);
+    check_forwarded_refused(ok, "1.2.3.4\"", SSTP_E_ARG);
+    check_forwarded_refused(ok, NULL, SSTP_E_ARG);
+    assert_int_equal(sstp_http_req_forwarded_build(NULL, (const uint8_t *)ok, strlen(ok), "192.0.2.7"), SSTP_E_ARG);
+    /* too small a buffer: nothing partial */
+    uint8_t small[40];
+    struct sstp_wbuf w;
+    sstp_wbuf_init(&w, small, sizeof(small));
+    assert_int_equal(sstp_http_req_forwarded_build(&w, (const uint8_t *)ok, strlen(ok), "192.0.2.7"),
+                     SSTP_E_NOSPACE);
+    assert_int_equal(w.len, 0);
+}
+
 static void test_canonical_head_bad_args(void **state)
 {
     (void)state;
@@ -1136,6 +1229,8 @@ int main(void)
         cmocka_unit_test(test_build_request_bad_args),
         cmocka_unit_test(test_canonical_head),
         cmocka_unit_test(test_canonical_head_bad_args),
+        cmocka_unit_test(test_forwarded_head),
+        cmocka_unit_test(test_forwarded_head_refused),
         cmocka_unit_test(test_resp_status),
         cmocka_unit_test(test_round_trip),
     };

@@ -130,6 +130,32 @@ static void test_line_errors(void **state)
     expect_error("[nosuch]\nfoo = 1\n", ":2: unknown section", "nosuch");
 }
 
+/* backends.web: off by default; proxy_header= and headers= in any order */
+static void test_web_option(void **state)
+{
+    (void)state;
+    struct px_config c;
+    char err[512];
+    assert_int_equal(load(MIN_OK, &c, err, sizeof err), 0);
+    assert_false(c.web.on || c.web.pp2 || c.web.forwarded);
+    px_config_free(&c);
+    assert_int_equal(load(MIN_OK "web = 10.0.0.40:8080 headers=forwarded\n", &c, err, sizeof err), 0);
+    assert_true(c.web.on && c.web.forwarded && !c.web.pp2);
+    assert_string_equal(c.web.text, "10.0.0.40:8080");
+    px_config_free(&c);
+    assert_int_equal(load(MIN_OK "web = [2001:db8::40]:80 headers=forwarded proxy_header=v2\n", &c, err,
+                          sizeof err), 0);
+    assert_true(c.web.on && c.web.forwarded && c.web.pp2);
+    px_config_free(&c);
+    assert_int_equal(load(MIN_OK "web = 10.0.0.40:8080 headers=forwarded headers=none\n", &c, err, sizeof err),
+                     0);
+    assert_true(c.web.on && !c.web.forwarded);
+    px_config_free(&c);
+    expect_error("[backends]\nweb = 10.0.0.40:8080 headers=x-forwarded-for\n", ":2: backends.web",
+                 "unknown web option 'headers=x-forwarded-for'");
+    expect_error("[backends]\nweb = 10.0.0.40:8080 forwarded\n", ":2: backends.web", "unknown web option");
+}
+
 static void test_cross_checks(void **state)
 {
     (void)state;
@@ -193,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_line_errors),
+        cmocka_unit_test(test_web_option),
         cmocka_unit_test(test_cross_checks),
         cmocka_unit_test(test_env_overrides),
         cmocka_unit_test(test_help_lists_every_option),

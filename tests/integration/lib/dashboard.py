@@ -6,8 +6,10 @@
                  second backend registered as draining, a proxy entry: the
                  page that `sstpctl serve` gives, rendered by headless
                  chromium, shows the same proxies, backends (state, load),
-                 sessions (user, client, backend, address, bytes, duration)
-                 and events as `sstpctl --json`; a screenshot is saved
+                 sessions (user, client, backend, IPv4 and IPv6 address:
+                 alice's IPV6CP is up, bob's and carol's not, bytes,
+                 duration) and events as `sstpctl --json`; a screenshot is
+                 saved
   hostile_values a session whose user and client are HTML/script written
                  into Redis: shown as text, nothing runs (the page's title
                  and DOM are unchanged)
@@ -43,6 +45,8 @@ P = pf.P
 SSTPCTL = pf.SSTPCTL
 # the server under test: the ASan build when there is one (its log is checked)
 SERVE_BIN = next((b for b in (os.path.join(pu.ROOT, "build", "asan", "sstpctl"), SSTPCTL) if os.access(b, os.X_OK)))
+# alice's IPv6 tunnel address: fe80:: + the interface identifier her IPV6_UP reports
+ALICE_IP6 = "fe80::216:3eff:fe4a:5b6c"
 SHOTS = os.path.join(pu.ROOT, "build", "test-output", "dashboard")
 
 
@@ -178,7 +182,7 @@ def col(table_id, name):
     heads = {
         "proxies": ["proxy", "addr", "version", "workers", "started", "heartbeat"],
         "backends": ["backend", "addr", "kind", "group", "state", "sessions", "weight", "heartbeat_age_s"],
-        "sessions": ["user", "client", "backend", "proxy", "ip", "state", "bytes_in", "bytes_out", "age_s",
+        "sessions": ["user", "client", "backend", "proxy", "ip", "ip6", "state", "bytes_in", "bytes_out", "age_s",
                      "session"],
         "events": ["id", "type", "details"],
     }
@@ -210,7 +214,7 @@ def settle(fl, n_sessions):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         cur = ctl_json(fl, "sessions")
-        key = sorted((s["session"], s["bytes_in"], s["bytes_out"], s["state"], s["ip"]) for s in cur)
+        key = sorted((s["session"], s["bytes_in"], s["bytes_out"], s["state"], s["ip"], s["ip6"]) for s in cur)
         if len(cur) == n_sessions and all(s["state"] == "connected" and s["ip"] for s in cur) and key == last:
             return cur
         last = key
@@ -236,6 +240,12 @@ def t_fleet_page(env, fl, sv):
         c.call_connected(hlak)
         check(be.b.wait_log("binding_ok", 5) and
               pf.wait_for(lambda: len(be.b.entries("binding_ok")) == i + 1, 5, "binding_ok"), "binding")
+        if user == "alice":
+            # IPV6CP up for alice only (fake pppd's IPV6_UP report: version 1,
+            # type 3, 16 bytes of our and the client's interface identifiers)
+            ids = bytes.fromhex("0000000000000001" "02163efffe4a5b6c")
+            r.ctl(cmd="plugin_raw", hex=(bytes([1, 3, 0, 16]) + ids).hex())
+            check(be.b.wait_log("ppp6_up", 5, remote=ALICE_IP6), "no ppp6_up for alice")
         c.send(sc.data(b"\xff\x03" + b"x" * (100 * (i + 1))))
         clients.append(c)
     try:
@@ -250,13 +260,15 @@ def t_fleet_page(env, fl, sv):
               (sorted(got), sorted(x["session"] for x in sessions)))
         for x in sessions:
             r = got[x["session"]]
-            for f in ("user", "client", "backend", "proxy", "ip", "state", "bytes_in", "bytes_out"):
+            for f in ("user", "client", "backend", "proxy", "ip", "ip6", "state", "bytes_in", "bytes_out"):
                 check(same(cell(r, "sessions", f), x[f]), "session %s %s: page %r, sstpctl %r" %
                       (x["session"], f, cell(r, "sessions", f), x[f]))
             check(abs(float(cell(r, "sessions", "age_s")) - x["age_s"]) < 30, "duration of %s" % x["session"])
         check(sorted(x["user"] for x in sessions) == ["alice", "bob", "carol"], "users %r" % sessions)
         check(all(x["backend"] == "be-a" and x["ip"] == "10.8.0.11" and x["bytes_in"] > 0 for x in sessions),
               "session fields %r" % sessions)
+        check(sorted((x["user"], x["ip6"]) for x in sessions) ==
+              [("alice", ALICE_IP6), ("bob", ""), ("carol", "")], "ip6 of the sessions %r" % sessions)
 
         got = rows(t, "backends")
         check(set(got) == {b["backend"] for b in backends} == {"be-a", "be-drained"},

@@ -3,15 +3,18 @@
 (backends.web): curl fetches pages from a web backend through the proxy's
 port (two on one keep-alive connection) while an SSTP session on the same
 port relays data to its backend; both backends see the real client address
-(PROXY v2); the SSTP HEAD probe is still answered by the proxy; a broken
+(PROXY v2, or X-Forwarded-For/Forwarded rebuilt by the proxy, a
+client's own never passed on); the SSTP HEAD probe is still answered by the proxy; a broken
 SSTP request and a malformed head are still refused, and without
 backends.web a GET is refused as before. Run by tests/integration/proxy_web.sh.
 """
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,11 +26,15 @@ from proxy_util import check             # noqa: E402
 
 
 class WebServer:
-    """Plain HTTP/1.1 with keep-alive behind a PROXY v2 header: answers
-    every GET with a page naming its path; keeps (connection, client
-    address from the header, path) of every request."""
+    """Plain HTTP/1.1 with keep-alive behind a PROXY v2 header (pp2=False:
+    none): answers every GET with a page naming its path; keeps
+    (connection, client address from the header, path) of every request
+    and its head in heads. A request with Connection: close is the
+    connection's last, as for any HTTP/1.1 server."""
 
-    def __init__(self):
+    def __init__(self, pp2=True):
+        self.pp2 = pp2
+        self.heads = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -52,12 +59,14 @@ class WebServer:
         c.settimeout(5)
         buf = b""
         try:
-            while len(buf) < 16:
+            pp = {"src": None}
+            while self.pp2 and len(buf) < 16:
                 buf += c.recv(4096)
-            n = 16 + int.from_bytes(buf[14:16], "big")
-            while len(buf) < n:
-                buf += c.recv(4096)
-            pp, buf = pu.parse_pp2(buf[:n]), buf[n:]
+            if self.pp2:
+                n = 16 + int.from_bytes(buf[14:16], "big")
+                while len(buf) < n:
+                    buf += c.recv(4096)
+                pp, buf = pu.parse_pp2(buf[:n]), buf[n:]
             while True:
                 while b"\r\n\r\n" not in buf:
                     chunk = c.recv(4096)
@@ -67,11 +76,15 @@ class WebServer:
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 path = head.split(b" ")[1].decode()
                 self.requests.append((conn_no, pp["src"], path))
+                self.heads.append(head.decode("latin-1"))
+                close = b"\r\nconnection: close" in head.lower()
                 body = ("page %s\n" % path).encode()
                 if path == "/big":
                     body = bytes(range(256)) * 8192  # 2 MiB: streamed with back-pressure
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
-                          % len(body) + body)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n"
+                          % (len(body), b"Connection: close\r\n" if close else b"") + body)
+                if close:
+                    return
         except (OSError, ValueError):
             pass
         finally:
@@ -164,6 +177,64 @@ def t_web_beside_real_backend(env):
         web.stop()
 
 
+def header_values(head, name):
+    """The values of every header called name (any case) in a request head."""
+    lines = head.split("\r\n")[1:]
+    return [ln.split(":", 1)[1].strip() for ln in lines if ln.split(":", 1)[0].lower() == name.lower()]
+
+
+def t_web_forwarded(env):
+    """headers=forwarded: the website sees the real client address in
+    X-Forwarded-For and Forwarded; what the client claimed in its own
+    X-Forwarded-For/Forwarded (and its keep-alive) is not passed on; each
+    request gets its own connection (Connection: close), so none goes
+    through unrewritten."""
+    web = WebServer(pp2=False)
+    try:
+        be = env.backend()
+        sec = env.sections(["be1 %s" % be.addr])
+        sec["backends"]["web"] = "%s headers=forwarded" % web.addr
+        p = env.proxy(sec)
+        url = "https://localhost:%d" % env.port
+        r = curl(env, "--local-port", "47400-47500", "-H", "X-Forwarded-For: 203.0.113.66",
+                 "-H", "Forwarded: for=203.0.113.66;proto=https", "-H", "x-forwarded-for: 203.0.113.67",
+                 "-H", "Connection: keep-alive", url + "/one", url + "/two")
+        check(r.returncode == 0, "curl failed: %s" % r.stderr)
+        check(r.stdout == "page /one\npage /two\n", "pages: %r" % r.stdout)
+        check([q[2] for q in web.requests] == ["/one", "/two"], "web requests %r" % web.requests)
+        check(web.n_conns == 2, "%d connections to the web backend, want one per request" % web.n_conns)
+        for head in web.heads:
+            check("203.0.113.6" not in head, "a client-supplied address reached the website:\n%s" % head)
+            check(header_values(head, "X-Forwarded-For") == ["127.0.0.1"], "X-Forwarded-For in\n%s" % head)
+            check(header_values(head, "Forwarded") == ["for=127.0.0.1;proto=https"], "Forwarded in\n%s" % head)
+            check(header_values(head, "Connection") == ["close"], "Connection in\n%s" % head)
+            check(header_values(head, "Host") == ["localhost:%d" % env.port], "Host in\n%s" % head)
+        rx = (r"ev=web sid=\S+ client=127\.0\.0\.1:(\d+) sni=localhost target=%s proxy_header=none "
+              r"headers=forwarded" % web.addr.replace(".", r"\."))
+        m = re.search(rx, p.wait_log(rx))
+        check(47400 <= int(m.group(1)) <= 47500, "the proxy logged client port %s, not curl's" % m.group(1))
+        # a pipelined second request with its own claim: the website answers
+        # the first (rewritten, Connection: close) and takes no other
+        c = env.client()
+        c.sock.sendall(b"GET /first HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                       b"GET /second HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 203.0.113.68\r\n\r\n")
+        got = b""
+        while b"page /first" not in got:
+            chunk = c.sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        c.close()
+        check(b"page /first" in got and b"/second" not in got, "pipelined answer %r" % got)
+        deadline = time.monotonic() + 5
+        while len(web.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        check([q[2] for q in web.requests][2:] == ["/first"], "web requests %r" % web.requests)
+        check(header_values(web.heads[2], "X-Forwarded-For") == ["127.0.0.1"], "XFF of /first")
+    finally:
+        web.stop()
+
+
 def t_web_off(env):
     """Without backends.web, a GET gets today's answer (404)."""
     be = env.backend()
@@ -187,6 +258,7 @@ def t_web_down(env):
 CASES = [
     ("web_beside_sstp", t_web_beside_sstp),
     ("web_beside_real_backend", t_web_beside_real_backend),
+    ("web_forwarded", t_web_forwarded),
     ("web_off", t_web_off),
     ("web_down", t_web_down),
 ]
