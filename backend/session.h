@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/io.h"
 #include "core/net.h"
+#include "core/term.h"
 #include "sstp/hdlc.h"
 #include "sstp/http.h"
 #include "sstp/proxyproto.h"
@@ -31,6 +32,7 @@ enum be_phase {
     BE_PH_SSTP,      /* SSTP packets */
     BE_PH_FLUSH,     /* writing the last bytes, then close */
     BE_PH_CLOSED,    /* transport closed; waiting for pppd to be reaped */
+    BE_PH_COUNT
 };
 
 #define BE_SID_MAX 40
@@ -105,7 +107,8 @@ struct be_session {
     char ip6_remote[48];               /* fe80::<client's IPV6CP identifier> */
     ev_tstamp t_start;
     uint64_t bytes_in, bytes_out;      /* client transport, after TLS */
-    char term[3];                      /* who/phase that ended it, "--" if normal */
+    bool call_connected;               /* the call reached Call_Connected: its close is in the data phase */
+    char term[TERM_LEN];               /* who/phase that ended it (core/term.h) */
     enum sstp_rc rc;
 };
 

@@ -768,6 +768,31 @@ def s13_client_killed(ctx):
 
 
 @scenario
+def s41_client_close_term_letters(ctx):
+    """The close line's term says the phase the client left in: a call that
+    bound (Call_Connected) and was then closed by the client ended in the
+    data phase (CD), whether with a FIN or a reset; one closed before its
+    CALL_CONNECTED ended in set-up/authentication (CA)."""
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    c, r = connect_call(ctx, b, hlak)
+    c.close()
+    pppd_terminated(r, 3)
+    check(b.wait_log("close", 3, sid=sid_of(r), term="CD"),
+          "connected call closed by the client: %r, want term=CD" % b.find("close", sid=sid_of(r)))
+    c, r = connect_call(ctx, b, hlak)
+    c.kill()
+    pppd_terminated(r, 3)
+    check(b.wait_log("close", 3, sid=sid_of(r), term="CD"),
+          "connected call reset by the client: %r, want term=CD" % b.find("close", sid=sid_of(r)))
+    c, r = start_call(ctx, b)
+    c.close()
+    pppd_terminated(r, 3)
+    check(b.wait_log("close", 3, sid=sid_of(r), term="CA"),
+          "call closed before CALL_CONNECTED: %r, want term=CA" % b.find("close", sid=sid_of(r)))
+
+
+@scenario
 def s14_sigterm_with_sessions(ctx):
     hlak = ctx.mschap()
     b = ctx.backend()
