@@ -254,6 +254,7 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     for (int k = 0; k < BE_LISTEN_COUNT; k++)
         s->listeners[k].fd = -1;
     buf_pool_init(&s->pool, SPARE_BUFFERS);
+    be_session_reaper_init(s);
     if (ratelimit_init(&s->rate, RATE_SLOTS, (double)cfg->per_source_rate,
                        (double)cfg->per_source_burst) == -1)
         return -1;
@@ -339,6 +340,7 @@ void be_server_stop(struct be_server *s)
 
 void be_server_cleanup(struct be_server *s)
 {
+    be_session_reap(s);
     be_fleet_free(s->fleet);
     s->fleet = NULL;
     be_metrics_stop(s);

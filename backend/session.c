@@ -36,12 +36,14 @@
 static const char *const phase_names[BE_PH_COUNT] = {
     [BE_PH_TLS] = "TLS",   [BE_PH_PROXY] = "PROXY", [BE_PH_HTTP] = "HTTP",
     [BE_PH_SSTP] = "SSTP", [BE_PH_FLUSH] = "FLUSH", [BE_PH_CLOSED] = "CLOSED",
+    [BE_PH_DEAD] = "DEAD",
 };
 /* second letter of `term`: the phase a session ended in (an SSTP call that
  * reached Call_Connected is in the data phase, see term_phase_of) */
 static const enum term_phase term_phases[BE_PH_COUNT] = {
     [BE_PH_TLS] = TERM_PH_TLS,     [BE_PH_PROXY] = TERM_PH_PROXY_HDR, [BE_PH_HTTP] = TERM_PH_REQUEST,
     [BE_PH_SSTP] = TERM_PH_SETUP,  [BE_PH_FLUSH] = TERM_PH_DATA,      [BE_PH_CLOSED] = TERM_PH_DATA,
+    [BE_PH_DEAD] = TERM_PH_DATA,
 };
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -151,9 +153,12 @@ static void unsafe_id(struct be_session *s, const char *what)
                  what, (unsigned long long)suppressed);
 }
 
-/* Frees the session once both halves are done (transport closed, pppd
- * reaped). Only ever called as the last statement of a libev callback (or
- * of a list walk that saved `next`), so nothing touches s afterwards. */
+/* The one way out: once both halves are done (transport closed, pppd
+ * reaped) the session logs its close line, gives back what it counted
+ * (fleet record, negotiation slot, its place among the sessions), and goes
+ * on srv->dead. Its memory is freed by the reaper, an ev_check that runs
+ * after the callbacks of this loop iteration, so a caller (a libev callback,
+ * a list walk) may still read s after this returns. */
 void be_session_maybe_free(struct be_session *s)
 {
     if (s->phase != BE_PH_CLOSED || s->pid != 0)
@@ -163,13 +168,9 @@ void be_session_maybe_free(struct be_session *s)
     log_close(s);
     snprintf(why, sizeof why, "term=%s rc=%s", term_str(s->term), sstp_rc_name(s->rc));
     be_fleet_ask_cancel(s->admit);
+    s->admit = NULL;
     be_fleet_session_end(srv->fleet, &s->fleet, why);
     set_negotiating(s, false);
-    sstp_srv_cleanup(&s->fsm);
-    buf_drop(&srv->pool, &s->cin);
-    buf_drop(&srv->pool, &s->cout);
-    buf_drop(&srv->pool, &s->pout);
-    free(s->http);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -180,15 +181,53 @@ void be_session_maybe_free(struct be_session *s)
     if (s->held_refusal)
         srv->n_held_refusals--;
     srv->stats.sessions_ended++;
-    free(s);
+    set_phase(s, BE_PH_DEAD);
+    s->prev = NULL;
+    s->next = srv->dead; /* freed after the running callback */
+    srv->dead = s;
+    ev_check_start(srv->loop, &srv->reaper);
     if (srv->stopping && srv->n_sessions == 0)
         ev_break(srv->loop, EVBREAK_ALL);
+}
+
+static void session_free(struct be_session *s)
+{
+    struct be_server *srv = s->srv;
+    sstp_srv_cleanup(&s->fsm);
+    buf_drop(&srv->pool, &s->cin);
+    buf_drop(&srv->pool, &s->cout);
+    buf_drop(&srv->pool, &s->pout);
+    free(s->http);
+    free(s);
+}
+
+void be_session_reap(struct be_server *srv)
+{
+    while (srv->dead) {
+        struct be_session *s = srv->dead;
+        srv->dead = s->next;
+        session_free(s);
+    }
+    ev_check_stop(srv->loop, &srv->reaper);
+}
+
+static void reaper_cb(struct ev_loop *loop, ev_check *chk, int revents)
+{
+    (void)loop;
+    (void)revents;
+    be_session_reap(chk->data);
+}
+
+void be_session_reaper_init(struct be_server *srv)
+{
+    ev_check_init(&srv->reaper, reaper_cb);
+    srv->reaper.data = srv;
 }
 
 /* Closes the client transport now. pppd, if running, is hung up. */
 void be_session_close_transport(struct be_session *s)
 {
-    if (s->phase == BE_PH_CLOSED)
+    if (s->phase >= BE_PH_CLOSED)
         return;
     struct ev_loop *loop = s->srv->loop;
     bool in_call = s->phase == BE_PH_SSTP;
