@@ -168,11 +168,12 @@ static void log_close(struct px_conn *c)
 {
     double dur_ms = (ev_now(c->w->loop) - c->t_start) * 1000.0;
     /* load balancers probe every few seconds: their lines are debug */
-    enum log_level lvl = c->term[0] == '-' && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
+    enum log_level lvl = c->term[0] == TERM_NORMAL && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
     /* a connection refused before it asked for a backend (bad TLS, bad
-     * request, silence) shares the refusal lines' rate limit */
-    bool refused = (c->term[0] == 'C' && c->term[1] && strchr("XTR", c->term[1])) ||
-                   (c->term[0] == 'R' && c->term[1] == 'X');
+     * request, silence: the PROXY header, TLS and request head phases)
+     * shares the refusal lines' rate limit */
+    bool refused = (c->term[0] == TERM_CLIENT && c->term[1] && strchr("XTR", c->term[1])) ||
+                   (c->term[0] == TERM_RESOURCE && c->term[1] == term_phase_letter(TERM_PH_PROXY_HDR));
     if (lvl == LOG_INFO && refused && !refusal_log_ok(c))
         return;
     log_at(lvl, "close", "sid=%s client=%s sni=%s backend=%s state=%s term=%s rc=%s dur_ms=%.0f "
