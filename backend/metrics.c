@@ -1,172 +1,242 @@
 /* metrics.c — sstp-backend's admin listener: /healthz, /readyz and the
- * counters of struct be_stats as Prometheus text on /metrics. One process,
- * one loop: the counters are read where they are written. */
+ * counters of struct be_stats (and of the fleet and its Redis link) on
+ * /metrics, through core/metrics as sstp-proxy does: the families are
+ * declared once in tables below, and a scrape copies the counters, read
+ * where they are written (one process, one loop), into the tables' single
+ * block and renders it. Three tables, because the fleet's families exist
+ * only with redis.url and the certificate's only with a certificate. */
 #include "backend/metrics.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "backend/fleet.h"
 #include "backend/server.h"
 #include "core/log.h"
-#include "lb/redis.h"
+#include "core/metrics.h"
 #include "core/tls.h"
+#include "lb/redis.h"
 
-static const char *const listener_names[BE_LISTEN_COUNT] = { "tls", "proxy", "mtls" };
-static const char *const refuse_names[] = {
-#define X(n, s) s,
+#define C METRICS_COUNTER
+#define G METRICS_GAUGE
+/* a family of one value; a family labelled by a fixed list of values */
+#define ONE(id, n, t, h) [id] = { .name = (n), .help = (h), .type = (t) }
+#define LIST(id, n, t, h, l, v, nv) \
+    [id] = { .name = (n), .help = (h), .type = (t), .label = (l), .values = (v), .n_values = (nv) }
+/* labelled at run time: room for every return code, so none is "other" */
+#define RC_SLOTS (SSTP_RC_COUNT + 1)
+
+static const char *const listener_names[BE_LISTEN_COUNT] = {
+    [BE_LISTEN_TLS] = "tls", [BE_LISTEN_PROXY] = "proxy", [BE_LISTEN_MTLS] = "mtls",
+};
+static const char *const refuse_names[BE_REFUSE_COUNT] = {
+#define X(n, s) [BE_REFUSE_##n] = s,
     BE_REFUSE_LIST(X)
 #undef X
 };
+static const char *const binding_results[] = { "ok", "fail" };
+static const char *const directions[] = { "in", "out" };
+static const char *const command_results[] = { "sent", "error", "dropped_down", "dropped_full" };
+static const char *const admission_results[] = { "allow", "deny", "timeout_allow" };
+static const char *rds_err_names[RDS_ERR_COUNT]; /* filled from rds_err_name() at start */
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
-{
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
+enum be_metric {
+    BEM_SESSIONS, BEM_NEGOTIATING, BEM_ACCEPTED, BEM_REFUSED, BEM_PROTO_ERR, BEM_HDLC_ERR,
+    BEM_TLS_FAIL, BEM_HANDSHAKE_TIMEOUT, BEM_CONNECT_REQUEST_TIMEOUT, BEM_PROBES,
+    BEM_STARTED, BEM_CONNECTED, BEM_ENDED, BEM_BINDINGS, BEM_PPPD_SPAWNED, BEM_PPPD_SPAWN_FAIL,
+    BEM_PPPD_KILLED, BEM_PLUGIN_BAD, BEM_REAUTH, BEM_UNSAFE_IDS, BEM_BYTES, BEM_DRAINING,
+    BEM_COUNT
+};
 
-static void one(FILE *f, const char *name, const char *type, const char *help, unsigned long long v)
-{
-    family(f, name, type, help);
-    fprintf(f, "%s %llu\n", name, v);
-}
+static struct metrics_family core_fam[BEM_COUNT] = {
+    ONE(BEM_SESSIONS, "sstp_backend_sessions", G, "Sessions now (transport or pppd still alive)."),
+    ONE(BEM_NEGOTIATING, "sstp_backend_sessions_negotiating", G, "Sessions before CALL_CONNECTED."),
+    LIST(BEM_ACCEPTED, "sstp_backend_accepted_total", C, "Connections accepted, by listener.",
+         "listener", listener_names, BE_LISTEN_COUNT),
+    LIST(BEM_REFUSED, "sstp_backend_refused_total", C, "Connections refused, by reason.",
+         "reason", refuse_names, BE_REFUSE_COUNT),
+    LIST(BEM_PROTO_ERR, "sstp_backend_protocol_errors_total", C,
+         "Malformed or refused input, by return code (HTTP, PROXY, SSTP, binding).", "rc", NULL, RC_SLOTS),
+    LIST(BEM_HDLC_ERR, "sstp_backend_hdlc_errors_total", C, "Frames from pppd dropped, by reason.",
+         "rc", NULL, RC_SLOTS),
+    ONE(BEM_TLS_FAIL, "sstp_backend_tls_failures_total", C, "TLS handshakes that failed."),
+    ONE(BEM_HANDSHAKE_TIMEOUT, "sstp_backend_handshake_timeouts_total", C,
+        "Connections closed before their request head."),
+    ONE(BEM_CONNECT_REQUEST_TIMEOUT, "sstp_backend_connect_request_timeouts_total", C,
+        "Calls closed for no CALL_CONNECT_REQUEST within sstp.connect_request_timeout of their request head."),
+    ONE(BEM_PROBES, "sstp_backend_probes_total", C, "HEAD health probes answered."),
+    ONE(BEM_STARTED, "sstp_backend_sessions_started_total", C, "SSTP requests accepted."),
+    ONE(BEM_CONNECTED, "sstp_backend_sessions_connected_total", C, "Calls with a verified crypto binding."),
+    ONE(BEM_ENDED, "sstp_backend_sessions_ended_total", C, "Sessions freed."),
+    LIST(BEM_BINDINGS, "sstp_backend_bindings_total", C, "Crypto binding checks, by result.",
+         "result", binding_results, 2),
+    ONE(BEM_PPPD_SPAWNED, "sstp_backend_pppd_spawned_total", C, "pppd processes started."),
+    ONE(BEM_PPPD_SPAWN_FAIL, "sstp_backend_pppd_spawn_failures_total", C, "pppd processes that could not start."),
+    ONE(BEM_PPPD_KILLED, "sstp_backend_pppd_killed_total", C, "pppd processes that needed SIGKILL."),
+    ONE(BEM_PLUGIN_BAD, "sstp_backend_plugin_bad_messages_total", C, "Malformed messages from the pppd plugin."),
+    ONE(BEM_REAUTH, "sstp_backend_reauthentications_total", C,
+        "Second PPP authentications on a call (each ended the call)."),
+    ONE(BEM_UNSAFE_IDS, "sstp_backend_unsafe_ids_total", C,
+        "Correlation or session ids not passed to pppd's scripts (charset or length)."),
+    LIST(BEM_BYTES, "sstp_backend_bytes_total", C, "Bytes of finished sessions, after TLS.",
+         "direction", directions, 2),
+    ONE(BEM_DRAINING, "sstp_backend_draining", G, "1 while drained (no new sessions)."),
+};
 
-/* the Redis client's state and counters (only with redis.url) */
-static void write_redis(FILE *f, const struct rds *r)
-{
-    const struct rds_stats *st = rds_stats(r);
-    one(f, "sstp_backend_redis_up", "gauge",
-        "1 while the Redis link is up (AUTH/SELECT passed, replies on time).", rds_is_up(r));
-    one(f, "sstp_backend_redis_in_flight", "gauge", "Redis commands owed a reply now.",
-        (unsigned long long)st->in_flight);
-    family(f, "sstp_backend_redis_commands_total", "counter",
-           "Redis commands: sent, failed (error or lost reply), refused (Redis down, or too many "
-           "in flight).");
-    fprintf(f, "sstp_backend_redis_commands_total{result=\"sent\"} %llu\n", (unsigned long long)st->sent);
-    fprintf(f, "sstp_backend_redis_commands_total{result=\"error\"} %llu\n", (unsigned long long)st->errors);
-    fprintf(f, "sstp_backend_redis_commands_total{result=\"dropped_down\"} %llu\n",
-            (unsigned long long)st->dropped_down);
-    fprintf(f, "sstp_backend_redis_commands_total{result=\"dropped_full\"} %llu\n",
-            (unsigned long long)st->dropped_full);
-    family(f, "sstp_backend_redis_errors_total", "counter",
-           "Redis connections that failed or were dropped, by reason.");
-    for (int e = 0; e < RDS_ERR_COUNT; e++)
-        fprintf(f, "sstp_backend_redis_errors_total{reason=\"%s\"} %llu\n", rds_err_name(e),
-                (unsigned long long)st->err[e]);
-}
+enum be_fleet_metric {
+    BEF_REDIS_UP, BEF_REDIS_IN_FLIGHT, BEF_REDIS_COMMANDS, BEF_REDIS_ERRORS, BEF_UPSERTS,
+    BEF_UPSERT_REFUSED, BEF_WRITE_ERRORS, BEF_JANITOR_REMOVED, BEF_ENDS_DROPPED, BEF_DUPLICATE_ID,
+    BEF_ADMISSIONS, BEF_KICKS,
+    BEF_COUNT
+};
 
-static void write_fleet(FILE *f, const struct be_fleet *fl)
-{
-    const struct be_fleet_stats *st = be_fleet_stats(fl);
-    write_redis(f, be_fleet_rds(fl));
-    one(f, "sstp_backend_fleet_upserts_total", "counter", "Session writes sent (hash, TTL, indexes).",
-        (unsigned long long)st->upserts);
-    one(f, "sstp_backend_fleet_upsert_refused_total", "counter",
-        "Session write batches Redis could not take (retried at the next tick).",
-        (unsigned long long)st->upsert_refused);
-    one(f, "sstp_backend_fleet_write_errors_total", "counter", "Fleet writes answered with an error or lost.",
-        (unsigned long long)st->write_errors);
-    one(f, "sstp_backend_fleet_janitor_removed_total", "counter", "Dead session ids removed from the indexes.",
-        (unsigned long long)st->janitor_removed);
-    one(f, "sstp_backend_fleet_ends_dropped_total", "counter", "Session ends not written: queue full.",
-        (unsigned long long)st->ends_dropped);
-    one(f, "sstp_backend_fleet_duplicate_id_total", "counter",
-        "Heartbeats that found another live process registered with this id.",
-        (unsigned long long)st->duplicate_id);
-    family(f, "sstp_backend_fleet_admissions_total", "counter", "Per-user admissions, by outcome.");
-    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"allow\"} %llu\n", (unsigned long long)st->admit_allow);
-    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"deny\"} %llu\n", (unsigned long long)st->admit_deny);
-    fprintf(f, "sstp_backend_fleet_admissions_total{result=\"timeout_allow\"} %llu\n",
-            (unsigned long long)st->admit_timeout);
-    one(f, "sstp_backend_fleet_kicks_total", "counter", "Older sessions kicked by per_user_action = replace.",
-        (unsigned long long)st->admit_kick);
-}
+static struct metrics_family fleet_fam[BEF_COUNT] = {
+    ONE(BEF_REDIS_UP, "sstp_backend_redis_up", G,
+        "1 while the Redis link is up (AUTH/SELECT passed, replies on time)."),
+    ONE(BEF_REDIS_IN_FLIGHT, "sstp_backend_redis_in_flight", G, "Redis commands owed a reply now."),
+    LIST(BEF_REDIS_COMMANDS, "sstp_backend_redis_commands_total", C,
+         "Redis commands: sent, failed (error or lost reply), refused (Redis down, or too many in flight).",
+         "result", command_results, 4),
+    LIST(BEF_REDIS_ERRORS, "sstp_backend_redis_errors_total", C,
+         "Redis connections that failed or were dropped, by reason.", "reason", rds_err_names, RDS_ERR_COUNT),
+    ONE(BEF_UPSERTS, "sstp_backend_fleet_upserts_total", C, "Session writes sent (hash, TTL, indexes)."),
+    ONE(BEF_UPSERT_REFUSED, "sstp_backend_fleet_upsert_refused_total", C,
+        "Session write batches Redis could not take (retried at the next tick)."),
+    ONE(BEF_WRITE_ERRORS, "sstp_backend_fleet_write_errors_total", C, "Fleet writes answered with an error or lost."),
+    ONE(BEF_JANITOR_REMOVED, "sstp_backend_fleet_janitor_removed_total", C,
+        "Dead session ids removed from the indexes."),
+    ONE(BEF_ENDS_DROPPED, "sstp_backend_fleet_ends_dropped_total", C, "Session ends not written: queue full."),
+    ONE(BEF_DUPLICATE_ID, "sstp_backend_fleet_duplicate_id_total", C,
+        "Heartbeats that found another live process registered with this id."),
+    LIST(BEF_ADMISSIONS, "sstp_backend_fleet_admissions_total", C, "Per-user admissions, by outcome.",
+         "result", admission_results, 3),
+    ONE(BEF_KICKS, "sstp_backend_fleet_kicks_total", C, "Older sessions kicked by per_user_action = replace."),
+};
 
 /* The certificate of the tls and mtls listeners, labelled by file name as
- * sstp-proxy labels its own. */
-static void cert_metrics(FILE *f, const struct be_server *s)
+ * sstp-proxy labels its own (two slots: the first is the file, none is
+ * "other"). */
+static struct metrics_family cert_fam[1] = {
+    LIST(0, "sstp_backend_cert_not_after_seconds", G,
+         "notAfter of tls.cert (unix seconds), by file name (SSTP clients refuse an expired one).",
+         "cert", NULL, 2),
+};
+
+/* one sstp-backend per process: its tables' one block each */
+static struct metrics core_m, fleet_m, cert_m;
+
+static void set(const struct metrics *m, size_t f, size_t i, uint64_t v)
+{
+    metrics_set(metrics_values(m, 0), &m->fam[f], i, v);
+}
+
+static void set_rc_counts(const struct metrics *m, size_t f, const uint64_t *count)
+{
+    for (int rc = SSTP_OK + 1; rc < SSTP_RC_COUNT; rc++)
+        if (count[rc]) /* a code appears once it happened */
+            set(m, f, metrics_slot(m, 0, f, sstp_rc_name((enum sstp_rc)rc)), count[rc]);
+}
+
+static void fill_core(const struct be_server *s)
+{
+    const struct metrics *m = &core_m;
+    const struct be_stats *st = &s->stats;
+    set(m, BEM_SESSIONS, 0, s->n_sessions);
+    set(m, BEM_NEGOTIATING, 0, s->n_negotiating);
+    for (int k = 0; k < BE_LISTEN_COUNT; k++)
+        set(m, BEM_ACCEPTED, (size_t)k, st->accepted[k]);
+    for (int r = 0; r < BE_REFUSE_COUNT; r++)
+        set(m, BEM_REFUSED, (size_t)r, st->refused[r]);
+    set_rc_counts(m, BEM_PROTO_ERR, st->proto_err);
+    set_rc_counts(m, BEM_HDLC_ERR, st->hdlc_err);
+    set(m, BEM_TLS_FAIL, 0, st->tls_fail);
+    set(m, BEM_HANDSHAKE_TIMEOUT, 0, st->handshake_timeout);
+    set(m, BEM_CONNECT_REQUEST_TIMEOUT, 0, st->connect_request_timeout);
+    set(m, BEM_PROBES, 0, st->probes);
+    set(m, BEM_STARTED, 0, st->sessions_started);
+    set(m, BEM_CONNECTED, 0, st->sessions_connected);
+    set(m, BEM_ENDED, 0, st->sessions_ended);
+    set(m, BEM_BINDINGS, 0, st->binding_ok);
+    set(m, BEM_BINDINGS, 1, st->binding_fail);
+    set(m, BEM_PPPD_SPAWNED, 0, st->pppd_spawned);
+    set(m, BEM_PPPD_SPAWN_FAIL, 0, st->pppd_spawn_fail);
+    set(m, BEM_PPPD_KILLED, 0, st->pppd_killed);
+    set(m, BEM_PLUGIN_BAD, 0, st->plugin_bad_msg);
+    set(m, BEM_REAUTH, 0, st->auth_again);
+    set(m, BEM_UNSAFE_IDS, 0, st->unsafe_ids);
+    set(m, BEM_BYTES, 0, st->bytes_in);
+    set(m, BEM_BYTES, 1, st->bytes_out);
+    set(m, BEM_DRAINING, 0, be_fleet_accepting(s->fleet) && !s->stopping ? 0 : 1);
+}
+
+static void fill_fleet(const struct be_fleet *fl)
+{
+    const struct metrics *m = &fleet_m;
+    const struct rds *r = be_fleet_rds(fl);
+    const struct rds_stats *rs = rds_stats(r);
+    const struct be_fleet_stats *st = be_fleet_stats(fl);
+    set(m, BEF_REDIS_UP, 0, rds_is_up(r));
+    set(m, BEF_REDIS_IN_FLIGHT, 0, rs->in_flight);
+    set(m, BEF_REDIS_COMMANDS, 0, rs->sent);
+    set(m, BEF_REDIS_COMMANDS, 1, rs->errors);
+    set(m, BEF_REDIS_COMMANDS, 2, rs->dropped_down);
+    set(m, BEF_REDIS_COMMANDS, 3, rs->dropped_full);
+    for (int e = 0; e < RDS_ERR_COUNT; e++)
+        set(m, BEF_REDIS_ERRORS, (size_t)e, rs->err[e]);
+    set(m, BEF_UPSERTS, 0, st->upserts);
+    set(m, BEF_UPSERT_REFUSED, 0, st->upsert_refused);
+    set(m, BEF_WRITE_ERRORS, 0, st->write_errors);
+    set(m, BEF_JANITOR_REMOVED, 0, st->janitor_removed);
+    set(m, BEF_ENDS_DROPPED, 0, st->ends_dropped);
+    set(m, BEF_DUPLICATE_ID, 0, st->duplicate_id);
+    set(m, BEF_ADMISSIONS, 0, st->admit_allow);
+    set(m, BEF_ADMISSIONS, 1, st->admit_deny);
+    set(m, BEF_ADMISSIONS, 2, st->admit_timeout);
+    set(m, BEF_KICKS, 0, st->admit_kick);
+}
+
+/* Whether there is a certificate to report; its value is set if so. */
+static bool fill_cert(const struct be_server *s)
 {
     SSL_CTX *ctx = s->tls_ctx ? s->tls_ctx : s->mtls_ctx;
     X509 *leaf = ctx ? SSL_CTX_get0_certificate(ctx) : NULL;
     int64_t not_after;
-    if (!leaf || tls_not_after(leaf, &not_after) == -1)
-        return;
+    if (!leaf || tls_not_after(leaf, &not_after) == -1 || not_after < 0)
+        return false;
     const char *slash = strrchr(s->cfg->cert, '/');
-    family(f, "sstp_backend_cert_not_after_seconds", "gauge",
-           "notAfter of tls.cert (unix seconds), by file name (SSTP clients refuse an expired one).");
-    fprintf(f, "sstp_backend_cert_not_after_seconds{cert=\"%s\"} %lld\n", slash ? slash + 1 : s->cfg->cert,
-            (long long)not_after);
+    set(&cert_m, 0, metrics_slot(&cert_m, 0, 0, slash ? slash + 1 : s->cfg->cert), (uint64_t)not_after);
+    return true;
 }
 
 static int write_metrics(void *ctx, void *out)
 {
     const struct be_server *s = ctx;
-    const struct be_stats *st = &s->stats;
-    FILE *f = out;
+    fill_core(s);
+    if (metrics_render(&core_m, out) == -1)
+        return -1;
+    if (s->fleet) {
+        fill_fleet(s->fleet);
+        if (metrics_render(&fleet_m, out) == -1)
+            return -1;
+    }
+    if (fill_cert(s) && metrics_render(&cert_m, out) == -1)
+        return -1;
+    return 0;
+}
 
-    one(f, "sstp_backend_sessions", "gauge", "Sessions now (transport or pppd still alive).",
-        (unsigned long long)s->n_sessions);
-    one(f, "sstp_backend_sessions_negotiating", "gauge", "Sessions before CALL_CONNECTED.",
-        (unsigned long long)s->n_negotiating);
-    family(f, "sstp_backend_accepted_total", "counter", "Connections accepted, by listener.");
-    for (int k = 0; k < BE_LISTEN_COUNT; k++)
-        fprintf(f, "sstp_backend_accepted_total{listener=\"%s\"} %llu\n", listener_names[k],
-                (unsigned long long)st->accepted[k]);
-    family(f, "sstp_backend_refused_total", "counter", "Connections refused, by reason.");
-    for (int r = 0; r < BE_REFUSE_COUNT; r++)
-        fprintf(f, "sstp_backend_refused_total{reason=\"%s\"} %llu\n", refuse_names[r],
-                (unsigned long long)st->refused[r]);
-    family(f, "sstp_backend_protocol_errors_total", "counter",
-           "Malformed or refused input, by return code (HTTP, PROXY, SSTP, binding).");
-    for (int rc = SSTP_OK + 1; rc < SSTP_RC_COUNT; rc++)
-        if (st->proto_err[rc])
-            fprintf(f, "sstp_backend_protocol_errors_total{rc=\"%s\"} %llu\n",
-                    sstp_rc_name((enum sstp_rc)rc), (unsigned long long)st->proto_err[rc]);
-    family(f, "sstp_backend_hdlc_errors_total", "counter", "Frames from pppd dropped, by reason.");
-    for (int rc = SSTP_OK + 1; rc < SSTP_RC_COUNT; rc++)
-        if (st->hdlc_err[rc])
-            fprintf(f, "sstp_backend_hdlc_errors_total{rc=\"%s\"} %llu\n",
-                    sstp_rc_name((enum sstp_rc)rc), (unsigned long long)st->hdlc_err[rc]);
-    one(f, "sstp_backend_tls_failures_total", "counter", "TLS handshakes that failed.",
-        (unsigned long long)st->tls_fail);
-    one(f, "sstp_backend_handshake_timeouts_total", "counter",
-        "Connections closed before their request head.", (unsigned long long)st->handshake_timeout);
-    one(f, "sstp_backend_connect_request_timeouts_total", "counter",
-        "Calls closed for no CALL_CONNECT_REQUEST within sstp.connect_request_timeout of their request head.",
-        (unsigned long long)st->connect_request_timeout);
-    one(f, "sstp_backend_probes_total", "counter", "HEAD health probes answered.",
-        (unsigned long long)st->probes);
-    one(f, "sstp_backend_sessions_started_total", "counter", "SSTP requests accepted.",
-        (unsigned long long)st->sessions_started);
-    one(f, "sstp_backend_sessions_connected_total", "counter", "Calls with a verified crypto binding.",
-        (unsigned long long)st->sessions_connected);
-    one(f, "sstp_backend_sessions_ended_total", "counter", "Sessions freed.",
-        (unsigned long long)st->sessions_ended);
-    family(f, "sstp_backend_bindings_total", "counter", "Crypto binding checks, by result.");
-    fprintf(f, "sstp_backend_bindings_total{result=\"ok\"} %llu\n", (unsigned long long)st->binding_ok);
-    fprintf(f, "sstp_backend_bindings_total{result=\"fail\"} %llu\n", (unsigned long long)st->binding_fail);
-    one(f, "sstp_backend_pppd_spawned_total", "counter", "pppd processes started.",
-        (unsigned long long)st->pppd_spawned);
-    one(f, "sstp_backend_pppd_spawn_failures_total", "counter", "pppd processes that could not start.",
-        (unsigned long long)st->pppd_spawn_fail);
-    one(f, "sstp_backend_pppd_killed_total", "counter", "pppd processes that needed SIGKILL.",
-        (unsigned long long)st->pppd_killed);
-    one(f, "sstp_backend_plugin_bad_messages_total", "counter", "Malformed messages from the pppd plugin.",
-        (unsigned long long)st->plugin_bad_msg);
-    one(f, "sstp_backend_reauthentications_total", "counter",
-        "Second PPP authentications on a call (each ended the call).",
-        (unsigned long long)st->auth_again);
-    one(f, "sstp_backend_unsafe_ids_total", "counter",
-        "Correlation or session ids not passed to pppd's scripts (charset or length).",
-        (unsigned long long)st->unsafe_ids);
-    family(f, "sstp_backend_bytes_total", "counter", "Bytes of finished sessions, after TLS.");
-    fprintf(f, "sstp_backend_bytes_total{direction=\"in\"} %llu\n", (unsigned long long)st->bytes_in);
-    fprintf(f, "sstp_backend_bytes_total{direction=\"out\"} %llu\n", (unsigned long long)st->bytes_out);
-    one(f, "sstp_backend_draining", "gauge", "1 while drained (no new sessions).",
-        be_fleet_accepting(s->fleet) && !s->stopping ? 0 : 1);
-    if (s->fleet)
-        write_fleet(f, s->fleet);
-    cert_metrics(f, s);
-    return ferror(f) ? -1 : 0;
+static int tables_init(void)
+{
+    for (int e = 0; e < RDS_ERR_COUNT; e++)
+        rds_err_names[e] = rds_err_name((enum rds_err)e);
+    if (metrics_init(&core_m, core_fam, BEM_COUNT, 1) == -1 ||
+        metrics_init(&fleet_m, fleet_fam, BEF_COUNT, 1) == -1 ||
+        metrics_init(&cert_m, cert_fam, 1, 1) == -1) {
+        metrics_cleanup(&core_m);
+        metrics_cleanup(&fleet_m);
+        return -1;
+    }
+    return 0;
 }
 
 static void cert_check(struct be_server *s, double now)
@@ -232,7 +302,14 @@ int be_metrics_start(struct be_server *s)
     if (!addr || !addr[0])
         return 0;
     struct admin_hooks hooks = { s, write_metrics, ready };
+    if (tables_init() == -1) {
+        log_error("admin_fail", "addr=%s metrics=%s", addr, strerror(errno));
+        return -1;
+    }
     if (net_addr_parse(&a, addr) == -1 || admin_start(&s->admin, s->loop, &a, &hooks) == -1) {
+        metrics_cleanup(&core_m);
+        metrics_cleanup(&fleet_m);
+        metrics_cleanup(&cert_m);
         log_error("admin_fail", "addr=%s", addr);
         return -1;
     }
@@ -243,4 +320,7 @@ int be_metrics_start(struct be_server *s)
 void be_metrics_stop(struct be_server *s)
 {
     admin_stop(&s->admin);
+    metrics_cleanup(&core_m);
+    metrics_cleanup(&fleet_m);
+    metrics_cleanup(&cert_m);
 }

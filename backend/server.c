@@ -248,6 +248,7 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
                                    &s->log_unsafe_id, &s->log_connect_request };
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
         log_limit_init(limits[i], BE_LOG_LIMIT_S, 1);
+    be_session_reaper_init(s);
     if (ratelimit_init(&s->rate, RATE_SLOTS, (double)cfg->per_source_rate,
                        (double)cfg->per_source_burst) == -1)
         return -1;
@@ -328,6 +329,7 @@ void be_server_stop(struct be_server *s)
 
 void be_server_cleanup(struct be_server *s)
 {
+    be_session_reap(s);
     be_fleet_free(s->fleet);
     s->fleet = NULL;
     be_metrics_stop(s);

@@ -98,6 +98,8 @@ struct be_server {
     struct log_limit log_refuse_accept, log_refuse_source, log_auth_refused, log_unsafe_id;
     struct log_limit log_connect_request;
     struct be_session *sessions;        /* doubly linked */
+    struct be_session *dead;            /* ended, freed by `reaper` after the callback */
+    ev_check reaper;
     uint64_t n_sessions, n_negotiating, next_id;
     uint64_t n_held_refusals;           /* sessions accepted only to be answered 503 */
     bool stopping;

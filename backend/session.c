@@ -33,9 +33,18 @@
 #define CORR_ID_CHARS "0123456789abcdefABCDEF{}-"
 #define SID_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
 
-static const char *const phase_names[] = { "TLS", "PROXY", "HTTP", "SSTP", "FLUSH", "CLOSED" };
-/* second letter of `term`: the phase a session ended in */
-static const char phase_letters[] = { 'T', 'X', 'R', 'A', 'D', 'D' };
+static const char *const phase_names[BE_PH_COUNT] = {
+    [BE_PH_TLS] = "TLS",   [BE_PH_PROXY] = "PROXY", [BE_PH_HTTP] = "HTTP",
+    [BE_PH_SSTP] = "SSTP", [BE_PH_FLUSH] = "FLUSH", [BE_PH_CLOSED] = "CLOSED",
+    [BE_PH_DEAD] = "DEAD",
+};
+/* second letter of `term`: the phase a session ended in (an SSTP call that
+ * reached Call_Connected is in the data phase, see term_phase_of) */
+static const enum term_phase term_phases[BE_PH_COUNT] = {
+    [BE_PH_TLS] = TERM_PH_TLS,     [BE_PH_PROXY] = TERM_PH_PROXY_HDR, [BE_PH_HTTP] = TERM_PH_REQUEST,
+    [BE_PH_SSTP] = TERM_PH_SETUP,  [BE_PH_FLUSH] = TERM_PH_DATA,      [BE_PH_CLOSED] = TERM_PH_DATA,
+    [BE_PH_DEAD] = TERM_PH_DATA,
+};
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -43,14 +52,29 @@ static void fsm_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+static const char *phase_str(enum be_phase phase)
+{
+    return (unsigned)phase < BE_PH_COUNT ? phase_names[phase] : "?";
+}
+
+/* The one place the phase changes (traced at debug). */
+static void set_phase(struct be_session *s, enum be_phase phase)
+{
+    log_debug("phase", "sid=%s from=%s to=%s", s->sid, phase_str(s->phase), phase_str(phase));
+    s->phase = phase;
+}
+
+static enum term_phase term_phase_of(const struct be_session *s)
+{
+    if (s->phase == BE_PH_SSTP && s->call_connected)
+        return TERM_PH_DATA;
+    return (unsigned)s->phase < BE_PH_COUNT ? term_phases[s->phase] : TERM_PH_DATA;
+}
+
 void be_session_set_term(struct be_session *s, char who, enum sstp_rc rc)
 {
-    if (s->term[0] != '\0')
-        return; /* the first reason wins */
-    s->term[0] = who;
-    s->term[1] = who == '-' ? '-' : phase_letters[s->phase];
-    s->term[2] = '\0';
-    s->rc = rc;
+    if (term_set(s->term, who, term_phase_of(s))) /* the first reason wins */
+        s->rc = rc;
 }
 
 static void log_close(struct be_session *s)
@@ -60,7 +84,7 @@ static void log_close(struct be_session *s)
     log_at(s->probe ? LOG_DEBUG : LOG_INFO, "close", "sid=%s client=%s user=%s ip=%s state=%s term=%s rc=%s dur_ms=%.0f "
              "bytes_in=%llu bytes_out=%llu",
              s->sid, s->client_str, s->user[0] ? s->user : "-", s->ip_remote[0] ? s->ip_remote : "-",
-             sstp_srv_state_str(sstp_srv_state(&s->fsm)), s->term[0] ? s->term : "--",
+             sstp_srv_state_str(sstp_srv_state(&s->fsm)), term_str(s->term),
              sstp_rc_name(s->rc), dur * 1000.0, (unsigned long long)s->bytes_in,
              (unsigned long long)s->bytes_out);
 }
@@ -129,9 +153,12 @@ static void unsafe_id(struct be_session *s, const char *what)
                  what, (unsigned long long)suppressed);
 }
 
-/* Frees the session once both halves are done (transport closed, pppd
- * reaped). Only ever called as the last statement of a libev callback (or
- * of a list walk that saved `next`), so nothing touches s afterwards. */
+/* The one way out: once both halves are done (transport closed, pppd
+ * reaped) the session logs its close line, gives back what it counted
+ * (fleet record, negotiation slot, its place among the sessions), and goes
+ * on srv->dead. Its memory is freed by the reaper, an ev_check that runs
+ * after the callbacks of this loop iteration, so a caller (a libev callback,
+ * a list walk) may still read s after this returns. */
 void be_session_maybe_free(struct be_session *s)
 {
     if (s->phase != BE_PH_CLOSED || s->pid != 0)
@@ -139,15 +166,11 @@ void be_session_maybe_free(struct be_session *s)
     struct be_server *srv = s->srv;
     char why[48];
     log_close(s);
-    snprintf(why, sizeof why, "term=%s rc=%s", s->term[0] ? s->term : "--", sstp_rc_name(s->rc));
+    snprintf(why, sizeof why, "term=%s rc=%s", term_str(s->term), sstp_rc_name(s->rc));
     be_fleet_ask_cancel(s->admit);
+    s->admit = NULL;
     be_fleet_session_end(srv->fleet, &s->fleet, why);
     set_negotiating(s, false);
-    sstp_srv_cleanup(&s->fsm);
-    buf_drop(&srv->pool, &s->cin);
-    buf_drop(&srv->pool, &s->cout);
-    buf_drop(&srv->pool, &s->pout);
-    free(s->http);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -158,15 +181,53 @@ void be_session_maybe_free(struct be_session *s)
     if (s->held_refusal)
         srv->n_held_refusals--;
     srv->stats.sessions_ended++;
-    free(s);
+    set_phase(s, BE_PH_DEAD);
+    s->prev = NULL;
+    s->next = srv->dead; /* freed after the running callback */
+    srv->dead = s;
+    ev_check_start(srv->loop, &srv->reaper);
     if (srv->stopping && srv->n_sessions == 0)
         ev_break(srv->loop, EVBREAK_ALL);
+}
+
+static void session_free(struct be_session *s)
+{
+    struct be_server *srv = s->srv;
+    sstp_srv_cleanup(&s->fsm);
+    buf_drop(&srv->pool, &s->cin);
+    buf_drop(&srv->pool, &s->cout);
+    buf_drop(&srv->pool, &s->pout);
+    free(s->http);
+    free(s);
+}
+
+void be_session_reap(struct be_server *srv)
+{
+    while (srv->dead) {
+        struct be_session *s = srv->dead;
+        srv->dead = s->next;
+        session_free(s);
+    }
+    ev_check_stop(srv->loop, &srv->reaper);
+}
+
+static void reaper_cb(struct ev_loop *loop, ev_check *chk, int revents)
+{
+    (void)loop;
+    (void)revents;
+    be_session_reap(chk->data);
+}
+
+void be_session_reaper_init(struct be_server *srv)
+{
+    ev_check_init(&srv->reaper, reaper_cb);
+    srv->reaper.data = srv;
 }
 
 /* Closes the client transport now. pppd, if running, is hung up. */
 void be_session_close_transport(struct be_session *s)
 {
-    if (s->phase == BE_PH_CLOSED)
+    if (s->phase >= BE_PH_CLOSED)
         return;
     struct ev_loop *loop = s->srv->loop;
     bool in_call = s->phase == BE_PH_SSTP;
@@ -177,7 +238,7 @@ void be_session_close_transport(struct be_session *s)
     s->srv->stats.bytes_in += s->bytes_in;
     s->srv->stats.bytes_out += s->bytes_out;
     io_close(&s->io);
-    s->phase = BE_PH_CLOSED;
+    set_phase(s, BE_PH_CLOSED);
     set_negotiating(s, false);
     if (sstp_srv_state(&s->fsm) != SSTP_SRV_CLOSED) {
         struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_TRANSPORT_LOST };
@@ -196,7 +257,7 @@ static void close_after_flush(struct be_session *s)
 {
     if (s->phase >= BE_PH_FLUSH)
         return;
-    s->phase = BE_PH_FLUSH;
+    set_phase(s, BE_PH_FLUSH);
     ev_timer_stop(s->srv->loop, &s->deadline);
     ev_timer_set(&s->deadline, FLUSH_LINGER_S, 0);
     ev_timer_start(s->srv->loop, &s->deadline);
@@ -211,7 +272,7 @@ static void close_after_flush(struct be_session *s)
 int be_session_queue_client(struct be_session *s, const uint8_t *p, size_t n)
 {
     if (buf_take(&s->srv->pool, &s->cout) == -1) {
-        be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+        be_session_set_term(s, TERM_RESOURCE, SSTP_E_NOSPACE);
         be_session_close_transport(s);
         return -1;
     }
@@ -219,7 +280,7 @@ int be_session_queue_client(struct be_session *s, const uint8_t *p, size_t n)
         buf_compact(&s->cout);
     if (buf_room(&s->cout) < n) {
         log_error("overflow", "sid=%s what=client_out need=%zu", s->sid, n);
-        be_session_set_term(s, 'I', SSTP_E_NOSPACE);
+        be_session_set_term(s, TERM_INTERNAL, SSTP_E_NOSPACE);
         be_session_close_transport(s);
         return -1;
     }
@@ -269,6 +330,8 @@ static void log_binding(struct be_session *s, const struct sstp_srv_actions *act
  * transport was closed by them (the caller stops touching the client side). */
 int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *act)
 {
+    if (sstp_srv_state(&s->fsm) == SSTP_SRV_CALL_CONNECTED)
+        s->call_connected = true; /* from now on an end is in the data phase */
     for (int t = 0; t < SSTP_SRV_T_COUNT; t++)
         if (act->timers_stop & SSTP_SRV_TIMER_BIT(t))
             ev_timer_stop(s->srv->loop, &s->fsm_timer[t]);
@@ -282,7 +345,7 @@ int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *
         /* once per call: the clean-up after an abort repeats its reason */
         if (s->term[0] == '\0')
             s->srv->stats.proto_err[act->rc]++;
-        be_session_set_term(s, act->rc == SSTP_E_FSM_TIMEOUT ? 'C' : 'P', act->rc);
+        be_session_set_term(s, act->rc == SSTP_E_FSM_TIMEOUT ? TERM_CLIENT : TERM_PROXY, act->rc);
     }
     if (act->peer_status_valid)
         log_info("peer_status", "sid=%s attrib=%u status=%u", s->sid, act->peer_attrib_id,
@@ -299,7 +362,7 @@ int be_session_run_actions(struct be_session *s, const struct sstp_srv_actions *
         be_session_ppp_hangup(s);
     if (act->close) {
         if (s->term[0] == '\0')
-            be_session_set_term(s, '-', SSTP_OK);
+            be_session_set_term(s, TERM_NORMAL, SSTP_OK);
         close_after_flush(s);
         return -1;
     }
@@ -336,7 +399,7 @@ static void http_reject(struct be_session *s, enum sstp_rc rc)
     uint8_t out[512];
     struct sstp_wbuf w;
     s->srv->stats.proto_err[rc]++;
-    be_session_set_term(s, 'C', rc);
+    be_session_set_term(s, TERM_CLIENT, rc);
     log_info("http_reject", "sid=%s client=%s rc=%s status=%d", s->sid, s->client_str,
              sstp_rc_name(rc), sstp_http_status_for(rc));
     sstp_wbuf_init(&w, out, sizeof out);
@@ -359,7 +422,7 @@ static void busy_reject(struct be_session *s)
         log_info("refuse", "sid=%s client=%s reason=%s table=%s status=503 suppressed=%llu", s->sid,
                  s->client_str, be_refuse_name(s->busy_why), srclimit_verdict_name(s->busy_verdict),
                  (unsigned long long)suppressed);
-    be_session_set_term(s, 'R', SSTP_OK);
+    be_session_set_term(s, TERM_RESOURCE, SSTP_OK);
     sstp_wbuf_init(&w, out, sizeof out);
     if (sstp_http_resp_busy_build(&w, BUSY_RETRY_AFTER_S, time(NULL)) == SSTP_OK)
         be_session_queue_client(s, out, w.len);
@@ -424,7 +487,7 @@ static int parse_proxy(struct be_session *s)
         return 0;
     if (rc != SSTP_OK) {
         s->srv->stats.proto_err[rc]++;
-        be_session_set_term(s, 'C', rc);
+        be_session_set_term(s, TERM_CLIENT, rc);
         log_info("proxy_reject", "sid=%s peer=%s rc=%s", s->sid, s->client_str, sstp_rc_name(rc));
         be_session_close_transport(s);
         return -1;
@@ -451,7 +514,7 @@ static int parse_proxy(struct be_session *s)
         log_info("proxy_foreign_tlv", "sid=%s count=%u", s->sid, h.n_foreign);
     trust_from_proxy(s, &h);
     buf_consume(&s->cin, used);
-    s->phase = BE_PH_HTTP; /* admitted at the request head: a probe holds no slot */
+    set_phase(s, BE_PH_HTTP); /* admitted at the request head: a probe holds no slot */
     return 0;
 }
 
@@ -464,7 +527,7 @@ static int parse_http(struct be_session *s)
         s->srv->stats.refused[BE_REFUSE_UNEXPECTED_PROXY_HEADER]++;
         log_warn("refuse", "sid=%s client=%s reason=%s", s->sid, s->client_str,
                  "proxy_header_on_direct_listener");
-        be_session_set_term(s, 'C', SSTP_E_HTTP_MALFORMED);
+        be_session_set_term(s, TERM_CLIENT, SSTP_E_HTTP_MALFORMED);
         be_session_close_transport(s);
         return -1;
     }
@@ -495,7 +558,7 @@ static int parse_http(struct be_session *s)
         sstp_wbuf_init(&w, out, sizeof out);
         if (sstp_http_resp_probe_build(&w, accepting, time(NULL)) == SSTP_OK)
             be_session_queue_client(s, out, w.len);
-        be_session_set_term(s, '-', SSTP_OK);
+        be_session_set_term(s, TERM_NORMAL, SSTP_OK);
         close_after_flush(s);
         return -1;
     }
@@ -505,7 +568,7 @@ static int parse_http(struct be_session *s)
          * the registry takes as "try another backend" */
         s->srv->stats.refused[BE_REFUSE_DRAINING]++;
         log_info("refuse", "sid=%s client=%s reason=draining", s->sid, s->client_str);
-        be_session_set_term(s, 'K', SSTP_OK);
+        be_session_set_term(s, TERM_KILLED, SSTP_OK);
         be_session_close_transport(s);
         return -1;
     }
@@ -531,7 +594,7 @@ static int parse_http(struct be_session *s)
     s->srv->stats.sessions_started++;
     log_info("start", "sid=%s client=%s listener=%d sni=%s corr=%s", s->sid, s->client_str,
              (int)s->kind, s->sni[0] ? s->sni : "-", s->corr_id[0] ? s->corr_id : "-");
-    s->phase = BE_PH_SSTP;
+    set_phase(s, BE_PH_SSTP);
     be_fleet_session_start(s->srv->fleet, &s->fleet, s->sid, s->t_start);
     struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_HTTP_DONE };
     struct sstp_srv_actions act;
@@ -562,7 +625,7 @@ static int parse_sstp(struct be_session *s)
         if (rc != SSTP_OK) {
             /* the stream cannot be delineated: close without a message (MS-SSTP 3.1.5.1) */
             s->srv->stats.proto_err[rc]++;
-            be_session_set_term(s, 'C', rc);
+            be_session_set_term(s, TERM_CLIENT, rc);
             log_info("sstp_reject", "sid=%s client=%s rc=%s", s->sid, s->client_str, sstp_rc_name(rc));
             be_session_close_transport(s);
             return -1;
@@ -609,13 +672,13 @@ static int process_input(struct be_session *s)
 static void io_failed(struct be_session *s, ssize_t r)
 {
     if (r == IO_EOF) {
-        be_session_set_term(s, 'C', SSTP_OK);
+        be_session_set_term(s, TERM_CLIENT, SSTP_OK);
     } else {
         char ossl[256];
         if (s->io.ssl && s->io.err == 0)
             log_info("tls_error", "sid=%s client=%s err=%s", s->sid, s->client_str,
                      log_openssl_errors(ossl, sizeof ossl));
-        be_session_set_term(s, 'C', SSTP_OK);
+        be_session_set_term(s, TERM_CLIENT, SSTP_OK);
     }
     be_session_close_transport(s);
 }
@@ -668,14 +731,14 @@ static int read_client(struct be_session *s)
             return 0;
         }
         if (buf_take(&s->srv->pool, &s->cin) == -1) {
-            be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+            be_session_set_term(s, TERM_RESOURCE, SSTP_E_NOSPACE);
             be_session_close_transport(s);
             return -1;
         }
         buf_compact(&s->cin);
         if (buf_room(&s->cin) == 0) {
             /* a full buffer the parsers cannot use: a peer pushing garbage */
-            be_session_set_term(s, 'C', SSTP_E_NOSPACE);
+            be_session_set_term(s, TERM_CLIENT, SSTP_E_NOSPACE);
             be_session_close_transport(s);
             return -1;
         }
@@ -756,7 +819,7 @@ static void read_proxy_before_tls(struct be_session *s)
     static const uint8_t sig[] = SSTP_PP2_SIG;
     enum { SIG_LEN = sizeof sig - 1, FIXED_LEN = 16 }; /* PROXY v2 §2.2 */
     if (buf_take(&s->srv->pool, &s->cin) == -1) {
-        be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+        be_session_set_term(s, TERM_RESOURCE, SSTP_E_NOSPACE);
         be_session_close_transport(s);
         return;
     }
@@ -766,7 +829,7 @@ static void read_proxy_before_tls(struct be_session *s)
         size_t want = sstp_pp2_want(p, have);
         if (have >= SIG_LEN && memcmp(p, sig, SIG_LEN) != 0) {
             s->srv->stats.proto_err[SSTP_E_PP_SIGNATURE]++;
-            be_session_set_term(s, 'C', SSTP_E_PP_SIGNATURE);
+            be_session_set_term(s, TERM_CLIENT, SSTP_E_PP_SIGNATURE);
             log_info("proxy_reject", "sid=%s peer=%s rc=%s placement=before", s->sid, s->client_str,
                      sstp_rc_name(SSTP_E_PP_SIGNATURE));
             be_session_close_transport(s);
@@ -779,7 +842,7 @@ static void read_proxy_before_tls(struct be_session *s)
         if (s->phase != BE_PH_PROXY)
             break;
         if (want > have + buf_room(&s->cin)) {
-            be_session_set_term(s, 'C', SSTP_E_NOSPACE);
+            be_session_set_term(s, TERM_CLIENT, SSTP_E_NOSPACE);
             be_session_close_transport(s);
             return;
         }
@@ -787,7 +850,7 @@ static void read_proxy_before_tls(struct be_session *s)
         if (n == -1 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n <= 0) {
-            be_session_set_term(s, 'C', SSTP_OK);
+            be_session_set_term(s, TERM_CLIENT, SSTP_OK);
             be_session_close_transport(s);
             return;
         }
@@ -796,7 +859,7 @@ static void read_proxy_before_tls(struct be_session *s)
     }
     buf_release(&s->srv->pool, &s->cin);
     if (tls_start(s) == -1) {
-        be_session_set_term(s, 'R', SSTP_E_NOSPACE);
+        be_session_set_term(s, TERM_RESOURCE, SSTP_E_NOSPACE);
         be_session_close_transport(s);
     }
 }
@@ -811,7 +874,7 @@ static void tls_handshake(struct be_session *s)
         s->srv->stats.tls_fail++;
         log_info("tls_fail", "sid=%s peer=%s err=%s", s->sid, s->client_str,
                  log_openssl_errors(ossl, sizeof ossl));
-        be_session_set_term(s, 'C', SSTP_OK);
+        be_session_set_term(s, TERM_CLIENT, SSTP_OK);
         be_session_close_transport(s);
         return;
     }
@@ -821,7 +884,7 @@ static void tls_handshake(struct be_session *s)
     const char *sni = SSL_get_servername(s->io.ssl, TLSEXT_NAMETYPE_host_name);
     if (sni && (s->kind == BE_LISTEN_TLS || pp_none(s)))
         log_sanitize(s->sni, sizeof s->sni, sni, strlen(sni));
-    s->phase = s->kind == BE_LISTEN_MTLS && !pp_none(s) && !pp_before_tls(s) ? BE_PH_PROXY : BE_PH_HTTP;
+    set_phase(s, s->kind == BE_LISTEN_MTLS && !pp_none(s) && !pp_before_tls(s) ? BE_PH_PROXY : BE_PH_HTTP);
 }
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -854,15 +917,15 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (s->phase < BE_PH_SSTP) {
         s->srv->stats.handshake_timeout++;
         log_info("handshake_timeout", "sid=%s client=%s phase=%s", s->sid, s->client_str,
-                 phase_names[s->phase]);
-        be_session_set_term(s, 'C', SSTP_AGAIN);
+                 phase_str(s->phase));
+        be_session_set_term(s, TERM_CLIENT, SSTP_AGAIN);
     } else if (s->phase == BE_PH_SSTP) {
         uint64_t suppressed;
         s->srv->stats.connect_request_timeout++;
         if (be_log_limit_allow(&s->srv->log_connect_request, ev_now(loop), &suppressed))
             log_info("connect_request_timeout", "sid=%s client=%s suppressed=%llu", s->sid,
                      s->client_str, (unsigned long long)suppressed);
-        be_session_set_term(s, 'C', SSTP_E_FSM_TIMEOUT);
+        be_session_set_term(s, TERM_CLIENT, SSTP_E_FSM_TIMEOUT);
     }
     be_session_close_transport(s);
     be_session_maybe_free(s);
@@ -928,7 +991,7 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
     sstp_http_req_init(s->http, (size_t)cfg->max_head);
 
     if (kind == BE_LISTEN_PROXY || pp_before_tls(s)) {
-        s->phase = BE_PH_PROXY;
+        set_phase(s, BE_PH_PROXY);
     } else if (tls_start(s) == -1) {
         free(s->http);
         free(s);
@@ -975,10 +1038,10 @@ void be_session_disconnect(struct be_session *s)
     if (s->phase == BE_PH_SSTP) {
         struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_LOCAL_DISCONNECT };
         struct sstp_srv_actions act;
-        be_session_set_term(s, 'K', SSTP_OK);
+        be_session_set_term(s, TERM_KILLED, SSTP_OK);
         be_session_step(s, &ev, &act);
     } else if (s->phase < BE_PH_SSTP) {
-        be_session_set_term(s, 'K', SSTP_OK);
+        be_session_set_term(s, TERM_KILLED, SSTP_OK);
         be_session_close_transport(s);
     }
     be_session_maybe_free(s);

@@ -3,8 +3,10 @@
  *
  * The session owns every fd, watcher, buffer and the pppd child. It ends in
  * two halves that may finish in either order — the client transport closes,
- * and pppd is reaped — and is freed (from an idle watcher, never inside its
- * own callback) once both are done. */
+ * and pppd is reaped. Once both are done, be_session_maybe_free (the one way
+ * out) logs the close line, unlinks it and puts it on srv->dead; the reaper
+ * (an ev_check, as the proxy worker's) frees it after the running callback.
+ * The phase changes only through set_phase() in session.c. */
 #ifndef SSTP_LB_BACKEND_SESSION_H
 #define SSTP_LB_BACKEND_SESSION_H
 
@@ -19,6 +21,7 @@
 #include "core/buf.h"
 #include "core/io.h"
 #include "core/net.h"
+#include "core/term.h"
 #include "sstp/hdlc.h"
 #include "sstp/http.h"
 #include "sstp/proxyproto.h"
@@ -31,6 +34,8 @@ enum be_phase {
     BE_PH_SSTP,      /* SSTP packets */
     BE_PH_FLUSH,     /* writing the last bytes, then close */
     BE_PH_CLOSED,    /* transport closed; waiting for pppd to be reaped */
+    BE_PH_DEAD,      /* ended and unlinked, on srv->dead until the reaper frees it */
+    BE_PH_COUNT
 };
 
 #define BE_SID_MAX 40
@@ -105,7 +110,8 @@ struct be_session {
     char ip6_remote[48];               /* fe80::<client's IPV6CP identifier> */
     ev_tstamp t_start;
     uint64_t bytes_in, bytes_out;      /* client transport, after TLS */
-    char term[3];                      /* who/phase that ended it, "--" if normal */
+    bool call_connected;               /* the call reached Call_Connected: its close is in the data phase */
+    char term[TERM_LEN];               /* who/phase that ended it (core/term.h) */
     enum sstp_rc rc;
 };
 
@@ -121,6 +127,12 @@ int be_session_accept(struct be_server *srv, enum be_listener_kind kind, int fd,
 /* be_session_disconnect asks a session to end (shutdown, admin): an SSTP
  * session gets CALL_DISCONNECT, one still in its handshake is closed. */
 void be_session_disconnect(struct be_session *s);
+
+/* be_session_reaper_init prepares srv->reaper (once, at start);
+ * be_session_reap frees the ended sessions now (the reaper, and the
+ * server's clean-up after the loop). */
+void be_session_reaper_init(struct be_server *srv);
+void be_session_reap(struct be_server *srv);
 
 /* be_session_kill_pppd sends SIGKILL to the session's pppd if any (final
  * shutdown deadline). */

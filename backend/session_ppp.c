@@ -64,7 +64,7 @@ int be_session_ppp_start(struct be_session *s)
     if (pppd_spawn(&a, &child, err, sizeof err) == -1) {
         srv->stats.pppd_spawn_fail++;
         log_error("pppd_spawn_fail", "sid=%s err=\"%s\"", s->sid, err);
-        be_session_set_term(s, 'R', SSTP_OK);
+        be_session_set_term(s, TERM_RESOURCE, SSTP_OK);
         return -1;
     }
     srv->stats.pppd_spawned++;
@@ -148,7 +148,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         /* PPP is over: the call ends with CALL_DISCONNECT (MS-SSTP 6.7) */
         struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_PPPD_EXITED };
         struct sstp_srv_actions act;
-        be_session_set_term(s, 'S', SSTP_OK);
+        be_session_set_term(s, TERM_SERVER, SSTP_OK);
         be_session_step(s, &ev, &act);
     }
     be_session_maybe_free(s);
@@ -441,7 +441,7 @@ void be_session_auth_decided(struct be_session *s, bool allow)
     be_fleet_session_event(s->srv->fleet, &s->fleet, "auth_fail", "max_sessions_per_user");
     struct sstp_srv_ev ev = { .type = SSTP_SRV_EV_LOCAL_DISCONNECT };
     struct sstp_srv_actions act;
-    be_session_set_term(s, 'P', SSTP_OK);
+    be_session_set_term(s, TERM_PROXY, SSTP_OK);
     be_session_step(s, &ev, &act);
     be_session_update_client(s);
     be_session_ppp_update(s);

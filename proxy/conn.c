@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/term.h"
 #include "proxy/fleet.h"
 #include "proxy/passthrough.h"
 #include "proxy/pphdr.h"
@@ -33,13 +34,21 @@
 #define SLOW_DOUBLINGS_MAX 3 /* after slow answers an attempt waits up to 8x connect_timeout */
 #define VERIFY_NO_CERT 1   /* PP2 SSL `verify` when no client certificate: non-zero (PROXY v2 §2.2.5) */
 
-static const char *const state_names[] = {
-    "PROXY_HDR", "TLS", "HTTP_HEAD", "AFFINITY", "BACKEND_CONNECT", "RELAY", "CLOSING", "CLOSED",
-    "PEEK", "PASS",
+static const char *const state_names[PXC_STATE_COUNT] = {
+    [PXC_PROXY_HDR] = "PROXY_HDR", [PXC_TLS] = "TLS",         [PXC_HTTP_HEAD] = "HTTP_HEAD",
+    [PXC_AFFINITY] = "AFFINITY",   [PXC_BACKEND_CONNECT] = "BACKEND_CONNECT",
+    [PXC_RELAY] = "RELAY",         [PXC_CLOSING] = "CLOSING", [PXC_CLOSED] = "CLOSED",
+    [PXC_PEEK] = "PEEK",           [PXC_PASS] = "PASS",
 };
 /* second letter of `term`: the phase the decision was taken in (choosing
  * the backend, affinity included, is the backend connect phase) */
-static const char phase_letters[] = { 'X', 'T', 'R', 'C', 'C', 'D', 'D', 'D', 'T', 'D' };
+static const enum term_phase term_phases[PXC_STATE_COUNT] = {
+    [PXC_PROXY_HDR] = TERM_PH_PROXY_HDR, [PXC_TLS] = TERM_PH_TLS,
+    [PXC_HTTP_HEAD] = TERM_PH_REQUEST,   [PXC_AFFINITY] = TERM_PH_BACKEND,
+    [PXC_BACKEND_CONNECT] = TERM_PH_BACKEND, [PXC_RELAY] = TERM_PH_DATA,
+    [PXC_CLOSING] = TERM_PH_DATA,        [PXC_CLOSED] = TERM_PH_DATA,
+    [PXC_PEEK] = TERM_PH_TLS,            [PXC_PASS] = TERM_PH_DATA,
+};
 
 static void client_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -63,7 +72,7 @@ static void count(struct px_conn *c, enum px_metric f, size_t i)
 
 const char *px_conn_state_str(enum px_conn_state s)
 {
-    return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
+    return (unsigned)s < PXC_STATE_COUNT ? state_names[s] : "?";
 }
 
 void px_conn_set_state(struct px_conn *c, enum px_conn_state s)
@@ -74,12 +83,8 @@ void px_conn_set_state(struct px_conn *c, enum px_conn_state s)
 
 static void set_term(struct px_conn *c, char who, enum sstp_rc rc)
 {
-    if (c->term[0])
-        return; /* the first reason wins */
-    c->term[0] = who;
-    c->term[1] = who == '-' ? '-' : phase_letters[c->state];
-    c->term[2] = '\0';
-    c->rc = rc;
+    if (term_set(c->term, who, term_phases[c->state])) /* the first reason wins */
+        c->rc = rc;
 }
 
 void px_conn_watch(struct px_conn *c, ev_io *w, int fd, int events)
@@ -163,11 +168,12 @@ static void log_close(struct px_conn *c)
 {
     double dur_ms = (ev_now(c->w->loop) - c->t_start) * 1000.0;
     /* load balancers probe every few seconds: their lines are debug */
-    enum log_level lvl = c->term[0] == '-' && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
+    enum log_level lvl = c->term[0] == TERM_NORMAL && c->state == PXC_CLOSING ? LOG_DEBUG : LOG_INFO;
     /* a connection refused before it asked for a backend (bad TLS, bad
-     * request, silence) shares the refusal lines' rate limit */
-    bool refused = (c->term[0] == 'C' && c->term[1] && strchr("XTR", c->term[1])) ||
-                   (c->term[0] == 'R' && c->term[1] == 'X');
+     * request, silence: the PROXY header, TLS and request head phases)
+     * shares the refusal lines' rate limit */
+    bool refused = (c->term[0] == TERM_CLIENT && c->term[1] && strchr("XTR", c->term[1])) ||
+                   (c->term[0] == TERM_RESOURCE && c->term[1] == term_phase_letter(TERM_PH_PROXY_HDR));
     if (lvl == LOG_INFO && refused && !refusal_log_ok(c))
         return;
     log_at(lvl, "close", "sid=%s client=%s sni=%s backend=%s state=%s term=%s rc=%s dur_ms=%.0f "
@@ -215,7 +221,7 @@ void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
 
 void px_conn_kill(struct px_conn *c)
 {
-    px_conn_close(c, 'K', SSTP_OK);
+    px_conn_close(c, TERM_KILLED, SSTP_OK);
 }
 
 void px_conn_free(struct px_conn *c)
@@ -298,7 +304,7 @@ static void do_flush(struct px_conn *c)
         if (n == IO_AGAIN)
             return;
         if (n < 0) {
-            px_conn_close(c, 'C', SSTP_OK);
+            px_conn_close(c, TERM_CLIENT, SSTP_OK);
             return;
         }
         c->bytes_out += (uint64_t)n;
@@ -315,7 +321,7 @@ static void do_flush(struct px_conn *c)
         if (n == IO_AGAIN)
             return;
         if (n <= 0 || (c->bytes_in += (uint64_t)n) > LINGER_MAX) {
-            px_conn_close(c, '-', SSTP_OK); /* the term set before the answer stays */
+            px_conn_close(c, TERM_NORMAL, SSTP_OK); /* the term set before the answer stays */
             return;
         }
     }
@@ -328,7 +334,7 @@ static void answer_and_close(struct px_conn *c, int status, bool probe, bool acc
     struct px_worker *w = c->w;
     struct sstp_wbuf wb;
     if (buf_take(&w->pool, &c->b2c) == -1) {
-        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        px_conn_close(c, TERM_RESOURCE, SSTP_E_NOSPACE);
         return;
     }
     buf_compact(&c->b2c);
@@ -336,7 +342,7 @@ static void answer_and_close(struct px_conn *c, int status, bool probe, bool acc
     enum sstp_rc rc = probe ? sstp_http_resp_probe_build(&wb, accepting, time(NULL))
                             : sstp_http_resp_error_build(&wb, status, time(NULL));
     if (rc != SSTP_OK) {
-        px_conn_close(c, 'I', rc);
+        px_conn_close(c, TERM_INTERNAL, rc);
         return;
     }
     c->b2c.tail += wb.len;
@@ -376,7 +382,7 @@ static int admit(struct px_conn *c)
     if (refusal_log_ok(c))
         log_info("refuse", "sid=%s client=%s reason=%s", c->sid, c->client, refuse_names[why]);
     fleet_reject(c, refuse_names[why]);
-    px_conn_close(c, 'R', SSTP_OK);
+    px_conn_close(c, TERM_RESOURCE, SSTP_OK);
     return -1;
 }
 
@@ -386,7 +392,7 @@ int px_conn_start_tls(struct px_conn *c)
 {
     SSL *ssl = px_tls_server_ssl(c->tls, c->cli.fd, &c->hs->tls);
     if (!ssl) {
-        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        px_conn_close(c, TERM_RESOURCE, SSTP_E_NOSPACE);
         return -1;
     }
     c->cli.ssl = ssl;
@@ -413,7 +419,7 @@ static void do_proxy_hdr(struct px_conn *c)
     struct px_worker *w = c->w;
     struct px_hs *hs = c->hs;
     if (buf_take(&w->pool, &c->c2b) == -1) {
-        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        px_conn_close(c, TERM_RESOURCE, SSTP_E_NOSPACE);
         return;
     }
     size_t have = buf_len(&c->c2b);
@@ -421,7 +427,7 @@ static void do_proxy_hdr(struct px_conn *c)
     if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
-        px_conn_close(c, 'C', SSTP_OK);
+        px_conn_close(c, TERM_CLIENT, SSTP_OK);
         return;
     }
     struct sstp_pp_hdr h;
@@ -432,12 +438,12 @@ static void do_proxy_hdr(struct px_conn *c)
         if (refusal_log_ok(c))
             log_info("proxy_reject", "sid=%s peer=%s rc=%s", c->sid, c->client, sstp_rc_name(rc));
         fleet_reject(c, sstp_rc_name(rc));
-        px_conn_close(c, 'C', rc);
+        px_conn_close(c, TERM_CLIENT, rc);
         return;
     }
     size_t take = rc == SSTP_AGAIN ? (size_t)n : used - have;
     if (recv(c->cli.fd, buf_wptr(&c->c2b), take, 0) != (ssize_t)take) {
-        px_conn_close(c, 'C', SSTP_OK); /* the peeked bytes are ours: cannot happen */
+        px_conn_close(c, TERM_CLIENT, SSTP_OK); /* the peeked bytes are ours: cannot happen */
         return;
     }
     c->c2b.tail += take;
@@ -495,7 +501,7 @@ static void do_tls(struct px_conn *c)
         const char *err = c->cli.err ? strerror(c->cli.err) : log_openssl_errors(ossl, sizeof ossl);
         if (refusal_log_ok(c))
             log_info("tls_fail", "sid=%s client=%s err=%s", c->sid, c->client, err);
-        px_conn_close(c, 'C', SSTP_OK);
+        px_conn_close(c, TERM_CLIENT, SSTP_OK);
         return;
     }
     c->cli.want = 0;
@@ -510,7 +516,7 @@ static void do_tls(struct px_conn *c)
         log_at(client ? LOG_INFO : LOG_ERROR, "tls_refuse", "sid=%s client=%s reason=%s resumed=%d",
                c->sid, c->client, client ? "no_verified_client_cert" : "cert_unknown",
                (int)SSL_session_reused(c->cli.ssl));
-        px_conn_close(c, client ? 'C' : 'I', SSTP_OK);
+        px_conn_close(c, client ? TERM_CLIENT : TERM_INTERNAL, SSTP_OK);
         return;
     }
     if (hs->tls.sni[0])
@@ -541,9 +547,9 @@ static void http_reject(struct px_conn *c, enum sstp_rc rc)
         log_info("http_reject", "sid=%s client=%s sni=%s rc=%s status=%d", c->sid, c->client,
                  c->sni[0] ? c->sni : "-", sstp_rc_name(rc), status);
     fleet_reject(c, sstp_rc_name(rc));
-    set_term(c, 'C', rc);
+    set_term(c, TERM_CLIENT, rc);
     if (w->cfg->http_errors == PX_HTTP_ERRORS_SILENT) {
-        px_conn_close(c, 'C', rc);
+        px_conn_close(c, TERM_CLIENT, rc);
         return;
     }
     answer_and_close(c, status, false, false);
@@ -555,7 +561,7 @@ static void do_http(struct px_conn *c)
     struct px_hs *hs = c->hs;
     for (;;) {
         if (buf_take(&w->pool, &c->c2b) == -1) {
-            px_conn_close(c, 'R', SSTP_E_NOSPACE);
+            px_conn_close(c, TERM_RESOURCE, SSTP_E_NOSPACE);
             return;
         }
         buf_compact(&c->c2b);
@@ -563,7 +569,7 @@ static void do_http(struct px_conn *c)
         if (n == IO_AGAIN)
             break;
         if (n <= 0) {
-            px_conn_close(c, 'C', SSTP_OK);
+            px_conn_close(c, TERM_CLIENT, SSTP_OK);
             return;
         }
         c->bytes_in += (uint64_t)n;
@@ -583,7 +589,7 @@ static void do_http(struct px_conn *c)
         if (sstp_http_req_is_probe(&hs->http)) {
             bool ok = px_worker_accepting(w);
             count(c, PXM_PROBES, ok ? PXP_200 : PXP_503);
-            set_term(c, '-', SSTP_OK);
+            set_term(c, TERM_NORMAL, SSTP_OK);
             answer_and_close(c, ok ? 200 : 503, true, ok);
             return;
         }
@@ -714,7 +720,7 @@ static void attempt_failed(struct px_conn *c, enum px_attempt cause, const char 
         log_warn("backend_down", "backend=%s reason=%s for_s=%g", be->spec.name, why, w->lb->params.down_time);
     drop_attempt(c);
     if (hs->req.n_tried > (unsigned)w->cfg->retries) {
-        no_backend(c, 'S');
+        no_backend(c, TERM_SERVER);
         return;
     }
     count(c, PXM_RETRIES, 0);
@@ -757,7 +763,7 @@ static void local_failure(struct px_conn *c, enum px_resource r, const char *rea
     if (px_worker_log_ok(w))
         log_warn("resource_error", "sid=%s backend=%s reason=%s", c->sid, backend_name(c), why);
     drop_attempt(c);
-    set_term(c, 'R', SSTP_E_NOSPACE);
+    set_term(c, TERM_RESOURCE, SSTP_E_NOSPACE);
     answer_and_close(c, 503, false, false);
 }
 
@@ -819,7 +825,7 @@ static void affinity_client(struct px_conn *c)
     if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     affinity_log(c, "client_gone", NULL);
-    px_conn_close(c, 'C', SSTP_OK); /* hs_free cancels the look-up */
+    px_conn_close(c, TERM_CLIENT, SSTP_OK); /* hs_free cancels the look-up */
 }
 
 static void affinity_timeout(struct px_conn *c)
@@ -870,7 +876,7 @@ static void begin_backend(struct px_conn *c)
     const char *tenant = hs->http.f.has_tenantid ? hs->http.f.tenantid : NULL;
     route(c, tenant);
     if (build_preamble(c) == -1) {
-        px_conn_close(c, 'I', SSTP_E_NOSPACE);
+        px_conn_close(c, TERM_INTERNAL, SSTP_E_NOSPACE);
         return;
     }
     if (cfg->aff_mode != LB_AFF_NONE) {
@@ -909,7 +915,7 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
     ev_tstamp now = ev_now(w->loop);
     if ((!want || lb_pick_backend(w->lb, &hs->req, want, now) != LB_PICKED) &&
         lb_pick(w->lb, &hs->req, now) != LB_PICKED) {
-        no_backend(c, hs->req.n_tried == 0 ? 'D' : 'S');
+        no_backend(c, hs->req.n_tried == 0 ? TERM_DOWN : TERM_SERVER);
         return;
     }
     c->backend = hs->req.picked;
@@ -947,7 +953,7 @@ static void established(struct px_conn *c)
     struct lb_backend *be = c->backend;
     char hex[2 * SSTP_SHA256_LEN + 1], corr[SSTP_CORRELATION_ID_MAX + 1], tenant[SSTP_HTTP_TENANTID_MAX + 1];
     if (px_wstage_attach(c->cli.ssl, w->wstage_meth, &c->ws, &w->pool) == -1) {
-        px_conn_close(c, 'R', SSTP_E_NOSPACE);
+        px_conn_close(c, TERM_RESOURCE, SSTP_E_NOSPACE);
         return;
     }
     if (lb_report(w->lb, be, LB_EV_CONNECT_OK, ev_now(w->loop)))
@@ -1059,7 +1065,7 @@ static void backend_answered(struct px_conn *c)
     log_info("backend_refused", "sid=%s client=%s backend=%s status=%d", c->sid, c->client,
              backend_name(c), status);
     drop_attempt(c);
-    set_term(c, 'S', SSTP_OK);
+    set_term(c, TERM_SERVER, SSTP_OK);
     answer_and_close(c, sstp_http_reason(status) ? status : 400, false, false);
 }
 
@@ -1233,7 +1239,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         if (refusal_log_ok(c))
             log_info("timeout", "sid=%s client=%s state=%s", c->sid, c->client,
                      px_conn_state_str(c->state));
-        px_conn_close(c, 'C', SSTP_AGAIN);
+        px_conn_close(c, TERM_CLIENT, SSTP_AGAIN);
         return;
     }
     case PXC_AFFINITY:
@@ -1262,11 +1268,11 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
             return;
         }
         count(c, PXM_TIMEOUTS, half ? PXT_FIN : PXT_IDLE);
-        px_conn_close(c, 'P', SSTP_OK);
+        px_conn_close(c, TERM_PROXY, SSTP_OK);
         return;
     }
     case PXC_CLOSING:
-        px_conn_close(c, 'C', SSTP_OK);
+        px_conn_close(c, TERM_CLIENT, SSTP_OK);
         return;
     case PXC_PEEK:
         px_pass_peek_timer(c);

@@ -27,7 +27,7 @@
  * bytes for a retry) lives in a separate block freed on entering RELAY, so
  * a relayed session costs little: an idle one holds no data buffer.
  *
- * Termination codes (style 2.10, the close line's term=): first letter who
+ * Termination codes (core/term.h, style 2.10, the close line's term=): first letter who
  * ended it — C client, S backend, P proxy (timeout, drain), R resource, I
  * internal, D no backend up, K killed at shutdown; second letter the phase —
  * X PROXY header, T TLS, R request head, C backend connect, D data; "--" is
@@ -44,6 +44,7 @@
 #include "core/io.h"
 #include "core/net.h"
 #include "core/srclimit.h"
+#include "core/term.h"
 #include "lb/affinity.h"
 #include "lb/lb.h"
 #include "sstp/http.h"
@@ -63,6 +64,9 @@ enum px_conn_state {
     PXC_PEEK            = 8, /* SNI passthrough: the ClientHello peeked (passthrough.h) */
     PXC_PASS            = 9, /* SNI passthrough: forwarded without termination */
 };
+/* sizes the per-state tables; not an enum member, so the switches over the
+ * states need no case for it (a new last state moves it) */
+#define PXC_STATE_COUNT (PXC_PASS + 1)
 
 /* Steps of PXC_BACKEND_CONNECT. */
 enum px_be_step {
@@ -136,7 +140,7 @@ struct px_conn {
     struct px_conn *mem_prev, *mem_next;
     bool src_held;                    /* holds one count of src_key (limits.per_source_conns) */
     struct srclimit_key src_key;
-    char term[3];
+    char term[TERM_LEN];
     enum sstp_rc rc;
     char sid[PX_SID_LEN + 1];
     char client[NET_ADDR_STR_MAX];

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -766,6 +767,31 @@ def s13_client_killed(ctx):
     check(b.wait_log("pppd_exit", 2, sid=sid_of(r), signal="9"), "no ev=pppd_exit signal=9")
     check(not H.children_of(b.pid), "backend children left: %s" % H.children_of(b.pid))
     check(b.stats()["pppd_killed"] == 1, "pppd_killed counter")
+
+
+@scenario
+def s43_client_close_term_letters(ctx):
+    """The close line's term says the phase the client left in: a call that
+    bound (Call_Connected) and was then closed by the client ended in the
+    data phase (CD), whether with a FIN or a reset; one closed before its
+    CALL_CONNECTED ended in set-up/authentication (CA)."""
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    c, r = connect_call(ctx, b, hlak)
+    c.close()
+    pppd_terminated(r, 3)
+    check(b.wait_log("close", 3, sid=sid_of(r), term="CD"),
+          "connected call closed by the client: %r, want term=CD" % b.find("close", sid=sid_of(r)))
+    c, r = connect_call(ctx, b, hlak)
+    c.kill()
+    pppd_terminated(r, 3)
+    check(b.wait_log("close", 3, sid=sid_of(r), term="CD"),
+          "connected call reset by the client: %r, want term=CD" % b.find("close", sid=sid_of(r)))
+    c, r = start_call(ctx, b)
+    c.close()
+    pppd_terminated(r, 3)
+    check(b.wait_log("close", 3, sid=sid_of(r), term="CA"),
+          "call closed before CALL_CONNECTED: %r, want term=CA" % b.find("close", sid=sid_of(r)))
 
 
 @scenario
@@ -1612,6 +1638,74 @@ def s41_emfile_pauses_the_listener(ctx):
     want = 'sstp_backend_refused_total{reason="accept_error"} '
     got = [int(ln.split()[-1]) for ln in body.decode().splitlines() if ln.startswith(want)]
     check(got and got[0] >= 1, "sstp_backend_refused_total{reason=accept_error}: %r" % (got,))
+
+
+def scrape(port):
+    """/metrics of a backend's admin listener as {sample: value}, checking
+    that every sample belongs to a family declared (HELP and TYPE) before it."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        text = r.read().decode()
+    declared, samples = set(), {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            declared.add(line.split()[2])
+        elif line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            check(name.split("{")[0] in declared, "sample before its family: %r" % line)
+            samples[name] = int(value)
+    return samples, declared
+
+
+METRICS_DUMP = []  # (declared families, samples) of s42's scrapes, for comparing two builds
+
+
+@scenario
+def s42_metrics_follow_the_counters(ctx):
+    """/metrics (core/metrics tables): every family declared, the counters of
+    a real call, a refused request and a failed handshake move as they
+    happened, a return code appears once it happened, no Redis families
+    without redis.url, the certificate by file name."""
+    hlak = ctx.mschap()
+    admin = H.free_port()
+    b = ctx.backend(admin={"address": "127.0.0.1:%d" % admin})
+    m, fams = scrape(admin)
+    METRICS_DUMP.append((fams, m))
+    check(m["sstp_backend_sessions"] == 0 and m["sstp_backend_sessions_started_total"] == 0, "fresh: %r" % m)
+    check("sstp_backend_protocol_errors_total" in fams and
+          not [k for k in m if k.startswith("sstp_backend_protocol_errors_total")],
+          "return codes that never happened exposed: %r" % m)
+    check(not [f for f in fams if f.startswith(("sstp_backend_redis_", "sstp_backend_fleet_"))],
+          "fleet families without redis.url: %r" % sorted(fams))
+    check(m['sstp_backend_cert_not_after_seconds{cert="server.crt"}'] > time.time(),
+          "certificate notAfter %r" % m)
+    c, r = connect_call(ctx, b, hlak)
+    m, _ = scrape(admin)
+    check(m["sstp_backend_sessions"] == 1 and m["sstp_backend_sessions_negotiating"] == 0 and
+          m['sstp_backend_bindings_total{result="ok"}'] == 1 and
+          m['sstp_backend_accepted_total{listener="tls"}'] == 1, "one bound call: %r" % m)
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+    check(b.wait_log("close", 3, sid=sid_of(r)), "no ev=close")
+    c.close()
+    bad = ctx.client(b)
+    bad.http_request(method="POST")
+    check(bad.read_http_response(3)[0] == 405, "POST not refused")
+    bad.close()
+    check(b.wait_log("http_reject", 3, rc="E_HTTP_METHOD"), "no ev=http_reject")
+    sk = socket.create_connection(("127.0.0.1", b.ports["tls"]), timeout=3)
+    sk.sendall(b"\x16\x03\x01\x00\x05hello")
+    sk.close()
+    check(H.wait_until(lambda: scrape(admin)[0]["sstp_backend_tls_failures_total"] == 1, 3),
+          "tls_failures_total did not count the bad handshake")
+    m, fams = scrape(admin)
+    METRICS_DUMP.append((fams, m))
+    st = b.stats()
+    check(m["sstp_backend_sessions"] == 0 and m["sstp_backend_sessions_ended_total"] == st["ended"] and
+          m["sstp_backend_sessions_started_total"] == 1 and
+          m['sstp_backend_protocol_errors_total{rc="E_HTTP_METHOD"}'] == 1 and
+          m['sstp_backend_bytes_total{direction="in"}'] > 0 and m["sstp_backend_draining"] == 0,
+          "after the call, a 405 and a bad handshake: %r (stats %r)" % (m, st))
 
 
 def main():
