@@ -1435,7 +1435,7 @@ def s30_one_source_cannot_starve_others(ctx):
             sk = raw_tcp(b, "proxy")
             sk.sendall(C.proxy_v2("203.0.113.7", "198.51.100.10", 30000 + i, 443) + head_only_request())
             socks.append(sk)
-        check(H.wait_until(lambda: b.stats()["sessions"] >= n, 5), "the flood was not accepted")
+        check(H.wait_until(lambda: b.stats()["sessions"] >= n, 15), "the flood was not accepted")
         return socks
 
     b = ctx.backend(listeners=("proxy",), sstp=trusted,
