@@ -47,8 +47,14 @@ sstp_up 1 20 || verdict_fail "tunnel not up within 20 s"
 t1=$(gs_now_ms)
 wait_for 5 ip netns exec $CLI_NS ping -c 1 -W 1 -q $PPP_SRV_IP > /dev/null ||
     verdict_fail "no ping through the tunnel"
-log_has "$BACKEND_LOG" "ev=binding_ok * client=$CLI_ADDR:* user=user1" ||
+bind_line=$(log_line "$BACKEND_LOG" "ev=binding_ok * client=$CLI_ADDR:* user=user1") ||
     verdict_fail "no binding_ok for user1 from $CLI_ADDR in the backend log"
+# The backend names exactly the TCP peer the proxy accepted (address and
+# port, carried in the PROXY header), under the session id they share.
+[[ $bind_line =~ sid=([0-9a-f]+)\ client=([0-9.]+:[0-9]+) ]] || verdict_fail "unreadable binding_ok: $bind_line"
+sid=${BASH_REMATCH[1]} sstp_client=${BASH_REMATCH[2]}
+log_has "$W/proxy.log" "ev=accept sid=$sid peer=$sstp_client " ||
+    verdict_fail "the proxy accepted no $sstp_client as $sid (the backend's binding_ok names it)"
 log_has "$BACKEND_LOG" "ev=accept * peer=127.0.0.1:*" ||
     verdict_fail "the backend's TCP peer was not the proxy (127.0.0.1)"
 
@@ -56,18 +62,19 @@ log_has "$BACKEND_LOG" "ev=accept * peer=127.0.0.1:*" ||
 # The name is one of the test certificate's, so curl checks it with the CA.
 ip netns exec $CLI_NS timeout -k 1 15 curl -sS --max-time 10 --cacert "$CERTS/ca.crt" \
     --resolve vpn.example.test:$SSTP_PORT:$SRV_ADDR \
-    -o "$W/curl.body" -w '%{http_code} %{remote_ip}:%{remote_port}\n' \
+    -o "$W/curl.body" -w '%{http_code} %{local_ip}:%{local_port}\n' \
     "https://vpn.example.test/one-port.html" > "$W/curl.out" 2> "$W/curl.err" ||
     verdict_fail "curl failed: $(head -c 300 "$W/curl.err")"
-read -r code remote < "$W/curl.out"
-[ "$code" = 200 ] || verdict_fail "curl got HTTP '$code' from $remote"
+read -r code curl_addr < "$W/curl.out"
+[ "$code" = 200 ] || verdict_fail "curl got HTTP '$code'"
 [ "$(cat "$W/curl.body")" = "$WEB_BODY" ] || verdict_fail "curl got '$(head -c 200 "$W/curl.body")', not the website's page"
 wait_for 5 log_has "$WEB_LOG" "web client=*" || verdict_fail "the website logged no connection"
 log_has "$WEB_LOG" "web refused" && verdict_fail "the website refused a connection: $(log_line "$WEB_LOG" "web refused")"
 seen=$(log_line "$WEB_LOG" "web client=")
-[[ $seen == "web client=$CLI_ADDR:"*" path=/one-port.html" ]] ||
-    verdict_fail "the website saw '$seen', not the client $CLI_ADDR"
-log_has "$W/proxy.log" "ev=web * client=$CLI_ADDR:*" || verdict_fail "the proxy logged no ev=web for $CLI_ADDR"
+[[ $curl_addr == "$CLI_ADDR:"* ]] || verdict_fail "curl's own address is '$curl_addr', not in $CLI_NS"
+[ "$seen" = "web client=$curl_addr path=/one-port.html" ] ||
+    verdict_fail "the website saw '$seen', not curl's $curl_addr"
+log_has "$W/proxy.log" "ev=web * client=$curl_addr " || verdict_fail "the proxy logged no ev=web for $curl_addr"
 
 # The tunnel is still up after the page and still carries traffic.
 _sstp_both_ends 1 || verdict_fail "the tunnel went down while curl used the port"
@@ -82,4 +89,4 @@ bg_stop proxy 10
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
 bg_stop web 3
 
-verdict_pass "one port $SRV_ADDR:443: sstpc up in $((t1 - t0)) ms (binding_ok, client $CLI_ADDR via PROXY v2), curl's page from the website with client ${seen#web client=}, ping before and after"
+verdict_pass "one port $SRV_ADDR:443: sstpc up in $((t1 - t0)) ms (binding_ok, backend saw $sstp_client via PROXY v2), curl's page from the website, which saw $curl_addr; ping before and after"
