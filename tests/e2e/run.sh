@@ -30,6 +30,10 @@
 #   ipv6        sstpc over IPv6 to sstp-proxy, the proxy to the backend over
 #               IPv6 (PROXY v2 TCP6), IPV6CP in the tunnel: ping -6 fe80::1
 #               through it, sstpctl shows the client's v6 address and ip6
+#   one_port    sstp-proxy with backends.web: sstpc's session up (binding_ok
+#               with the client's address from PROXY v2, ping) while curl
+#               fetches a page from the website on the same port; the
+#               website (lib/web_backend.py) saw the client's address
 #
 #   tests/e2e/run.sh [--debug] [SCENARIO...]
 # Prints one line per scenario, "PASS <name> (<seconds>s)" or
@@ -53,11 +57,12 @@ declare -A SCRIPT=(
     [concurrent]=backend_concurrent.sh [echo]=backend_echo.sh
     [binding_attack]=backend_binding_attack.sh [radius]=backend_radius.sh
     [haproxy]=backend_haproxy.sh [ipv6]=backend_ipv6.sh
+    [one_port]=backend_one_port.sh
 )
 declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [binding_attack]=200 [radius]=200 [haproxy]=120)
 declare -A MEM=([concurrent]=768M [binding_attack]=768M [radius]=768M)
 # Longest first: with two lanes the suite ends about when the longest does.
-ALL=(concurrent binding_attack radius certhash haproxy echo pap_early mschapv2 ipv6 sigkill)
+ALL=(concurrent binding_attack radius certhash haproxy echo pap_early mschapv2 ipv6 one_port sigkill)
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for sc in "${scenarios[@]}"; do
