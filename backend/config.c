@@ -178,12 +178,12 @@ const struct cfg_opt be_config_table[] = {
     OPT("limits", "max_negotiating_per_source", CFG_INT, max_negotiating_per_source, -1, 1000000, "-1",
         "sessions before CALL_CONNECTED from one source (each costs a root pppd), counted by "
         "the real client address (the PROXY header's behind sstp-proxy) cut to "
-        "source_prefix_ipv4/ipv6; over it a request gets 503 with Retry-After before any "
+        "source_prefix4/6; over it a request gets 503 with Retry-After before any "
         "pppd starts (-1 = max_negotiating/8, at least 1, so that eight sources are needed "
         "to fill max_negotiating; 0 = unlimited)"),
-    OPT("limits", "source_prefix_ipv4", CFG_INT, source_prefix_ipv4, 1, 32, "32",
+    OPT("limits", "source_prefix4", CFG_INT, source_prefix4, 1, 32, "32",
         "IPv4 prefix length that counts as one source for max_negotiating_per_source"),
-    OPT("limits", "source_prefix_ipv6", CFG_INT, source_prefix_ipv6, 1, 128, "64",
+    OPT("limits", "source_prefix6", CFG_INT, source_prefix6, 1, 128, "64",
         "IPv6 prefix length that counts as one source for max_negotiating_per_source (one "
         "host usually owns a whole /64)"),
     OPT("limits", "per_source_rate", CFG_INT, per_source_rate, 0, 1000000, "20",

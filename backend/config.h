@@ -65,7 +65,7 @@ struct be_config {
     double kill_grace;
 
     long max_sessions, max_negotiating, per_source_rate, per_source_burst;
-    long max_negotiating_per_source, source_prefix_ipv4, source_prefix_ipv6;
+    long max_negotiating_per_source, source_prefix4, source_prefix6;
 
     /* fleet: Redis (empty redis.url = standalone) */
     struct rds_config redis;

@@ -255,8 +255,8 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     /* room for every negotiating session with a sparse table: a source is
      * refused for a full table only when max_negotiating is nearly reached */
     if (srclimit_init(&s->negotiating_by_source, 4 * (size_t)cfg->max_negotiating,
-                      (uint32_t)cfg->max_negotiating_per_source, (unsigned)cfg->source_prefix_ipv4,
-                      (unsigned)cfg->source_prefix_ipv6) == -1)
+                      (uint32_t)cfg->max_negotiating_per_source, (unsigned)cfg->source_prefix4,
+                      (unsigned)cfg->source_prefix6) == -1)
         return -1;
 
     struct tls_server_opts o = {

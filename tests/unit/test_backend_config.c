@@ -114,8 +114,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->per_source_burst, 40);
     assert_int_equal(c->max_negotiating_per_source, 25); /* max_negotiating / 8 */
     assert_true(c->connect_request_timeout == 5.0);
-    assert_int_equal(c->source_prefix_ipv4, 32);
-    assert_int_equal(c->source_prefix_ipv6, 64);
+    assert_int_equal(c->source_prefix4, 32);
+    assert_int_equal(c->source_prefix6, 64);
     assert_string_equal(c->pppd_path, "/usr/sbin/pppd");
     assert_int_equal(c->trusted.n_sha256 + c->trusted.n_sha1, 0);
     assert_int_equal(c->proxy_allow.n, 0);
@@ -234,8 +234,8 @@ static void test_bad_int(void **state)
     expect_fail(f, BASE "[limits]\nmax_negotiating = 1000001\n", 9, "limits.max_negotiating");
     expect_fail(f, BASE "[limits]\nper_source_rate = -1\n", 9, "limits.per_source_rate");
     expect_fail(f, BASE "[limits]\nper_source_burst = 0\n", 9, "limits.per_source_burst");
-    expect_fail(f, BASE "[limits]\nsource_prefix_ipv4 = 33\n", 9, "limits.source_prefix_ipv4");
-    expect_fail(f, BASE "[limits]\nsource_prefix_ipv6 = 0\n", 9, "limits.source_prefix_ipv6");
+    expect_fail(f, BASE "[limits]\nsource_prefix4 = 33\n", 9, "limits.source_prefix4");
+    expect_fail(f, BASE "[limits]\nsource_prefix6 = 0\n", 9, "limits.source_prefix6");
     expect_fail(f, BASE "[limits]\nmax_negotiating_per_source = -2\n", 9, "limits.max_negotiating_per_source");
     expect_fail(f, BASE "[sstp]\nconnect_request_timeout = 0.1s\n", 9, "sstp.connect_request_timeout");
     expect_fail(f, BASE "[sstp]\nmax_head = 255\n", 9, "sstp.max_head: 255 is outside [256, 8192]");
