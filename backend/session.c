@@ -743,6 +743,11 @@ static int tls_start(struct be_session *s)
         s->io.ssl = NULL;
         return -1;
     }
+    /* one socket read takes what has arrived, not 5 header bytes and then
+     * the rest of each record; the bytes it takes early stay inside
+     * OpenSSL, and read_client reads on until SSL_read wants the socket
+     * (a resumed reader is fed an event, see be_session_update_client) */
+    SSL_set_read_ahead(s->io.ssl, 1);
     s->phase = BE_PH_TLS;
     return 0;
 }
