@@ -760,7 +760,14 @@ static int read_client(struct be_session *s)
 
 /* Re-arms the client watcher from the session's state: write when output
  * is queued, read unless back-pressured or closing. Bytes OpenSSL already
- * decrypted never wake the socket, so they are fed as an event. */
+ * decrypted never wake the socket, so they are fed as an event.
+ *
+ * SSTP output queued while the last write did not block (frames from the
+ * pty) is written without arming EV_WRITE: an event fed to the watcher
+ * runs client_cb in this same loop pass, after the caller has queued all
+ * its frames (so they still share records), instead of an epoll_ctl to add
+ * EPOLLOUT, a wake-up, and another epoll_ctl to take it away. After a
+ * write that blocked, EV_WRITE is armed as before (no spin). */
 void be_session_update_client(struct be_session *s)
 {
     if (s->phase >= BE_PH_CLOSED)
@@ -776,8 +783,18 @@ void be_session_update_client(struct be_session *s)
         }
         if (s->phase < BE_PH_FLUSH && !s->read_blocked)
             events |= EV_READ;
-        if (buf_len(&s->cout) > 0)
-            events |= EV_WRITE;
+        if (buf_len(&s->cout) > 0) {
+            /* the last write blocked: plain TCP's last EAGAIN was a
+             * write's; over TLS a record was started and not written (its
+             * length is kept, see client_write_len), or the bytes are not
+             * records (an HTTP response) */
+            bool write_blocked = s->io.want == IO_WANT_WRITE ||
+                                 (s->io.ssl && (s->cout_pkt_left != 0 || buf_rptr(&s->cout)[0] != SSTP_VERSION));
+            if (s->phase == BE_PH_SSTP && !write_blocked && !(s->cw.events & EV_WRITE))
+                feed = true;
+            else
+                events |= EV_WRITE;
+        }
         /* TLS may need the opposite readiness to make progress */
         if (s->io.ssl && s->io.want && events)
             events |= s->io.want;
@@ -787,8 +804,10 @@ void be_session_update_client(struct be_session *s)
         return;
     }
     if (events != (s->cw.events & (EV_READ | EV_WRITE))) {
+        /* same fd: ev_io_modify, so libev asks the kernel only if the
+         * fd's mask differs when the loop comes round */
         ev_io_stop(s->srv->loop, &s->cw);
-        ev_io_set(&s->cw, s->io.fd, events);
+        ev_io_modify(&s->cw, events);
         if (events)
             ev_io_start(s->srv->loop, &s->cw);
     }
@@ -806,6 +825,11 @@ static int tls_start(struct be_session *s)
         s->io.ssl = NULL;
         return -1;
     }
+    /* one socket read takes what has arrived, not 5 header bytes and then
+     * the rest of each record; the bytes it takes early stay inside
+     * OpenSSL, and read_client reads on until SSL_read wants the socket
+     * (a resumed reader is fed an event, see be_session_update_client) */
+    SSL_set_read_ahead(s->io.ssl, 1);
     s->phase = BE_PH_TLS;
     return 0;
 }

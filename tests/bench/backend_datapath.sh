@@ -21,6 +21,8 @@
 #   sc/pkt     read+write syscalls (/proc/PID/io syscr+syscw) per SSTP data
 #              packet, counting each packet once per direction
 #   wk/pkt     voluntary context switches (wake-ups) per packet
+#   ctl/pkt    epoll_ctl calls per packet, and epw/pkt epoll_wait calls per
+#              packet (perf stat on the syscall tracepoints; "-" without perf)
 # The pty_echo process's own CPU is printed per round, not counted. The
 # figures are this host's; compare columns of one run (the load average of
 # each round is printed beside it).
@@ -44,6 +46,9 @@ BENCH=build/sstp-bench
 BACKEND=${BACKEND:-build/sstp-backend}
 BACKEND_B=${BACKEND_B:-}
 HZ=$(getconf CLK_TCK)
+# epoll calls are counted where perf can read the syscall tracepoints
+PERF=0
+perf stat -e syscalls:sys_enter_epoll_ctl true >/dev/null 2>&1 && PERF=1
 
 die() { echo "backend_datapath: $*" >&2; exit 1; }
 
@@ -156,9 +161,23 @@ run() {
     PIDS+=("$cpid")
     sleep "$(awk -v w="$WARMUP" 'BEGIN {print w + 1.2}')"
     local c0 i0 w0 e0 t0 c1 i1 w1 e1 t1
+    local ppid=""
+    if [ "$PERF" = 1 ]; then
+        perf stat -x, -e syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_epoll_wait -p "$pid" \
+            -o "$work/perf.out" 2>/dev/null &
+        ppid=$!
+        PIDS+=("$ppid")
+    fi
     c0=$(cpu_ticks "$pid"); i0=$(io_calls "$pid"); w0=$(wakeups "$pid"); e0=$(echo_cpu "$pid"); t0=$(date +%s.%N)
     sleep "$(awk -v d="$DUR" 'BEGIN {print (d > 2 ? d - 1.5 : d / 2)}')"
     c1=$(cpu_ticks "$pid"); i1=$(io_calls "$pid"); w1=$(wakeups "$pid"); e1=$(echo_cpu "$pid"); t1=$(date +%s.%N)
+    local ctl="" epw=""
+    if [ -n "$ppid" ]; then
+        kill -INT "$ppid" 2>/dev/null
+        wait "$ppid" 2>/dev/null
+        ctl=$(awk -F, '/sys_enter_epoll_ctl/ {print $1}' "$work/perf.out")
+        epw=$(awk -F, '/sys_enter_epoll_wait/ {print $1}' "$work/perf.out")
+    fi
     wait "$cpid"
     local line; line=$(grep '^bench ' "$out" | tail -1)
     [ -n "$line" ] || { echo "round $r $col: no result ($(tail -2 "$work/client.err"))"; return; }
@@ -171,8 +190,15 @@ run() {
         cpu = dc / hz / dt            # CPU seconds per second
         printf "%.3f %.3f %.2f %.3f %.2f\n", g, (g > 0 ? cpu / g : 0), (pps > 0 ? di / dt / pps : 0),
                (pps > 0 ? dw / dt / pps : 0), de / hz / dt }')"
+    local ctlp="" epwp=""
+    if [ -n "$ctl" ] && [ -n "$epw" ]; then
+        # perf counted from its start to the INT, about the window above
+        read -r ctlp epwp <<<"$(awk -v c="$ctl" -v e="$epw" -v pps="$pps" -v t0="$t0" -v t1="$t1" \
+            'BEGIN {d = (t1 - t0) * pps; printf "%.3f %.3f\n", (d > 0 ? c / d : 0), (d > 0 ? e / d : 0)}')"
+        add ctlp "$col" "$ctlp"; add epwp "$col" "$epwp"
+    fi
     echo "round $r $col: gbps=$gbps (tx $tx rx $rx) pps=$pps cpu_s_per_gbit=$cpg syscalls_per_pkt=$scp" \
-        "wakeups_per_pkt=$wkp cpu=$(awk -v c="$cpg" -v g="$gbps" 'BEGIN {printf "%.2f", c * g}')" \
+        "epoll_ctl_per_pkt=${ctlp:--} epoll_wait_per_pkt=${epwp:--} wakeups_per_pkt=$wkp cpu=$(awk -v c="$cpg" -v g="$gbps" 'BEGIN {printf "%.2f", c * g}')" \
         "pty_echo_cpu=$ecpu errors=$errs load=$(cut -d' ' -f1 /proc/loadavg)"
     add gbps "$col" "$gbps"; add cpg "$col" "$cpg"; add scp "$col" "$scp"; add wkp "$col" "$wkp"
 }
@@ -201,6 +227,7 @@ row gbps "Gbit/s, both directions"
 row cpg "CPU s per Gbit"
 row scp "read+write syscalls per pkt"
 row wkp "wake-ups per pkt"
+[ "$PERF" = 1 ] && row ctlp "epoll_ctl per pkt" && row epwp "epoll_wait per pkt"
 echo
 echo "Cells: medians over the rounds; $SESSIONS session(s), $SIZE-byte frames. Load at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 exit 0

@@ -1,14 +1,24 @@
 #!/bin/bash
 # backend_uml.sh — benchmark of sstp-backend with the real sstpc client over
-# real kernel PPP, inside one User-Mode Linux guest (not part of make test):
-#   setup       sstpc start -> both ppp ends have their addresses, RUNS times
-#               (median, min, max), with the backend's own split of each
-#               set-up (HTTP request done -> auth_ok -> binding_ok -> ppp_up)
+# real kernel PPP, inside one User-Mode Linux guest (not part of make test).
+# Three ways to the same PPP link, interleaved in one boot (the order
+# rotates from run to run):
+#   direct      sstpc -> sstp-backend (tls listener)
+#   proxy       sstpc -> sstp-proxy -> sstp-backend (PROXY v2, plain TCP)
+#   pty         the reference without SSTP: the client's pppd runs the
+#               server's pppd as its `pty` command (the server's pppd uses
+#               notty, so its own character shunt copies the bytes), same
+#               options, same MS-CHAPv2 secrets, same addresses
+# Figures per way:
+#   setup       start -> both ppp ends have their addresses, RUNS times
+#               (median, all runs); for the SSTP ways the backend's own
+#               split (start -> auth_ok -> binding_ok -> ppp_up)
 #   throughput  one session, a bulk TCP stream through the tunnel for
 #               MIB MiB each way (tests/e2e/lib/xfer.py source/sink)
-#   cpu/Gbit    CPU seconds of sstp-backend and of the session's pppd (from
-#               /proc/PID/stat utime+stime), and of the whole guest CPU
-#               (/proc/stat), per Gbit carried
+#   cpu/Gbit    CPU seconds of sstp-backend and sstp-proxy (/proc/PID/stat
+#               utime+stime) and of the whole guest CPU (/proc/stat) per Gbit
+# and the ratios of each way to the pty reference.
+# BENCH_MODES="direct proxy pty" picks and orders the ways.
 #
 #   tests/bench/backend_uml.sh [RUNS] [MIB]       (default 5 runs, 24 MiB)
 # Work dir: $BENCH_WORK or a fresh /tmp/sstplb-bench.XXXXXX (kept).
@@ -23,7 +33,7 @@ if [ -z "${SSTPLB_GUEST:-}" ]; then
     repo=$(readlink -f "$here/../..")
     runs=${1:-5}
     mib=${2:-24}
-    make -C "$repo" --no-print-directory -j2 build/sstp-backend build/sstp-lb-pppd.so > /dev/null ||
+    make -C "$repo" --no-print-directory -j2 build/sstp-backend build/sstp-proxy build/sstp-lb-pppd.so > /dev/null ||
         { echo "backend_uml: cannot build" >&2; exit 1; }
     work=${BENCH_WORK:-$(mktemp -d /tmp/sstplb-bench.XXXXXX)}
     mkdir -p "$work"
@@ -33,7 +43,7 @@ if [ -z "${SSTPLB_GUEST:-}" ]; then
         cp "$BENCH_BACKEND" "$work/sstp-backend" || exit 1
         echo "(sstp-backend under test: $BENCH_BACKEND)"
     fi
-    "$repo/tests/e2e/uml.sh" --timeout 600 --mem 512M "$work" "$here/backend_uml.sh" "$runs" "$mib" \
+    "$repo/tests/e2e/uml.sh" --timeout 900 --mem 512M "$work" "$here/backend_uml.sh" "$runs" "$mib" \
         > "$work/uml.out" 2>&1
     rc=$?
     grep -a '^bench:' "$work/guest.log" | sed 's/^bench: //'
@@ -51,13 +61,16 @@ fi
 . "$E2E_DIR/lib/sstp.sh"
 RUNS=${1:-5}
 MIB=${2:-24}
+MODES=(${BENCH_MODES:-direct proxy pty})
+PROXY_ADDR=192.0.2.3      # sstp-proxy's own address on the server's side
 WAIT_FOR_INTERVAL=0.02
 HZ=$(getconf CLK_TCK)
 say() { echo "bench: $*"; }
 die() { say "FAILED: $*"; exit 1; }
 
-cpu_ticks() {      # utime + stime of PID, in clock ticks
+cpu_ticks() {      # utime + stime of PID, in clock ticks (0 without a PID)
     local line rest
+    [ -n "$1" ] || { echo 0; return; }
     read -r line < "/proc/$1/stat" || { echo 0; return; }
     rest=${line##*) }
     set -- $rest
@@ -68,33 +81,69 @@ guest_busy() {     # busy ticks of the whole (single) guest CPU
     read -r cpu user nice sys idle iowait irq softirq steal _ < /proc/stat
     echo $(( user + nice + sys + irq + softirq + steal ))
 }
-median() {         # of integer arguments
-    local sorted
-    sorted=($(printf '%s\n' "$@" | sort -n))
-    echo "${sorted[$(( ${#sorted[@]} / 2 ))]}"
+median() {         # of numeric arguments
+    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
 }
 
 sstp_setup 1 || die "set-up"
 sstp_server_options mschapv2 "$W/pppd-server.options"
 sstp_client_options mschapv2 "$W/client.options"
-sstp_backend_conf "$W/backend.conf" backend.log_level=info
+sstp_backend_conf "$W/backend.conf" backend.log_level=info listen.proxy=127.0.0.1:4433 \
+    listen.proxy_allow=127.0.0.1/32
 sstp_backend_start "$W/backend.conf" || die "sstp-backend did not start"
+PROXY_PID=
+if [[ " ${MODES[*]} " == *" proxy "* ]]; then
+    ip -n "$SRV_NS" addr add "$PROXY_ADDR/24" dev veth0 || die "proxy address"
+    cat > "$W/proxy.conf" <<CONF
+[proxy]
+id = bench-proxy
+log_level = info
+workers = 1
+[listen]
+bind = $PROXY_ADDR:$SSTP_PORT
+[tls]
+cert = $CERTS/server.crt $CERTS/server.key default
+[backends]
+server = e2e-backend 127.0.0.1:4433
+CONF
+    bg_start proxy ip netns exec "$SRV_NS" "$REPO/build/sstp-proxy" -c "$W/proxy.conf"
+    wait_for 15 log_has "$W/proxy.log" "ev=worker_ready" || die "sstp-proxy did not start"
+    PROXY_PID=$(pgrep -n -f "build/sstp-proxy -c $W/proxy.conf")
+fi
+
+# up MODE NAME: starts the tunnel of user 1 the MODE's way (NAME: its process)
+up() {
+    case $1 in
+        direct) sstp_client_start "$2" 1 "$W/client.options" ;;
+        proxy) sstp_client_start "$2" 1 "$W/client.options" "$PROXY_ADDR" ;;
+        pty) bg_start "$2" ip netns exec "$CLI_NS" pppd file "$W/client.options" \
+                user "$(sstp_user 1)" password "$(sstp_pass 1)" \
+                pty "ip netns exec $SRV_NS pppd file $W/pppd-server.options notty nodetach local nolock" ;;
+    esac
+}
+# down NAME: stops it; every pppd (both ends) gone
+down() {
+    bg_stop "$1" 10 > /dev/null
+    wait_for 15 eval '[ -z "$(procs_named pppd)" ]' || die "$1: a pppd outlived its session"
+}
 
 # ---- set-up time ----
-times=()
+declare -A SETUP
+n_mode=${#MODES[@]}
 for ((r = 1; r <= RUNS; r++)); do
-    race_delay_on veth0 $SSTP_PORT $SRV_NS || die "netem"
-    t0=$(gs_now_ms)
-    sstp_client_start "sstpc-$r" 1 "$W/client.options"
-    sstp_up 1 30 || die "run $r: tunnel not up"
-    t1=$(gs_now_ms)
-    race_delay_off veth0 $SRV_NS
-    times+=($((t1 - t0)))
-    bg_stop "sstpc-$r" 10 > /dev/null
-    wait_for 15 eval '[ "$(log_count "$BACKEND_LOG" "ev=close ")" -ge $r ] && [ -z "$(procs_named pppd)" ]' ||
-        die "run $r: session not closed"
+    for ((k = 0; k < n_mode; k++)); do
+        m=${MODES[$(((k + r - 1) % n_mode))]}
+        race_delay_on veth0 $SSTP_PORT $SRV_NS || die "netem"
+        t0=$(gs_now_ms)
+        up "$m" "$m-$r"
+        sstp_up 1 30 || die "$m run $r: tunnel not up"
+        t1=$(gs_now_ms)
+        race_delay_off veth0 $SRV_NS
+        SETUP[$m]="${SETUP[$m]:-} $((t1 - t0))"
+        down "$m-$r"
+    done
 done
-split=$(python3 - "$BACKEND_LOG" <<'EOF'
+split=$(python3 - "$BACKEND_LOG" <<'PYEOF'
 import re, statistics, sys
 ev = {}
 for line in open(sys.argv[1], errors="replace"):
@@ -108,48 +157,58 @@ for a, b in steps:
     v = [1000 * (d[b] - d[a]) for d in ev.values() if a in d and b in d]
     if v:
         out.append("%s->%s %.0f" % (a, b, statistics.median(v)))
-print(", ".join(out) + " ms (medians, backend log)")
-EOF
+print(", ".join(out) + " ms (medians, backend log, direct and proxy)")
+PYEOF
 )
-say "setup (sstpc start -> both ppp ends addressed), $RUNS runs: median $(median "${times[@]}") ms, min $(median $(printf '%s\n' "${times[@]}" | sort -n | head -1)) ms, max $(printf '%s\n' "${times[@]}" | sort -n | tail -1) ms [${times[*]}]"
+for m in "${MODES[@]}"; do
+    say "setup $m (start -> both ppp ends addressed), $RUNS runs: median $(median ${SETUP[$m]}) ms [${SETUP[$m]# }]"
+done
 say "  split: $split"
 say "  (includes the 10 ms netem delay on the server's packets that works around sstpc 1.0.18's start-up race)"
 
 # ---- throughput and CPU ----
-sstp_client_start sstpc 1 "$W/client.options"
-race_delay_on veth0 $SSTP_PORT $SRV_NS
-sstp_up 1 30 || die "bulk session not up"
-race_delay_off veth0 $SRV_NS
-ppp_srv=$(children_of "$BACKEND_PID" pppd)
-ppp_cli=$(children_of "$(bg_pid sstpc)" pppd)
-[ -n "$ppp_srv" ] || die "no pppd child of the backend"
 bytes=$((MIB * 1024 * 1024))
-
-bulk() {           # DIR: up (client -> server) or down
-    local dir=$1 sink_ns src_ns sink_ip out b0 p0 c0 g0 k0 b1 p1 c1 g1 k1 secs
+declare -A MBPS
+bulk() {           # MODE DIR: up (client -> server) or down
+    local m=$1 dir=$2 sink_ns src_ns sink_ip out b0 x0 g0 b1 x1 g1 secs
     if [ "$dir" = up ]; then sink_ns=$SRV_NS; src_ns=$CLI_NS; sink_ip=$PPP_SRV_IP
     else sink_ns=$CLI_NS; src_ns=$SRV_NS; sink_ip=$(sstp_ip 1); fi
     rm -f "$W/sink.ready"
     bg_start "sink-$dir" ip netns exec "$sink_ns" python3 "$E2E_DIR/lib/xfer.py" sink "$sink_ip" 5001 "$W/sink.ready"
-    wait_for 15 test -e "$W/sink.ready" || die "$dir: sink did not start"
-    b0=$(cpu_ticks "$BACKEND_PID"); p0=$(cpu_ticks "$ppp_srv"); c0=$(cpu_ticks "$ppp_cli"); g0=$(guest_busy)
-    k0=$(cpu_ticks "$(bg_pid sstpc)")
+    wait_for 15 test -e "$W/sink.ready" || die "$m $dir: sink did not start"
+    b0=$(cpu_ticks "$BACKEND_PID"); x0=$(cpu_ticks "$PROXY_PID"); g0=$(guest_busy)
     out=$(ip netns exec "$src_ns" python3 "$E2E_DIR/lib/xfer.py" source "$sink_ip" 5001 "$bytes") ||
-        die "$dir: transfer failed"
-    b1=$(cpu_ticks "$BACKEND_PID"); p1=$(cpu_ticks "$ppp_srv"); c1=$(cpu_ticks "$ppp_cli"); g1=$(guest_busy)
-    k1=$(cpu_ticks "$(bg_pid sstpc)")
-    bg_wait "sink-$dir" 30 > /dev/null || die "$dir: sink failed"
-    [[ $(< "$W/sink-$dir.log") == "bytes=$bytes "* ]] || die "$dir: sink got $(< "$W/sink-$dir.log")"
+        die "$m $dir: transfer failed"
+    b1=$(cpu_ticks "$BACKEND_PID"); x1=$(cpu_ticks "$PROXY_PID"); g1=$(guest_busy)
+    bg_wait "sink-$dir" 30 > /dev/null || die "$m $dir: sink failed"
+    [[ $(< "$W/sink-$dir.log") == "bytes=$bytes "* ]] || die "$m $dir: sink got $(< "$W/sink-$dir.log")"
     secs=${out##*secs=}
-    awk -v by="$bytes" -v s="$secs" -v hz="$HZ" -v b=$((b1 - b0)) -v p=$((p1 - p0)) -v c=$((c1 - c0)) \
-        -v k=$((k1 - k0)) -v g=$((g1 - g0)) -v d="$dir" 'BEGIN {
+    MBPS[$m/$dir]=$(awk -v by="$bytes" -v s="$secs" 'BEGIN {printf "%.1f", by * 8 / 1e6 / s}')
+    awk -v by="$bytes" -v s="$secs" -v hz="$HZ" -v b=$((b1 - b0)) -v x=$((x1 - x0)) -v g=$((g1 - g0)) \
+        -v d="$dir" -v m="$m" 'BEGIN {
         gbit = by * 8 / 1e9
-        printf "bench: %-4s %d MiB in %.2f s = %.1f Mbit/s; CPU s/Gbit: sstp-backend %.2f, server pppd %.2f, sstpc %.2f, client pppd %.2f, whole guest %.2f (backend %.0f%%, guest %.0f%% of one CPU)\n",
-            d, by / 1048576, s, gbit * 1000 / s, b / hz / gbit, p / hz / gbit, k / hz / gbit, c / hz / gbit, g / hz / gbit, 100 * b / hz / s, 100 * g / hz / s
+        printf "bench: %-6s %-4s %d MiB in %.2f s = %.1f Mbit/s; CPU s/Gbit: sstp-backend %.2f, sstp-proxy %.2f, whole guest %.2f (guest %.0f%% of one CPU)\n",
+            m, d, by / 1048576, s, gbit * 1000 / s, b / hz / gbit, x / hz / gbit, g / hz / gbit, 100 * g / hz / s
     }'
 }
-bulk up
-bulk down
-bg_stop sstpc 10 > /dev/null
+for m in "${MODES[@]}"; do
+    race_delay_on veth0 $SSTP_PORT $SRV_NS
+    up "$m" "$m-bulk"
+    sstp_up 1 30 || die "$m: bulk session not up"
+    race_delay_off veth0 $SRV_NS
+    bulk "$m" up
+    bulk "$m" down
+    down "$m-bulk"
+done
 sstp_backend_stop > /dev/null
-say "one UML CPU carries client, server, both TLS ends, the generator and kernel PPP; UML syscalls are host round trips: compare builds with this, do not read it as bare-metal capacity"
+[ -n "$PROXY_PID" ] && bg_stop proxy 10 > /dev/null
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
+say ""
+say "$(printf '%-8s %10s %10s %11s   %s' way "setup ms" "up Mbit/s" "down Mbit/s" "vs pty: setup / up / down")"
+for m in "${MODES[@]}"; do
+    ms=$(median ${SETUP[$m]}) ps=$(median ${SETUP[pty]:-})
+    say "$(printf '%-8s %10s %10s %11s   %s / %s / %s' "$m" "$ms" "${MBPS[$m/up]}" "${MBPS[$m/down]}" \
+        "$(ratio "$ms" "$ps")" "$(ratio "${MBPS[$m/up]}" "${MBPS[pty/up]:-}")" "$(ratio "${MBPS[$m/down]}" "${MBPS[pty/down]:-}")")"
+done
+say "one UML CPU carries client, server, both TLS ends, the generator and kernel PPP; UML syscalls are host round trips: ratios of one boot, not bare-metal capacity"
