@@ -313,7 +313,8 @@ def busy_sessions(env, p, n_sessions):
 
 
 def t_relay_memory_budget(env):
-    """8 sessions pushing 1 MB each way at once: with a 128 KiB budget
+    """8 sessions pushing 1 MB each way at once: with a 64 KiB budget (one
+    relay block, so a second busy session must wait whatever the timing)
     everything still arrives intact and in order (back-pressure, no drop),
     reads waited for memory, and the worker's peak stays bounded (the run
     without a budget is printed for comparison: it depends on how fast the
@@ -327,7 +328,7 @@ def t_relay_memory_budget(env):
     check(free_waits == 0, "no budget, no waits")
     p.stop()
     s = env.sections(["be1 %s" % be.addr])
-    budget = 128 * 1024
+    budget = 64 * 1024
     s["limits"] = {"relay_memory": str(budget // 1024)}
     p = env.proxy(s)
     peak, waits = busy_sessions(env, p, n)
