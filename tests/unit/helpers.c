@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,4 +36,21 @@ void assert_config_error(const char *err, const char *path, const char *where, c
     snprintf(want, sizeof want, "%s%s", path, where);
     if (!strstr(err, want) || !strstr(err, what))
         fail_msg("error '%s' lacks '%s' or '%s'", err, want, what);
+}
+
+static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+void run_loop_for(struct ev_loop *loop, double secs)
+{
+    ev_timer t;
+    ev_now_update(loop);
+    ev_timer_init(&t, stop_cb, secs, 0);
+    ev_timer_start(loop, &t);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &t);
 }

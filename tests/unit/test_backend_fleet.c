@@ -31,6 +31,7 @@
 
 #include "backend/fleet.h"
 #include "lb/redis.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/redis_server.h"
 
 #define INTERVAL 2.0                       /* stats_interval of these tests */
@@ -127,23 +128,6 @@ static void on_decided(bool allow, void *arg)
     ((struct sess *)arg)->decided = allow ? 1 : 2;
 }
 
-static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    ev_break(loop, EVBREAK_ONE);
-}
-
-static void run_for(struct ev_loop *loop, double secs)
-{
-    ev_timer t;
-    ev_now_update(loop); /* the checks between runs take time: count from now */
-    ev_timer_init(&t, break_cb, secs, 0);
-    ev_timer_start(loop, &t);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t);
-}
-
 static void cfg_init(struct be_config *c, char *url, const char *id)
 {
     memset(c, 0, sizeof *c);
@@ -171,9 +155,9 @@ static struct be_fleet *fleet_up(struct ev_loop *loop, const struct be_config *c
     assert_false(err);
     assert_non_null(f);
     for (int i = 0; i < 100 && be_fleet_rds_stats(f)->connects == 0; i++)
-        run_for(loop, 0.05);
+        run_loop_for(loop, 0.05);
     assert_true(be_fleet_rds_stats(f)->connects > 0);
-    run_for(loop, 0.2); /* the control channel subscribes too */
+    run_loop_for(loop, 0.2); /* the control channel subscribes too */
     return f;
 }
 
@@ -189,7 +173,7 @@ static void admit(struct ev_loop *loop, struct be_fleet *f, struct sess *s, cons
 {
     be_fleet_user_admit(f, &s->fs, name, strlen(name), on_decided, s);
     for (int i = 0; i < 100 && !s->decided; i++)
-        run_for(loop, 0.01);
+        run_loop_for(loop, 0.01);
     assert_int_not_equal(s->decided, 0);
 }
 
@@ -277,13 +261,13 @@ static void test_scale_and_restart(void **state)
         snprintf(user, sizeof user, "user%d", i);
         sess_start(f, &ss[i], sid, user);
         d.n_sessions++;
-        run_for(loop, 0.0005); /* they arrive over time, replies flow */
+        run_loop_for(loop, 0.0005); /* they arrive over time, replies flow */
     }
     /* users authenticate in bursts of 100 (each admission is 3 commands) */
     for (int i = 0; i < n_sess; i++) {
         be_fleet_user_admit(f, &ss[i].fs, ss[i].user, strlen(ss[i].user), on_decided, &ss[i]);
         for (int j = 0; i % 100 == 99 && j < 200 && !ss[i].decided; j++)
-            run_for(loop, 0.01);
+            run_loop_for(loop, 0.01);
     }
     for (int i = 0; i < n_sess; i++)
         assert_int_equal(ss[i].decided, 1);
@@ -299,7 +283,7 @@ static void test_scale_and_restart(void **state)
             ss[i].in += 1000 + (uint64_t)i;
             ss[i].out += 2000 + (uint64_t)round;
         }
-        run_for(loop, INTERVAL + TICK);
+        run_loop_for(loop, INTERVAL + TICK);
         double wall = ev_time() - t0, cpu = redis_cpu(c) - cpu0, own = own_cpu() - own0;
         uint64_t sent = be_fleet_rds_stats(f)->sent - sent0;
         check_view(c, ss, (size_t)n_sess, "be-scale", 0, 0, 0); /* present, fresh, totals = sum */
@@ -315,24 +299,24 @@ static void test_scale_and_restart(void **state)
     /* Redis restarted empty; meanwhile one session ends, one starts */
     test_redis_stop(pid);
     redisFree(c);
-    run_for(loop, 0.3);
+    run_loop_for(loop, 0.3);
     ss[0].in += 500;
     be_fleet_session_end(f, &ss[0].fs, "term=-- rc=OK");
     struct sess late;
     sess_start(f, &late, "late", "latecomer");
-    run_for(loop, 0.2);
+    run_loop_for(loop, 0.2);
     uint64_t connects = be_fleet_rds_stats(f)->connects;
     pid = test_redis_start(port);
     c = test_redis_inspect(port);
     double back = ev_time();
     for (int i = 0; i < 500 && be_fleet_rds_stats(f)->connects == connects; i++)
-        run_for(loop, 0.01);
+        run_loop_for(loop, 0.01);
     double up = ev_time();
     /* the whole view within one interval of the client being back */
     while (ev_time() - up < INTERVAL && r_int(c, "SCARD t:backend:be-scale:sessions") < n_sess)
-        run_for(loop, 0.02);
+        run_loop_for(loop, 0.02);
     double complete = ev_time();
-    run_for(loop, 0.1); /* and the end kept while Redis was away */
+    run_loop_for(loop, 0.1); /* and the end kept while Redis was away */
     /* the registry entry (checked first: the slow checks below stall the
      * heartbeat of this loop longer than its 2 s TTL at 10,000 sessions) */
     assert_int_equal(r_int(c, "EXISTS t:backend:be-scale"), 1);
@@ -374,7 +358,7 @@ static void test_scale_and_restart(void **state)
     for (int i = 1; i < n_sess; i++)
         be_fleet_session_end(f, &ss[i].fs, "bye");
     be_fleet_session_end(f, &late.fs, "bye");
-    run_for(loop, 0.5);
+    run_loop_for(loop, 0.5);
     assert_int_equal(r_int(c, "ZCARD t:sessions"), 0);
     be_fleet_free(f);
     free(ss);
@@ -410,12 +394,12 @@ static void test_race_and_replace(void **state)
         be_fleet_user_admit(fa, &a.fs, "racer", 5, on_decided, &a);
         be_fleet_user_admit(fb, &b.fs, "racer", 5, on_decided, &b);
         for (int i = 0; i < 100 && (!a.decided || !b.decided); i++)
-            run_for(loop, 0.01);
+            run_loop_for(loop, 0.01);
         assert_int_equal((a.decided == 1) + (b.decided == 1), 1);
         assert_int_equal((a.decided == 2) + (b.decided == 2), 1);
         be_fleet_session_end(fa, &a.fs, "x");
         be_fleet_session_end(fb, &b.fs, "x");
-        run_for(loop, 0.02);
+        run_loop_for(loop, 0.02);
     }
 
     /* replace: the new login on be-b kicks exactly the old one on be-a */
@@ -430,8 +414,8 @@ static void test_race_and_replace(void **state)
     admit(loop, fb, &neu, "bob");
     assert_int_equal(neu.decided, 1);
     for (int i = 0; i < 100 && !old.kicked; i++)
-        run_for(loop, 0.01);
-    run_for(loop, 0.1);
+        run_loop_for(loop, 0.01);
+    run_loop_for(loop, 0.1);
     assert_int_equal(old.kicked, 1);
     assert_int_equal(other.kicked, 0);
     assert_int_equal(neu.kicked, 0);
@@ -446,7 +430,7 @@ static void test_race_and_replace(void **state)
     be_fleet_session_end(fa, &old.fs, "kicked");
     be_fleet_session_end(fa, &other.fs, "x");
     be_fleet_session_end(fb, &neu.fs, "x");
-    run_for(loop, 0.1);
+    run_loop_for(loop, 0.1);
     be_fleet_free(fa);
     be_fleet_free(fb);
     redisFree(c);
@@ -473,7 +457,7 @@ static void test_admit_timeout_and_cancel(void **state)
     struct sess slow, gone;
     sess_start(f, &slow, "slow", "sam");
     sess_start(f, &gone, "gone", "gus");
-    run_for(loop, 0.1);
+    run_loop_for(loop, 0.1);
     kill(pid, SIGSTOP);
     double t0 = ev_time();
     struct be_fleet_ask *a1 = be_fleet_user_admit(f, &slow.fs, "sam", 3, on_decided, &slow);
@@ -483,16 +467,16 @@ static void test_admit_timeout_and_cancel(void **state)
     be_fleet_ask_cancel(a2);
     be_fleet_session_end(f, &gone.fs, "closed");
     for (int i = 0; i < 300 && !slow.decided; i++)
-        run_for(loop, 0.01);
+        run_loop_for(loop, 0.01);
     double waited = ev_time() - t0;
     assert_int_equal(slow.decided, 1);
     assert_true(waited >= BE_FLEET_ADMIT_TIMEOUT_S - 0.05 && waited < BE_FLEET_ADMIT_TIMEOUT_S + 1.0);
     assert_int_equal(be_fleet_stats(f)->admit_timeout, 1);
     kill(pid, SIGCONT);
-    run_for(loop, 0.5);
+    run_loop_for(loop, 0.5);
     assert_int_equal(gone.decided, 0);
     be_fleet_session_end(f, &slow.fs, "x");
-    run_for(loop, 0.1);
+    run_loop_for(loop, 0.1);
     be_fleet_free(f);
     test_redis_stop(pid);
     ev_loop_destroy(loop);
@@ -574,7 +558,7 @@ static void test_identity(void **state)
     struct sess *all[] = { &s1, &s2, &s3, &s4 };
     for (size_t i = 0; i < 4; i++)
         be_fleet_session_end(f, &all[i]->fs, "x");
-    run_for(loop, 0.1);
+    run_loop_for(loop, 0.1);
     be_fleet_free(f);
     test_redis_stop(pid);
     ev_loop_destroy(loop);
@@ -597,7 +581,7 @@ static void test_duplicate_janitor_drain(void **state)
     struct daemon d1 = { 0 }, d2 = { 0 }, d3 = { 0 };
     struct be_fleet *f1 = fleet_up(loop, &c1, &d1), *f2 = fleet_up(loop, &c2, &d2);
     struct be_fleet *f3 = fleet_up(loop, &c3, &d3);
-    run_for(loop, 2.0);
+    run_loop_for(loop, 2.0);
     assert_true(be_fleet_stats(f1)->duplicate_id > 0);
     assert_true(be_fleet_stats(f2)->duplicate_id > 0);
     assert_int_equal(be_fleet_stats(f3)->duplicate_id, 0);
@@ -609,27 +593,27 @@ static void test_duplicate_janitor_drain(void **state)
     sess_start(f3, &live, "live", "u");
     r_do(c, "ZADD t:sessions 1 ghost1 2 ghost2");
     r_do(c, "SADD t:backend:be-solo:sessions ghost3");
-    run_for(loop, INTERVAL + TICK);
+    run_loop_for(loop, INTERVAL + TICK);
     assert_int_equal(r_int(c, "ZCARD t:sessions"), 1);
     assert_int_equal(r_int(c, "SCARD t:backend:be-solo:sessions"), 1);
     assert_int_equal(be_fleet_stats(f3)->janitor_removed, 3);
 
     /* drained, then the drain key cannot be read: still drained */
     r_do(c, "SET t:drain:be-solo drain");
-    run_for(loop, 0.5);
+    run_loop_for(loop, 0.5);
     assert_false(be_fleet_accepting(f3));
     r_do(c, "DEL t:drain:be-solo");
     r_do(c, "HSET t:drain:be-solo x y"); /* WRONGTYPE for GET */
     r_do(c, "PUBLISH t:ctl:be-solo drain");
-    run_for(loop, 0.5);
+    run_loop_for(loop, 0.5);
     assert_false(be_fleet_accepting(f3));
     r_do(c, "DEL t:drain:be-solo");
-    run_for(loop, 0.5);
+    run_loop_for(loop, 0.5);
     assert_true(be_fleet_accepting(f3));
     assert_true(r_int(c, "TTL t:backend:be-solo") > 0);
 
     be_fleet_session_end(f3, &live.fs, "x");
-    run_for(loop, 0.1);
+    run_loop_for(loop, 0.1);
     be_fleet_free(f3);
     redisFree(c);
     test_redis_stop(pid);

@@ -20,6 +20,7 @@
 #include "lb/lb.h"
 #include "lb/redis.h"
 #include "lb/registry.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/redis_server.h"
 
 static const char *const FIELDS[] = { "id", "addr", "kind", "weight", "capacity", "sessions", "state" };
@@ -377,23 +378,6 @@ static void on_list(const struct lb_reg_list *list, bool changed, void *ud)
     snprintf(c->first, sizeof c->first, "%s", list->n ? list->items[0].spec.name : "");
 }
 
-static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    ev_break(loop, EVBREAK_ONE);
-}
-
-static void run_for(struct ev_loop *loop, double secs)
-{
-    ev_timer t;
-    ev_now_update(loop);
-    ev_timer_init(&t, break_cb, secs, 0);
-    ev_timer_start(loop, &t);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t);
-}
-
 static void redis_do(redisContext *c, const char *fmt, const char *a, const char *b)
 {
     redisReply *r = redisCommand(c, fmt, a, b);
@@ -408,7 +392,7 @@ static void read_again(struct reads *c, struct lb_registry *reg)
     int before = c->n;
     for (int i = 0; i < 100 && c->n < before + 2; i++) {
         lb_registry_refresh(reg);
-        run_for(c->loop, 0.02);
+        run_loop_for(c->loop, 0.02);
     }
     assert_true(c->n >= before + 2);
 }
@@ -425,7 +409,7 @@ static void test_index_members_that_are_no_backend(void **state)
     o.port = port;
     struct rds *rds = rds_new(c.loop, &o, NULL, NULL);
     for (int i = 0; i < 100 && !rds_is_up(rds); i++)
-        run_for(c.loop, 0.02);
+        run_loop_for(c.loop, 0.02);
     assert_true(rds_is_up(rds));
     redisReply *r = redisCommand(ins, "HSET sstp:backend:be1 id be1 addr 10.0.0.1:4433 kind proxy weight 1");
     freeReplyObject(r);
@@ -468,7 +452,7 @@ static void test_index_members_that_are_no_backend(void **state)
     int n_before = c.n;
     for (int i = 0; i < 100 && st->read_errors < before + 2; i++) {
         lb_registry_refresh(reg);
-        run_for(c.loop, 0.02);
+        run_loop_for(c.loop, 0.02);
     }
     assert_true(st->read_errors >= before + 2);
     assert_int_equal(c.n, n_before); /* no new list taken */

@@ -15,6 +15,7 @@
 
 #include "lb/redis.h"
 #include "lb/script.h"
+#include "tests/unit/helpers.h"
 #include "tests/unit/redis_server.h"
 
 struct ctx {
@@ -31,23 +32,6 @@ static void on_reply(const struct redisReply *r, void *ud)
     c->last_error = !r || r->type == REDIS_REPLY_ERROR;
     c->last = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     ev_break(c->loop, EVBREAK_ONE);
-}
-
-static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    ev_break(loop, EVBREAK_ONE);
-}
-
-static void run_for(struct ev_loop *loop, double secs)
-{
-    ev_timer t;
-    ev_now_update(loop);
-    ev_timer_init(&t, break_cb, secs, 0);
-    ev_timer_start(loop, &t);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &t);
 }
 
 /* calls of cmd so far, from INFO commandstats */
@@ -68,7 +52,7 @@ static void call(struct ctx *c, struct rds *r, const struct lb_script *s, const 
     int before = c->replies;
     assert_int_equal(lb_script_call(r, s, on_reply, c, 1, 2, args), 0);
     for (int i = 0; i < 100 && c->replies == before; i++)
-        run_for(c->loop, 0.02);
+        run_loop_for(c->loop, 0.02);
     assert_int_equal(c->replies, before + 1);
 }
 
@@ -84,7 +68,7 @@ static void test_evalsha_then_eval(void **state)
     o.port = port;
     struct rds *r = rds_new(c.loop, &o, NULL, NULL);
     for (int i = 0; i < 100 && !rds_is_up(r); i++)
-        run_for(c.loop, 0.02);
+        run_loop_for(c.loop, 0.02);
     assert_true(rds_is_up(r));
     struct lb_script s, bad;
     lb_script_init(&s, "return redis.call('INCRBY', KEYS[1], ARGV[1])");
