@@ -1,7 +1,18 @@
 /* health.c — active health checks (see health.h). One small state machine
  * per checked backend: IDLE -> CONNECTING -> [TLS] -> [SEND -> READ] ->
- * IDLE, every step non-blocking on the owner's loop, the whole check under
- * one deadline timer. Only the status line of the answer is read. */
+ * IDLE, every step non-blocking on the owner's loop, under one deadline
+ * timer that restarts only when the check itself sends bytes (a backend
+ * that trickles its answer cannot keep a check alive). Only the status line
+ * of the answer is read.
+ *
+ * The loop is shared with the sessions: under a TLS handshake surge (or a
+ * stopped process) one iteration can run longer than a check's timeout, and
+ * a deadline then fires with the answer unread in the socket. So the set
+ * measures its loop's stalls (the time between waking from poll and going
+ * back to it, and how late the deadline itself fires): a deadline passed
+ * while the loop stalled more than the slack is no verdict on the backend;
+ * the check is counted "stretched" and given a fresh timeout, a bounded
+ * number of times. With a responsive loop a silent backend fails on time. */
 #include "lb/health.h"
 
 #include <errno.h>
@@ -21,6 +32,9 @@
 #define PROBE_IN_MAX 32     /* "HTTP/1.1 200 OK\r\n": the status line is all we read */
 #define STATUS_LINE_MIN 12  /* "HTTP/1.1 200" */
 #define WHY_MAX 64
+#define STRETCH_MAX 3       /* fresh timeouts one check may get for loop stalls */
+#define SLACK_MIN 0.05      /* s: loop stalls shorter than this never excuse a timeout */
+#define SLACK_SHARE 0.25    /* ... nor shorter than this share of the timeout */
 
 const char *const lb_probe_names[] = { "none", "tcp", "sstp", "http", NULL };
 
@@ -34,6 +48,9 @@ struct probe {
     ev_io w;
     ev_timer tick;              /* start of each check */
     ev_timer deadline;          /* the running check's timeout */
+    ev_tstamp due;              /* when the deadline should fire (ev_now time) */
+    double stall;               /* longest loop stall seen while this check ran */
+    unsigned n_stretch;         /* fresh timeouts given for stalls */
     enum phase phase;
     enum lb_probe kind;         /* of the running check */
     uint8_t out[PROBE_OUT_MAX]; /* [PROXY v2 LOCAL][HEAD request] */
@@ -52,6 +69,9 @@ struct lb_health {
     struct probe *probes;
     size_t n_probes;
     struct lb_health_stats st;
+    ev_prepare prep;            /* the loop goes to poll: end of a busy stretch */
+    ev_check woke;              /* the loop came back from poll */
+    ev_tstamp t_woke;           /* ev_time() at the last wake-up, 0 before one */
     bool synced;                /* the first set is known: later additions wait for a check */
 };
 
@@ -106,6 +126,23 @@ static void watch(struct probe *p, int events)
     ev_io_stop(p->h->loop, &p->w);
     ev_io_set(&p->w, p->io.fd, events);
     ev_io_start(p->h->loop, &p->w);
+}
+
+/* A whole timeout from now: at the start, and whenever the check sent
+ * bytes (our progress; bytes the backend sends never restart it). */
+static void arm_deadline(struct probe *p)
+{
+    struct lb_health *h = p->h;
+    ev_timer_stop(h->loop, &p->deadline);
+    ev_timer_set(&p->deadline, h->o.timeout, 0);
+    ev_timer_start(h->loop, &p->deadline);
+    p->due = ev_now(h->loop) + h->o.timeout;
+}
+
+/* The bytes the check's TLS layer has written so far. */
+static unsigned long tls_written(const struct probe *p)
+{
+    return p->io.ssl ? BIO_number_written(SSL_get_wbio(p->io.ssl)) : 0;
 }
 
 /* The server line's probe kind, else the configured one. */
@@ -218,11 +255,15 @@ static void step(struct probe *p)
                 return;
             }
             p->out_off += (size_t)n;
+            arm_deadline(p);
         }
         p->phase = P_TLS;
     }
     if (p->phase == P_TLS) {
+        unsigned long sent = tls_written(p);
         int r = io_connect(&p->io);
+        if (tls_written(p) != sent)
+            arm_deadline(p);
         if (r == IO_AGAIN) {
             watch(p, p->io.want);
             return;
@@ -252,6 +293,7 @@ static void step(struct probe *p)
                 return;
             }
             p->out_off += (size_t)n;
+            arm_deadline(p);
         }
         p->phase = P_READ;
         p->io.want = 0;
@@ -287,11 +329,62 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
     step(w->data);
 }
 
+/* The loop stall that excuses a timeout: a fixed floor, or a share of the
+ * timeout when that is longer. */
+static double slack_of(const struct lb_health *h)
+{
+    double s = h->o.timeout * SLACK_SHARE;
+    return s > SLACK_MIN ? s : SLACK_MIN;
+}
+
 static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct probe *p = t->data;
+    struct lb_health *h = p->h;
+    /* how late this deadline fires is a stall too (a stopped process
+     * sleeps in poll, so no busy stretch shows it) */
+    double late = ev_now(loop) - p->due;
+    double stall = late > p->stall ? late : p->stall;
+    if (stall > slack_of(h) && p->n_stretch < STRETCH_MAX) {
+        /* the loop, not the backend, ran out the clock: no verdict; an
+         * answer that waits in the socket is read right after this */
+        p->n_stretch++;
+        p->stall = 0;
+        h->st.stretched++;
+        log_debug("health_stretched", "worker=%u backend=%s stall_s=%.3f stretches=%u", h->o.id,
+                  p->be->spec.name, stall, p->n_stretch);
+        arm_deadline(p);
+        return;
+    }
+    check_end(p, false, "timeout");
+}
+
+/* ---- the loop's stalls ------------------------------------------------------------- */
+
+static void woke_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
     (void)loop;
     (void)revents;
-    check_end(t->data, false, "timeout");
+    struct lb_health *h = w->data;
+    h->t_woke = ev_time();
+}
+
+/* The loop is about to poll again: the stretch since it woke is how long
+ * nothing was read; each running check remembers the longest. */
+static void prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct lb_health *h = w->data;
+    if (h->t_woke == 0)
+        return;
+    double busy = ev_time() - h->t_woke;
+    if (busy < SLACK_MIN)
+        return;
+    for (struct probe *p = h->probes; p; p = p->next)
+        if (p->phase != P_IDLE && busy > p->stall)
+            p->stall = busy;
 }
 
 static void check_start(struct probe *p)
@@ -320,8 +413,9 @@ static void check_start(struct probe *p)
     p->io.ssl = NULL;
     p->io.want = 0;
     p->phase = P_CONNECTING;
-    ev_timer_set(&p->deadline, h->o.timeout, 0);
-    ev_timer_start(h->loop, &p->deadline);
+    p->stall = 0;
+    p->n_stretch = 0;
+    arm_deadline(p);
     if (sp->tls && !(p->io.ssl = h->mk_ssl ? h->mk_ssl(h->ud, fd, sp) : NULL)) {
         check_end(p, false, "tls_setup");
         return;
@@ -387,6 +481,15 @@ struct lb_health *lb_health_new(struct ev_loop *loop, const struct lb_health_opt
     h->o = *o;
     h->mk_ssl = mk_ssl;
     h->ud = ud;
+    /* the stall watchers never keep the loop running by themselves */
+    ev_prepare_init(&h->prep, prep_cb);
+    h->prep.data = h;
+    ev_prepare_start(loop, &h->prep);
+    ev_unref(loop);
+    ev_check_init(&h->woke, woke_cb);
+    h->woke.data = h;
+    ev_check_start(loop, &h->woke);
+    ev_unref(loop);
     return h;
 }
 
@@ -443,6 +546,10 @@ void lb_health_free(struct lb_health *h)
         h->probes = p->next;
         probe_free(p);
     }
+    ev_ref(h->loop);
+    ev_prepare_stop(h->loop, &h->prep);
+    ev_ref(h->loop);
+    ev_check_stop(h->loop, &h->woke);
     free(h);
 }
 

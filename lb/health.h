@@ -10,8 +10,11 @@
  * (lb_backend.health_down, which lb_eligible honours), `rise` good ones
  * bring it back and clear a passive down mark. One log line per
  * transition. Checks never block: non-blocking sockets on the owner's
- * loop, each bounded by `timeout`; a check still running when the next is
- * due is not doubled.
+ * loop, each bounded by `timeout` (restarted when the check sends bytes);
+ * a check still running when the next is due is not doubled. A timeout
+ * while the loop itself stalled (a handshake surge, a stopped process) is
+ * no verdict: the check is counted stretched and gets a fresh timeout (at
+ * most a few times).
  *
  * The owner keeps the checked set equal to its current generation with
  * lb_health_sync() and supplies the SSL objects for tls backends (its own
@@ -48,6 +51,7 @@ struct lb_health_stats {
     uint64_t ok, fail;    /* checks done */
     uint64_t downs, ups;  /* transitions */
     uint64_t skipped;     /* checks not run: our own resources ran out (no verdict) */
+    uint64_t stretched;   /* timeouts excused: the loop itself stalled (fresh timeout) */
 };
 
 /* Makes the client SSL of a check towards a tls backend on fd (connect

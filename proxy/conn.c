@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1225,6 +1226,18 @@ static void backend_cb(struct ev_loop *loop, ev_io *w, int revents)
     update(c);
 }
 
+/* Whether a non-blocking connect on fd has completed (writable, no socket
+ * error), whether or not the loop has seen it yet. */
+static bool connect_completed(int fd)
+{
+    struct pollfd pf = { .fd = fd, .events = POLLOUT };
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (poll(&pf, 1, 0) != 1 || (pf.revents & (POLLERR | POLLHUP)) || !(pf.revents & POLLOUT))
+        return false;
+    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
@@ -1247,6 +1260,16 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         update(c);
         return;
     case PXC_BACKEND_CONNECT:
+        if (c->hs->step == PXB_CONNECTING && connect_completed(c->be.fd)) {
+            /* the backend accepted in time; this loop was too busy to
+             * notice (a handshake surge): go on, with the next step's own
+             * timeout, blaming nobody */
+            log_debug("backend_connect_late", "sid=%s backend=%s", c->sid, backend_name(c));
+            px_conn_arm_timer(c, wk->cfg->connect_timeout);
+            do_backend_connect(c);
+            update(c);
+            return;
+        }
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
         /* no TCP connection in time: the backend's fault; accepted but
          * its TLS handshake or answer late: slow, which under a surge (a

@@ -16,7 +16,7 @@ static const char *const probe_labels[] = { "200", "503" };
 static const char *const reload_labels[] = { "ok", "failed" };
 static const char *const nb_labels[PXN_COUNT] = { "no_backend_up", "no_backend_for_tenant",
                                                   "attempts_failed" };
-static const char *const check_labels[] = { "ok", "fail" };
+static const char *const check_labels[] = { "ok", "fail", "stretched" };
 static const char *const cmd_labels[PXQ_COUNT] = { "sent", "error", "dropped_down", "dropped_full" };
 static const char *const rds_err_labels[RDS_ERR_COUNT] = {
 #define X(n, tok, s) tok,
@@ -119,7 +119,7 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
                                    "1 if the backend passes its active health checks, 0 if not "
                                    "(by any worker).",
                                    METRICS_GAUGE, METRICS_MIN, "backend", NULL, PX_BACKEND_SLOTS);
-    out[PXM_HEALTH_CHECKS] = FAM("sstp_proxy_health_checks_total", "Active health checks, by result.",
+    out[PXM_HEALTH_CHECKS] = FAM("sstp_proxy_health_checks_total", "Active health checks, by result (stretched: a timeout not counted, the proxy's own loop had stalled; the check got a fresh timeout).",
                                  METRICS_COUNTER, METRICS_SUM, "result", check_labels, N(check_labels));
     out[PXM_REDIS_CONNECTED] = FAM("sstp_proxy_redis_connected", "Workers connected to Redis now.",
                                    METRICS_GAUGE, METRICS_SUM, NULL, NULL, 0);

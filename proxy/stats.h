@@ -81,7 +81,7 @@ enum px_nb_reason { PXN_NO_BACKEND_UP = 0, PXN_NO_BACKEND_FOR_TENANT, PXN_ATTEMP
 enum px_attempt { PXF_BACKEND = 0, PXF_SLOW, PXF_BUSY, PXF_REQUEST, PXF_LOCAL, PXF_REFUSED, PXF_COUNT };
 enum px_resource { PXE_EMFILE = 0, PXE_ENFILE, PXE_ENOBUFS, PXE_ENOMEM, PXE_EADDRNOTAVAIL, PXE_SSL,
                    PXE_OTHER, PXE_COUNT };
-enum px_check { PXK_OK = 0, PXK_FAIL = 1 };
+enum px_check { PXK_OK = 0, PXK_FAIL = 1, PXK_STRETCHED = 2 }; /* stretched: a timeout excused, the loop stalled */
 enum px_rds_cmd { PXQ_SENT = 0, PXQ_ERROR, PXQ_DROPPED_DOWN, PXQ_DROPPED_FULL, PXQ_COUNT };
 enum px_registry { PXG_SAME = 0, PXG_CHANGED = 1, PXG_ERROR = 2 };
 /* hit: the recorded backend took the session; miss: nothing recorded;

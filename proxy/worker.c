@@ -277,6 +277,7 @@ static void publish(struct px_worker *w)
         const struct lb_health_stats *hs = lb_health_stats(w->health);
         metrics_add(w->mv, &f[PXM_HEALTH_CHECKS], PXK_OK, hs->ok - w->health_pub.ok);
         metrics_add(w->mv, &f[PXM_HEALTH_CHECKS], PXK_FAIL, hs->fail - w->health_pub.fail);
+        metrics_add(w->mv, &f[PXM_HEALTH_CHECKS], PXK_STRETCHED, hs->stretched - w->health_pub.stretched);
         w->health_pub = *hs;
     }
     if (w->fleet) {

@@ -3,8 +3,11 @@
  * LOCAL, then HEAD /sra_{...}/ with a Host), the tcp probe (connect only),
  * fall and rise thresholds with 503 answers, refused connections and
  * silent servers (timeout), a rise clearing a passive down mark, a failing
- * TLS set-up, and lb_health_sync following generations (ASan checks the
- * references). */
+ * TLS set-up, lb_health_sync following generations (ASan checks the
+ * references), and timeouts judged against the loop's own stalls: a loop
+ * that stalled past the deadline (the answer waiting unread) is no verdict
+ * (stretched), a silent backend still goes down under a stalling loop, and
+ * a backend trickling its answer does not keep a check alive. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,7 +27,14 @@
 #include "core/log.h"
 #include "lb/health.h"
 
-enum mode { ANSWER_200 = 0, ANSWER_503, ANSWER_500, ANSWER_501, ANSWER_GARBAGE, SILENT };
+enum mode {
+    ANSWER_200 = 0, ANSWER_503, ANSWER_500, ANSWER_501, ANSWER_GARBAGE, SILENT,
+    STALL_200,   /* the loop stalls `stall_s` (a blocking callback), then 200 */
+    TRICKLE_200, /* 200's status line, one byte per trickle tick */
+};
+
+#define TRICKLE_TICK_S 0.05
+static const char TRICKLE_ANSWER[] = "HTTP/1.1 200 OK\r\n\r\n";
 
 #define MAX_CONNS 64
 
@@ -35,6 +45,11 @@ struct srv {
     enum mode mode;
     struct { int fd; ev_io w; char buf[512]; size_t len; } c[MAX_CONNS];
     unsigned accepted, answered, empty;  /* empty: closed by the client without a byte */
+    double stall_s;
+    size_t trickle_off[MAX_CONNS];       /* TRICKLE_200: bytes sent, per connection */
+    bool trickling[MAX_CONNS];
+    ev_timer trickle;
+    unsigned trickled;                   /* bytes, over all connections */
     char last[512];
     size_t last_len;
 };
@@ -56,7 +71,14 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
         s->last_len = s->c[i].len;
         if (s->mode == SILENT)
             return; /* read, never answer */
-        const char *ans = s->mode == ANSWER_200   ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        if (s->mode == TRICKLE_200) {
+            s->trickling[i] = true;
+            s->trickle_off[i] = 0;
+            return;
+        }
+        if (s->mode == STALL_200)
+            usleep((useconds_t)(s->stall_s * 1e6)); /* the whole loop stands still */
+        const char *ans = s->mode == ANSWER_200 || s->mode == STALL_200 ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
                           : s->mode == ANSWER_503 ? "HTTP/1.1 503 Service Unavailable\r\n\r\n"
                           : s->mode == ANSWER_501 ? "HTTP/1.1 501 Not Implemented\r\n\r\n"
                           : s->mode == ANSWER_GARBAGE ? "SSH-2.0-OpenSSH_9.2p1 Debian\r\n"
@@ -71,6 +93,22 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
     ev_io_stop(loop, w);
     close(w->fd);
     s->c[i].fd = -1;
+    s->trickling[i] = false;
+}
+
+static void trickle_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct srv *s = t->data;
+    for (int i = 0; i < MAX_CONNS; i++) {
+        if (!s->trickling[i] || s->c[i].fd == -1 || s->trickle_off[i] >= sizeof TRICKLE_ANSWER - 1)
+            continue;
+        if (write(s->c[i].fd, TRICKLE_ANSWER + s->trickle_off[i], 1) == 1) {
+            s->trickle_off[i]++;
+            s->trickled++;
+        }
+    }
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -87,6 +125,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     s->c[i].fd = fd;
     s->c[i].len = 0;
+    s->trickling[i] = false;
     ev_io_init(&s->c[i].w, conn_cb, fd, EV_READ);
     s->c[i].w.data = s;
     ev_io_start(loop, &s->c[i].w);
@@ -124,10 +163,14 @@ static void srv_start(struct srv *s, struct ev_loop *loop)
     for (int i = 0; i < MAX_CONNS; i++)
         s->c[i].fd = -1;
     srv_listen(s);
+    ev_timer_init(&s->trickle, trickle_cb, TRICKLE_TICK_S, TRICKLE_TICK_S);
+    s->trickle.data = s;
+    ev_timer_start(loop, &s->trickle);
 }
 
 static void srv_stop(struct srv *s)
 {
+    ev_timer_stop(s->loop, &s->trickle);
     if (s->lfd != -1)
         srv_unlisten(s);
     for (int i = 0; i < MAX_CONNS; i++) {
@@ -301,6 +344,7 @@ static void test_timeout_and_tcp(void **state)
      * due is not doubled: two checks take two timeouts at least */
     assert_true(ev_now(loop) - t0 >= 2 * 0.15 - 0.01);
     assert_true(s.accepted <= 3);
+    assert_int_equal(lb_health_stats(h)->stretched, 0); /* an idle loop excuses nothing */
     /* the tcp probe only connects: a silent server is healthy */
     o.probe = LB_PROBE_TCP;
     lb_health_configure(h, &o);
@@ -448,6 +492,122 @@ static void test_new_backend_waits_for_a_check(void **state)
     ev_loop_destroy(loop);
 }
 
+static bool stretched_some(void *arg)
+{
+    struct counts *c = arg;
+    return lb_health_stats(c->h)->stretched >= c->fail && lb_health_stats(c->h)->ok >= c->ok;
+}
+
+/* The answer is written at once, but the loop stands still longer than the
+ * timeout first (as under a handshake surge): when it runs again the
+ * deadline is due and the answer unread. That is no verdict — with fall 1
+ * a single counted timeout would take the backend down. */
+static void test_loop_stall_is_no_verdict(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct srv s;
+    srv_start(&s, loop);
+    s.mode = STALL_200;
+    s.stall_s = 0.35;
+    struct lb *lb = one_backend(s.port, "");
+    struct lb_backend *be = lb->be[0];
+    struct lb_health_opts o = OPTS;
+    o.interval = 0.1;
+    o.timeout = 0.2;
+    o.fall = 1;
+    struct lb_health *h = lb_health_new(loop, &o, NULL, NULL);
+    lb_health_sync(h, lb);
+    struct counts c = { h, 3, 3 }; /* 3 checks ok, 3 stretched */
+    assert_true(run_until(loop, stretched_some, &c, 8));
+    assert_int_equal(lb_health_stats(h)->fail, 0);
+    assert_int_equal(lb_health_stats(h)->downs, 0);
+    assert_false(be->health_down);
+    lb_health_free(h);
+    lb_free(lb);
+    srv_stop(&s);
+    ev_loop_destroy(loop);
+}
+
+static void stall_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    usleep((useconds_t)(*(double *)t->data * 1e6));
+}
+
+/* A silent backend behind a loop that stalls all the time: each check is
+ * stretched a few times at most, then its timeout counts; and once the loop
+ * is idle again the next silent check fails without any stretch. */
+static void test_silent_backend_down_under_stalls(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct srv s;
+    srv_start(&s, loop);
+    s.mode = SILENT;
+    struct lb *lb = one_backend(s.port, "");
+    struct lb_backend *be = lb->be[0];
+    struct lb_health_opts o = OPTS;
+    o.interval = 0.1;
+    o.timeout = 0.15;
+    o.fall = 1;
+    struct lb_health *h = lb_health_new(loop, &o, NULL, NULL);
+    lb_health_sync(h, lb);
+    double stall = 0.2;
+    ev_timer st;
+    ev_timer_init(&st, stall_cb, 0.05, 0.05); /* 0.2 s of every 0.25 s busy */
+    st.data = &stall;
+    ev_timer_start(loop, &st);
+    assert_true(run_until(loop, is_down, be, 8));
+    ev_timer_stop(loop, &st);
+    assert_true(lb_health_stats(h)->stretched >= 1);
+    assert_true(lb_health_stats(h)->fail >= 1);
+    /* idle loop: once the check that saw the last stall is over, a check
+     * that fails takes its plain timeout, unexcused */
+    struct counts c = { h, 0, lb_health_stats(h)->fail + 1 };
+    assert_true(run_until(loop, fails, &c, 3));
+    uint64_t st0 = lb_health_stats(h)->stretched;
+    c.fail = lb_health_stats(h)->fail + 2;
+    assert_true(run_until(loop, fails, &c, 3));
+    assert_int_equal(lb_health_stats(h)->stretched, st0);
+    lb_health_free(h);
+    lb_free(lb);
+    srv_stop(&s);
+    ev_loop_destroy(loop);
+}
+
+/* A backend that trickles its status line (one byte per 50 ms: 12 bytes
+ * take 0.6 s) never makes a 0.3 s check pass: bytes it sends do not restart
+ * the timeout, and an idle loop excuses nothing. */
+static void test_trickle_does_not_keep_a_check_alive(void **state)
+{
+    (void)state;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct srv s;
+    srv_start(&s, loop);
+    s.mode = TRICKLE_200;
+    struct lb *lb = one_backend(s.port, "");
+    struct lb_backend *be = lb->be[0];
+    struct lb_health_opts o = OPTS;
+    o.fall = 2;
+    struct lb_health *h = lb_health_new(loop, &o, NULL, NULL);
+    lb_health_sync(h, lb);
+    ev_now_update(loop);
+    double t0 = ev_now(loop);
+    assert_true(run_until(loop, is_down, be, 5));
+    ev_now_update(loop);
+    /* two checks, each ended by its own timeout (0.3 s), a tick apart */
+    assert_true(ev_now(loop) - t0 < 2 * (0.3 + 0.04) + 0.3);
+    assert_true(s.trickled >= 2); /* bytes did arrive during the checks */
+    assert_int_equal(lb_health_stats(h)->ok, 0);
+    assert_int_equal(lb_health_stats(h)->stretched, 0);
+    lb_health_free(h);
+    lb_free(lb);
+    srv_stop(&s);
+    ev_loop_destroy(loop);
+}
+
 static void test_probe_names(void **state)
 {
     (void)state;
@@ -530,6 +690,9 @@ int main(void)
         cmocka_unit_test(test_local_emfile_no_verdict),
         cmocka_unit_test(test_sync_follows_generations),
         cmocka_unit_test(test_new_backend_waits_for_a_check),
+        cmocka_unit_test(test_loop_stall_is_no_verdict),
+        cmocka_unit_test(test_silent_backend_down_under_stalls),
+        cmocka_unit_test(test_trickle_does_not_keep_a_check_alive),
         cmocka_unit_test(test_probe_names),
         cmocka_unit_test(test_http_probe_per_server),
         cmocka_unit_test(test_probe_without_proxy_header),
