@@ -53,6 +53,7 @@ struct cl_conn {
     enum cl_phase phase;
     bool bulk_again;         /* the last bulk write got IO_AGAIN: retry it first */
     bool echo_wait;
+    const struct net_addr *addr; /* its target, of the --target list */
     uint64_t t0_us;          /* connect start, or echo request sent */
     size_t bulk_off;         /* position in wk->blk */
     struct buf in, out;      /* pool buffers, held only while not empty */
@@ -63,7 +64,8 @@ struct cl_worker {
     struct ev_loop *loop;
     const struct opts *o;
     SSL_CTX *ctx;            /* NULL: plain */
-    struct net_addr addr;
+    struct net_addr *addrs;  /* the --target list */
+    size_t n_addrs;
     const char *host;        /* HTTP Host */
     struct buf_pool pool;
     struct again_q again;
@@ -143,12 +145,13 @@ static void check_all_set(struct cl_worker *wk)
         stage_set(wk, ST_HOLD, wk->o->duration);
     } else {
         stage_set(wk, ST_WARMUP, wk->o->warmup);
-        if (wk->o->rate > 0 && wk->n_conns > 0) {
-            /* this process's share of the rate, as of its share of the sessions */
-            double share = wk->o->rate * (double)wk->n_conns / wk->o->sessions;
-            ev_timer_set(&wk->pace_timer, 1.0 / share, 1.0 / share);
-            ev_timer_start(wk->loop, &wk->pace_timer);
-        }
+    }
+    /* echo: the paced requests; idle: the keepalives of the hold */
+    if (wk->o->rate > 0 && wk->n_conns > 0) {
+        /* this process's share of the rate, as of its share of the sessions */
+        double share = wk->o->rate * (double)wk->n_conns / wk->o->sessions;
+        ev_timer_set(&wk->pace_timer, 1.0 / share, 1.0 / share);
+        ev_timer_start(wk->loop, &wk->pace_timer);
     }
 }
 
@@ -294,7 +297,7 @@ static void cl_start(struct cl_conn *c)
 {
     struct cl_worker *wk = c->wk;
     c->t0_us = mono_us();
-    c->io = (struct io){ .fd = net_connect(&wk->addr) };
+    c->io = (struct io){ .fd = net_connect(c->addr) };
     if (c->io.fd == -1) {
         cl_fail(c, errno == EMFILE || errno == ENFILE ? CL_E_RESOURCE : CL_E_CONNECT);
         return;
@@ -716,6 +719,34 @@ static SSL_CTX *cl_ctx_new(const struct opts *o)
     return ctx;
 }
 
+/* Fills wk->addrs from "ip:port[,ip:port...]". 0, or -1 with the reason printed. */
+static int parse_targets(struct cl_worker *wk, const char *text)
+{
+    size_t n = 1;
+    for (const char *p = text; *p; p++)
+        n += *p == ',';
+    wk->addrs = calloc(n, sizeof *wk->addrs);
+    if (!wk->addrs)
+        return -1;
+    const char *p = text;
+    for (wk->n_addrs = 0; wk->n_addrs < n; wk->n_addrs++) {
+        char one[NET_ADDR_STR_MAX + 8];
+        size_t len = strcspn(p, ",");
+        if (len >= sizeof one) {
+            fprintf(stderr, "sstp-bench: bad target %.*s\n", (int)len, p);
+            return -1;
+        }
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (net_addr_parse(&wk->addrs[wk->n_addrs], one) == -1) {
+            fprintf(stderr, "sstp-bench: bad target %s\n", one);
+            return -1;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 /* Runs one client process's share. res is filled; returns 0 or -1. */
 static int cl_worker_run(const struct opts *o, SSL_CTX *ctx, unsigned idx, int notify_fd,
                          struct cl_result *res)
@@ -731,12 +762,10 @@ static int cl_worker_run(const struct opts *o, SSL_CTX *ctx, unsigned idx, int n
     buf_pool_init(&wk->pool, POOL_SPARE);
     again_init(wk->loop, &wk->again);
     char ipbuf[NET_ADDR_STR_MAX];
-    if (net_addr_parse(&wk->addr, o->target) == -1) {
-        fprintf(stderr, "sstp-bench: bad target %s\n", o->target);
+    if (parse_targets(wk, o->target) == -1)
         goto out;
-    }
     wk->host = o->host ? o->host : o->sni ? o->sni
-                                          : net_addr_ip((struct sockaddr *)&wk->addr.ss, ipbuf, sizeof ipbuf);
+                                          : net_addr_ip((struct sockaddr *)&wk->addrs[0].ss, ipbuf, sizeof ipbuf);
     if (o->plain && o->cert) {
         if (cert_file_hashes(o->cert, &wk->front) == -1) {
             fprintf(stderr, "sstp-bench: cannot read certificate %s\n", o->cert);
@@ -749,9 +778,13 @@ static int cl_worker_run(const struct opts *o, SSL_CTX *ctx, unsigned idx, int n
     wk->conns = calloc(wk->n_conns, sizeof *wk->conns);
     if (!wk->conns)
         goto out;
+    size_t first = 0; /* this process's first session, over all processes */
+    for (unsigned k = 0; k < idx; k++)
+        first += share_of(total, k, o->procs);
     for (size_t i = 0; i < wk->n_conns; i++) {
         struct cl_conn *c = &wk->conns[i];
         c->wk = wk;
+        c->addr = &wk->addrs[(first + i) % wk->n_addrs];
         c->io.fd = -1;
         ev_init(&c->w, cl_io_cb);
         ev_init(&c->timer, cl_timer_cb);
@@ -800,6 +833,7 @@ out:
     again_stop(wk->loop, &wk->again);
     *res = wk->res;
     free(wk->conns);
+    free(wk->addrs);
     free(wk->blk);
     buf_pool_cleanup(&wk->pool);
     ev_loop_destroy(wk->loop);

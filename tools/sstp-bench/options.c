@@ -30,7 +30,9 @@ void usage(FILE *out)
         "\n"
         "Client options:\n"
         "  -m, --mode MODE        handshake | bulk | echo | idle\n"
-        "  -t, --target IP:PORT   the SSTP server (numeric address)\n"
+        "  -t, --target IP:PORT   the SSTP server (numeric address); a comma-separated\n"
+        "                         list spreads the sessions over several (round robin),\n"
+        "                         so no one address:port runs out of client ports\n"
         "  -n, --sessions N       bulk/echo/idle sessions (default 10 / 1 / 100)\n"
         "  -c, --concurrency N    handshake: connections in flight (default %d);\n"
         "                         others: set-ups in flight while opening (default %d)\n"
@@ -40,7 +42,8 @@ void usage(FILE *out)
         "  -j, --procs N          spread the sessions over N processes (default 1)\n"
         "      --rate R           echo: R requests per second over all sessions, spread\n"
         "                         evenly (a session still waiting skips its turn); the\n"
-        "                         traffic users send, where wake-ups cost (default: none)\n"
+        "                         traffic users send, where wake-ups cost (default: none);\n"
+        "                         idle: the keepalive ECHO_REQUESTs while holding\n"
         "      --timeout S        per connection, connect to ACK (default %.0f)\n"
         "      --sni NAME         TLS server name (also checked against the certificate)\n"
         "      --host NAME        HTTP Host (default: the SNI, else the target IP)\n"
@@ -216,8 +219,8 @@ int opts_parse(struct opts *o, int argc, char **argv)
             why = "TLS needs --ca FILE or --insecure";
         else if (o->proxy_v2 && !o->plain)
             why = "--proxy-v2 needs --plain";
-        else if (o->rate > 0 && o->mode != M_ECHO)
-            why = "--rate is for --mode echo";
+        else if (o->rate > 0 && o->mode != M_ECHO && o->mode != M_IDLE)
+            why = "--rate is for --mode echo or idle";
         if (!o->sessions)
             o->sessions = o->mode == M_ECHO ? 1 : o->mode == M_BULK ? 10 : 100;
         if (!o->concurrency)
