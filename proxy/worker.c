@@ -125,7 +125,8 @@ static void accept_one(struct listener *ln, int fd, const struct sockaddr *sa, s
         close(fd);
         return;
     }
-    net_tune(fd); /* TCP_NODELAY: SSTP carries interactive PPP traffic */
+    /* non-blocking, close-on-exec and TCP_NODELAY (SSTP carries interactive
+     * PPP traffic) from accept4 and the listening socket (net_listen) */
     bool proxy = l->proxy;
     if (proxy && !net_cidr_list_match(&w->cfg->proxy_allow, sa)) {
         if (w->cfg->proxy_untrusted == PX_UNTRUSTED_REJECT) {
