@@ -131,7 +131,6 @@ static void accept_one(struct listener *ln, int fd, const struct sockaddr *sa, s
     struct be_listener *l = ln->data;
     struct be_server *s = l->srv;
     const struct be_config *cfg = s->cfg;
-    net_tune(fd);
     if (l->kind != BE_LISTEN_TLS && cfg->proxy_allow.n > 0 && !net_cidr_list_match(&cfg->proxy_allow, sa)) {
         refuse(s, fd, BE_REFUSE_UNTRUSTED_SOURCE, sa);
         return;

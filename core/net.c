@@ -216,6 +216,9 @@ int net_listen(const struct net_addr *a, int backlog, bool reuseport)
     /* "*:port" is one dual-stack socket */
     if (a->ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    /* Linux hands TCP_NODELAY on to every socket accept() returns: set once
+     * here, it costs no system call per connection */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 || listen(fd, backlog) == -1)
         goto fail;
     return fd;
@@ -224,18 +227,6 @@ fail:;
     close(fd);
     errno = saved;
     return -1;
-}
-
-int net_tune(int fd)
-{
-    int one = 1;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-        return -1;
-    if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
-        return -1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on unix sockets */
-    return 0;
 }
 
 int net_connect(const struct net_addr *a)

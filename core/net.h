@@ -47,14 +47,14 @@ bool net_cidr_list_match(const struct net_cidr_list *l, const struct sockaddr *s
 const struct net_cidr *net_cidr_list_longest(const struct net_cidr_list *l, const struct sockaddr *sa);
 
 /* net_listen opens a non-blocking, close-on-exec listening TCP socket with
- * SO_REUSEADDR (and SO_REUSEPORT if reuseport). Returns the fd or -1 with
- * errno set. */
+ * SO_REUSEADDR (and SO_REUSEPORT if reuseport) and TCP_NODELAY, which the
+ * sockets it accepts inherit (with accept4's SOCK_NONBLOCK | SOCK_CLOEXEC
+ * (core/listener.c) they need no set-up of their own). Returns the fd or -1
+ * with errno set. */
 int net_listen(const struct net_addr *a, int backlog, bool reuseport);
 /* net_connect starts a non-blocking connect. Returns the fd (connecting or
  * connected) or -1 with errno set. */
 int net_connect(const struct net_addr *a);
-/* net_tune sets TCP_NODELAY and close-on-exec/non-blocking on an accepted fd. */
-int net_tune(int fd);
 /* net_port returns the port of an address (host order). */
 unsigned net_port(const struct sockaddr *sa);
 

@@ -57,6 +57,9 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void begin_backend(struct px_conn *c);
 static void pick_and_connect(struct px_conn *c, struct lb_backend *want);
 static void update(struct px_conn *c);
+static void do_backend_connect(struct px_conn *c);
+static int send_preamble(struct px_conn *c);
+static void send_failed(struct px_conn *c);
 static void answer_and_close(struct px_conn *c, int status, bool probe, bool accepting);
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -944,6 +947,27 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
     unsigned doublings = hs->n_slow < SLOW_DOUBLINGS_MAX ? hs->n_slow : SLOW_DOUBLINGS_MAX;
     px_conn_arm_timer(c, w->cfg->connect_timeout * (double)(1u << doublings));
     log_debug("backend_pick", "sid=%s backend=%s attempt=%u", c->sid, sp->name, hs->req.n_tried);
+    if (!c->be.ssl) {
+        /* A plain backend gets the request at once: on the same host the
+         * connection is up as soon as connect() returns (EINPROGRESS or
+         * not), which saves a wake-up for writability and the SO_ERROR
+         * query. Still connecting, the send says EAGAIN: the step stays
+         * PXB_CONNECTING (a timeout then is the backend's, not slowness)
+         * and EV_WRITE brings us back; refused, the send fails with the
+         * reason. */
+        size_t pre = hs->pre_off, pipe = hs->pipe_off;
+        int r = send_preamble(c);
+        if (r == -1) {
+            send_failed(c);
+        } else if (r == 0) {
+            hs->step = PXB_SEND;
+            do_backend_connect(c); /* the answer, if it is there already */
+        } else if (hs->pre_off != pre || hs->pipe_off != pipe) {
+            hs->step = PXB_SEND; /* the rest when there is room */
+        } else {
+            c->be.want = 0; /* not connected yet */
+        }
+    }
     update(c);
 }
 
@@ -980,6 +1004,10 @@ static void established(struct px_conn *c)
     px_conn_set_state(c, PXC_RELAY);
     c->t_last = ev_now(w->loop);
     px_conn_arm_timer(c, w->cfg->idle_timeout);
+    /* the answer came in a short read: the backend's socket is empty, so
+     * the relay waits for its next event instead of a read that would fail */
+    if (c->be.dry)
+        c->be_rd_want = IO_WANT_READ;
     px_relay_run(c, 0, 0); /* the backend's first bytes go to the client now */
 }
 
@@ -1030,6 +1058,17 @@ static bool closed_unanswered(const struct px_conn *c)
     if (c->be.ssl && BIO_number_read(SSL_get_rbio(c->be.ssl)) != 0)
         return false;
     return c->be.err == 0 || c->be.err == ECONNRESET || c->be.err == EPIPE;
+}
+
+/* A write of the request failed: which attempt outcome that is. */
+static void send_failed(struct px_conn *c)
+{
+    if (closed_unanswered(c))
+        attempt_failed(c, PXF_REFUSED, "closed_before_answer");
+    else if (c->be.err)
+        attempt_errno(c, c->be.err);
+    else
+        attempt_failed(c, PXF_BACKEND, "write_failed");
 }
 
 /* The backend's first bytes are in b2c: judge its status line. 2xx: it
@@ -1135,15 +1174,8 @@ static void do_backend_connect(struct px_conn *c)
         int r = send_preamble(c);
         if (r == 1)
             return;
-        if (r == -1 && closed_unanswered(c)) {
-            attempt_failed(c, PXF_REFUSED, "closed_before_answer");
-            return;
-        }
         if (r == -1) {
-            if (c->be.err)
-                attempt_errno(c, c->be.err);
-            else
-                attempt_failed(c, PXF_BACKEND, "write_failed");
+            send_failed(c);
             return;
         }
         hs->step = PXB_WAIT;
@@ -1312,7 +1344,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* ---- accept -------------------------------------------------------------------- */
 
 int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len,
-                   bool proxy_hdr)
+                   const struct net_addr *local, bool proxy_hdr)
 {
     struct px_conn *c = calloc(1, sizeof *c);
     struct px_hs *hs = calloc(1, sizeof *hs);
@@ -1331,7 +1363,9 @@ int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, soc
     c->proxy_hdr = proxy_hdr;
     memcpy(&hs->client, peer, peer_len);
     socklen_t local_len = sizeof hs->local;
-    if (getsockname(fd, (struct sockaddr *)&hs->local, &local_len) == -1)
+    if (local)
+        memcpy(&hs->local, &local->ss, local->len);
+    else if (getsockname(fd, (struct sockaddr *)&hs->local, &local_len) == -1)
         hs->local.ss_family = AF_UNSPEC;
     net_addr_str(peer, c->client, sizeof c->client);
     tls_hex(c->sid, rnd, sizeof rnd);

@@ -147,10 +147,12 @@ struct px_conn {
     char sni[PX_LOG_SNI_MAX];
 };
 
-/* px_conn_accept takes an accepted, non-blocking fd. proxy_hdr: a PROXY
- * header must come first. Returns 0, or -1 (fd closed, counted). */
+/* px_conn_accept takes an accepted, non-blocking fd. local: the address
+ * the connection came to when the listener knows it (bound to one
+ * address), else NULL (asked of the socket). proxy_hdr: a PROXY header
+ * must come first. Returns 0, or -1 (fd closed, counted). */
 int px_conn_accept(struct px_worker *w, int fd, const struct sockaddr *peer, socklen_t peer_len,
-                   bool proxy_hdr);
+                   const struct net_addr *local, bool proxy_hdr);
 
 /* px_conn_set_state is the one place the state changes. */
 void px_conn_set_state(struct px_conn *c, enum px_conn_state s);

@@ -168,7 +168,47 @@ void px_ticket_ring_unref(struct px_ticket_ring *r)
 void px_ticket_ring_wipe(struct px_ticket_ring *r)
 {
     OPENSSL_cleanse(r->base, sizeof r->base);
+    OPENSSL_cleanse(r->cache, sizeof r->cache);
     r->n = 0;
+}
+
+/* Forgets the derived keys of bases the ring no longer holds: what a step
+ * erased must not survive in the cache. */
+static void cache_prune(struct px_ticket_ring *r)
+{
+    for (size_t i = 0; i < PX_TICKET_CACHE_MAX; i++) {
+        struct px_ticket_cached *e = &r->cache[i];
+        bool held = false;
+        for (size_t j = 0; e->used && j < r->n && !held; j++)
+            held = memcmp(e->base, r->base[j], PX_TICKET_BASE_LEN) == 0;
+        if (e->used && !held)
+            OPENSSL_cleanse(e, sizeof *e);
+    }
+}
+
+/* The keys of r->base[i] under policy: from the cache, else derived and
+ * kept. Returns 0 or -1 (HMAC failure, out wiped). */
+static int key_of(struct px_ticket_ring *r, size_t i, const uint8_t policy[PX_TICKET_POLICY_LEN],
+                  struct px_ticket_key *out)
+{
+    for (size_t j = 0; j < PX_TICKET_CACHE_MAX; j++) {
+        const struct px_ticket_cached *e = &r->cache[j];
+        if (e->used && memcmp(e->base, r->base[i], PX_TICKET_BASE_LEN) == 0 &&
+            memcmp(e->policy, policy, PX_TICKET_POLICY_LEN) == 0) {
+            *out = e->key;
+            return 0;
+        }
+    }
+    r->n_derived++;
+    if (px_ticket_key_derive(out, r->base[i], policy) == -1)
+        return -1;
+    struct px_ticket_cached *e = &r->cache[r->cache_next];
+    r->cache_next = (r->cache_next + 1) % PX_TICKET_CACHE_MAX;
+    e->used = true;
+    memcpy(e->base, r->base[i], PX_TICKET_BASE_LEN);
+    memcpy(e->policy, policy, PX_TICKET_POLICY_LEN);
+    e->key = *out;
+    return 0;
 }
 
 void px_ticket_ring_advance(struct px_ticket_ring *r, double now)
@@ -187,6 +227,7 @@ void px_ticket_ring_advance(struct px_ticket_ring *r, double now)
         OPENSSL_cleanse(seed, sizeof seed);
         r->n = 1;
         r->epoch = target;
+        cache_prune(r);
         return;
     }
     while (r->epoch < target) {
@@ -201,6 +242,7 @@ void px_ticket_ring_advance(struct px_ticket_ring *r, double now)
         r->epoch++;
         r->n = 2;
     }
+    cache_prune(r);
 }
 
 int px_ticket_key_current(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_POLICY_LEN],
@@ -209,7 +251,7 @@ int px_ticket_key_current(struct px_ticket_ring *r, const uint8_t policy[PX_TICK
     px_ticket_ring_advance(r, now);
     if (r->n == 0)
         return -1;
-    return px_ticket_key_derive(out, r->base[0], policy);
+    return key_of(r, 0, policy, out);
 }
 
 int px_ticket_key_find(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_POLICY_LEN],
@@ -219,7 +261,7 @@ int px_ticket_key_find(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_
     *renew = false;
     px_ticket_ring_advance(r, now);
     for (size_t i = 0; i < r->n; i++) {
-        if (px_ticket_key_derive(out, r->base[i], policy) == -1)
+        if (key_of(r, i, policy, out) == -1)
             return -1;
         if (CRYPTO_memcmp(name, out->name, PX_TICKET_NAME_LEN) == 0) {
             *renew = i > 0;

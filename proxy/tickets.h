@@ -44,6 +44,19 @@ struct px_ticket_key {
     uint8_t hmac[PX_TICKET_KEY_LEN];
 };
 
+/* Derived keys kept for reuse: the derivation is three HMACs (with
+ * OpenSSL 3's fetches about 65,000 instructions), and every ticket issued
+ * or read needs one. An entry holds the base key it came from, so a base
+ * that leaves the ring (ratchet step, wipe) takes its derived keys along. */
+#define PX_TICKET_CACHE_MAX 8
+
+struct px_ticket_cached {
+    bool used;
+    uint8_t base[PX_TICKET_BASE_LEN];
+    uint8_t policy[PX_TICKET_POLICY_LEN];
+    struct px_ticket_key key;
+};
+
 struct px_ticket_ring {
     unsigned refs;
     bool from_file;
@@ -51,6 +64,9 @@ struct px_ticket_ring {
     uint64_t epoch;                 /* random: the epoch of base[0] */
     size_t n;                       /* keys held; 0 = wiped (no tickets) */
     uint8_t base[PX_TICKET_FILE_KEYS_MAX][PX_TICKET_BASE_LEN];
+    struct px_ticket_cached cache[PX_TICKET_CACHE_MAX];
+    unsigned cache_next;            /* the entry a miss replaces (round robin) */
+    uint64_t n_derived;             /* derivations done (the cache's misses) */
 };
 
 /* px_ticket_ring_random makes a ratchet ring whose key at the epoch of
@@ -79,7 +95,8 @@ void px_ticket_ring_advance(struct px_ticket_ring *r, double now);
 int px_ticket_key_derive(struct px_ticket_key *out, const uint8_t base[PX_TICKET_BASE_LEN],
                          const uint8_t policy[PX_TICKET_POLICY_LEN]);
 /* px_ticket_key_current fills out with the key new tickets are encrypted
- * with at `now`. Returns 0, or -1 (wiped ring, HMAC failure). */
+ * with at `now` (derived once per base key and policy, then from the
+ * ring's cache). Returns 0, or -1 (wiped ring, HMAC failure). */
 int px_ticket_key_current(struct px_ticket_ring *r, const uint8_t policy[PX_TICKET_POLICY_LEN],
                           double now, struct px_ticket_key *out);
 /* px_ticket_key_find fills out with the key named `name` under `policy`

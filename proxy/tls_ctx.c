@@ -104,13 +104,13 @@ static int ticket_key_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
         if (px_ticket_key_current(ticket_ring(t), t->policy, now, &k) == -1)
             return -1; /* keys wiped or no HMAC: fail rather than issue a guessable ticket */
         memcpy(key_name, k.name, PX_TICKET_NAME_LEN);
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1 ||
-            EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1)
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(t->ticket_cipher)) != 1 ||
+            EVP_EncryptInit_ex(ectx, t->ticket_cipher, NULL, k.aes, iv) != 1)
             goto out;
     } else {
         if (px_ticket_key_find(ticket_ring(t), t->policy, key_name, now, &k, &renew) == -1)
             return 0; /* unknown, expired or another policy's key: full handshake, new ticket */
-        if (EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1)
+        if (EVP_DecryptInit_ex(ectx, t->ticket_cipher, NULL, k.aes, iv) != 1)
             goto out;
     }
     OSSL_PARAM params[3];
@@ -560,6 +560,7 @@ static void tls_free(struct px_tls *t)
     if (t->keylog_fd != -1)
         close(t->keylog_fd);
     keys_unref(t->keys);
+    EVP_CIPHER_free(t->ticket_cipher);
     free(t);
 }
 
@@ -738,6 +739,11 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
     t->alpn = cfg->alpn;
     t->tickets_on = cfg->tickets;
     t->client_verify = cfg->client_verify;
+    /* EVP_aes_256_cbc() would be looked up in the provider at each ticket */
+    if (!(t->ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL))) {
+        snprintf(err, err_len, "ticket keys: no AES-256-CBC");
+        goto fail;
+    }
     if (load_policy(t, cfg, &crls, err, err_len) == -1 || setup_keys(t, cfg, prev, err, err_len) == -1)
         goto fail;
     if (cfg->ticket_key_file && cfg->ticket_key_file[0] &&

@@ -78,6 +78,7 @@ struct px_tls {
     uint8_t policy[PX_TICKET_POLICY_LEN]; /* digest of verify mode, CA, CRLs: session id
                                            * context and ticket key input */
     struct px_ticket_keys *keys;
+    EVP_CIPHER *ticket_cipher;      /* AES-256-CBC fetched once, not at every ticket */
     unsigned n_ocsp_dropped;        /* staples refused at load (stale, other certificate) */
 };
 

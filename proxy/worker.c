@@ -5,7 +5,9 @@
  * Redis side in fleet.c. */
 #include "proxy/worker.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +127,8 @@ static void accept_one(struct listener *ln, int fd, const struct sockaddr *sa, s
         close(fd);
         return;
     }
-    net_tune(fd); /* TCP_NODELAY: SSTP carries interactive PPP traffic */
+    /* non-blocking, close-on-exec and TCP_NODELAY (SSTP carries interactive
+     * PPP traffic) from accept4 and the listening socket (net_listen) */
     bool proxy = l->proxy;
     if (proxy && !net_cidr_list_match(&w->cfg->proxy_allow, sa)) {
         if (w->cfg->proxy_untrusted == PX_UNTRUSTED_REJECT) {
@@ -139,7 +142,7 @@ static void accept_one(struct listener *ln, int fd, const struct sockaddr *sa, s
         }
         proxy = false; /* a direct client: its bytes start with TLS */
     }
-    px_conn_accept(w, fd, sa, len, proxy);
+    px_conn_accept(w, fd, sa, len, l->has_local ? &l->local : NULL, proxy);
     if (w->n_conns >= w->max_conns) /* full: not one more connection queued here */
         leave_groups(w);
 }
@@ -151,6 +154,21 @@ static void accept_error(struct listener *ln, int err)
     struct px_listener *l = ln->data;
     (void)err;
     refuse(l->wk, PXR_ACCEPT_ERROR);
+}
+
+/* A bind to one address and port: every connection it accepts came to
+ * exactly that address. */
+static bool specific_addr(const struct net_addr *a)
+{
+    if (a->ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
+        return in->sin_addr.s_addr != htonl(INADDR_ANY) && in->sin_port != 0;
+    }
+    if (a->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+        return !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) && in6->sin6_port != 0;
+    }
+    return false;
 }
 
 static int open_listeners(struct px_worker *w)
@@ -169,6 +187,8 @@ static int open_listeners(struct px_worker *w)
             return -1;
         }
         l->proxy = b->items[i].proxy;
+        l->has_local = specific_addr(&b->items[i].addr);
+        l->local = b->items[i].addr;
         l->wk = w;
         snprintf(l->text, sizeof l->text, "%s", b->items[i].text);
         listener_init(&l->l, w->loop, l->fd, l->text, accept_one, l);

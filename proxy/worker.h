@@ -37,6 +37,9 @@ struct px_listener {
     struct listener l;          /* the accept loop (core/listener) */
     int fd;                     /* -1: closed */
     bool proxy;                 /* PROXY header expected (bind ... proxy) */
+    bool has_local;             /* bound to one address: `local` (no getsockname
+                                 * per connection); false for a wildcard */
+    struct net_addr local;
     char text[NET_ADDR_STR_MAX];
     struct px_worker *wk;
 };

@@ -3,7 +3,9 @@
  * (RLIMIT_NOFILE lowered, so accept4 fails with EMFILE) the listener pauses
  * instead of spinning, counts each failure, logs once per interval, and
  * accepts the waiting connections once descriptors are back; the owner's
- * hold keeps connections in the backlog until released. */
+ * hold keeps connections in the backlog until released; a socket accepted
+ * from net_listen's listener comes non-blocking, close-on-exec and with
+ * TCP_NODELAY without a call of its own. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/listener.h"
+#include "core/net.h"
 
 #define MAX_FDS 16
 
@@ -210,12 +214,48 @@ static void test_hold(void **state)
     close(c);
 }
 
+/* The owner does nothing to an accepted socket: what it needs comes from
+ * accept4 (non-blocking, close-on-exec) and from the listening socket
+ * (TCP_NODELAY, which Linux copies to every accepted socket). */
+static void test_net_listen_inherits(void **state)
+{
+    struct fixture *f = *state;
+    struct net_addr a;
+    assert_int_equal(net_addr_parse(&a, "127.0.0.1:0"), 0);
+    int lfd = net_listen(&a, 16, false);
+    assert_true(lfd != -1);
+    struct sockaddr_in bound;
+    socklen_t len = sizeof bound;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&bound, &len), 0);
+    struct listener l;
+    listener_init(&l, f->loop, lfd, "nodelay", on_accept, &f->owner);
+    listener_start(&l);
+    int c = connect_to(&bound);
+    run_until(f->loop, &f->owner, 1, 2.0);
+    assert_int_equal(f->owner.n, 1);
+    int fd = f->owner.fds[0], v = 0;
+    len = sizeof v;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+    assert_int_not_equal(v, 0);
+    assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    /* the client's socket, made without it, shows the option is not a default */
+    v = 1;
+    len = sizeof v;
+    assert_int_equal(getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+    assert_int_equal(v, 0);
+    listener_stop(&l);
+    close(lfd);
+    close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_accepts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_pauses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_net_listen_inherits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

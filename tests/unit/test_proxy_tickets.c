@@ -1,7 +1,9 @@
 /* test_proxy_tickets.c — unit tests of proxy/tickets.c against
  * tests/vectors/proxy_tickets.py (HMAC in Python): the policy-bound
  * derivation, the ratchet (old keys gone after a step, agreement between
- * processes that share the seed), and the operator's key file. */
+ * processes that share the seed), the operator's key file, and the cache
+ * of derived keys (one derivation per base key and policy; a base that
+ * leaves the ring leaves no derived key behind). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -107,6 +109,67 @@ static void test_key_file(void **state)
     px_ticket_ring_unref(r);
 }
 
+/* Where the bytes of a key are in the ring's memory, if anywhere. */
+static bool ring_holds(const struct px_ticket_ring *r, const uint8_t *bytes, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)r;
+    for (size_t i = 0; i + len <= sizeof *r; i++)
+        if (memcmp(p + i, bytes, len) == 0)
+            return true;
+    return false;
+}
+
+static void test_cache_derives_once_and_forgets(void **state)
+{
+    (void)state;
+    struct px_ticket_key k;
+    bool renew;
+    struct px_ticket_ring *r = px_ticket_ring_random(VEC_TK_SEED, ROT, T0);
+    assert_non_null(r);
+    /* tickets issued and read under two policies: each key derived once */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0, &k), 0);
+        expect_key(&k, VEC_TK_B0_A_NAME, VEC_TK_B0_A_AES, VEC_TK_B0_A_HMAC);
+        assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_B, T0, &k), 0);
+        expect_key(&k, VEC_TK_B0_B_NAME, VEC_TK_B0_B_AES, VEC_TK_B0_B_HMAC);
+        assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B0_A_NAME, T0, &k, &renew), 0);
+        assert_false(renew);
+        expect_key(&k, VEC_TK_B0_A_NAME, VEC_TK_B0_A_AES, VEC_TK_B0_A_HMAC);
+    }
+    assert_int_equal(r->n_derived, 2);
+    /* a step: the new key is derived, a ticket of the old one still resumes
+     * (renewed) from the cache */
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0 + ROT, &k), 0);
+    expect_key(&k, VEC_TK_B1_A_NAME, VEC_TK_B1_A_AES, VEC_TK_B1_A_HMAC);
+    assert_int_equal(r->n_derived, 3);
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B0_A_NAME, T0 + ROT, &k, &renew), 0);
+    assert_true(renew);
+    expect_key(&k, VEC_TK_B0_A_NAME, VEC_TK_B0_A_AES, VEC_TK_B0_A_HMAC);
+    assert_int_equal(r->n_derived, 3);
+    assert_true(ring_holds(r, VEC_TK_B0_A_AES, PX_TICKET_KEY_LEN));
+    /* the next step erases B0: its derived keys go with it */
+    px_ticket_ring_advance(r, T0 + 2 * ROT);
+    assert_false(ring_holds(r, VEC_TK_B0_A_AES, PX_TICKET_KEY_LEN));
+    assert_false(ring_holds(r, VEC_TK_B0_A_HMAC, PX_TICKET_KEY_LEN));
+    assert_false(ring_holds(r, VEC_TK_B0_B_AES, PX_TICKET_KEY_LEN));
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B0_A_NAME, T0 + 2 * ROT, &k, &renew), -1);
+    assert_int_equal(r->n_derived, 4); /* B2's keys, met on the way; B1's were cached */
+    /* B1's keys stay cached (B1 still decrypts) */
+    assert_true(ring_holds(r, VEC_TK_B1_A_AES, PX_TICKET_KEY_LEN));
+    assert_int_equal(px_ticket_key_find(r, VEC_TK_POLICY_A, VEC_TK_B1_A_NAME, T0 + 2 * ROT, &k, &renew), 0);
+    assert_true(renew);
+    expect_key(&k, VEC_TK_B1_A_NAME, VEC_TK_B1_A_AES, VEC_TK_B1_A_HMAC);
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0 + 2 * ROT, &k), 0);
+    expect_key(&k, VEC_TK_B2_A_NAME, VEC_TK_B2_A_AES, VEC_TK_B2_A_HMAC);
+    assert_int_equal(r->n_derived, 4);
+    /* a wipe leaves no derived key either */
+    px_ticket_ring_wipe(r);
+    assert_false(ring_holds(r, VEC_TK_B2_A_AES, PX_TICKET_KEY_LEN));
+    assert_false(ring_holds(r, VEC_TK_B1_A_AES, PX_TICKET_KEY_LEN));
+    assert_int_equal(px_ticket_key_current(r, VEC_TK_POLICY_A, T0 + 2 * ROT, &k), -1);
+    px_ticket_ring_unref(r);
+}
+
 static void expect_bad_file(const char *text, const char *why)
 {
     char err[256] = "";
@@ -138,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_ratchet_agreement),
         cmocka_unit_test(test_key_file),
         cmocka_unit_test(test_key_file_errors),
+        cmocka_unit_test(test_cache_derives_once_and_forgets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

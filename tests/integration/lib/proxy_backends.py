@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """proxy_backends.py — sstp-proxy's backend choice and connection: a backend
 that refuses, closes before answering or stays silent is marked down and the
-session goes to the next one; when every backend is down, probes get 503 and
+session goes to the next one (one whose TCP connect never completes times
+out as the backend's fault, one that took the connection but does not answer
+as slow); when every backend is down, probes get 503 and
 sessions a 503; retries are bounded; TLS to a backend verifies it and
 presents our certificate (mTLS); the two policies spread sessions as they
 promise. Run by tests/integration/proxy_backends.sh.
 """
 import os
+import socket
 import sys
 import time
 
@@ -105,6 +108,36 @@ def t_backend_timeout(env):
     check(pu.metric(text, "sstp_proxy_timeouts_total", {"phase": "backend"}) == 1, "backend timeout counter")
 
 
+def t_connect_never_completes(env):
+    """The request goes out right after connect(); a backend whose SYN is
+    dropped (its accept queue full) gives EAGAIN there and must still count
+    as a TCP connect timeout: cause=backend, not slow."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(0)                              # one queued connection fills it
+    fill = []
+    for _ in range(2):
+        f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        f.setblocking(False)
+        f.connect_ex(lsock.getsockname())
+        fill.append(f)
+    time.sleep(0.2)
+    good = env.backend()
+    addr = "127.0.0.1:%d" % lsock.getsockname()[1]
+    s = env.sections(["full %s" % addr, "good %s" % good.addr])
+    s["backends"]["connect_timeout"] = "0.5s"
+    p = env.proxy(s)
+    try:
+        c = env.session()
+        p.wait_log(r"ev=backend_fail .*backend=full attempt=1 cause=backend reason=timeout")
+        check(len(good.wait_records(1)) == 1, "the session did not go on to the good backend")
+        c.close()
+    finally:
+        for f in fill:
+            f.close()
+        lsock.close()
+
+
 def t_retries_bounded(env):
     servers = ["d%d %s" % (i, dead_addr()) for i in range(5)]
     s = env.sections(servers)
@@ -184,6 +217,7 @@ CASES = [
     ("all_down", t_all_down),
     ("backend_closes_first", t_backend_closes_first),
     ("backend_timeout", t_backend_timeout),
+    ("connect_never_completes", t_connect_never_completes),
     ("retries_bounded", t_retries_bounded),
     ("mtls_backend", t_mtls_backend),
     ("policies", t_policies),

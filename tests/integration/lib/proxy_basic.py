@@ -381,6 +381,22 @@ def t_client_cert(env):
     del p
 
 
+def t_wildcard_dst(env):
+    """A wildcard bind asks the socket where each connection came (a bind to
+    one address takes that address without asking): the PROXY v2
+    destination is the address the client dialled, on either family."""
+    be = env.backend()
+    port = pu.free_port()
+    env.proxy(env.sections(["be1 %s" % be.addr], listen={"bind": ["*:%d" % port]}))
+    for host in ("127.0.0.1", "::1"):
+        c = sc.SstpClient(host, port, cafile=env.cert("ca.crt"), sni="localhost")
+        check(c.http_handshake()[0] == 200, "no 200 via %s" % host)
+        c.close()
+    recs = be.wait_records(2)
+    check(recs[0]["pp"]["dst"] == ("127.0.0.1", port), "IPv4 dst %r" % (recs[0]["pp"]["dst"],))
+    check(recs[1]["pp"]["dst"] == ("::1", port), "IPv6 dst %r" % (recs[1]["pp"]["dst"],))
+
+
 def t_ipv6(env):
     be = env.backend()
     port = pu.free_port("::1")
@@ -435,6 +451,7 @@ CASES = [
     ("keylog", t_keylog),
     ("client_cert", t_client_cert),
     ("ipv6", t_ipv6),
+    ("wildcard_dst", t_wildcard_dst),
     ("cli", t_cli),
 ]
 

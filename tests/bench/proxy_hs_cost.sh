@@ -1,0 +1,355 @@
+#!/bin/bash
+# proxy_hs_cost.sh — what one full TLS handshake, and one paced echo, costs
+# the front: HAProxy 2.6 beside sstp-proxy (and optionally a second build,
+# PROXY_B, for A/B), measured in ONE run on this host.
+#
+# Each front runs as one process doing the TLS (HAProxy nbthread 1;
+# sstp-proxy workers = 1, its master counted too) before its own plain
+# target (sstp-bench --serve --plain --proxy-in, whose `accepted` count is
+# the number of handshakes the front completed). Per key (ECDSA P-256,
+# RSA-2048) and front:
+#   Ir/hs      instructions per handshake of the front (valgrind callgrind):
+#              two runs of CG_SHORT and CG_LONG seconds, (Ir_long - Ir_short)
+#              / (hs_long - hs_short), so start-up and shut-down cancel out
+#   breakdown  the same difference split by the object the instructions ran
+#              in (self cost): libcrypto, libssl, libc (with ld.so), the
+#              front's own binary (+ libev), other; the kernel is not in Ir
+#   sys/hs     system calls per handshake (perf stat, raw_syscalls:sys_enter
+#              on the front's processes during a plain run of DUR seconds,
+#              HS_CONC connections in flight); wake/hs: epoll_wait calls
+#   cpu_us/hs  CPU time of the front per handshake (perf task-clock), in the
+#              same run; client_us and target_us: the load client's and
+#              the plain target's CPU per handshake in that run
+#   bound      the handshakes/s ratio front/HAProxy that proxy_vs_haproxy.sh
+#              can show when the client, the target and the front share the
+#              CPUs and all are busy: (C + T + H) / (C + T + P), with C, T
+#              the client's and target's and H, P HAProxy's and this
+#              front's CPU µs per handshake; "per-cpu" is H / P (the front
+#              alone on its own CPUs)
+# Paced echo (PACED_N sessions, PACED_RATE echoes/s in all, DUR seconds,
+# ECDSA): per echo round trip through the front, syscalls, epoll_wait calls
+# (wake-ups), epoll_ctl calls and CPU µs of the front, with the p50 RTT the
+# client saw. One round trip is two relayed packets (one each way).
+#
+# The instruction counts do not depend on load; the CPU and syscall counts
+# barely do; the RTT does. Each line ends with the 1-minute load average.
+#
+# Environment: DUR (5), CG_SHORT (3), CG_LONG (9), HS_CONC (32), CG_CONC (4),
+# PACED_N (16), PACED_RATE (2000), KEYS ("ecdsa rsa"), PARTS ("callgrind perf
+# paced"), PROXY (build/sstp-proxy), PROXY_B, BASE_PORT (25600), KEEP=1.
+# Needs valgrind and perf (with access to the syscall tracepoints).
+#
+#   tests/bench/proxy_hs_cost.sh
+#   PROXY_B=/tmp/hs-base/build/sstp-proxy tests/bench/proxy_hs_cost.sh
+#   PARTS=paced tests/bench/proxy_hs_cost.sh
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+DUR=${DUR:-5}
+CG_SHORT=${CG_SHORT:-3}
+CG_LONG=${CG_LONG:-9}
+HS_CONC=${HS_CONC:-32}
+CG_CONC=${CG_CONC:-4}
+PACED_N=${PACED_N:-16}
+PACED_RATE=${PACED_RATE:-2000}
+KEYS=${KEYS:-ecdsa rsa}
+PARTS=${PARTS:-callgrind perf paced}
+BASE_PORT=${BASE_PORT:-25600}
+BENCH=build/sstp-bench
+PROXY=${PROXY:-build/sstp-proxy}
+PROXY_B=${PROXY_B:-}
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+die() { echo "proxy_hs_cost: $*" >&2; exit 1; }
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+make -j2 "$BENCH" "$PROXY" >/dev/null 2>&1 || make -j2 "$BENCH" >/dev/null || die "cannot build $BENCH"
+[ -x "$HAPROXY" ] || die "haproxy not installed (scripts/deps.sh)"
+[ -x "$PROXY" ] || die "$PROXY is not built"
+if has_part callgrind; then command -v valgrind >/dev/null || die "valgrind not installed"; fi
+if has_part perf || has_part paced; then
+    perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1 || die "perf cannot read the syscall tracepoints"
+fi
+
+work=$(mktemp -d /tmp/sstp-hscost.XXXXXX)
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    sleep 0.3
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
+CA=$work/certs/ca.crt
+SNI=vpn.example.test
+crt_of() { [ "$1" = rsa ] && echo "$work/certs/server-rsa.crt" || echo "$work/certs/server.crt"; }
+key_of() { [ "$1" = rsa ] && echo "$work/certs/server-rsa.key" || echo "$work/certs/server.key"; }
+
+FRONTS=(haproxy sstp-proxy)
+[ -n "$PROXY_B" ] && FRONTS+=(sp-b)
+bin_of() { case $1 in sstp-proxy) echo "$PROXY" ;; sp-b) echo "$PROXY_B" ;; esac; }
+
+port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
+next_port=$BASE_PORT
+alloc_port() {
+    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
+    REPLY=$next_port
+    next_port=$((next_port + 1))
+}
+wait_port() { # port seconds
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        port_free "$1" || return 0
+        sleep 0.05
+    done
+    return 1
+}
+stop_pid() { # pid [seconds]: TERM, KILL after the wait
+    local p=$1 i
+    [ -n "$p" ] || return 0
+    kill "$p" 2>/dev/null || return 0
+    for ((i = 0; i < ${2:-5} * 20; i++)); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    return 0
+}
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+div() { awk -v a="$1" -v b="$2" -v f="${3:-%.1f}" 'BEGIN { if (b + 0 > 0) printf f, a / b; else printf "-" }'; }
+
+# front_up FRONT KEY WRAP...: starts a plain target and FRONT (with KEY's
+# certificate) before it, optionally under WRAP (valgrind ...); sets
+# FPORT, TGT_PID, FRONT_PID, TGT_OUT
+front_up() {
+    local front=$1 key=$2; shift 2
+    alloc_port; FPORT=$REPLY
+    alloc_port; local bport=$REPLY
+    TGT_OUT=$work/target.$front.$key.$RANDOM
+    "$BENCH" --serve "127.0.0.1:$bport" --plain --proxy-in --cert "$(crt_of "$key")" -j 1 \
+        >"$TGT_OUT" 2>&1 &
+    TGT_PID=$!
+    PIDS+=("$TGT_PID")
+    local cfg=$work/$front.$key.cfg
+    if [ "$front" = haproxy ]; then
+        cat "$(crt_of "$key")" "$(key_of "$key")" >"$work/$key.pem"
+        cat >"$cfg" <<EOC
+global
+    nbthread 1
+    maxconn 4000
+    ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384
+    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10m
+    timeout server 10m
+frontend f
+    bind 127.0.0.1:$FPORT ssl crt $work/$key.pem
+    default_backend b
+backend b
+    server be1 127.0.0.1:$bport send-proxy-v2
+EOC
+        "$@" "$HAPROXY" -db -f "$cfg" >"$work/front.log" 2>&1 &
+    else
+        cat >"$cfg" <<EOC
+[proxy]
+id = cost
+log_level = warn
+workers = 1
+[listen]
+bind = 127.0.0.1:$FPORT
+backlog = 4096
+[tls]
+cert = $(crt_of "$key") $(key_of "$key")
+[backends]
+server = be1 127.0.0.1:$bport
+[session]
+idle_timeout = 10m
+[admin]
+address =
+EOC
+        "$@" "$(bin_of "$front")" -c "$cfg" >"$work/front.log" 2>&1 &
+    fi
+    FRONT_PID=$!
+    PIDS+=("$FRONT_PID")
+    wait_port "$bport" 30 || die "plain target not listening: $(tail -2 "$TGT_OUT")"
+    wait_port "$FPORT" 90 || die "$front not listening: $(tail -3 "$work/front.log")"
+    sleep 0.5
+}
+# front_pids: the front's processes (sstp-proxy: the master and its worker)
+front_pids() {
+    local p=("$FRONT_PID") c
+    for c in $(pgrep -P "$FRONT_PID"); do p+=("$c"); done
+    (IFS=,; echo "${p[*]}")
+}
+# front_down: stops the front (waits for valgrind's dump) and the target;
+# sets ACCEPTED (connections the target accepted: handshakes the front completed)
+front_down() {
+    stop_pid "$FRONT_PID" 60
+    stop_pid "$TGT_PID" 10
+    ACCEPTED=$(kv "$(grep '^serve ' "$TGT_OUT" | tail -1)" accepted)
+}
+client() { # ARGS...: one sstp-bench run against FPORT; prints its bench line
+    timeout -k 5 $((DUR * 4 + 120)) "$BENCH" -t "127.0.0.1:$FPORT" --ca "$CA" --sni "$SNI" -w 0 "$@" \
+        2>>"$work/client.err" | grep '^bench ' | tail -1
+}
+
+# perf_start PIDS OUT EVENTS / perf_stop: perf stat on running processes
+perf_start() {
+    perf stat -x, -e "$3" -p "$1" -o "$2" >/dev/null 2>&1 &
+    PERF_PID=$!
+    sleep 0.3
+}
+perf_stop() { kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; }
+perf_val() { awk -F, -v e="$2" '$3 == e || $3 ~ e {print $1; exit}' "$1"; } # FILE EVENT
+
+# cg_objects FILE...: instructions (self cost) per object over callgrind outputs
+cg_objects() {
+    awk '
+    # names are compressed: "(id) name" the first time (in ob= or cob=), "(id)" after
+    function obname(s,   id, r) {
+        if (!match(s, /^\([0-9]+\)/)) return s
+        id = substr(s, 2, RLENGTH - 2); r = substr(s, RLENGTH + 2)
+        if (r != "") nm[FILENAME, id] = r
+        return nm[FILENAME, id]
+    }
+    /^ob=/ { cur = obname(substr($0, 4)); next }
+    /^cob=/ { obname(substr($0, 5)); next }
+    /^calls=/ { skip = 1; next }   # the next cost line is the call'"'"'s inclusive cost
+    /^[0-9+*-]/ { if (skip) { skip = 0; next } ir[cur] += $2; next }
+    END { for (o in ir) printf "%s %d\n", o, ir[o] }' "$@"
+}
+obj_class() { # OBJECT FRONT: libcrypto | libssl | libc | own | other
+    case $1 in
+        *libcrypto*) echo libcrypto ;;
+        *libssl*) echo libssl ;;
+        *libc.so* | *libc-* | *ld-linux* | *libpthread*) echo libc ;;
+        *libev*) echo own ;;
+        */haproxy) echo own ;;
+        */sstp-proxy) echo own ;;
+        *) echo other ;;
+    esac
+}
+
+declare -A R   # R[key/front/what]
+
+echo "proxy_hs_cost: DUR=${DUR}s CG_SHORT=${CG_SHORT}s CG_LONG=${CG_LONG}s HS_CONC=$HS_CONC CG_CONC=$CG_CONC PACED_N=$PACED_N PACED_RATE=$PACED_RATE KEYS=\"$KEYS\" PARTS=\"$PARTS\""
+echo "host: $(nproc) CPUs, uptime:$(uptime | sed 's/.*up/ up/')"
+echo "haproxy: $("$HAPROXY" -v | head -1)"
+echo "sstp-proxy: $PROXY${PROXY_B:+; sp-b: $PROXY_B}"
+
+for key in $KEYS; do
+    for front in "${FRONTS[@]}"; do
+        if has_part callgrind; then
+            declare -A OBJ=()
+            for len in "$CG_SHORT" "$CG_LONG"; do
+                rm -f "$work"/cg.out.*
+                front_up "$front" "$key" valgrind --tool=callgrind -q --callgrind-out-file="$work/cg.out.%p"
+                line=$(client -m handshake -c "$CG_CONC" -d "$len" --timeout 60)
+                front_down
+                tot=$(awk '/^totals:/ {s += $2} END {print s + 0}' "$work"/cg.out.*)
+                echo "callgrind $key $front ${len}s: handshakes=$ACCEPTED Ir=$tot client_errors=$(kv "$line" errors) load=$(load1)"
+                R[$key/$front/cg$len]="$tot $ACCEPTED"
+                while read -r obj ir; do
+                    cls=$(obj_class "$obj")
+                    OBJ[$len/$cls]=$(( ${OBJ[$len/$cls]:-0} + ir ))
+                done < <(cg_objects "$work"/cg.out.*)
+            done
+            read -r irs ns <<<"${R[$key/$front/cg$CG_SHORT]}"
+            read -r irl nl <<<"${R[$key/$front/cg$CG_LONG]}"
+            R[$key/$front/ir]=$(div $((irl - irs)) $((nl - ns)) %.0f)
+            for cls in libcrypto libssl libc own other; do
+                R[$key/$front/ir_$cls]=$(div $(( ${OBJ[$CG_LONG/$cls]:-0} - ${OBJ[$CG_SHORT/$cls]:-0} )) $((nl - ns)) %.0f)
+            done
+            unset OBJ
+        fi
+        if has_part perf; then
+            front_up "$front" "$key"
+            pids=$(front_pids)
+            perf_start "$pids" "$work/front.perf" task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait
+            perf_front=$PERF_PID
+            perf_start "$TGT_PID" "$work/target.perf" task-clock
+            # the client under perf stat: its CPU (one process, -j 1)
+            line=$(timeout -k 5 $((DUR * 4 + 120)) perf stat -x, -e task-clock -o "$work/client.perf" \
+                "$BENCH" -t "127.0.0.1:$FPORT" --ca "$CA" --sni "$SNI" -w 0 -m handshake -c "$HS_CONC" \
+                -d "$DUR" 2>>"$work/client.err" | grep '^bench ' | tail -1)
+            sleep 0.2
+            perf_stop
+            PERF_PID=$perf_front perf_stop
+            front_down
+            n=$ACCEPTED
+            ms=$(perf_val "$work/front.perf" task-clock)
+            R[$key/$front/cpu]=$(div "$(awk -v m="$ms" 'BEGIN{print m*1000}')" "$n")
+            R[$key/$front/sys]=$(div "$(perf_val "$work/front.perf" raw_syscalls:sys_enter)" "$n")
+            R[$key/$front/wake]=$(div "$(perf_val "$work/front.perf" syscalls:sys_enter_epoll_wait)" "$n")
+            R[$key/$front/client]=$(div "$(awk -v m="$(perf_val "$work/client.perf" task-clock)" 'BEGIN{print m*1000}')" "$n")
+            R[$key/$front/target]=$(div "$(awk -v m="$(perf_val "$work/target.perf" task-clock)" 'BEGIN{print m*1000}')" "$n")
+            echo "perf $key $front: handshakes=$n hs_per_s=$(kv "$line" hs_per_s) front_cpu_ms=$ms cpu_us/hs=${R[$key/$front/cpu]} sys/hs=${R[$key/$front/sys]} wake/hs=${R[$key/$front/wake]} client_us/hs=${R[$key/$front/client]} target_us/hs=${R[$key/$front/target]} load=$(load1)"
+        fi
+    done
+done
+
+if has_part paced; then
+    for front in "${FRONTS[@]}"; do
+        front_up "$front" ecdsa
+        pids=$(front_pids)
+        # sessions up first (their handshakes are not per-echo costs): a warm-up
+        # of 1 s inside the client, perf from its second second
+        (sleep 1.5; perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl \
+            -p "$pids" -o "$work/paced.perf" -- sleep "$DUR" >/dev/null 2>&1) &
+        ppid=$!
+        line=$(timeout -k 5 $((DUR * 4 + 120)) "$BENCH" -t "127.0.0.1:$FPORT" --ca "$CA" --sni "$SNI" \
+            -m echo -n "$PACED_N" --rate "$PACED_RATE" -w 1 -d $((DUR + 2)) 2>>"$work/client.err" | grep '^bench ' | tail -1)
+        wait "$ppid"
+        front_down
+        echoes=$(awk -v r="$(kv "$line" echo_per_s)" -v d="$DUR" 'BEGIN {print r * d}')
+        ms=$(perf_val "$work/paced.perf" task-clock)
+        R[paced/$front/sys]=$(div "$(perf_val "$work/paced.perf" raw_syscalls:sys_enter)" "$echoes" %.2f)
+        R[paced/$front/wake]=$(div "$(perf_val "$work/paced.perf" syscalls:sys_enter_epoll_wait)" "$echoes" %.2f)
+        R[paced/$front/ctl]=$(div "$(perf_val "$work/paced.perf" syscalls:sys_enter_epoll_ctl)" "$echoes" %.2f)
+        R[paced/$front/cpu]=$(div "$(awk -v m="$ms" 'BEGIN{print m*1000}')" "$echoes" %.1f)
+        R[paced/$front/p50]=$(kv "$line" echo_p50_us)
+        R[paced/$front/p99]=$(kv "$line" echo_p99_us)
+        echo "paced $front: echo_per_s=$(kv "$line" echo_per_s) p50_us=${R[paced/$front/p50]} p99_us=${R[paced/$front/p99]} sys/echo=${R[paced/$front/sys]} wake/echo=${R[paced/$front/wake]} epoll_ctl/echo=${R[paced/$front/ctl]} cpu_us/echo=${R[paced/$front/cpu]} load=$(load1)"
+    done
+fi
+
+echo
+echo "== per handshake (front only; bound = (C+T+H)/(C+T+P), per-cpu = H/P) =="
+for key in $KEYS; do
+    printf "%-6s %-11s %11s %9s %9s %7s %7s %9s | %9s %9s %6s %6s | %8s %8s\n" key front Ir/hs libcrypto libssl libc own other \
+        cpu_us sys/hs wake cli_us tgt_us bound per-cpu
+    for front in "${FRONTS[@]}"; do
+        bound=- percpu=-
+        h=${R[$key/haproxy/cpu]:-}; p=${R[$key/$front/cpu]:-}
+        c=${R[$key/$front/client]:-}; t=${R[$key/$front/target]:-}
+        if [ -n "$h" ] && [ -n "$p" ] && [ "$p" != - ] && [ "$h" != - ]; then
+            bound=$(awk -v c="$c" -v t="$t" -v h="$h" -v p="$p" 'BEGIN {printf "%.3f", (c + t + h) / (c + t + p)}')
+            percpu=$(awk -v h="$h" -v p="$p" 'BEGIN {printf "%.3f", h / p}')
+        fi
+        printf "%-6s %-11s %11s %9s %9s %7s %7s %9s | %9s %9s %6s %6s | %8s %8s\n" "$key" "$front" \
+            "${R[$key/$front/ir]:--}" "${R[$key/$front/ir_libcrypto]:--}" "${R[$key/$front/ir_libssl]:--}" \
+            "${R[$key/$front/ir_libc]:--}" "${R[$key/$front/ir_own]:--}" "${R[$key/$front/ir_other]:--}" \
+            "${R[$key/$front/cpu]:--}" "${R[$key/$front/sys]:--}" "${R[$key/$front/wake]:--}" \
+            "${R[$key/$front/client]:--}" "${R[$key/$front/target]:--}" "$bound" "$percpu"
+    done
+done
+if has_part paced; then
+    echo
+    echo "== paced echo: $PACED_N sessions, $PACED_RATE echoes/s (per echo round trip, front only) =="
+    printf "%-11s %8s %8s %8s %9s %9s %8s %8s\n" front sys wake epoll_ctl cpu_us p50_us p99_us p50/hap
+    for front in "${FRONTS[@]}"; do
+        printf "%-11s %8s %8s %8s %9s %9s %8s %8s\n" "$front" "${R[paced/$front/sys]:--}" "${R[paced/$front/wake]:--}" \
+            "${R[paced/$front/ctl]:--}" "${R[paced/$front/cpu]:--}" "${R[paced/$front/p50]:--}" "${R[paced/$front/p99]:--}" \
+            "$(div "${R[paced/$front/p50]:-0}" "${R[paced/haproxy/p50]:-0}" %.3f)"
+    done
+fi
+echo "load at the end:$(uptime | sed 's/.*load/ load/')"
