@@ -27,6 +27,7 @@
 
 #include "core/tls.h"
 #include "proxy/conn.h"
+#include "proxy/wstage.h"
 
 enum { SIDE_OTHER = 0, SIDE_MEASURED = 1 };
 
@@ -153,7 +154,14 @@ static void die(const char *what)
 struct pair {
     SSL *s, *c;   /* server end, client end */
     int fd[2];
+    struct px_wstage ws; /* relay: the server's staged write side, as the proxy's in RELAY */
 };
+
+/* relay: the server end as sstp-proxy's client side in RELAY: its handshake
+ * app data set and cleared (ex_data), its write side the staging BIO */
+static int relay;
+static BIO_METHOD *wstage_meth;
+static struct buf_pool pool;
 
 /* which end of a pair is measured: its calls are tagged SIDE_MEASURED */
 static int measure_server;
@@ -195,6 +203,7 @@ static void pair_open(struct pair *p, SSL_CTX *sctx, SSL_CTX *cctx, int release)
         die("SSL_new");
     if (!release) /* the "without" case: buffers stay allocated */
         SSL_clear_mode(measure_server ? p->s : p->c, SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_tlsext_host_name(p->c, "vpn.example.test"); /* as sstp-bench and sstpc send */
     SSL_set_fd(p->s, p->fd[0]);
     SSL_set_fd(p->c, p->fd[1]);
     SSL_set_accept_state(p->s);
@@ -208,12 +217,24 @@ static void pair_open(struct pair *p, SSL_CTX *sctx, SSL_CTX *cctx, int release)
     }
     if (!(sd && cd))
         die("handshake did not finish");
+    if (relay) {
+        static int hs_data;
+        cur_side = SIDE_MEASURED;
+        SSL_set_app_data(p->s, &hs_data);
+        SSL_set_app_data(p->s, NULL);
+        memset(&p->ws, 0, sizeof p->ws);
+        if (px_wstage_attach(p->s, wstage_meth, &p->ws, &pool) == -1)
+            die("px_wstage_attach");
+        cur_side = SIDE_OTHER;
+    }
     /* a small record each way (an SSTP echo), everything read: an idle relayed session */
     xfer_len = 100;
     memset(xfer_buf, 'x', sizeof xfer_buf);
     for (int round = 0; round < 2; round++) {
         if (call(p, p->c, do_write) != xfer_len || call(p, p->s, do_write) != xfer_len)
             die("SSL_write");
+        if (relay && px_wstage_flush(&p->ws, p->fd[0]) != 0)
+            die("px_wstage_flush");
         call(p, p->s, do_read); /* also takes the client's tickets ack / the server's tickets */
         call(p, p->c, do_read);
     }
@@ -226,6 +247,8 @@ static void pair_close(struct pair *p)
     cur_side = measure_server ? SIDE_OTHER : SIDE_MEASURED;
     SSL_free(p->c);
     cur_side = SIDE_OTHER;
+    if (relay)
+        px_wstage_cleanup(&p->ws);
     close(p->fd[0]);
     close(p->fd[1]);
 }
@@ -246,13 +269,23 @@ static void run(const char *name, SSL_CTX *sctx, SSL_CTX *cctx, int server, int 
     printf("case=%s side=%s release_buffers=%s bytes=%lld heap=%lld allocs=%lld\n", name,
            server ? "server" : "client", release ? "yes" : "no", (live_bytes[SIDE_MEASURED] - b0) / n,
            (live_heap[SIDE_MEASURED] - h0) / n, (live_n[SIDE_MEASURED] - n0) / n);
-    if (getenv("SSL_MEM_SITES") && release)
+    const char *sites = getenv("SSL_MEM_SITES");
+    if (sites && *sites && release)
         print_sites(name);
     for (int i = 0; i < n; i++)
         pair_close(&ps[i]);
     free(ps);
     printf("  after_free case=%s left_bytes=%lld left_allocs=%lld (all %d freed; per connection)\n", name,
            (live_bytes[SIDE_MEASURED] - b0) / n, (live_n[SIDE_MEASURED] - n0) / n, n);
+}
+
+/* proxy/tls_ctx.c picks the certificate's context in a ClientHello callback
+ * (SSL_set_SSL_CTX) whenever it is not the first one: done here always */
+static SSL_CTX *sni_ctx;
+static int hello_cb(SSL *s, int *al, void *arg)
+{
+    (void)al; (void)arg;
+    return sni_ctx && SSL_set_SSL_CTX(s, sni_ctx) ? SSL_CLIENT_HELLO_SUCCESS : SSL_CLIENT_HELLO_ERROR;
 }
 
 static void proxy_front_settings(SSL_CTX *ctx)
@@ -286,10 +319,24 @@ int main(int argc, char **argv)
     if (!front || !cli || !be_ctx || !be_srv)
         die(err);
     proxy_front_settings(front);
+    SSL_CTX *front2 = tls_server_ctx_new(&so, err, sizeof err);
+    if (!front2)
+        die(err);
+    proxy_front_settings(front2);
     SSL_CTX_set_read_ahead(be_ctx, 1); /* proxy/tls_ctx.c does the same */
 
     run("front", front, cli, 1, 1, n);
     run("front", front, cli, 1, 0, n);
+    sni_ctx = front2;
+    SSL_CTX_set_client_hello_cb(front, hello_cb, NULL);
+    run("front_sni_switch", front, cli, 1, 1, n);
+    SSL_CTX_set_client_hello_cb(front, NULL, NULL);
+    buf_pool_init(&pool, 4);
+    if (!(wstage_meth = px_wstage_method_new()))
+        die("px_wstage_method_new");
+    relay = 1;
+    run("front_relay", front, cli, 1, 1, n);
+    relay = 0;
     run("backend_mtls", be_srv, be_ctx, 0, 1, n);
     run("backend_mtls", be_srv, be_ctx, 0, 0, n);
 
@@ -297,6 +344,9 @@ int main(int argc, char **argv)
            sizeof(struct px_conn), sizeof(struct px_hs), sizeof(ev_io), sizeof(ev_timer));
     printf("px_conn heap=%zu\n", (size_t)((sizeof(struct px_conn) + 8 + 15) & ~(size_t)15));
     SSL_CTX_free(front);
+    SSL_CTX_free(front2);
+    BIO_meth_free(wstage_meth);
+    buf_pool_cleanup(&pool);
     SSL_CTX_free(cli);
     SSL_CTX_free(be_ctx);
     SSL_CTX_free(be_srv);

@@ -19,7 +19,7 @@ N=${N:-2000}
 MAX_KIB=${MAX_KIB:-20}
 LEFT_KIB=${LEFT_KIB:-4}
 SETTLE=${SETTLE:-20}
-PROXY=build/sstp-proxy
+PROXY=${PROXY:-build/sstp-proxy}
 BENCH=build/sstp-bench
 for b in "$PROXY" "$BENCH"; do [ -x "$b" ] || { echo "$b is not built (make)"; exit 1; }; done
 
