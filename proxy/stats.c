@@ -16,6 +16,7 @@ static const char *const probe_labels[] = { "200", "503" };
 static const char *const reload_labels[] = { "ok", "failed" };
 static const char *const nb_labels[PXN_COUNT] = { "no_backend_up", "no_backend_for_tenant",
                                                   "attempts_failed" };
+static const char *const heap_labels[] = { "in_use", "free" };
 static const char *const check_labels[] = { "ok", "fail", "stretched" };
 static const char *const cmd_labels[PXQ_COUNT] = { "sent", "error", "dropped_down", "dropped_full" };
 static const char *const rds_err_labels[RDS_ERR_COUNT] = {
@@ -195,6 +196,12 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
     out[PXM_BUFFER_BYTES_PEAK] = FAM("sstp_proxy_buffer_bytes_peak",
                                      "Most bytes of buffers one worker held at once since it started.",
                                      METRICS_GAUGE, METRICS_MAX, NULL, NULL, 0);
+    out[PXM_HEAP_BYTES] = FAM("sstp_proxy_heap_bytes",
+                              "Bytes of the workers' malloc heaps: in use, and free but kept by malloc.",
+                              METRICS_GAUGE, METRICS_SUM, "state", heap_labels, N(heap_labels));
+    out[PXM_HEAP_TRIMS] = FAM("sstp_proxy_heap_trims_total",
+                              "Free heap memory given back to the kernel after many sessions left (malloc_trim).",
+                              METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

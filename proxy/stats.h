@@ -61,6 +61,8 @@ enum px_metric {
     PXM_REDIS_ERRORS,       /* {reason} Redis connections failed or dropped (enum rds_err) */
     PXM_CERT_NOT_AFTER,     /* {cert} master: notAfter of each served certificate, unix seconds */
     PXM_OCSP_NEXT_UPDATE,   /* {cert} master: nextUpdate of the OCSP response stapled with it */
+    PXM_HEAP_BYTES,         /* {state} in_use|free: the worker's malloc heap (core/heap.h) */
+    PXM_HEAP_TRIMS,         /* malloc_trim calls after many sessions left */
     PXM_COUNT
 };
 

@@ -292,6 +292,11 @@ static void publish(struct px_worker *w)
     metrics_set(w->mv, &f[PXM_HANDSHAKES], 0, w->n_handshakes);
     metrics_set(w->mv, &f[PXM_BUFFER_BYTES], 0, w->pool.bytes);
     metrics_set(w->mv, &f[PXM_BUFFER_BYTES_PEAK], 0, w->buf_peak);
+    uint64_t trims = w->heap.trims;
+    heap_tick(&w->heap, now);
+    metrics_set(w->mv, &f[PXM_HEAP_BYTES], 0, w->heap.in_use);
+    metrics_set(w->mv, &f[PXM_HEAP_BYTES], 1, w->heap.free);
+    metrics_add(w->mv, &f[PXM_HEAP_TRIMS], 0, w->heap.trims - trims);
     metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
     if (w->health) {
         const struct lb_health_stats *hs = lb_health_stats(w->health);
@@ -674,6 +679,7 @@ int px_worker_main(struct ev_loop *loop, unsigned index, const char *cfg_path,
     metrics_block_reset_gauges(m, index);
     metrics_gauges_zero(m, index);
     buf_pool_init(&w.pool, SPARE_BUFFERS);
+    heap_init(&w.heap, 0);
     log_limit_init(&w.log_limit, 1.0, PX_LOG_BURST);
     ev_timer_init(&w.drain_timer, drain_deadline_cb, 1, 0);
     w.drain_timer.data = &w;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/heap.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -74,6 +75,7 @@ struct px_worker {
     struct px_conn *mem_head, *mem_tail;
     ev_check memory_check;
     size_t buf_peak;            /* most pool bytes held at once */
+    struct heap_gauge heap;     /* sampled and trimmed by the tick */
     struct px_conn *conns;      /* live connections, doubly linked */
     struct px_conn *dead;       /* closed, freed by `reaper` after the callback */
     ev_check reaper;

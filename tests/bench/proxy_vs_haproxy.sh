@@ -193,7 +193,9 @@ backend sstp_backends
 EOC
 }
 
-# sstp-proxy's INI format (proxy/config.c, `sstp-proxy --help`)
+# sstp-proxy's INI format (proxy/config.c, `sstp-proxy --help`); per_source_conns = 0:
+# every client connection comes from 127.0.0.1, and the default (256 per
+# worker) would cap the idle row at 512 sessions
 sp_cfg() { # FILE PORT BACKEND_PORT [CERT KEY]
     cat >"$1" <<EOC
 [proxy]
@@ -207,6 +209,8 @@ backlog = 4096
 cert = ${4:-$CRT} ${5:-$KEY}
 [backends]
 server = be1 127.0.0.1:$3
+[limits]
+per_source_conns = 0
 [session]
 idle_timeout = 10m
 [admin]

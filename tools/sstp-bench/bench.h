@@ -46,6 +46,7 @@ struct opts {
     const char *target;      /* client: ip:port */
     const char *listen;      /* serve: ip:port */
     const char *sni, *host, *ca, *cert, *key;
+    const char *client_ca;   /* serve: require a client certificate signed by it */
     bool insecure, plain, proxy_v2, proxy_in, idle_ack;
     int tls_ver;             /* 0: negotiate; TLS1_2_VERSION or TLS1_3_VERSION: pinned */
     unsigned sessions, concurrency, procs, payload;

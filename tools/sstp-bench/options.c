@@ -62,8 +62,11 @@ void usage(FILE *out)
         "                         certificate the front presents, trusted for the binding\n"
         "      --key FILE         TLS private key\n"
         "      --plain            plain TCP (behind a TLS-terminating proxy)\n"
-        "      --proxy-in         plain: every connection starts with a PROXY v1/v2 header\n"
-        "                         (its sstp-lb cert hash TLVs are trusted for the binding)\n"
+        "      --proxy-in         every connection starts with a PROXY v1/v2 header (with TLS:\n"
+        "                         before the handshake, as HAProxy sends it and sstp-proxy\n"
+        "                         with proxy_header=before); its sstp-lb cert hash TLVs\n"
+        "                         are trusted for the binding\n"
+        "      --client-ca FILE   TLS: require a client certificate signed by FILE (mTLS)\n"
         "      --hash-bits N      Hash Protocol Bitmask in the ACK: 1 SHA-1, 2 SHA-256, 3 both\n"
         "                         (default 3)\n"
         "  -j, --procs N          N worker processes on one port (SO_REUSEPORT)\n"
@@ -99,7 +102,8 @@ static int parse_secs(const char *s, double *out)
 }
 
 enum { O_SNI = 256, O_HOST, O_TLS, O_CA, O_INSECURE, O_PLAIN, O_PROXY_V2, O_CERT, O_KEY,
-       O_SERVE, O_PROXY_IN, O_HASH_BITS, O_TIMEOUT, O_IDLE_STATE, O_RATE };
+       O_SERVE, O_PROXY_IN, O_HASH_BITS, O_TIMEOUT, O_IDLE_STATE, O_RATE,
+       O_CLIENT_CA };
 
 int opts_parse(struct opts *o, int argc, char **argv)
 {
@@ -124,6 +128,7 @@ int opts_parse(struct opts *o, int argc, char **argv)
         { "key", required_argument, NULL, O_KEY },
         { "serve", required_argument, NULL, O_SERVE },
         { "proxy-in", no_argument, NULL, O_PROXY_IN },
+        { "client-ca", required_argument, NULL, O_CLIENT_CA },
         { "hash-bits", required_argument, NULL, O_HASH_BITS },
         { "idle-state", required_argument, NULL, O_IDLE_STATE },
         { "rate", required_argument, NULL, O_RATE },
@@ -176,6 +181,7 @@ int opts_parse(struct opts *o, int argc, char **argv)
         case O_KEY: o->key = optarg; break;
         case O_SERVE: o->listen = optarg; break;
         case O_PROXY_IN: o->proxy_in = true; break;
+        case O_CLIENT_CA: o->client_ca = optarg; break;
         case O_HASH_BITS:
             if (parse_uint(optarg, 1, 3, &u))
                 bad = "--hash-bits";
@@ -210,8 +216,8 @@ int opts_parse(struct opts *o, int argc, char **argv)
             why = "--serve takes no --mode or --target";
         else if (!o->plain && (!o->cert || !o->key))
             why = "--serve needs --cert and --key, or --plain";
-        else if (o->proxy_in && !o->plain)
-            why = "--proxy-in needs --plain";
+        else if (o->client_ca && o->plain)
+            why = "--client-ca needs TLS (no --plain)";
     } else {
         if (!have_mode || !o->target)
             why = "a client needs --mode and --target";

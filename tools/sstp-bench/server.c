@@ -363,6 +363,35 @@ static int srv_parse(struct srv_conn *c)
 
 /* One step: flush, handshake, parse or read. 1 on progress, 0 when blocked
  * (c->want says on what), -1 when the connection was closed. */
+/* A PROXY header in clear before TLS (HAProxy's send-proxy-v2 to an ssl
+ * server, sstp-proxy's proxy_header=before): peeked, so not one byte of
+ * the ClientHello behind it is taken from OpenSSL. 1 on to TLS, 0 wait,
+ * -1 closed. */
+static int srv_proxy_before_tls(struct srv_conn *c)
+{
+    static uint8_t hb[SSTP_PP_MAX_HDR_LEN];
+    struct sstp_pp_hdr h;
+    size_t used = 0;
+    ssize_t k = recv(c->io.fd, hb, sizeof hb, MSG_PEEK);
+    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->want = EV_READ;
+        return 0;
+    }
+    enum sstp_rc rc = k > 0 ? sstp_pp_parse(&h, &used, hb, (size_t)k) : SSTP_E_PP_SIGNATURE;
+    if (rc == SSTP_AGAIN && (size_t)k < sizeof hb) { /* the rest is in flight (rare: one segment) */
+        c->want = EV_READ;
+        return 0;
+    }
+    if (rc != SSTP_OK || recv(c->io.fd, hb, used, 0) != (ssize_t)used) {
+        c->wk->st.proxy_err++;
+        srv_close(c);
+        return -1;
+    }
+    trust_set(c, &h);
+    c->phase = SP_TLS;
+    return 1;
+}
+
 static int srv_step(struct srv_conn *c)
 {
     struct srv_worker *wk = c->wk;
@@ -391,6 +420,8 @@ static int srv_step(struct srv_conn *c)
         srv_close(c);
         return -1;
     }
+    if (c->phase == SP_PROXY && c->io.ssl)
+        return srv_proxy_before_tls(c);
     if (c->phase == SP_TLS) {
         int r = io_accept(&c->io);
         if (r == 1) {
@@ -630,7 +661,7 @@ int serve_main(const struct opts *o)
     }
     if (!o->plain) {
         char err[512];
-        struct tls_server_opts to = { .cert_file = o->cert, .key_file = o->key };
+        struct tls_server_opts to = { .cert_file = o->cert, .key_file = o->key, .client_ca = o->client_ca };
         if (!(ctx = tls_server_ctx_new(&to, err, sizeof err))) {
             fprintf(stderr, "sstp-bench: %s\n", err);
             return 1;

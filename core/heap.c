@@ -1,0 +1,47 @@
+/* heap.c — heap gauge and trimming (see heap.h). */
+#include "core/heap.h"
+
+#include <malloc.h>
+#include <time.h>
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void heap_init(struct heap_gauge *h, size_t trim_drop)
+{
+    *h = (struct heap_gauge){.trim_drop = trim_drop ? trim_drop : HEAP_TRIM_DROP_DEFAULT};
+}
+
+void heap_sample(struct heap_gauge *h)
+{
+    double t0 = mono();
+    struct mallinfo2 mi = mallinfo2();
+    h->sample_cost = mono() - t0;
+    h->samples++;
+    h->in_use = mi.uordblks + mi.hblkhd;
+    h->free = mi.fordblks;
+    if (h->in_use > h->peak_since_trim)
+        h->peak_since_trim = h->in_use;
+}
+
+bool heap_tick(struct heap_gauge *h, double now)
+{
+    if (now < h->next_sample)
+        return false;
+    heap_sample(h);
+    h->next_sample = now + h->sample_cost / HEAP_MAX_SHARE;
+    if (now < h->next_trim || h->peak_since_trim - h->in_use < h->trim_drop)
+        return false;
+    double t0 = mono();
+    malloc_trim(0);
+    h->trim_cost = mono() - t0;
+    h->trims++;
+    double gap = h->trim_cost / HEAP_MAX_SHARE;
+    h->next_trim = now + (gap > HEAP_TRIM_MIN_GAP_S ? gap : HEAP_TRIM_MIN_GAP_S);
+    h->peak_since_trim = h->in_use;
+    return true;
+}
