@@ -2,9 +2,13 @@
 #include "core/io.h"
 
 #include <errno.h>
+#include <linux/tls.h>
 #include <openssl/err.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "core/ktls.h"
 
 static ssize_t ssl_result(struct io *io, int n)
 {
@@ -46,6 +50,55 @@ static long rbio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, lo
     return ret;
 }
 
+/* A read from a socket whose records the kernel decrypts: one record's
+ * payload at most when it is not application data, whose type comes in a
+ * control message. close_notify is the end of the stream; any other
+ * non-data record ends it with io->refused saying why. */
+static ssize_t ktls_read(struct io *io, void *buf, size_t len)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(unsigned char))];
+        struct cmsghdr align;
+    } cbuf;
+    struct iovec iov = { buf, len };
+    for (;;) {
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+                            .msg_controllen = sizeof cbuf.b };
+        ssize_t n = recvmsg(io->fd, &m, 0);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                io->want = IO_WANT_READ;
+                return IO_AGAIN;
+            }
+            io->err = errno; /* EBADMSG: a record failed authentication */
+            return errno == ECONNRESET ? IO_EOF : IO_ERR;
+        }
+        if (n == 0)
+            return IO_EOF; /* FIN without close_notify, as SSL_OP_IGNORE_UNEXPECTED_EOF */
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        unsigned char type = KTLS_REC_DATA;
+        if (cm && cm->cmsg_level == SOL_TLS && cm->cmsg_type == TLS_GET_RECORD_TYPE)
+            type = *CMSG_DATA(cm);
+        if (type == KTLS_REC_DATA) {
+            io->want = 0;
+            io->dry = (size_t)n < len;
+            return n;
+        }
+        io->err = 0;
+        if (type == KTLS_REC_ALERT) {
+            const unsigned char *a = buf;
+            if (n == 2 && a[1] == 0) /* close_notify (level aside, RFC 8446 6.1) */
+                return IO_EOF;
+            io->refused = IO_REF_ALERT;
+        } else {
+            io->refused = type == KTLS_REC_HANDSHAKE ? IO_REF_HANDSHAKE : IO_REF_RECORD;
+        }
+        return IO_ERR;
+    }
+}
+
 ssize_t io_read(struct io *io, void *buf, size_t len)
 {
     io->dry = false;
@@ -59,6 +112,15 @@ ssize_t io_read(struct io *io, void *buf, size_t len)
         int n = SSL_read(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
         if (rb)
             BIO_set_callback_arg(rb, NULL);
+        /* The peer asked for our key update: OpenSSL 3.0 would send it and
+         * go on under the old key in the kernel (ktls.h). End here, before
+         * anything else is written. */
+        if (io->ktls_tx && SSL_get_key_update_type(io->ssl) != SSL_KEY_UPDATE_NONE) {
+            io->err = 0;
+            io->ssl_err = 0;
+            io->refused = IO_REF_KEY_UPDATE;
+            return IO_ERR;
+        }
         if (n <= 0)
             return ssl_result(io, n);
         io->want = 0; /* progress: an earlier WANT_* no longer applies */
@@ -67,6 +129,8 @@ ssize_t io_read(struct io *io, void *buf, size_t len)
         io->dry = io->sock_empty && !SSL_has_pending(io->ssl);
         return n;
     }
+    if (io->ktls_only)
+        return ktls_read(io, buf, len);
     for (;;) {
         ssize_t n = read(io->fd, buf, len);
         if (n >= 0) {
@@ -133,8 +197,65 @@ int io_connect(struct io *io)
     return handshake(io, SSL_connect);
 }
 
+void io_ktls_note(struct io *io)
+{
+    if (!io->ssl)
+        return;
+    io->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(io->ssl)) > 0;
+    io->ktls_rx = BIO_get_ktls_recv(SSL_get_rbio(io->ssl)) > 0;
+}
+
+bool io_ktls_release(struct io *io)
+{
+    /* SSL_has_pending: a record or bytes OpenSSL took off the socket and
+     * has not returned; those would be lost with it. A write OpenSSL could
+     * not finish stays in it too (SSL_want_write). */
+    if (!io->ssl || !io->ktls_tx || !io->ktls_rx || SSL_has_pending(io->ssl) ||
+        SSL_want_write(io->ssl) || !SSL_is_init_finished(io->ssl))
+        return false;
+    SSL_free(io->ssl); /* the fd's BIO does not own it: the socket stays */
+    ERR_clear_error();
+    io->ssl = NULL;
+    io->ktls_only = true;
+    io->sock_empty = false;
+    return true;
+}
+
+void io_close_notify(struct io *io)
+{
+    if (io->ssl) {
+        ERR_clear_error();
+        if (SSL_is_init_finished(io->ssl))
+            SSL_shutdown(io->ssl);
+        ERR_clear_error();
+        return;
+    }
+    if (!io->ktls_only || io->fd == -1)
+        return;
+    /* a warning-level close_notify alert record, which the kernel seals */
+    unsigned char alert[2] = { 1, 0 };
+    union {
+        char b[CMSG_SPACE(sizeof(unsigned char))];
+        struct cmsghdr align;
+    } cbuf;
+    memset(&cbuf, 0, sizeof cbuf);
+    struct iovec iov = { alert, sizeof alert };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+                        .msg_controllen = sizeof cbuf.b };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_TLS;
+    cm->cmsg_type = TLS_SET_RECORD_TYPE;
+    cm->cmsg_len = CMSG_LEN(sizeof(unsigned char));
+    *CMSG_DATA(cm) = KTLS_REC_ALERT;
+    (void)sendmsg(io->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 void io_close(struct io *io)
 {
+    if (io->ktls_only && io->fd != -1) {
+        io_close_notify(io);
+        io->ktls_only = false;
+    }
     if (io->ssl) {
         ERR_clear_error();
         if (SSL_is_init_finished(io->ssl))

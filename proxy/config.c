@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/admin.h"
+#include "core/ktls.h"
 #include "core/tls.h"
 #include "lb/affinity.h"
 #include "lb/health.h"
@@ -518,6 +519,14 @@ const struct cfg_opt px_config_table[] = {
     OPT("tls", "alpn", CFG_BOOL, alpn, 0, 0, "yes",
         "answer ALPN http/1.1 when a client offers it (SSTP does not use ALPN, some "
         "middleboxes dislike a missing answer)"),
+    OPT_ENUM("tls", "ktls", ktls, ktls_mode_names, "auto",
+             "kernel TLS (Linux tls module) for relayed sessions, client side and tls backends: "
+             "off; auto = where the kernel has it, else user space (one log line at start); on "
+             "= refuse to start without it. A TLS 1.2 session the kernel takes both ways is "
+             "relayed without OpenSSL, whose state is freed; TLS 1.3 (OpenSSL 3.0) only "
+             "sends through the kernel, and a client's KeyUpdate asking for ours closes the "
+             "session (rc=E_TLS_KEY_UPDATE). sstp_proxy_ktls_sessions shows which sessions use "
+             "it"),
 
     OPT_CUSTOM("backends", "server", servers, NULL, parse_server, release_servers,
                "NAME ADDRESS [weight=N] [maxconn=N] [tls] [sni=HOST] [group=NAME] "

@@ -103,6 +103,7 @@ struct px_config {
     char *ticket_key_file;
     char *keylog_file;
     bool alpn;
+    int ktls;                 /* enum ktls_mode (core/ktls.h) */
 
     struct lb_spec_list servers;
     int policy;               /* index into lb_policy_names */

@@ -187,6 +187,8 @@ static void log_close(struct px_conn *c)
            (unsigned long long)c->bytes_out);
 }
 
+static void ktls_gauge(struct px_conn *c, int sign);
+
 void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
 {
     if (c->state == PXC_CLOSED)
@@ -199,6 +201,8 @@ void px_conn_close(struct px_conn *c, char who, enum sstp_rc rc)
     log_close(c);
     count(c, PXM_TERM, metrics_slot(w->m, w->index, PXM_TERM, c->term));
     if (c->state == PXC_RELAY) {
+        if (c->tls && c->tls->ktls)
+            ktls_gauge(c, -1);
         metrics_sub(w->mv, fam(c, PXM_SESSIONS_ACTIVE), 0, 1);
         w->n_sessions--;
     }
@@ -287,11 +291,7 @@ static void update(struct px_conn *c)
 
 void px_conn_shut_write(struct io *io)
 {
-    if (io->ssl) {
-        ERR_clear_error();
-        SSL_shutdown(io->ssl); /* close_notify: best effort, one small record */
-        ERR_clear_error();
-    }
+    io_close_notify(io); /* best effort, one small record */
     shutdown(io->fd, SHUT_WR);
 }
 
@@ -971,13 +971,63 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
     update(c);
 }
 
+/* Kernel TLS of a relayed session in the gauge (sign +1 / -1). */
+static void ktls_gauge(struct px_conn *c, int sign)
+{
+    const struct io *sides[2] = { &c->cli, &c->be };
+    for (size_t i = 0; i < 2; i++) {
+        bool on[3] = { sides[i]->ktls_tx, sides[i]->ktls_rx, sides[i]->ktls_only };
+        for (size_t k = 0; k < 3; k++) {
+            if (!on[k])
+                continue;
+            size_t slot = i * 3 + k; /* enum px_ktls_mode: client tx, rx, kernel_only, backend ... */
+            if (sign > 0)
+                metrics_add(c->w->mv, fam(c, PXM_KTLS_SESSIONS), slot, 1);
+            else
+                metrics_sub(c->w->mv, fam(c, PXM_KTLS_SESSIONS), slot, 1);
+        }
+    }
+}
+
+/* Entering the relay: with the keys in the kernel both ways, OpenSSL's
+ * per-connection state (~14 KiB idle) is freed where nothing is left in it. */
+static void ktls_start(struct px_conn *c)
+{
+    if (!c->tls->ktls)
+        return;
+    if (!c->cli.ktls_tx)
+        count(c, PXM_KTLS_EVENTS, PXKE_FALLBACK);
+    io_ktls_release(&c->cli);
+    io_ktls_release(&c->be);
+    ktls_gauge(c, +1);
+    log_debug("ktls", "sid=%s client_tx=%d client_rx=%d client_kernel_only=%d backend_tx=%d "
+              "backend_rx=%d backend_kernel_only=%d", c->sid, (int)c->cli.ktls_tx, (int)c->cli.ktls_rx,
+              (int)c->cli.ktls_only, (int)c->be.ktls_tx, (int)c->be.ktls_rx, (int)c->be.ktls_only);
+}
+
+void px_conn_ktls_refused(struct px_conn *c, const struct io *io, enum sstp_rc *rc)
+{
+    static const enum sstp_rc rcs[] = { SSTP_OK, SSTP_E_TLS_KEY_UPDATE, SSTP_E_TLS_RENEGOTIATION,
+                                        SSTP_E_TLS_ALERT, SSTP_E_TLS_RECORD };
+    static const enum px_ktls_event evs[] = { PXKE_COUNT, PXKE_KEY_UPDATE, PXKE_RENEGOTIATION,
+                                              PXKE_ALERT, PXKE_RECORD };
+    if (io->refused == IO_REF_NONE || io->refused >= sizeof rcs / sizeof rcs[0])
+        return;
+    *rc = rcs[io->refused];
+    count(c, PXM_KTLS_EVENTS, evs[io->refused]);
+}
+
 static void established(struct px_conn *c)
 {
     struct px_worker *w = c->w;
     struct px_hs *hs = c->hs;
     struct lb_backend *be = c->backend;
     char hex[2 * SSTP_SHA256_LEN + 1], corr[SSTP_CORRELATION_ID_MAX + 1], tenant[SSTP_HTTP_TENANTID_MAX + 1];
-    if (px_wstage_attach(c->cli.ssl, w->wstage_meth, &c->ws, &w->pool) == -1) {
+    io_ktls_note(&c->cli);
+    io_ktls_note(&c->be);
+    /* staging would hand OpenSSL's records to a socket whose kernel
+     * encrypts: with kernel TLS each write is a record already */
+    if (!c->cli.ktls_tx && px_wstage_attach(c->cli.ssl, w->wstage_meth, &c->ws, &w->pool) == -1) {
         px_conn_close(c, TERM_RESOURCE, SSTP_E_NOSPACE);
         return;
     }
@@ -1001,6 +1051,7 @@ static void established(struct px_conn *c)
              f->has_tenantid ? log_sanitize(tenant, sizeof tenant, f->tenantid, f->tenantid_len) : "-");
     hs_free(c);
     handshake_done(c);
+    ktls_start(c);
     px_conn_set_state(c, PXC_RELAY);
     c->t_last = ev_now(w->loop);
     px_conn_arm_timer(c, w->cfg->idle_timeout);

@@ -181,6 +181,9 @@ bool px_conn_log_ok(struct px_conn *c);
 /* conn.c helpers shared with relay.c. px_conn_shut_write ends our sending
  * side of io: TLS close_notify (best effort), then FIN. */
 void px_conn_shut_write(struct io *io);
+/* px_conn_ktls_refused: a read of io ended on a TLS record the relay
+ * refuses (io->refused): sets *rc to its code and counts it. */
+void px_conn_ktls_refused(struct px_conn *c, const struct io *io, enum sstp_rc *rc);
 void px_conn_watch(struct px_conn *c, ev_io *w, int fd, int events);
 void px_conn_arm_timer(struct px_conn *c, double after);
 

@@ -238,9 +238,7 @@ static int shut_dst(struct px_conn *c, const struct dir *d, bool *progress)
         px_conn_shut_write(d->dst);
         return 0;
     }
-    ERR_clear_error();
-    SSL_shutdown(c->cli.ssl); /* close_notify goes into the staging buffer */
-    ERR_clear_error();
+    io_close_notify(&c->cli); /* into the staging buffer, or through the kernel's TLS */
     c->ws.fin = true;         /* then FIN, once it has left */
     return flush_client(c, d, progress);
 }
@@ -283,9 +281,11 @@ static int fill(struct px_conn *c, const struct dir *d, bool *progress, bool buf
             *d->src_eof = true;
             *progress = true;
         } else {
-            log_debug("relay_error", "sid=%s side=%c op=read err=%d ssl_err=%d", c->sid, d->src_who,
-                      d->src->err, d->src->ssl_err);
-            px_conn_close(c, d->src_who, SSTP_OK);
+            log_debug("relay_error", "sid=%s side=%c op=read err=%d ssl_err=%d refused=%d", c->sid,
+                      d->src_who, d->src->err, d->src->ssl_err, (int)d->src->refused);
+            enum sstp_rc rc = SSTP_OK;
+            px_conn_ktls_refused(c, d->src, &rc);
+            px_conn_close(c, d->src_who, rc);
             return -1;
         }
     }

@@ -11,6 +11,10 @@ static const char *const refuse_labels[PXR_COUNT] = {
 static const char *const timeout_labels[PXT_COUNT] = {
     "handshake", "request", "backend", "idle", "fin",
 };
+static const char *const ktls_mode_labels[] = { "client_tx", "client_rx", "client_kernel_only",
+                                                "backend_tx", "backend_rx", "backend_kernel_only" };
+static const char *const ktls_event_labels[] = { "fallback", "key_update", "renegotiation", "alert",
+                                                 "record" };
 static const char *const dir_labels[] = { "client_to_backend", "backend_to_client" };
 static const char *const probe_labels[] = { "200", "503" };
 static const char *const reload_labels[] = { "ok", "failed" };
@@ -202,6 +206,17 @@ void px_stats_table(struct metrics_family out[PXM_COUNT])
     out[PXM_HEAP_TRIMS] = FAM("sstp_proxy_heap_trims_total",
                               "Free heap memory given back to the kernel after many sessions left (malloc_trim).",
                               METRICS_COUNTER, METRICS_SUM, NULL, NULL, 0);
+    out[PXM_KTLS_SESSIONS] = FAM("sstp_proxy_ktls_sessions",
+                                 "Relayed sessions whose TLS the kernel does now (tls.ktls), by side "
+                                 "and way: tx encrypts, rx decrypts, kernel_only: OpenSSL's state freed.",
+                                 METRICS_GAUGE, METRICS_SUM, "mode", ktls_mode_labels,
+                                 N(ktls_mode_labels));
+    out[PXM_KTLS_EVENTS] = FAM("sstp_proxy_ktls_events_total",
+                               "Kernel TLS: client handshakes left in user space although enabled "
+                               "(fallback), and sessions closed on a record it cannot follow "
+                               "(key_update, renegotiation, alert, record).",
+                               METRICS_COUNTER, METRICS_SUM, "event", ktls_event_labels,
+                               N(ktls_event_labels));
 }
 
 size_t px_stats_rc_index(const struct metrics *m, enum sstp_rc rc)

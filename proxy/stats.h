@@ -63,6 +63,8 @@ enum px_metric {
     PXM_OCSP_NEXT_UPDATE,   /* {cert} master: nextUpdate of the OCSP response stapled with it */
     PXM_HEAP_BYTES,         /* {state} in_use|free: the worker's malloc heap (core/heap.h) */
     PXM_HEAP_TRIMS,         /* malloc_trim calls after many sessions left */
+    PXM_KTLS_SESSIONS,      /* {mode} relayed sessions whose TLS the kernel does (core/ktls.h) */
+    PXM_KTLS_EVENTS,        /* {event} kernel TLS fall-backs and sessions closed for it */
     PXM_COUNT
 };
 
@@ -100,6 +102,16 @@ enum px_aff { PXA_HIT = 0, PXA_MISS, PXA_STALE, PXA_TIMEOUT, PXA_UNAVAILABLE, PX
  * refused at load (stale, another certificate, not good) */
 enum px_tls_policy { PXTP_TICKET_CERT_NOT_SERVED = 0, PXTP_NO_VERIFIED_CLIENT_CERT, PXTP_CERT_UNKNOWN,
                      PXTP_OCSP_NOT_STAPLED, PXTP_COUNT };
+
+/* tx / rx: the kernel encrypts / decrypts; kernel_only: OpenSSL's state
+ * freed, the kernel alone (TLS 1.2 both ways) */
+enum px_ktls_mode { PXK_CLIENT_TX = 0, PXK_CLIENT_RX, PXK_CLIENT_KERNEL_ONLY, PXK_BACKEND_TX,
+                    PXK_BACKEND_RX, PXK_BACKEND_KERNEL_ONLY, PXK_COUNT };
+/* fallback: a client handshake done in user space with tls.ktls on or
+ * auto (the kernel did not take its cipher); key_update, renegotiation,
+ * alert, record: sessions closed on such a record (core/io.h io_refusal) */
+enum px_ktls_event { PXKE_FALLBACK = 0, PXKE_KEY_UPDATE, PXKE_RENEGOTIATION, PXKE_ALERT, PXKE_RECORD,
+                     PXKE_COUNT };
 
 #define PX_BACKEND_SLOTS 64 /* backend names a worker can publish over its lifetime */
 #define PX_CERT_SLOTS 32    /* certificate names the master can publish over its lifetime */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/ktls.h"
 #include "core/log.h"
 
 #define POLICY_LABEL "sstp-proxy client policy v1"
@@ -466,6 +467,8 @@ static int setup_ctx(struct px_tls *t, struct px_cert *c, const struct px_config
     }
     if (t->alpn)
         SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+    if (t->ktls)
+        ktls_ctx_enable(ctx);
     if (t->keylog_fd != -1)
         SSL_CTX_set_keylog_callback(ctx, keylog_cb);
     return 0;
@@ -737,6 +740,15 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
     t->refs = 1;
     t->keylog_fd = -1;
     t->alpn = cfg->alpn;
+    if (cfg->ktls != KTLS_OFF) {
+        t->ktls = ktls_kernel_ready();
+        if (!t->ktls && cfg->ktls == KTLS_ON) {
+            snprintf(err, err_len, "tls.ktls = on: the kernel has no TLS support (modprobe tls)");
+            goto fail;
+        }
+        if (!t->ktls && !prev)
+            log_info("ktls_unavailable", "msg=kernel has no tls module: TLS in user space");
+    }
     t->tickets_on = cfg->tickets;
     t->client_verify = cfg->client_verify;
     /* EVP_aes_256_cbc() would be looked up in the provider at each ticket */
@@ -783,6 +795,8 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
         }
         SSL_CTX_set_session_cache_mode(t->backend_ctx, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_read_ahead(t->backend_ctx, 1);
+        if (t->ktls)
+            ktls_ctx_enable(t->backend_ctx);
     }
     /* committed: the key file's keys replace (and wipe) the ones before,
      * for the older generations of this process as well */

@@ -73,6 +73,7 @@ struct px_tls {
     SSL_CTX *backend_ctx;           /* towards tls servers; NULL when none is configured */
     int keylog_fd;                  /* -1: off */
     bool alpn;
+    bool ktls;                  /* SSL_OP_ENABLE_KTLS on the contexts (tls.ktls, kernel ready) */
     bool tickets_on;
     int client_verify;              /* enum px_verify */
     uint8_t policy[PX_TICKET_POLICY_LEN]; /* digest of verify mode, CA, CRLs: session id

@@ -98,10 +98,18 @@
     X(E_FSM_PEER_ABORT, "the peer sent CALL_ABORT") \
     X(E_FSM_TRANSPORT_LOST, "TLS/TCP connection lost before the call ended")
 
+/* TLS records the daemons refuse after the handshake (core/io.h io_refusal,
+ * kernel TLS) */
+#define SSTP_RC_LIST_TLS(X) \
+    X(E_TLS_KEY_UPDATE,   "TLS 1.3 KeyUpdate asking for ours, which kernel TLS cannot send") \
+    X(E_TLS_RENEGOTIATION, "handshake record after the handshake (renegotiation)") \
+    X(E_TLS_ALERT,        "fatal TLS alert from the peer") \
+    X(E_TLS_RECORD,       "unexpected TLS record type after the handshake")
+
 #define SSTP_RC_LIST(X) \
     SSTP_RC_LIST_COMMON(X) SSTP_RC_LIST_PKT(X) SSTP_RC_LIST_CTRL(X) \
     SSTP_RC_LIST_HTTP(X) SSTP_RC_LIST_BIND(X) SSTP_RC_LIST_HDLC(X) \
-    SSTP_RC_LIST_PP(X) SSTP_RC_LIST_HELLO(X) SSTP_RC_LIST_FSM(X)
+    SSTP_RC_LIST_PP(X) SSTP_RC_LIST_HELLO(X) SSTP_RC_LIST_FSM(X) SSTP_RC_LIST_TLS(X)
 
 enum sstp_rc {
 #define SSTP_RC_ENUM(n, s) SSTP_##n,
