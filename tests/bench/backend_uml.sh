@@ -138,31 +138,40 @@ label() {
     local pid=$1 parent pc
     case $(comm_of "$pid") in
         sstpc) echo sstpc ;;
-        sstp-backend) [ "$pid" = "${BACKEND_B_PID:-}" ] && echo backend-b || echo backend ;;
-        sstp-proxy|haproxy) echo proxy ;;
+        sstp-backend) echo backend ;;
+        sstp-backend-b) echo backend-b ;;   # the copy in the work dir
+        sstp-proxy) echo proxy ;;
+        haproxy) echo haproxy ;;
         pppd)
             parent=$(ppid_of "$pid")
             pc=$(comm_of "$parent")
             case $pc in
                 sstpc) echo pppd-cli ;;
-                sstp-backend) echo pppd-srv ;;
+                sstp-backend|sstp-backend-b) echo pppd-srv ;;
                 pppd) [ "$(comm_of "$(ppid_of "$parent")")" = pppd ] && echo pppd-shunt || echo pppd-srv ;;
                 *) echo pppd-cli ;;
             esac ;;
     esac
 }
-LABELS=(sstpc pppd-cli backend backend-b proxy pppd-srv pppd-shunt)
-# path_pids: "PID LABEL" for every process on a tunnel's path now
+LABELS=(sstpc pppd-cli backend backend-b proxy haproxy pppd-srv pppd-shunt)
+declare -A PATH_OF=(   # the processes each way's bytes cross
+    [direct]="sstpc pppd-cli backend pppd-srv"
+    [directB]="sstpc pppd-cli backend-b pppd-srv"
+    [proxy]="sstpc pppd-cli proxy backend pppd-srv"
+    [haproxy]="sstpc pppd-cli haproxy backend pppd-srv"
+    [pty]="pppd-cli pppd-srv pppd-shunt"
+)
+# path_pids MODE: "PID LABEL" for every process on MODE's path now
 path_pids() {
     local d pid l
     for d in /proc/[0-9]*; do
         pid=${d#/proc/}
-        case $(comm_of "$pid") in sstpc|pppd|sstp-backend|sstp-proxy|haproxy) ;; *) continue ;; esac
+        case $(comm_of "$pid") in sstpc|pppd|sstp-backend|sstp-backend-b|sstp-proxy|haproxy) ;; *) continue ;; esac
         l=$(label "$pid")
-        [ -n "$l" ] && echo "$pid $l"
+        [[ -n "$l" && " ${PATH_OF[$1]} " == *" $l "* ]] && echo "$pid $l"
     done
 }
-# label_ticks: "LABEL TICKS" (utime + stime) summed per label
+# label_ticks MODE: "LABEL TICKS" (utime + stime) summed per label
 label_ticks() {
     local pid l line rest
     declare -A t=()
@@ -171,7 +180,7 @@ label_ticks() {
         rest=${line##*) }
         set -- $rest
         t[$l]=$(( ${t[$l]:-0} + ${12} + ${13} ))
-    done < <(path_pids)
+    done < <(path_pids "$1")
     for l in "${!t[@]}"; do echo "$l ${t[$l]}"; done
 }
 ppp_packets() {    # rx + tx packets of the server's ppp interfaces (sstp-backend runs in that namespace)
@@ -314,11 +323,11 @@ transfer() {
 bulk() {           # MODE DIR RUN
     local m=$1 dir=$2 bytes=$((MIB * 1024 * 1024)) l t g0 g1 line
     local -A t0=() t1=()
-    while read -r l t; do t0[$l]=$t; done < <(label_ticks)
+    while read -r l t; do t0[$l]=$t; done < <(label_ticks "$m")
     g0=$(guest_busy)
     transfer "$m" "$dir" "$bytes"
     g1=$(guest_busy)
-    while read -r l t; do t1[$l]=$t; done < <(label_ticks)
+    while read -r l t; do t1[$l]=$t; done < <(label_ticks "$m")
     MBPS[$m/$dir]="${MBPS[$m/$dir]:-} $(awk -v by="$bytes" -v s="$SECS" 'BEGIN {printf "%.1f", by * 8 / 1e6 / s}')"
     GBIT[$m/$dir]=$(awk -v a="${GBIT[$m/$dir]:-0}" -v by="$bytes" 'BEGIN {print a + by * 8 / 1e9}')
     line=
@@ -354,7 +363,7 @@ profile() {        # MODE DIR
         strace -qq -e signal=none -o "$f" -p "$pid" 2> /dev/null &
         tr+=($!)
         who+=("$l:$f")
-    done < <(path_pids)
+    done < <(path_pids "$m")
     gs_sleep 0.5
     p0=$(ppp_packets)
     transfer "$m" "$dir" $((PROFILE_MIB * 1024 * 1024))
