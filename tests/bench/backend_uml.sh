@@ -117,40 +117,48 @@ guest_busy() {     # busy ticks of the whole (single) guest CPU
 median() {         # of numeric arguments
     printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
 }
-comm_of() {        # PID: its command name ("" when gone)
+# Process helpers without a subshell (a fork costs ~50 ms in UML): each
+# sets REPLY. comm_of PID: command name ("" when gone); ppid_of PID.
+comm_of() {
     local line
+    REPLY=
     read -r line < "/proc/$1/stat" 2> /dev/null || return 0
     line=${line#*\(}
-    echo "${line%%)*}"
+    REPLY=${line%%)*}
 }
 ppid_of() {
     local line rest
+    REPLY=
     read -r line < "/proc/$1/stat" 2> /dev/null || return 0
     rest=${line##*) }
     set -- $rest
-    echo "$2"
+    REPLY=$2
 }
-# label PID: the role of a process on the path ("" for others). The
-# client's pppd is sstpc's child (for the pty way, the guest script's); the
-# server's is sstp-backend's child (for the pty way, the client pppd's pty
-# command), and the notty pppd's copying child is a pppd's child's child.
+# label PID: REPLY = its role on a path ("" for others). The client's pppd
+# is sstpc's child (for the pty way, the guest script's); the server's is
+# sstp-backend's child (for the pty way, the client pppd's pty command),
+# and the notty pppd's copying child is a pppd's child's child.
 label() {
-    local pid=$1 parent pc
-    case $(comm_of "$pid") in
-        sstpc) echo sstpc ;;
-        sstp-backend) echo backend ;;
-        sstp-backend-b) echo backend-b ;;   # the copy in the work dir
-        sstp-proxy) echo proxy ;;
-        haproxy) echo haproxy ;;
+    local comm parent pc
+    comm_of "$1"; comm=$REPLY
+    case $comm in
+        sstpc) REPLY=sstpc ;;
+        sstp-backend) REPLY=backend ;;
+        sstp-backend-b) REPLY=backend-b ;;   # the B build, copied under that name
+        sstp-proxy) REPLY=proxy ;;
+        haproxy) REPLY=haproxy ;;
         pppd)
-            parent=$(ppid_of "$pid")
-            pc=$(comm_of "$parent")
+            ppid_of "$1"; parent=$REPLY
+            comm_of "$parent"; pc=$REPLY
             case $pc in
-                sstpc) echo pppd-cli ;;
-                sstp-backend|sstp-backend-b) echo pppd-srv ;;
-                pppd) [ "$(comm_of "$(ppid_of "$parent")")" = pppd ] && echo pppd-shunt || echo pppd-srv ;;
-                *) echo pppd-cli ;;
+                sstpc) REPLY=pppd-cli ;;
+                sstp-backend|sstp-backend-b) REPLY=pppd-srv ;;
+                pppd)
+                    ppid_of "$parent"; comm_of "$REPLY"
+                    [ "$REPLY" = pppd ] && REPLY=pppd-shunt || REPLY=pppd-srv ;;
+                *) REPLY=pppd-cli ;;
             esac ;;
+        *) REPLY= ;;
     esac
 }
 LABELS=(sstpc pppd-cli backend backend-b proxy haproxy pppd-srv pppd-shunt)
@@ -161,27 +169,29 @@ declare -A PATH_OF=(   # the processes each way's bytes cross
     [haproxy]="sstpc pppd-cli haproxy backend pppd-srv"
     [pty]="pppd-cli pppd-srv pppd-shunt"
 )
-# path_pids MODE: "PID LABEL" for every process on MODE's path now
+# path_pids MODE: PIDS and PLABELS (arrays) of the processes on MODE's path now
 path_pids() {
-    local d pid l
+    local d pid
+    PIDS_ON=() PLABELS=()
     for d in /proc/[0-9]*; do
         pid=${d#/proc/}
-        case $(comm_of "$pid") in sstpc|pppd|sstp-backend|sstp-backend-b|sstp-proxy|haproxy) ;; *) continue ;; esac
-        l=$(label "$pid")
-        [[ -n "$l" && " ${PATH_OF[$1]} " == *" $l "* ]] && echo "$pid $l"
+        label "$pid"
+        [[ -n "$REPLY" && " ${PATH_OF[$1]} " == *" $REPLY "* ]] || continue
+        PIDS_ON+=("$pid")
+        PLABELS+=("$REPLY")
     done
 }
-# label_ticks MODE: "LABEL TICKS" (utime + stime) summed per label
+# label_ticks MODE ARRAY: ARRAY[LABEL] = utime + stime ticks summed per label
 label_ticks() {
-    local pid l line rest
-    declare -A t=()
-    while read -r pid l; do
-        read -r line < "/proc/$pid/stat" 2> /dev/null || continue
+    local i line rest
+    local -n out=$2
+    path_pids "$1"
+    for i in "${!PIDS_ON[@]}"; do
+        read -r line < "/proc/${PIDS_ON[$i]}/stat" 2> /dev/null || continue
         rest=${line##*) }
         set -- $rest
-        t[$l]=$(( ${t[$l]:-0} + ${12} + ${13} ))
-    done < <(path_pids "$1")
-    for l in "${!t[@]}"; do echo "$l ${t[$l]}"; done
+        out[${PLABELS[$i]}]=$(( ${out[${PLABELS[$i]}]:-0} + ${12} + ${13} ))
+    done
 }
 ppp_packets() {    # rx + tx packets of the server's ppp interfaces (sstp-backend runs in that namespace)
     awk '/ppp[0-9]+:/ {sub(/.*:/, ""); n += $2 + $10} END {print n + 0}' "/proc/$BACKEND_PID/net/dev"
@@ -323,11 +333,11 @@ transfer() {
 bulk() {           # MODE DIR RUN
     local m=$1 dir=$2 bytes=$((MIB * 1024 * 1024)) l t g0 g1 line
     local -A t0=() t1=()
-    while read -r l t; do t0[$l]=$t; done < <(label_ticks "$m")
+    label_ticks "$m" t0
     g0=$(guest_busy)
     transfer "$m" "$dir" "$bytes"
     g1=$(guest_busy)
-    while read -r l t; do t1[$l]=$t; done < <(label_ticks "$m")
+    label_ticks "$m" t1
     MBPS[$m/$dir]="${MBPS[$m/$dir]:-} $(awk -v by="$bytes" -v s="$SECS" 'BEGIN {printf "%.1f", by * 8 / 1e6 / s}')"
     GBIT[$m/$dir]=$(awk -v a="${GBIT[$m/$dir]:-0}" -v by="$bytes" 'BEGIN {print a + by * 8 / 1e9}')
     line=
@@ -356,14 +366,16 @@ done
 # strace stops each traced process at every syscall: these runs' speed is
 # not the way's, their counts are
 profile() {        # MODE DIR
-    local m=$1 dir=$2 pid l p0 p1 n f
+    local m=$1 dir=$2 pid l p0 p1 n f i
     local -a tr=() who=()
-    while read -r pid l; do
+    path_pids "$m"
+    for i in "${!PIDS_ON[@]}"; do
+        pid=${PIDS_ON[$i]} l=${PLABELS[$i]}
         f="$W/strace-$m-$dir-$l-$pid"
         strace -qq -e signal=none -o "$f" -p "$pid" 2> /dev/null &
         tr+=($!)
         who+=("$l:$f")
-    done < <(path_pids "$m")
+    done
     gs_sleep 0.5
     p0=$(ppp_packets)
     transfer "$m" "$dir" $((PROFILE_MIB * 1024 * 1024))
