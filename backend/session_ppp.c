@@ -319,6 +319,8 @@ void be_session_ppp_update(struct be_session *s)
             return;
         if (s->read_blocked)
             be_session_update_client(s); /* the room may let client input go on */
+        if (s->pty_fd == -1)
+            return;
     }
     bool want_read = !pty_read_blocked(s) && s->phase < BE_PH_FLUSH;
     bool want_write = buf_len(&s->pout) > 0 && s->pty_ready && s->pty_blocked;
