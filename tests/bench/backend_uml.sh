@@ -134,12 +134,13 @@ ppid_of() {
     set -- $rest
     REPLY=$2
 }
-# label PID: REPLY = its role on a path ("" for others). The client's pppd
-# is sstpc's child (for the pty way, the guest script's); the server's is
-# sstp-backend's child (for the pty way, the client pppd's pty command),
-# and the notty pppd's copying child is a pppd's child's child.
+# label PID: REPLY = its role on a path ("" for others). A pppd is told by
+# its ancestors: sstpc's child is the client's, sstp-backend's child the
+# server's; on the pty way the client's pppd has no pppd above it, the
+# server's (its pty command, maybe under a shell) one, and the notty
+# pppd's copying child (its charshunt) two.
 label() {
-    local comm parent pc
+    local comm p n=0 top
     comm_of "$1"; comm=$REPLY
     case $comm in
         sstpc) REPLY=sstpc ;;
@@ -148,15 +149,19 @@ label() {
         sstp-proxy) REPLY=proxy ;;
         haproxy) REPLY=haproxy ;;
         pppd)
-            ppid_of "$1"; parent=$REPLY
-            comm_of "$parent"; pc=$REPLY
-            case $pc in
-                sstpc) REPLY=pppd-cli ;;
-                sstp-backend|sstp-backend-b) REPLY=pppd-srv ;;
-                pppd)
-                    ppid_of "$parent"; comm_of "$REPLY"
-                    [ "$REPLY" = pppd ] && REPLY=pppd-shunt || REPLY=pppd-srv ;;
-                *) REPLY=pppd-cli ;;
+            ppid_of "$1"; p=$REPLY
+            comm_of "$p"; top=$REPLY
+            while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+                comm_of "$p"
+                [ "$REPLY" = pppd ] && n=$((n + 1))
+                ppid_of "$p"; p=$REPLY
+            done
+            case $top:$n in
+                sstpc:*) REPLY=pppd-cli ;;
+                sstp-backend*:*) REPLY=pppd-srv ;;
+                *:0) REPLY=pppd-cli ;;
+                *:1) REPLY=pppd-srv ;;
+                *) REPLY=pppd-shunt ;;
             esac ;;
         *) REPLY= ;;
     esac
@@ -367,7 +372,7 @@ done
 # not the way's, their counts are
 profile() {        # MODE DIR
     local m=$1 dir=$2 pid l p0 p1 n f i
-    local -a tr=() who=()
+    local -a tr=() who=() files=()
     path_pids "$m"
     for i in "${!PIDS_ON[@]}"; do
         pid=${PIDS_ON[$i]} l=${PLABELS[$i]}
@@ -384,8 +389,12 @@ profile() {        # MODE DIR
     for pid in "${tr[@]}"; do wait "$pid" 2> /dev/null; done
     n=$((p1 - p0))
     say "profile $m $dir: $PROFILE_MIB MiB under strace, $n PPP packets (server's ppp, both directions); syscalls per packet, per process (its 4 most frequent calls):"
-    for f in "${who[@]}"; do
-        awk -v l="${f%%:*}" -v n="$n" -F'(' '
+    for l in "${LABELS[@]}"; do
+        files=()
+        for f in "${who[@]}"; do [ "${f%%:*}" = "$l" ] && files+=("${f#*:}"); done
+        [ ${#files[@]} -gt 0 ] || continue
+        # one row per role: sstp-proxy's master and worker count together
+        awk -v l="$l" -v n="$n" -F'(' '
             /^[a-z_0-9]+\(/ { c[$1]++; t++ }
             END {
                 if (t < n / 100 || n == 0) exit   # idle on this path
@@ -400,7 +409,7 @@ profile() {        # MODE DIR
                     out = out sprintf(" %s %.2f", best, c[best] / n)
                 }
                 printf "bench:   %-10s %6.2f  (%s)\n", l, t / n, substr(out, 2)
-            }' "${f#*:}"
+            }' "${files[@]}"
     done
 }
 if [ "$PROFILE" = 1 ]; then
