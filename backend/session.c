@@ -613,6 +613,8 @@ static bool sstp_input_blocked(const struct be_session *s)
 static int parse_sstp(struct be_session *s)
 {
     while (buf_len(&s->cin) > 0 && s->phase == BE_PH_SSTP) {
+        if (sstp_input_blocked(s))
+            be_session_ppp_flush(s); /* a full pty batch goes now, in one write */
         if (sstp_input_blocked(s)) {
             s->read_blocked = true;
             return 0;
@@ -726,6 +728,8 @@ static int read_client(struct be_session *s)
      * full: a budget per event would strand bytes OpenSSL already decrypted,
      * which no socket event announces. Back-pressure bounds the loop. */
     while (s->phase < BE_PH_FLUSH) {
+        if (s->phase == BE_PH_SSTP && sstp_input_blocked(s))
+            be_session_ppp_flush(s);
         if (s->phase == BE_PH_SSTP && sstp_input_blocked(s)) {
             s->read_blocked = true;
             return 0;
@@ -753,6 +757,10 @@ static int read_client(struct be_session *s)
         s->cin.tail += (size_t)n;
         if (process_input(s) == -1)
             return -1;
+        /* the socket gave less than asked and OpenSSL holds nothing: a
+         * read now would say EAGAIN; epoll reports what comes later */
+        if (s->io.dry)
+            break;
     }
     buf_release(&s->srv->pool, &s->cin);
     return 0;
@@ -779,7 +787,8 @@ void be_session_update_client(struct be_session *s)
     } else {
         if (s->read_blocked && !(s->phase == BE_PH_SSTP && sstp_input_blocked(s))) {
             s->read_blocked = false;
-            feed = true; /* resume parsing queued input */
+            s->feed_read = true;
+            feed = true; /* resume parsing queued input, and reading */
         }
         if (s->phase < BE_PH_FLUSH && !s->read_blocked)
             events |= EV_READ;
@@ -827,7 +836,7 @@ static int tls_start(struct be_session *s)
     }
     /* one socket read takes what has arrived, not 5 header bytes and then
      * the rest of each record; the bytes it takes early stay inside
-     * OpenSSL, and read_client reads on until SSL_read wants the socket
+     * OpenSSL, and read_client reads on until the socket is dry
      * (a resumed reader is fed an event, see be_session_update_client) */
     SSL_set_read_ahead(s->io.ssl, 1);
     s->phase = BE_PH_TLS;
@@ -922,11 +931,18 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
         tls_handshake(s);
     /* a header before TLS still incomplete: nothing else may read the socket */
     if (s->phase > BE_PH_TLS && s->phase < BE_PH_CLOSED && !(clear_header && s->phase == BE_PH_PROXY)) {
+        /* an event fed only to write what the pty gave: the socket said
+         * nothing and OpenSSL holds nothing (the last read was dry), so a
+         * read would only say EAGAIN */
+        bool write_only = revents == EV_CUSTOM && !s->feed_read && s->phase == BE_PH_SSTP;
         if (revents & EV_CUSTOM)
             process_input(s);
-        if (s->phase < BE_PH_CLOSED && flush_client(s) == 0 && s->phase < BE_PH_FLUSH)
+        s->feed_read = false;
+        if (s->phase < BE_PH_CLOSED && flush_client(s) == 0 && s->phase < BE_PH_FLUSH && !write_only)
             if (read_client(s) == 0 && s->phase < BE_PH_CLOSED)
                 flush_client(s);
+        if (s->phase < BE_PH_CLOSED)
+            be_session_ppp_flush(s); /* what this pass decoded, in one write */
     }
     be_session_update_client(s);
     be_session_ppp_update(s);

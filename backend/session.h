@@ -54,6 +54,7 @@ struct be_session {
     ev_io cw;
     ev_timer deadline;                 /* handshake, then flush linger */
     bool read_blocked;                 /* back-pressure: far side full */
+    bool feed_read;                    /* the fed event resumes reading, not only writing */
     struct sockaddr_storage peer;      /* TCP peer (the proxy behind a proxy) */
     struct sockaddr_storage client;    /* the VPN client (from PROXY, else peer) */
     char client_str[NET_ADDR_STR_MAX];
@@ -93,6 +94,7 @@ struct be_session {
      * first output, or for pty_hold if pppd is told to stay `silent` */
     bool pty_ready;
     ev_timer pty_hold;
+    bool pty_blocked;                  /* a pty write came up short: pty_w waits for room */
 
     /* accounting */
     bool probe;                        /* a HEAD health probe, not a session */

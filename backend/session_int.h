@@ -20,6 +20,9 @@ int be_session_ppp_start(struct be_session *s);
 void be_session_ppp_hangup(struct be_session *s);
 void be_session_ppp_update(struct be_session *s);
 void be_session_send_frame_to_pppd(struct be_session *s, const uint8_t *frame, size_t len);
+/* writes the frames queued for pppd now, unless a short write is waiting
+ * for the pty (then pty_w, armed by be_session_ppp_update, goes on) */
+void be_session_ppp_flush(struct be_session *s);
 /* the crypto binding verified the call's authentication: run the per-user
  * policy, then let pppd go on */
 void be_session_bound(struct be_session *s);

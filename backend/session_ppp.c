@@ -23,7 +23,12 @@
 #include "sstp/packet.h"
 
 #define PTY_READ_MAX 4096
-#define PTY_READS_PER_WAKEUP 4 /* bounded: other sessions wait on the same loop */
+/* The most one read of a pty master returns (N_TTY_BUF_SIZE - 1, Linux):
+ * a read that got less emptied the line discipline. */
+#define PTY_READ_FULL 4095
+/* 4 full reads fill a TLS record with SSTP packets; bounded, as other
+ * sessions wait on the same loop */
+#define PTY_READS_PER_WAKEUP 4
 /* Longest wait for pppd's first output before client frames go to its pty
  * anyway (a `silent` pppd waits for the peer); a busy host can take
  * seconds to start pppd, and frames written before it is ready are lost. */
@@ -76,6 +81,7 @@ int be_session_ppp_start(struct be_session *s)
     ev_io_set(&s->pty_w, s->pty_fd, EV_WRITE);
     ev_io_set(&s->plugin_r, s->plugin_fd, EV_READ);
     s->pty_ready = false;
+    s->pty_blocked = false;
     ev_timer_start(srv->loop, &s->pty_hold);
     ev_io_start(srv->loop, &s->plugin_r);
     ev_child_init(&s->child, child_cb, s->pid, 0);
@@ -172,26 +178,46 @@ void be_session_send_frame_to_pppd(struct be_session *s, const uint8_t *frame, s
     s->pout.tail += n;
 }
 
-static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Writes the queued HDLC bytes to the pty. Returns true when all went (or
+ * the pty is gone), false when the pty is full and pty_w must wait for it. */
+static bool pty_write(struct be_session *s)
 {
-    (void)loop;
-    (void)revents;
-    struct be_session *s = w->data;
-    while (buf_len(&s->pout) > 0) {
+    while (buf_len(&s->pout) > 0 && s->pty_fd != -1) {
         size_t want = buf_len(&s->pout);
         ssize_t n = write(s->pty_fd, buf_rptr(&s->pout), want);
         if (n == -1) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN)
+            if (errno != EAGAIN) {
                 close_pty(s); /* EIO: pppd closed the tty; ev_child will follow */
-            break;
+                break;
+            }
+            return false;
         }
         buf_consume(&s->pout, (size_t)n);
         if ((size_t)n < want)
-            break; /* the pty is full: a retry now would only say EAGAIN */
+            return false; /* the pty is full: a retry now would only say EAGAIN */
     }
     buf_release(&s->srv->pool, &s->pout);
+    return true;
+}
+
+/* The frames a pass over the client's input decoded go to the pty in one
+ * write, at once: pty_w (an epoll_ctl to add EPOLLOUT, a wake-up, another
+ * to take it away) is armed only after a write that came up short. */
+void be_session_ppp_flush(struct be_session *s)
+{
+    if (s->pty_fd == -1 || !s->pty_ready || s->pty_blocked || buf_len(&s->pout) == 0)
+        return;
+    s->pty_blocked = !pty_write(s);
+}
+
+static void pty_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct be_session *s = w->data;
+    s->pty_blocked = !pty_write(s);
     be_session_update_client(s); /* room for more client input */
     be_session_ppp_update(s);
     be_session_maybe_free(s);
@@ -257,6 +283,8 @@ static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
                 ev_timer_stop(loop, &s->pty_hold);
             }
             relay_pty_bytes(s, in, (size_t)n);
+            if (n < PTY_READ_FULL)
+                break; /* drained: another read now would say EAGAIN */
         } else {
             if (n == 0 || (errno != EAGAIN && errno != EINTR))
                 close_pty(s); /* EIO once pppd has closed the slave; the child watcher ends the call */
@@ -278,14 +306,24 @@ static void pty_hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Re-arms the pty watchers: read while the client side has room, write
- * while HDLC bytes are queued. */
+ * only while a short write left HDLC bytes queued. Bytes queued since the
+ * last write (frames held until pppd was ready) are written first. */
 void be_session_ppp_update(struct be_session *s)
 {
     if (s->pty_fd == -1)
         return;
     struct ev_loop *loop = s->srv->loop;
+    if (buf_len(&s->pout) > 0 && s->pty_ready && !s->pty_blocked) {
+        be_session_ppp_flush(s);
+        if (s->pty_fd == -1)
+            return;
+        if (s->read_blocked)
+            be_session_update_client(s); /* the room may let client input go on */
+        if (s->pty_fd == -1)
+            return;
+    }
     bool want_read = !pty_read_blocked(s) && s->phase < BE_PH_FLUSH;
-    bool want_write = buf_len(&s->pout) > 0 && s->pty_ready;
+    bool want_write = buf_len(&s->pout) > 0 && s->pty_ready && s->pty_blocked;
     if (want_read != ev_is_active(&s->pty_r))
         (want_read ? ev_io_start : ev_io_stop)(loop, &s->pty_r);
     if (want_write != ev_is_active(&s->pty_w))

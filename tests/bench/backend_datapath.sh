@@ -23,12 +23,21 @@
 #   wk/pkt     voluntary context switches (wake-ups) per packet
 #   ctl/pkt    epoll_ctl calls per packet, and epw/pkt epoll_wait calls per
 #              packet (perf stat on the syscall tracepoints; "-" without perf)
+#   up/down    with perf: syscalls per packet of each direction, apart:
+#              up = TLS socket reads + pty writes per packet the client
+#              sent, down = pty reads + socket writes per packet echoed
+#              back (the pty is the fd open on /dev/ptmx); and the reads
+#              that said EAGAIN per packet
+# Then, with perf, a profile of where the time goes: one more client run per
+# column with `perf record` on the measured process, its CPU split by
+# library (libcrypto, libssl, kernel, libc, libev, the binary itself) and
+# its top symbols, the reference beside the backend (PROFILE=0 skips it).
 # The pty_echo process's own CPU is printed per round, not counted. The
 # figures are this host's; compare columns of one run (the load average of
 # each round is printed beside it).
 #
 # Environment: DUR (5 s per run), ROUNDS (3), WARMUP (2), SESSIONS (1),
-# SIZE (1400-byte PPP frames), BACKEND, BACKEND_B, BASE_PORT (24700),
+# SIZE (1400-byte PPP frames), BACKEND, BACKEND_B, BASE_PORT (24700), PROFILE (1),
 # KEEP=1 keeps the work directory. Not part of `make test`.
 #
 #   tests/bench/backend_datapath.sh
@@ -46,6 +55,7 @@ BENCH=build/sstp-bench
 BACKEND=${BACKEND:-build/sstp-backend}
 BACKEND_B=${BACKEND_B:-}
 HZ=$(getconf CLK_TCK)
+PROFILE=${PROFILE:-1}
 # epoll calls are counted where perf can read the syscall tracepoints
 PERF=0
 perf stat -e syscalls:sys_enter_epoll_ctl true >/dev/null 2>&1 && PERF=1
@@ -163,20 +173,27 @@ run() {
     local c0 i0 w0 e0 t0 c1 i1 w1 e1 t1
     local ppid=""
     if [ "$PERF" = 1 ]; then
-        perf stat -x, -e syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_epoll_wait -p "$pid" \
-            -o "$work/perf.out" 2>/dev/null &
+        # the session's pty (none for the direct target: an fd number never open)
+        local pty
+        pty=$(find "/proc/$pid/fd" -lname /dev/ptmx -printf '%f\n' 2>/dev/null | head -1)
+        perf stat -x, -o "$work/perf.out" -p "$pid" \
+            -e syscalls:sys_enter_epoll_ctl -e syscalls:sys_enter_epoll_wait \
+            -e syscalls:sys_enter_read -e syscalls:sys_enter_read --filter "fd == ${pty:-999999}" \
+            -e syscalls:sys_enter_write -e syscalls:sys_enter_write --filter "fd == ${pty:-999999}" \
+            -e syscalls:sys_exit_read --filter "ret == -11" 2>/dev/null &
         ppid=$!
         PIDS+=("$ppid")
     fi
     c0=$(cpu_ticks "$pid"); i0=$(io_calls "$pid"); w0=$(wakeups "$pid"); e0=$(echo_cpu "$pid"); t0=$(date +%s.%N)
     sleep "$(awk -v d="$DUR" 'BEGIN {print (d > 2 ? d - 1.5 : d / 2)}')"
     c1=$(cpu_ticks "$pid"); i1=$(io_calls "$pid"); w1=$(wakeups "$pid"); e1=$(echo_cpu "$pid"); t1=$(date +%s.%N)
-    local ctl="" epw=""
+    local ctl="" epw="" rd="" rdp="" wr="" wrp="" eag=""
     if [ -n "$ppid" ]; then
         kill -INT "$ppid" 2>/dev/null
         wait "$ppid" 2>/dev/null
-        ctl=$(awk -F, '/sys_enter_epoll_ctl/ {print $1}' "$work/perf.out")
-        epw=$(awk -F, '/sys_enter_epoll_wait/ {print $1}' "$work/perf.out")
+        # one line per event, in the order given: read and write come
+        # twice, all of them first, then those on the pty
+        read -r ctl epw rd rdp wr wrp eag <<<"$(awk -F, '/syscalls:/ {printf "%s ", $1}' "$work/perf.out")"
     fi
     wait "$cpid"
     local line; line=$(grep '^bench ' "$out" | tail -1)
@@ -190,15 +207,21 @@ run() {
         cpu = dc / hz / dt            # CPU seconds per second
         printf "%.3f %.3f %.2f %.3f %.2f\n", g, (g > 0 ? cpu / g : 0), (pps > 0 ? di / dt / pps : 0),
                (pps > 0 ? dw / dt / pps : 0), de / hz / dt }')"
-    local ctlp="" epwp=""
+    local ctlp="" epwp="" upp="" dnp="" eagp=""
     if [ -n "$ctl" ] && [ -n "$epw" ]; then
         # perf counted from its start to the INT, about the window above
-        read -r ctlp epwp <<<"$(awk -v c="$ctl" -v e="$epw" -v pps="$pps" -v t0="$t0" -v t1="$t1" \
-            'BEGIN {d = (t1 - t0) * pps; printf "%.3f %.3f\n", (d > 0 ? c / d : 0), (d > 0 ? e / d : 0)}')"
-        add ctlp "$col" "$ctlp"; add epwp "$col" "$epwp"
+        read -r ctlp epwp upp dnp eagp <<<"$(awk -v c="$ctl" -v e="$epw" -v pps="$pps" -v t0="$t0" -v t1="$t1" \
+            -v txp="$(kv "$line" tx_pps)" -v rxp="$(kv "$line" rx_pps)" \
+            -v rd="$rd" -v rdp="$rdp" -v wr="$wr" -v wrp="$wrp" -v eag="$eag" 'BEGIN {
+            dt = t1 - t0; d = dt * pps; u = dt * txp; w = dt * rxp
+            # up: socket reads + pty writes; down: pty reads + socket writes
+            printf "%.3f %.3f %.3f %.3f %.3f\n", (d > 0 ? c / d : 0), (d > 0 ? e / d : 0),
+                (u > 0 ? ((rd - rdp) + wrp) / u : 0), (w > 0 ? (rdp + (wr - wrp)) / w : 0), (d > 0 ? eag / d : 0) }')"
+        add ctlp "$col" "$ctlp"; add epwp "$col" "$epwp"; add upp "$col" "$upp"; add dnp "$col" "$dnp"
+        add eagp "$col" "$eagp"
     fi
     echo "round $r $col: gbps=$gbps (tx $tx rx $rx) pps=$pps cpu_s_per_gbit=$cpg syscalls_per_pkt=$scp" \
-        "epoll_ctl_per_pkt=${ctlp:--} epoll_wait_per_pkt=${epwp:--} wakeups_per_pkt=$wkp cpu=$(awk -v c="$cpg" -v g="$gbps" 'BEGIN {printf "%.2f", c * g}')" \
+        "epoll_ctl_per_pkt=${ctlp:--} epoll_wait_per_pkt=${epwp:--} up_rw_per_pkt=${upp:--} down_rw_per_pkt=${dnp:--} eagain_per_pkt=${eagp:--} wakeups_per_pkt=$wkp cpu=$(awk -v c="$cpg" -v g="$gbps" 'BEGIN {printf "%.2f", c * g}')" \
         "pty_echo_cpu=$ecpu errors=$errs load=$(cut -d' ' -f1 /proc/loadavg)"
     add gbps "$col" "$gbps"; add cpg "$col" "$cpg"; add scp "$col" "$scp"; add wkp "$col" "$wkp"
 }
@@ -227,7 +250,56 @@ row gbps "Gbit/s, both directions"
 row cpg "CPU s per Gbit"
 row scp "read+write syscalls per pkt"
 row wkp "wake-ups per pkt"
-[ "$PERF" = 1 ] && row ctlp "epoll_ctl per pkt" && row epwp "epoll_wait per pkt"
+if [ "$PERF" = 1 ]; then
+    row ctlp "epoll_ctl per pkt"
+    row epwp "epoll_wait per pkt"
+    row upp "up: sock rd + pty wr per pkt"
+    row dnp "down: pty rd + sock wr per pkt"
+    row eagp "reads saying EAGAIN per pkt"
+fi
 echo
 echo "Cells: medians over the rounds; $SESSIONS session(s), $SIZE-byte frames. Load at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+
+# ---- where the time goes: perf record of the measured process ----
+# profile COL: one more bulk client run, perf record inside its window;
+# writes $work/prof-COL.lib (share% library) and $work/prof-COL.sym (top symbols)
+profile() {
+    local col=$1 pid=${PID[$1]}
+    timeout -k 5 $((WARMUP + 4 + 60)) "$BENCH" -m bulk -t "127.0.0.1:${PORT[$col]}" --ca "$CA" --sni "$SNI" \
+        -n "$SESSIONS" -s "$SIZE" -w "$WARMUP" -d 4 >/dev/null 2>>"$work/client.err" &
+    local cpid=$!
+    PIDS+=("$cpid")
+    sleep "$(awk -v w="$WARMUP" 'BEGIN {print w + 1}')"
+    perf record -q -F 1999 -p "$pid" -o "$work/perf-$col.data" -- sleep 2 >/dev/null 2>&1
+    wait "$cpid"
+    perf report -q -i "$work/perf-$col.data" --no-children --sort dso,sym --stdio 2>/dev/null |
+        awk 'NF >= 3 && $1 ~ /%$/ {sub(/%/, "", $1); print}' >"$work/prof-$col.raw"
+    # by library: kernel, libcrypto, libssl, libc, libev, the program itself
+    awk -v self="$(basename "${BIN[$col]}")" '{
+        d = $2
+        if (d ~ /kernel/) k = "kernel"; else if (d ~ /libcrypto/) k = "libcrypto"; else if (d ~ /libssl/) k = "libssl"
+        else if (d ~ /libc[.-]/) k = "libc"; else if (d ~ /libev/) k = "libev"; else if (d == self) k = "program"
+        else k = "other"
+        s[k] += $1
+    } END {for (k in s) printf "%s %.1f\n", k, s[k]}' "$work/prof-$col.raw" >"$work/prof-$col.lib"
+    head -12 "$work/prof-$col.raw" | awk '{sym = $4; for (i = 5; i <= NF; i++) sym = sym " " $i
+        printf "%5.1f%% %-10.10s %s\n", $1, $2, substr(sym, 1, 40)}' >"$work/prof-$col.sym"
+}
+if [ "$PERF" = 1 ] && [ "$PROFILE" = 1 ]; then
+    declare -A BIN=([direct]=$BENCH [backend]=$BACKEND [backend-b]=$BACKEND_B)
+    for col in "${COLS[@]}"; do profile "$col"; done
+    echo
+    echo "Where the CPU goes (perf record, 2 s of a bulk run, share of the measured process's samples):"
+    printf '%-12s' library; for col in "${COLS[@]}"; do printf ' %10s' "$col"; done; echo
+    for k in libcrypto libssl kernel libc libev program other; do
+        printf '%-12s' "$k"
+        for col in "${COLS[@]}"; do printf ' %9s%%' "$(awk -v k="$k" '$1 == k {print $2}' "$work/prof-$col.lib")"; done
+        echo
+    done
+    for col in "${COLS[@]}"; do
+        echo
+        echo "top symbols, $col:"
+        cat "$work/prof-$col.sym"
+    done
+fi
 exit 0

@@ -18,6 +18,7 @@ import signal
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -1553,6 +1554,93 @@ def s40_tls_records_end_on_the_last_packet(ctx):
     most = max(len(p) for p, _ in records)
     check(most > 1, "no record carries more than one data packet (%d records for %d frames)" % (len(records), n))
     print("  %d frames in %d records, up to %d per record" % (n, len(records), most))
+    c.send(C.call_disconnect())
+    check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    pppd_terminated(r)
+
+
+def strace_counts(path):
+    """Per syscall name: calls, and reads that failed with EAGAIN, from an
+    `strace -o` file."""
+    calls, eagain_reads = {}, 0
+    with open(path, errors="replace") as f:
+        for ln in f:
+            name = ln.split("(", 1)[0].strip()
+            if not name or not name.replace("_", "").isalnum():
+                continue   # "<... resumed>", "+++ exited", signals
+            calls[name] = calls.get(name, 0) + 1
+            if name == "read" and "= -1 EAGAIN" in ln:
+                eagain_reads += 1
+    return calls, eagain_reads
+
+
+@scenario
+def s44_few_syscalls_per_packet(ctx):
+    """Issue 15: the data path makes no syscall it does not need. Packets
+    paced so each one is its own wake-up (the worst case for batching), N
+    each way, under strace: the frames a client read decoded go to the pty
+    in one write without arming EPOLLOUT (main armed and disarmed it per
+    packet: 2 epoll_ctl each), a TLS read that found the socket dry ends
+    the read loop, a pty read that drained it ends that loop, and an event
+    fed to write the pty's packets does not read the socket (main: 1-2
+    reads per packet that said EAGAIN)."""
+    strace = shutil.which("strace")
+    check(strace, "strace is needed (apt-get install strace)")
+    hlak = ctx.mschap()
+    b = ctx.backend()
+    c, r = connect_call(ctx, b, hlak)
+    r.ctl(cmd="quiet")
+    time.sleep(0.2)
+    n, size, gap = 60, 1000, 0.01
+    frames = [burst_frame(i, size) for i in range(n)]
+    out = os.path.join(ctx.work, "strace.out")
+    err = open(os.path.join(ctx.work, "strace.err"), "w+")
+    tr = subprocess.Popen([strace, "-p", str(b.proc.pid), "-o", out, "-s", "0", "-e", "signal=none",
+                           "-e", "trace=read,write,epoll_ctl,epoll_wait,recvfrom,sendto"],
+                          stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        check(H.wait_until(lambda: "attached" in open(err.name).read(), 10), "strace did not attach")
+        time.sleep(0.1)
+        for f in frames:                  # client -> pppd, one TLS record per packet
+            c.send(C.data(f))
+            time.sleep(gap)
+
+        def report():
+            r.ctl(cmd="report")
+            time.sleep(0.1)
+            reps = r.events("rx_report")
+            return reps[-1] if reps and reps[-1]["frames"] >= n else None
+        rep = H.wait_until(report, 10, step=0.2)
+        check(rep and rep["frames"] == n and rep["bad_fcs"] == 0, "pppd got %r, want %d frames" % (rep, n))
+        for f in frames:                  # pppd -> client, one frame per pty write
+            r.ctl(cmd="write", frame=f.hex())
+            time.sleep(gap)
+        got = 0
+        deadline = time.monotonic() + 10
+        while got < n and time.monotonic() < deadline:
+            p = c.recv(max(0.0, deadline - time.monotonic()))
+            check(p is not C.CLOSED and p is not C.TIMEOUT, "stream ended after %d of %d frames" % (got, n))
+            if not p.is_ctrl and p.payload == frames[got]:
+                got += 1
+        check(got == n, "client got %d of %d frames" % (got, n))
+    finally:
+        tr.send_signal(signal.SIGINT)
+        try:
+            tr.wait(5)
+        except subprocess.TimeoutExpired:
+            tr.kill()
+            tr.wait()
+        err.close()
+    calls, eagain = strace_counts(out)
+    pkts = 2 * n
+    print("  %d packets (%d each way): %s, %d reads said EAGAIN" %
+          (pkts, n, ", ".join("%s %d" % kv for kv in sorted(calls.items())), eagain))
+    # the bounds leave room for LCP echoes, timers and stray wake-ups
+    check(calls.get("epoll_ctl", 0) <= 0.1 * pkts,
+          "%d epoll_ctl for %d packets (want <= %.0f)" % (calls.get("epoll_ctl", 0), pkts, 0.1 * pkts))
+    check(eagain <= 0.1 * pkts, "%d reads said EAGAIN for %d packets (want <= %.0f)" % (eagain, pkts, 0.1 * pkts))
+    rw = calls.get("read", 0) + calls.get("write", 0)
+    check(rw <= 2.5 * pkts, "%d reads and writes for %d packets (want <= %.0f)" % (rw, pkts, 2.5 * pkts))
     c.send(C.call_disconnect())
     check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
     pppd_terminated(r)
