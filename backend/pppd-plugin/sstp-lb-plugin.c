@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -489,9 +490,18 @@ static void wait_start(void)
     while (n == -1 && errno == EINTR);
     if (len < 0 || n != len)
         fatal("sstp-lb: sending READY to sstp-backend failed: %m");
+    /* pppd keeps its signals blocked outside its own wait: let SIGTERM and
+     * SIGINT in during this one (its handler only sets got_sigterm) */
+    sigset_t wait_mask;
+    sigprocmask(SIG_SETMASK, NULL, &wait_mask);
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
     for (;;) {
         struct pollfd p = { .fd = backend_fd, .events = POLLIN };
-        int rc = poll(&p, 1, -1);
+        /* a bounded wait too: got_sigterm is checked even if a signal
+         * arrived just before ppoll */
+        struct timespec tick = { 0, 200 * 1000 * 1000 };
+        int rc = ppoll(&p, 1, &tick, &wait_mask);
 
         if (got_sigterm)
             fatal("sstp-lb: pooled pppd stopped before its session");
