@@ -167,6 +167,10 @@ const struct cfg_opt be_config_table[] = {
         "sstp-lb's pppd plugin (reports the authentication keys for crypto binding)"),
     OPT("pppd", "kill_grace", CFG_MSEC, kill_grace, 0.1, 60, "3s",
         "after SIGTERM, time before pppd gets SIGKILL"),
+    OPT("pppd", "pool_size", CFG_INT, pppd_pool_size, 0, 64, "0",
+        "pppd processes kept started ahead of sessions (each on its own pty, waiting before LCP "
+        "for a session's values; one serves one session, then exits): saves a session pppd's "
+        "start-up; 0 = off, each session starts its own"),
 
     OPT("limits", "max_sessions", CFG_INT, max_sessions, 1, 1000000, "1000",
         "sessions at once; beyond it the tls listener closes new connections at accept, the "

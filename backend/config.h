@@ -63,6 +63,7 @@ struct be_config {
 
     char *pppd_path, *pppd_options, *plugin;
     double kill_grace;
+    long pppd_pool_size;        /* pppd started ahead of sessions; 0 = off */
 
     long max_sessions, max_negotiating, per_source_rate, per_source_burst;
     long max_negotiating_per_source, source_prefix4, source_prefix6;

@@ -38,6 +38,7 @@ static const char *const refuse_names[BE_REFUSE_COUNT] = {
 static const char *const binding_results[] = { "ok", "fail" };
 static const char *const directions[] = { "in", "out" };
 static const char *const command_results[] = { "sent", "error", "dropped_down", "dropped_full" };
+static const char *const pool_events[] = { "started", "taken", "died", "empty" };
 static const char *const admission_results[] = { "allow", "deny", "timeout_allow" };
 static const char *rds_err_names[RDS_ERR_COUNT]; /* filled from rds_err_name() at start */
 
@@ -45,7 +46,7 @@ enum be_metric {
     BEM_SESSIONS, BEM_NEGOTIATING, BEM_ACCEPTED, BEM_REFUSED, BEM_PROTO_ERR, BEM_HDLC_ERR,
     BEM_TLS_FAIL, BEM_HANDSHAKE_TIMEOUT, BEM_CONNECT_REQUEST_TIMEOUT, BEM_PROBES,
     BEM_STARTED, BEM_CONNECTED, BEM_ENDED, BEM_BINDINGS, BEM_PPPD_SPAWNED, BEM_PPPD_SPAWN_FAIL,
-    BEM_PPPD_KILLED, BEM_PLUGIN_BAD, BEM_REAUTH, BEM_UNSAFE_IDS, BEM_BYTES, BEM_DRAINING,
+    BEM_PPPD_KILLED, BEM_POOL_READY, BEM_POOL_EVENTS, BEM_PLUGIN_BAD, BEM_REAUTH, BEM_UNSAFE_IDS, BEM_BYTES, BEM_DRAINING,
     BEM_COUNT
 };
 
@@ -74,6 +75,11 @@ static struct metrics_family core_fam[BEM_COUNT] = {
     ONE(BEM_PPPD_SPAWNED, "sstp_backend_pppd_spawned_total", C, "pppd processes started."),
     ONE(BEM_PPPD_SPAWN_FAIL, "sstp_backend_pppd_spawn_failures_total", C, "pppd processes that could not start."),
     ONE(BEM_PPPD_KILLED, "sstp_backend_pppd_killed_total", C, "pppd processes that needed SIGKILL."),
+    ONE(BEM_POOL_READY, "sstp_backend_pppd_pool_ready", G,
+        "Pooled pppd processes waiting for a session (pppd.pool_size)."),
+    LIST(BEM_POOL_EVENTS, "sstp_backend_pppd_pool_total", C,
+         "Pooled pppd: started, taken by a session, died before one, sessions that found none ready.",
+         "event", pool_events, 4),
     ONE(BEM_PLUGIN_BAD, "sstp_backend_plugin_bad_messages_total", C, "Malformed messages from the pppd plugin."),
     ONE(BEM_REAUTH, "sstp_backend_reauthentications_total", C,
         "Second PPP authentications on a call (each ended the call)."),
@@ -162,6 +168,11 @@ static void fill_core(const struct be_server *s)
     set(m, BEM_PPPD_SPAWNED, 0, st->pppd_spawned);
     set(m, BEM_PPPD_SPAWN_FAIL, 0, st->pppd_spawn_fail);
     set(m, BEM_PPPD_KILLED, 0, st->pppd_killed);
+    set(m, BEM_POOL_READY, 0, (uint64_t)pppd_pool_ready(&s->pppd_pool));
+    set(m, BEM_POOL_EVENTS, 0, s->pppd_pool.stats.started);
+    set(m, BEM_POOL_EVENTS, 1, s->pppd_pool.stats.taken);
+    set(m, BEM_POOL_EVENTS, 2, s->pppd_pool.stats.died);
+    set(m, BEM_POOL_EVENTS, 3, s->pppd_pool.stats.empty);
     set(m, BEM_PLUGIN_BAD, 0, st->plugin_bad_msg);
     set(m, BEM_REAUTH, 0, st->auth_again);
     set(m, BEM_UNSAFE_IDS, 0, st->unsafe_ids);

@@ -80,24 +80,37 @@ int pppd_spawn(const struct pppd_spawn_args *a, struct pppd_child *out, char *er
 
     char fd_arg[8];
     snprintf(fd_arg, sizeof fd_arg, "%d", PPPD_PLUGIN_FD);
-    snprintf(env_sid, sizeof env_sid, "SSTP_SESSION_ID=%s", a->session_id);
-    snprintf(env_client, sizeof env_client, "SSTP_CLIENT_ADDR=%s", a->client_ip);
-    snprintf(env_corr, sizeof env_corr, "SSTP_CORRELATION_ID=%s", a->correlation_id ? a->correlation_id : "");
     /* pppd 2.4.9 builds its scripts' environment from scratch: `set` is the
      * way a variable reaches ip-up/ip-down (the values were checked by the
      * session: tokens and addresses, nothing a shell reads as syntax) */
     /* our plugin before the options file: loaded ahead of a radius.so the
      * file names, it gives radius.so its Acct-Session-Id (sstp-lb-plugin.c) */
-    const char *argv[] = {
+    const char *argv[24] = {
         a->path, slave_name, "nodetach", "logfd", "2",
         "plugin", a->plugin, SSTP_PLUGIN_FD_OPTION, fd_arg,
         "file", a->options_file,
-        "remotenumber", a->client_ip,
-        "set", env_sid, "set", env_client, "set", env_corr,
-        "ipparam", a->session_id,
-        NULL,
     };
-    const char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", env_sid, env_client, env_corr, NULL };
+    const char *envp[5] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin" };
+    size_t n = 11;
+    if (a->pooled) {
+        /* no session yet: its values come in START (plugin-proto.h) */
+        argv[n++] = SSTP_PLUGIN_POOL_OPTION;
+    } else {
+        snprintf(env_sid, sizeof env_sid, "SSTP_SESSION_ID=%s", a->session_id);
+        snprintf(env_client, sizeof env_client, "SSTP_CLIENT_ADDR=%s", a->client_ip);
+        snprintf(env_corr, sizeof env_corr, "SSTP_CORRELATION_ID=%s",
+                 a->correlation_id ? a->correlation_id : "");
+        const char *per_session[] = {
+            "remotenumber", a->client_ip,
+            "set", env_sid, "set", env_client, "set", env_corr,
+            "ipparam", a->session_id,
+        };
+        for (size_t i = 0; i < sizeof per_session / sizeof per_session[0]; i++)
+            argv[n++] = per_session[i];
+        envp[1] = env_sid;
+        envp[2] = env_client;
+        envp[3] = env_corr;
+    }
 
     what = a->path;
     if ((errno = posix_spawn(&out->pid, a->path, &fa, &attr, (char *const *)argv,

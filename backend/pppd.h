@@ -21,6 +21,7 @@ struct pppd_spawn_args {
     const char *session_id;    /* ipparam and SSTP_SESSION_ID */
     const char *client_ip;     /* remotenumber and SSTP_CLIENT_ADDR */
     const char *correlation_id; /* SSTP_CORRELATION_ID; may be empty */
+    int pooled;                /* 1: no session yet (`sstp-lb-pool`), the three above unused */
 };
 
 struct pppd_child {

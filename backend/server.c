@@ -301,6 +301,8 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     if (fleet_err || be_metrics_start(s) == -1)
         return -1;
     be_cert_watch_start(s);
+    pppd_pool_start(&s->pppd_pool, loop, (int)cfg->pppd_pool_size, cfg->pppd_path, cfg->pppd_options,
+                    cfg->plugin);
     ev_timer_init(&s->stop_deadline, stop_deadline_cb,
                   cfg->disconnect_t1 + cfg->kill_grace + STOP_SLACK_S, 0);
     s->stop_deadline.data = s;
@@ -315,6 +317,7 @@ void be_server_stop(struct be_server *s)
     for (int k = 0; k < BE_LISTEN_COUNT; k++)
         close_listener(&s->listeners[k]);
     log_info("stopping", "sessions=%llu", (unsigned long long)s->n_sessions);
+    pppd_pool_stop(&s->pppd_pool);
     if (s->n_sessions == 0) {
         ev_break(s->loop, EVBREAK_ALL);
         return;
@@ -329,6 +332,8 @@ void be_server_stop(struct be_server *s)
 void be_server_cleanup(struct be_server *s)
 {
     be_session_reap(s);
+    if (s->pppd_pool.loop)
+        pppd_pool_cleanup(&s->pppd_pool);
     be_fleet_free(s->fleet);
     s->fleet = NULL;
     be_metrics_stop(s);

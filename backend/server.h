@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "backend/config.h"
+#include "backend/pppd_pool.h"
 #include "core/admin.h"
 #include "core/buf.h"
 #include "core/listener.h"
@@ -110,6 +111,7 @@ struct be_server {
     struct be_stats stats;
     struct be_fleet *fleet;             /* Redis registry/stats/policy; NULL = standalone */
     struct admin admin;                 /* /healthz, /readyz, /metrics */
+    struct pppd_pool pppd_pool;         /* pppd.pool_size members waiting for sessions */
 };
 
 /* be_refuse_name: the log token and metric label of a refusal reason. */

@@ -17,6 +17,7 @@
 #include "backend/pppd-plugin/plugin-proto.h"
 #include "backend/fleet.h"
 #include "backend/pppd.h"
+#include "backend/pppd_pool.h"
 #include "backend/session_int.h"
 #include "core/log.h"
 #include "sstp/binding.h"
@@ -66,13 +67,15 @@ int be_session_ppp_start(struct be_session *s)
     };
     if (s->pid != 0)
         return 0;
-    if (pppd_spawn(&a, &child, err, sizeof err) == -1) {
+    bool pooled = pppd_pool_take(&srv->pppd_pool, a.session_id, a.client_ip, a.correlation_id, &child) == 0;
+    if (!pooled && pppd_spawn(&a, &child, err, sizeof err) == -1) {
         srv->stats.pppd_spawn_fail++;
         log_error("pppd_spawn_fail", "sid=%s err=\"%s\"", s->sid, err);
         be_session_set_term(s, TERM_RESOURCE, SSTP_OK);
         return -1;
     }
-    srv->stats.pppd_spawned++;
+    if (!pooled)
+        srv->stats.pppd_spawned++;
     s->pid = child.pid;
     s->pty_fd = child.pty_fd;
     s->plugin_fd = child.plugin_fd;
@@ -87,7 +90,7 @@ int be_session_ppp_start(struct be_session *s)
     ev_child_init(&s->child, child_cb, s->pid, 0);
     s->child.data = s;
     ev_child_start(srv->loop, &s->child);
-    log_info("pppd_start", "sid=%s pid=%d", s->sid, (int)s->pid);
+    log_info("pppd_start", "sid=%s pid=%d pooled=%d", s->sid, (int)s->pid, pooled);
     be_session_ppp_update(s);
     return 0;
 }
@@ -551,6 +554,11 @@ static void plugin_cb(struct ev_loop *loop, ev_io *w, int revents)
         be_session_ppp_hangup(s);
     } else if (m.type == SSTP_PLUGIN_IPV6_UP) {
         on_ipv6_up(s, &m);
+    } else {
+        /* READY from a session's pppd, or a backend-only type: not our plugin */
+        s->srv->stats.plugin_bad_msg++;
+        log_warn("plugin_bad_msg", "sid=%s reason=unexpected_type type=%u", s->sid, m.type);
+        be_session_ppp_hangup(s);
     }
     /* an AUTH report carries the raw MPPE keys */
     OPENSSL_cleanse(in, sizeof in);

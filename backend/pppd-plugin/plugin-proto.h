@@ -19,6 +19,20 @@
  *   IP_UP    4 ip_local, 4 ip_remote: the address bytes in network order
  *   IPV6_UP  8 ipv6_local, 8 ipv6_remote: interface identifiers
  *   ACK      u8 acked: the type being acknowledged (AUTH, IP_UP, IPV6_UP)
+ *   READY    empty: a pooled pppd (`sstp-lb-pool`) is on its tty, before LCP
+ *   START    backend -> pooled plugin: the session's values, each a u8
+ *            length then that many bytes (no NUL): session id (1..64),
+ *            client address (1..64), correlation id (0..64); every byte
+ *            from SSTP_PLUGIN_ID_CHARS (they reach ip-up's environment)
+ *
+ * Pool (pppd.pool_size): sstp-backend starts pppd with `sstp-lb-pool` and
+ * no session values. At PHASE_ESTABLISH (tty set up, ppp unit made, LCP
+ * not started) the plugin sends READY and blocks until START; it applies
+ * START as the command line would have (ipparam, remotenumber, the
+ * SSTP_* script variables) and LCP begins. Anything but one well-formed
+ * START, or the socket closing, ends pppd. The plugin never reads again
+ * outside report(), so a second START reaches it as the reply to AUTH and
+ * ends pppd there: one pppd serves one session.
  *
  * For the backend: a receive buffer of SSTP_PLUGIN_MSG_MAX bytes is
  * enough. SEQPACKET truncates a longer datagram silently, but no valid
@@ -45,6 +59,8 @@
 
 /* The pppd option naming the inherited socket: `sstp-lb-fd <n>`. */
 #define SSTP_PLUGIN_FD_OPTION "sstp-lb-fd"
+/* The pppd option of a pooled pppd: READY at ESTABLISH, then wait for START. */
+#define SSTP_PLUGIN_POOL_OPTION "sstp-lb-pool"
 
 #define SSTP_PLUGIN_PROTO_VERSION 1
 
@@ -52,6 +68,8 @@ enum sstp_plugin_type {
     SSTP_PLUGIN_AUTH    = 1,    /* peer authenticated: method, keys, name */
     SSTP_PLUGIN_IP_UP   = 2,    /* IPCP up: addresses */
     SSTP_PLUGIN_IPV6_UP = 3,    /* IPV6CP up: interface identifiers */
+    SSTP_PLUGIN_READY   = 4,    /* a pooled pppd waits for its session */
+    SSTP_PLUGIN_START   = 0x81, /* backend -> pooled plugin: the session's values */
     SSTP_PLUGIN_ACK     = 0x80, /* backend -> plugin */
 };
 
@@ -75,6 +93,11 @@ enum sstp_plugin_auth {
 #define SSTP_PLUGIN_IP_UP_LEN     8
 #define SSTP_PLUGIN_IPV6_UP_LEN   16
 #define SSTP_PLUGIN_ACK_LEN       1
+#define SSTP_PLUGIN_READY_LEN     0
+#define SSTP_PLUGIN_VALUE_MAX     64     /* bytes of one START value, without a NUL */
+/* What a START value may hold: session ids, addresses, {GUID} correlation ids. */
+#define SSTP_PLUGIN_ID_CHARS \
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-{}"
 
 _Static_assert(SSTP_PLUGIN_HDR_LEN + SSTP_PLUGIN_AUTH_FIXED + SSTP_PLUGIN_USER_MAX < SSTP_PLUGIN_MSG_MAX,
                "the longest AUTH must fit, with room to spot truncation");
@@ -92,6 +115,10 @@ struct sstp_plugin_msg {
     uint8_t ipv6_local[8], ipv6_remote[8];
     /* ACK: which type is acknowledged */
     uint8_t acked;
+    /* START, NUL-terminated */
+    char sid[SSTP_PLUGIN_VALUE_MAX + 1];
+    char client[SSTP_PLUGIN_VALUE_MAX + 1];
+    char corr[SSTP_PLUGIN_VALUE_MAX + 1];
 };
 
 /* Types a plugin sends (and so the only ones an ACK may name). */
@@ -108,11 +135,33 @@ static inline size_t sstp_plugin_user_len(const char *user)
     return nul ? (size_t)((const char *)nul - user) + 1 : 0;
 }
 
+/* Whether v (NUL-terminated) may be a START value of min_len or more bytes. */
+static inline int sstp_plugin_value_ok(const char *v, size_t min_len)
+{
+    size_t n = strnlen(v, SSTP_PLUGIN_VALUE_MAX + 1);
+    return n >= min_len && n <= SSTP_PLUGIN_VALUE_MAX && strspn(v, SSTP_PLUGIN_ID_CHARS) == n;
+}
+
+/* One START value: u8 length, bytes; checked as sstp_plugin_value_ok. */
+static inline int sstp_plugin_get_value(struct sstp_slice *s, char out[SSTP_PLUGIN_VALUE_MAX + 1],
+                                        size_t min_len)
+{
+    struct sstp_slice v;
+    uint8_t n;
+
+    if (!sstp_get_u8(s, &n) || n > SSTP_PLUGIN_VALUE_MAX || !sstp_get_bytes(s, &v, n))
+        return -1;
+    memcpy(out, v.p, n);
+    out[n] = '\0';
+    return strlen(out) == n && sstp_plugin_value_ok(out, min_len) ? 0 : -1;
+}
+
 /* sstp_plugin_msg_encode writes m as one message into out (cap bytes).
  * Only the fields of m->type are read. Returns the bytes written, or -1 if
  * cap is too small or m is not encodable (unknown type or auth method,
  * keys_set not 0/1, user not NUL-terminated within SSTP_PLUGIN_USER_MAX,
- * an ACK naming a non-report type): exactly what the decoder rejects, so
+ * an ACK naming a non-report type, a START value that is empty where it
+ * must not be, too long or outside SSTP_PLUGIN_ID_CHARS): exactly what the decoder rejects, so
  * every encoded message decodes to the same fields. Fails whole: nothing
  * is written on -1. */
 static inline int sstp_plugin_msg_encode(uint8_t *out, size_t cap, const struct sstp_plugin_msg *m)
@@ -139,6 +188,15 @@ static inline int sstp_plugin_msg_encode(uint8_t *out, size_t cap, const struct 
         if (!sstp_plugin_type_is_report(m->acked))
             return -1;
         body = SSTP_PLUGIN_ACK_LEN;
+        break;
+    case SSTP_PLUGIN_READY:
+        body = SSTP_PLUGIN_READY_LEN;
+        break;
+    case SSTP_PLUGIN_START:
+        if (!sstp_plugin_value_ok(m->sid, 1) || !sstp_plugin_value_ok(m->client, 1) ||
+            !sstp_plugin_value_ok(m->corr, 0))
+            return -1;
+        body = 3 + strlen(m->sid) + strlen(m->client) + strlen(m->corr);
         break;
     default:
         return -1;
@@ -168,6 +226,16 @@ static inline int sstp_plugin_msg_encode(uint8_t *out, size_t cap, const struct 
         sstp_put_bytes(&w, m->ipv6_local, 8);
         sstp_put_bytes(&w, m->ipv6_remote, 8);
         break;
+    case SSTP_PLUGIN_READY:
+        break;
+    case SSTP_PLUGIN_START: {
+        const char *v[3] = { m->sid, m->client, m->corr };
+        for (int i = 0; i < 3; i++) {
+            sstp_put_u8(&w, (uint8_t)strlen(v[i]));
+            sstp_put_bytes(&w, v[i], strlen(v[i]));
+        }
+        break;
+    }
     default: /* SSTP_PLUGIN_ACK */
         sstp_put_u8(&w, m->acked);
         break;
@@ -181,7 +249,9 @@ static inline int sstp_plugin_msg_encode(uint8_t *out, size_t cap, const struct 
  * wrong version, unknown type, body length not the one the type requires
  * or not equal to what follows the header, unknown auth method, keys_set
  * not 0/1, user length 0 or above SSTP_PLUGIN_USER_MAX, user not ending in
- * its only NUL, or an ACK naming a non-report type. m is zeroed on -1 too.
+ * its only NUL, an ACK naming a non-report type, a READY with a body, or
+ * a START whose values are not three exact, well-formed ones (see the
+ * layout). m is zeroed on -1 too.
  * Borrows in; m holds copies. */
 static inline int sstp_plugin_msg_decode(struct sstp_plugin_msg *m, const uint8_t *in, size_t len)
 {
@@ -227,6 +297,15 @@ static inline int sstp_plugin_msg_decode(struct sstp_plugin_msg *m, const uint8_
         if (body != SSTP_PLUGIN_ACK_LEN || !sstp_plugin_type_is_report(s.p[0]))
             return -1;
         m->acked = s.p[0];
+        break;
+    case SSTP_PLUGIN_READY:
+        if (body != SSTP_PLUGIN_READY_LEN)
+            return -1;
+        break;
+    case SSTP_PLUGIN_START:
+        if (sstp_plugin_get_value(&s, m->sid, 1) == -1 || sstp_plugin_get_value(&s, m->client, 1) == -1 ||
+            sstp_plugin_get_value(&s, m->corr, 0) == -1 || s.len != 0)
+            goto bad;
         break;
     default:
         return -1;

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -49,6 +50,8 @@ static int backend_fd = -1;      /* from sstp-lb-fd; -1 until given */
 static int auth_reported;        /* AUTH acknowledged: the link's one authentication */
 static int eap_checked;          /* refuse_eap() ran */
 static int radius_checked;       /* name_radius_accounting() ran */
+static int pooled;               /* `sstp-lb-pool`: wait for START at ESTABLISH */
+static int started;              /* START applied (pool) */
 
 static const char *auth_name(enum sstp_plugin_auth a)
 {
@@ -69,6 +72,8 @@ static const char *type_name(unsigned t)
     case SSTP_PLUGIN_IP_UP:   return "IP_UP";
     case SSTP_PLUGIN_IPV6_UP: return "IPV6_UP";
     case SSTP_PLUGIN_ACK:     return "ACK";
+    case SSTP_PLUGIN_READY:   return "READY";
+    case SSTP_PLUGIN_START:   return "START";
     }
     return "?";
 }
@@ -118,6 +123,8 @@ static int set_backend_fd(char **argv)
 static option_t plugin_options[] = {
     { SSTP_PLUGIN_FD_OPTION, o_special, (void *)set_backend_fd,
       "inherited SOCK_SEQPACKET socket to sstp-backend", OPT_PRIV },
+    { SSTP_PLUGIN_POOL_OPTION, o_bool, &pooled,
+      "pooled: wait for sstp-backend's START before LCP", OPT_PRIV | 1 },
     { NULL }
 };
 
@@ -442,6 +449,80 @@ static void name_radius_accounting(void)
                "names Acct-Session-Id itself; Acct-Multi-Session-Id = %s", sid);
 }
 
+/* ---- pool ---------------------------------------------------------------
+ *
+ * A pooled pppd was started before its session existed, so what the
+ * command line carries per session arrives in START instead; it is applied
+ * here as those options would have: ipparam (ip-up's $6, radius.so's
+ * accounting id), remotenumber (radius.so's Calling-Station-Id) and the
+ * SSTP_* variables of the scripts' environment (what `set` gives). */
+
+static void apply_start(const struct sstp_plugin_msg *m)
+{
+    char *p = strdup(m->sid);
+
+    if (!p)
+        fatal("sstp-lb: out of memory applying START");
+    ipparam = p;
+    slprintf(remote_number, sizeof(remote_number), "%s", m->client);
+    script_setenv("SSTP_SESSION_ID", (char *)m->sid, 0);
+    script_setenv("SSTP_CLIENT_ADDR", (char *)m->client, 0);
+    script_setenv("SSTP_CORRELATION_ID", (char *)m->corr, 0);
+    started = 1;
+    info("sstp-lb: pooled pppd serves session %s (client %s)", m->sid, m->client);
+}
+
+/* Tell the backend this pppd is ready and block until START. No deadline:
+ * a pool member may wait long; the backend ends it by closing the socket
+ * (or SIGTERM). Anything but one well-formed START ends pppd. */
+static void wait_start(void)
+{
+    uint8_t buf[SSTP_PLUGIN_MSG_MAX + 1];
+    struct sstp_plugin_msg m;
+    ssize_t n;
+    int len;
+
+    memset(&m, 0, sizeof(m));
+    m.type = SSTP_PLUGIN_READY;
+    len = sstp_plugin_msg_encode(buf, sizeof(buf), &m);
+    do
+        n = send(backend_fd, buf, (size_t)len, MSG_NOSIGNAL);
+    while (n == -1 && errno == EINTR);
+    if (len < 0 || n != len)
+        fatal("sstp-lb: sending READY to sstp-backend failed: %m");
+    /* pppd keeps its signals blocked outside its own wait: let SIGTERM and
+     * SIGINT in during this one (its handler only sets got_sigterm) */
+    sigset_t wait_mask;
+    sigprocmask(SIG_SETMASK, NULL, &wait_mask);
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
+    for (;;) {
+        struct pollfd p = { .fd = backend_fd, .events = POLLIN };
+        /* a bounded wait too: got_sigterm is checked even if a signal
+         * arrived just before ppoll */
+        struct timespec tick = { 0, 200 * 1000 * 1000 };
+        int rc = ppoll(&p, 1, &tick, &wait_mask);
+
+        if (got_sigterm)
+            fatal("sstp-lb: pooled pppd stopped before its session");
+        if (rc == -1 && errno != EINTR)
+            fatal("sstp-lb: waiting for START: poll: %m");
+        if (rc <= 0)
+            continue;
+        n = recv(backend_fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == -1 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n == -1)
+            fatal("sstp-lb: waiting for START: recv: %m");
+        if (n == 0)
+            fatal("sstp-lb: sstp-backend closed the socket before START");
+        if (sstp_plugin_msg_decode(&m, buf, (size_t)n) == -1 || m.type != SSTP_PLUGIN_START)
+            fatal("sstp-lb: malformed START (%d bytes) from sstp-backend", (int)n);
+        apply_start(&m);
+        return;
+    }
+}
+
 static void on_auth_up(void *arg, int val)
 {
     (void)arg;
@@ -451,7 +532,8 @@ static void on_auth_up(void *arg, int val)
 
 /* Phases, in the order pppd walks them for each link: start_link() enters
  * SERIALCONN and ESTABLISH before LCP sends anything (EAP is withdrawn and
- * radius.so's accounting named then); link_established() enters
+ * radius.so's accounting named then; a pooled pppd first waits at
+ * ESTABLISH for its session's START); link_established() enters
  * AUTHENTICATE (even with no authentication to do), which after a report
  * means a renegotiation and ends pppd; network_phase() fires auth_up and
  * then enters NETWORK, before CCP and IPCP open. Some pppd versions fire
@@ -465,7 +547,9 @@ static void on_phase(void *arg, int p)
     (void)arg;
     if (backend_fd == -1 && p != PHASE_DEAD && p != PHASE_INITIALIZE)
         fatal("sstp-lb: plugin loaded without the %s option", SSTP_PLUGIN_FD_OPTION);
-    if (p == PHASE_SERIALCONN || p == PHASE_ESTABLISH) {
+    if (pooled && !started && p == PHASE_ESTABLISH)
+        wait_start(); /* tty and ppp unit set up, LCP not started */
+    if ((p == PHASE_SERIALCONN || p == PHASE_ESTABLISH) && (!pooled || started)) {
         refuse_eap(); /* before LCP's first Configure-Request */
         name_radius_accounting();
     }

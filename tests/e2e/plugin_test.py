@@ -24,6 +24,14 @@ Then it checks what it got against values it computes itself:
             before IPCP; plus option checks (bad fd, non-SEQPACKET fd,
             option missing) that must stop pppd at once.
   badack    answer AUTH with an ACK for IP_UP: pppd must exit at once.
+  pool      the server pppd started as a pool member (`sstp-lb-pool`, no
+            session options): READY comes, pppd stays silent on its tty
+            until START, then the MS-CHAPv2 session runs as in mschapv2 and
+            ip-up sees START's values (SSTP_* variables, ipparam as $6).
+  pooldup   START sent twice: pppd must end itself at the AUTH report (the
+            second START is not the ACK), before IPCP. Also pool members
+            that get a malformed START, an ACK instead, a closed socket or
+            SIGTERM while waiting: each ends at once, before LCP.
   reauth    MS-CHAPv2 up, then the client side sends an LCP
             Configure-Request on the open link (the renegotiation that
             makes pppd authenticate again): the server pppd must end itself
@@ -63,7 +71,8 @@ SRV_IFID, CLI_IFID = "::a:1", "::b:2"      # IPV6CP interface identifiers
 USERS = {"mschapv2": ("alice", "Pa55-w0rd!x"), "noack": ("alice", "Pa55-w0rd!x"),
          "reauth": ("alice", "Pa55-w0rd!x"),
          "noauth": ("nobody", "unused"),
-         "badack": ("alice", "Pa55-w0rd!x"), "pap": ("bob", "pap-secret-9")}
+         "badack": ("alice", "Pa55-w0rd!x"), "pap": ("bob", "pap-secret-9"),
+         "pool": ("alice", "Pa55-w0rd!x"), "pooldup": ("alice", "Pa55-w0rd!x")}
 AUTH_ACK_TIMEOUT_S = 10.0                  # the plugin's AUTH_ACK_TIMEOUT_MS
 # What sstp-backend (backend/pppd.c) passes with pppd's `set` option.
 SCRIPT_SET = ("SSTP_SESSION_ID=3af08715b013f28e", "SSTP_CLIENT_ADDR=203.0.113.7",
@@ -158,6 +167,7 @@ def self_test():
 # ---------------------------------------------------------------- plugin protocol
 
 T_AUTH, T_IP_UP, T_IPV6_UP, T_ACK = 1, 2, 3, 0x80
+T_READY, T_START = 4, 0x81
 AUTH_NAMES = {0: "none", 1: "pap", 2: "chap-md5", 3: "mschapv2", 4: "eap"}
 
 
@@ -184,6 +194,8 @@ def decode(b):
     if typ == T_IP_UP and body == 8:
         return {"type": "IP_UP", "ip_local": socket.inet_ntoa(p[:4]),
                 "ip_remote": socket.inet_ntoa(p[4:8])}
+    if typ == T_READY and body == 0:
+        return {"type": "READY"}
     if typ == T_IPV6_UP and body == 16:
         return {"type": "IPV6_UP", "ipv6_local": p[:8].hex(), "ipv6_remote": p[8:].hex()}
     raise ValueError("unexpected type 0x%02x with body %d" % (typ, body))
@@ -214,6 +226,15 @@ LCP_RENEG = bytes.fromhex("ff03c021" "01" "7a" "000a" "0506" "5eed1e55")
 
 def ack(typ):
     return struct.pack(">BBHB", 1, T_ACK, 1, typ)
+
+
+def start_msg(sid, client, corr):
+    """START (plugin-proto.h): three u8-length-prefixed values."""
+    body = b"".join(bytes([len(v)]) + v.encode() for v in (sid, client, corr))
+    return struct.pack(">BBH", 1, T_START, len(body)) + body
+
+
+START_VALUES = tuple(kv.split("=", 1)[1] for kv in SCRIPT_SET)   # sid, client, corr
 
 
 def ifid_bytes(text):
@@ -283,7 +304,8 @@ class Session:
         """An ip-up script that writes its environment to ip-up.env."""
         path = os.path.join(self.work, "ip-up-dump")
         with open(path, "w") as f:
-            f.write("#!/bin/sh\nenv > %s.tmp && mv %s.tmp %s\n" % ((self.ip_up_env(),) * 3))
+            f.write("#!/bin/sh\n{ env; echo \"IPUP_ARG6=$6\"; } > %s.tmp && mv %s.tmp %s\n"
+                    % ((self.ip_up_env(),) * 3))
         os.chmod(path, 0o755)
         return path
 
@@ -320,6 +342,9 @@ class Session:
             srv += ["require-mschap-v2", "noipv6"]
             cli[1:1] = ["file", CLIENT_OPTIONS]
         srv += ["plugin", self.plugin, "sstp-lb-fd", "3"]
+        if self.scenario in ("pool", "pooldup"):
+            # no ipparam, no `set`: the session's values come in START
+            srv += ["sstp-lb-pool", "ip-up-script", self.ip_up_dump()]
         if self.scenario == "mschapv2":
             srv += ["ip-up-script", self.ip_up_dump()] + [a for kv in SCRIPT_SET for a in ("set", kv)]
         self.spawn("srv", "srv", srv, fd3=pppd_end.fileno())
@@ -383,7 +408,7 @@ class Session:
             self.bad.append("%s: %s" % (b.hex(), e))
             return
         self.msgs.append((round(now() - self.t0, 3), m))
-        if not answer:
+        if not answer or m["type"] == "READY":     # READY is answered by START, by run()
             return
         if self.scenario == "badack" and m["type"] == "AUTH":
             self.sock.send(ack(T_IP_UP))
@@ -484,6 +509,67 @@ def check_mschapv2(s, c):
     print("     HLAK (K2|K3) the backend will build: %s%s" % (k2, k3))
 
 
+def pool_start(s, c, twice=False):
+    """READY, silence on the tty until START, then START (twice: a duplicate)."""
+    ok = s.pump(lambda: s.got("READY") or "srv" in s.exit, 15)
+    c.check(ok and s.got("READY") and "srv" not in s.exit, "pool member said READY (%.2f s)" % (now() - s.t0))
+    c.check(s.msgs and s.msgs[0][1]["type"] == "READY", "READY is the first message")
+    s.pump(lambda: False, 0.7)
+    c.check(not s.spoke[s.srv_m] and "srv" not in s.exit,
+            "no byte on the server's tty in 0.7 s before START (LCP waits)")
+    c.check("sent [LCP ConfReq" not in s.log("srv"), "pppd sent no LCP Configure-Request before START")
+    s.sock.send(start_msg(*START_VALUES))
+    if twice:
+        s.sock.send(start_msg(*START_VALUES))
+    c.check(len(s.got("READY")) == 1, "one READY only")
+
+
+def pool_wait_checks(s, c):
+    """A pool member ends at once, before LCP, on a malformed START, an ACK
+    instead of START, its socket closing, or SIGTERM while it waits."""
+    def one(tag, act, want_text):
+        m, sl, path = s.open_pty()
+        name = "pool-" + tag
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        args = [path] + s.common(name) + ["noauth", "plugin", s.plugin, "sstp-lb-fd", "3", "sstp-lb-pool"]
+        p = s.spawn(name, "srv", args, fd3=b.fileno())
+        b.close()
+        a.settimeout(10)
+        try:
+            got = a.recv(64)
+        except OSError:
+            got = b""
+        c.check(got == struct.pack(">BBH", 1, T_READY, 0), "%s: READY (got %r)" % (tag, got.hex()))
+        t0 = now()
+        act(a, p)
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        a.close()
+        os.close(m)
+        os.close(sl)
+        log = s.log(name)
+        c.check(p.returncode == 1 and want_text in log and now() - t0 < 3,
+                "%s: pppd ended in %.2f s, status %s, says %r" % (tag, now() - t0, p.returncode, want_text))
+        c.check("sent [LCP ConfReq" not in log, "%s: no LCP before the session" % tag)
+
+    one("bad-start", lambda a, p: a.send(bytes.fromhex("0181000100")), "malformed START")
+    one("unsafe-start", lambda a, p: a.send(start_msg("sid;reboot", "1.2.3.4", "")), "malformed START")
+    one("ack-not-start", lambda a, p: a.send(ack(T_AUTH)), "malformed START")
+    one("closed", lambda a, p: a.shutdown(socket.SHUT_RDWR), "closed the socket before START")
+    one("sigterm", lambda a, p: p.terminate(), "stopped before its session")
+
+
+def read_env(path):
+    try:
+        with open(path) as f:
+            return dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
+    except OSError:
+        return {}
+
+
 def check_script_env(s, c):
     """pppd 2.4.9 runs ip-up with an environment it builds itself: the
     `set` variables reach it, pppd's own environment does not."""
@@ -544,7 +630,22 @@ def run(scenario, work, plugin):
     c.check(True, "MD4/MS-CHAPv2/MPPE derivations match RFC 1320/2759/3079 vectors")
     s = Session(scenario, work, plugin)
     s.start()
-    if scenario in ("mschapv2", "pap", "noauth"):
+    if scenario in ("pool", "pooldup"):
+        pool_start(s, c, twice=scenario == "pooldup")
+    if scenario == "pooldup":
+        ok = s.pump(lambda: "srv" in s.exit, 20)
+        t_auth = s.when("AUTH")
+        c.check(ok and t_auth is not None, "AUTH arrived and pppd exited")
+        if ok and t_auth is not None:
+            status, t_exit = s.exit["srv"]
+            c.check(t_exit - t_auth < 2, "pppd exited %.2f s after AUTH (the second START)" % (t_exit - t_auth))
+            c.check(status == 1, "pppd exit status 1 (got %s)" % status)
+        c.check("malformed reply" in s.log("srv") and "to AUTH" in s.log("srv"),
+                "pppd logged the second START as a wrong reply to AUTH")
+        c.check(not s.got("IP_UP") and not os.path.exists(s.ip_up_env()), "no IPCP, no ip-up after it")
+        s.stop("cli", sig_timeout=0.5)
+        pool_wait_checks(s, c)
+    if scenario in ("mschapv2", "pap", "noauth", "pool"):
         want = ["AUTH", "IP_UP"] + (["IPV6_UP"] if scenario == "pap" else [])
         ok = s.pump(lambda: all(s.got(t) for t in want) and
                     "local  IP address" in s.log("cli"), 20)
@@ -553,9 +654,13 @@ def run(scenario, work, plugin):
         c.check(not s.bad, "every datagram decoded strictly (bad: %s)" % s.bad)
         c.check("srv" not in s.exit, "server pppd still running")
         check_cloexec(s, c)
-        if scenario == "mschapv2":
+        if scenario in ("mschapv2", "pool"):
             check_mschapv2(s, c)
             check_script_env(s, c)
+            if scenario == "pool":
+                env = read_env(s.ip_up_env())
+                c.check(env.get("IPUP_ARG6") == START_VALUES[0],
+                        "ip-up's $6 (ipparam) is START's session id (got %r)" % env.get("IPUP_ARG6"))
         elif scenario == "noauth":
             a = s.got("AUTH")
             if c.check(len(a) == 1, "exactly one AUTH message (got %d)" % len(a)):
@@ -738,7 +843,8 @@ def radius_checks(s, c):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("mschapv2", "pap", "noauth", "noack", "badack", "reauth"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("mschapv2", "pap", "noauth", "noack", "badack", "reauth",
+                                                 "pool", "pooldup"):
         print(__doc__, file=sys.stderr)
         return 2
     scenario, work, plugin = sys.argv[1:]

@@ -13,15 +13,21 @@
 #   badack    an ACK for the wrong type: pppd exits at once
 #   reauth    an LCP renegotiation after the report: pppd ends itself
 #             (the plugin's fatal() on re-entering authentication)
+#   pool      pppd started as a pool member (sstp-lb-pool): READY, silent
+#             until START, then the mschapv2 session with START's values in
+#             ip-up's environment and $6
+#   pooldup   a duplicate START ends pppd at AUTH, before IPCP; a bad or
+#             unsafe START, an ACK instead, a closed socket or SIGTERM end
+#             a waiting member before LCP
 #
-#   tests/e2e/plugin_test.sh [SCENARIO...]     (default: all six)
+#   tests/e2e/plugin_test.sh [SCENARIO...]     (default: all eight)
 # Work dirs (logs, plugin-<scenario>.json): $PLUGIN_TEST_WORK, default a
 # fresh /tmp/sstplb-plugin.XXXXXX. Exit 0 iff every scenario passed.
 set -u
 here=$(dirname "$(readlink -f "$0")")
 repo=$(readlink -f "$here/../..")
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(mschapv2 noack reauth pap noauth badack)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(mschapv2 noack reauth pap noauth badack pool pooldup)
 
 make -B -C "$repo" --no-print-directory build/sstp-lb-pppd.so > /dev/null || {
     echo "plugin_test: FAIL: cannot build build/sstp-lb-pppd.so" >&2; exit 1; }

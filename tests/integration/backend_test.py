@@ -799,7 +799,22 @@ def s43_client_close_term_letters(ctx):
 def s14_sigterm_with_sessions(ctx):
     hlak = ctx.mschap()
     b = ctx.backend()
-    calls = [connect_call(ctx, b, hlak) for _ in range(3)]
+    # (CALL_CONNECT_REQUEST back to back: well inside the 0.5 s refill delay)
+    cids = [corr() for _ in range(3)]
+    clients = [ctx.client(b) for _ in cids]
+    for c, cid in zip(clients, cids):
+        check(c.http_handshake(corr_id=cid)[0] == 200, "HTTP status")
+    for c in clients:
+        p = c.sstp_connect()
+        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
+    calls = []
+    for c, cid in zip(clients, cids):
+        r = ctx.pd.find(cid)
+        check(r is not None, "no pppd for a call")
+        auth_gated(r)
+        c.call_connected(hlak)
+        check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
+        calls.append((c, r))
     calls.append(start_call(ctx, b))          # still before CALL_CONNECTED
     idle = raw_tcp(b, "tls")                  # still in its TLS handshake
     t0 = time.monotonic()
@@ -1829,6 +1844,112 @@ def s42_metrics_follow_the_counters(ctx):
           m['sstp_backend_protocol_errors_total{rc="E_HTTP_METHOD"}'] == 1 and
           m['sstp_backend_bytes_total{direction="in"}'] > 0 and m["sstp_backend_draining"] == 0,
           "after the call, a 405 and a bad handshake: %r (stats %r)" % (m, st))
+
+
+
+def pool_members(ctx, exclude=()):
+    """Fake pppds of the pool now waiting for START (pid -> their spawned event)."""
+    out = {}
+    for r in ctx.pd.runs():
+        sp = r.events("spawned")
+        if sp and r.events("pool_ready") and not r.events("start") and not r.events("exit") \
+                and r.pid not in exclude and H.proc_state(r.pid) not in (None, "Z"):
+            out[r.pid] = sp[0]
+    return out
+
+
+@scenario
+def s45_pppd_pool(ctx):
+    """pppd.pool_size = 2: two pppds wait (READY) before any call; a call is
+    served by one of them (started before the call, START carried the
+    session's values, none on its command line), a replacement appears, a
+    third call at once finds the pool empty and spawns its own without
+    waiting; a member killed while waiting is counted and replaced; a
+    member that answers garbage instead of READY is dropped with growing
+    delays (no fork storm); SIGTERM leaves no pppd behind."""
+    hlak = ctx.mschap(ip_up={"local": "10.9.0.1", "remote": "10.9.0.7"})
+    admin = H.free_port()
+    b = ctx.backend(pppd={"pool_size": "2"}, admin={"address": "127.0.0.1:%d" % admin})
+    check(H.wait_until(lambda: len(pool_members(ctx)) == 2, 10), "pool never had 2 members waiting")
+    first = pool_members(ctx)
+    check(H.wait_until(lambda: scrape(admin)[0]["sstp_backend_pppd_pool_ready"] == 2, 5),
+          "pool_ready gauge %r" % scrape(admin)[0].get("sstp_backend_pppd_pool_ready"))
+    for pid, sp in first.items():
+        check("sstp-lb-pool" in sp["argv"] and "ipparam" not in sp["argv"] and
+              "remotenumber" not in sp["argv"] and not any(a.startswith("SSTP_") for a in sp["argv"]),
+              "pool member argv carries a session: %r" % sp["argv"])
+        check(not any(k.startswith("SSTP_") for k in sp["env"]), "pool member env %r" % sp["env"])
+    t_call = time.time()
+    c1, r1 = connect_call(ctx, b, hlak)
+    check(r1.pid in first, "call 1 served by pid %d, not a pool member %r" % (r1.pid, sorted(first)))
+    check(r1.events("spawned")[0]["wall"] < t_call, "the pppd was started after the call began")
+    sid1 = sid_of(r1)
+    check(b.find("pppd_start", sid=sid1, pid=str(r1.pid), pooled="1"), "no ev=pppd_start pooled=1")
+    check(r1.start["env"]["SSTP_CLIENT_ADDR"] == "127.0.0.1", "START client %r" % r1.start["env"])
+    check(b.wait_log("ppp_up", 5, sid=sid1), "pooled pppd's IP_UP not taken (no ev=ppp_up)")
+    # a replacement joins the remaining member
+    check(H.wait_until(lambda: len(pool_members(ctx)) == 2, 5), "no replacement after the take")
+    check(not set(pool_members(ctx)) & {r1.pid}, "the served pppd is back in the pool")
+    # three calls at once: two pooled, the third spawns its own (pool empty)
+    # (CALL_CONNECT_REQUEST back to back: well inside the 0.5 s refill delay)
+    cids = [corr() for _ in range(3)]
+    clients = [ctx.client(b) for _ in cids]
+    for c, cid in zip(clients, cids):
+        check(c.http_handshake(corr_id=cid)[0] == 200, "HTTP status")
+    for c in clients:
+        p = c.sstp_connect()
+        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
+    calls = []
+    for c, cid in zip(clients, cids):
+        r = ctx.pd.find(cid)
+        check(r is not None, "no pppd for a call")
+        auth_gated(r)
+        c.call_connected(hlak)
+        check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
+        calls.append((c, r))
+    pooled = [c for c in calls if c[1].start.get("pooled")]
+    own = [c for c in calls if not c[1].start.get("pooled")]
+    check(len(pooled) == 2 and len(own) == 1, "pooled %d, own %d of 3 calls at once" % (len(pooled), len(own)))
+    check(own and "ipparam" in own[0][1].start["argv"], "the pppd of an empty pool has no session argv")
+    pids = {r1.pid} | {r.pid for _, r in calls}
+    sids = {sid1} | {sid_of(r) for _, r in calls}
+    check(len(pids) == 4 and len(sids) == 4, "4 calls, %d pppds, %d sessions: one pppd serves one call"
+          % (len(pids), len(sids)))
+    m, _ = scrape(admin)
+    check(m['sstp_backend_pppd_pool_total{event="taken"}'] == 3 and
+          m['sstp_backend_pppd_pool_total{event="empty"}'] == 1, "pool counters %r" %
+          {k: v for k, v in m.items() if "pool" in k})
+    # a member killed while waiting: counted as died and replaced
+    check(H.wait_until(lambda: len(pool_members(ctx)) == 2, 5), "pool not refilled after the burst")
+    victim = sorted(pool_members(ctx))[0]
+    os.kill(victim, signal.SIGKILL)
+    check(b.wait_log("pppd_pool_exit", 5, pid=str(victim), signal="9"), "no ev=pppd_pool_exit for the kill")
+    check(H.wait_until(lambda: len(pool_members(ctx)) == 2 and victim not in pool_members(ctx), 5),
+          "killed member not replaced")
+    m, _ = scrape(admin)
+    check(m['sstp_backend_pppd_pool_total{event="died"}'] == 1, "died %r" %
+          m.get('sstp_backend_pppd_pool_total{event="died"}'))
+    for c, r in [(c1, r1)] + calls:
+        c.send(C.call_disconnect())
+        check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+        pppd_terminated(r)
+        c.close()
+    # SIGTERM: the waiting members end with the backend, none is left
+    waiting = sorted(pool_members(ctx))
+    check(b.stop() == 0, "backend exit status at SIGTERM")
+    for pid in waiting:
+        check(H.wait_gone(pid, 3), "pool member %d left after the backend (state %s)" % (pid, H.proc_state(pid)))
+    check(not [r.pid for r in ctx.pd.runs() if H.proc_state(r.pid) not in (None, "Z")],
+          "fake pppds left after the backend")
+
+    # a member that never says READY: dropped, retried with growing delays
+    ctx.pd.set(pool_bad_ready="01ff0000")
+    b2 = ctx.backend(pppd={"pool_size": "1"})
+    time.sleep(3.0)
+    drops = len(b2.entries("pppd_pool_drop"))
+    check(2 <= drops <= 6, "%d members dropped in 3 s (backoff 0.2 s doubling: 3..5 expected)" % drops)
+    check(b2.find("pppd_pool_drop", reason="unexpected_plugin_message"), "drop reason")
+    note("bad READY: %d dropped in 3 s" % drops)
 
 
 def main():

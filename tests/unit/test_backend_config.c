@@ -117,6 +117,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->source_prefix4, 32);
     assert_int_equal(c->source_prefix6, 64);
     assert_string_equal(c->pppd_path, "/usr/sbin/pppd");
+    assert_int_equal(c->pppd_pool_size, 0); /* the pool is off unless asked for */
     assert_int_equal(c->trusted.n_sha256 + c->trusted.n_sha1, 0);
     assert_int_equal(c->proxy_allow.n, 0);
     assert_int_equal(c->mtls_proxy_header, BE_PP_INSIDE); /* sstp-proxy's placement */
@@ -257,6 +258,14 @@ static void test_bad_duration(void **state)
     expect_fail(f, BASE "[sstp]\ndisconnect_linger = 2m\n", 9, "sstp.disconnect_linger");
     expect_fail(f, BASE "[sstp]\nhandshake_timeout = 0.4s\n", 9, "sstp.handshake_timeout");
     expect_fail(f, BASE "[pppd]\nkill_grace = 90s\n", 9, "pppd.kill_grace");
+    /* pppd.pool_size: 0..64 (each member is a root pppd, started at once) */
+    expect_ok(f, BASE "[pppd]\npool_size = 2\n");
+    assert_int_equal(f->cfg.pppd_pool_size, 2);
+    expect_ok(f, BASE "[pppd]\npool_size = 64\n");
+    assert_int_equal(f->cfg.pppd_pool_size, 64);
+    expect_fail(f, BASE "[pppd]\npool_size = 65\n", 9, "pppd.pool_size: 65 is outside [0, 64]");
+    expect_fail(f, BASE "[pppd]\npool_size = -1\n", 9, "pppd.pool_size");
+    expect_fail(f, BASE "[pppd]\npool_size = two\n", 9, "pppd.pool_size: 'two' is not an integer");
 }
 
 static void test_bad_enum(void **state)

@@ -1,7 +1,8 @@
 /* test_plugin_proto.c — the plugin <-> sstp-backend messages
  * (backend/pppd-plugin/plugin-proto.h): exact byte images written from the
  * layout in the header, round trips of every type, and every way the
- * decoder must refuse bytes from pppd's side. Inputs are copied into
+ * decoder must refuse bytes from pppd's side, and the pool's READY and
+ * START (bad, empty, over-long or unsafe values refused on both ends). Inputs are copied into
  * exact-size heap blocks so ASan sees any over-read. Also the backend's
  * HLAK choice from a decoded AUTH (be_session_hlak_from_auth): strictly by
  * method, no zero HLAK for a method that yields keys. */
@@ -85,6 +86,13 @@ static void roundtrip(const struct sstp_plugin_msg *in, int want_len)
         break;
     case SSTP_PLUGIN_ACK:
         assert_int_equal(out.acked, in->acked);
+        break;
+    case SSTP_PLUGIN_READY:
+        break;
+    case SSTP_PLUGIN_START:
+        assert_string_equal(out.sid, in->sid);
+        assert_string_equal(out.client, in->client);
+        assert_string_equal(out.corr, in->corr);
         break;
     default:
         fail();
@@ -285,7 +293,7 @@ static void test_encode_invalid(void **state)
     memset(&m, 0, sizeof(m));
     for (unsigned t = 0; t <= 0xff; t++) {
         if (t == SSTP_PLUGIN_AUTH || t == SSTP_PLUGIN_IP_UP || t == SSTP_PLUGIN_IPV6_UP ||
-            t == SSTP_PLUGIN_ACK)
+            t == SSTP_PLUGIN_ACK || t == SSTP_PLUGIN_READY)
             continue;
         m.type = (uint8_t)t;
         assert_int_equal(sstp_plugin_msg_encode(buf, sizeof(buf), &m), -1);
@@ -342,7 +350,7 @@ static void test_decode_type(void **state)
     (void)state;
     for (unsigned t = 0; t <= 0xff; t++) {
         if (t == SSTP_PLUGIN_AUTH || t == SSTP_PLUGIN_IP_UP || t == SSTP_PLUGIN_IPV6_UP ||
-            t == SSTP_PLUGIN_ACK)
+            t == SSTP_PLUGIN_ACK || t == SSTP_PLUGIN_READY || t == SSTP_PLUGIN_START)
             continue;
         /* Unknown types are refused whatever the body. */
         uint8_t b[] = { 1, (uint8_t)t, 0, 1, SSTP_PLUGIN_AUTH };
@@ -510,6 +518,163 @@ static void test_decode_canonical(void **state)
     }
 }
 
+/* --- pool: READY and START --- */
+
+static struct sstp_plugin_msg start_msg(const char *sid, const char *client, const char *corr)
+{
+    struct sstp_plugin_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = SSTP_PLUGIN_START;
+    strcpy(m.sid, sid);
+    strcpy(m.client, client);
+    strcpy(m.corr, corr);
+    return m;
+}
+
+/* START image: sid "3af0", client "203.0.113.7", corr "{6B-8}". */
+static const uint8_t START_IMG[] = {
+    1, 0x81, 0, 24,
+    4, '3', 'a', 'f', '0',
+    11, '2', '0', '3', '.', '0', '.', '1', '1', '3', '.', '7',
+    6, '{', '6', 'B', '-', '8', '}',
+};
+
+static void test_ready_bytes(void **state)
+{
+    (void)state;
+    struct sstp_plugin_msg m = { .type = SSTP_PLUGIN_READY };
+    uint8_t buf[SSTP_PLUGIN_MSG_MAX];
+    const uint8_t want[] = { 1, SSTP_PLUGIN_READY, 0, 0 };
+
+    assert_int_equal(sstp_plugin_msg_encode(buf, sizeof(buf), &m), 4);
+    assert_memory_equal(buf, want, 4);
+    roundtrip(&m, 4);
+    /* READY has no body: one byte more is refused */
+    const uint8_t body[] = { 1, SSTP_PLUGIN_READY, 0, 1, 0 };
+    assert_rejected(body, sizeof(body));
+}
+
+static void test_start_bytes(void **state)
+{
+    (void)state;
+    struct sstp_plugin_msg m = start_msg("3af0", "203.0.113.7", "{6B-8}"), out;
+    uint8_t buf[SSTP_PLUGIN_MSG_MAX];
+
+    assert_int_equal(sstp_plugin_msg_encode(buf, sizeof(buf), &m), (int)sizeof(START_IMG));
+    assert_memory_equal(buf, START_IMG, sizeof(START_IMG));
+    roundtrip(&m, (int)sizeof(START_IMG));
+    /* an empty correlation id, the longest values, IPv6 */
+    char longest[SSTP_PLUGIN_VALUE_MAX + 1];
+    memset(longest, 'a', SSTP_PLUGIN_VALUE_MAX);
+    longest[SSTP_PLUGIN_VALUE_MAX] = '\0';
+    m = start_msg("s", "2001:db8::7", "");
+    roundtrip(&m, 4 + 3 + 1 + 11);
+    m = start_msg(longest, longest, longest);
+    roundtrip(&m, 4 + 3 + 3 * SSTP_PLUGIN_VALUE_MAX);
+    /* the plugin waiting for an ACK sees START as what it is: not an ACK,
+     * so a duplicate START ends pppd there (sstp-lb-plugin.c report()) */
+    assert_int_equal(decode_copy(&out, START_IMG, sizeof(START_IMG)), 0);
+    assert_int_not_equal(out.type, SSTP_PLUGIN_ACK);
+    /* and an ACK never names START or READY: the backend acknowledges reports only */
+    uint8_t a1[] = { 1, SSTP_PLUGIN_ACK, 0, 1, SSTP_PLUGIN_START };
+    uint8_t a2[] = { 1, SSTP_PLUGIN_ACK, 0, 1, SSTP_PLUGIN_READY };
+    assert_rejected(a1, sizeof(a1));
+    assert_rejected(a2, sizeof(a2));
+}
+
+static void test_encode_start_invalid(void **state)
+{
+    (void)state;
+    uint8_t buf[SSTP_PLUGIN_MSG_MAX];
+    char too_long[SSTP_PLUGIN_VALUE_MAX + 2];
+    memset(too_long, '1', SSTP_PLUGIN_VALUE_MAX + 1);
+    too_long[SSTP_PLUGIN_VALUE_MAX + 1] = '\0';
+    struct sstp_plugin_msg bad[] = {
+        start_msg("", "10.0.0.1", "c"),           /* no session id */
+        start_msg("s", "", "c"),                  /* no client */
+        start_msg("s id", "10.0.0.1", ""),        /* space */
+        start_msg("s", "10.0.0.1;x", ""),         /* shell syntax */
+        start_msg("s", "10.0.0.1", "$(id)"),
+        start_msg("s", "10.0.0.1", "a\nb"),
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sstp_plugin_msg_encode(buf, sizeof(buf), &bad[i]), -1);
+    struct sstp_plugin_msg m = start_msg("s", "10.0.0.1", "");
+    memcpy(m.sid, too_long, SSTP_PLUGIN_VALUE_MAX + 1); /* no NUL within the field */
+    assert_int_equal(sstp_plugin_msg_encode(buf, sizeof(buf), &m), -1);
+    /* too small a buffer: nothing written */
+    m = start_msg("s", "10.0.0.1", "");
+    memset(buf, 0x5A, sizeof(buf));
+    assert_int_equal(sstp_plugin_msg_encode(buf, 4 + 3 + 1 + 8 - 1, &m), -1);
+    assert_int_equal(buf[0], 0x5A);
+}
+
+/* A START from a confused or hostile sender: every malformation refused. */
+static void test_decode_start_bad(void **state)
+{
+    (void)state;
+    uint8_t b[SSTP_PLUGIN_MSG_MAX];
+    size_t n = sizeof(START_IMG);
+
+    /* a value byte outside the charset, NUL included, at every value position */
+    const uint8_t value_pos[] = { 5, 8, 10, 20, 22, 27 };
+    const uint8_t bad_bytes[] = { 0, ' ', ';', '$', '\n', '"', 0x80, 0xff };
+    for (size_t i = 0; i < sizeof(value_pos); i++)
+        for (size_t j = 0; j < sizeof(bad_bytes); j++) {
+            memcpy(b, START_IMG, n);
+            b[value_pos[i]] = bad_bytes[j];
+            assert_rejected(b, n);
+        }
+    /* empty session id / client (lengths and body adjusted to agree) */
+    const uint8_t empty_sid[] = { 1, 0x81, 0, 5, 0, 1, '1', 1, 'c' };
+    const uint8_t empty_client[] = { 1, 0x81, 0, 5, 1, 's', 0, 1, 'c' };
+    const uint8_t ok_min[] = { 1, 0x81, 0, 5, 1, 's', 1, '1', 0 };
+    assert_rejected(empty_sid, sizeof(empty_sid));
+    assert_rejected(empty_client, sizeof(empty_client));
+    struct sstp_plugin_msg m;
+    assert_int_equal(decode_copy(&m, ok_min, sizeof(ok_min)), 0);
+    assert_string_equal(m.sid, "s");
+    assert_string_equal(m.corr, "");
+    /* the correlation id missing, or a byte after it */
+    const uint8_t no_corr[] = { 1, 0x81, 0, 4, 1, 's', 1, '1' };
+    const uint8_t trailing[] = { 1, 0x81, 0, 6, 1, 's', 1, '1', 0, 'x' };
+    assert_rejected(no_corr, sizeof(no_corr));
+    assert_rejected(trailing, sizeof(trailing));
+    /* a value length past the body, and one above SSTP_PLUGIN_VALUE_MAX */
+    memcpy(b, START_IMG, n);
+    b[21] = 7;
+    assert_rejected(b, n);
+    uint8_t big[4 + 1 + 65 + 2 + 1];
+    memset(big, 'a', sizeof(big));
+    big[0] = 1; big[1] = 0x81; big[2] = 0; big[3] = (uint8_t)(sizeof(big) - 4);
+    big[4] = 65;
+    big[70] = 1; big[72] = 0;
+    assert_rejected(big, sizeof(big));
+    big[4] = 64; /* now 64 + a one-byte client whose length byte is 'a': refused too */
+    assert_rejected(big, sizeof(big));
+}
+
+/* Every single-byte change to a START either is refused or re-encodes to
+ * exactly those bytes. */
+static void test_decode_start_canonical(void **state)
+{
+    (void)state;
+    size_t n = sizeof(START_IMG);
+    for (size_t pos = 0; pos < n; pos++)
+        for (unsigned v = 0; v <= 0xff; v++) {
+            uint8_t b[sizeof(START_IMG)], re[SSTP_PLUGIN_MSG_MAX];
+            struct sstp_plugin_msg m;
+
+            memcpy(b, START_IMG, n);
+            b[pos] = (uint8_t)v;
+            if (decode_copy(&m, b, n) == 0) {
+                assert_int_equal(sstp_plugin_msg_encode(re, sizeof(re), &m), (int)n);
+                assert_memory_equal(re, b, n);
+            }
+        }
+}
+
 static void auth_fill(struct sstp_plugin_msg *m, uint8_t method, uint8_t keys_set, uint8_t recv_fill,
                       uint8_t send_fill)
 {
@@ -585,6 +750,11 @@ int main(void)
         cmocka_unit_test(test_decode_ack_target),
         cmocka_unit_test(test_decode_canonical),
         cmocka_unit_test(test_hlak_by_method),
+        cmocka_unit_test(test_ready_bytes),
+        cmocka_unit_test(test_start_bytes),
+        cmocka_unit_test(test_encode_start_invalid),
+        cmocka_unit_test(test_decode_start_bad),
+        cmocka_unit_test(test_decode_start_canonical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

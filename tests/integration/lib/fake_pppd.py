@@ -21,6 +21,15 @@ Its behaviour comes from the JSON options file (`file <opts>`):
   exit_code       default 0
   ignore_sigterm  true: log SIGTERM/SIGHUP/SIGINT and carry on
   write_on_start  list of hex PPP frames written (HDLC-encoded) at start
+  pool_bad_ready  (pooled) send this hex instead of READY
+
+Started with `sstp-lb-pool` (pppd.pool_size), it is a pool member: it logs
+"spawned" (argv, env, fds), sends READY and waits for START; a malformed
+START, or any other message, ends it (status 1) as the real plugin does.
+Once START came it logs "start" with the env the scripts would see (its
+own plus SSTP_SESSION_ID/CLIENT_ADDR/CORRELATION_ID from START, and
+pooled: true) and goes on as a pppd started for that session (auth_delay
+and exit_after count from START).
 
 The control socket (AF_UNIX datagrams of JSON) lets a test act at a chosen
 moment: {"cmd": "write", "frame": hex} (HDLC-encode and write),
@@ -132,6 +141,27 @@ def burst_frame(i, size):
 
 PLUGIN_VERSION = 1
 T_AUTH, T_IP_UP, T_IPV6_UP, T_ACK = 1, 2, 3, 0x80
+T_READY, T_START = 4, 0x81
+ID_CHARS = set(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-{}")
+
+
+def plugin_parse_start(msg):
+    """(sid, client, corr) of a well-formed START, else None (plugin-proto.h)."""
+    if len(msg) < 4:
+        return None
+    ver, typ, blen = struct.unpack(">BBH", msg[:4])
+    if ver != PLUGIN_VERSION or typ != T_START or blen != len(msg) - 4:
+        return None
+    p, vals = msg[4:], []
+    for min_len in (1, 1, 0):
+        if not p or p[0] > 64 or len(p) < 1 + p[0]:
+            return None
+        v = p[1:1 + p[0]]
+        if len(v) < min_len or not set(v) <= ID_CHARS:
+            return None
+        vals.append(v.decode())
+        p = p[1 + len(v):]
+    return tuple(vals) if not p else None
 AUTH_METHODS = {"none": 0, "pap": 1, "chap-md5": 2, "mschapv2": 3, "eap": 4}
 
 
@@ -178,6 +208,8 @@ class FakePppd:
         self.log_frames = True
         self.rx_frames = self.rx_bytes = self.rx_bad_fcs = 0
         self.rx_hash = hashlib.sha256()
+        self.pooled = "sstp-lb-pool" in argv
+        self.waiting_start = False
 
     def log(self, ev, **kw):
         kw["ev"] = ev
@@ -218,9 +250,13 @@ class FakePppd:
         except OSError:
             pass
         self.ppid = os.getppid()
-        self.log("start", pid=pid, ppid=self.ppid, argv=self.argv,
-                 env={k: v for k, v in os.environ.items()}, fds=fds, fd3=fd3,
-                 tty0=tty0, sid=os.getsid(0))
+        self.start_info = dict(pid=pid, ppid=self.ppid, argv=self.argv,
+                               env={k: v for k, v in os.environ.items()}, fds=fds, fd3=fd3,
+                               tty0=tty0, sid=os.getsid(0))
+        if self.pooled:
+            self.log("spawned", **self.start_info)
+        else:
+            self.log("start", **self.start_info)
 
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -237,9 +273,32 @@ class FakePppd:
         self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.ctl.bind(self.ctl_path)
         self.ctl.setblocking(False)
+        if self.pooled:
+            bad = self.opts.get("pool_bad_ready")
+            self.plugin.send(bytes.fromhex(bad) if bad else struct.pack(">BBH", PLUGIN_VERSION, T_READY, 0))
+            self.waiting_start = True
+            self.log("pool_ready")
+            return
+        self.session_begins()
+
+    def session_begins(self):
         for hexframe in self.opts.get("write_on_start") or []:
             self.write_frame(bytes.fromhex(hexframe))
         self.log("ready")
+
+    def on_start(self, msg):
+        vals = plugin_parse_start(msg)
+        if vals is None:
+            self.log("start_bad", hex=msg.hex())
+            self.finish(1, "bad_start")
+        self.waiting_start = False
+        self.t0 = time.monotonic()
+        info = dict(self.start_info)
+        info["env"] = dict(info["env"], SSTP_SESSION_ID=vals[0], SSTP_CLIENT_ADDR=vals[1],
+                           SSTP_CORRELATION_ID=vals[2])
+        info["pooled"] = True
+        self.log("start", **info)
+        self.session_begins()
 
     def on_signal(self, signum, frame):
         self.signals.append(signum)
@@ -303,6 +362,11 @@ class FakePppd:
             self.log("plugin_eof")
             self.plugin.close()
             self.plugin = None
+            if self.waiting_start:
+                self.finish(1, "closed_before_start")   # the plugin's fatal()
+            return
+        if self.waiting_start:
+            self.on_start(msg)
             return
         acked = plugin_parse_ack(msg)
         if acked is None:
@@ -398,9 +462,11 @@ class FakePppd:
 
     def run(self):
         os.set_blocking(self.wake_r, False)
-        auth_at = self.opt_after("auth_delay") or self.t0
-        exit_at = self.opt_after("exit_after")
         while True:
+            auth_at = self.opt_after("auth_delay") or self.t0
+            exit_at = self.opt_after("exit_after")
+            if self.waiting_start:
+                auth_at = exit_at = float("inf")
             now = time.monotonic()
             if not self.auth_sent and self.opts.get("auth") is not None and now >= auth_at:
                 self.report_auth()
@@ -409,9 +475,9 @@ class FakePppd:
             if os.getppid() != self.ppid:
                 self.finish(3, "orphaned")    # the backend is gone: never linger
             timeout = 1.0
-            if not self.auth_sent and self.opts.get("auth") is not None:
+            if not self.auth_sent and self.opts.get("auth") is not None and auth_at != float("inf"):
                 timeout = min(timeout, max(0.0, auth_at - now))
-            if exit_at is not None:
+            if exit_at is not None and exit_at != float("inf"):
                 timeout = min(timeout, max(0.0, exit_at - now))
             rl = [self.wake_r, self.ctl]
             if self.pty is not None:
