@@ -109,8 +109,8 @@ sstpc_as() {
         --user "$2" --password "$3" $SRV_ADDR file "$4"
 }
 client_has() {     # both ppp ends are up with the client's address ADDR
-    ip -n $CLI_NS -o -4 addr show 2> /dev/null | grep -q " inet $1 peer $PPP_SRV_IP/32 " &&
-        ip -n $SRV_NS -o -4 addr show 2> /dev/null | grep -q " inet $PPP_SRV_IP peer $1/32 "
+    ip -n $CLI_NS -o -4 addr show up 2> /dev/null | grep -q " inet $1 peer $PPP_SRV_IP/32 " &&
+        ip -n $SRV_NS -o -4 addr show up 2> /dev/null | grep -q " inet $PPP_SRV_IP peer $1/32 "
 }
 hang_up() {        # NAME: stop that sstpc and wait until its ppp is gone
     bg_stop "$1" 10

@@ -167,9 +167,11 @@ sstp_client_start() {
 _sstp_both_ends() {
     local i=$1 ip c s
     ip=$(sstp_ip "$i")
-    c=$(ip -n "$CLI_NS" -o -4 addr show 2> /dev/null)
+    # "show up": pppd sets the address before it brings the link up, and
+    # a ping in between finds the network unreachable
+    c=$(ip -n "$CLI_NS" -o -4 addr show up 2> /dev/null)
     [[ $c == *" inet $ip peer $PPP_SRV_IP/32 "* ]] || return 1
-    s=$(ip -n "$SRV_NS" -o -4 addr show 2> /dev/null)
+    s=$(ip -n "$SRV_NS" -o -4 addr show up 2> /dev/null)
     [[ $s == *" inet $PPP_SRV_IP peer $ip/32 "* ]]
 }
 
