@@ -27,14 +27,17 @@
 #              front's CPU µs per handshake; "per-cpu" is H / P (the front
 #              alone on its own CPUs)
 # Paced echo (PACED_N sessions, PACED_RATE echoes/s in all, DUR seconds,
-# ECDSA): per echo round trip through the front, syscalls, epoll_wait calls
-# (wake-ups), epoll_ctl calls and CPU µs of the front, with the p50 RTT the
-# client saw. One round trip is two relayed packets (one each way).
+# ECDSA): per echo round trip through the front: sys (all system calls),
+# polls (sstp-proxy's polling turns after traffic, proxy/relay.c: one
+# epoll_wait(0) + one sched_yield each), sys-poll (sys without them), wake
+# (epoll_wait calls that were not polling turns: the loop's wake-ups),
+# epoll_ctl, CPU µs of the front, and the p50/p99 RTT the client saw. One
+# round trip is two relayed packets (one each way).
 #
 # The instruction counts do not depend on load; the CPU and syscall counts
 # barely do; the RTT does. Each line ends with the 1-minute load average.
 #
-# Environment: DUR (5), CG_SHORT (3), CG_LONG (9), HS_CONC (32), CG_CONC (4),
+# Environment: DUR (5), CG_SHORT (4), CG_LONG (16), HS_CONC (32), CG_CONC (4),
 # PACED_N (16), PACED_RATE (2000), KEYS ("ecdsa rsa"), PARTS ("callgrind perf
 # paced"), PROXY (build/sstp-proxy), PROXY_B, BASE_PORT (25600), KEEP=1.
 # Needs valgrind and perf (with access to the syscall tracepoints).
@@ -46,8 +49,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 
 DUR=${DUR:-5}
-CG_SHORT=${CG_SHORT:-3}
-CG_LONG=${CG_LONG:-9}
+CG_SHORT=${CG_SHORT:-4}
+CG_LONG=${CG_LONG:-16}
 HS_CONC=${HS_CONC:-32}
 CG_CONC=${CG_CONC:-4}
 PACED_N=${PACED_N:-16}
@@ -303,7 +306,7 @@ if has_part paced; then
         pids=$(front_pids)
         # sessions up first (their handshakes are not per-echo costs): a warm-up
         # of 1 s inside the client, perf from its second second
-        (sleep 1.5; perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl \
+        (sleep 1.5; perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_sched_yield \
             -p "$pids" -o "$work/paced.perf" -- sleep "$DUR" >/dev/null 2>&1) &
         ppid=$!
         line=$(timeout -k 5 $((DUR * 4 + 120)) "$BENCH" -t "127.0.0.1:$FPORT" --ca "$CA" --sni "$SNI" \
@@ -312,20 +315,28 @@ if has_part paced; then
         front_down
         echoes=$(awk -v r="$(kv "$line" echo_per_s)" -v d="$DUR" 'BEGIN {print r * d}')
         ms=$(perf_val "$work/paced.perf" task-clock)
-        R[paced/$front/sys]=$(div "$(perf_val "$work/paced.perf" raw_syscalls:sys_enter)" "$echoes" %.2f)
-        R[paced/$front/wake]=$(div "$(perf_val "$work/paced.perf" syscalls:sys_enter_epoll_wait)" "$echoes" %.2f)
+        sys=$(perf_val "$work/paced.perf" raw_syscalls:sys_enter)
+        epw=$(perf_val "$work/paced.perf" syscalls:sys_enter_epoll_wait)
+        yld=$(perf_val "$work/paced.perf" syscalls:sys_enter_sched_yield)
+        # sstp-proxy polls briefly after traffic (proxy/relay.c): each turn is
+        # one epoll_wait(0) and one sched_yield; counted apart from the rest
+        R[paced/$front/sys]=$(div "$sys" "$echoes" %.2f)
+        R[paced/$front/poll]=$(div "${yld:-0}" "$echoes" %.2f)
+        R[paced/$front/sys_np]=$(div "$((sys - 2 * ${yld:-0}))" "$echoes" %.2f)
+        R[paced/$front/wake]=$(div "$((epw - ${yld:-0}))" "$echoes" %.2f)
         R[paced/$front/ctl]=$(div "$(perf_val "$work/paced.perf" syscalls:sys_enter_epoll_ctl)" "$echoes" %.2f)
         R[paced/$front/cpu]=$(div "$(awk -v m="$ms" 'BEGIN{print m*1000}')" "$echoes" %.1f)
         R[paced/$front/p50]=$(kv "$line" echo_p50_us)
         R[paced/$front/p99]=$(kv "$line" echo_p99_us)
-        echo "paced $front: echo_per_s=$(kv "$line" echo_per_s) p50_us=${R[paced/$front/p50]} p99_us=${R[paced/$front/p99]} sys/echo=${R[paced/$front/sys]} wake/echo=${R[paced/$front/wake]} epoll_ctl/echo=${R[paced/$front/ctl]} cpu_us/echo=${R[paced/$front/cpu]} load=$(load1)"
+        echo "paced $front: echo_per_s=$(kv "$line" echo_per_s) p50_us=${R[paced/$front/p50]} p99_us=${R[paced/$front/p99]} sys/echo=${R[paced/$front/sys]} sys_without_polling/echo=${R[paced/$front/sys_np]} poll_turns/echo=${R[paced/$front/poll]} wake/echo=${R[paced/$front/wake]} epoll_ctl/echo=${R[paced/$front/ctl]} cpu_us/echo=${R[paced/$front/cpu]} load=$(load1)"
     done
 fi
 
+if has_part callgrind || has_part perf; then
 echo
 echo "== per handshake (front only; bound = (C+T+H)/(C+T+P), per-cpu = H/P) =="
 for key in $KEYS; do
-    printf "%-6s %-11s %11s %9s %9s %7s %7s %9s | %9s %9s %6s %6s | %8s %8s\n" key front Ir/hs libcrypto libssl libc own other \
+    printf "%-6s %-11s %10s %10s %9s %8s %7s %7s | %8s %7s %6s %7s %7s | %7s %7s\n" key front Ir/hs libcrypto libssl libc own other \
         cpu_us sys/hs wake cli_us tgt_us bound per-cpu
     for front in "${FRONTS[@]}"; do
         bound=- percpu=-
@@ -335,19 +346,21 @@ for key in $KEYS; do
             bound=$(awk -v c="$c" -v t="$t" -v h="$h" -v p="$p" 'BEGIN {printf "%.3f", (c + t + h) / (c + t + p)}')
             percpu=$(awk -v h="$h" -v p="$p" 'BEGIN {printf "%.3f", h / p}')
         fi
-        printf "%-6s %-11s %11s %9s %9s %7s %7s %9s | %9s %9s %6s %6s | %8s %8s\n" "$key" "$front" \
+        printf "%-6s %-11s %10s %10s %9s %8s %7s %7s | %8s %7s %6s %7s %7s | %7s %7s\n" "$key" "$front" \
             "${R[$key/$front/ir]:--}" "${R[$key/$front/ir_libcrypto]:--}" "${R[$key/$front/ir_libssl]:--}" \
             "${R[$key/$front/ir_libc]:--}" "${R[$key/$front/ir_own]:--}" "${R[$key/$front/ir_other]:--}" \
             "${R[$key/$front/cpu]:--}" "${R[$key/$front/sys]:--}" "${R[$key/$front/wake]:--}" \
             "${R[$key/$front/client]:--}" "${R[$key/$front/target]:--}" "$bound" "$percpu"
     done
 done
+fi
 if has_part paced; then
     echo
     echo "== paced echo: $PACED_N sessions, $PACED_RATE echoes/s (per echo round trip, front only) =="
-    printf "%-11s %8s %8s %8s %9s %9s %8s %8s\n" front sys wake epoll_ctl cpu_us p50_us p99_us p50/hap
+    printf "%-11s %8s %8s %8s %8s %8s %9s %9s %8s %8s\n" front sys sys-poll polls wake epoll_ctl cpu_us p50_us p99_us p50/hap
     for front in "${FRONTS[@]}"; do
-        printf "%-11s %8s %8s %8s %9s %9s %8s %8s\n" "$front" "${R[paced/$front/sys]:--}" "${R[paced/$front/wake]:--}" \
+        printf "%-11s %8s %8s %8s %8s %8s %9s %9s %8s %8s\n" "$front" "${R[paced/$front/sys]:--}" \
+            "${R[paced/$front/sys_np]:--}" "${R[paced/$front/poll]:--}" "${R[paced/$front/wake]:--}" \
             "${R[paced/$front/ctl]:--}" "${R[paced/$front/cpu]:--}" "${R[paced/$front/p50]:--}" "${R[paced/$front/p99]:--}" \
             "$(div "${R[paced/$front/p50]:-0}" "${R[paced/haproxy/p50]:-0}" %.3f)"
     done
