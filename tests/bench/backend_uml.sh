@@ -5,6 +5,9 @@
 # rotates from run to run):
 #   direct      sstpc -> sstp-backend (tls listener)
 #   proxy       sstpc -> sstp-proxy -> sstp-backend (PROXY v2, plain TCP)
+#   pool        sstpc -> a second sstp-backend with pppd.pool_size = 2
+#               (192.0.2.6): sessions take a pppd already started
+#   pool-proxy  sstpc -> a second sstp-proxy (192.0.2.7) -> that backend
 #   pty         the reference without SSTP: the client's pppd runs the
 #               server's pppd as its `pty` command (the server's pppd uses
 #               notty, so its own character shunt copies the bytes), same
@@ -18,7 +21,8 @@
 #   cpu/Gbit    CPU seconds of sstp-backend and sstp-proxy (/proc/PID/stat
 #               utime+stime) and of the whole guest CPU (/proc/stat) per Gbit
 # and the ratios of each way to the pty reference.
-# BENCH_MODES="direct proxy pty" picks and orders the ways.
+# BENCH_MODES="direct proxy pty" picks and orders the ways (default; add
+# pool and pool-proxy for the pppd pool).
 #
 #   tests/bench/backend_uml.sh [RUNS] [MIB]       (default 5 runs, 24 MiB)
 # Work dir: $BENCH_WORK or a fresh /tmp/sstplb-bench.XXXXXX (kept).
@@ -39,6 +43,7 @@ if [ -z "${SSTPLB_GUEST:-}" ]; then
     mkdir -p "$work"
     "$repo/scripts/mkcerts.sh" "$work/certs" > /dev/null 2>&1 || { echo "mkcerts failed" >&2; exit 1; }
     rm -f "$work/sstp-backend"
+    echo "${BENCH_MODES:-}" > "$work/bench-modes"   # the guest gets no environment from here
     if [ -n "${BENCH_BACKEND:-}" ]; then   # the guest sees only the work dir and the repo
         cp "$BENCH_BACKEND" "$work/sstp-backend" || exit 1
         echo "(sstp-backend under test: $BENCH_BACKEND)"
@@ -61,6 +66,7 @@ fi
 . "$E2E_DIR/lib/sstp.sh"
 RUNS=${1:-5}
 MIB=${2:-24}
+[ -z "${BENCH_MODES:-}" ] && [ -s "$SSTPLB_WORK/bench-modes" ] && BENCH_MODES=$(< "$SSTPLB_WORK/bench-modes")
 MODES=(${BENCH_MODES:-direct proxy pty})
 PROXY_ADDR=192.0.2.3      # sstp-proxy's own address on the server's side
 WAIT_FOR_INTERVAL=0.02
@@ -111,9 +117,37 @@ CONF
     PROXY_PID=$(pgrep -n -f "build/sstp-proxy -c $W/proxy.conf")
 fi
 
+# ---- pppd pool (pppd.pool_size): its own backend on .6, its own proxy on .7 ----
+POOL_BACKEND_PID= POOL_PROXY_PID= MAIN_BACKEND_PID=$BACKEND_PID MAIN_PROXY_PID=$PROXY_PID
+if [[ " ${MODES[*]} " == *" pool"* ]]; then
+    ip -n "$SRV_NS" addr add 192.0.2.6/24 dev veth0 && ip -n "$SRV_NS" addr add 192.0.2.7/24 dev veth0 ||
+        die "pool addresses"
+    sstp_backend_conf "$W/backend-pool.conf" backend.log_level=info backend.id=e2e-pool \
+        listen.tls=192.0.2.6:$SSTP_PORT listen.proxy=127.0.0.1:4434 listen.proxy_allow=127.0.0.1/32 \
+        pppd.pool_size=2
+    bg_start backend-pool ip netns exec "$SRV_NS" "$BACKEND_BIN" -c "$W/backend-pool.conf"
+    wait_for 10 log_has "$W/backend-pool.log" "ev=ready" || die "pool sstp-backend did not start"
+    POOL_BACKEND_PID=$(bg_pid backend-pool)
+    sed -e "s/^bind = .*/bind = 192.0.2.7:$SSTP_PORT/" -e "s/^id = .*/id = bench-proxy-pool/" \
+        -e "s/^server = .*/server = e2e-pool 127.0.0.1:4434/" "$W/proxy.conf" > "$W/proxy-pool.conf" 2> /dev/null ||
+        die "pool-proxy needs the proxy way's config (BENCH_MODES with proxy)"
+    printf '[admin]\naddress = 127.0.0.1:9181\n' >> "$W/proxy-pool.conf"
+    bg_start proxy-pool ip netns exec "$SRV_NS" "$REPO/build/sstp-proxy" -c "$W/proxy-pool.conf"
+    wait_for 15 log_has "$W/proxy-pool.log" "ev=worker_ready" || die "pool sstp-proxy did not start"
+    POOL_PROXY_PID=$(pgrep -n -f "build/sstp-proxy -c $W/proxy-pool.conf")
+fi
+# the pool's members are pppd processes too: down() waits for them to be all that is left
+POOL_PPPD=$([ -n "$POOL_BACKEND_PID" ] && echo 2 || echo 0)
+n_pppd() { local p; p=$(procs_named pppd); set -- $p; echo $#; }
+wait_for 20 eval '[ "$(n_pppd)" = $POOL_PPPD ]' || die "the pppd pool did not fill"
+
 # up MODE NAME: starts the tunnel of user 1 the MODE's way (NAME: its process)
 up() {
+    BACKEND_PID=$MAIN_BACKEND_PID PROXY_PID=$MAIN_PROXY_PID   # the CPU figures follow the way
     case $1 in
+        pool) BACKEND_PID=$POOL_BACKEND_PID PROXY_PID= ; sstp_client_start "$2" 1 "$W/client.options" 192.0.2.6 ;;
+        pool-proxy) BACKEND_PID=$POOL_BACKEND_PID PROXY_PID=$POOL_PROXY_PID
+            sstp_client_start "$2" 1 "$W/client.options" 192.0.2.7 ;;
         direct) sstp_client_start "$2" 1 "$W/client.options" ;;
         proxy) sstp_client_start "$2" 1 "$W/client.options" "$PROXY_ADDR" ;;
         pty) bg_start "$2" ip netns exec "$CLI_NS" pppd file "$W/client.options" \
@@ -124,7 +158,7 @@ up() {
 # down NAME: stops it; every pppd (both ends) gone
 down() {
     bg_stop "$1" 10 > /dev/null
-    wait_for 15 eval '[ -z "$(procs_named pppd)" ]' || die "$1: a pppd outlived its session"
+    wait_for 15 eval '[ "$(n_pppd)" = $POOL_PPPD ]' || die "$1: a pppd outlived its session"
 }
 
 # ---- set-up time ----
@@ -201,7 +235,8 @@ for m in "${MODES[@]}"; do
     down "$m-bulk"
 done
 sstp_backend_stop > /dev/null
-[ -n "$PROXY_PID" ] && bg_stop proxy 10 > /dev/null
+[ -n "$MAIN_PROXY_PID" ] && bg_stop proxy 10 > /dev/null
+[ -n "$POOL_BACKEND_PID" ] && { bg_stop proxy-pool 10; bg_stop backend-pool 15; } > /dev/null
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 say ""
