@@ -9,7 +9,8 @@
  * it. Sessions never wait for the pool: with no ready member, the caller
  * spawns a pppd as without a pool. A member that dies is counted and
  * replaced after a delay that doubles with each death in a row (no fork
- * storm when pppd cannot start). pppd_pool_stop closes every member's
+ * storm when pppd cannot start). Members start at nice 10 (as root) and
+ * get 0 back when taken. pppd_pool_stop closes every member's
  * socket and sends SIGTERM; pppd_pool_cleanup reaps what is left. */
 #ifndef SSTP_LB_BACKEND_PPPD_POOL_H
 #define SSTP_LB_BACKEND_PPPD_POOL_H
@@ -48,6 +49,7 @@ struct pppd_pool {
     ev_timer refill;
     unsigned deaths_in_row;         /* since the last READY: the backoff */
     bool stopping;
+    bool renice;                    /* members start at a higher nice (root only) */
     struct pppd_pool_stats stats;
 };
 
