@@ -95,13 +95,22 @@ down() {    # the session's pppds gone, the pool full again
 }
 
 declare -A SETUP
+RETRIES=0
 for ((r = 1; r <= RUNS; r++)); do
     for ((k = 0; k < ${#MODES[@]}; k++)); do
         m=${MODES[$(((k + r - 1) % ${#MODES[@]}))]}
         race_delay_on veth0 $SSTP_PORT $SRV_NS || die "netem"
-        t0=$(gs_now_ms)
-        up "$m" "$m-$r"
-        sstp_up 1 30 || die "$m run $r: tunnel not up"
+        for ((try = 1; ; try++)); do
+            t0=$(gs_now_ms)
+            up "$m" "$m-$r"
+            sstp_up 1 30 && break
+            # sstpc 1.0.18's start-up race (e2e-uml.md) survives the netem
+            # delay on a loaded host: that attempt is not a set-up time
+            log_has "$W/$m-$r.log" "event loop terminated unsuccessfully" && [ $try -lt 3 ] ||
+                die "$m run $r: tunnel not up"
+            RETRIES=$((RETRIES + 1))
+            down "$m-$r"
+        done
         t1=$(gs_now_ms)
         race_delay_off veth0 $SRV_NS
         SETUP[$m]="${SETUP[$m]:-} $((t1 - t0))"
@@ -158,4 +167,5 @@ if [ ${#pre[@]} -gt 0 ]; then
 else
     say "/etc/ppp/ip-pre-up: not installed in this guest"
 fi
+say "sstpc start-up race retried: $RETRIES time(s) (not counted as set-up)"
 say "setup includes the 10 ms netem delay on the server's packets (sstpc 1.0.18 start-up race); one UML CPU carries client, server, TLS, pppd and kernel PPP"
