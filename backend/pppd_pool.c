@@ -86,8 +86,9 @@ static int spawn_one(struct pppd_pool *p, struct pppd_pool_member *m)
     char err[256];
     if (pppd_spawn(&p->args, &m->c, err, sizeof err) == -1) {
         memset(&m->c, 0, sizeof m->c);
+        p->stats.died++; /* a member that never came: counted with the dead */
         p->deaths_in_row++;
-        log_error("pppd_pool_spawn_fail", "err=\"%s\"", err);
+        log_error("pppd_pool_spawn_fail", "err=\"%s\" retry_s=%.1f", err, backoff(p));
         return -1;
     }
     p->stats.started++;
