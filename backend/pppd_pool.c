@@ -14,10 +14,12 @@
 #include "backend/pppd-plugin/plugin-proto.h"
 #include "core/log.h"
 
-/* A replacement starts this long after a take: the session that took a
- * member is negotiating LCP and authenticating right now, and a pppd
- * starting beside it (exec, plugins, options) would slow it down. */
-#define REFILL_AFTER_TAKE_S 0.5
+/* A replacement starts when the session that took a member has its link
+ * up (pppd_pool_settled): until then that session negotiates LCP,
+ * authenticates and runs ip-pre-up, and a pppd starting beside it (exec,
+ * plugins, options) would slow it down. At the latest this long after the
+ * take (a session that stalls). */
+#define REFILL_AFTER_TAKE_S 3.0
 /* Deaths in a row: the next spawn waits BACKOFF_MIN_S, doubled each time. */
 #define BACKOFF_MIN_S 0.2
 #define BACKOFF_MAX_S 30.0
@@ -245,6 +247,12 @@ int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, 
     p->stats.empty++;
     schedule(p, 0);
     return -1;
+}
+
+void pppd_pool_settled(struct pppd_pool *p)
+{
+    if (p->deaths_in_row == 0)
+        schedule(p, 0);
 }
 
 void pppd_pool_stop(struct pppd_pool *p)
