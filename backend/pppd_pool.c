@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -13,13 +14,20 @@
 #include "backend/pppd-plugin/plugin-proto.h"
 #include "core/log.h"
 
-/* A replacement starts this long after a take: the session that took a
- * member is negotiating LCP and authenticating right now, and a pppd
- * starting beside it (exec, plugins, options) would slow it down. */
-#define REFILL_AFTER_TAKE_S 0.5
+/* A replacement starts when the session that took a member has its link
+ * up (pppd_pool_settled): until then that session negotiates LCP,
+ * authenticates and runs ip-pre-up, and a pppd starting beside it (exec,
+ * plugins, options) would slow it down. At the latest this long after the
+ * take (a session that stalls). */
+#define REFILL_AFTER_TAKE_S 3.0
 /* Deaths in a row: the next spawn waits BACKOFF_MIN_S, doubled each time. */
 #define BACKOFF_MIN_S 0.2
 #define BACKOFF_MAX_S 30.0
+/* A member starts (exec, plugins, options, tty, ppp unit) at this nice
+ * value, so that on a busy host it takes CPU from no negotiating session;
+ * its session gets it back at 0 when it takes it. Only as root (lowering
+ * nice needs CAP_SYS_NICE; pppd runs as root anyway). */
+#define MEMBER_NICE 10
 /* pppd_pool_cleanup: time for SIGTERMed members to go before SIGKILL. */
 #define CLEANUP_WAIT_S 1.0
 
@@ -80,11 +88,14 @@ static int spawn_one(struct pppd_pool *p, struct pppd_pool_member *m)
     char err[256];
     if (pppd_spawn(&p->args, &m->c, err, sizeof err) == -1) {
         memset(&m->c, 0, sizeof m->c);
+        p->stats.died++; /* a member that never came: counted with the dead */
         p->deaths_in_row++;
-        log_error("pppd_pool_spawn_fail", "err=\"%s\"", err);
+        log_error("pppd_pool_spawn_fail", "err=\"%s\" retry_s=%.1f", err, backoff(p));
         return -1;
     }
     p->stats.started++;
+    if (p->renice)
+        setpriority(PRIO_PROCESS, (id_t)m->c.pid, MEMBER_NICE);
     m->ready = false;
     m->spawned_at = ev_now(p->loop);
     ev_io_set(&m->plugin_r, m->c.plugin_fd, EV_READ);
@@ -172,6 +183,7 @@ void pppd_pool_start(struct pppd_pool *p, struct ev_loop *loop, int size, const 
     p->args.options_file = options;
     p->args.plugin = plugin;
     p->args.pooled = 1;
+    p->renice = geteuid() == 0;
     ev_timer_init(&p->refill, refill_cb, 0, 0);
     p->refill.data = p;
     for (int i = 0; i < PPPD_POOL_MAX; i++) {
@@ -216,6 +228,10 @@ int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, 
         struct pppd_pool_member *m = &p->m[i];
         if (m->c.pid == 0 || !m->ready)
             continue;
+        if (p->renice && setpriority(PRIO_PROCESS, (id_t)m->c.pid, 0) == -1) {
+            drop(m, "renice_failed"); /* gone already; never serve a session at MEMBER_NICE */
+            continue;
+        }
         if (send(m->c.plugin_fd, buf, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) != len) {
             drop(m, "start_send_failed"); /* it died waiting; its SIGCHLD is not in yet */
             continue;
@@ -231,6 +247,12 @@ int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, 
     p->stats.empty++;
     schedule(p, 0);
     return -1;
+}
+
+void pppd_pool_settled(struct pppd_pool *p)
+{
+    if (p->deaths_in_row == 0)
+        schedule(p, 0);
 }
 
 void pppd_pool_stop(struct pppd_pool *p)

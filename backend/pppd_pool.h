@@ -5,11 +5,14 @@
  * ppp unit, then its plugin says READY and waits. A session takes a ready
  * member with pppd_pool_take, which sends START with the session's values
  * (plugin-proto.h) and hands over the pid and both fds; the pool starts a
- * replacement a moment later. A member serves one session, then exits with
+ * replacement once that session's link is up (pppd_pool_settled), so the
+ * replacement's start-up does not compete with the session's own, or a few
+ * seconds after the take at the latest. A member serves one session, then exits with
  * it. Sessions never wait for the pool: with no ready member, the caller
  * spawns a pppd as without a pool. A member that dies is counted and
  * replaced after a delay that doubles with each death in a row (no fork
- * storm when pppd cannot start). pppd_pool_stop closes every member's
+ * storm when pppd cannot start). Members start at nice 10 (as root) and
+ * get 0 back when taken. pppd_pool_stop closes every member's
  * socket and sends SIGTERM; pppd_pool_cleanup reaps what is left. */
 #ifndef SSTP_LB_BACKEND_PPPD_POOL_H
 #define SSTP_LB_BACKEND_PPPD_POOL_H
@@ -48,6 +51,7 @@ struct pppd_pool {
     ev_timer refill;
     unsigned deaths_in_row;         /* since the last READY: the backoff */
     bool stopping;
+    bool renice;                    /* members start at a higher nice (root only) */
     struct pppd_pool_stats stats;
 };
 
@@ -61,6 +65,10 @@ void pppd_pool_start(struct pppd_pool *p, struct ev_loop *loop, int size, const 
  * (counted as empty; the caller spawns its own). */
 int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, const char *corr_id,
                    struct pppd_child *out);
+/* pppd_pool_settled: a session that took a member has its link up (or
+ * ended): its replacement may start now rather than at the fallback
+ * delay. Nothing while members keep dying (the backoff governs). */
+void pppd_pool_settled(struct pppd_pool *p);
 /* pppd_pool_ready counts members waiting for a session. */
 int pppd_pool_ready(const struct pppd_pool *p);
 /* pppd_pool_stop ends every member (socket closed, SIGTERM); no refill. */

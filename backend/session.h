@@ -84,6 +84,7 @@ struct be_session {
 
     /* pppd */
     pid_t pid;                         /* 0: not started, or reaped */
+    bool pppd_pooled;                  /* pid came from the pppd pool; its refill is owed */
     int pty_fd, plugin_fd;
     ev_io pty_r, pty_w, plugin_r;
     ev_child child;

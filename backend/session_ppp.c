@@ -76,6 +76,7 @@ int be_session_ppp_start(struct be_session *s)
     }
     if (!pooled)
         srv->stats.pppd_spawned++;
+    s->pppd_pooled = pooled;
     s->pid = child.pid;
     s->pty_fd = child.pty_fd;
     s->plugin_fd = child.plugin_fd;
@@ -93,6 +94,16 @@ int be_session_ppp_start(struct be_session *s)
     log_info("pppd_start", "sid=%s pid=%d pooled=%d", s->sid, (int)s->pid, pooled);
     be_session_ppp_update(s);
     return 0;
+}
+
+/* The session's set-up is over (link up, or pppd gone): a pool member it
+ * took may be replaced now. */
+static void pool_settled(struct be_session *s)
+{
+    if (s->pppd_pooled) {
+        s->pppd_pooled = false;
+        pppd_pool_settled(&s->srv->pppd_pool);
+    }
 }
 
 static void close_pty(struct be_session *s)
@@ -151,6 +162,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
              WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     s->pid = 0;
     close_pty(s);
+    pool_settled(s);
     if (!s->user[0] && WIFEXITED(st) && WEXITSTATUS(st) == PPPD_EXIT_PEER_AUTH_FAILED)
         be_fleet_session_event(s->srv->fleet, &s->fleet, "auth_fail", "ppp_auth_failed");
     if (s->phase < BE_PH_CLOSED) {
@@ -505,6 +517,7 @@ static void on_ip_up(struct be_session *s, const struct sstp_plugin_msg *m)
              local, remote);
     be_fleet_session_update(s->srv->fleet, &s->fleet);
     send_ack(s, SSTP_PLUGIN_IP_UP);
+    pool_settled(s);
 }
 
 /* IPV6CP negotiates interface identifiers only: the addresses both ends

@@ -1847,6 +1847,14 @@ def s42_metrics_follow_the_counters(ctx):
 
 
 
+def proc_nice(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[16])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pool_members(ctx, exclude=()):
     """Fake pppds of the pool now waiting for START (pid -> their spawned event)."""
     out = {}
@@ -1879,8 +1887,13 @@ def s45_pppd_pool(ctx):
               "remotenumber" not in sp["argv"] and not any(a.startswith("SSTP_") for a in sp["argv"]),
               "pool member argv carries a session: %r" % sp["argv"])
         check(not any(k.startswith("SSTP_") for k in sp["env"]), "pool member env %r" % sp["env"])
+    if os.geteuid() == 0:   # members start at nice 10, a taken one runs at 0
+        check(all(proc_nice(pid) == 10 for pid in first), "pool members' nice %r" %
+              [proc_nice(pid) for pid in first])
     t_call = time.time()
     c1, r1 = connect_call(ctx, b, hlak)
+    if os.geteuid() == 0:
+        check(proc_nice(r1.pid) == 0, "the taken pppd runs at nice %r" % proc_nice(r1.pid))
     check(r1.pid in first, "call 1 served by pid %d, not a pool member %r" % (r1.pid, sorted(first)))
     check(r1.events("spawned")[0]["wall"] < t_call, "the pppd was started after the call began")
     sid1 = sid_of(r1)
