@@ -97,6 +97,8 @@ ktls = $1
 server = be1 127.0.0.1:$BE_PORT
 [session]
 idle_timeout = 10m
+[limits]
+per_source_conns = 0
 [admin]
 address = 127.0.0.1:${ADMIN[$1]}
 EOC
