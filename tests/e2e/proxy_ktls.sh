@@ -1,21 +1,25 @@
 #!/bin/bash
 # proxy_ktls.sh — guest scenario (tests/e2e/run.sh): sstp-proxy with kernel
-# TLS (tls.ktls = on, the UML kernel's tls.ko) in front of sstp-backend
-# (PROXY v2 listener), in one boot, TLS 1.3 then TLS 1.2:
-#   TLS 1.3  real sstpc up through the proxy, pings cross; /metrics shows
-#            the session's client side sending through the kernel
-#            (client_tx 1) and receiving in OpenSSL (client_rx 0). An
+# TLS (the UML kernel's tls.ko) in front of sstp-backend (PROXY v2
+# listener), in one boot, TLS 1.3 then TLS 1.2:
+#   TLS 1.3  tls.ktls = on: real sstpc up through the proxy, pings cross;
+#            /metrics shows the session's client side sending through the
+#            kernel (client_tx 1) and receiving in OpenSSL (client_rx 0). An
 #            openssl s_client session sends a KeyUpdate asking for ours
 #            ('K'): the proxy closes it (rc=E_TLS_KEY_UPDATE,
 #            sstp_proxy_ktls_events_total{event="key_update"}), since
 #            OpenSSL 3.0 would go on under the old key in the kernel; the
 #            sstpc session still carries pings.
-#   TLS 1.2  (sstpc capped by an OpenSSL config: MaxProtocol) sstpc up, pings cross, the session is
-#            kernel_only (OpenSSL's state freed, both ways in the kernel).
+#            A KeyUpdate that asks nothing ('k') leaves the session be.
+#   TLS 1.2  tls.ktls = auto (sstpc capped by an OpenSSL config): sstpc
+#            up, pings cross, the session is kernel_only (OpenSSL's state
+#            freed, both ways in the kernel).
 #            s_client renegotiates ('R'): a handshake record read through
 #            the kernel closes it (rc=E_TLS_RENEGOTIATION, counted); an
 #            s_client that ends with close_notify ('Q') ends its session
-#            normally (rc=OK, no alert counted); sstpc still pings.
+#            normally (rc=OK, no alert counted); a TLS 1.3 s_client asking
+#            for a KeyUpdate is served in user space under auto (normal
+#            end, nothing counted); sstpc still pings.
 . "$E2E_DIR/lib/sstp.sh"
 
 METRICS_URL=http://127.0.0.1:9180/metrics
@@ -37,12 +41,11 @@ metric() { # metric NAME{LABELS} -> its value in the proxy's /metrics (0 when ab
 }
 
 PLOG=$W/proxy.log
-proxy_start() { # proxy_start [tls lines...]
+proxy_start() { # proxy_start KTLS_MODE
     {
         printf '[proxy]\nid = e2e-proxy\nlog_level = debug\nworkers = 1\n[listen]\nbind = %s:%s\n' \
             "$SRV_ADDR" "$SSTP_PORT"
-        printf '[tls]\ncert = %s %s default\nktls = on\n' "$CERTS/server.crt" "$CERTS/server.key"
-        printf '%s\n' "$@"
+        printf '[tls]\ncert = %s %s default\nktls = %s\n' "$CERTS/server.crt" "$CERTS/server.key" "$1"
         printf '[backends]\nserver = e2e-backend 127.0.0.1:4433\n'
     } > "$W/proxy.conf"
     bg_start proxy ip netns exec $SRV_NS "$REPO/build/sstp-proxy" -c "$W/proxy.conf"
@@ -88,8 +91,8 @@ session_down() { # session_down NAME: sstpc and the proxy stopped, its log kept 
     mv "$PLOG" "$W/proxy-$1.log"
 }
 
-# ---- TLS 1.3: the kernel sends, OpenSSL receives ----
-proxy_start
+# ---- tls.ktls = on, TLS 1.3: the kernel sends, OpenSSL receives ----
+proxy_start on
 session_up "TLS 1.3"
 log_has "$PLOG" "ev=start * tls=TLSv1.3" || verdict_fail "TLS 1.3: sstpc's session is not TLS 1.3"
 tx=$(metric 'sstp_proxy_ktls_sessions{mode="client_tx"}')
@@ -101,12 +104,18 @@ wait_for 5 log_has "$PLOG" "ev=close * rc=E_TLS_KEY_UPDATE" ||
     verdict_fail "TLS 1.3: no close with rc=E_TLS_KEY_UPDATE after s_client's KeyUpdate ($(grep -c 'HTTP/1.1 200' "$W/s_client-K.out") answers seen)"
 ku=$(metric 'sstp_proxy_ktls_events_total{event="key_update"}')
 [ "$ku" = 1 ] || verdict_fail "TLS 1.3: key_update events $ku, not 1"
+# a KeyUpdate that asks nothing of us changes only the receive key (OpenSSL's)
+n0=$(log_count "$PLOG" "ev=close * rc=OK")
+s_client_cmd tls1_3 k
+wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
+    verdict_fail "TLS 1.3: no normal close of the session that sent KeyUpdate(update_not_requested)"
 ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null ||
     verdict_fail "TLS 1.3: sstpc's tunnel stopped after the KeyUpdate close"
 session_down tls13
 
-# ---- TLS 1.2: both ways in the kernel, OpenSSL freed ----
-proxy_start
+# ---- tls.ktls = auto (the default): TLS 1.2 both ways in the kernel,
+# OpenSSL freed; TLS 1.3 left in user space ----
+proxy_start auto
 session_up "TLS 1.2" "$W/tls12.cnf"
 log_has "$PLOG" "ev=start * tls=TLSv1.2" || verdict_fail "TLS 1.2: sstpc's session is not TLS 1.2"
 tx=$(metric 'sstp_proxy_ktls_sessions{mode="client_tx"}')
@@ -122,6 +131,13 @@ n0=$(log_count "$PLOG" "ev=close * rc=OK")
 s_client_cmd tls1_2 Q
 wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
     verdict_fail "TLS 1.2: no normal close after s_client's close_notify"
+# auto leaves TLS 1.3 to OpenSSL: a KeyUpdate asking for ours is answered
+n0=$(log_count "$PLOG" "ev=close * rc=OK")
+s_client_cmd tls1_3 K
+wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
+    verdict_fail "auto: the TLS 1.3 session that asked for a KeyUpdate did not end normally"
+ku=$(metric 'sstp_proxy_ktls_events_total{event="key_update"}')
+[ "$ku" = 0 ] || verdict_fail "auto: a TLS 1.3 session was closed for its KeyUpdate"
 al=$(metric 'sstp_proxy_ktls_events_total{event="alert"}')
 [ "$al" = 0 ] || verdict_fail "TLS 1.2: close_notify counted as an alert ($al)"
 ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null ||
@@ -129,4 +145,4 @@ ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null |
 session_down tls12
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
 
-verdict_pass "TLS 1.3: kernel tx, KeyUpdate closed (E_TLS_KEY_UPDATE); TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end; sstpc pinged throughout"
+verdict_pass "on, TLS 1.3: kernel tx, KeyUpdate asking for ours closed (E_TLS_KEY_UPDATE), one asking nothing kept; auto: TLS 1.3 KeyUpdate served in user space; TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end; sstpc pinged throughout"
