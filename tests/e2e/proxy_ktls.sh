@@ -138,6 +138,8 @@ wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
     verdict_fail "auto: the TLS 1.3 session that asked for a KeyUpdate did not end normally"
 ku=$(metric 'sstp_proxy_ktls_events_total{event="key_update"}')
 [ "$ku" = 0 ] || verdict_fail "auto: a TLS 1.3 session was closed for its KeyUpdate"
+fb=$(metric 'sstp_proxy_ktls_events_total{event="fallback"}')
+[ "$fb" = 0 ] || verdict_fail "auto: $fb sessions counted as kernel TLS fall-backs (TLS 1.3 is left out on purpose)"
 al=$(metric 'sstp_proxy_ktls_events_total{event="alert"}')
 [ "$al" = 0 ] || verdict_fail "TLS 1.2: close_notify counted as an alert ($al)"
 ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null ||
