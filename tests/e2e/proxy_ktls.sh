@@ -17,7 +17,10 @@
 #            s_client renegotiates ('R'): a handshake record read through
 #            the kernel closes it (rc=E_TLS_RENEGOTIATION, counted); an
 #            s_client that ends with close_notify ('Q') ends its session
-#            normally (rc=OK, no alert counted); a TLS 1.3 s_client asking
+#            normally (rc=OK, no alert counted); lib/ktls_split.py cuts the
+#            head's record and CALL_CONNECT_REQUEST's across TCP segments,
+#            the latter across the handover to the kernel: the backend's
+#            CALL_CONNECT_ACK comes back; a TLS 1.3 s_client asking
 #            for a KeyUpdate is served in user space under auto (normal
 #            end, nothing counted); sstpc still pings.
 . "$E2E_DIR/lib/sstp.sh"
@@ -131,6 +134,12 @@ n0=$(log_count "$PLOG" "ev=close * rc=OK")
 s_client_cmd tls1_2 Q
 wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
     verdict_fail "TLS 1.2: no normal close after s_client's close_notify"
+# records cut across the handover to the kernel (lib/ktls_split.py)
+out=$(ip netns exec $CLI_NS timeout -k 1 20 python3 "$E2E_DIR/lib/ktls_split.py" $SRV_ADDR $SSTP_PORT \
+    "$CERTS/ca.crt" vpn.example.test 2>&1) || verdict_fail "TLS 1.2 split records: $out"
+gs_log "$out"
+ko=$(metric 'sstp_proxy_ktls_events_total{event="record"}')$(metric 'sstp_proxy_ktls_events_total{event="alert"}')
+[ "$ko" = 00 ] || verdict_fail "TLS 1.2 split records: record/alert events $ko"
 # auto leaves TLS 1.3 to OpenSSL: a KeyUpdate asking for ours is answered
 n0=$(log_count "$PLOG" "ev=close * rc=OK")
 s_client_cmd tls1_3 K
@@ -147,4 +156,4 @@ ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null |
 session_down tls12
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
 
-verdict_pass "on, TLS 1.3: kernel tx, KeyUpdate asking for ours closed (E_TLS_KEY_UPDATE), one asking nothing kept; auto: TLS 1.3 KeyUpdate served in user space; TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end; sstpc pinged throughout"
+verdict_pass "on, TLS 1.3: kernel tx, KeyUpdate asking for ours closed (E_TLS_KEY_UPDATE), one asking nothing kept; auto: TLS 1.3 KeyUpdate served in user space; TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end, records split across the handover relayed; sstpc pinged throughout"
