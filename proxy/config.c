@@ -520,13 +520,15 @@ const struct cfg_opt px_config_table[] = {
         "answer ALPN http/1.1 when a client offers it (SSTP does not use ALPN, some "
         "middleboxes dislike a missing answer)"),
     OPT_ENUM("tls", "ktls", ktls, ktls_mode_names, "auto",
-             "kernel TLS (Linux tls module) for relayed sessions, client side and tls backends: "
-             "off; auto = where the kernel has it, else user space (one log line at start); on "
-             "= refuse to start without it. A TLS 1.2 session the kernel takes both ways is "
-             "relayed without OpenSSL, whose state is freed; TLS 1.3 (OpenSSL 3.0) only "
-             "sends through the kernel, and a client's KeyUpdate asking for ours closes the "
-             "session (rc=E_TLS_KEY_UPDATE). sstp_proxy_ktls_sessions shows which sessions use "
-             "it"),
+             "kernel TLS (Linux tls module) for relayed sessions. "
+             "A TLS 1.2 session the kernel takes both ways is relayed without OpenSSL, whose "
+             "per-session state is freed (less memory per idle session in the process, some "
+             "more in the kernel). TLS 1.3 (OpenSSL 3.0) only sends through the kernel, frees "
+             "nothing, and a client's KeyUpdate asking for ours closes the session "
+             "(rc=E_TLS_KEY_UPDATE). off; auto = clients' TLS 1.2 sessions where the kernel has "
+             "it, else user space (one log line at start); on = TLS 1.2 and 1.3, the links to "
+             "tls backends too, and refuse to start without kernel support. "
+             "sstp_proxy_ktls_sessions shows which sessions use it"),
 
     OPT_CUSTOM("backends", "server", servers, NULL, parse_server, release_servers,
                "NAME ADDRESS [weight=N] [maxconn=N] [tls] [sni=HOST] [group=NAME] "

@@ -995,7 +995,9 @@ static void ktls_start(struct px_conn *c)
 {
     if (!c->tls->ktls)
         return;
-    if (!c->cli.ktls_tx)
+    /* still asked for (not a TLS 1.3 client under auto) but not taken:
+     * the kernel refused the cipher or OpenSSL held data at the switch */
+    if (!c->cli.ktls_tx && c->cli.ssl && (SSL_get_options(c->cli.ssl) & SSL_OP_ENABLE_KTLS))
         count(c, PXM_KTLS_EVENTS, PXKE_FALLBACK);
     io_ktls_release(&c->cli);
     io_ktls_release(&c->be);

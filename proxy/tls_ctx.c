@@ -73,6 +73,12 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
         return SSL_CLIENT_HELLO_ERROR;
     }
     hs->cert = &t->certs[i];
+    /* tls.ktls = auto: TLS 1.2 only (both ways in the kernel, OpenSSL's state
+     * freed). With TLS 1.3 OpenSSL 3.0 only sends through the kernel, which
+     * frees nothing and would close the session on a KeyUpdate (ktls.h).
+     * We pick 1.3 whenever the client offers it. */
+    if (t->ktls && !t->ktls13 && tls13)
+        SSL_clear_options(s, SSL_OP_ENABLE_KTLS);
     if (have_sni == 1)
         memcpy(hs->sni, sni, strlen(sni) + 1);
     else
@@ -742,6 +748,7 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
     t->alpn = cfg->alpn;
     if (cfg->ktls != KTLS_OFF) {
         t->ktls = ktls_kernel_ready();
+        t->ktls13 = cfg->ktls == KTLS_ON;
         if (!t->ktls && cfg->ktls == KTLS_ON) {
             snprintf(err, err_len, "tls.ktls = on: the kernel has no TLS support (modprobe tls)");
             goto fail;
@@ -795,7 +802,7 @@ struct px_tls *px_tls_new(const struct px_config *cfg, struct px_tls *prev, unsi
         }
         SSL_CTX_set_session_cache_mode(t->backend_ctx, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_read_ahead(t->backend_ctx, 1);
-        if (t->ktls)
+        if (t->ktls13) /* on only: which version a backend answers is known too late to choose */
             ktls_ctx_enable(t->backend_ctx);
     }
     /* committed: the key file's keys replace (and wipe) the ones before,

@@ -74,6 +74,7 @@ struct px_tls {
     int keylog_fd;                  /* -1: off */
     bool alpn;
     bool ktls;                  /* SSL_OP_ENABLE_KTLS on the contexts (tls.ktls, kernel ready) */
+    bool ktls13;                /* and for TLS 1.3 clients (tls.ktls = on) */
     bool tickets_on;
     int client_verify;              /* enum px_verify */
     uint8_t policy[PX_TICKET_POLICY_LEN]; /* digest of verify mode, CA, CRLs: session id

@@ -1,21 +1,30 @@
 #!/bin/bash
 # proxy_ktls.sh — guest scenario (tests/e2e/run.sh): sstp-proxy with kernel
-# TLS (tls.ktls = on, the UML kernel's tls.ko) in front of sstp-backend
-# (PROXY v2 listener), in one boot, TLS 1.3 then TLS 1.2:
-#   TLS 1.3  real sstpc up through the proxy, pings cross; /metrics shows
-#            the session's client side sending through the kernel
-#            (client_tx 1) and receiving in OpenSSL (client_rx 0). An
+# TLS (the UML kernel's tls.ko) in front of sstp-backend (PROXY v2
+# listener), in one boot, TLS 1.3 then TLS 1.2:
+#   TLS 1.3  tls.ktls = on, mTLS to the backend's mtls listener: real
+#            sstpc up through the proxy, pings cross; /metrics shows the
+#            session's client side sending through the kernel (client_tx 1)
+#            and receiving in OpenSSL (client_rx 0), and the backend link
+#            sending through the kernel (backend_tx 1). An
 #            openssl s_client session sends a KeyUpdate asking for ours
 #            ('K'): the proxy closes it (rc=E_TLS_KEY_UPDATE,
 #            sstp_proxy_ktls_events_total{event="key_update"}), since
 #            OpenSSL 3.0 would go on under the old key in the kernel; the
 #            sstpc session still carries pings.
-#   TLS 1.2  (sstpc capped by an OpenSSL config: MaxProtocol) sstpc up, pings cross, the session is
-#            kernel_only (OpenSSL's state freed, both ways in the kernel).
+#            A KeyUpdate that asks nothing ('k') leaves the session be.
+#   TLS 1.2  tls.ktls = auto (sstpc capped by an OpenSSL config): sstpc
+#            up, pings cross, the session is kernel_only (OpenSSL's state
+#            freed, both ways in the kernel).
 #            s_client renegotiates ('R'): a handshake record read through
 #            the kernel closes it (rc=E_TLS_RENEGOTIATION, counted); an
 #            s_client that ends with close_notify ('Q') ends its session
-#            normally (rc=OK, no alert counted); sstpc still pings.
+#            normally (rc=OK, no alert counted); lib/ktls_split.py cuts the
+#            head's record and CALL_CONNECT_REQUEST's across TCP segments,
+#            the latter across the handover to the kernel: the backend's
+#            CALL_CONNECT_ACK comes back; a TLS 1.3 s_client asking
+#            for a KeyUpdate is served in user space under auto (normal
+#            end, nothing counted); sstpc still pings.
 . "$E2E_DIR/lib/sstp.sh"
 
 METRICS_URL=http://127.0.0.1:9180/metrics
@@ -27,7 +36,8 @@ sstp_setup 1 || verdict_fail "namespace/secrets set-up failed"
 sstp_server_options mschapv2 "$W/pppd-server.options"
 sstp_client_options mschapv2 "$W/client.options"
 sstp_backend_conf "$W/backend.conf" listen.tls= listen.proxy=127.0.0.1:4433 \
-    listen.proxy_allow=127.0.0.1/32 sstp.negotiation_timeout=30s
+    listen.proxy_allow=127.0.0.1/32 listen.mtls=127.0.0.1:4434 tls.proxy_ca="$CERTS/ca.crt" \
+    sstp.negotiation_timeout=30s
 sstp_backend_start "$W/backend.conf" || verdict_fail "sstp-backend did not start"
 
 metric() { # metric NAME{LABELS} -> its value in the proxy's /metrics (0 when absent)
@@ -37,13 +47,15 @@ metric() { # metric NAME{LABELS} -> its value in the proxy's /metrics (0 when ab
 }
 
 PLOG=$W/proxy.log
-proxy_start() { # proxy_start [tls lines...]
+proxy_start() { # proxy_start KTLS_MODE [SERVER_LINE BACKENDS_LINES...]
+    local mode=$1 server=${2:-"e2e-backend 127.0.0.1:4433"}
+    shift $(($# < 2 ? $# : 2))
     {
         printf '[proxy]\nid = e2e-proxy\nlog_level = debug\nworkers = 1\n[listen]\nbind = %s:%s\n' \
             "$SRV_ADDR" "$SSTP_PORT"
-        printf '[tls]\ncert = %s %s default\nktls = on\n' "$CERTS/server.crt" "$CERTS/server.key"
+        printf '[tls]\ncert = %s %s default\nktls = %s\n' "$CERTS/server.crt" "$CERTS/server.key" "$mode"
+        printf '[backends]\nserver = %s\n' "$server"
         printf '%s\n' "$@"
-        printf '[backends]\nserver = e2e-backend 127.0.0.1:4433\n'
     } > "$W/proxy.conf"
     bg_start proxy ip netns exec $SRV_NS "$REPO/build/sstp-proxy" -c "$W/proxy.conf"
     wait_for 15 log_has "$PLOG" "ev=worker_ready" || verdict_fail "sstp-proxy did not start: $(tail -3 "$PLOG")"
@@ -88,25 +100,35 @@ session_down() { # session_down NAME: sstpc and the proxy stopped, its log kept 
     mv "$PLOG" "$W/proxy-$1.log"
 }
 
-# ---- TLS 1.3: the kernel sends, OpenSSL receives ----
-proxy_start
+# ---- tls.ktls = on, TLS 1.3: the kernel sends, OpenSSL receives ----
+# the link to the backend is mTLS here (its mtls listener), in the kernel too
+proxy_start on "e2e-backend 127.0.0.1:4434 tls" "ca = $CERTS/ca.crt" \
+    "cert = $CERTS/proxy-client.crt" "key = $CERTS/proxy-client.key"
 session_up "TLS 1.3"
 log_has "$PLOG" "ev=start * tls=TLSv1.3" || verdict_fail "TLS 1.3: sstpc's session is not TLS 1.3"
 tx=$(metric 'sstp_proxy_ktls_sessions{mode="client_tx"}')
 rx=$(metric 'sstp_proxy_ktls_sessions{mode="client_rx"}')
 ko=$(metric 'sstp_proxy_ktls_sessions{mode="client_kernel_only"}')
 [ "$tx/$rx/$ko" = 1/0/0 ] || verdict_fail "TLS 1.3: ktls sessions client tx/rx/kernel_only = $tx/$rx/$ko, not 1/0/0"
+btx=$(metric 'sstp_proxy_ktls_sessions{mode="backend_tx"}')
+[ "$btx" = 1 ] || verdict_fail "TLS 1.3: the mTLS link to the backend does not send through the kernel ($btx)"
 s_client_cmd tls1_3 K
 wait_for 5 log_has "$PLOG" "ev=close * rc=E_TLS_KEY_UPDATE" ||
     verdict_fail "TLS 1.3: no close with rc=E_TLS_KEY_UPDATE after s_client's KeyUpdate ($(grep -c 'HTTP/1.1 200' "$W/s_client-K.out") answers seen)"
 ku=$(metric 'sstp_proxy_ktls_events_total{event="key_update"}')
 [ "$ku" = 1 ] || verdict_fail "TLS 1.3: key_update events $ku, not 1"
+# a KeyUpdate that asks nothing of us changes only the receive key (OpenSSL's)
+n0=$(log_count "$PLOG" "ev=close * rc=OK")
+s_client_cmd tls1_3 k
+wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
+    verdict_fail "TLS 1.3: no normal close of the session that sent KeyUpdate(update_not_requested)"
 ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null ||
     verdict_fail "TLS 1.3: sstpc's tunnel stopped after the KeyUpdate close"
 session_down tls13
 
-# ---- TLS 1.2: both ways in the kernel, OpenSSL freed ----
-proxy_start
+# ---- tls.ktls = auto (the default): TLS 1.2 both ways in the kernel,
+# OpenSSL freed; TLS 1.3 left in user space ----
+proxy_start auto
 session_up "TLS 1.2" "$W/tls12.cnf"
 log_has "$PLOG" "ev=start * tls=TLSv1.2" || verdict_fail "TLS 1.2: sstpc's session is not TLS 1.2"
 tx=$(metric 'sstp_proxy_ktls_sessions{mode="client_tx"}')
@@ -122,6 +144,21 @@ n0=$(log_count "$PLOG" "ev=close * rc=OK")
 s_client_cmd tls1_2 Q
 wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
     verdict_fail "TLS 1.2: no normal close after s_client's close_notify"
+# records cut across the handover to the kernel (lib/ktls_split.py)
+out=$(ip netns exec $CLI_NS timeout -k 1 20 python3 "$E2E_DIR/lib/ktls_split.py" $SRV_ADDR $SSTP_PORT \
+    "$CERTS/ca.crt" vpn.example.test 2>&1) || verdict_fail "TLS 1.2 split records: $out"
+gs_log "$out"
+ko=$(metric 'sstp_proxy_ktls_events_total{event="record"}')$(metric 'sstp_proxy_ktls_events_total{event="alert"}')
+[ "$ko" = 00 ] || verdict_fail "TLS 1.2 split records: record/alert events $ko"
+# auto leaves TLS 1.3 to OpenSSL: a KeyUpdate asking for ours is answered
+n0=$(log_count "$PLOG" "ev=close * rc=OK")
+s_client_cmd tls1_3 K
+wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
+    verdict_fail "auto: the TLS 1.3 session that asked for a KeyUpdate did not end normally"
+ku=$(metric 'sstp_proxy_ktls_events_total{event="key_update"}')
+[ "$ku" = 0 ] || verdict_fail "auto: a TLS 1.3 session was closed for its KeyUpdate"
+fb=$(metric 'sstp_proxy_ktls_events_total{event="fallback"}')
+[ "$fb" = 0 ] || verdict_fail "auto: $fb sessions counted as kernel TLS fall-backs (TLS 1.3 is left out on purpose)"
 al=$(metric 'sstp_proxy_ktls_events_total{event="alert"}')
 [ "$al" = 0 ] || verdict_fail "TLS 1.2: close_notify counted as an alert ($al)"
 ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null ||
@@ -129,4 +166,4 @@ ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null |
 session_down tls12
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
 
-verdict_pass "TLS 1.3: kernel tx, KeyUpdate closed (E_TLS_KEY_UPDATE); TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end; sstpc pinged throughout"
+verdict_pass "on, TLS 1.3: kernel tx (client and mTLS backend link), KeyUpdate asking for ours closed (E_TLS_KEY_UPDATE), one asking nothing kept; auto: TLS 1.3 KeyUpdate served in user space; TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end, records split across the handover relayed; sstpc pinged throughout"

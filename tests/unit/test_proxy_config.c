@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/ktls.h"
 #include "proxy/config.h"
 #include "tests/unit/proxy_config_file.h"
 
@@ -29,7 +30,7 @@ static void test_full_file(void **state)
         "proxy_untrusted = direct\nhandshake_timeout = 2500ms\nmax_head = 2048\nhttp_errors = silent\n"
         "[tls]\ncert = /etc/a.crt /etc/a.key sni=a.example,*.b.example default\n"
         "cert = /etc/r.pem ocsp=/etc/r.ocsp\nclient_ca = /etc/ca.pem\nclient_verify = optional\n"
-        "tickets = no\nticket_rotate = 2h\nalpn = off\n"
+        "tickets = no\nticket_rotate = 2h\nalpn = off\nktls = on\n"
         "[backends]\nserver = b1 10.0.0.1:4433 weight=2\nserver = b2 [2001:db8::2]:4433 tls sni=b2.internal\n"
         "policy = wrr\nretries = 4\nconnect_timeout = 1.5s\nca = /etc/be-ca.pem\ncert = /etc/px.pem\n"
         "[session]\nidle_timeout = 10m\n"
@@ -62,6 +63,7 @@ static void test_full_file(void **state)
     assert_false(c.tickets);
     assert_true(c.ticket_rotate == 7200);
     assert_false(c.alpn);
+    assert_int_equal(c.ktls, KTLS_ON);
     assert_int_equal(c.servers.n, 2);
     assert_true(c.servers.items[1].tls);
     assert_int_equal(c.policy, 1);
@@ -87,6 +89,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.retries, 2);
     assert_true(c.connect_timeout == 5 && c.down_time == 10);
     assert_true(c.tickets && c.alpn);
+    assert_int_equal(c.ktls, KTLS_AUTO); /* TLS 1.2 in the kernel where it can */
     assert_true(c.ticket_rotate == 3600);
     assert_int_equal(c.client_verify, PX_VERIFY_NONE);
     assert_true(c.idle_timeout == 300 && c.fin_timeout == 30 && c.drain_timeout == 30);
@@ -120,6 +123,7 @@ static void test_line_errors(void **state)
     expect_error("[tls]\ncert = /a.crt color=red\n", ":2:", "unknown or repeated cert option");
     expect_error("[tls]\nclient_verify = maybe\n", ":2: tls.client_verify", "not one of the choices");
     expect_error("[tls]\nticket_rotate = 10s\n", ":2: tls.ticket_rotate", "outside");
+    expect_error("[tls]\nktls = yes\n", ":2: tls.ktls", "not one of the choices");
     expect_error("[tls]\nclient_crl_check = all\n", ":2: tls.client_crl_check", "not one of the choices");
     expect_error("[backends]\nserver = b1 10.0.0.1:1\nserver = b1 10.0.0.2:1\n", ":3: backends.server",
                  "defined twice");
