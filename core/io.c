@@ -99,6 +99,17 @@ static ssize_t ktls_read(struct io *io, void *buf, size_t len)
     }
 }
 
+enum sstp_rc io_refusal_rc(unsigned refused)
+{
+    switch (refused) {
+    case IO_REF_KEY_UPDATE: return SSTP_E_TLS_KEY_UPDATE;
+    case IO_REF_HANDSHAKE:  return SSTP_E_TLS_RENEGOTIATION;
+    case IO_REF_ALERT:      return SSTP_E_TLS_ALERT;
+    case IO_REF_RECORD:     return SSTP_E_TLS_RECORD;
+    default:                return SSTP_OK;
+    }
+}
+
 ssize_t io_read(struct io *io, void *buf, size_t len)
 {
     io->dry = false;

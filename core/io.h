@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sstp/rc.h"
+
 #define IO_WANT_READ  1 /* same values as libev's EV_READ / EV_WRITE */
 #define IO_WANT_WRITE 2
 
@@ -25,6 +27,9 @@ enum io_refusal {
     IO_REF_ALERT,        /* an alert other than close_notify */
     IO_REF_RECORD,       /* another record type (change_cipher_spec, heartbeat, unknown) */
 };
+
+/* The return code a daemon logs for a refusal (SSTP_OK for IO_REF_NONE). */
+enum sstp_rc io_refusal_rc(unsigned refused);
 
 #define IO_EOF   0
 #define IO_ERR   (-1)

@@ -1009,13 +1009,11 @@ static void ktls_start(struct px_conn *c)
 
 void px_conn_ktls_refused(struct px_conn *c, const struct io *io, enum sstp_rc *rc)
 {
-    static const enum sstp_rc rcs[] = { SSTP_OK, SSTP_E_TLS_KEY_UPDATE, SSTP_E_TLS_RENEGOTIATION,
-                                        SSTP_E_TLS_ALERT, SSTP_E_TLS_RECORD };
     static const enum px_ktls_event evs[] = { PXKE_COUNT, PXKE_KEY_UPDATE, PXKE_RENEGOTIATION,
                                               PXKE_ALERT, PXKE_RECORD };
-    if (io->refused == IO_REF_NONE || io->refused >= sizeof rcs / sizeof rcs[0])
+    if (io->refused == IO_REF_NONE || io->refused >= sizeof evs / sizeof evs[0])
         return;
-    *rc = rcs[io->refused];
+    *rc = io_refusal_rc(io->refused);
     count(c, PXM_KTLS_EVENTS, evs[io->refused]);
 }
 

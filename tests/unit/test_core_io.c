@@ -177,6 +177,41 @@ static void test_tls12_dry(void **state)
     tls_dry(TLS1_2_VERSION);
 }
 
+/* With the kernel sending (ktls_tx), a KeyUpdate asking for ours ends the
+ * read before anything is written under the old key; one that asks nothing
+ * of us is read through. */
+static void test_ktls_key_update_refused(void **state)
+{
+    (void)state;
+    struct tls_pair p;
+    tls_pair_open(&p, 0);
+    uint8_t buf[64];
+    p.srv.ktls_tx = true; /* what io_ktls_note sets once the kernel took the keys */
+    assert_int_equal(SSL_key_update(p.cli.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+    assert_int_equal(io_write(&p.cli, "after-1", 7), 7);
+    assert_int_equal(io_read(&p.srv, buf, sizeof buf), 7);
+    assert_int_equal(p.srv.refused, IO_REF_NONE);
+    assert_int_equal(SSL_key_update(p.cli.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+    assert_int_equal(io_write(&p.cli, "after-2", 7), 7);
+    assert_int_equal(io_read(&p.srv, buf, sizeof buf), IO_ERR);
+    assert_int_equal(p.srv.refused, IO_REF_KEY_UPDATE);
+    assert_int_equal(io_refusal_rc(p.srv.refused), SSTP_E_TLS_KEY_UPDATE);
+    p.srv.ktls_tx = false;
+    tls_pair_close(&p);
+}
+
+/* Each refusal of the kernel reader has its own return code. */
+static void test_refusal_rcs(void **state)
+{
+    (void)state;
+    assert_int_equal(io_refusal_rc(IO_REF_NONE), SSTP_OK);
+    assert_int_equal(io_refusal_rc(IO_REF_KEY_UPDATE), SSTP_E_TLS_KEY_UPDATE);
+    assert_int_equal(io_refusal_rc(IO_REF_HANDSHAKE), SSTP_E_TLS_RENEGOTIATION);
+    assert_int_equal(io_refusal_rc(IO_REF_ALERT), SSTP_E_TLS_ALERT);
+    assert_int_equal(io_refusal_rc(IO_REF_RECORD), SSTP_E_TLS_RECORD);
+    assert_int_equal(io_refusal_rc(99), SSTP_OK);
+}
+
 static void test_tls_big_records(void **state)
 {
     (void)state;
@@ -217,6 +252,8 @@ int main(void)
         cmocka_unit_test(test_tls13_dry),
         cmocka_unit_test(test_tls12_dry),
         cmocka_unit_test(test_tls_big_records),
+        cmocka_unit_test(test_ktls_key_update_refused),
+        cmocka_unit_test(test_refusal_rcs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
