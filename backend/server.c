@@ -302,6 +302,7 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     if (fleet_err || be_metrics_start(s) == -1)
         return -1;
     be_cert_watch_start(s);
+    heap_watch_start(&s->heap, s->loop, 1.0);
     ev_timer_init(&s->stop_deadline, stop_deadline_cb,
                   cfg->disconnect_t1 + cfg->kill_grace + STOP_SLACK_S, 0);
     s->stop_deadline.data = s;
@@ -334,6 +335,7 @@ void be_server_cleanup(struct be_server *s)
     s->fleet = NULL;
     be_metrics_stop(s);
     be_cert_watch_stop(s);
+    heap_watch_stop(&s->heap, s->loop);
     ev_timer_stop(s->loop, &s->stop_deadline);
     ev_signal_stop(s->loop, &s->sigterm);
     ev_signal_stop(s->loop, &s->sigint);

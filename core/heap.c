@@ -45,3 +45,24 @@ bool heap_tick(struct heap_gauge *h, double now)
     h->peak_since_trim = h->in_use;
     return true;
 }
+
+static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct heap_watch *w = t->data;
+    heap_tick(&w->g, ev_now(loop));
+}
+
+void heap_watch_start(struct heap_watch *w, struct ev_loop *loop, double every)
+{
+    heap_init(&w->g, 0);
+    heap_sample(&w->g);
+    ev_timer_init(&w->t, watch_cb, every, every);
+    w->t.data = w;
+    ev_timer_start(loop, &w->t);
+}
+
+void heap_watch_stop(struct heap_watch *w, struct ev_loop *loop)
+{
+    ev_timer_stop(loop, &w->t);
+}

@@ -13,6 +13,7 @@
 #ifndef SSTP_LB_CORE_HEAP_H
 #define SSTP_LB_CORE_HEAP_H
 
+#include <ev.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,5 +47,14 @@ bool heap_tick(struct heap_gauge *h, double now);
 
 /* heap_sample reads mallinfo2 into h now (no spacing). */
 void heap_sample(struct heap_gauge *h);
+
+/* heap_watch: a gauge ticked by its own timer every `every` seconds, for a
+ * daemon without a periodic timer of its own (sstp-backend). */
+struct heap_watch {
+    struct heap_gauge g;
+    ev_timer t;
+};
+void heap_watch_start(struct heap_watch *w, struct ev_loop *loop, double every);
+void heap_watch_stop(struct heap_watch *w, struct ev_loop *loop);
 
 #endif

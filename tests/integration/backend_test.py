@@ -1713,6 +1713,9 @@ def s42_metrics_follow_the_counters(ctx):
           "fleet families without redis.url: %r" % sorted(fams))
     check(m['sstp_backend_cert_not_after_seconds{cert="server.crt"}'] > time.time(),
           "certificate notAfter %r" % m)
+    # core/heap's gauge (the values: glibc's; an ASan build's allocator is not glibc's)
+    check('sstp_backend_heap_bytes{state="in_use"}' in m and 'sstp_backend_heap_bytes{state="free"}' in m and
+          m["sstp_backend_heap_trims_total"] == 0, "heap families: %r" % m)
     c, r = connect_call(ctx, b, hlak)
     m, _ = scrape(admin)
     check(m["sstp_backend_sessions"] == 1 and m["sstp_backend_sessions_negotiating"] == 0 and
