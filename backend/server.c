@@ -283,6 +283,11 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
             log_error("tls_config", "listener=mtls err=\"%s\"", err);
             return -1;
         }
+        /* only sstp-proxy connects here and it never resumes: TLS 1.3 tickets
+         * would cost two encryptions per connection here and 650 bytes per
+         * session in the proxy (tests/bench/ssl_mem.sh) */
+        SSL_CTX_set_options(s->mtls_ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(s->mtls_ctx, 0);
     }
     if (open_listener(s, BE_LISTEN_TLS, cfg->listen_tls) == -1 ||
         open_listener(s, BE_LISTEN_PROXY, cfg->listen_proxy) == -1 ||
