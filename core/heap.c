@@ -4,6 +4,8 @@
 #include <malloc.h>
 #include <time.h>
 
+#include "core/log.h"
+
 static double mono(void)
 {
     struct timespec ts;
@@ -32,14 +34,23 @@ bool heap_tick(struct heap_gauge *h, double now)
 {
     if (now < h->next_sample)
         return false;
+    size_t before = h->in_use;
     heap_sample(h);
     h->next_sample = now + h->sample_cost / HEAP_MAX_SHARE;
-    if (now < h->next_trim || h->peak_since_trim - h->in_use < h->trim_drop)
+    size_t drop = h->peak_since_trim - h->in_use;
+    /* while sessions are still leaving in numbers, wait for the wave to
+     * end (a trim in its middle would leave the rest below trim_drop, kept);
+     * a long steady fall is trimmed at 4 x trim_drop */
+    bool settled = h->in_use + h->trim_drop / 8 >= before;
+    if (now < h->next_trim || drop < h->trim_drop || (!settled && drop < 4 * h->trim_drop))
         return false;
     double t0 = mono();
-    malloc_trim(0);
+    int gave = malloc_trim(0);
     h->trim_cost = mono() - t0;
     h->trims++;
+    log_info("heap_trim", "in_use_kib=%zu peak_kib=%zu free_kib=%zu released=%d trim_ms=%.2f mallinfo_ms=%.2f",
+             h->in_use >> 10, h->peak_since_trim >> 10, h->free >> 10, gave, h->trim_cost * 1e3,
+             h->sample_cost * 1e3);
     double gap = h->trim_cost / HEAP_MAX_SHARE;
     h->next_trim = now + (gap > HEAP_TRIM_MIN_GAP_S ? gap : HEAP_TRIM_MIN_GAP_S);
     h->peak_since_trim = h->in_use;

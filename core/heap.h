@@ -6,10 +6,12 @@
  * daemon calls heap_tick from a periodic timer: it samples mallinfo2
  * (bytes in use, bytes free inside the heap) and, when the bytes in use
  * fell by at least `trim_drop` from their highest since the last trim (many
- * sessions closed), calls malloc_trim(0), which returns the free pages to
- * the kernel. Both calls walk every free chunk of every arena (a few ms
- * on a heap fragmented by thousands of sessions), so each is spaced by its
- * own measured cost: at most HEAP_MAX_SHARE of the time goes to them. */
+ * sessions closed) and stopped falling fast (the wave of closes is over,
+ * or the fall passed 4 x trim_drop), calls malloc_trim(0), which returns
+ * the free pages to the kernel. Both calls walk every free chunk of every
+ * arena (mallinfo2 ~0.1-2 ms, a trim releasing 30 MB 10-35 ms on a loaded
+ * host), blocking the loop, so each is spaced by its own measured cost: at
+ * most HEAP_MAX_SHARE of the time goes to them. */
 #ifndef SSTP_LB_CORE_HEAP_H
 #define SSTP_LB_CORE_HEAP_H
 
