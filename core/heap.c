@@ -39,10 +39,9 @@ bool heap_tick(struct heap_gauge *h, double now)
     h->next_sample = now + h->sample_cost / HEAP_MAX_SHARE;
     size_t drop = h->peak_since_trim - h->in_use;
     /* while sessions are still leaving in numbers, wait for the wave to
-     * end (a trim in its middle would leave the rest below trim_drop, kept);
-     * a long steady fall is trimmed at 4 x trim_drop */
+     * end: a trim in its middle would leave the rest, below trim_drop, kept */
     bool settled = h->in_use + h->trim_drop / 8 >= before;
-    if (now < h->next_trim || drop < h->trim_drop || (!settled && drop < 4 * h->trim_drop))
+    if (now < h->next_trim || drop < h->trim_drop || !settled)
         return false;
     double t0 = mono();
     int gave = malloc_trim(0);
@@ -51,7 +50,7 @@ bool heap_tick(struct heap_gauge *h, double now)
     log_info("heap_trim", "in_use_kib=%zu peak_kib=%zu free_kib=%zu released=%d trim_ms=%.2f mallinfo_ms=%.2f",
              h->in_use >> 10, h->peak_since_trim >> 10, h->free >> 10, gave, h->trim_cost * 1e3,
              h->sample_cost * 1e3);
-    double gap = h->trim_cost / HEAP_MAX_SHARE;
+    double gap = h->trim_cost / HEAP_TRIM_MAX_SHARE;
     h->next_trim = now + (gap > HEAP_TRIM_MIN_GAP_S ? gap : HEAP_TRIM_MIN_GAP_S);
     h->peak_since_trim = h->in_use;
     return true;

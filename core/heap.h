@@ -6,12 +6,12 @@
  * daemon calls heap_tick from a periodic timer: it samples mallinfo2
  * (bytes in use, bytes free inside the heap) and, when the bytes in use
  * fell by at least `trim_drop` from their highest since the last trim (many
- * sessions closed) and stopped falling fast (the wave of closes is over,
- * or the fall passed 4 x trim_drop), calls malloc_trim(0), which returns
- * the free pages to the kernel. Both calls walk every free chunk of every
- * arena (mallinfo2 ~0.1-2 ms, a trim releasing 30 MB 10-35 ms on a loaded
- * host), blocking the loop, so each is spaced by its own measured cost: at
- * most HEAP_MAX_SHARE of the time goes to them. */
+ * sessions closed) and stopped falling fast (the wave of closes is over),
+ * calls malloc_trim(0), which returns the free pages to the kernel. Both
+ * calls walk every free chunk of every arena (mallinfo2 ~0.1-2 ms, a trim
+ * releasing 30 MB 10-35 ms on a loaded host), blocking the loop, so each
+ * is spaced by its own measured cost: at most HEAP_MAX_SHARE of the time
+ * goes to sampling, HEAP_TRIM_MAX_SHARE to trims (rare: after a drop). */
 #ifndef SSTP_LB_CORE_HEAP_H
 #define SSTP_LB_CORE_HEAP_H
 
@@ -20,8 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* at most this share of the time spent sampling and trimming */
+/* at most these shares of the time spent sampling, and trimming */
 #define HEAP_MAX_SHARE 0.002
+#define HEAP_TRIM_MAX_SHARE 0.01
 /* no trim sooner than this after the last one, whatever it cost */
 #define HEAP_TRIM_MIN_GAP_S 5.0
 /* the default trim_drop: what some 500 idle TLS sessions hold */

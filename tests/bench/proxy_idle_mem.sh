@@ -143,7 +143,7 @@ key = $C/proxy-client.key"
     cat >"$1" <<EOC
 [proxy]
 id = idlemem
-log_level = warn
+log_level = info
 workers = $PROCS
 [listen]
 bind = 127.0.0.1:$2
@@ -229,6 +229,7 @@ for mode in $MODES; do
         left=$(awk -v a="$left_rss" -v b="$base" -v n="$IDLE_N" 'BEGIN { printf "%.2f", (a - b) / n }')
         echo "$mode $col: up=$up/$IDLE_N rss_before_kib=$base rss_up_kib=$up_rss rss_after_kib=$left_rss" \
             "kib_per_session=${per:--} left_per_session=$left load=$(load1)"
+        [ "$col" != haproxy ] && grep -h 'ev=heap_trim' "$work/$col.log" | sed 's/.* ev=heap_trim/  heap_trim/'
         VAL[$mode/$col/per]=$per
         VAL[$mode/$col/left]=$left
         VAL[$mode/$col/up]=$up
