@@ -8,9 +8,10 @@
  * fell by at least `trim_drop` from their highest since the last trim (many
  * sessions closed) and stopped falling fast (the wave of closes is over),
  * calls malloc_trim(0), which returns the free pages to the kernel. Both
- * calls walk every free chunk of every arena (mallinfo2 ~0.1-2 ms, a trim
- * releasing 30 MB 10-35 ms on a loaded host), blocking the loop, so each
- * is spaced by its own measured cost: at most HEAP_MAX_SHARE of the time
+ * calls walk every free chunk of every arena (mallinfo2 0.1 ms of CPU at
+ * 5,000 sessions, a trim releasing 75 MB 10 ms; up to ten times more wall
+ * time on a loaded host), blocking the loop, so each is spaced by its own
+ * measured CPU cost: at most HEAP_MAX_SHARE of the time
  * goes to sampling, HEAP_TRIM_MAX_SHARE to trims (rare: after a drop). */
 #ifndef SSTP_LB_CORE_HEAP_H
 #define SSTP_LB_CORE_HEAP_H
@@ -23,6 +24,8 @@
 /* at most these shares of the time spent sampling, and trimming */
 #define HEAP_MAX_SHARE 0.002
 #define HEAP_TRIM_MAX_SHARE 0.01
+/* a sample at least this often, whatever it costs */
+#define HEAP_SAMPLE_MAX_GAP_S 10.0
 /* no trim sooner than this after the last one, whatever it cost */
 #define HEAP_TRIM_MIN_GAP_S 5.0
 /* the default trim_drop: what some 500 idle TLS sessions hold */
@@ -35,8 +38,8 @@ struct heap_gauge {
     size_t trim_drop;       /* a fall of in_use from its peak that calls for a trim */
     uint64_t trims;         /* malloc_trim calls made */
     uint64_t samples;
-    double sample_cost;     /* seconds the last mallinfo2 took */
-    double trim_cost;       /* seconds the last malloc_trim took */
+    double sample_cost;     /* CPU seconds the last mallinfo2 took */
+    double trim_cost;       /* CPU seconds the last malloc_trim took */
     double next_sample;     /* clock time before which heap_tick does not sample */
     double next_trim;       /* ... nor trim */
 };
