@@ -37,6 +37,7 @@ static const char *const refuse_names[BE_REFUSE_COUNT] = {
 };
 static const char *const binding_results[] = { "ok", "fail" };
 static const char *const directions[] = { "in", "out" };
+static const char *const heap_states[] = { "in_use", "free" };
 static const char *const command_results[] = { "sent", "error", "dropped_down", "dropped_full" };
 static const char *const pool_events[] = { "started", "taken", "died", "empty" };
 static const char *const admission_results[] = { "allow", "deny", "timeout_allow" };
@@ -47,6 +48,7 @@ enum be_metric {
     BEM_TLS_FAIL, BEM_HANDSHAKE_TIMEOUT, BEM_CONNECT_REQUEST_TIMEOUT, BEM_PROBES,
     BEM_STARTED, BEM_CONNECTED, BEM_ENDED, BEM_BINDINGS, BEM_PPPD_SPAWNED, BEM_PPPD_SPAWN_FAIL,
     BEM_PPPD_KILLED, BEM_POOL_READY, BEM_POOL_EVENTS, BEM_PLUGIN_BAD, BEM_REAUTH, BEM_UNSAFE_IDS, BEM_BYTES, BEM_DRAINING,
+    BEM_HEAP_BYTES, BEM_HEAP_TRIMS,
     BEM_COUNT
 };
 
@@ -88,6 +90,10 @@ static struct metrics_family core_fam[BEM_COUNT] = {
     LIST(BEM_BYTES, "sstp_backend_bytes_total", C, "Bytes of finished sessions, after TLS.",
          "direction", directions, 2),
     ONE(BEM_DRAINING, "sstp_backend_draining", G, "1 while drained (no new sessions)."),
+    LIST(BEM_HEAP_BYTES, "sstp_backend_heap_bytes", G,
+         "Bytes of the malloc heap: in use, and free but kept by malloc.", "state", heap_states, 2),
+    ONE(BEM_HEAP_TRIMS, "sstp_backend_heap_trims_total", C,
+        "Free heap memory given back to the kernel after many sessions left (malloc_trim)."),
 };
 
 enum be_fleet_metric {
@@ -179,6 +185,9 @@ static void fill_core(const struct be_server *s)
     set(m, BEM_BYTES, 0, st->bytes_in);
     set(m, BEM_BYTES, 1, st->bytes_out);
     set(m, BEM_DRAINING, 0, be_fleet_accepting(s->fleet) && !s->stopping ? 0 : 1);
+    set(m, BEM_HEAP_BYTES, 0, s->heap.g.in_use);
+    set(m, BEM_HEAP_BYTES, 1, s->heap.g.free);
+    set(m, BEM_HEAP_TRIMS, 0, s->heap.g.trims);
 }
 
 static void fill_fleet(const struct be_fleet *fl)

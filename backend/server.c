@@ -282,6 +282,11 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
             log_error("tls_config", "listener=mtls err=\"%s\"", err);
             return -1;
         }
+        /* only sstp-proxy connects here and it never resumes: TLS 1.3 tickets
+         * would cost two encryptions per connection here and 650 bytes per
+         * session in the proxy (tests/bench/ssl_mem.sh) */
+        SSL_CTX_set_options(s->mtls_ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(s->mtls_ctx, 0);
     }
     if (open_listener(s, BE_LISTEN_TLS, cfg->listen_tls) == -1 ||
         open_listener(s, BE_LISTEN_PROXY, cfg->listen_proxy) == -1 ||
@@ -303,6 +308,7 @@ int be_server_start(struct be_server *s, struct ev_loop *loop, struct be_config 
     be_cert_watch_start(s);
     pppd_pool_start(&s->pppd_pool, loop, (int)cfg->pppd_pool_size, cfg->pppd_path, cfg->pppd_options,
                     cfg->plugin);
+    heap_watch_start(&s->heap, s->loop, 1.0);
     ev_timer_init(&s->stop_deadline, stop_deadline_cb,
                   cfg->disconnect_t1 + cfg->kill_grace + STOP_SLACK_S, 0);
     s->stop_deadline.data = s;
@@ -338,6 +344,7 @@ void be_server_cleanup(struct be_server *s)
     s->fleet = NULL;
     be_metrics_stop(s);
     be_cert_watch_stop(s);
+    heap_watch_stop(&s->heap, s->loop);
     ev_timer_stop(s->loop, &s->stop_deadline);
     ev_signal_stop(s->loop, &s->sigterm);
     ev_signal_stop(s->loop, &s->sigint);

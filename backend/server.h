@@ -15,6 +15,7 @@
 #include "backend/pppd_pool.h"
 #include "core/admin.h"
 #include "core/buf.h"
+#include "core/heap.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
@@ -107,6 +108,7 @@ struct be_server {
     ev_signal sigterm, sigint, sighup;
     ev_timer stop_deadline;
     ev_timer cert_check;                /* tls.cert expiry, every TLS_EXPIRY_CHECK_S (metrics.c) */
+    struct heap_watch heap;             /* malloc heap gauge, trimmed after many sessions left */
     double cert_warned;                 /* when cert_expiring was last logged (0: never) */
     struct be_stats stats;
     struct be_fleet *fleet;             /* Redis registry/stats/policy; NULL = standalone */

@@ -328,6 +328,7 @@ bench() {
 }
 
 declare -A VAL   # VAL[row/col] = space-separated values of the rounds
+TLS_SEEN=()      # negotiated TLS per column (handshake row)
 add() { VAL[$1/$2]="${VAL[$1/$2]:-} $3"; }
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print ""}'; }
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }

@@ -339,6 +339,10 @@ int main(int argc, char **argv)
     relay = 0;
     run("backend_mtls", be_srv, be_ctx, 0, 1, n);
     run("backend_mtls", be_srv, be_ctx, 0, 0, n);
+    /* a backend that sends no session tickets (the proxy never resumes to a
+     * backend); a client cannot refuse them in TLS 1.3 */
+    SSL_CTX_set_num_tickets(be_srv, 0);
+    run("backend_mtls_no_tickets_sent", be_srv, be_ctx, 0, 1, n);
 
     printf("struct px_conn=%zu px_hs=%zu (freed on entering RELAY) ev_io=%zu ev_timer=%zu\n",
            sizeof(struct px_conn), sizeof(struct px_hs), sizeof(ev_io), sizeof(ev_timer));

@@ -510,6 +510,9 @@ def s07_proxy_tlvs(ctx):
     check(b.wait_log("binding_ok", 5, sid=uid), "mtls binding against the TLV hash failed")
     c.send(C.call_disconnect())
     check(getattr(c.recv_ctrl(3), "msg_type", None) == C.CALL_DISCONNECT_ACK, "no DISCONNECT_ACK")
+    # the proxy never resumes: the mtls listener sends no session ticket (TLS 1.3 sends them
+    # after the handshake; the call's reads since then took any)
+    check(c.sock.version() != "TLSv1.3" or not c.sock.session.has_ticket, "mtls listener sent a ticket")
     # mTLS without a client certificate is refused in the handshake
     fails = b.stats()["tls_fail"]
     try:
@@ -1816,6 +1819,9 @@ def s42_metrics_follow_the_counters(ctx):
           "fleet families without redis.url: %r" % sorted(fams))
     check(m['sstp_backend_cert_not_after_seconds{cert="server.crt"}'] > time.time(),
           "certificate notAfter %r" % m)
+    # core/heap's gauge (the values: glibc's; an ASan build's allocator is not glibc's)
+    check('sstp_backend_heap_bytes{state="in_use"}' in m and 'sstp_backend_heap_bytes{state="free"}' in m and
+          m["sstp_backend_heap_trims_total"] == 0, "heap families: %r" % m)
     c, r = connect_call(ctx, b, hlak)
     m, _ = scrape(admin)
     check(m["sstp_backend_sessions"] == 1 and m["sstp_backend_sessions_negotiating"] == 0 and

@@ -62,7 +62,7 @@ pids+=("$!")
 cat >"$work/proxy.conf" <<EOC
 [proxy]
 id = idlemem
-log_level = warn
+log_level = info
 workers = 1
 [listen]
 bind = 127.0.0.1:$front
@@ -133,6 +133,7 @@ check "rss-left<=${LEFT_KIB}KiB-per-session" "$(awk -v l="$left" -v m="$LEFT_KIB
     "$left KiB per session left (RSS $base -> $up_rss -> $(rss_kib) KiB)"
 check "heap-in-use-back" "$([ "$heap_end" -le $((heap0 + (heap_up - heap0) / 10)) ]; echo $?)" \
     "in_use $heap0 -> $heap_up -> $heap_end bytes"
+grep -h 'ev=heap_trim' "$work/proxy.log" | sed 's/^/# /'
 echo "# $up sessions: $per KiB RSS each up, $heap_per B heap each; after close $left KiB each left, trims $trims0 -> $trims; load $(cut -d' ' -f1 /proc/loadavg)"
 [ $failed = 0 ] && echo "proxy_idle_memory: ok" || { tail -5 "$work/proxy.log"; echo "proxy_idle_memory: FAILED"; }
 exit $failed
