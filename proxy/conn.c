@@ -1253,8 +1253,9 @@ static bool backend_unread(const struct px_conn *c)
  * and this loop was late to notice (a pass that ran long under a handshake
  * surge fires the timer and reports the socket ready together, timer
  * first): the connect completed, or the answer waits unread. Then the
- * attempt goes on under a fresh timer, once per step, blaming nobody.
- * Returns whether it did. */
+ * attempt goes on under a fresh timer, blaming nobody: after the connect,
+ * and once more for bytes from the backend (so one trickling its answer
+ * gets no more). Returns whether it did. */
 static bool backend_late_look(struct px_conn *c)
 {
     struct px_hs *hs = c->hs;
@@ -1262,7 +1263,7 @@ static bool backend_late_look(struct px_conn *c)
         if (!connect_completed(c->be.fd))
             return false;
     } else if (hs->late_look || !backend_unread(c)) {
-        return false; /* once: a backend trickling its answer gets no more time */
+        return false;
     } else {
         hs->late_look = true;
     }
