@@ -942,9 +942,13 @@ static void pick_and_connect(struct px_conn *c, struct lb_backend *want)
      * first; before (on a tls server) sends it in front of the handshake */
     hs->pre_off = sp->pp == LB_PP_NONE ? hs->pp_len : 0;
     hs->pipe_off = 0;
+    hs->late_look = false;
     /* after slow answers, more patience: a surge lengthens every queue,
      * and an attempt given up still costs the backend its work */
     unsigned doublings = hs->n_slow < SLOW_DOUBLINGS_MAX ? hs->n_slow : SLOW_DOUBLINGS_MAX;
+    /* from now, not from when this loop pass began: a pass that runs long
+     * (a handshake surge) would otherwise start the timer already spent */
+    ev_now_update(w->loop);
     px_conn_arm_timer(c, w->cfg->connect_timeout * (double)(1u << doublings));
     log_debug("backend_pick", "sid=%s backend=%s attempt=%u", c->sid, sp->name, hs->req.n_tried);
     if (!c->be.ssl) {
@@ -1321,6 +1325,38 @@ static bool connect_completed(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
 }
 
+/* Whether the backend has sent bytes this loop has not read yet. */
+static bool backend_unread(const struct px_conn *c)
+{
+    struct pollfd pf = { .fd = c->be.fd, .events = POLLIN };
+    return (c->be.ssl && SSL_pending(c->be.ssl) > 0) || (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN));
+}
+
+/* The backend connect timer fired, but the backend did its part in time
+ * and this loop was late to notice (a pass that ran long under a handshake
+ * surge fires the timer and reports the socket ready together, timer
+ * first): the connect completed, or the answer waits unread. Then the
+ * attempt goes on under a fresh timer, blaming nobody: after the connect,
+ * and once more for bytes from the backend (so one trickling its answer
+ * gets no more). Returns whether it did. */
+static bool backend_late_look(struct px_conn *c)
+{
+    struct px_hs *hs = c->hs;
+    if (hs->step == PXB_CONNECTING) {
+        if (!connect_completed(c->be.fd))
+            return false;
+    } else if (hs->late_look || !backend_unread(c)) {
+        return false;
+    } else {
+        hs->late_look = true;
+    }
+    log_debug("backend_late", "sid=%s backend=%s step=%d", c->sid, backend_name(c), (int)hs->step);
+    px_conn_arm_timer(c, c->w->cfg->connect_timeout);
+    do_backend_connect(c);
+    update(c);
+    return true;
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
@@ -1343,16 +1379,8 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         update(c);
         return;
     case PXC_BACKEND_CONNECT:
-        if (c->hs->step == PXB_CONNECTING && connect_completed(c->be.fd)) {
-            /* the backend accepted in time; this loop was too busy to
-             * notice (a handshake surge): go on, with the next step's own
-             * timeout, blaming nobody */
-            log_debug("backend_connect_late", "sid=%s backend=%s", c->sid, backend_name(c));
-            px_conn_arm_timer(c, wk->cfg->connect_timeout);
-            do_backend_connect(c);
-            update(c);
+        if (backend_late_look(c))
             return;
-        }
         count(c, PXM_TIMEOUTS, PXT_BACKEND);
         /* no TCP connection in time: the backend's fault; accepted but
          * its TLS handshake or answer late: slow, which under a surge (a

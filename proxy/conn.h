@@ -105,6 +105,7 @@ struct px_hs {
     size_t pp_len;                    /* bytes of pre that are the PROXY v2 header */
     size_t pre_off, pipe_off;         /* sent to the current backend so far */
     unsigned n_slow;                  /* attempts given up as slow: the next ones wait longer */
+    bool late_look;                   /* this attempt's timer found the backend's bytes unread once */
 };
 
 struct px_conn {

@@ -194,6 +194,9 @@ hap_cfg() { # FILE PORT...
         echo "global"
         echo "    nbthread 1"
         echo "    maxconn $(( $(ceil "$SESSIONS" "$HAP_PROCS") + 1000 ))"
+        # the TLS 1.3 suite sstp-proxy negotiates (AES-128-GCM) first, as in proxy_vs_haproxy.sh
+        echo "    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+        echo "    ssl-default-bind-options ssl-min-ver TLSv1.2"
         echo "defaults"
         echo "    mode tcp"
         echo "    timeout connect 5s"
