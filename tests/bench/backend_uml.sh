@@ -40,7 +40,8 @@
 # Settings (the guest sees no host environment: they travel in
 # WORK/bench.env): BENCH_MODES="direct proxy haproxy pty" picks and orders
 # the ways (directB is added when BENCH_BACKEND_B is set), BENCH_BULK_RUNS
-# (1), BENCH_PROFILE (0), BENCH_PROFILE_MIB (8).
+# (1), BENCH_PROFILE (0), BENCH_PROFILE_MIB (8). BENCH_TIMEOUT (3600 s) bounds the
+# whole boot: on a loaded host a 5-way run with profiles takes over 30 minutes.
 # Work dir: $BENCH_WORK or a fresh /tmp/sstplb-bench.XXXXXX (kept).
 # BENCH_BACKEND=/path/to/sstp-backend measures another build as "direct".
 # Caveat printed with the figures: client, server, both TLS ends, pppd,
@@ -76,7 +77,7 @@ if [ -z "${SSTPLB_GUEST:-}" ]; then
         printf 'BENCH_PROFILE_MIB=%q\n' "${BENCH_PROFILE_MIB:-8}"
     } > "$work/bench.env"
     echo "(host load before the boot:$(uptime | sed 's/.*load/ load/'))"
-    "$repo/tests/e2e/uml.sh" --timeout 1800 --mem 512M "$work" "$here/backend_uml.sh" "$runs" "$mib" \
+    "$repo/tests/e2e/uml.sh" --timeout "${BENCH_TIMEOUT:-3600}" --mem 512M "$work" "$here/backend_uml.sh" "$runs" "$mib" \
         > "$work/uml.out" 2>&1
     rc=$?
     grep -a '^bench:' "$work/guest.log" | sed 's/^bench: //'
@@ -231,6 +232,11 @@ bind = $PROXY_ADDR:$SSTP_PORT
 cert = $CERTS/server.crt $CERTS/server.key default
 [backends]
 server = e2e-backend 127.0.0.1:4433
+[health]
+; its probes reach sstp-backend every 500 ms by default, during every
+; way's runs, and under strace each costs it dozens of syscalls
+interval = 10s
+rise = 1
 CONF
     bg_start proxy ip netns exec "$SRV_NS" "$REPO/build/sstp-proxy" -c "$W/proxy.conf"
     wait_for 15 log_has "$W/proxy.log" "ev=worker_ready" || die "sstp-proxy did not start"
