@@ -10,6 +10,9 @@
 #               plain TCP)
 #   haproxy     sstpc -> HAProxy (192.0.2.4, mode tcp, TLS passed through)
 #               -> sstp-backend's tls listener: the third-party relay
+#   pool        sstpc -> a second sstp-backend with pppd.pool_size = 2
+#               (tls listener 192.0.2.6): sessions take a pppd started ahead
+#   pool-proxy  sstpc -> a second sstp-proxy (192.0.2.7) -> that backend
 #   pty         the reference without SSTP: the client's pppd runs the
 #               server's pppd as its `pty` command (the server's pppd uses
 #               notty, so its own character shunt copies the bytes), same
@@ -39,7 +42,8 @@
 #       tests/bench/backend_uml.sh 5 16
 # Settings (the guest sees no host environment: they travel in
 # WORK/bench.env): BENCH_MODES="direct proxy haproxy pty" picks and orders
-# the ways (directB is added when BENCH_BACKEND_B is set), BENCH_BULK_RUNS
+# the ways (directB is added when BENCH_BACKEND_B is set; pool and
+# pool-proxy only when named), BENCH_BULK_RUNS
 # (1), BENCH_PROFILE (0), BENCH_PROFILE_MIB (8). BENCH_TIMEOUT (3600 s) bounds the
 # whole boot: on a loaded host a 5-way run with profiles takes over 30 minutes.
 # Work dir: $BENCH_WORK or a fresh /tmp/sstplb-bench.XXXXXX (kept).
@@ -104,6 +108,9 @@ PROFILE_MIB=${BENCH_PROFILE_MIB:-8}
 PROXY_ADDR=192.0.2.3      # sstp-proxy's own address on the server's side
 HAPROXY_ADDR=192.0.2.4    # HAProxy's
 BACKEND_B_ADDR=192.0.2.5  # the second build's tls listener
+POOL_ADDR=192.0.2.6       # the pooled backend's tls listener
+POOL_PROXY_ADDR=192.0.2.7 # the sstp-proxy in front of it
+POOL_SIZE=2
 WAIT_FOR_INTERVAL=0.02
 HZ=$(getconf CLK_TCK)
 say() { echo "bench: $*"; }
@@ -174,6 +181,8 @@ declare -A PATH_OF=(   # the processes each way's bytes cross
     [proxy]="sstpc pppd-cli proxy backend pppd-srv"
     [haproxy]="sstpc pppd-cli haproxy backend pppd-srv"
     [pty]="pppd-cli pppd-srv pppd-shunt"
+    [pool]="sstpc pppd-cli backend pppd-srv"
+    [pool-proxy]="sstpc pppd-cli proxy backend pppd-srv"
 )
 # path_pids MODE: PIDS and PLABELS (arrays) of the processes on MODE's path now
 path_pids() {
@@ -261,6 +270,43 @@ CFG
         die "haproxy did not listen"
 fi
 
+# ---- pppd pool: its own backend (.6) and its own proxy (.7) ----
+POOL_PPPD=0
+if has_mode pool || has_mode pool-proxy; then
+    ip -n "$SRV_NS" addr add "$POOL_ADDR/24" dev veth0 || die "pool address"
+    sstp_backend_conf "$W/backend-pool.conf" backend.id=bench-backend-pool backend.log_level=info \
+        listen.tls="$POOL_ADDR:$SSTP_PORT" listen.proxy=127.0.0.1:4434 listen.proxy_allow=127.0.0.1/32 \
+        pppd.pool_size=$POOL_SIZE
+    bg_start backend-pool ip netns exec "$SRV_NS" "$BACKEND_BIN" -c "$W/backend-pool.conf"
+    wait_for 10 log_has "$W/backend-pool.log" "ev=ready" || die "pooled sstp-backend did not start"
+    POOL_PPPD=$POOL_SIZE
+fi
+if has_mode pool-proxy; then
+    ip -n "$SRV_NS" addr add "$POOL_PROXY_ADDR/24" dev veth0 || die "pool-proxy address"
+    cat > "$W/proxy-pool.conf" <<CONF
+[proxy]
+id = bench-proxy-pool
+log_level = info
+workers = 1
+[listen]
+bind = $POOL_PROXY_ADDR:$SSTP_PORT
+[tls]
+cert = $CERTS/server.crt $CERTS/server.key default
+[backends]
+server = bench-backend-pool 127.0.0.1:4434
+[health]
+interval = 10s
+rise = 1
+[admin]
+address = 127.0.0.1:9181
+CONF
+    bg_start proxy-pool ip netns exec "$SRV_NS" "$REPO/build/sstp-proxy" -c "$W/proxy-pool.conf"
+    wait_for 15 log_has "$W/proxy-pool.log" "ev=worker_ready" || die "pool sstp-proxy did not start"
+fi
+# the pool's members are pppd processes too: a way is down when only they are left
+n_pppd() { local p; p=$(procs_named pppd); set -- $p; echo $#; }
+wait_for 20 eval '[ "$(n_pppd)" = $POOL_PPPD ]' || die "the pppd pool did not fill"
+
 # up MODE NAME: starts the tunnel of user 1 the MODE's way (NAME: its process)
 up() {
     case $1 in
@@ -268,16 +314,19 @@ up() {
         directB) sstp_client_start "$2" 1 "$W/client.options" "$BACKEND_B_ADDR" ;;
         proxy) sstp_client_start "$2" 1 "$W/client.options" "$PROXY_ADDR" ;;
         haproxy) sstp_client_start "$2" 1 "$W/client.options" "$HAPROXY_ADDR" ;;
+        pool) sstp_client_start "$2" 1 "$W/client.options" "$POOL_ADDR" ;;
+        pool-proxy) sstp_client_start "$2" 1 "$W/client.options" "$POOL_PROXY_ADDR" ;;
         pty) bg_start "$2" ip netns exec "$CLI_NS" pppd file "$W/client.options" \
                 user "$(sstp_user 1)" password "$(sstp_pass 1)" \
                 pty "ip netns exec $SRV_NS pppd file $W/pppd-server.options notty nodetach local nolock" ;;
         *) die "unknown way $1" ;;
     esac
 }
-# down NAME: stops it; every pppd (both ends) gone
+# down NAME: stops it; every pppd of the session (both ends) gone, the pool
+# (if any) refilled
 down() {
     bg_stop "$1" 10 > /dev/null
-    wait_for 15 eval '[ -z "$(procs_named pppd)" ]' || die "$1: a pppd outlived its session"
+    wait_for 15 eval '[ "$(n_pppd)" = $POOL_PPPD ]' || die "$1: a pppd outlived its session"
 }
 session_up() {     # MODE NAME
     race_delay_on veth0 $SSTP_PORT $SRV_NS || die "netem"
@@ -302,7 +351,9 @@ for ((r = 1; r <= RUNS; r++)); do
         down "$m-$r"
     done
 done
-split=$(python3 - "$BACKEND_LOG" <<'PYEOF'
+# split LOG: the backend's own phases of the sessions in LOG (medians)
+split() {
+python3 - "$1" <<'PYEOF'
 import re, statistics, sys
 ev = {}
 for line in open(sys.argv[1], errors="replace"):
@@ -316,13 +367,14 @@ for a, b in steps:
     v = [1000 * (d[b] - d[a]) for d in ev.values() if a in d and b in d]
     if v:
         out.append("%s->%s %.0f" % (a, b, statistics.median(v)))
-print(", ".join(out) + " ms (medians, backend log: direct, proxy, haproxy)")
+print(", ".join(out) + " ms (medians)")
 PYEOF
-)
+}
 for m in "${MODES[@]}"; do
     say "setup $m (start -> both ppp ends addressed), $RUNS runs: median $(median ${SETUP[$m]}) ms [${SETUP[$m]# }]"
 done
-say "  split: $split"
+say "  split, main backend (direct, proxy, haproxy): $(split "$BACKEND_LOG")"
+[ "$POOL_PPPD" != 0 ] && say "  split, pooled backend (pool, pool-proxy): $(split "$W/backend-pool.log")"
 say "  (includes the 10 ms netem delay on the server's packets that works around sstpc 1.0.18's start-up race)"
 
 # ---- throughput and CPU ----
@@ -430,6 +482,8 @@ sstp_backend_stop > /dev/null
 [ -n "$BACKEND_B_PID" ] && bg_stop backend-b 10 > /dev/null
 has_mode proxy && bg_stop proxy 10 > /dev/null
 has_mode haproxy && bg_stop haproxy 10 > /dev/null
+has_mode pool-proxy && bg_stop proxy-pool 10 > /dev/null
+[ "$POOL_PPPD" != 0 ] && bg_stop backend-pool 15 > /dev/null
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 say ""
