@@ -66,17 +66,8 @@ make -j2 "$BENCH" build/sstp-backend >/dev/null || die "cannot build $BENCH and 
 [ -x "$BACKEND" ] || die "$BACKEND is not built"
 [ -z "$BACKEND_B" ] || [ -x "$BACKEND_B" ] || die "$BACKEND_B is not executable"
 
-work=$(mktemp -d /tmp/sstp-dp.XXXXXX)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. tests/bench/lib.sh
+bench_work dp
 
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I. -o "$work/pty_echo" tests/bench/pty_echo.c ||
     die "cannot build tests/bench/pty_echo.c"

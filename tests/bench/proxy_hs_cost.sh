@@ -74,17 +74,8 @@ if has_part perf || has_part paced; then
     perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1 || die "perf cannot read the syscall tracepoints"
 fi
 
-work=$(mktemp -d /tmp/sstp-hscost.XXXXXX)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. tests/bench/lib.sh
+bench_work hscost
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
 CA=$work/certs/ca.crt

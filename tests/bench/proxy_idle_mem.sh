@@ -62,17 +62,8 @@ make -j2 "$BENCH" "$PROXY" >/dev/null 2>&1 || make -j2 "$BENCH" >/dev/null || di
 [ -x "$PROXY" ] || die "$PROXY is not built"
 [ -z "$PROXY_B" ] || [ -x "$PROXY_B" ] || die "PROXY_B=$PROXY_B is not executable"
 
-work=$(mktemp -d /tmp/sstp-idle-mem.XXXXXX)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. tests/bench/lib.sh
+bench_work idle-mem
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
 C=$work/certs

@@ -93,17 +93,9 @@ echo "# caveats: client, backends and front share the CPUs (ratios of one run co
     "HAProxy checks by TCP connect, sstp-proxy by an SSTP HEAD probe; idle sessions only"
 echo "# $("$HAPROXY" -v 2>/dev/null | head -1)"
 
-work=$(mktemp -d /tmp/sstp-ramp.XXXXXX)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. tests/bench/lib.sh
+GRACE=0.5
+bench_work ramp
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
 CRT=$work/certs/server.crt KEY=$work/certs/server.key

@@ -78,19 +78,10 @@ die() { echo "proxy_vs_haproxy: $*" >&2; exit 1; }
 make -j2 "$BENCH" >/dev/null || die "cannot build $BENCH"
 [ -x "$HAPROXY" ] || die "haproxy not installed (scripts/deps.sh)"
 
-work=$(mktemp -d /tmp/sstp-bench.XXXXXX)
-PIDS=()
+. tests/bench/lib.sh
 PRIO_OLD=
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ -n "$PRIO_OLD" ] && echo "$PRIO_OLD" >/proc/self/autogroup 2>/dev/null
-    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_undo() { [ -n "$PRIO_OLD" ] && echo "$PRIO_OLD" >/proc/self/autogroup 2>/dev/null; }
+bench_work bench
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
 CRT=$work/certs/server.crt KEY=$work/certs/server.key CA=$work/certs/ca.crt

@@ -38,17 +38,8 @@ make -j2 "$BENCH" "$PROXY" >/dev/null || die "cannot build $BENCH and $PROXY"
 command -v redis-server >/dev/null || die "redis-server not installed (scripts/deps.sh)"
 command -v redis-cli >/dev/null || die "redis-cli not installed (scripts/deps.sh)"
 
-work=$(mktemp -d /tmp/sstp-redis-cost.XXXXXX)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. tests/bench/lib.sh
+bench_work redis-cost
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
 CRT=$work/certs/server.crt KEY=$work/certs/server.key CA=$work/certs/ca.crt
