@@ -69,7 +69,7 @@ declare -A SCRIPT=(
 declare -A TIMEOUT=([concurrent]=200 [certhash]=120 [binding_attack]=200 [radius]=200 [haproxy]=120 [proxy_ktls]=180)
 declare -A MEM=([concurrent]=768M [binding_attack]=768M [radius]=768M)
 # Longest first: with two lanes the suite ends about when the longest does.
-ALL=(concurrent binding_attack radius certhash haproxy echo pap_early mschapv2 ipv6 one_port sigkill)
+ALL=(concurrent binding_attack radius proxy_ktls certhash haproxy echo pap_early mschapv2 ipv6 one_port sigkill)
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for sc in "${scenarios[@]}"; do
