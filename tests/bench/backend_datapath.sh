@@ -76,22 +76,7 @@ CRT=$work/certs/server.crt KEY=$work/certs/server.key CA=$work/certs/ca.crt
 SNI=vpn.example.test
 : >"$work/pppd.options"
 
-port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
 next_port=$BASE_PORT
-alloc_port() {
-    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-    REPLY=$next_port
-    next_port=$((next_port + 1))
-}
-wait_port() { # port: 0 once something listens on it (30 s at most)
-    local i
-    for ((i = 0; i < 600; i++)); do
-        port_free "$1" || return 0
-        sleep 0.05
-    done
-    return 1
-}
-
 be_cfg() { # FILE PORT ID
     cat >"$1" <<EOC
 [backend]
@@ -136,7 +121,6 @@ for col in "${COLS[@]}"; do
     wait_port "${PORT[$col]}" || die "$col not listening on ${PORT[$col]}: $(tail -3 "$work/$col.log")"
 done
 
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 io_calls() { awk '/^sys(cr|cw):/ {n += $2} END {print n + 0}' "/proc/$1/io" 2>/dev/null || echo 0; }
 wakeups() { awk '/^voluntary_ctxt_switches:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -149,8 +133,6 @@ echo_cpu() {
 }
 
 declare -A VAL
-add() { VAL[$1/$2]="${VAL[$1/$2]:-} $3"; }
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print ""}'; }
 
 # run COL: one bulk client run; the counters of the measured process are
 # sampled inside the client's window (after set-up and warm-up)
@@ -228,7 +210,6 @@ done
 echo
 printf '%-30s' metric; for col in "${COLS[@]}"; do printf ' %10s' "$col"; done
 printf ' %10s' "be/direct"; [ -n "$BACKEND_B" ] && printf ' %10s' "b/backend"; echo
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
 row() { # key label
     local col cells=()
     printf '%-30s' "$2"

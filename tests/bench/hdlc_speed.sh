@@ -17,6 +17,7 @@ CFLAGS_BENCH="-std=c11 -D_GNU_SOURCE -O2 -g -fno-strict-aliasing -I."
 work=$(mktemp -d /tmp/sstp-hdlc.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 die() { echo "hdlc_speed: $*" >&2; exit 1; }
+. tests/bench/lib.sh
 
 git show "$REF:sstp/hdlc.c" >"$work/hdlc_ref.c" 2>/dev/null || die "no sstp/hdlc.c at $REF"
 # shellcheck disable=SC2086
@@ -36,7 +37,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
     echo "round $r done, load $(cut -d' ' -f1 /proc/loadavg)"
 done
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 printf '%-16s %10s %10s %8s\n' "case/op" "$REF MB/s" "new MB/s" "new/ref"
 for k in random/encode random/decode plain/encode plain/decode; do
     a=$(median "${VAL[$k/ref]}"); b=$(median "${VAL[$k/new]}")

@@ -19,3 +19,69 @@ bench_cleanup() {
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
 }
+
+# port_free PORT: nothing listens on TCP PORT
+port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
+
+# alloc_port: the next free port from $next_port (the script sets it to its
+# BASE_PORT) in REPLY
+alloc_port() {
+    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
+    REPLY=$next_port
+    next_port=$((next_port + 1))
+}
+
+# wait_port PORT [SECONDS]: 0 once something listens on PORT (30 s at most)
+wait_port() {
+    local i
+    for ((i = 0; i < ${2:-30} * 20; i++)); do
+        port_free "$1" || return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# stop_pid PID [SECONDS]: TERM, KILL after SECONDS (default 5), then reap
+stop_pid() {
+    local p=$1 i
+    [ -n "$p" ] || return 0
+    kill "$p" 2>/dev/null || return 0
+    for ((i = 0; i < ${2:-5} * 20; i++)); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    return 0
+}
+
+# tree_rss_kib PID...: VmRSS of the processes and their children, KiB
+tree_rss_kib() {
+    local total=0 p c kb
+    for p in "$@"; do
+        for c in "$p" $(pgrep -P "$p"); do
+            kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$c/status" 2>/dev/null)
+            total=$((total + ${kb:-0}))
+        done
+    done
+    echo "$total"
+}
+
+# kv LINE KEY: the value of KEY= in a "bench ..." line
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+
+# add KEY COL VALUE / cell KEY COL: the values of a cell over the rounds in
+# the script's associative array VAL, and their median
+add() { VAL[$1/$2]="${VAL[$1/$2]:-} $3"; }
+cell() { median "${VAL[$1/$2]:-}"; }
+
+# median "V V ...": the median of the numbers (the lower one of an even
+# count), empty when there are none
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print ""}'; }
+
+# ratio A B [DIGITS]: A/B as "1.23x" (DIGITS decimals, default 2); "-" when
+# either is empty or B is 0
+ratio() { awk -v a="$1" -v b="$2" -v f="%.${3:-2}fx" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf f, a / b }'; }
+
+# load1: the 1-minute load average
+load1() { cut -d' ' -f1 /proc/loadavg; }

@@ -87,35 +87,7 @@ FRONTS=(haproxy sstp-proxy)
 [ -n "$PROXY_B" ] && FRONTS+=(sp-b)
 bin_of() { case $1 in sstp-proxy) echo "$PROXY" ;; sp-b) echo "$PROXY_B" ;; esac; }
 
-port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
 next_port=$BASE_PORT
-alloc_port() {
-    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-    REPLY=$next_port
-    next_port=$((next_port + 1))
-}
-wait_port() { # port seconds
-    local i
-    for ((i = 0; i < $2 * 20; i++)); do
-        port_free "$1" || return 0
-        sleep 0.05
-    done
-    return 1
-}
-stop_pid() { # pid [seconds]: TERM, KILL after the wait
-    local p=$1 i
-    [ -n "$p" ] || return 0
-    kill "$p" 2>/dev/null || return 0
-    for ((i = 0; i < ${2:-5} * 20; i++)); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-    return 0
-}
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.1f}" 'BEGIN { if (b + 0 > 0) printf f, a / b; else printf "-" }'; }
 
 # front_up FRONT KEY WRAP...: starts a plain target and FRONT (with KEY's

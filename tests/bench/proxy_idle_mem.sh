@@ -71,31 +71,8 @@ cat "$C/server.crt" "$C/server.key" >"$C/server.pem"
 cat "$C/proxy-client.crt" "$C/proxy-client.key" >"$C/client.pem"
 SNI=vpn.example.test
 
-port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
 next_port=$BASE_PORT
-alloc_port() { while ! port_free "$next_port"; do next_port=$((next_port + 1)); done; REPLY=$next_port; next_port=$((next_port + 1)); }
-wait_port() { local i; for ((i = 0; i < 600; i++)); do port_free "$1" || return 0; sleep 0.05; done; return 1; }
 start() { "$@" & PIDS+=("$!"); REPLY=$!; }
-stop_pid() {
-    local p=$1 i
-    kill "$p" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-    return 0
-}
-tree_rss_kib() {
-    local total=0 p c kb
-    for p in "$@"; do
-        for c in "$p" $(pgrep -P "$p"); do
-            kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$c/status" 2>/dev/null)
-            total=$((total + ${kb:-0}))
-        done
-    done
-    echo "$total"
-}
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
 
 HAP_PROCS=$(((IDLE_N + 8999) / 9000))
 
@@ -229,7 +206,6 @@ for mode in $MODES; do
     done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
 echo
 printf '%-6s %-14s %9s %10s %9s %8s %8s %s\n' mode metric haproxy sstp-proxy "$([ -n "$PROXY_B" ] && echo sp-b)" sp/hap \
     "$([ -n "$PROXY_B" ] && echo sp/sp-b)" "target"

@@ -101,21 +101,7 @@ scripts/mkcerts.sh "$work/certs" >/dev/null || die "mkcerts failed"
 CRT=$work/certs/server.crt KEY=$work/certs/server.key
 cat "$CRT" "$KEY" >"$work/certs/server.pem"
 
-port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
 next_port=$BASE_PORT
-alloc_port() {
-    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-    REPLY=$next_port
-    next_port=$((next_port + 1))
-}
-wait_port() { # port [seconds]
-    local i
-    for ((i = 0; i < ${2:-30} * 20; i++)); do
-        port_free "$1" || return 0
-        sleep 0.05
-    done
-    return 1
-}
 start() { # LOG CMD...: background, pid in REPLY and PIDS
     local log=$1; shift
     "$@" >"$log" 2>&1 &
@@ -136,14 +122,6 @@ tree() { # PID...: the processes and their children
     local p
     for p in "$@"; do echo "$p"; pgrep -P "$p"; done
 }
-rss_kib() { # PID...: VmRSS of the processes and their children
-    local total=0 c kb
-    for c in $(tree "$@"); do
-        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$c/status" 2>/dev/null)
-        total=$((total + ${kb:-0}))
-    done
-    echo "$total"
-}
 cpu_ticks() { # PID...: utime + stime of the processes and their children
     local total=0 c t
     for c in $(tree "$@"); do
@@ -152,7 +130,6 @@ cpu_ticks() { # PID...: utime + stime of the processes and their children
     done
     echo "$total"
 }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 now() { date +%s.%N; }
 
 # ---- backends: shared by every front ----------------------------------------
@@ -236,7 +213,7 @@ run_front() {
     local targets load0 rss0 cpu0 t0 t1 rss1 out cpu1 load1 hz
     targets=$(printf '127.0.0.1:%s,' "${ports[@]}"); targets=${targets%,}
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    rss0=$(rss_kib "${pids[@]}")
+    rss0=$(tree_rss_kib "${pids[@]}")
     cpu0=$(cpu_ticks "${pids[@]}")
     t0=$(now)
     local rate clpid
@@ -247,13 +224,13 @@ run_front() {
     t1=
     while kill -0 "$clpid" 2>/dev/null; do
         if [ -z "$t1" ] && grep -q '^ready' "$work/$name.client"; then
-            t1=$(now); rss1=$(rss_kib "${pids[@]}")
+            t1=$(now); rss1=$(tree_rss_kib "${pids[@]}")
         fi
         sleep 0.1
     done
     wait "$clpid"
     out=$(cat "$work/$name.client")
-    [ -n "$t1" ] || { t1=$(now); rss1=$(rss_kib "${pids[@]}"); }
+    [ -n "$t1" ] || { t1=$(now); rss1=$(tree_rss_kib "${pids[@]}"); }
     cpu1=$(cpu_ticks "${pids[@]}")
     load1=$(cut -d' ' -f1 /proc/loadavg)
     hz=$(getconf CLK_TCK)

@@ -90,21 +90,7 @@ cat "$CRT" "$KEY" > "$work/certs/server.pem"
 cat "$RSA_CRT" "$RSA_KEY" > "$work/certs/server-rsa.pem"
 SNI=vpn.example.test
 
-port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }
 next_port=$BASE_PORT
-alloc_port() { # sets REPLY to a free port
-    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-    REPLY=$next_port
-    next_port=$((next_port + 1))
-}
-wait_port() { # port [seconds]
-    local i
-    for ((i = 0; i < ${2:-30} * 20; i++)); do
-        port_free "$1" || return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 # start NAME LOG CMD... : runs CMD in the background, records its pid in
 # PID_<NAME> and in PIDS (for cleanup)
@@ -115,34 +101,8 @@ start() {
     PIDS+=("$pid")
     printf -v "PID_$name" '%s' "$pid"
 }
-stop_pid() { # pid: TERM, then KILL after 5 s
-    local p=$1 i
-    [ -n "$p" ] || return 0
-    kill "$p" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-    return 0
-}
 
-# tree_rss_kib PID...: VmRSS of the processes and their children, KiB
-tree_rss_kib() {
-    local total=0 p c kb
-    for p in "$@"; do
-        for c in "$p" $(pgrep -P "$p"); do
-            kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$c/status" 2>/dev/null)
-            total=$((total + ${kb:-0}))
-        done
-    done
-    echo "$total"
-}
 
-kv() { # LINE KEY: the value of KEY= in a "bench ..." line
-    sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"
-}
 
 # ---- targets -------------------------------------------------------------
 
@@ -306,7 +266,6 @@ front_port() {
     esac
 }
 
-load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # bench COL ARGS... : one client run against a column; prints its bench line.
 # BENCH_KEY=rsa: the column's RSA-2048 front.
@@ -320,8 +279,6 @@ bench() {
 
 declare -A VAL   # VAL[row/col] = space-separated values of the rounds
 TLS_SEEN=()      # negotiated TLS per column (handshake row)
-add() { VAL[$1/$2]="${VAL[$1/$2]:-} $3"; }
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print ""}'; }
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 
 # rotated N: the columns in the order of round N (round 1: as listed)
@@ -451,10 +408,6 @@ fi
 
 # ---- table -----------------------------------------------------------------
 
-cell() { median "${VAL[$1/$2]:-}"; }
-ratio() { # a b -> a/b
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'
-}
 verdict() { # value-ratio op limit
     awk -v r="$1" -v op="$2" -v l="$3" 'BEGIN {
         if (r == "" || r == "-") { print "-"; exit }

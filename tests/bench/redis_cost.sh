@@ -46,20 +46,11 @@ CRT=$work/certs/server.crt KEY=$work/certs/server.key CA=$work/certs/ca.crt
 SNI=vpn.example.test
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # port [seconds]
-    local i
-    for ((i = 0; i < ${2:-30} * 20; i++)); do
-        [ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 start() { # LOG CMD... : in the background, pid in PIDS
     local log=$1; shift
     "$@" >"$log" 2>&1 &
     PIDS+=("$!")
 }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 
 REDIS_PORT=$(free_port); BE1=$(free_port); BE2=$(free_port)
 PW="bench-$RANDOM$RANDOM"
@@ -107,8 +98,6 @@ bench() { # COL
 }
 
 declare -A VAL
-add() { VAL[$1/$2]="${VAL[$1/$2]:-} $3"; }
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print ""}'; }
 
 echo "redis_cost: DUR=${DUR}s ROUNDS=$ROUNDS PROCS=$PROCS HS_CONC=$HS_CONC; $(redis-server --version | cut -d' ' -f1-3)"
 declare -A CMDS
@@ -152,13 +141,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
         'BEGIN { if (b + 0 > 0 && a != "") printf "%.4f", a / b }')"
 done
 
-cell() { median "${VAL[$1/$2]:-}"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.3fx", a / b }'; }
 echo
 printf '%-22s %12s %12s %10s  %s\n' metric static redis redis/stat target
 row() { # key label [target]
     local s r; s=$(cell "$1" static); r=$(cell "$1" redis)
-    printf '%-22s %12s %12s %10s  %s\n' "$2" "${s:--}" "${r:--}" "$(ratio "$r" "$s")" "${3:-}"
+    printf '%-22s %12s %12s %10s  %s\n' "$2" "${s:--}" "${r:--}" "$(ratio "$r" "$s" 3)" "${3:-}"
 }
 row hs "handshakes/s" ">= 0.95x"
 row p50 "handshake p50 us"
