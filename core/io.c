@@ -125,8 +125,10 @@ ssize_t io_read(struct io *io, void *buf, size_t len)
             BIO_set_callback_arg(rb, NULL);
         /* The peer asked for our key update: OpenSSL 3.0 would send it and
          * go on under the old key in the kernel (ktls.h). End here, before
-         * anything else is written. */
-        if (io->ktls_tx && SSL_get_key_update_type(io->ssl) != SSL_KEY_UPDATE_NONE) {
+         * anything else is written. The kernel may send already when
+         * io_ktls_note has not run yet (a KeyUpdate with the request head). */
+        if (SSL_get_key_update_type(io->ssl) != SSL_KEY_UPDATE_NONE &&
+            (io->ktls_tx || BIO_get_ktls_send(SSL_get_wbio(io->ssl)) > 0)) {
             io->err = 0;
             io->ssl_err = 0;
             io->refused = IO_REF_KEY_UPDATE;

@@ -573,7 +573,10 @@ static void do_http(struct px_conn *c)
         if (n == IO_AGAIN)
             break;
         if (n <= 0) {
-            px_conn_close(c, TERM_CLIENT, SSTP_OK);
+            enum sstp_rc rc = SSTP_OK;
+            if (n == IO_ERR)
+                px_conn_ktls_refused(c, &c->cli, &rc); /* a KeyUpdate with the head */
+            px_conn_close(c, TERM_CLIENT, rc);
             return;
         }
         c->bytes_in += (uint64_t)n;

@@ -13,6 +13,8 @@
 #            OpenSSL 3.0 would go on under the old key in the kernel; the
 #            sstpc session still carries pings.
 #            A KeyUpdate that asks nothing ('k') leaves the session be.
+#            A KeyUpdate asking for ours sent with a HEAD probe (which the
+#            proxy answers itself, before any relay) is refused the same way.
 #   TLS 1.2  tls.ktls = auto (sstpc capped by an OpenSSL config): sstpc
 #            up, pings cross, the session is kernel_only (OpenSSL's state
 #            freed, both ways in the kernel).
@@ -122,6 +124,18 @@ n0=$(log_count "$PLOG" "ev=close * rc=OK")
 s_client_cmd tls1_3 k
 wait_for 8 eval '[ "$(log_count "$PLOG" "ev=close * rc=OK")" -gt $n0 ]' ||
     verdict_fail "TLS 1.3: no normal close of the session that sent KeyUpdate(update_not_requested)"
+# attack: the KeyUpdate asking for ours comes with a head the proxy answers
+# itself (a HEAD probe; the same for its HTTP refusals and the website):
+# refused at the read, before OpenSSL answers it through the kernel and
+# writes the answer under the old key
+PROBE=$'HEAD /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1\r\nHost: vpn.example.test\r\n\r\n'
+{ printf 'K\n'; sleep 1; printf '%s' "$PROBE"; sleep 3; } |
+    ip netns exec $CLI_NS timeout -k 1 10 openssl s_client -connect $SRV_ADDR:$SSTP_PORT \
+        -tls1_3 -servername vpn.example.test -CAfile "$CERTS/ca.crt" > "$W/s_client-Kprobe.out" 2>&1
+wait_for 5 eval '[ "$(log_count "$PLOG" "ev=close * rc=E_TLS_KEY_UPDATE")" -ge 2 ]' ||
+    verdict_fail "TLS 1.3: a KeyUpdate sent with a probe was not refused: $(grep 'ev=close' "$PLOG" | tail -1)"
+ku=$(metric 'sstp_proxy_ktls_events_total{event="key_update"}')
+[ "$ku" = 2 ] || verdict_fail "TLS 1.3: key_update events $ku after the probe's KeyUpdate, not 2"
 ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null ||
     verdict_fail "TLS 1.3: sstpc's tunnel stopped after the KeyUpdate close"
 session_down tls13
@@ -166,4 +180,4 @@ ip netns exec $CLI_NS ping -c 3 -i 0.2 -s 1200 -W 2 -q $PPP_SRV_IP > /dev/null |
 session_down tls12
 sstp_backend_stop || verdict_fail "sstp-backend did not exit cleanly on SIGTERM"
 
-verdict_pass "on, TLS 1.3: kernel tx (client and mTLS backend link), KeyUpdate asking for ours closed (E_TLS_KEY_UPDATE), one asking nothing kept; auto: TLS 1.3 KeyUpdate served in user space; TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end, records split across the handover relayed; sstpc pinged throughout"
+verdict_pass "on, TLS 1.3: kernel tx (client and mTLS backend link), KeyUpdate asking for ours closed (E_TLS_KEY_UPDATE), also when sent with a probe the proxy answers itself, one asking nothing kept; auto: TLS 1.3 KeyUpdate served in user space; TLS 1.2: kernel both ways, OpenSSL freed, renegotiation closed (E_TLS_RENEGOTIATION), close_notify a normal end, records split across the handover relayed; sstpc pinged throughout"
