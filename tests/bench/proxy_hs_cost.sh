@@ -48,14 +48,16 @@
 # client and the target share the CPUs (as in proxy_vs_haproxy.sh). Here
 # each front runs BULK_FRONT_PROCS (2) threads (HAProxy nbthread) / workers
 # (sstp-proxy), as proxy_vs_haproxy.sh does with its PROCS; wake/MB counts
-# epoll_wait and epoll_pwait.
+# epoll_wait and epoll_pwait. BULK_ROUNDS rounds, the fronts in an order
+# that rotates from round to round; a cell of the table is the median over
+# the rounds (the floor and the ratios are computed from the medians).
 #
 # The instruction counts do not depend on load; the CPU and syscall counts
 # barely do; the RTT does. Each line ends with the 1-minute load average.
 #
 # Environment: DUR (5), CG_SHORT (4), CG_LONG (16), HS_CONC (32), CG_CONC (4),
 # PACED_N (16), PACED_RATE (2000), BULK_N (8), BULK_PROCS (2), BULK_FREQ (999),
-# BULK_FRONT_PROCS (2), KEYS ("ecdsa rsa"), PARTS ("callgrind perf paced
+# BULK_FRONT_PROCS (2), BULK_ROUNDS (3), KEYS ("ecdsa rsa"), PARTS ("callgrind perf paced
 # bulk"), PROXY (build/sstp-proxy), PROXY_B, BASE_PORT (25600), KEEP=1.
 # Needs valgrind and perf (with access to the syscall tracepoints).
 #
@@ -77,6 +79,7 @@ BULK_N=${BULK_N:-8}
 BULK_PROCS=${BULK_PROCS:-2}
 BULK_FREQ=${BULK_FREQ:-999}
 BULK_FRONT_PROCS=${BULK_FRONT_PROCS:-2}
+BULK_ROUNDS=${BULK_ROUNDS:-3}
 FRONT_PROCS=1   # threads (HAProxy) / workers (sstp-proxy) of a front: 1 but in the bulk part
 KEYS=${KEYS:-ecdsa rsa}
 PARTS=${PARTS:-callgrind perf paced bulk}
@@ -293,7 +296,7 @@ dso_class() { # DSO (perf report): libcrypto | libssl | kernel | libc | own | ot
 
 declare -A R   # R[key/front/what]
 
-echo "proxy_hs_cost: DUR=${DUR}s CG_SHORT=${CG_SHORT}s CG_LONG=${CG_LONG}s HS_CONC=$HS_CONC CG_CONC=$CG_CONC PACED_N=$PACED_N PACED_RATE=$PACED_RATE BULK_N=$BULK_N BULK_PROCS=$BULK_PROCS BULK_FRONT_PROCS=$BULK_FRONT_PROCS KEYS=\"$KEYS\" PARTS=\"$PARTS\""
+echo "proxy_hs_cost: DUR=${DUR}s CG_SHORT=${CG_SHORT}s CG_LONG=${CG_LONG}s HS_CONC=$HS_CONC CG_CONC=$CG_CONC PACED_N=$PACED_N PACED_RATE=$PACED_RATE BULK_N=$BULK_N BULK_PROCS=$BULK_PROCS BULK_FRONT_PROCS=$BULK_FRONT_PROCS BULK_ROUNDS=$BULK_ROUNDS KEYS=\"$KEYS\" PARTS=\"$PARTS\""
 echo "host: $(nproc) CPUs, uptime:$(uptime | sed 's/.*up/ up/')"
 echo "haproxy: $("$HAPROXY" -v | head -1)"
 echo "sstp-proxy: $PROXY${PROXY_B:+; sp-b: $PROXY_B}"
@@ -384,7 +387,12 @@ fi
 
 if has_part bulk; then
     FRONT_PROCS=$BULK_FRONT_PROCS
-    for front in "${FRONTS[@]}"; do
+    declare -A BV=()   # BV[front/what]: the rounds' values
+    for ((r = 1; r <= BULK_ROUNDS; r++)); do
+    # the fronts in an order that rotates from round to round
+    order=()
+    for ((i = 0; i < ${#FRONTS[@]}; i++)); do order+=("${FRONTS[$(((i + r - 1) % ${#FRONTS[@]}))]}"); done
+    for front in "${order[@]}"; do
         front_up "$front" ecdsa
         pids=$(front_pids)
         # run 1: CPU (/proc) of the front, the target and the client, and the
@@ -433,7 +441,15 @@ if has_part bulk; then
             R[bulk/$front/sh_$cls]=$(awk -v v="${SH[$cls]:-0}" 'BEGIN {printf "%.1f", v}')
         done
         unset SH
-        echo "bulk $front: tx_gbps=$(kv "$line" tx_gbps) rx_gbps=$(kv "$line" rx_gbps) window_s=${secs:0:5} relayed_gb=$gb front_cpu_s=$(div $((f1 - f0)) "$hz" %.2f) cpu_s/GB=${R[bulk/$front/cpu]} sys/MB=${R[bulk/$front/sys]} wake/MB=${R[bulk/$front/wake]} client_s/GB=${R[bulk/$front/client]} target_s/GB=${R[bulk/$front/target]} profile%: libcrypto=${R[bulk/$front/sh_libcrypto]} libssl=${R[bulk/$front/sh_libssl]} kernel=${R[bulk/$front/sh_kernel]} libc=${R[bulk/$front/sh_libc]} own=${R[bulk/$front/sh_own]} other=${R[bulk/$front/sh_other]} errors=$(kv "$line" errors) load=$(load1)"
+        for w in gbps cpu client target sys wake sh_libcrypto sh_libssl sh_kernel sh_libc sh_own sh_other; do
+            BV[$front/$w]="${BV[$front/$w]:-} ${R[bulk/$front/$w]}"
+        done
+        echo "bulk round $r $front: tx_gbps=$(kv "$line" tx_gbps) rx_gbps=$(kv "$line" rx_gbps) window_s=${secs:0:5} relayed_gb=$gb front_cpu_s=$(div $((f1 - f0)) "$hz" %.2f) cpu_s/GB=${R[bulk/$front/cpu]} sys/MB=${R[bulk/$front/sys]} wake/MB=${R[bulk/$front/wake]} client_s/GB=${R[bulk/$front/client]} target_s/GB=${R[bulk/$front/target]} profile%: libcrypto=${R[bulk/$front/sh_libcrypto]} libssl=${R[bulk/$front/sh_libssl]} kernel=${R[bulk/$front/sh_kernel]} libc=${R[bulk/$front/sh_libc]} own=${R[bulk/$front/sh_own]} other=${R[bulk/$front/sh_other]} errors=$(kv "$line" errors) load=$(load1)"
+    done
+    done
+    # a cell is the median over the rounds
+    for k in "${!BV[@]}"; do
+        R[bulk/$k]=$(tr ' ' '\n' <<<"${BV[$k]}" | grep -v '^-\?$' | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "-"}')
     done
 fi
 
@@ -472,7 +488,7 @@ if has_part paced; then
 fi
 if has_part bulk; then
     echo
-    echo "== bulk echo: $BULK_N sessions, $BULK_PROCS client processes, fronts of $BULK_FRONT_PROCS threads/workers, ${DUR}s, ECDSA (front only unless said; s/GB = CPU seconds per 10^9 bytes relayed, both directions) =="
+    echo "== bulk echo: $BULK_N sessions, $BULK_PROCS client processes, fronts of $BULK_FRONT_PROCS threads/workers, ${DUR}s, ECDSA, medians of $BULK_ROUNDS rounds (front only unless said; s/GB = CPU seconds per 10^9 bytes relayed, both directions) =="
     printf "%-11s %8s %8s %7s %7s | %6s %6s %6s %6s %6s %6s | %7s %7s | %7s %7s | %7s %7s %7s\n" front Gbit/s cpu_s/GB sys/MB wake/MB \
         crypto% ssl% kernel% libc% own% other% cli_s/GB tgt_s/GB per-cpu system floor own0-cpu own0-sys
     for front in "${FRONTS[@]}"; do
