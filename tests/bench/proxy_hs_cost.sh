@@ -398,7 +398,7 @@ if has_part bulk; then
         # run 1: CPU (/proc) of the front, the target and the client, and the
         # front's syscalls, from the client's second second for DUR seconds
         "$BENCH" -t "127.0.0.1:$FPORT" --ca "$CA" --sni "$SNI" -m bulk -n "$BULK_N" -j "$BULK_PROCS" \
-            -w 1 -d $((DUR + 4)) >"$work/bulk.out" 2>>"$work/client.err" &
+            -w 1 -d $((DUR + 6)) >"$work/bulk.out" 2>>"$work/client.err" &
         cpid=$!
         PIDS+=("$cpid")
         sleep 1.5
@@ -407,11 +407,13 @@ if has_part bulk; then
         perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait -p "$pids" \
             -o "$work/bulk.perf" -- sleep "$DUR" >/dev/null 2>&1
         f1=$(cpu_ticks "$pids"); t1=$(cpu_ticks "$tpids"); c1=$(cpu_ticks "$cpids"); s1=$(date +%s.%N)
+        # a client process that ended inside the window took its CPU time with it
+        for p in ${cpids//,/ }; do [ -e "/proc/$p/stat" ] || c1=; done
         wait_pid_bounded "$cpid" $((DUR + 30))
         line=$(grep '^bench ' "$work/bulk.out" | tail -1)
         # run 2: where the front's CPU goes, by object (perf record, no call graphs)
         "$BENCH" -t "127.0.0.1:$FPORT" --ca "$CA" --sni "$SNI" -m bulk -n "$BULK_N" -j "$BULK_PROCS" \
-            -w 1 -d $((DUR + 4)) >/dev/null 2>>"$work/client.err" &
+            -w 1 -d $((DUR + 6)) >/dev/null 2>>"$work/client.err" &
         cpid=$!
         PIDS+=("$cpid")
         sleep 1.5
@@ -425,9 +427,10 @@ if has_part bulk; then
         gb=$(awk -v b="$bytes" 'BEGIN {printf "%.3f", b / 1e9}')
         hz=$(getconf CLK_TCK)
         R[bulk/$front/gb]=$gb
-        R[bulk/$front/gbps]=$(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.3f", b * 8 / s / 1e9}')
+        R[bulk/$front/gbps]=$(kv "$line" rx_gbps)
         R[bulk/$front/cpu]=$(div "$(( (f1 - f0) ))" "$(awk -v g="$gb" -v h="$hz" 'BEGIN {print g * h}')" %.3f)
-        R[bulk/$front/client]=$(div "$(( (c1 - c0) ))" "$(awk -v g="$gb" -v h="$hz" 'BEGIN {print g * h}')" %.3f)
+        R[bulk/$front/client]=$(div "$(( ${c1:-0} - c0 ))" "$(awk -v g="$gb" -v h="$hz" 'BEGIN {print g * h}')" %.3f)
+        [ -n "$c1" ] || R[bulk/$front/client]=-
         R[bulk/$front/target]=$(div "$(( (t1 - t0) ))" "$(awk -v g="$gb" -v h="$hz" 'BEGIN {print g * h}')" %.3f)
         R[bulk/$front/sys]=$(div "$(perf_val "$work/bulk.perf" raw_syscalls:sys_enter)" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" %.1f)
         epw=$(( $(perf_val "$work/bulk.perf" syscalls:sys_enter_epoll_wait) + $(perf_val "$work/bulk.perf" syscalls:sys_enter_epoll_pwait) ))
@@ -447,9 +450,14 @@ if has_part bulk; then
         echo "bulk round $r $front: tx_gbps=$(kv "$line" tx_gbps) rx_gbps=$(kv "$line" rx_gbps) window_s=${secs:0:5} relayed_gb=$gb front_cpu_s=$(div $((f1 - f0)) "$hz" %.2f) cpu_s/GB=${R[bulk/$front/cpu]} sys/MB=${R[bulk/$front/sys]} wake/MB=${R[bulk/$front/wake]} client_s/GB=${R[bulk/$front/client]} target_s/GB=${R[bulk/$front/target]} profile%: libcrypto=${R[bulk/$front/sh_libcrypto]} libssl=${R[bulk/$front/sh_libssl]} kernel=${R[bulk/$front/sh_kernel]} libc=${R[bulk/$front/sh_libc]} own=${R[bulk/$front/sh_own]} other=${R[bulk/$front/sh_other]} errors=$(kv "$line" errors) load=$(load1)"
     done
     done
-    # a cell is the median over the rounds
-    for k in "${!BV[@]}"; do
-        R[bulk/$k]=$(tr ' ' '\n' <<<"${BV[$k]}" | grep -v '^-\?$' | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "-"}')
+    # a cell is the median over the rounds; rx/hap the median of the per-round ratios
+    med() { tr ' ' '\n' <<<"$1" | grep -v '^-\?$' | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "-"}'; }
+    for k in "${!BV[@]}"; do R[bulk/$k]=$(med "${BV[$k]}"); done
+    for front in "${FRONTS[@]}"; do
+        read -ra a <<<"${BV[$front/gbps]}"; read -ra b <<<"${BV[haproxy/gbps]}"
+        rat=""
+        for ((i = 0; i < ${#a[@]}; i++)); do rat+=" $(div "${a[$i]}" "${b[$i]}" %.3f)"; done
+        R[bulk/$front/gratio]="$(med "$rat") ($(tr ' ' '\n' <<<"$rat" | grep -v '^-\?$' | sort -g | sed -n '1p;$p' | paste -sd-))"
     done
 fi
 
@@ -489,7 +497,7 @@ fi
 if has_part bulk; then
     echo
     echo "== bulk echo: $BULK_N sessions, $BULK_PROCS client processes, fronts of $BULK_FRONT_PROCS threads/workers, ${DUR}s, ECDSA, medians of $BULK_ROUNDS rounds (front only unless said; s/GB = CPU seconds per 10^9 bytes relayed, both directions) =="
-    printf "%-11s %8s %8s %7s %7s | %6s %6s %6s %6s %6s %6s | %7s %7s | %7s %7s | %7s %7s %7s\n" front Gbit/s cpu_s/GB sys/MB wake/MB \
+    printf "%-11s %8s %19s %8s %7s %7s | %6s %6s %6s %6s %6s %6s | %7s %7s | %7s %7s | %7s %7s %7s\n" front rx_Gbit/s "rx/hap (range)" cpu_s/GB sys/MB wake/MB \
         crypto% ssl% kernel% libc% own% other% cli_s/GB tgt_s/GB per-cpu system floor own0-cpu own0-sys
     for front in "${FRONTS[@]}"; do
         h=${R[bulk/haproxy/cpu]:--}; p=${R[bulk/$front/cpu]:--}
@@ -504,12 +512,13 @@ if has_part bulk; then
             own0=$(div "$h" "$floor" %.3f)
             own0s=$(awk -v c="$c" -v t="$t" -v h="$h" -v f="$floor" 'BEGIN {printf "%.3f", (c + t + h) / (c + t + f)}')
         fi
-        printf "%-11s %8s %8s %7s %7s | %6s %6s %6s %6s %6s %6s | %7s %7s | %7s %7s | %7s %7s %7s\n" "$front" \
-            "${R[bulk/$front/gbps]:--}" "$p" "${R[bulk/$front/sys]:--}" "${R[bulk/$front/wake]:--}" \
+        printf "%-11s %8s %19s %8s %7s %7s | %6s %6s %6s %6s %6s %6s | %7s %7s | %7s %7s | %7s %7s %7s\n" "$front" \
+            "${R[bulk/$front/gbps]:--}" "${R[bulk/$front/gratio]:--}" "$p" "${R[bulk/$front/sys]:--}" "${R[bulk/$front/wake]:--}" \
             "${R[bulk/$front/sh_libcrypto]:--}" "${R[bulk/$front/sh_libssl]:--}" "${R[bulk/$front/sh_kernel]:--}" \
             "${R[bulk/$front/sh_libc]:--}" "${R[bulk/$front/sh_own]:--}" "${R[bulk/$front/sh_other]:--}" \
             "$c" "$t" "$percpu" "$system" "$floor" "$own0" "$own0s"
     done
+    echo "rx Gbit/s: echoed (the client's rx_gbps, proxy_vs_haproxy.sh's >= 1.3 row); rx/hap: median (lowest-highest) of the per-round ratios"
     echo "per-cpu = H/P, system = (C+T+H)/(C+T+P) (the Gbit/s ratio when client, target and front share the CPUs);"
     echo "floor = P x (libcrypto% + kernel%): the front at zero cost besides AES-GCM and the kernel; own0-cpu = H/floor,"
     echo "own0-sys = (C+T+H)/(C+T+floor): the best ratio that front could reach with no code of its own"
