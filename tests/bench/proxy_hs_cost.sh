@@ -48,7 +48,10 @@
 # client and the target share the CPUs (as in proxy_vs_haproxy.sh). Here
 # each front runs BULK_FRONT_PROCS (2) threads (HAProxy nbthread) / workers
 # (sstp-proxy), as proxy_vs_haproxy.sh does with its PROCS; wake/MB counts
-# epoll_wait and epoll_pwait. BULK_ROUNDS rounds, the fronts in an order
+# epoll_wait and epoll_pwait. Without a hardware PMU (this VM) perf samples
+# on cpu-clock: the user/kernel split holds, but kernel samples pile up where
+# interrupts come back on (finish_task_switch, _raw_spin_unlock_irqrestore),
+# so only the kernel's total is given. BULK_ROUNDS rounds, the fronts in an order
 # that rotates from round to round; a cell of the table is the median over
 # the rounds (the floor and the ratios are computed from the medians).
 #
