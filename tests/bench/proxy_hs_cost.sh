@@ -44,8 +44,10 @@
 # the share of libcrypto, libssl, the kernel, libc, the front's own binary
 # (+ libev), other. From those, the bound on the Gbit/s ratio: floor = the
 # front's libcrypto + kernel CPU per GB, the cost left with no code of its
-# own; H / floor on its own CPUs, (C + T + H) / (C + T + floor) when the
-# client and the target share the CPUs (as in proxy_vs_haproxy.sh). Here
+# own; H / floor on its own CPUs, (Ch + Th + H) / (C + T + floor) when the
+# client and the target share the CPUs (as in proxy_vs_haproxy.sh; Ch, Th
+# from HAProxy's run, since the client's and the target's CPU per GB depend
+# on how the front batches). Here
 # each front runs BULK_FRONT_PROCS (2) threads (HAProxy nbthread) / workers
 # (sstp-proxy), as proxy_vs_haproxy.sh does with its PROCS; wake/MB counts
 # epoll_wait and epoll_pwait. Without a hardware PMU (this VM) perf samples
@@ -505,15 +507,18 @@ if has_part bulk; then
     for front in "${FRONTS[@]}"; do
         h=${R[bulk/haproxy/cpu]:--}; p=${R[bulk/$front/cpu]:--}
         c=${R[bulk/$front/client]:--}; t=${R[bulk/$front/target]:--}
+        # the client and the target cost per GB depends on the front (how it
+        # batches), so HAProxy's own C and T go in the numerator
+        ch=${R[bulk/haproxy/client]:--}; th=${R[bulk/haproxy/target]:--}
         percpu=- system=- floor=- own0=- own0s=-
         if [ "$h" != - ] && [ "$p" != - ]; then
             percpu=$(div "$h" "$p" %.3f)
-            system=$(awk -v c="$c" -v t="$t" -v h="$h" -v p="$p" 'BEGIN {printf "%.3f", (c + t + h) / (c + t + p)}')
+            system=$(awk -v c="$c" -v t="$t" -v h="$h" -v p="$p" -v ch="$ch" -v th="$th" 'BEGIN {printf "%.3f", (ch + th + h) / (c + t + p)}')
             # floor: this front's libcrypto + kernel CPU per GB, all else at zero
             floor=$(awk -v p="$p" -v a="${R[bulk/$front/sh_libcrypto]}" -v k="${R[bulk/$front/sh_kernel]}" \
                 'BEGIN {printf "%.3f", p * (a + k) / 100}')
             own0=$(div "$h" "$floor" %.3f)
-            own0s=$(awk -v c="$c" -v t="$t" -v h="$h" -v f="$floor" 'BEGIN {printf "%.3f", (c + t + h) / (c + t + f)}')
+            own0s=$(awk -v c="$c" -v t="$t" -v h="$h" -v f="$floor" -v ch="$ch" -v th="$th" 'BEGIN {printf "%.3f", (ch + th + h) / (c + t + f)}')
         fi
         printf "%-11s %8s %19s %8s %7s %7s | %6s %6s %6s %6s %6s %6s | %7s %7s | %7s %7s | %7s %7s %7s\n" "$front" \
             "${R[bulk/$front/gbps]:--}" "${R[bulk/$front/gratio]:--}" "$p" "${R[bulk/$front/sys]:--}" "${R[bulk/$front/wake]:--}" \
@@ -522,8 +527,8 @@ if has_part bulk; then
             "$c" "$t" "$percpu" "$system" "$floor" "$own0" "$own0s"
     done
     echo "rx Gbit/s: echoed (the client's rx_gbps, proxy_vs_haproxy.sh's >= 1.3 row); rx/hap: median (lowest-highest) of the per-round ratios"
-    echo "per-cpu = H/P, system = (C+T+H)/(C+T+P) (the Gbit/s ratio when client, target and front share the CPUs);"
+    echo "per-cpu = H/P, system = (Ch+Th+H)/(C+T+P) (the Gbit/s ratio when client, target and front share otherwise idle CPUs; Ch, Th: HAProxy's row);"
     echo "floor = P x (libcrypto% + kernel%): the front at zero cost besides AES-GCM and the kernel; own0-cpu = H/floor,"
-    echo "own0-sys = (C+T+H)/(C+T+floor): the best ratio that front could reach with no code of its own"
+    echo "own0-sys = (Ch+Th+H)/(C+T+floor): the best ratio that front could reach with no code of its own"
 fi
 echo "load at the end:$(uptime | sed 's/.*load/ load/')"
