@@ -196,6 +196,27 @@ def connect_call(ctx, b, hlak, listener="tls", wait_auth=True, **kw):
     return c, r
 
 
+def connect_calls_at_once(ctx, b, hlak, n):
+    """N calls whose CALL_CONNECT_REQUESTs go out back to back (each pppd is
+    spawned before any call goes on), then each connected and bound."""
+    cids = [corr() for _ in range(n)]
+    clients = [ctx.client(b) for _ in cids]
+    for c, cid in zip(clients, cids):
+        check(c.http_handshake(corr_id=cid)[0] == 200, "HTTP status")
+    for c in clients:
+        p = c.sstp_connect()
+        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
+    calls = []
+    for c, cid in zip(clients, cids):
+        r = ctx.pd.find(cid)
+        check(r is not None, "no pppd for a call")
+        auth_gated(r)
+        c.call_connected(hlak)
+        check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
+        calls.append((c, r))
+    return calls
+
+
 def expect_status(p, msg_type, attrib_id, status, what):
     check(getattr(p, "msg_type", None) == msg_type,
           "%s: want %s, got %r" % (what, C.MSG_NAMES[msg_type], p))
@@ -802,22 +823,7 @@ def s43_client_close_term_letters(ctx):
 def s14_sigterm_with_sessions(ctx):
     hlak = ctx.mschap()
     b = ctx.backend()
-    # (CALL_CONNECT_REQUEST back to back: well inside the 0.5 s refill delay)
-    cids = [corr() for _ in range(3)]
-    clients = [ctx.client(b) for _ in cids]
-    for c, cid in zip(clients, cids):
-        check(c.http_handshake(corr_id=cid)[0] == 200, "HTTP status")
-    for c in clients:
-        p = c.sstp_connect()
-        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
-    calls = []
-    for c, cid in zip(clients, cids):
-        r = ctx.pd.find(cid)
-        check(r is not None, "no pppd for a call")
-        auth_gated(r)
-        c.call_connected(hlak)
-        check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
-        calls.append((c, r))
+    calls = connect_calls_at_once(ctx, b, hlak, 3)
     calls.append(start_call(ctx, b))          # still before CALL_CONNECTED
     idle = raw_tcp(b, "tls")                  # still in its TLS handshake
     t0 = time.monotonic()
@@ -1911,21 +1917,7 @@ def s45_pppd_pool(ctx):
     check(not set(pool_members(ctx)) & {r1.pid}, "the served pppd is back in the pool")
     # three calls at once: two pooled, the third spawns its own (pool empty)
     # (CALL_CONNECT_REQUEST back to back: well inside the 0.5 s refill delay)
-    cids = [corr() for _ in range(3)]
-    clients = [ctx.client(b) for _ in cids]
-    for c, cid in zip(clients, cids):
-        check(c.http_handshake(corr_id=cid)[0] == 200, "HTTP status")
-    for c in clients:
-        p = c.sstp_connect()
-        check(getattr(p, "msg_type", None) == C.CONNECT_ACK, "want CONNECT_ACK, got %r" % (p,))
-    calls = []
-    for c, cid in zip(clients, cids):
-        r = ctx.pd.find(cid)
-        check(r is not None, "no pppd for a call")
-        auth_gated(r)
-        c.call_connected(hlak)
-        check(b.wait_log("binding_ok", 5, sid=sid_of(r)), "no ev=binding_ok")
-        calls.append((c, r))
+    calls = connect_calls_at_once(ctx, b, hlak, 3)
     pooled = [c for c in calls if c[1].start.get("pooled")]
     own = [c for c in calls if not c[1].start.get("pooled")]
     check(len(pooled) == 2 and len(own) == 1, "pooled %d, own %d of 3 calls at once" % (len(pooled), len(own)))
