@@ -85,3 +85,15 @@ ratio() { awk -v a="$1" -v b="$2" -v f="%.${3:-2}fx" 'BEGIN { if (a == "" || b =
 
 # load1: the 1-minute load average
 load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# wait_ready LOG PID: until sstp-bench's idle client says "ready" in LOG
+# (its sessions are up) or PID is gone; at most 10 minutes.
+wait_ready() {
+    local i
+    for ((i = 0; i < 6000; i++)); do
+        grep -q '^ready' "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}

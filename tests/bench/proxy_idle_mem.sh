@@ -181,11 +181,7 @@ for mode in $MODES; do
             -j "$PROCS" -c "$IDLE_CONC" -d "$IDLE_HOLD" --timeout 120 >"$log" 2>>"$work/client.err" &
         cpid=$!
         PIDS+=("$cpid")
-        for ((i = 0; i < 6000; i++)); do
-            grep -q '^ready' "$log" 2>/dev/null && break
-            kill -0 "$cpid" 2>/dev/null || break
-            sleep 0.1
-        done
+        wait_ready "$log" "$cpid"
         sleep 1
         up_rss=$(tree_rss_kib "${front[@]}")
         wait "$cpid"

@@ -383,11 +383,7 @@ if has_mode idle; then
             -j "$PROCS" -c 200 -d "$IDLE_HOLD" --timeout 60 >"$log" 2>>"$work/client.err" &
         cpid=$!
         PIDS+=("$cpid")
-        for ((i = 0; i < 6000; i++)); do
-            grep -q '^ready' "$log" 2>/dev/null && break
-            kill -0 "$cpid" 2>/dev/null || break
-            sleep 0.1
-        done
+        wait_ready "$log" "$cpid"
         sleep 1
         after=$(tree_rss_kib "${measured[@]}")
         after_be=$( [ ${#backend[@]} -gt 0 ] && tree_rss_kib "${backend[@]}" || echo 0)
