@@ -241,6 +241,36 @@ static const struct lb_health_opts OPTS = {
     .interval = 0.04, .timeout = 0.3, .rise = 2, .fall = 3, .probe = LB_PROBE_SSTP, .id = 7,
 };
 
+/* One loop, the test server in `mode`, one backend on it (`extra` ends
+ * its server line) and a health set checking it. Returns what the first
+ * sync said. */
+struct rig {
+    struct ev_loop *loop;
+    struct srv s;
+    struct lb *lb;
+    struct lb_backend *be;
+    struct lb_health *h;
+};
+
+static int rig_start(struct rig *r, enum mode mode, const char *extra, const struct lb_health_opts *o)
+{
+    r->loop = ev_loop_new(EVFLAG_AUTO);
+    srv_start(&r->s, r->loop);
+    r->s.mode = mode;
+    r->lb = one_backend(r->s.port, extra);
+    r->be = r->lb->be[0];
+    r->h = lb_health_new(r->loop, o, NULL, NULL);
+    return lb_health_sync(r->h, r->lb);
+}
+
+static void rig_stop(struct rig *r)
+{
+    lb_health_free(r->h);
+    lb_free(r->lb);
+    srv_stop(&r->s);
+    ev_loop_destroy(r->loop);
+}
+
 struct counts {
     struct lb_health *h;
     uint64_t ok, fail;
@@ -261,117 +291,93 @@ static bool fails(void *arg)
 static void test_sstp_probe_fall_rise(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    struct lb *lb = one_backend(s.port, "");
-    struct lb_backend *be = lb->be[0];
-    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL);
-    assert_int_equal(lb_health_sync(h, lb), 0);
-    struct counts c = { h, 3, 0 };
-    assert_true(run_until(loop, oks, &c, 3));
-    assert_false(be->health_down);
-    assert_int_equal(lb_health_stats(h)->fail, 0);
+    struct rig r;
+    assert_int_equal(rig_start(&r, ANSWER_200, "", &OPTS), 0);
+    struct counts c = { r.h, 3, 0 };
+    assert_true(run_until(r.loop, oks, &c, 3));
+    assert_false(r.be->health_down);
+    assert_int_equal(lb_health_stats(r.h)->fail, 0);
     /* what went on the wire: PROXY v2 LOCAL (PROXY v2 §2.2: version 2,
      * command 0, family UNSPEC, length 0), then the HEAD probe */
     static const uint8_t local[16] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54,
                                        0x0A, 0x20, 0x00, 0x00, 0x00 };
-    assert_true(s.last_len > 16);
-    assert_memory_equal(s.last, local, 16);
-    const char *head = s.last + 16;
+    assert_true(r.s.last_len > 16);
+    assert_memory_equal(r.s.last, local, 16);
+    const char *head = r.s.last + 16;
     assert_true(strncmp(head, "HEAD /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1\r\n", 58) == 0);
     assert_non_null(strstr(head, "\r\nHost: 127.0.0.1\r\n"));
     assert_null(strstr(head, "Content-Length")); /* HEAD carries none */
 
     /* 503 (a drained backend) is an answer: still up */
-    s.mode = ANSWER_503;
-    uint64_t ok503 = lb_health_stats(h)->ok;
+    r.s.mode = ANSWER_503;
+    uint64_t ok503 = lb_health_stats(r.h)->ok;
     c.ok = ok503 + 3;
-    assert_true(run_until(loop, oks, &c, 3));
-    assert_false(be->health_down);
+    assert_true(run_until(r.loop, oks, &c, 3));
+    assert_false(r.be->health_down);
     /* 500: down after `fall` (3) failures in a row, not before */
-    s.mode = ANSWER_500;
-    uint64_t f0 = lb_health_stats(h)->fail;
+    r.s.mode = ANSWER_500;
+    uint64_t f0 = lb_health_stats(r.h)->fail;
     c.fail = f0 + 2;
-    assert_true(run_until(loop, fails, &c, 3));
-    assert_false(be->health_down);
-    assert_true(run_until(loop, is_down, be, 3));
-    assert_int_equal(lb_health_stats(h)->fail, f0 + 3);
-    assert_int_equal(lb_health_stats(h)->downs, 1);
-    assert_false(lb_eligible(be, 0));
+    assert_true(run_until(r.loop, fails, &c, 3));
+    assert_false(r.be->health_down);
+    assert_true(run_until(r.loop, is_down, r.be, 3));
+    assert_int_equal(lb_health_stats(r.h)->fail, f0 + 3);
+    assert_int_equal(lb_health_stats(r.h)->downs, 1);
+    assert_false(lb_eligible(r.be, 0));
 
     /* 200 again: up after `rise` (2), which also clears a passive mark */
-    be->down_until = 1e12;
-    be->n_fails = 4;
-    s.mode = ANSWER_200;
-    uint64_t ok0 = lb_health_stats(h)->ok;
-    assert_true(run_until(loop, is_up, be, 3));
-    assert_int_equal(lb_health_stats(h)->ok, ok0 + 2);
-    assert_int_equal(lb_health_stats(h)->ups, 1);
-    assert_true(be->down_until == 0 && be->n_fails == 0);
-    assert_true(lb_eligible(be, 0));
+    r.be->down_until = 1e12;
+    r.be->n_fails = 4;
+    r.s.mode = ANSWER_200;
+    uint64_t ok0 = lb_health_stats(r.h)->ok;
+    assert_true(run_until(r.loop, is_up, r.be, 3));
+    assert_int_equal(lb_health_stats(r.h)->ok, ok0 + 2);
+    assert_int_equal(lb_health_stats(r.h)->ups, 1);
+    assert_true(r.be->down_until == 0 && r.be->n_fails == 0);
+    assert_true(lb_eligible(r.be, 0));
 
     /* a refused connection fails too */
-    srv_unlisten(&s);
-    assert_true(run_until(loop, is_down, be, 3));
-    assert_int_equal(lb_health_stats(h)->downs, 2);
+    srv_unlisten(&r.s);
+    assert_true(run_until(r.loop, is_down, r.be, 3));
+    assert_int_equal(lb_health_stats(r.h)->downs, 2);
 
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    rig_stop(&r);
 }
 
 static void test_timeout_and_tcp(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    s.mode = SILENT;
-    struct lb *lb = one_backend(s.port, "");
-    struct lb_backend *be = lb->be[0];
     struct lb_health_opts o = OPTS;
     o.timeout = 0.15;
     o.fall = 2;
-    struct lb_health *h = lb_health_new(loop, &o, NULL, NULL);
-    lb_health_sync(h, lb);
-    ev_now_update(loop);
-    double t0 = ev_now(loop);
-    assert_true(run_until(loop, is_down, be, 3));
-    ev_now_update(loop);
+    struct rig r;
+    rig_start(&r, SILENT, "", &o);
+    ev_now_update(r.loop);
+    double t0 = ev_now(r.loop);
+    assert_true(run_until(r.loop, is_down, r.be, 3));
+    ev_now_update(r.loop);
     /* each check waits its whole timeout; a check running when the next is
      * due is not doubled: two checks take two timeouts at least */
-    assert_true(ev_now(loop) - t0 >= 2 * 0.15 - 0.01);
-    assert_true(s.accepted <= 3);
-    assert_int_equal(lb_health_stats(h)->stretched, 0); /* an idle loop excuses nothing */
+    assert_true(ev_now(r.loop) - t0 >= 2 * 0.15 - 0.01);
+    assert_true(r.s.accepted <= 3);
+    assert_int_equal(lb_health_stats(r.h)->stretched, 0); /* an idle loop excuses nothing */
     /* the tcp probe only connects: a silent server is healthy */
     o.probe = LB_PROBE_TCP;
-    lb_health_configure(h, &o);
-    unsigned empty0 = s.empty;
-    assert_true(run_until(loop, is_up, be, 3));
-    assert_true(s.empty > empty0); /* connections closed without a byte */
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    lb_health_configure(r.h, &o);
+    unsigned empty0 = r.s.empty;
+    assert_true(run_until(r.loop, is_up, r.be, 3));
+    assert_true(r.s.empty > empty0); /* connections closed without a byte */
+    rig_stop(&r);
 }
 
 static void test_tls_setup_failure(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    struct lb *lb = one_backend(s.port, " tls");
-    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL); /* no client context */
-    lb_health_sync(h, lb);
-    assert_true(run_until(loop, is_down, lb->be[0], 3));
-    assert_int_equal(lb_health_stats(h)->ok, 0);
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    struct rig r;
+    rig_start(&r, ANSWER_200, " tls", &OPTS); /* no client context */
+    assert_true(run_until(r.loop, is_down, r.be, 3));
+    assert_int_equal(lb_health_stats(r.h)->ok, 0);
+    rig_stop(&r);
 }
 
 static bool skipped_some(void *arg)
@@ -384,33 +390,25 @@ static bool skipped_some(void *arg)
 static void test_local_emfile_no_verdict(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    s.mode = ANSWER_500; /* would fail every check that ran */
-    struct lb *lb = one_backend(s.port, "");
-    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL);
-    lb_health_sync(h, lb);
+    struct rig r;
+    rig_start(&r, ANSWER_500, "", &OPTS); /* would fail every check that ran */
     struct rlimit was, now;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
     now = was;
     now.rlim_cur = 0; /* no new descriptor at all: socket() fails with EMFILE */
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &now), 0);
-    bool skipped = run_until(loop, skipped_some, h, 3);
+    bool skipped = run_until(r.loop, skipped_some, r.h, 3);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
     if (!skipped)
         print_error("limit %llu: skipped %llu fail %llu ok %llu\n", (unsigned long long)now.rlim_cur,
-                    (unsigned long long)lb_health_stats(h)->skipped,
-                    (unsigned long long)lb_health_stats(h)->fail, (unsigned long long)lb_health_stats(h)->ok);
+                    (unsigned long long)lb_health_stats(r.h)->skipped,
+                    (unsigned long long)lb_health_stats(r.h)->fail, (unsigned long long)lb_health_stats(r.h)->ok);
     assert_true(skipped);
-    assert_int_equal(lb_health_stats(h)->fail, 0);
-    assert_false(lb->be[0]->health_down);
+    assert_int_equal(lb_health_stats(r.h)->fail, 0);
+    assert_false(r.be->health_down);
     /* with descriptors again, the checks run and judge */
-    assert_true(run_until(loop, is_down, lb->be[0], 3));
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    assert_true(run_until(r.loop, is_down, r.be, 3));
+    rig_stop(&r);
 }
 
 static void test_sync_follows_generations(void **state)
@@ -505,28 +503,19 @@ static bool stretched_some(void *arg)
 static void test_loop_stall_is_no_verdict(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    s.mode = STALL_200;
-    s.stall_s = 0.35;
-    struct lb *lb = one_backend(s.port, "");
-    struct lb_backend *be = lb->be[0];
     struct lb_health_opts o = OPTS;
     o.interval = 0.1;
     o.timeout = 0.2;
     o.fall = 1;
-    struct lb_health *h = lb_health_new(loop, &o, NULL, NULL);
-    lb_health_sync(h, lb);
-    struct counts c = { h, 3, 3 }; /* 3 checks ok, 3 stretched */
-    assert_true(run_until(loop, stretched_some, &c, 8));
-    assert_int_equal(lb_health_stats(h)->fail, 0);
-    assert_int_equal(lb_health_stats(h)->downs, 0);
-    assert_false(be->health_down);
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    struct rig r;
+    rig_start(&r, STALL_200, "", &o);
+    r.s.stall_s = 0.35;
+    struct counts c = { r.h, 3, 3 }; /* 3 checks ok, 3 stretched */
+    assert_true(run_until(r.loop, stretched_some, &c, 8));
+    assert_int_equal(lb_health_stats(r.h)->fail, 0);
+    assert_int_equal(lb_health_stats(r.h)->downs, 0);
+    assert_false(r.be->health_down);
+    rig_stop(&r);
 }
 
 static void stall_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -542,39 +531,30 @@ static void stall_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void test_silent_backend_down_under_stalls(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    s.mode = SILENT;
-    struct lb *lb = one_backend(s.port, "");
-    struct lb_backend *be = lb->be[0];
     struct lb_health_opts o = OPTS;
     o.interval = 0.1;
     o.timeout = 0.15;
     o.fall = 1;
-    struct lb_health *h = lb_health_new(loop, &o, NULL, NULL);
-    lb_health_sync(h, lb);
+    struct rig r;
+    rig_start(&r, SILENT, "", &o);
     double stall = 0.2;
     ev_timer st;
     ev_timer_init(&st, stall_cb, 0.05, 0.05); /* 0.2 s of every 0.25 s busy */
     st.data = &stall;
-    ev_timer_start(loop, &st);
-    assert_true(run_until(loop, is_down, be, 8));
-    ev_timer_stop(loop, &st);
-    assert_true(lb_health_stats(h)->stretched >= 1);
-    assert_true(lb_health_stats(h)->fail >= 1);
+    ev_timer_start(r.loop, &st);
+    assert_true(run_until(r.loop, is_down, r.be, 8));
+    ev_timer_stop(r.loop, &st);
+    assert_true(lb_health_stats(r.h)->stretched >= 1);
+    assert_true(lb_health_stats(r.h)->fail >= 1);
     /* idle loop: once the check that saw the last stall is over, a check
      * that fails takes its plain timeout, unexcused */
-    struct counts c = { h, 0, lb_health_stats(h)->fail + 1 };
-    assert_true(run_until(loop, fails, &c, 3));
-    uint64_t st0 = lb_health_stats(h)->stretched;
-    c.fail = lb_health_stats(h)->fail + 2;
-    assert_true(run_until(loop, fails, &c, 3));
-    assert_int_equal(lb_health_stats(h)->stretched, st0);
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    struct counts c = { r.h, 0, lb_health_stats(r.h)->fail + 1 };
+    assert_true(run_until(r.loop, fails, &c, 3));
+    uint64_t st0 = lb_health_stats(r.h)->stretched;
+    c.fail = lb_health_stats(r.h)->fail + 2;
+    assert_true(run_until(r.loop, fails, &c, 3));
+    assert_int_equal(lb_health_stats(r.h)->stretched, st0);
+    rig_stop(&r);
 }
 
 /* A backend that trickles its status line (one byte per 50 ms: 12 bytes
@@ -583,29 +563,20 @@ static void test_silent_backend_down_under_stalls(void **state)
 static void test_trickle_does_not_keep_a_check_alive(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    s.mode = TRICKLE_200;
-    struct lb *lb = one_backend(s.port, "");
-    struct lb_backend *be = lb->be[0];
     struct lb_health_opts o = OPTS;
     o.fall = 2;
-    struct lb_health *h = lb_health_new(loop, &o, NULL, NULL);
-    lb_health_sync(h, lb);
-    ev_now_update(loop);
-    double t0 = ev_now(loop);
-    assert_true(run_until(loop, is_down, be, 5));
-    ev_now_update(loop);
+    struct rig r;
+    rig_start(&r, TRICKLE_200, "", &o);
+    ev_now_update(r.loop);
+    double t0 = ev_now(r.loop);
+    assert_true(run_until(r.loop, is_down, r.be, 5));
+    ev_now_update(r.loop);
     /* two checks, each ended by its own timeout (0.3 s), a tick apart */
-    assert_true(ev_now(loop) - t0 < 2 * (0.3 + 0.04) + 0.3);
-    assert_true(s.trickled >= 2); /* bytes did arrive during the checks */
-    assert_int_equal(lb_health_stats(h)->ok, 0);
-    assert_int_equal(lb_health_stats(h)->stretched, 0);
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    assert_true(ev_now(r.loop) - t0 < 2 * (0.3 + 0.04) + 0.3);
+    assert_true(r.s.trickled >= 2); /* bytes did arrive during the checks */
+    assert_int_equal(lb_health_stats(r.h)->ok, 0);
+    assert_int_equal(lb_health_stats(r.h)->stretched, 0);
+    rig_stop(&r);
 }
 
 static void test_probe_names(void **state)
@@ -663,21 +634,13 @@ static void test_http_probe_per_server(void **state)
 static void test_probe_without_proxy_header(void **state)
 {
     (void)state;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct srv s;
-    srv_start(&s, loop);
-    s.mode = ANSWER_501;
-    struct lb *lb = one_backend(s.port, " probe=http proxy_header=none");
-    struct lb_health *h = lb_health_new(loop, &OPTS, NULL, NULL);
-    assert_int_equal(lb_health_sync(h, lb), 0);
-    struct counts c = { h, 2, 0 };
-    assert_true(run_until(loop, oks, &c, 3));
-    assert_true(s.last_len > 5 && memcmp(s.last, "HEAD /sra_", 10) == 0);
-    assert_false(lb->be[0]->health_down);
-    lb_health_free(h);
-    lb_free(lb);
-    srv_stop(&s);
-    ev_loop_destroy(loop);
+    struct rig r;
+    assert_int_equal(rig_start(&r, ANSWER_501, " probe=http proxy_header=none", &OPTS), 0);
+    struct counts c = { r.h, 2, 0 };
+    assert_true(run_until(r.loop, oks, &c, 3));
+    assert_true(r.s.last_len > 5 && memcmp(r.s.last, "HEAD /sra_", 10) == 0);
+    assert_false(r.be->health_down);
+    rig_stop(&r);
 }
 
 int main(void)
