@@ -1,9 +1,11 @@
-# lib.sh — plumbing the bench scripts share; sourced from the repo root.
+# lib.sh — plumbing the bench scripts and the shell integration tests
+# share; sourced from the repo root.
 
 # bench_work NAME: a fresh work directory in $work; the processes a script
-# starts go in PIDS and are stopped (TERM, then KILL after GRACE seconds,
-# default 0.3) when it exits; KEEP=1 keeps the directory. A script with
-# more to undo defines bench_undo, which runs first.
+# starts go in PIDS and are stopped when it exits (TERM, then KILL for
+# those still there after GRACE seconds, default 0.3; a sanitizer build
+# wants more); KEEP=1 keeps the directory. A script with more to undo
+# defines bench_undo, which runs first.
 bench_work() {
     work=$(mktemp -d "/tmp/sstp-$1.XXXXXX")
     PIDS=()
@@ -15,10 +17,25 @@ bench_cleanup() {
     local p
     declare -F bench_undo >/dev/null && bench_undo
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    sleep "${GRACE:-0.3}"
+    local ticks left
+    ticks=$(awk -v g="${GRACE:-0.3}" 'BEGIN { print int(g * 20) }')
+    for ((; ticks > 0; ticks--)); do
+        left=0
+        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && left=1; done
+        [ "$left" = 0 ] && break
+        sleep 0.05
+    done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
 }
+
+# free_port: a TCP port free on 127.0.0.1 when asked (the integration
+# suites' netutil.free_port)
+free_port() { python3 -c 'import sys; sys.path.insert(0, "tests/integration/lib"); import netutil; print(netutil.free_port())'; }
+
+# check NAME STATUS DETAIL: a PASS line when STATUS is 0, else a FAIL line
+# with DETAIL, and failed=1
+check() { if [ "$2" = 0 ]; then echo "PASS $1"; else echo "FAIL $1: $3"; failed=1; fi; }
 
 # port_free PORT: nothing listens on TCP PORT
 port_free() { [ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]; }

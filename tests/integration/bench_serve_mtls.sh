@@ -16,19 +16,10 @@ PROXY=build/asan/sstp-proxy; [ -x "$PROXY" ] || PROXY=build/sstp-proxy
 BENCH=build/asan/sstp-bench; [ -x "$BENCH" ] || BENCH=build/sstp-bench
 for b in "$PROXY" "$BENCH"; do [ -x "$b" ] || { echo "$b is not built (make)"; exit 1; }; done
 
-work=$(mktemp -d /tmp/bench_serve_mtls.XXXXXX)
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. tests/bench/lib.sh
+bench_work bench_serve_mtls
+GRACE=5 # the sanitizer builds take a moment to stop
 failed=0
-check() { if [ "$2" = 0 ]; then echo "PASS $1"; else echo "FAIL $1: $3"; failed=1; fi; }
-free_port() { python3 -c 'import sys; sys.path.insert(0, "tests/integration/lib"); import netutil; print(netutil.free_port())'; }
-wait_port() { local i; for ((i = 0; i < 200; i++)); do [ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ] && return 0; sleep 0.05; done; return 1; }
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<" $1"; }
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || { echo "mkcerts failed"; exit 1; }
@@ -37,7 +28,7 @@ be=$(free_port)
 "$BENCH" --serve "127.0.0.1:$be" --cert "$C/server.crt" --key "$C/server.key" --client-ca "$C/ca.crt" \
     --proxy-in >"$work/be.log" 2>&1 &
 be_pid=$!
-pids+=("$be_pid")
+PIDS+=("$be_pid")
 wait_port "$be" || { echo "FAIL target: $(tail -2 "$work/be.log")"; exit 1; }
 
 # run NAME [backends.cert lines]: a proxy before the target, one sstp-bench run; prints its line
@@ -64,7 +55,7 @@ address =
 EOC
     "$PROXY" -c "$work/$name.conf" >"$work/$name.log" 2>&1 &
     local p=$!
-    pids+=("$p")
+    PIDS+=("$p")
     wait_port "$front" || { echo "FAIL $name: proxy not listening: $(tail -2 "$work/$name.log")" >&2; return; }
     timeout -k 5 60 "$BENCH" -m idle -t "127.0.0.1:$front" --ca "$C/ca.crt" --sni vpn.example.test -n 4 -d 0.5 \
         --timeout 10 2>>"$work/client.err" | grep '^bench '

@@ -23,29 +23,10 @@ PROXY=${PROXY:-build/sstp-proxy}
 BENCH=build/sstp-bench
 for b in "$PROXY" "$BENCH"; do [ -x "$b" ] || { echo "$b is not built (make)"; exit 1; }; done
 
-work=$(mktemp -d /tmp/proxy_idle_memory.XXXXXX)
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. tests/bench/lib.sh
+bench_work proxy_idle_memory
 failed=0
-check() { # name status detail
-    if [ "$2" = 0 ]; then echo "PASS $1"; else echo "FAIL $1: $3"; failed=1; fi
-}
-free_port() { python3 -c 'import sys; sys.path.insert(0, "tests/integration/lib"); import netutil; print(netutil.free_port())'; }
-wait_port() { local i; for ((i = 0; i < 200; i++)); do [ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ] && return 0; sleep 0.05; done; return 1; }
-rss_kib() { # the proxy's master and worker
-    local t=0 c kb
-    for c in "$proxy_pid" $(pgrep -P "$proxy_pid"); do
-        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$c/status" 2>/dev/null)
-        t=$((t + ${kb:-0}))
-    done
-    echo "$t"
-}
+rss_kib() { tree_rss_kib "$proxy_pid"; } # the proxy's master and worker
 metric() { # name [labels]: the sample's value, 0 when absent
     local n=$1
     [ -n "${2:-}" ] && n="$1{$2}"
@@ -58,7 +39,7 @@ be=$(free_port); front=$(free_port); admin=$(free_port)
 while [ "$front" = "$be" ]; do front=$(free_port); done
 while [ "$admin" = "$be" ] || [ "$admin" = "$front" ]; do admin=$(free_port); done
 "$BENCH" --serve "127.0.0.1:$be" --plain --proxy-in --cert "$C/server.crt" >"$work/be.log" 2>&1 &
-pids+=("$!")
+PIDS+=("$!")
 cat >"$work/proxy.conf" <<EOC
 [proxy]
 id = idlemem
@@ -80,7 +61,7 @@ address = 127.0.0.1:$admin
 EOC
 "$PROXY" -c "$work/proxy.conf" >"$work/proxy.log" 2>&1 &
 proxy_pid=$!
-pids+=("$proxy_pid")
+PIDS+=("$proxy_pid")
 wait_port "$be" && wait_port "$front" && wait_port "$admin" ||
     { echo "FAIL start: $(tail -3 "$work/proxy.log" "$work/be.log")"; exit 1; }
 
@@ -95,7 +76,7 @@ trims0=$(metric sstp_proxy_heap_trims_total)
 timeout -k 5 120 "$BENCH" -m idle -t "127.0.0.1:$front" --ca "$C/ca.crt" --sni vpn.example.test -n "$N" \
     -c 100 -d 4 --timeout 30 >"$work/idle.out" 2>>"$work/client.err" &
 cpid=$!
-pids+=("$cpid")
+PIDS+=("$cpid")
 for ((i = 0; i < 900; i++)); do
     grep -q '^ready' "$work/idle.out" 2>/dev/null && break
     kill -0 "$cpid" 2>/dev/null || break

@@ -46,29 +46,15 @@ for b in "$PROXY" "$BENCH"; do
     [ -x "$b" ] || { echo "$b is not built (make)"; exit 1; }
 done
 
-work=$(mktemp -d /tmp/px-looplag.XXXXXX)
-PIDS=()
+. tests/bench/lib.sh
+bench_work px-looplag
+GRACE=5 # the sanitizer build takes a moment to stop
 STOPPED=()
-cleanup() {
-    local p
-    for p in "${STOPPED[@]}"; do kill -CONT "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do # the sanitizer build takes a moment to stop
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-    done
-    wait 2>/dev/null
-    [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+bench_undo() { local p; for p in "${STOPPED[@]}"; do kill -CONT "$p" 2>/dev/null; done; }
 fail() {
     echo "FAIL: $*"
     echo "---- proxy log (tail) ----"; tail -30 "$work/proxy.log"
     exit 1
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 scripts/mkcerts.sh "$work/certs" >/dev/null || fail "mkcerts failed"
