@@ -114,3 +114,22 @@ wait_ready() {
     done
     return 1
 }
+
+# haproxy_head NBTHREAD MAXCONN CONNECT_TIMEOUT: the global and defaults
+# sections the benchmarks give HAProxy (TCP mode, TLS 1.2 at least, AEAD
+# ciphers only); the script adds its frontends and backends
+haproxy_head() {
+    cat <<EOC
+global
+    nbthread $1
+    maxconn $2
+    ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
+    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+    mode tcp
+    timeout connect $3
+    timeout client 10m
+    timeout server 10m
+EOC
+}

@@ -136,24 +136,16 @@ front_up() {
     local cfg=$work/$front.$key.cfg
     if [ "$front" = haproxy ]; then
         cat "$(crt_of "$key")" "$(key_of "$key")" >"$work/$key.pem"
-        cat >"$cfg" <<EOC
-global
-    nbthread $FRONT_PROCS
-    maxconn 4000
-    ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384
-    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
-    ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 10m
-    timeout server 10m
+        {
+            haproxy_head "$FRONT_PROCS" 4000 5s
+            cat <<EOC
 frontend f
     bind 127.0.0.1:$FPORT ssl crt $work/$key.pem
     default_backend b
 backend b
     server be1 127.0.0.1:$bport send-proxy-v2
 EOC
+        } >"$cfg"
         "$@" "$HAPROXY" -db -f "$cfg" >"$work/front.log" 2>&1 &
     else
         cat >"$cfg" <<EOC

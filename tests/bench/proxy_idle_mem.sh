@@ -79,24 +79,16 @@ HAP_PROCS=$(((IDLE_N + 8999) / 9000))
 hap_cfg() { # FILE PORT BE_PORT MODE
     local srv="server be1 127.0.0.1:$3 send-proxy-v2"
     [ "$4" = tls ] && srv="server be1 127.0.0.1:$3 ssl verify required ca-file $C/ca.crt crt $C/client.pem send-proxy-v2"
-    cat >"$1" <<EOC
-global
-    nbthread 1
-    maxconn 9000
-    ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384
-    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
-    ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-    mode tcp
-    timeout connect 60s
-    timeout client 10m
-    timeout server 10m
+    {
+        haproxy_head 1 9000 60s
+        cat <<EOC
 frontend sstp
     bind 127.0.0.1:$2 ssl crt $C/server.pem
     default_backend be
 backend be
     $srv
 EOC
+    } >"$1"
 }
 
 # per_source_conns = 0: every client comes from 127.0.0.1 (the default caps a worker at 256)

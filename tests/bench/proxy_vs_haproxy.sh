@@ -121,18 +121,9 @@ alloc_port; SPB_PORT=$REPLY
 alloc_port; SPB_BE_PORT=$REPLY
 
 hap_cfg() { # FILE NBTHREAD MAXCONN
-    cat >"$1" <<EOC
-global
-    nbthread $2
-    maxconn $3
-    ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
-    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
-    ssl-default-bind-options ssl-min-ver TLSv1.2
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 10m
-    timeout server 10m
+    {
+        haproxy_head "$2" "$3" 5s
+        cat <<EOC
 frontend sstp
     bind 127.0.0.1:$HAP_PORT ssl crt $work/certs/server.pem
     default_backend sstp_backends
@@ -142,6 +133,7 @@ frontend sstp_rsa
 backend sstp_backends
     server be1 127.0.0.1:$HAP_BE_PORT send-proxy-v2
 EOC
+    } >"$1"
 }
 
 # sstp-proxy's INI format (proxy/config.c, `sstp-proxy --help`); per_source_conns = 0:
