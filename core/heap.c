@@ -9,7 +9,7 @@
 /* the CPU time of this thread: a call's cost without the time the
  * scheduler gave others meanwhile (on a loaded host, wall time made one
  * sample look slow and put the next off by a minute) */
-static double mono(void)
+static double cpu_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -23,10 +23,9 @@ void heap_init(struct heap_gauge *h, size_t trim_drop)
 
 void heap_sample(struct heap_gauge *h)
 {
-    double t0 = mono();
+    double t0 = cpu_now();
     struct mallinfo2 mi = mallinfo2();
-    h->sample_cost = mono() - t0;
-    h->samples++;
+    h->sample_cost = cpu_now() - t0;
     h->in_use = mi.uordblks + mi.hblkhd;
     h->free = mi.fordblks;
     if (h->in_use > h->peak_since_trim)
@@ -47,14 +46,14 @@ bool heap_tick(struct heap_gauge *h, double now)
     bool settled = h->in_use + h->trim_drop / 8 >= before;
     if (now < h->next_trim || drop < h->trim_drop || !settled)
         return false;
-    double t0 = mono();
+    double t0 = cpu_now();
     int gave = malloc_trim(0);
-    h->trim_cost = mono() - t0;
+    double trim_cost = cpu_now() - t0;
     h->trims++;
     log_info("heap_trim", "in_use_kib=%zu peak_kib=%zu free_kib=%zu released=%d trim_cpu_ms=%.2f mallinfo_cpu_ms=%.2f",
-             h->in_use >> 10, h->peak_since_trim >> 10, h->free >> 10, gave, h->trim_cost * 1e3,
+             h->in_use >> 10, h->peak_since_trim >> 10, h->free >> 10, gave, trim_cost * 1e3,
              h->sample_cost * 1e3);
-    double gap = h->trim_cost / HEAP_TRIM_MAX_SHARE;
+    double gap = trim_cost / HEAP_TRIM_MAX_SHARE;
     h->next_trim = now + (gap > HEAP_TRIM_MIN_GAP_S ? gap : HEAP_TRIM_MIN_GAP_S);
     h->peak_since_trim = h->in_use;
     return true;

@@ -37,9 +37,7 @@ struct heap_gauge {
     size_t peak_since_trim; /* most bytes in use seen since the last trim */
     size_t trim_drop;       /* a fall of in_use from its peak that calls for a trim */
     uint64_t trims;         /* malloc_trim calls made */
-    uint64_t samples;
     double sample_cost;     /* CPU seconds the last mallinfo2 took */
-    double trim_cost;       /* CPU seconds the last malloc_trim took */
     double next_sample;     /* clock time before which heap_tick does not sample */
     double next_trim;       /* ... nor trim */
 };

@@ -265,14 +265,9 @@ void io_close_notify(struct io *io)
 
 void io_close(struct io *io)
 {
-    if (io->ktls_only && io->fd != -1) {
-        io_close_notify(io);
-        io->ktls_only = false;
-    }
+    io_close_notify(io);
+    io->ktls_only = false;
     if (io->ssl) {
-        ERR_clear_error();
-        if (SSL_is_init_finished(io->ssl))
-            SSL_shutdown(io->ssl);
         SSL_free(io->ssl);
         ERR_clear_error();
         io->ssl = NULL;

@@ -74,6 +74,16 @@ const char *net_addr_ip(const struct sockaddr *sa, char *out, size_t out_len)
     return out;
 }
 
+bool net_addr_specific(const struct net_addr *a)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
+    if (net_port(sa) == 0)
+        return false; /* also any family but these two */
+    if (sa->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)sa)->sin_addr.s_addr != htonl(INADDR_ANY);
+    return !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
 unsigned net_port(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)

@@ -19,6 +19,10 @@ struct net_addr {
 
 /* net_addr_parse reads "ip:port", "[ipv6]:port" or "*:port". Returns 0 or -1. */
 int net_addr_parse(struct net_addr *out, const char *text);
+/* net_addr_specific: one IP address (not the wildcard) and a port, as a
+ * backend address must be and as a listener is whose connections all come
+ * to that one address. */
+bool net_addr_specific(const struct net_addr *a);
 /* net_addr_str formats the address as "ip:port" / "[ipv6]:port" into out. */
 const char *net_addr_str(const struct sockaddr *sa, char *out, size_t out_len);
 /* net_addr_ip formats only the IP (IPv4-mapped IPv6 shown as IPv4). */

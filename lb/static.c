@@ -55,14 +55,6 @@ static bool valid_group(const char *s)
     return true;
 }
 
-static bool addr_unspecified(const struct net_addr *a)
-{
-    if (a->ss.ss_family == AF_INET)
-        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == 0;
-    const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
-    return IN6_IS_ADDR_UNSPECIFIED(v6);
-}
-
 /* index 0 of spec_probe_names (the default) is never written on a line */
 static const char *const spec_probe_names[] = { "", "sstp", "http", "tcp", NULL };
 const char *const lb_pp_names[] = { "inside", "before", "none", NULL };
@@ -111,7 +103,7 @@ int lb_spec_parse(struct lb_spec_list *l, const char *line, char *err, size_t er
     memcpy(spec.name, tok, (size_t)n + 1);
 
     if ((n = cfg_next_token(&p, tok, sizeof tok)) <= 0 || net_addr_parse(&spec.addr, tok) == -1 ||
-        addr_unspecified(&spec.addr) || net_port((const struct sockaddr *)&spec.addr.ss) == 0) {
+        !net_addr_specific(&spec.addr)) {
         snprintf(err, err_len, "server '%s': address must be ip:port or [ipv6]:port", spec.name);
         return -1;
     }

@@ -987,7 +987,7 @@ static void ktls_gauge(struct px_conn *c, int sign)
         for (size_t k = 0; k < 3; k++) {
             if (!on[k])
                 continue;
-            size_t slot = i * 3 + k; /* enum px_ktls_mode: client tx, rx, kernel_only, backend ... */
+            size_t slot = (i ? PXK_BACKEND_TX : PXK_CLIENT_TX) + k; /* tx, rx, kernel_only */
             if (sign > 0)
                 metrics_add(c->w->mv, fam(c, PXM_KTLS_SESSIONS), slot, 1);
             else

@@ -188,7 +188,8 @@ static size_t next_record(const struct px_conn *c)
 
 /* Towards the client: send what is staged; encrypt one record at a time
  * (framer.h) into the staging buffer until it is full or nothing more can
- * go; send again. Stops when the socket is full (cli_wr_want = WRITE).
+ * go; send again. With kernel TLS nothing is staged: each write is a
+ * record the kernel seals. Stops when the socket is full (cli_wr_want = WRITE).
  * Returns -1 if the connection was closed. */
 static int flush_client(struct px_conn *c, const struct dir *d, bool *progress)
 {

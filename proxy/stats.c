@@ -11,9 +11,9 @@ static const char *const refuse_labels[PXR_COUNT] = {
 static const char *const timeout_labels[PXT_COUNT] = {
     "handshake", "request", "backend", "idle", "fin",
 };
-static const char *const ktls_mode_labels[] = { "client_tx", "client_rx", "client_kernel_only",
+static const char *const ktls_mode_labels[PXK_COUNT] = { "client_tx", "client_rx", "client_kernel_only",
                                                 "backend_tx", "backend_rx", "backend_kernel_only" };
-static const char *const ktls_event_labels[] = { "fallback", "key_update", "renegotiation", "alert",
+static const char *const ktls_event_labels[PXKE_COUNT] = { "fallback", "key_update", "renegotiation", "alert",
                                                  "record" };
 static const char *const dir_labels[] = { "client_to_backend", "backend_to_client" };
 static const char *const probe_labels[] = { "200", "503" };

@@ -226,8 +226,7 @@ void px_ticket_ring_advance(struct px_ticket_ring *r, double now)
         memcpy(r->base[0], seed, sizeof seed);
         OPENSSL_cleanse(seed, sizeof seed);
         r->n = 1;
-        r->epoch = target;
-        cache_prune(r);
+        r->epoch = target; /* the wipe emptied the cache too */
         return;
     }
     while (r->epoch < target) {

@@ -156,21 +156,6 @@ static void accept_error(struct listener *ln, int err)
     refuse(l->wk, PXR_ACCEPT_ERROR);
 }
 
-/* A bind to one address and port: every connection it accepts came to
- * exactly that address. */
-static bool specific_addr(const struct net_addr *a)
-{
-    if (a->ss.ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
-        return in->sin_addr.s_addr != htonl(INADDR_ANY) && in->sin_port != 0;
-    }
-    if (a->ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
-        return !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) && in6->sin6_port != 0;
-    }
-    return false;
-}
-
 static int open_listeners(struct px_worker *w)
 {
     const struct px_bind_list *b = &w->cfg->binds;
@@ -187,7 +172,7 @@ static int open_listeners(struct px_worker *w)
             return -1;
         }
         l->proxy = b->items[i].proxy;
-        l->has_local = specific_addr(&b->items[i].addr);
+        l->has_local = net_addr_specific(&b->items[i].addr);
         l->local = b->items[i].addr;
         l->wk = w;
         snprintf(l->text, sizeof l->text, "%s", b->items[i].text);
@@ -292,11 +277,10 @@ static void publish(struct px_worker *w)
     metrics_set(w->mv, &f[PXM_HANDSHAKES], 0, w->n_handshakes);
     metrics_set(w->mv, &f[PXM_BUFFER_BYTES], 0, w->pool.bytes);
     metrics_set(w->mv, &f[PXM_BUFFER_BYTES_PEAK], 0, w->buf_peak);
-    uint64_t trims = w->heap.trims;
-    heap_tick(&w->heap, now);
+    if (heap_tick(&w->heap, now))
+        metrics_add(w->mv, &f[PXM_HEAP_TRIMS], 0, 1);
     metrics_set(w->mv, &f[PXM_HEAP_BYTES], 0, w->heap.in_use);
     metrics_set(w->mv, &f[PXM_HEAP_BYTES], 1, w->heap.free);
-    metrics_add(w->mv, &f[PXM_HEAP_TRIMS], 0, w->heap.trims - trims);
     metrics_set(w->mv, &f[PXM_WORKER_READY], 0, px_worker_accepting(w) ? 1 : 0);
     if (w->health) {
         const struct lb_health_stats *hs = lb_health_stats(w->health);
