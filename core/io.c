@@ -50,16 +50,30 @@ static long rbio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, lo
     return ret;
 }
 
+/* A read that failed with errno (EINTR aside, which the caller retries). */
+static ssize_t read_failed(struct io *io)
+{
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        io->want = IO_WANT_READ;
+        return IO_AGAIN;
+    }
+    io->err = errno; /* with kernel TLS, EBADMSG: a record failed authentication */
+    return errno == ECONNRESET ? IO_EOF : IO_ERR;
+}
+
+/* Room for the one control message a kernel TLS record type takes. */
+union ktls_cmsg {
+    char b[CMSG_SPACE(sizeof(unsigned char))];
+    struct cmsghdr align;
+};
+
 /* A read from a socket whose records the kernel decrypts: one record's
  * payload at most when it is not application data, whose type comes in a
  * control message. close_notify is the end of the stream; any other
  * non-data record ends it with io->refused saying why. */
 static ssize_t ktls_read(struct io *io, void *buf, size_t len)
 {
-    union {
-        char b[CMSG_SPACE(sizeof(unsigned char))];
-        struct cmsghdr align;
-    } cbuf;
+    union ktls_cmsg cbuf;
     struct iovec iov = { buf, len };
     for (;;) {
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
@@ -68,12 +82,7 @@ static ssize_t ktls_read(struct io *io, void *buf, size_t len)
         if (n == -1) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                io->want = IO_WANT_READ;
-                return IO_AGAIN;
-            }
-            io->err = errno; /* EBADMSG: a record failed authentication */
-            return errno == ECONNRESET ? IO_EOF : IO_ERR;
+            return read_failed(io);
         }
         if (n == 0)
             return IO_EOF; /* FIN without close_notify, as SSL_OP_IGNORE_UNEXPECTED_EOF */
@@ -152,12 +161,7 @@ ssize_t io_read(struct io *io, void *buf, size_t len)
         }
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            io->want = IO_WANT_READ;
-            return IO_AGAIN;
-        }
-        io->err = errno;
-        return errno == ECONNRESET ? IO_EOF : IO_ERR;
+        return read_failed(io);
     }
 }
 
@@ -247,10 +251,7 @@ void io_close_notify(struct io *io)
         return;
     /* a warning-level close_notify alert record, which the kernel seals */
     unsigned char alert[2] = { 1, 0 };
-    union {
-        char b[CMSG_SPACE(sizeof(unsigned char))];
-        struct cmsghdr align;
-    } cbuf;
+    union ktls_cmsg cbuf;
     memset(&cbuf, 0, sizeof cbuf);
     struct iovec iov = { alert, sizeof alert };
     struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
