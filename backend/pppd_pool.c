@@ -285,18 +285,14 @@ void pppd_pool_cleanup(struct pppd_pool *p)
                 continue;
             pid_t r = waitpid(m->c.pid, NULL, WNOHANG);
             if (r == m->c.pid || (r == -1 && errno == ECHILD)) {
-                ev_child_stop(p->loop, &m->child);
-                close(m->c.pty_fd);
-                memset(&m->c, 0, sizeof m->c);
+                release(m, false); /* plugin_fd is -1 and plugin_r stopped since pppd_pool_stop */
                 continue;
             }
             if (waited >= CLEANUP_WAIT_S) {
                 log_warn("pppd_pool_kill", "pid=%d reason=ignored_sigterm", (int)m->c.pid);
                 kill(m->c.pid, SIGKILL);
                 waitpid(m->c.pid, NULL, 0);
-                ev_child_stop(p->loop, &m->child);
-                close(m->c.pty_fd);
-                memset(&m->c, 0, sizeof m->c);
+                release(m, false);
                 continue;
             }
             left++;
