@@ -69,14 +69,20 @@ static void release(struct pppd_pool_member *m, bool keep_fds)
     m->ready = false;
 }
 
+/* A member died or never came: the stats and the backoff both count it. */
+static void count_death(struct pppd_pool *p)
+{
+    p->stats.died++;
+    p->deaths_in_row++;
+}
+
 /* A member that will not serve: dropped, counted, its pppd ended (the
  * closed socket alone ends a waiting plugin; SIGTERM covers the rest). */
 static void drop(struct pppd_pool_member *m, const char *why)
 {
     struct pppd_pool *p = m->pool;
     pid_t pid = m->c.pid;
-    p->stats.died++;
-    p->deaths_in_row++;
+    count_death(p);
     log_warn("pppd_pool_drop", "pid=%d reason=%s", (int)pid, why);
     release(m, false);
     kill(pid, SIGTERM); /* libev's SIGCHLD handler reaps it */
@@ -88,8 +94,7 @@ static int spawn_one(struct pppd_pool *p, struct pppd_pool_member *m)
     char err[256];
     if (pppd_spawn(&p->args, &m->c, err, sizeof err) == -1) {
         memset(&m->c, 0, sizeof m->c);
-        p->stats.died++; /* a member that never came: counted with the dead */
-        p->deaths_in_row++;
+        count_death(p); /* a member that never came: counted with the dead */
         log_error("pppd_pool_spawn_fail", "err=\"%s\" retry_s=%.1f", err, backoff(p));
         return -1;
     }
@@ -160,10 +165,8 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     struct pppd_pool_member *m = w->data;
     struct pppd_pool *p = m->pool;
     int st = w->rstatus;
-    if (!p->stopping) {
-        p->stats.died++;
-        p->deaths_in_row++;
-    }
+    if (!p->stopping)
+        count_death(p);
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
     if (p->stopping)
         log_info("pppd_pool_exit", "pid=%d ready=%d status=%d signal=%d", (int)m->c.pid, m->ready, code, sig);
