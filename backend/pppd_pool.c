@@ -206,7 +206,7 @@ int pppd_pool_ready(const struct pppd_pool *p)
 {
     int n = 0;
     for (int i = 0; i < PPPD_POOL_MAX; i++)
-        n += p->m[i].c.pid != 0 && p->m[i].ready;
+        n += p->m[i].ready;
     return n;
 }
 
@@ -229,7 +229,7 @@ int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, 
     }
     for (int i = 0; i < PPPD_POOL_MAX; i++) {
         struct pppd_pool_member *m = &p->m[i];
-        if (m->c.pid == 0 || !m->ready)
+        if (!m->ready)
             continue;
         if (p->renice && setpriority(PRIO_PROCESS, (id_t)m->c.pid, 0) == -1) {
             drop(m, "renice_failed"); /* gone already; never serve a session at MEMBER_NICE */

@@ -33,7 +33,7 @@ struct pppd_pool_member {
     ev_io plugin_r;             /* READY, or EOF */
     ev_child child;
     ev_tstamp spawned_at;
-    bool ready;
+    bool ready;                 /* READY seen; implies pid != 0 (release clears it) */
 };
 
 struct pppd_pool_stats {
