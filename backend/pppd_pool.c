@@ -210,16 +210,16 @@ int pppd_pool_ready(const struct pppd_pool *p)
     return n;
 }
 
-int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, const char *corr_id,
-                   struct pppd_child *out)
+int pppd_pool_take(struct pppd_pool *p, const struct pppd_spawn_args *a, struct pppd_child *out)
 {
+    const char *sid = a->session_id;
     struct sstp_plugin_msg start = { .type = SSTP_PLUGIN_START };
     uint8_t buf[SSTP_PLUGIN_MSG_MAX];
     if (p->size == 0 || p->stopping)
         return -1;
     snprintf(start.sid, sizeof start.sid, "%s", sid);
-    snprintf(start.client, sizeof start.client, "%s", client_ip);
-    snprintf(start.corr, sizeof start.corr, "%s", corr_id ? corr_id : "");
+    snprintf(start.client, sizeof start.client, "%s", a->client_ip);
+    snprintf(start.corr, sizeof start.corr, "%s", a->correlation_id ? a->correlation_id : "");
     int len = sstp_plugin_msg_encode(buf, sizeof buf, &start);
     if (len < 0) {
         /* a value START cannot carry: this session gets its own pppd */
