@@ -382,7 +382,6 @@ static void refuse_eap(void)
 
 #define RADIUS_SESSION_ID_MAX 32   /* radius.so's MAXSESSIONID: strncpy'd into 33 bytes */
 #define SESSION_ID_MAX 64          /* ours are 16 hex digits, a proxy's token <= 39 */
-#define SESSION_ID_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
 
 /* The session id from `ipparam`, or NULL if it is not one: a token that
  * can go into an avpair string ("attr=value", ',' separates pairs) as is. */
@@ -393,7 +392,7 @@ static const char *session_id(void)
     if (!ipparam)
         return NULL;
     n = strlen(ipparam);
-    if (n == 0 || n > SESSION_ID_MAX || strspn(ipparam, SESSION_ID_CHARS) != n)
+    if (n == 0 || n > SESSION_ID_MAX || strspn(ipparam, SSTP_PLUGIN_SID_CHARS) != n)
         return NULL;
     return ipparam;
 }
