@@ -80,22 +80,27 @@ int pppd_spawn(const struct pppd_spawn_args *a, struct pppd_child *out, char *er
 
     char fd_arg[8];
     snprintf(fd_arg, sizeof fd_arg, "%d", PPPD_PLUGIN_FD);
-    /* pppd 2.4.9 builds its scripts' environment from scratch: `set` is the
-     * way a variable reaches ip-up/ip-down (the values were checked by the
-     * session: tokens and addresses, nothing a shell reads as syntax) */
     /* our plugin before the options file: loaded ahead of a radius.so the
      * file names, it gives radius.so its Acct-Session-Id (sstp-lb-plugin.c) */
-    const char *argv[24] = {
+    const char *common[] = {
         a->path, slave_name, "nodetach", "logfd", "2",
         "plugin", a->plugin, SSTP_PLUGIN_FD_OPTION, fd_arg,
         "file", a->options_file,
     };
+    const char *argv[24] = { NULL }; /* the rest stay NULL: the terminator */
     const char *envp[5] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin" };
-    size_t n = 11;
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        argv[n++] = common[i];
     if (a->pooled) {
         /* no session yet: its values come in START (plugin-proto.h) */
         argv[n++] = SSTP_PLUGIN_POOL_OPTION;
     } else {
+        /* pppd 2.4.9 builds its scripts' environment from scratch: `set` is
+         * the way a variable reaches ip-up/ip-down (the values were checked
+         * by the session: tokens and addresses, nothing a shell reads as
+         * syntax). A pooled pppd gets them through the plugin's
+         * script_setenv when START comes. */
         snprintf(env_sid, sizeof env_sid, "SSTP_SESSION_ID=%s", a->session_id);
         snprintf(env_client, sizeof env_client, "SSTP_CLIENT_ADDR=%s", a->client_ip);
         snprintf(env_corr, sizeof env_corr, "SSTP_CORRELATION_ID=%s",
@@ -105,6 +110,9 @@ int pppd_spawn(const struct pppd_spawn_args *a, struct pppd_child *out, char *er
             "set", env_sid, "set", env_client, "set", env_corr,
             "ipparam", a->session_id,
         };
+        _Static_assert(sizeof common / sizeof common[0] + sizeof per_session / sizeof per_session[0] <
+                           sizeof argv / sizeof argv[0],
+                       "argv holds every argument and its NULL terminator");
         for (size_t i = 0; i < sizeof per_session / sizeof per_session[0]; i++)
             argv[n++] = per_session[i];
         envp[1] = env_sid;

@@ -69,14 +69,20 @@ static void release(struct pppd_pool_member *m, bool keep_fds)
     m->ready = false;
 }
 
+/* A member died or never came: the stats and the backoff both count it. */
+static void count_death(struct pppd_pool *p)
+{
+    p->stats.died++;
+    p->deaths_in_row++;
+}
+
 /* A member that will not serve: dropped, counted, its pppd ended (the
  * closed socket alone ends a waiting plugin; SIGTERM covers the rest). */
 static void drop(struct pppd_pool_member *m, const char *why)
 {
     struct pppd_pool *p = m->pool;
     pid_t pid = m->c.pid;
-    p->stats.died++;
-    p->deaths_in_row++;
+    count_death(p);
     log_warn("pppd_pool_drop", "pid=%d reason=%s", (int)pid, why);
     release(m, false);
     kill(pid, SIGTERM); /* libev's SIGCHLD handler reaps it */
@@ -88,8 +94,7 @@ static int spawn_one(struct pppd_pool *p, struct pppd_pool_member *m)
     char err[256];
     if (pppd_spawn(&p->args, &m->c, err, sizeof err) == -1) {
         memset(&m->c, 0, sizeof m->c);
-        p->stats.died++; /* a member that never came: counted with the dead */
-        p->deaths_in_row++;
+        count_death(p); /* a member that never came: counted with the dead */
         log_error("pppd_pool_spawn_fail", "err=\"%s\" retry_s=%.1f", err, backoff(p));
         return -1;
     }
@@ -160,10 +165,8 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     struct pppd_pool_member *m = w->data;
     struct pppd_pool *p = m->pool;
     int st = w->rstatus;
-    if (!p->stopping) {
-        p->stats.died++;
-        p->deaths_in_row++;
-    }
+    if (!p->stopping)
+        count_death(p);
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
     if (p->stopping)
         log_info("pppd_pool_exit", "pid=%d ready=%d status=%d signal=%d", (int)m->c.pid, m->ready, code, sig);
@@ -203,20 +206,20 @@ int pppd_pool_ready(const struct pppd_pool *p)
 {
     int n = 0;
     for (int i = 0; i < PPPD_POOL_MAX; i++)
-        n += p->m[i].c.pid != 0 && p->m[i].ready;
+        n += p->m[i].ready;
     return n;
 }
 
-int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, const char *corr_id,
-                   struct pppd_child *out)
+int pppd_pool_take(struct pppd_pool *p, const struct pppd_spawn_args *a, struct pppd_child *out)
 {
+    const char *sid = a->session_id;
     struct sstp_plugin_msg start = { .type = SSTP_PLUGIN_START };
     uint8_t buf[SSTP_PLUGIN_MSG_MAX];
     if (p->size == 0 || p->stopping)
         return -1;
     snprintf(start.sid, sizeof start.sid, "%s", sid);
-    snprintf(start.client, sizeof start.client, "%s", client_ip);
-    snprintf(start.corr, sizeof start.corr, "%s", corr_id ? corr_id : "");
+    snprintf(start.client, sizeof start.client, "%s", a->client_ip);
+    snprintf(start.corr, sizeof start.corr, "%s", a->correlation_id ? a->correlation_id : "");
     int len = sstp_plugin_msg_encode(buf, sizeof buf, &start);
     if (len < 0) {
         /* a value START cannot carry: this session gets its own pppd */
@@ -226,7 +229,7 @@ int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, 
     }
     for (int i = 0; i < PPPD_POOL_MAX; i++) {
         struct pppd_pool_member *m = &p->m[i];
-        if (m->c.pid == 0 || !m->ready)
+        if (!m->ready)
             continue;
         if (p->renice && setpriority(PRIO_PROCESS, (id_t)m->c.pid, 0) == -1) {
             drop(m, "renice_failed"); /* gone already; never serve a session at MEMBER_NICE */
@@ -285,18 +288,14 @@ void pppd_pool_cleanup(struct pppd_pool *p)
                 continue;
             pid_t r = waitpid(m->c.pid, NULL, WNOHANG);
             if (r == m->c.pid || (r == -1 && errno == ECHILD)) {
-                ev_child_stop(p->loop, &m->child);
-                close(m->c.pty_fd);
-                memset(&m->c, 0, sizeof m->c);
+                release(m, false); /* plugin_fd is -1 and plugin_r stopped since pppd_pool_stop */
                 continue;
             }
             if (waited >= CLEANUP_WAIT_S) {
                 log_warn("pppd_pool_kill", "pid=%d reason=ignored_sigterm", (int)m->c.pid);
                 kill(m->c.pid, SIGKILL);
                 waitpid(m->c.pid, NULL, 0);
-                ev_child_stop(p->loop, &m->child);
-                close(m->c.pty_fd);
-                memset(&m->c, 0, sizeof m->c);
+                release(m, false);
                 continue;
             }
             left++;

@@ -33,7 +33,7 @@ struct pppd_pool_member {
     ev_io plugin_r;             /* READY, or EOF */
     ev_child child;
     ev_tstamp spawned_at;
-    bool ready;
+    bool ready;                 /* READY seen; implies pid != 0 (release clears it) */
 };
 
 struct pppd_pool_stats {
@@ -59,12 +59,12 @@ struct pppd_pool {
  * options and plugin must outlive the pool. */
 void pppd_pool_start(struct pppd_pool *p, struct ev_loop *loop, int size, const char *path,
                      const char *options, const char *plugin);
-/* pppd_pool_take hands a ready member to a session: START with these
- * values sent, its watchers stopped, *out holds pid and fds (the caller
- * watches the child from now on). Returns 0, or -1 when no member is ready
- * (counted as empty; the caller spawns its own). */
-int pppd_pool_take(struct pppd_pool *p, const char *sid, const char *client_ip, const char *corr_id,
-                   struct pppd_child *out);
+/* pppd_pool_take hands a ready member to a session: START with a's
+ * session_id, client_ip and correlation_id sent (its path, options and
+ * plugin are the pool's own), its watchers stopped, *out holds pid and fds
+ * (the caller watches the child from now on). Returns 0, or -1 when no
+ * member is ready (counted as empty; the caller spawns its own with a). */
+int pppd_pool_take(struct pppd_pool *p, const struct pppd_spawn_args *a, struct pppd_child *out);
 /* pppd_pool_settled: a session that took a member has its link up (or
  * ended): its replacement may start now rather than at the fallback
  * delay. Nothing while members keep dying (the backoff governs). */

@@ -610,15 +610,25 @@ static bool sstp_input_blocked(const struct be_session *s)
     return pty_room < HDLC_ENCODED_MAX(SSTP_PPP_MAX_FRAME) || cli_room < SSTP_SRV_SEND_MAX;
 }
 
+/* True (read_blocked set) when client input must wait even after the pty
+ * batch went: flushing first lets a full batch leave in one write instead
+ * of stalling the reader. Not blocked: false after a single test. */
+static bool sstp_input_wait(struct be_session *s)
+{
+    if (!sstp_input_blocked(s))
+        return false;
+    be_session_ppp_flush(s);
+    if (!sstp_input_blocked(s))
+        return false;
+    s->read_blocked = true;
+    return true;
+}
+
 static int parse_sstp(struct be_session *s)
 {
     while (buf_len(&s->cin) > 0 && s->phase == BE_PH_SSTP) {
-        if (sstp_input_blocked(s))
-            be_session_ppp_flush(s); /* a full pty batch goes now, in one write */
-        if (sstp_input_blocked(s)) {
-            s->read_blocked = true;
+        if (sstp_input_wait(s))
             return 0;
-        }
         struct sstp_pkt pkt;
         size_t used;
         enum sstp_rc rc = sstp_pkt_decode(&pkt, &used, buf_rptr(&s->cin), buf_len(&s->cin));
@@ -728,12 +738,8 @@ static int read_client(struct be_session *s)
      * full: a budget per event would strand bytes OpenSSL already decrypted,
      * which no socket event announces. Back-pressure bounds the loop. */
     while (s->phase < BE_PH_FLUSH) {
-        if (s->phase == BE_PH_SSTP && sstp_input_blocked(s))
-            be_session_ppp_flush(s);
-        if (s->phase == BE_PH_SSTP && sstp_input_blocked(s)) {
-            s->read_blocked = true;
+        if (s->phase == BE_PH_SSTP && sstp_input_wait(s))
             return 0;
-        }
         if (buf_take(&s->srv->pool, &s->cin) == -1) {
             be_session_set_term(s, TERM_RESOURCE, SSTP_E_NOSPACE);
             be_session_close_transport(s);

@@ -67,7 +67,7 @@ int be_session_ppp_start(struct be_session *s)
     };
     if (s->pid != 0)
         return 0;
-    bool pooled = pppd_pool_take(&srv->pppd_pool, a.session_id, a.client_ip, a.correlation_id, &child) == 0;
+    bool pooled = pppd_pool_take(&srv->pppd_pool, &a, &child) == 0;
     if (!pooled && pppd_spawn(&a, &child, err, sizeof err) == -1) {
         srv->stats.pppd_spawn_fail++;
         log_error("pppd_spawn_fail", "sid=%s err=\"%s\"", s->sid, err);

@@ -95,9 +95,12 @@ enum sstp_plugin_auth {
 #define SSTP_PLUGIN_ACK_LEN       1
 #define SSTP_PLUGIN_READY_LEN     0
 #define SSTP_PLUGIN_VALUE_MAX     64     /* bytes of one START value, without a NUL */
+/* What a session id may hold (ours, or a proxy's token): nothing a shell or
+ * an avpair string ("attr=value,...") could read as syntax. */
+#define SSTP_PLUGIN_SID_CHARS \
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
 /* What a START value may hold: session ids, addresses, {GUID} correlation ids. */
-#define SSTP_PLUGIN_ID_CHARS \
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-{}"
+#define SSTP_PLUGIN_ID_CHARS SSTP_PLUGIN_SID_CHARS "{}"
 
 _Static_assert(SSTP_PLUGIN_HDR_LEN + SSTP_PLUGIN_AUTH_FIXED + SSTP_PLUGIN_USER_MAX < SSTP_PLUGIN_MSG_MAX,
                "the longest AUTH must fit, with room to spot truncation");

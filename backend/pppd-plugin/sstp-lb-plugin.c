@@ -136,6 +136,26 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Send m to the backend as one message; any failure ends pppd through
+ * fatal(). The encoded copy (it holds the keys for AUTH) is wiped. */
+static void send_msg(const struct sstp_plugin_msg *m)
+{
+    uint8_t buf[SSTP_PLUGIN_MSG_MAX];
+    const char *what = type_name(m->type);
+    ssize_t n;
+    int len;
+
+    len = sstp_plugin_msg_encode(buf, sizeof(buf), m);
+    if (len < 0)
+        fatal("sstp-lb: cannot encode %s", what);
+    do
+        n = send(backend_fd, buf, (size_t)len, MSG_NOSIGNAL);
+    while (n == -1 && errno == EINTR);
+    explicit_bzero(buf, sizeof(buf));
+    if (n != len)
+        fatal("sstp-lb: sending %s to sstp-backend failed: %m", what);
+}
+
 /* Send m and block until the backend acknowledges m's type. Any failure
  * ends pppd through fatal(): we are inside a pppd callback and the link
  * must not go on without the backend. The encoded copy (it holds the keys
@@ -147,20 +167,10 @@ static void report(const struct sstp_plugin_msg *m, int timeout_ms)
     const char *what = type_name(m->type);
     long long deadline;
     ssize_t n;
-    int len;
 
     if (backend_fd == -1)
         fatal("sstp-lb: cannot report %s: no %s option", what, SSTP_PLUGIN_FD_OPTION);
-    len = sstp_plugin_msg_encode(buf, sizeof(buf), m);
-    if (len < 0)
-        fatal("sstp-lb: cannot encode %s", what);
-
-    do
-        n = send(backend_fd, buf, (size_t)len, MSG_NOSIGNAL);
-    while (n == -1 && errno == EINTR);
-    explicit_bzero(buf, sizeof(buf));
-    if (n != len)
-        fatal("sstp-lb: sending %s to sstp-backend failed: %m", what);
+    send_msg(m);
 
     /* pppd's signal handlers interrupt poll(): keep one deadline. */
     deadline = now_ms() + timeout_ms;
@@ -372,7 +382,6 @@ static void refuse_eap(void)
 
 #define RADIUS_SESSION_ID_MAX 32   /* radius.so's MAXSESSIONID: strncpy'd into 33 bytes */
 #define SESSION_ID_MAX 64          /* ours are 16 hex digits, a proxy's token <= 39 */
-#define SESSION_ID_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
 
 /* The session id from `ipparam`, or NULL if it is not one: a token that
  * can go into an avpair string ("attr=value", ',' separates pairs) as is. */
@@ -383,7 +392,7 @@ static const char *session_id(void)
     if (!ipparam)
         return NULL;
     n = strlen(ipparam);
-    if (n == 0 || n > SESSION_ID_MAX || strspn(ipparam, SESSION_ID_CHARS) != n)
+    if (n == 0 || n > SESSION_ID_MAX || strspn(ipparam, SSTP_PLUGIN_SID_CHARS) != n)
         return NULL;
     return ipparam;
 }
@@ -480,16 +489,10 @@ static void wait_start(void)
     uint8_t buf[SSTP_PLUGIN_MSG_MAX + 1];
     struct sstp_plugin_msg m;
     ssize_t n;
-    int len;
 
     memset(&m, 0, sizeof(m));
     m.type = SSTP_PLUGIN_READY;
-    len = sstp_plugin_msg_encode(buf, sizeof(buf), &m);
-    do
-        n = send(backend_fd, buf, (size_t)len, MSG_NOSIGNAL);
-    while (n == -1 && errno == EINTR);
-    if (len < 0 || n != len)
-        fatal("sstp-lb: sending READY to sstp-backend failed: %m");
+    send_msg(&m);
     /* pppd keeps its signals blocked outside its own wait: let SIGTERM and
      * SIGINT in during this one (its handler only sets got_sigterm) */
     sigset_t wait_mask;

@@ -361,8 +361,6 @@ static int srv_parse(struct srv_conn *c)
     return srv_run_actions(c, &a) == -1 ? -1 : 1;
 }
 
-/* One step: flush, handshake, parse or read. 1 on progress, 0 when blocked
- * (c->want says on what), -1 when the connection was closed. */
 /* A PROXY header in clear before TLS (HAProxy's send-proxy-v2 to an ssl
  * server, sstp-proxy's proxy_header=before): peeked, so not one byte of
  * the ClientHello behind it is taken from OpenSSL. 1 on to TLS, 0 wait,
@@ -392,6 +390,8 @@ static int srv_proxy_before_tls(struct srv_conn *c)
     return 1;
 }
 
+/* One step: flush, handshake, parse or read. 1 on progress, 0 when blocked
+ * (c->want says on what), -1 when the connection was closed. */
 static int srv_step(struct srv_conn *c)
 {
     struct srv_worker *wk = c->wk;
