@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend/fleet.h"
+#include "backend/pppd-plugin/plugin-proto.h"
 #include "backend/session_int.h"
 #include "core/log.h"
 #include "core/tls.h"
@@ -31,7 +32,6 @@
  * proxy's session id; nothing a shell could read as syntax. */
 #define CORR_ID_ENV_MAX 38  /* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" */
 #define CORR_ID_CHARS "0123456789abcdefABCDEF{}-"
-#define SID_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._:-"
 
 static const char *const phase_names[BE_PH_COUNT] = {
     [BE_PH_TLS] = "TLS",   [BE_PH_PROXY] = "PROXY", [BE_PH_HTTP] = "HTTP",
@@ -499,7 +499,7 @@ static int parse_proxy(struct be_session *s)
     }
     if (h.present & SSTP_PP_HAS_UNIQUE_ID) { /* the proxy's session id: one id in both logs */
         /* it also reaches pppd (ipparam, SSTP_SESSION_ID): a token or ours */
-        if (id_safe((const char *)h.unique_id.p, h.unique_id.len, sizeof s->sid - 1, SID_CHARS))
+        if (id_safe((const char *)h.unique_id.p, h.unique_id.len, sizeof s->sid - 1, SSTP_PLUGIN_SID_CHARS))
             log_sanitize(s->sid, sizeof s->sid, (const char *)h.unique_id.p, h.unique_id.len);
         else
             unsafe_id(s, "proxy_session_id");
