@@ -217,6 +217,17 @@ def connect_calls_at_once(ctx, b, hlak, n):
     return calls
 
 
+def pppd_rx_report(r, n, timeout):
+    """The fake pppd's report of what it received, once it counts n frames
+    (None if it does not within timeout s)."""
+    def report():
+        r.ctl(cmd="report")
+        time.sleep(0.1)
+        reps = r.events("rx_report")
+        return reps[-1] if reps and reps[-1]["frames"] >= n else None
+    return H.wait_until(report, timeout, step=0.2)
+
+
 def expect_status(p, msg_type, attrib_id, status, what):
     check(getattr(p, "msg_type", None) == msg_type,
           "%s: want %s, got %r" % (what, C.MSG_NAMES[msg_type], p))
@@ -1057,13 +1068,7 @@ def bulk_relay(b, c, r):
     want = hashlib.sha256(b"".join(struct.pack(">I", len(f)) + f for f in frames)).hexdigest()
     # client -> pppd: one burst of many TLS records, nothing sent after it
     c.send(b"".join(C.data(f) for f in frames))
-
-    def report():
-        r.ctl(cmd="report")
-        time.sleep(0.1)
-        reps = r.events("rx_report")
-        return reps[-1] if reps and reps[-1]["frames"] >= n else None
-    rep = H.wait_until(report, 15, step=0.2)
+    rep = pppd_rx_report(r, n, 15)
     last = r.events("rx_report")
     check(rep, "pppd received %r of %d frames" % (last[-1]["frames"] if last else None, n))
     check(rep["frames"] == n and rep["bad_fcs"] == 0 and rep["sha256"] == want,
@@ -1638,13 +1643,7 @@ def s44_few_syscalls_per_packet(ctx):
         for f in frames:                  # client -> pppd, one TLS record per packet
             c.send(C.data(f))
             time.sleep(gap)
-
-        def report():
-            r.ctl(cmd="report")
-            time.sleep(0.1)
-            reps = r.events("rx_report")
-            return reps[-1] if reps and reps[-1]["frames"] >= n else None
-        rep = H.wait_until(report, 10, step=0.2)
+        rep = pppd_rx_report(r, n, 10)
         check(rep and rep["frames"] == n and rep["bad_fcs"] == 0, "pppd got %r, want %d frames" % (rep, n))
         for f in frames:                  # pppd -> client, one frame per pty write
             r.ctl(cmd="write", frame=f.hex())
